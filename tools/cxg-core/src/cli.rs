@@ -1,0 +1,51 @@
+//! What every tool's `main` shares: the diagnostic prefix, the help
+//! epilogue (examples, common options, exit codes) and the function that
+//! turns a run's result into an exit status.
+
+use crate::error::{Exit, Outcome, Result, EXIT_CODES};
+use std::io::Write;
+use std::sync::OnceLock;
+
+static TOOL: OnceLock<&'static str> = OnceLock::new();
+
+/// The name diagnostics are prefixed with (`cxg-fetch: ...`).
+pub fn tool() -> &'static str {
+    TOOL.get().copied().unwrap_or("cxg")
+}
+
+/// Print one diagnostic line on stderr, prefixed with the tool's name.
+pub fn warn(msg: impl std::fmt::Display) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}: {msg}", tool());
+}
+
+/// The help epilogue: the tool's examples, then the exit-code table.
+pub fn after_help(examples: &str) -> String {
+    format!("Examples:\n{}\n\n{EXIT_CODES}\n", examples.trim_end())
+}
+
+/// Run a tool's entry point and exit with the shared status table.
+///
+/// Errors are printed as one line `TOOL: message` (never a backtrace), a
+/// closed stdout pipe ends quietly with status 0, and a partial run exits 1
+/// after a summary line.
+pub fn main_with(name: &'static str, run: impl FnOnce() -> Result<Outcome>) -> ! {
+    let _ = TOOL.set(name);
+    let code = match run() {
+        Ok(Outcome::Complete) => Exit::Success,
+        Ok(Outcome::Partial(n)) => {
+            warn(format_args!(
+                "{n} record{} could not be processed (see above)",
+                if n == 1 { "" } else { "s" }
+            ));
+            Exit::Partial
+        }
+        Err(e) if e.broken_pipe => Exit::Success,
+        Err(e) => {
+            warn(&e);
+            e.exit
+        }
+    };
+    let _ = std::io::stdout().flush();
+    std::process::exit(code as i32)
+}

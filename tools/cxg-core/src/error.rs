@@ -1,0 +1,86 @@
+//! The one exit-code table shared by every tool, and the error type that
+//! carries a code and a message naming the input and the place.
+
+use std::fmt;
+
+/// Exit statuses, identical in every tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything was processed.
+    Success = 0,
+    /// The run completed, but some records could not be processed; each is
+    /// named on stderr and the output still holds everything else.
+    Partial = 1,
+    /// Bad usage or bad input (unreadable file, malformed JSON or CSV,
+    /// unsafe name, bad expression), or a local file could not be written.
+    Input = 2,
+    /// The API or the network failed (after retries).
+    Api = 3,
+}
+
+/// The exit-code table as shown in every `--help` and in the README.
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  success: every record was processed
+  1  completed, but some records could not be processed (each named on stderr)
+  2  bad usage or bad input (file, JSON, CSV, expression, unsafe name)
+  3  the API or the network failed (after retries)";
+
+/// How a run that did not fail outright ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every record was processed.
+    Complete,
+    /// This many records could not be processed (already named on stderr).
+    Partial(usize),
+}
+
+/// An error that ends a tool: an exit status and a one-line message.
+#[derive(Debug)]
+pub struct Error {
+    pub exit: Exit,
+    pub msg: String,
+    /// Writing to stdout failed because the reader went away (`| head`):
+    /// the tool ends quietly with status 0.
+    pub broken_pipe: bool,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(exit: Exit, msg: impl Into<String>) -> Self {
+        Error {
+            exit,
+            msg: msg.into(),
+            broken_pipe: false,
+        }
+    }
+    /// Bad usage or bad input (exit 2).
+    pub fn input(msg: impl Into<String>) -> Self {
+        Self::new(Exit::Input, msg)
+    }
+    /// The API or the network failed (exit 3).
+    pub fn api(msg: impl Into<String>) -> Self {
+        Self::new(Exit::Api, msg)
+    }
+    /// An I/O error while writing output named `what`; a closed pipe is
+    /// recognised so that the tool can end quietly.
+    pub fn write(what: &str, e: std::io::Error) -> Self {
+        let mut err = Self::input(format!("cannot write {what}: {e}"));
+        err.broken_pipe = e.kind() == std::io::ErrorKind::BrokenPipe;
+        err
+    }
+    /// Prefix the message with more context.
+    pub fn context(mut self, ctx: impl fmt::Display) -> Self {
+        self.msg = format!("{ctx}: {}", self.msg);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,343 @@
+//! The HTTP client every tool shares: one ureq agent, timeouts, gzip, a
+//! User-Agent naming the tool, and retries with exponential backoff and
+//! jitter on connection errors, timeouts, 429 and 5xx (honouring
+//! `Retry-After`). 404 and 410 are never retried. Failures name the method,
+//! URL, status and the `detail` of the problem+json body.
+
+use crate::cli::{tool, warn};
+use crate::error::Error;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The production curation API.
+pub const DEFAULT_API_URL: &str = "https://api.cellxgene.cziscience.com/curation/v1";
+
+/// The HTTP options common to every tool that talks to the API.
+#[derive(clap::Args, Clone, Debug)]
+pub struct HttpArgs {
+    /// Base URL of the curation API (http or https)
+    #[arg(long, env = "CXG_API_URL", default_value = DEFAULT_API_URL, value_name = "URL", help_heading = "Common options")]
+    pub api_url: String,
+    /// Retries of a request after a connection error, timeout, 429 or 5xx
+    #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Common options")]
+    pub retries: u32,
+    /// First retry delay in milliseconds (doubles each retry, with jitter)
+    #[arg(long, default_value_t = 500, value_name = "MS", help_heading = "Common options")]
+    pub backoff_ms: u64,
+    /// Seconds to wait for a connection
+    #[arg(long, default_value_t = 15, value_name = "SECS", help_heading = "Common options")]
+    pub connect_timeout: u64,
+    /// Seconds to wait for a response and its body (the lists are several MB)
+    #[arg(long, default_value_t = 300, value_name = "SECS", help_heading = "Common options")]
+    pub timeout: u64,
+}
+
+/// A failed request, after retries.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    pub url: String,
+    /// The HTTP status, when the server answered.
+    pub status: Option<u16>,
+    /// What went wrong: the problem+json `detail`, or the transport error.
+    pub msg: String,
+    /// The host could not be reached at all.
+    pub unreachable: bool,
+    /// How many attempts were made.
+    pub attempts: u32,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(s) => write!(f, "GET {} failed: HTTP {s} {}", self.url, self.msg)?,
+            None => write!(f, "GET {} failed: {}", self.url, self.msg)?,
+        }
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl HttpError {
+    /// The error that ends a tool (exit 3), with a pointer to the offline
+    /// demo when the host cannot be reached.
+    pub fn into_error(self) -> Error {
+        let mut msg = self.to_string();
+        if self.unreachable {
+            msg.push_str(
+                "\n  the API host cannot be reached: check the network or --api-url \
+                 (CXG_API_URL).\n  To work offline, run 'make demo', or serve a saved \
+                 snapshot with 'cxg-serve DIR' and pass the URL it prints as --api-url.",
+            );
+        }
+        Error::api(msg)
+    }
+}
+
+/// One shared agent plus the retry policy.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    retries: u32,
+    backoff: Duration,
+    requests: AtomicU64,
+}
+
+/// Validate a base URL: http or https, with a host; trailing `/` removed.
+pub fn parse_base_url(url: &str) -> Result<String, Error> {
+    let bad = |why: &str| Error::input(format!("--api-url '{url}': {why}"));
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(bad("only http:// and https:// URLs are supported"));
+    }
+    let uri: ureq::http::Uri = url.parse().map_err(|e| bad(&format!("not a valid URL ({e})")))?;
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("the URL has no host"));
+    }
+    if uri.query().is_some() {
+        return Err(bad("a base URL cannot have a query string"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+fn is_loopback(base: &str) -> bool {
+    let host = base
+        .parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()));
+    match host.as_deref() {
+        Some("localhost") => true,
+        Some(h) => h
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false),
+        None => false,
+    }
+}
+
+static JITTER: AtomicU64 = AtomicU64::new(0);
+
+/// A factor in [0.5, 1.0) from a splitmix64 sequence seeded by the clock.
+fn jitter() -> f64 {
+    let mut seed = JITTER.load(Ordering::Relaxed);
+    if seed == 0 {
+        seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            | 1;
+    }
+    let next = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    JITTER.store(next, Ordering::Relaxed);
+    let mut z = next;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    0.5 + (z >> 11) as f64 / (1u64 << 53) as f64 * 0.5
+}
+
+/// The longest `Retry-After` we honour.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+enum Attempt {
+    Done(Vec<u8>),
+    Retry { msg: String, status: Option<u16>, unreachable: bool, wait: Option<Duration> },
+    Fail { msg: String, status: Option<u16> },
+}
+
+/// Text for a problem+json (or any) error body: its `detail`, else
+/// `title`, else the start of the body.
+fn problem_detail(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        for key in ["detail", "title", "message"] {
+            if let Some(s) = v.get(key).and_then(|d| d.as_str()) {
+                return s.to_string();
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let short: String = text.chars().take(200).collect();
+    if short.is_empty() {
+        "(empty body)".into()
+    } else {
+        short
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+impl Client {
+    /// Build the client; `jobs` sizes the connection pool.
+    pub fn new(args: &HttpArgs, jobs: usize) -> Result<Client, Error> {
+        let base = parse_base_url(&args.api_url)?;
+        let mut cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(format!(
+                "{}/{} (cxg harvester for CZ CELLxGENE Discover)",
+                tool(),
+                env!("CARGO_PKG_VERSION")
+            ))
+            .timeout_connect(Some(Duration::from_secs(args.connect_timeout.max(1))))
+            .timeout_recv_response(Some(Duration::from_secs(args.timeout.max(1))))
+            .timeout_recv_body(Some(Duration::from_secs(args.timeout.max(1))))
+            .max_idle_connections_per_host(jobs.max(3))
+            .max_idle_connections(jobs.max(3) * 2);
+        if is_loopback(&base) {
+            // Never send loopback traffic through a proxy from the environment.
+            cfg = cfg.proxy(None);
+        }
+        Ok(Client {
+            agent: cfg.build().into(),
+            base,
+            retries: args.retries,
+            backoff: Duration::from_millis(args.backoff_ms),
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// The base URL requests are made under.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// How many HTTP requests (attempts) this client has made.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn attempt(&self, url: &str) -> Attempt {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut resp = match self.agent.get(url).call() {
+            Ok(r) => r,
+            Err(e) => return transport_failure(e),
+        };
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec();
+        if (200..300).contains(&status) {
+            return match body {
+                Ok(b) => Attempt::Done(b),
+                Err(e) => Attempt::Retry {
+                    msg: format!("the response body could not be read ({e})"),
+                    status: None,
+                    unreachable: false,
+                    wait: None,
+                },
+            };
+        }
+        let detail = body.map(|b| problem_detail(&b)).unwrap_or_default();
+        let msg = format!("{}: {detail}", reason(status));
+        if status == 429 || status >= 500 {
+            let wait = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+            Attempt::Retry { msg, status: Some(status), unreachable: false, wait }
+        } else {
+            Attempt::Fail { msg, status: Some(status) }
+        }
+    }
+
+    /// GET `path` (relative to the base URL, starting with `/`) and return
+    /// the body of a 2xx response, retrying as the policy says.
+    pub fn get(&self, path: &str) -> Result<Vec<u8>, HttpError> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.attempt(&url) {
+                Attempt::Done(body) => return Ok(body),
+                Attempt::Fail { msg, status } => {
+                    return Err(HttpError { url, status, msg, unreachable: false, attempts: attempt })
+                }
+                Attempt::Retry { msg, status, unreachable, wait } => {
+                    if attempt > self.retries {
+                        return Err(HttpError { url, status, msg, unreachable, attempts: attempt });
+                    }
+                    let backoff = self.backoff.mul_f64(2f64.powi(attempt as i32 - 1) * jitter());
+                    let wait = wait.unwrap_or(backoff.min(Duration::from_secs(30)));
+                    let what = match status {
+                        Some(s) => format!("HTTP {s} {msg}"),
+                        None => msg,
+                    };
+                    warn(format_args!(
+                        "GET {url}: {what}; retry {attempt} of {} in {:.1} s",
+                        self.retries,
+                        wait.as_secs_f64()
+                    ));
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+    }
+}
+
+fn transport_failure(e: ureq::Error) -> Attempt {
+    use std::io::ErrorKind as K;
+    let (retry, unreachable) = match &e {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => (true, true),
+        ureq::Error::Io(io) => (
+            true,
+            matches!(
+                io.kind(),
+                K::ConnectionRefused | K::AddrNotAvailable | K::NetworkUnreachable | K::HostUnreachable
+            ),
+        ),
+        ureq::Error::Timeout(t) => (true, matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve)),
+        ureq::Error::Protocol(_) => (true, false),
+        _ => (false, false),
+    };
+    let msg = e.to_string();
+    if retry {
+        Attempt::Retry { msg, status: None, unreachable, wait: None }
+    } else {
+        Attempt::Fail { msg, status: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(parse_base_url("http://127.0.0.1:8080/curation/v1/").unwrap(), "http://127.0.0.1:8080/curation/v1");
+        assert!(parse_base_url("ftp://x/y").is_err());
+        assert!(parse_base_url("file:///etc").is_err());
+        assert!(parse_base_url("http://").is_err());
+        assert!(parse_base_url("not a url").is_err());
+        assert!(parse_base_url("http://h/x?y=1").is_err());
+        assert!(is_loopback("http://127.0.0.1:1/a"));
+        assert!(is_loopback("http://localhost:1/a"));
+        assert!(is_loopback("http://[::1]:1/a"));
+        assert!(!is_loopback(DEFAULT_API_URL));
+    }
+
+    #[test]
+    fn jitter_is_in_range() {
+        for _ in 0..1000 {
+            let j = jitter();
+            assert!((0.5..1.0).contains(&j));
+        }
+    }
+
+    #[test]
+    fn problem_details() {
+        assert_eq!(problem_detail(br#"{"detail":"Resource has been removed","status":410,"title":"Gone"}"#), "Resource has been removed");
+        assert_eq!(problem_detail(b""), "(empty body)");
+        assert_eq!(problem_detail(b"<html>oops</html>"), "<html>oops</html>");
+    }
+}
