@@ -17,19 +17,19 @@ pub const DEFAULT_API_URL: &str = "https://api.cellxgene.cziscience.com/curation
 #[derive(clap::Args, Clone, Debug)]
 pub struct HttpArgs {
     /// Base URL of the curation API (http or https)
-    #[arg(long, env = "CXG_API_URL", default_value = DEFAULT_API_URL, value_name = "URL", help_heading = "Common options")]
+    #[arg(long, env = "CXG_API_URL", default_value = DEFAULT_API_URL, value_name = "URL", help_heading = "Common options", global = true)]
     pub api_url: String,
     /// Retries of a request after a connection error, timeout, 429 or 5xx
-    #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Common options")]
+    #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Common options", global = true)]
     pub retries: u32,
     /// First retry delay in milliseconds (doubles each retry, with jitter)
-    #[arg(long, default_value_t = 500, value_name = "MS", help_heading = "Common options")]
+    #[arg(long, default_value_t = 500, value_name = "MS", help_heading = "Common options", global = true)]
     pub backoff_ms: u64,
     /// Seconds to wait for a connection
-    #[arg(long, default_value_t = 15, value_name = "SECS", help_heading = "Common options")]
+    #[arg(long, default_value_t = 15, value_name = "SECS", help_heading = "Common options", global = true)]
     pub connect_timeout: u64,
     /// Seconds to wait for a response and its body (the lists are several MB)
-    #[arg(long, default_value_t = 300, value_name = "SECS", help_heading = "Common options")]
+    #[arg(long, default_value_t = 300, value_name = "SECS", help_heading = "Common options", global = true)]
     pub timeout: u64,
 }
 

@@ -524,9 +524,83 @@ mod tests {
     }
 
     #[test]
+    fn shapes() {
+        assert_eq!(check_shape("u", b"[{},{\"a\":[1]}]", true).unwrap(), 2);
+        assert_eq!(check_shape("u", b" []\n", true).unwrap(), 0);
+        assert!(check_shape("u", b"", true).unwrap_err().msg.contains("empty response body"));
+        assert!(check_shape("u", b"{}", true).unwrap_err().msg.contains("expected a JSON array"));
+        assert!(check_shape("u", b"[{},1]", true).unwrap_err().msg.contains("expected a JSON object"));
+        assert!(check_shape("u", b"[{\"a\":", true).unwrap_err().msg.contains("truncated"));
+        assert_eq!(check_shape("u", b"{\"a\":1}", false).unwrap(), 1);
+        assert!(check_shape("u", b"{\"a\":1", false).unwrap_err().msg.contains("truncated"));
+        assert!(check_shape("u", b"[]", false).unwrap_err().msg.contains("expected a JSON object"));
+    }
+
+    #[test]
     fn minify_keeps_strings_and_numbers() {
         let mut out = Vec::new();
         minify(b"[ {\"a b\" : 1.0 ,\n \"c\":\"x \\\" y\"} ]", &mut out);
         assert_eq!(out, b"[{\"a b\":1.0,\"c\":\"x \\\" y\"}]");
+    }
+}
+
+/// Check that `bytes` hold one JSON array of objects (or, with
+/// `array == false`, one JSON object), as an API response must, before
+/// anything is written. Returns the number of elements. `name` names the
+/// source in messages (for example the URL).
+pub fn check_shape(name: &str, bytes: &[u8], array: bool) -> Result<usize> {
+    let trimmed = bytes.iter().position(|&b| !is_ws(b));
+    let Some(first) = trimmed.map(|i| bytes[i]) else {
+        return Err(Error::input(format!("{name}: empty response body")));
+    };
+    if !array {
+        if first != b'{' {
+            return Err(Error::input(format!("{name}: expected a JSON object, found {}", describe(first))));
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        serde::de::Deserialize::deserialize(&mut de)
+            .and_then(|serde::de::IgnoredAny| de.end())
+            .map_err(|e| {
+                Error::input(format!(
+                    "{name}: line {}, column {}: invalid JSON: {}{}",
+                    e.line(),
+                    e.column(),
+                    bare_message(&e),
+                    if e.is_eof() { " (truncated body?)" } else { "" }
+                ))
+            })?;
+        return Ok(1);
+    }
+    if first != b'[' {
+        return Err(Error::input(format!("{name}: expected a JSON array, found {}", describe(first))));
+    }
+    let mut s = JsonStream::new(name, bytes);
+    let mut n = 0;
+    while s.next_as::<AnyObject>()?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Deserializes from any JSON object (and nothing else), keeping nothing.
+pub struct AnyObject;
+
+impl<'de> serde::Deserialize<'de> for AnyObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = AnyObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<AnyObject, A::Error> {
+                while m
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(AnyObject)
+            }
+        }
+        d.deserialize_map(V)
     }
 }

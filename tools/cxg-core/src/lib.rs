@@ -12,5 +12,6 @@ pub mod ids;
 pub mod io;
 pub mod jq;
 pub mod json;
+pub mod par;
 
 pub use error::{Error, Exit, Outcome, Result};
