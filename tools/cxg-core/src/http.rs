@@ -20,16 +20,40 @@ pub struct HttpArgs {
     #[arg(long, env = "CXG_API_URL", default_value = DEFAULT_API_URL, value_name = "URL", help_heading = "Common options", global = true)]
     pub api_url: String,
     /// Retries of a request after a connection error, timeout, 429 or 5xx
-    #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Common options", global = true)]
+    #[arg(
+        long,
+        default_value_t = 4,
+        value_name = "N",
+        help_heading = "Common options",
+        global = true
+    )]
     pub retries: u32,
     /// First retry delay in milliseconds (doubles each retry, with jitter)
-    #[arg(long, default_value_t = 500, value_name = "MS", help_heading = "Common options", global = true)]
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "MS",
+        help_heading = "Common options",
+        global = true
+    )]
     pub backoff_ms: u64,
     /// Seconds to wait for a connection
-    #[arg(long, default_value_t = 15, value_name = "SECS", help_heading = "Common options", global = true)]
+    #[arg(
+        long,
+        default_value_t = 15,
+        value_name = "SECS",
+        help_heading = "Common options",
+        global = true
+    )]
     pub connect_timeout: u64,
     /// Seconds to wait for a response and its body (the lists are several MB)
-    #[arg(long, default_value_t = 300, value_name = "SECS", help_heading = "Common options", global = true)]
+    #[arg(
+        long,
+        default_value_t = 300,
+        value_name = "SECS",
+        help_heading = "Common options",
+        global = true
+    )]
     pub timeout: u64,
 }
 
@@ -83,6 +107,9 @@ pub struct Client {
     retries: u32,
     backoff: Duration,
     requests: AtomicU64,
+    /// Set once a request gave up because the host could not be reached:
+    /// later requests then fail at once instead of retrying in vain.
+    unreachable: std::sync::atomic::AtomicBool,
 }
 
 /// Validate a base URL: http or https, with a host; trailing `/` removed.
@@ -92,7 +119,9 @@ pub fn parse_base_url(url: &str) -> Result<String, Error> {
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         return Err(bad("only http:// and https:// URLs are supported"));
     }
-    let uri: ureq::http::Uri = url.parse().map_err(|e| bad(&format!("not a valid URL ({e})")))?;
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| bad(&format!("not a valid URL ({e})")))?;
     if uri.host().is_none_or(str::is_empty) {
         return Err(bad("the URL has no host"));
     }
@@ -103,10 +132,10 @@ pub fn parse_base_url(url: &str) -> Result<String, Error> {
 }
 
 fn is_loopback(base: &str) -> bool {
-    let host = base
-        .parse::<ureq::http::Uri>()
-        .ok()
-        .and_then(|u| u.host().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()));
+    let host = base.parse::<ureq::http::Uri>().ok().and_then(|u| {
+        u.host()
+            .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+    });
     match host.as_deref() {
         Some("localhost") => true,
         Some(h) => h
@@ -143,8 +172,16 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 enum Attempt {
     Done(Vec<u8>),
-    Retry { msg: String, status: Option<u16>, unreachable: bool, wait: Option<Duration> },
-    Fail { msg: String, status: Option<u16> },
+    Retry {
+        msg: String,
+        status: Option<u16>,
+        unreachable: bool,
+        wait: Option<Duration>,
+    },
+    Fail {
+        msg: String,
+        status: Option<u16>,
+    },
 }
 
 /// Text for a problem+json (or any) error body: its `detail`, else
@@ -200,6 +237,7 @@ impl Client {
             retries: args.retries,
             backoff: Duration::from_millis(args.backoff_ms),
             requests: AtomicU64::new(0),
+            unreachable: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -220,11 +258,7 @@ impl Client {
             Err(e) => return transport_failure(e),
         };
         let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_vec();
+        let body = resp.body_mut().with_config().limit(u64::MAX).read_to_vec();
         if (200..300).contains(&status) {
             return match body {
                 Ok(b) => Attempt::Done(b),
@@ -245,9 +279,17 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
-            Attempt::Retry { msg, status: Some(status), unreachable: false, wait }
+            Attempt::Retry {
+                msg,
+                status: Some(status),
+                unreachable: false,
+                wait,
+            }
         } else {
-            Attempt::Fail { msg, status: Some(status) }
+            Attempt::Fail {
+                msg,
+                status: Some(status),
+            }
         }
     }
 
@@ -257,17 +299,50 @@ impl Client {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
+            if self.unreachable.load(Ordering::Relaxed) {
+                let msg =
+                    "not attempted: the host could not be reached by an earlier request".into();
+                return Err(HttpError {
+                    url,
+                    status: None,
+                    msg,
+                    unreachable: true,
+                    attempts: attempt,
+                });
+            }
             attempt += 1;
             match self.attempt(&url) {
                 Attempt::Done(body) => return Ok(body),
                 Attempt::Fail { msg, status } => {
-                    return Err(HttpError { url, status, msg, unreachable: false, attempts: attempt })
+                    return Err(HttpError {
+                        url,
+                        status,
+                        msg,
+                        unreachable: false,
+                        attempts: attempt,
+                    })
                 }
-                Attempt::Retry { msg, status, unreachable, wait } => {
+                Attempt::Retry {
+                    msg,
+                    status,
+                    unreachable,
+                    wait,
+                } => {
                     if attempt > self.retries {
-                        return Err(HttpError { url, status, msg, unreachable, attempts: attempt });
+                        if unreachable {
+                            self.unreachable.store(true, Ordering::Relaxed);
+                        }
+                        return Err(HttpError {
+                            url,
+                            status,
+                            msg,
+                            unreachable,
+                            attempts: attempt,
+                        });
                     }
-                    let backoff = self.backoff.mul_f64(2f64.powi(attempt as i32 - 1) * jitter());
+                    let backoff = self
+                        .backoff
+                        .mul_f64(2f64.powi(attempt as i32 - 1) * jitter());
                     let wait = wait.unwrap_or(backoff.min(Duration::from_secs(30)));
                     let what = match status {
                         Some(s) => format!("HTTP {s} {msg}"),
@@ -293,16 +368,27 @@ fn transport_failure(e: ureq::Error) -> Attempt {
             true,
             matches!(
                 io.kind(),
-                K::ConnectionRefused | K::AddrNotAvailable | K::NetworkUnreachable | K::HostUnreachable
+                K::ConnectionRefused
+                    | K::AddrNotAvailable
+                    | K::NetworkUnreachable
+                    | K::HostUnreachable
             ),
         ),
-        ureq::Error::Timeout(t) => (true, matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve)),
+        ureq::Error::Timeout(t) => (
+            true,
+            matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve),
+        ),
         ureq::Error::Protocol(_) => (true, false),
         _ => (false, false),
     };
     let msg = e.to_string();
     if retry {
-        Attempt::Retry { msg, status: None, unreachable, wait: None }
+        Attempt::Retry {
+            msg,
+            status: None,
+            unreachable,
+            wait: None,
+        }
     } else {
         Attempt::Fail { msg, status: None }
     }
@@ -314,7 +400,10 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        assert_eq!(parse_base_url("http://127.0.0.1:8080/curation/v1/").unwrap(), "http://127.0.0.1:8080/curation/v1");
+        assert_eq!(
+            parse_base_url("http://127.0.0.1:8080/curation/v1/").unwrap(),
+            "http://127.0.0.1:8080/curation/v1"
+        );
         assert!(parse_base_url("ftp://x/y").is_err());
         assert!(parse_base_url("file:///etc").is_err());
         assert!(parse_base_url("http://").is_err());
@@ -336,7 +425,12 @@ mod tests {
 
     #[test]
     fn problem_details() {
-        assert_eq!(problem_detail(br#"{"detail":"Resource has been removed","status":410,"title":"Gone"}"#), "Resource has been removed");
+        assert_eq!(
+            problem_detail(
+                br#"{"detail":"Resource has been removed","status":410,"title":"Gone"}"#
+            ),
+            "Resource has been removed"
+        );
         assert_eq!(problem_detail(b""), "(empty body)");
         assert_eq!(problem_detail(b"<html>oops</html>"), "<html>oops</html>");
     }

@@ -21,7 +21,8 @@ impl Input {
             Some(p) if p.as_os_str() == "-" => Ok(Self::stdin()),
             Some(p) => {
                 let name = format!("'{}'", p.display());
-                let f = File::open(p).map_err(|e| Error::input(format!("cannot open {name}: {e}")))?;
+                let f =
+                    File::open(p).map_err(|e| Error::input(format!("cannot open {name}: {e}")))?;
                 Ok(Input {
                     name,
                     reader: Box::new(f),
@@ -139,7 +140,10 @@ impl Output {
     pub fn open(path: Option<&Path>) -> Result<Output> {
         match path {
             Some(p) if p.as_os_str() != "-" => Ok(Output::File(AtomicFile::create(p)?)),
-            _ => Ok(Output::Stdout(BufWriter::with_capacity(1 << 16, io::stdout()))),
+            _ => Ok(Output::Stdout(BufWriter::with_capacity(
+                1 << 16,
+                io::stdout(),
+            ))),
         }
     }
 

@@ -26,7 +26,11 @@ fn line_col(code: &str, offset: usize) -> (usize, usize) {
 fn at(code: &str, part: &str) -> String {
     // The offset of `part` inside `code` (end of code if it is not there).
     let (c, p) = (code.as_ptr() as usize, part.as_ptr() as usize);
-    let off = if p >= c && p <= c + code.len() { p - c } else { code.len() };
+    let off = if p >= c && p <= c + code.len() {
+        p - c
+    } else {
+        code.len()
+    };
     let (line, col) = line_col(code, off);
     let found = if part.is_empty() {
         "end of expression".to_string()
@@ -71,13 +75,21 @@ impl Program {
                         jaq_core::load::Error::Lex(v) => v
                             .into_iter()
                             .map(|(exp, found)| {
-                                format!("syntax error at {}: expected {}", at(code, found), exp.as_str())
+                                format!(
+                                    "syntax error at {}: expected {}",
+                                    at(code, found),
+                                    exp.as_str()
+                                )
                             })
                             .collect(),
                         jaq_core::load::Error::Parse(v) => v
                             .into_iter()
                             .map(|(exp, found)| {
-                                format!("syntax error at {}: expected {}", at(code, found), exp.as_str())
+                                format!(
+                                    "syntax error at {}: expected {}",
+                                    at(code, found),
+                                    exp.as_str()
+                                )
                             })
                             .collect::<Vec<_>>(),
                     })
@@ -92,7 +104,11 @@ impl Program {
                     .into_iter()
                     .flat_map(|(_, v)| v)
                     .map(|(name, undef): (&str, compile::Undefined)| {
-                        format!("undefined {} '{name}' at {}", undef.as_str(), at(code, name))
+                        format!(
+                            "undefined {} '{name}' at {}",
+                            undef.as_str(),
+                            at(code, name)
+                        )
                     })
                     .collect();
                 bad(msgs.join("; "))
@@ -169,7 +185,10 @@ mod tests {
     #[test]
     fn runs_std_filters() {
         let d = serde_json::json!({"tissue": [{"label": "a"}, {"label": "b"}], "n": 3});
-        assert_eq!(run1("[.tissue[].label] | join(\" | \")", d.clone()), ["\"a | b\""]);
+        assert_eq!(
+            run1("[.tissue[].label] | join(\" | \")", d.clone()),
+            ["\"a | b\""]
+        );
         assert_eq!(run1(".n + 1", d.clone()), ["4"]);
         assert_eq!(run1(".missing // \"x\"", d.clone()), ["\"x\""]);
         assert_eq!(run1(".tissue | any(.label == \"b\")", d), ["true"]);
@@ -179,16 +198,26 @@ mod tests {
     fn syntax_errors_have_a_position() {
         let e = Program::compile(".a | (", "--where").unwrap_err();
         assert_eq!(e.exit, crate::Exit::Input);
-        assert!(e.msg.starts_with("--where: syntax error at column"), "{}", e.msg);
+        assert!(
+            e.msg.starts_with("--where: syntax error at column"),
+            "{}",
+            e.msg
+        );
         let e = Program::compile(".a | nosuchfn(1)", "--where").unwrap_err();
-        assert!(e.msg.contains("undefined filter 'nosuchfn' at column 6"), "{}", e.msg);
+        assert!(
+            e.msg.contains("undefined filter 'nosuchfn' at column 6"),
+            "{}",
+            e.msg
+        );
     }
 
     #[test]
     fn truthiness() {
         let p = Program::compile(".a", "t").unwrap();
         assert!(p.is_truthy(to_val(&serde_json::json!({"a": 0}))).unwrap());
-        assert!(!p.is_truthy(to_val(&serde_json::json!({"a": null}))).unwrap());
+        assert!(!p
+            .is_truthy(to_val(&serde_json::json!({"a": null})))
+            .unwrap());
         assert!(!p.is_truthy(to_val(&serde_json::json!({}))).unwrap());
         let p = Program::compile("empty", "t").unwrap();
         assert!(!p.is_truthy(Val::Null).unwrap());

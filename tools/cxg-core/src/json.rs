@@ -198,7 +198,13 @@ impl<R: Read> JsonStream<R> {
     fn truncated(&self, end: usize) -> Error {
         let part = &self.buf[self.pos..end];
         match serde_json::from_slice::<serde::de::IgnoredAny>(part) {
-            Err(e) => self.parse_error(Pos { index: self.index, line: self.line }, &e),
+            Err(e) => self.parse_error(
+                Pos {
+                    index: self.index,
+                    line: self.line,
+                },
+                &e,
+            ),
             Ok(_) => self.err(self.line, "unexpected end of input (truncated JSON?)"),
         }
     }
@@ -270,11 +276,18 @@ impl<R: Read> JsonStream<R> {
                 Some(c) => {
                     return Err(self.err(
                         self.line,
-                        format!("expected ',' or ']' after array element {}, found {}", self.index - 1, describe(c)),
+                        format!(
+                            "expected ',' or ']' after array element {}, found {}",
+                            self.index - 1,
+                            describe(c)
+                        ),
                     ))
                 }
                 None => {
-                    return Err(self.err(self.line, "unexpected end of input inside the top-level array (truncated JSON?)"))
+                    return Err(self.err(
+                        self.line,
+                        "unexpected end of input inside the top-level array (truncated JSON?)",
+                    ))
                 }
             }
         }
@@ -285,17 +298,27 @@ impl<R: Read> JsonStream<R> {
                 return Ok(None);
             }
             None => {
-                return Err(self.err(self.line, "unexpected end of input inside the top-level array (truncated JSON?)"))
+                return Err(self.err(
+                    self.line,
+                    "unexpected end of input inside the top-level array (truncated JSON?)",
+                ))
             }
         };
         if self.layout == Layout::Lines && c != b'{' {
             return Err(self.err(
                 self.line,
-                format!("record {}: expected a JSON object, found {}", self.index + 1, describe(c)),
+                format!(
+                    "record {}: expected a JSON object, found {}",
+                    self.index + 1,
+                    describe(c)
+                ),
             ));
         }
         if self.layout == Layout::Array && matches!(c, b']' | b',') {
-            return Err(self.err(self.line, format!("expected an array element, found {}", describe(c))));
+            return Err(self.err(
+                self.line,
+                format!("expected an array element, found {}", describe(c)),
+            ));
         }
         let end = self.scan_value()?;
         let at = Pos {
@@ -315,7 +338,10 @@ impl<R: Read> JsonStream<R> {
             None => Ok(None),
             Some(c) => Err(self.err(
                 self.line,
-                format!("unexpected {} after the end of the top-level array", describe(c)),
+                format!(
+                    "unexpected {} after the end of the top-level array",
+                    describe(c)
+                ),
             )),
         }
     }
@@ -514,7 +540,10 @@ mod tests {
         let v: Value = serde_json::from_str(r#"{"s":"a\u007fb\n\u0001é/"}"#).unwrap();
         let mut out = Vec::new();
         write_compact(&mut out, &v).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), r#"{"s":"a\u007fb\n\u0001é/"}"#);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"s":"a\u007fb\n\u0001é/"}"#
+        );
         let mut out = Vec::new();
         write_pretty(&mut out, &serde_json::json!({"a": [1, {}], "b": []})).unwrap();
         assert_eq!(
@@ -527,13 +556,31 @@ mod tests {
     fn shapes() {
         assert_eq!(check_shape("u", b"[{},{\"a\":[1]}]", true).unwrap(), 2);
         assert_eq!(check_shape("u", b" []\n", true).unwrap(), 0);
-        assert!(check_shape("u", b"", true).unwrap_err().msg.contains("empty response body"));
-        assert!(check_shape("u", b"{}", true).unwrap_err().msg.contains("expected a JSON array"));
-        assert!(check_shape("u", b"[{},1]", true).unwrap_err().msg.contains("expected a JSON object"));
-        assert!(check_shape("u", b"[{\"a\":", true).unwrap_err().msg.contains("truncated"));
+        assert!(check_shape("u", b"", true)
+            .unwrap_err()
+            .msg
+            .contains("empty response body"));
+        assert!(check_shape("u", b"{}", true)
+            .unwrap_err()
+            .msg
+            .contains("expected a JSON array"));
+        assert!(check_shape("u", b"[{},1]", true)
+            .unwrap_err()
+            .msg
+            .contains("expected a JSON object"));
+        assert!(check_shape("u", b"[{\"a\":", true)
+            .unwrap_err()
+            .msg
+            .contains("truncated"));
         assert_eq!(check_shape("u", b"{\"a\":1}", false).unwrap(), 1);
-        assert!(check_shape("u", b"{\"a\":1", false).unwrap_err().msg.contains("truncated"));
-        assert!(check_shape("u", b"[]", false).unwrap_err().msg.contains("expected a JSON object"));
+        assert!(check_shape("u", b"{\"a\":1", false)
+            .unwrap_err()
+            .msg
+            .contains("truncated"));
+        assert!(check_shape("u", b"[]", false)
+            .unwrap_err()
+            .msg
+            .contains("expected a JSON object"));
     }
 
     #[test]
@@ -555,7 +602,10 @@ pub fn check_shape(name: &str, bytes: &[u8], array: bool) -> Result<usize> {
     };
     if !array {
         if first != b'{' {
-            return Err(Error::input(format!("{name}: expected a JSON object, found {}", describe(first))));
+            return Err(Error::input(format!(
+                "{name}: expected a JSON object, found {}",
+                describe(first)
+            )));
         }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         serde::de::Deserialize::deserialize(&mut de)
@@ -572,7 +622,10 @@ pub fn check_shape(name: &str, bytes: &[u8], array: bool) -> Result<usize> {
         return Ok(1);
     }
     if first != b'[' {
-        return Err(Error::input(format!("{name}: expected a JSON array, found {}", describe(first))));
+        return Err(Error::input(format!(
+            "{name}: expected a JSON array, found {}",
+            describe(first)
+        )));
     }
     let mut s = JsonStream::new(name, bytes);
     let mut n = 0;
@@ -593,7 +646,10 @@ impl<'de> serde::Deserialize<'de> for AnyObject {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<AnyObject, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<AnyObject, A::Error> {
                 while m
                     .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
                     .is_some()

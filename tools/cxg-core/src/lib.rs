@@ -12,6 +12,7 @@ pub mod ids;
 pub mod io;
 pub mod jq;
 pub mod json;
+pub mod names;
 pub mod par;
 
 pub use error::{Error, Exit, Outcome, Result};

@@ -30,7 +30,8 @@ where
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (next, cancel, emitted, advanced, work) = (&next, &cancel, &emitted, &advanced, &work);
+            let (next, cancel, emitted, advanced, work) =
+                (&next, &cancel, &emitted, &advanced, &work);
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= items.len() || cancel.load(Ordering::SeqCst) {
@@ -98,7 +99,13 @@ mod tests {
                 },
             )
             .unwrap();
-            assert_eq!(out, items.iter().map(|&x| (x as usize, x * 2)).collect::<Vec<_>>());
+            assert_eq!(
+                out,
+                items
+                    .iter()
+                    .map(|&x| (x as usize, x * 2))
+                    .collect::<Vec<_>>()
+            );
         }
     }
 
@@ -112,7 +119,13 @@ mod tests {
             |_, _| {
                 ran.fetch_add(1, Ordering::SeqCst);
             },
-            |i, _| if i == 5 { Err(Error::api("stop")) } else { Ok(()) },
+            |i, _| {
+                if i == 5 {
+                    Err(Error::api("stop"))
+                } else {
+                    Ok(())
+                }
+            },
         );
         assert_eq!(r.unwrap_err().msg, "stop");
         assert!(ran.load(Ordering::SeqCst) < 200);

@@ -68,7 +68,9 @@ pub enum Command {
 }
 
 fn query_value(v: &str) -> bool {
-    !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
 }
 
 /// GET a list endpoint, check it is an array of objects, write it.
@@ -100,7 +102,9 @@ fn ids_from_stdin() -> Result<Vec<(String, String)>> {
     let input = Input::open(None)?;
     let mut r = BufReader::new(input.reader);
     let first = loop {
-        let buf = r.fill_buf().map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
+        let buf = r
+            .fill_buf()
+            .map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
         match buf.iter().position(|b| !b.is_ascii_whitespace()) {
             Some(i) => break Some(buf[i]),
             None if buf.is_empty() => break None,
@@ -142,14 +146,23 @@ fn ids_from_stdin() -> Result<Vec<(String, String)>> {
     Ok(ids)
 }
 
-fn fetch_collections(client: &Client, ids: Vec<(String, String)>, jobs: usize, out: &mut Output, pretty: bool) -> Result<Outcome> {
+fn fetch_collections(
+    client: &Client,
+    ids: Vec<(String, String)>,
+    jobs: usize,
+    out: &mut Output,
+    pretty: bool,
+) -> Result<Outcome> {
     let bad: Vec<String> = ids
         .iter()
         .filter(|(id, _)| !is_uuid(id))
         .map(|(id, at)| format!("{at}: '{id}'"))
         .collect();
     if !bad.is_empty() {
-        return Err(Error::input(format!("not a collection id (UUID): {}", bad.join(", "))));
+        return Err(Error::input(format!(
+            "not a collection id (UUID): {}",
+            bad.join(", ")
+        )));
     }
     let name = out.name();
     let mut failed = 0usize;
@@ -180,18 +193,26 @@ fn fetch_collections(client: &Client, ids: Vec<(String, String)>, jobs: usize, o
             e.context(format!("writing {name} stopped"))
         }
     })?;
-    Ok(if failed == 0 { Outcome::Complete } else { Outcome::Partial(failed) })
+    Ok(if failed == 0 {
+        Outcome::Complete
+    } else {
+        Outcome::Partial(failed)
+    })
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
-    let command = args.command.unwrap_or(Command::Collections { visibility: "PUBLIC".into() });
+    let command = args.command.unwrap_or(Command::Collections {
+        visibility: "PUBLIC".into(),
+    });
     let jobs = match &command {
         Command::Collection { jobs, .. } => (*jobs).max(1),
         _ => 1,
     };
     let client = Client::new(&args.http, jobs)?;
     let ids = match &command {
-        Command::Collection { ids, .. } if ids.is_empty() || ids == &["-"] => Some(ids_from_stdin()?),
+        Command::Collection { ids, .. } if ids.is_empty() || ids == &["-"] => {
+            Some(ids_from_stdin()?)
+        }
         Command::Collection { ids, .. } => Some(
             ids.iter()
                 .enumerate()
@@ -204,15 +225,24 @@ pub fn run(args: Args) -> Result<Outcome> {
     let outcome = match command {
         Command::Collections { visibility } => {
             if !query_value(&visibility) {
-                return Err(Error::input(format!("--visibility '{visibility}': expected PUBLIC or PRIVATE")));
+                return Err(Error::input(format!(
+                    "--visibility '{visibility}': expected PUBLIC or PRIVATE"
+                )));
             }
-            fetch_list(&client, &format!("/collections?visibility={visibility}"), &mut out, args.pretty)?;
+            fetch_list(
+                &client,
+                &format!("/collections?visibility={visibility}"),
+                &mut out,
+                args.pretty,
+            )?;
             Outcome::Complete
         }
         Command::Datasets { schema_version } => {
             let path = match schema_version {
                 Some(v) if !query_value(&v) => {
-                    return Err(Error::input(format!("--schema-version '{v}': expected X, X.Y or X.Y.Z")))
+                    return Err(Error::input(format!(
+                        "--schema-version '{v}': expected X, X.Y or X.Y.Z"
+                    )))
                 }
                 Some(v) => format!("/datasets?schema_version={v}"),
                 None => "/datasets".to_string(),
@@ -220,9 +250,13 @@ pub fn run(args: Args) -> Result<Outcome> {
             fetch_list(&client, &path, &mut out, args.pretty)?;
             Outcome::Complete
         }
-        Command::Collection { .. } => {
-            fetch_collections(&client, ids.unwrap_or_default(), jobs, &mut out, args.pretty)?
-        }
+        Command::Collection { .. } => fetch_collections(
+            &client,
+            ids.unwrap_or_default(),
+            jobs,
+            &mut out,
+            args.pretty,
+        )?,
     };
     out.finish()?;
     Ok(outcome)

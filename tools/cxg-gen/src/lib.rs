@@ -107,7 +107,10 @@ const DISEASES: &[(&str, &str)] = &[
     ("Alzheimer disease", "MONDO:0004975"),
     ("type 2 diabetes mellitus", "MONDO:0005148"),
 ];
-const ORGANISMS: &[(&str, &str)] = &[("Homo sapiens", "NCBITaxon:9606"), ("Mus musculus", "NCBITaxon:10090")];
+const ORGANISMS: &[(&str, &str)] = &[
+    ("Homo sapiens", "NCBITaxon:9606"),
+    ("Mus musculus", "NCBITaxon:10090"),
+];
 const ASSAYS: &[(&str, &str)] = &[
     ("10x 3' v3", "EFO:0009922"),
     ("10x 3' v2", "EFO:0009899"),
@@ -121,21 +124,51 @@ const CELL_TYPES: &[(&str, &str)] = &[
     ("neuron", "CL:0000540"),
     ("hepatocyte", "CL:0000182"),
 ];
-const SEXES: &[(&str, &str)] = &[("female", "PATO:0000383"), ("male", "PATO:0000384"), ("unknown", "unknown")];
+const SEXES: &[(&str, &str)] = &[
+    ("female", "PATO:0000383"),
+    ("male", "PATO:0000384"),
+    ("unknown", "unknown"),
+];
 const STAGES: &[(&str, &str)] = &[
     ("adult", "HsapDv:0000087"),
     ("50-year-old stage", "HsapDv:0000144"),
     ("unknown", "unknown"),
 ];
-const ETHNICITIES: &[(&str, &str)] = &[("European", "HANCESTRO:0005"), ("na", "na"), ("unknown", "unknown")];
+const ETHNICITIES: &[(&str, &str)] = &[
+    ("European", "HANCESTRO:0005"),
+    ("na", "na"),
+    ("unknown", "unknown"),
+];
 const SUSPENSIONS: &[&str] = &["cell", "nucleus", "na"];
-const JOURNALS: &[&str] = &["Nature", "Cell", "Science", "Cell Genomics", "bioRxiv", "Sci. Adv."];
+const JOURNALS: &[&str] = &[
+    "Nature",
+    "Cell",
+    "Science",
+    "Cell Genomics",
+    "bioRxiv",
+    "Sci. Adv.",
+];
 const FAMILIES: &[&str] = &[
-    "Smith", "Müller", "Østergaard", "O'Brien", "García-López", "Nguyễn", "李", "Kowalski", "Tanaka", "Okafor",
+    "Smith",
+    "Müller",
+    "Østergaard",
+    "O'Brien",
+    "García-López",
+    "Nguyễn",
+    "李",
+    "Kowalski",
+    "Tanaka",
+    "Okafor",
 ];
 const GIVENS: &[&str] = &["Ana", "Jörg", "Mei", "Samir", "Kaiyi", "Zoë", "Pat", "Olu"];
-const CONSORTIA: &[&str] = &["Human Cell Atlas Consortium", "Tabula Sapiens Consortium", "HuBMAP, Inc."];
-const TOPICS: &[&str] = &["lung", "retina", "immune", "kidney", "brain", "liver", "gut", "skin"];
+const CONSORTIA: &[&str] = &[
+    "Human Cell Atlas Consortium",
+    "Tabula Sapiens Consortium",
+    "HuBMAP, Inc.",
+];
+const TOPICS: &[&str] = &[
+    "lung", "retina", "immune", "kidney", "brain", "liver", "gut", "skin",
+];
 
 fn oe(x: &(&str, &str)) -> Value {
     json!({"label": x.0, "ontology_term_id": x.1})
@@ -217,7 +250,11 @@ pub fn generate(args: &Args) -> Snapshot {
     if !holders.is_empty() {
         for k in 0..args.datasets {
             // every holder gets one first, the rest spread at random
-            let i = if k < holders.len() { holders[k] } else { *rng.pick(&holders) };
+            let i = if k < holders.len() {
+                holders[k]
+            } else {
+                *rng.pick(&holders)
+            };
             counts[i] += 1;
         }
     }
@@ -232,15 +269,30 @@ pub fn generate(args: &Args) -> Snapshot {
         let year = civil(published.div_euclid(86_400)).0;
         let mut c = Map::new();
         c.insert("collection_id".into(), json!(cid));
-        c.insert("collection_url".into(), json!(format!("https://cellxgene.cziscience.com/collections/{cid}")));
+        c.insert(
+            "collection_url".into(),
+            json!(format!(
+                "https://cellxgene.cziscience.com/collections/{cid}"
+            )),
+        );
         c.insert("collection_version_id".into(), json!(cvid));
         c.insert(
             "consortia".into(),
-            if i % 3 == 0 { json!([]) } else { json!([rng.pick(CONSORTIA)]) },
+            if i % 3 == 0 {
+                json!([])
+            } else {
+                json!([rng.pick(CONSORTIA)])
+            },
         );
         c.insert("contact_email".into(), json!(format!("lab{i}@example.org")));
-        c.insert("contact_name".into(), json!(format!("{} {}", rng.pick(GIVENS), rng.pick(FAMILIES))));
-        c.insert("created_at".into(), json!(timestamp(created, rng.below(1_000_000))));
+        c.insert(
+            "contact_name".into(),
+            json!(format!("{} {}", rng.pick(GIVENS), rng.pick(FAMILIES))),
+        );
+        c.insert(
+            "created_at".into(),
+            json!(timestamp(created, rng.below(1_000_000))),
+        );
         if i % 9 != 4 {
             c.insert("curator_name".into(), json!(rng.pick(GIVENS)));
         }
@@ -249,7 +301,12 @@ pub fn generate(args: &Args) -> Snapshot {
             3 => format!("Étude unicellulaire du {topic} — 细胞图谱 {i}"),
             _ => format!("A single-cell atlas of the {topic} {i}"),
         };
-        c.insert("description".into(), json!(format!("Profiles of the {topic}, with commas, \"quotes\"\nand newlines.")));
+        c.insert(
+            "description".into(),
+            json!(format!(
+                "Profiles of the {topic}, with commas, \"quotes\"\nand newlines."
+            )),
+        );
         let doi = format!("10.{}/gen.{year}.{i:05}", 1000 + rng.below(9000));
         let pm = match (i % 7, i % 11) {
             (1, _) => Value::Null,
@@ -275,17 +332,30 @@ pub fn generate(args: &Args) -> Snapshot {
                 })
             }
         };
-        c.insert("doi".into(), if pm.is_null() { Value::Null } else { json!(doi) });
+        c.insert(
+            "doi".into(),
+            if pm.is_null() {
+                Value::Null
+            } else {
+                json!(doi)
+            },
+        );
         c.insert(
             "links".into(),
             json!([{"link_name": "", "link_type": "RAW_DATA", "link_url": format!("https://www.ncbi.nlm.nih.gov/geo/query/acc.cgi?acc=GSE{}", 100_000 + i)}]),
         );
         c.insert("name".into(), json!(name));
-        c.insert("published_at".into(), json!(timestamp(published, rng.below(1_000_000))));
+        c.insert(
+            "published_at".into(),
+            json!(timestamp(published, rng.below(1_000_000))),
+        );
         c.insert("publisher_metadata".into(), pm);
         if i % 9 != 4 {
             let revised = if i % 2 == 0 {
-                json!(timestamp(published + rng.below(200 * 86_400) as i64, rng.below(1_000_000)))
+                json!(timestamp(
+                    published + rng.below(200 * 86_400) as i64,
+                    rng.below(1_000_000)
+                ))
             } else {
                 Value::Null
             };
@@ -295,7 +365,10 @@ pub fn generate(args: &Args) -> Snapshot {
         c.insert("revision_of".into(), Value::Null);
         c.insert("visibility".into(), json!("PUBLIC"));
         if i % 4 == 0 {
-            c.insert("x_unknown_future_field".into(), json!({"nested": [1, "two", null]}));
+            c.insert(
+                "x_unknown_future_field".into(),
+                json!({"nested": [1, "two", null]}),
+            );
         }
         let mut datasets = Vec::with_capacity(count);
         for _ in 0..count {
@@ -313,7 +386,13 @@ pub fn generate(args: &Args) -> Snapshot {
     assemble(args, &mut rng, cols)
 }
 
-fn dataset(rng: &mut Rng, j: usize, cid: &str, cvid: &str, col_published: i64) -> Map<String, Value> {
+fn dataset(
+    rng: &mut Rng,
+    j: usize,
+    cid: &str,
+    cvid: &str,
+    col_published: i64,
+) -> Map<String, Value> {
     let did = rng.uuid();
     let dvid = rng.uuid();
     let published = col_published + rng.below(10 * 86_400) as i64;
@@ -321,7 +400,11 @@ fn dataset(rng: &mut Rng, j: usize, cid: &str, cvid: &str, col_published: i64) -
     d.insert("assay".into(), oes(rng, ASSAYS, 2));
     let mut assets = vec![];
     if j % 29 != 13 {
-        let size = if j % 31 == 17 { -1 } else { 1_000_000 + rng.below(4_000_000_000) as i64 };
+        let size = if j % 31 == 17 {
+            -1
+        } else {
+            1_000_000 + rng.below(4_000_000_000) as i64
+        };
         assets.push(json!({"filesize": size, "filetype": "H5AD", "url": format!("https://datasets.cellxgene.cziscience.com/{dvid}.h5ad")}));
     }
     if j % 3 == 0 || j % 29 == 13 {
@@ -331,7 +414,14 @@ fn dataset(rng: &mut Rng, j: usize, cid: &str, cvid: &str, col_published: i64) -
         assets.push(json!({"filesize": 7_000_000, "filetype": "ATAC_FRAGMENT", "url": format!("https://datasets.cellxgene.cziscience.com/{}-fragment.tsv.bgz", rng.uuid())}));
     }
     d.insert("assets".into(), Value::Array(assets));
-    d.insert("batch_condition".into(), if j % 4 == 0 { json!(["donor_id"]) } else { Value::Null });
+    d.insert(
+        "batch_condition".into(),
+        if j % 4 == 0 {
+            json!(["donor_id"])
+        } else {
+            Value::Null
+        },
+    );
     let cells = 100 + rng.below(400_000);
     if j % 23 != 11 {
         d.insert("cell_count".into(), json!(cells));
@@ -349,36 +439,69 @@ fn dataset(rng: &mut Rng, j: usize, cid: &str, cvid: &str, col_published: i64) -
         d.insert("development_stage".into(), oes(rng, STAGES, 2));
     }
     d.insert("disease".into(), oes(rng, DISEASES, 2));
-    d.insert("donor_id".into(), json!((0..1 + rng.below(3)).map(|k| format!("D{j}-{k}")).collect::<Vec<_>>()));
+    d.insert(
+        "donor_id".into(),
+        json!((0..1 + rng.below(3))
+            .map(|k| format!("D{j}-{k}"))
+            .collect::<Vec<_>>()),
+    );
     d.insert("embeddings".into(), json!(["X_pca", "X_umap"]));
-    d.insert("explorer_url".into(), json!(format!("https://cellxgene.cziscience.com/e/{did}.cxg/")));
+    d.insert(
+        "explorer_url".into(),
+        json!(format!("https://cellxgene.cziscience.com/e/{did}.cxg/")),
+    );
     d.insert("feature_biotype".into(), json!(["gene"]));
     d.insert("feature_count".into(), json!(20_000 + rng.below(40_000)));
     d.insert("feature_reference".into(), json!(["NCBITaxon:9606"]));
     d.insert("genetic_perturbation_strategy".into(), Value::Null);
     d.insert("is_pre_analysis".into(), json!(false));
-    d.insert("is_primary_data".into(), if j % 5 == 0 { json!([true, false]) } else { json!([true]) });
-    d.insert("mean_genes_per_cell".into(), json!((rng.below(500_000) as f64) / 100.0 + 200.25));
+    d.insert(
+        "is_primary_data".into(),
+        if j % 5 == 0 {
+            json!([true, false])
+        } else {
+            json!([true])
+        },
+    );
+    d.insert(
+        "mean_genes_per_cell".into(),
+        json!((rng.below(500_000) as f64) / 100.0 + 200.25),
+    );
     d.insert("organism".into(), json!([oe(rng.pick(ORGANISMS))]));
     d.insert("perturbation_types".into(), Value::Null);
-    d.insert("published_at".into(), json!(timestamp(published, rng.below(1_000_000))));
+    d.insert(
+        "published_at".into(),
+        json!(timestamp(published, rng.below(1_000_000))),
+    );
     d.insert("raw_data_location".into(), json!("raw.X"));
     d.insert(
         "revised_at".into(),
-        if j % 3 == 1 { json!(timestamp(published + 86_400, rng.below(1_000_000))) } else { Value::Null },
+        if j % 3 == 1 {
+            json!(timestamp(published + 86_400, rng.below(1_000_000)))
+        } else {
+            Value::Null
+        },
     );
-    d.insert("schema_version".into(), json!(if j % 2 == 0 { "5.2.0" } else { "7.1.0" }));
+    d.insert(
+        "schema_version".into(),
+        json!(if j % 2 == 0 { "5.2.0" } else { "7.1.0" }),
+    );
     d.insert("self_reported_ethnicity".into(), oes(rng, ETHNICITIES, 2));
     d.insert("sex".into(), oes(rng, SEXES, 2));
     d.insert("spatial".into(), Value::Null);
     d.insert("suspension_type".into(), json!([rng.pick(SUSPENSIONS)]));
     let tissue = match (j % 13, j % 17) {
         (_, 3) => json!([]),
-        (5, _) => Value::Array(TISSUES[..3].iter().map(|t| {
-            let mut o = oe(t);
-            o["tissue_type"] = json!("tissue");
-            o
-        }).collect()),
+        (5, _) => Value::Array(
+            TISSUES[..3]
+                .iter()
+                .map(|t| {
+                    let mut o = oe(t);
+                    o["tissue_type"] = json!("tissue");
+                    o
+                })
+                .collect(),
+        ),
         _ => {
             let mut o = oe(rng.pick(TISSUES));
             o["tissue_type"] = json!(if j % 11 == 0 { "organoid" } else { "tissue" });
@@ -393,7 +516,10 @@ fn dataset(rng: &mut Rng, j: usize, cid: &str, cvid: &str, col_published: i64) -
     };
     d.insert("title".into(), json!(title));
     d.insert("tombstone".into(), json!(false));
-    d.insert("x_approximate_distribution".into(), json!(if j % 2 == 0 { "NORMAL" } else { "COUNT" }));
+    d.insert(
+        "x_approximate_distribution".into(),
+        json!(if j % 2 == 0 { "NORMAL" } else { "COUNT" }),
+    );
     if j % 10 == 9 {
         d.insert("x_unknown_dataset_field".into(), json!({"added": "later"}));
     }
@@ -434,8 +560,11 @@ fn assemble(args: &Args, rng: &mut Rng, cols: Vec<Collection>) -> Snapshot {
     }
     let gone_n = args.gone.min(total);
     let gone_set: std::collections::HashSet<usize> = all[..gone_n].iter().copied().collect();
-    let unindexed_set: std::collections::HashSet<usize> =
-        all[gone_n..(gone_n + args.unindexed).min(total)].iter().copied().collect();
+    let unindexed_set: std::collections::HashSet<usize> = all
+        [gone_n..(gone_n + args.unindexed).min(total)]
+        .iter()
+        .copied()
+        .collect();
 
     let mut snap = Snapshot {
         collections_list: Vec::new(),
@@ -470,8 +599,12 @@ fn assemble(args: &Args, rng: &mut Rng, cols: Vec<Collection>) -> Snapshot {
             }
             let mut single = d.clone();
             single.insert("processing_status".into(), json!("SUCCESS"));
-            let cid = col.full["collection_id"].as_str().unwrap_or_default().to_string();
-            snap.dataset_objects.push((cid, did.clone(), sorted(Value::Object(single.clone()))));
+            let cid = col.full["collection_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            snap.dataset_objects
+                .push((cid, did.clone(), sorted(Value::Object(single.clone()))));
             if !unindexed_set.contains(&k) {
                 let mut ix = single;
                 for key in NOT_IN_INDEX {
@@ -485,12 +618,19 @@ fn assemble(args: &Args, rng: &mut Rng, cols: Vec<Collection>) -> Snapshot {
                     .and_then(Value::as_str)
                     .map(|f| {
                         let pm = &col.full["publisher_metadata"];
-                        format!("{f} et al. ({}) {}", pm["published_year"], pm["journal"].as_str().unwrap_or(""))
+                        format!(
+                            "{f} et al. ({}) {}",
+                            pm["published_year"],
+                            pm["journal"].as_str().unwrap_or("")
+                        )
                     });
                 ix.insert("collection_doi_label".into(), json!(label));
                 ix.insert("collection_id".into(), col.full["collection_id"].clone());
                 ix.insert("collection_name".into(), col.full["name"].clone());
-                ix.insert("collection_version_id".into(), col.full["collection_version_id"].clone());
+                ix.insert(
+                    "collection_version_id".into(),
+                    col.full["collection_version_id"].clone(),
+                );
                 ix.insert("revision_of_collection".into(), Value::Null);
                 ix.insert("revision_of_dataset".into(), Value::Null);
                 ix.insert("visibility".into(), json!("PUBLIC"));
@@ -503,8 +643,12 @@ fn assemble(args: &Args, rng: &mut Rng, cols: Vec<Collection>) -> Snapshot {
             full.insert("datasets".into(), Value::Array(full_ds));
             list.insert("datasets".into(), Value::Array(previews));
         }
-        let cid = full["collection_id"].as_str().unwrap_or_default().to_string();
-        snap.full_collections.push((cid, sorted(Value::Object(full))));
+        let cid = full["collection_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        snap.full_collections
+            .push((cid, sorted(Value::Object(full))));
         snap.collections_list.push(sorted(Value::Object(list)));
     }
     // the index is sorted by (published_at, dataset_id), descending
@@ -521,7 +665,8 @@ fn to_bytes(v: &Value) -> Vec<u8> {
 }
 
 fn mkdir(p: &Path) -> Result<()> {
-    std::fs::create_dir_all(p).map_err(|e| Error::input(format!("cannot create '{}': {e}", p.display())))
+    std::fs::create_dir_all(p)
+        .map_err(|e| Error::input(format!("cannot create '{}': {e}", p.display())))
 }
 
 /// Write the snapshot into a fresh folder next to `out`, then rename it
@@ -529,7 +674,10 @@ fn mkdir(p: &Path) -> Result<()> {
 pub fn write(snap: &Snapshot, out: &Path, force: bool) -> Result<()> {
     if out.exists() {
         if !force {
-            return Err(Error::input(format!("'{}' already exists (use --force to replace a snapshot)", out.display())));
+            return Err(Error::input(format!(
+                "'{}' already exists (use --force to replace a snapshot)",
+                out.display()
+            )));
         }
         if !out.join("collections.json").exists() {
             return Err(Error::input(format!(
@@ -541,14 +689,27 @@ pub fn write(snap: &Snapshot, out: &Path, force: bool) -> Result<()> {
     let name = out
         .file_name()
         .ok_or_else(|| Error::input(format!("'{}' is not a folder name", out.display())))?;
-    let tmp = out.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let tmp = out.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = (|| {
         mkdir(&tmp.join("collections"))?;
-        write_file_atomic(&tmp.join("collections.json"), &to_bytes(&Value::Array(snap.collections_list.clone())))?;
-        write_file_atomic(&tmp.join("datasets.json"), &to_bytes(&Value::Array(snap.index.clone())))?;
+        write_file_atomic(
+            &tmp.join("collections.json"),
+            &to_bytes(&Value::Array(snap.collections_list.clone())),
+        )?;
+        write_file_atomic(
+            &tmp.join("datasets.json"),
+            &to_bytes(&Value::Array(snap.index.clone())),
+        )?;
         for (cid, c) in &snap.full_collections {
-            write_file_atomic(&tmp.join("collections").join(format!("{cid}.json")), &to_bytes(c))?;
+            write_file_atomic(
+                &tmp.join("collections").join(format!("{cid}.json")),
+                &to_bytes(c),
+            )?;
         }
         for (cid, did, d) in &snap.dataset_objects {
             let dir = tmp.join("collections").join(cid).join("datasets");
@@ -562,7 +723,8 @@ pub fn write(snap: &Snapshot, out: &Path, force: bool) -> Result<()> {
             std::fs::remove_dir_all(out)
                 .map_err(|e| Error::input(format!("cannot replace '{}': {e}", out.display())))?;
         }
-        std::fs::rename(&tmp, out).map_err(|e| Error::input(format!("cannot create '{}': {e}", out.display())))
+        std::fs::rename(&tmp, out)
+            .map_err(|e| Error::input(format!("cannot create '{}': {e}", out.display())))
     })();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -604,11 +766,18 @@ mod tests {
     fn deterministic_and_consistent() {
         let a = generate(&args(20, 100));
         let b = generate(&args(20, 100));
-        assert_eq!(to_bytes(&Value::Array(a.index.clone())), to_bytes(&Value::Array(b.index.clone())));
+        assert_eq!(
+            to_bytes(&Value::Array(a.index.clone())),
+            to_bytes(&Value::Array(b.index.clone()))
+        );
         let listed: usize = a
             .collections_list
             .iter()
-            .map(|c| c.get("datasets").and_then(Value::as_array).map_or(0, Vec::len))
+            .map(|c| {
+                c.get("datasets")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+            })
             .sum();
         assert_eq!(listed, 100);
         assert_eq!(a.gone.len(), 1);

@@ -148,7 +148,14 @@ pub fn run(args: Args) -> Result<Outcome> {
         if st.connections.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             st.connections.fetch_sub(1, Ordering::SeqCst);
             let mut s = stream;
-            let _ = respond(&mut s, 503, "application/problem+json", &problem(503, "too many connections"), &[], false);
+            let _ = respond(
+                &mut s,
+                503,
+                "application/problem+json",
+                &problem(503, "too many connections"),
+                &[],
+                false,
+            );
             continue;
         }
         std::thread::spawn(move || {
@@ -164,9 +171,14 @@ fn load_gone(dir: &Path) -> Result<HashSet<String>> {
     if !p.exists() {
         return Ok(HashSet::new());
     }
-    let bytes = std::fs::read(&p).map_err(|e| Error::input(format!("cannot read '{}': {e}", p.display())))?;
-    let ids: Vec<String> = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::input(format!("'{}': expected a JSON array of ids: {e}", p.display())))?;
+    let bytes = std::fs::read(&p)
+        .map_err(|e| Error::input(format!("cannot read '{}': {e}", p.display())))?;
+    let ids: Vec<String> = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::input(format!(
+            "'{}': expected a JSON array of ids: {e}",
+            p.display()
+        ))
+    })?;
     Ok(ids.into_iter().collect())
 }
 
@@ -210,9 +222,16 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
         }
     }
     if content_length > 0 {
-        std::io::copy(&mut r.by_ref().take(content_length as u64), &mut std::io::sink())?;
+        std::io::copy(
+            &mut r.by_ref().take(content_length as u64),
+            &mut std::io::sink(),
+        )?;
     }
-    Ok(Some(Request { method, target, close }))
+    Ok(Some(Request {
+        method,
+        target,
+        close,
+    }))
 }
 
 fn serve_connection(st: &State, stream: TcpStream) -> std::io::Result<()> {
@@ -308,7 +327,10 @@ fn route(st: &State, path: &str, query: &str) -> Route {
     let bad_id = |id: &str| Route::Problem(403, format!("Invalid collection or dataset id: {id}"));
     match segs.as_slice() {
         ["collections"] => {
-            if query.split('&').any(|kv| kv.eq_ignore_ascii_case("visibility=PRIVATE")) {
+            if query
+                .split('&')
+                .any(|kv| kv.eq_ignore_ascii_case("visibility=PRIVATE"))
+            {
                 return Route::Problem(403, "PRIVATE collections need an access token".into());
             }
             Route::File(dir.join("collections.json"))
@@ -332,7 +354,12 @@ fn route(st: &State, path: &str, query: &str) -> Route {
             if st.gone.contains(*cid) || st.gone.contains(*did) {
                 return Route::Problem(410, "Resource has been removed".into());
             }
-            Route::File(dir.join("collections").join(cid).join("datasets").join(format!("{did}.json")))
+            Route::File(
+                dir.join("collections")
+                    .join(cid)
+                    .join("datasets")
+                    .join(format!("{did}.json")),
+            )
         }
         _ => Route::Problem(404, "The requested URL was not found on the server.".into()),
     }
@@ -352,15 +379,30 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
         k <= a.fail_first || (a.fail_every > 0 && k % a.fail_every == 0)
     };
     let (status, body, ctype, truncate) = if req.method != "GET" {
-        (405, problem(405, "Only GET is supported"), "application/problem+json", false)
+        (
+            405,
+            problem(405, "Only GET is supported"),
+            "application/problem+json",
+            false,
+        )
     } else if fault && !a.truncate {
-        (a.fail_status, problem(a.fail_status, "injected fault"), "application/problem+json", false)
+        (
+            a.fail_status,
+            problem(a.fail_status, "injected fault"),
+            "application/problem+json",
+            false,
+        )
     } else {
         match route(st, path, query) {
             Route::Problem(s, d) => (s, problem(s, &d), "application/problem+json", false),
             Route::File(p) => match std::fs::read(&p) {
                 Ok(b) => (200, b, "application/json", fault),
-                Err(_) => (404, problem(404, "Not found"), "application/problem+json", false),
+                Err(_) => (
+                    404,
+                    problem(404, "Not found"),
+                    "application/problem+json",
+                    false,
+                ),
             },
         }
     };
@@ -372,7 +414,13 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
     }
     if let Some(log) = &st.log {
         if let Ok(mut f) = log.lock() {
-            let _ = writeln!(f, "{n} {} {} {status}{}", req.method, req.target, if truncate { " truncated" } else { "" });
+            let _ = writeln!(
+                f,
+                "{n} {} {} {status}{}",
+                req.method,
+                req.target,
+                if truncate { " truncated" } else { "" }
+            );
         }
     }
     respond(w, status, ctype, &body, &extra, truncate)?;

@@ -1,0 +1,410 @@
+//! cxg-h5ad: append `cell_count` and `h5ad_url` to every row of the
+//! harvester CSV. One `GET /datasets` (or a saved index) answers most rows;
+//! the rest fall back to `GET /collections/{cid}/datasets/{did}` with
+//! bounded concurrency. Every input row comes out, in order; a row that
+//! could not be completed is named on stderr and the exit status says so.
+
+use clap::Parser;
+use cxg_core::cli::warn;
+use cxg_core::http::{Client, HttpArgs};
+use cxg_core::ids::is_uuid;
+use cxg_core::io::{write_file_atomic, Input, Output};
+use cxg_core::json::JsonStream;
+use cxg_core::{Error, Outcome, Result};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+const EXAMPLES: &str = "\
+  # cell counts and H5AD links from one GET /datasets, joined on dataset_id
+  cxg-h5ad all_datasets.csv -o all_datasets_h5ad.csv
+
+  # offline, from a saved index; rows it lacks fall back to per-dataset calls
+  cxg-fetch datasets -o datasets_index.json
+  cxg-h5ad --index datasets_index.json all_datasets.csv > all_datasets_h5ad.csv
+
+  # one call per row, as the old script did, 16 at a time; failures to a file
+  cxg-h5ad --per-dataset -j 16 --failures failed.csv all_datasets.csv > out.csv";
+
+/// Append cell_count and h5ad_url (and with --extra more) to each CSV row.
+#[derive(Parser, Debug)]
+#[command(name = "cxg-h5ad", version, after_help = cxg_core::cli::after_help(EXAMPLES))]
+pub struct Args {
+    /// CSV with at least collection_id and dataset_id columns (`-` or none: stdin)
+    pub file: Option<PathBuf>,
+    /// Join against a saved `cxg-fetch datasets` response instead of GET /datasets
+    #[arg(long, value_name = "FILE", conflicts_with = "per_dataset")]
+    pub index: Option<PathBuf>,
+    /// One GET /collections/{cid}/datasets/{did} per row (no index)
+    #[arg(long)]
+    pub per_dataset: bool,
+    /// Per-dataset requests in flight at once
+    #[arg(short = 'j', long, default_value_t = 8, value_name = "N")]
+    pub jobs: usize,
+    /// Also append dataset_title, explorer_url, h5ad_filesize and rds_url
+    #[arg(long)]
+    pub extra: bool,
+    /// Write rows that could not be completed to FILE as CSV
+    /// (dataset_id,collection_id,status,reason)
+    #[arg(long, value_name = "FILE")]
+    pub failures: Option<PathBuf>,
+    /// No summary line on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// What the API says about one dataset.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Info {
+    pub cell_count: String,
+    pub h5ad_url: String,
+    pub title: String,
+    pub explorer_url: String,
+    pub h5ad_filesize: String,
+    pub rds_url: String,
+}
+
+fn scalar(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => (if *b { "TRUE" } else { "FALSE" }).into(),
+        _ => String::new(),
+    }
+}
+
+/// Extract the columns from a dataset object (index item or single GET).
+pub fn info(d: &Value) -> Info {
+    let asset = |t: &str| {
+        d.get("assets").and_then(Value::as_array).and_then(|a| {
+            a.iter()
+                .find(|x| x.get("filetype").and_then(Value::as_str) == Some(t))
+        })
+    };
+    let h5ad = asset("H5AD");
+    Info {
+        cell_count: scalar(d.get("cell_count")),
+        h5ad_url: scalar(h5ad.and_then(|a| a.get("url"))),
+        title: scalar(d.get("title")),
+        explorer_url: scalar(d.get("explorer_url")),
+        h5ad_filesize: scalar(h5ad.and_then(|a| a.get("filesize"))),
+        rds_url: scalar(asset("RDS").and_then(|a| a.get("url"))),
+    }
+}
+
+/// Read a datasets index (array or JSON Lines) into dataset_id -> Info.
+fn load_index(name: &str, r: impl std::io::Read) -> Result<HashMap<String, Info>> {
+    let mut s = JsonStream::new(name, r);
+    let mut map = HashMap::new();
+    while let Some((at, v)) = s.next_value()? {
+        let Some(id) = v.get("dataset_id").and_then(Value::as_str) else {
+            return Err(Error::input(format!(
+                "{name}: line {}: index element {} has no string dataset_id",
+                at.line, at.index
+            )));
+        };
+        map.insert(id.to_string(), info(&v));
+    }
+    Ok(map)
+}
+
+/// Why a row could not be completed.
+#[derive(Debug, Clone)]
+struct Failure {
+    status: String,
+    reason: String,
+}
+
+enum Lookup {
+    Found(Info),
+    Failed(Failure),
+}
+
+const APPENDED: [&str; 2] = ["cell_count", "h5ad_url"];
+const EXTRA: [&str; 4] = ["dataset_title", "explorer_url", "h5ad_filesize", "rds_url"];
+
+/// A progress line on stderr, only when stderr is a terminal.
+struct Progress {
+    on: bool,
+    total: usize,
+    done: AtomicUsize,
+    start: Instant,
+    last: std::sync::Mutex<Instant>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Progress {
+            on: std::io::stderr().is_terminal() && total > 0,
+            total,
+            done: AtomicUsize::new(0),
+            start: Instant::now(),
+            last: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+    fn tick(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if !self.on {
+            return;
+        }
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.elapsed().as_millis() < 100 && done < self.total {
+            return;
+        }
+        *last = Instant::now();
+        let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+        let rate = done as f64 / secs;
+        let eta = (self.total - done) as f64 / rate.max(1e-9);
+        eprint!(
+            "\r{}: {done}/{} rows, {rate:.0}/s, ETA {eta:.0} s   ",
+            cxg_core::cli::tool(),
+            self.total
+        );
+        if done >= self.total {
+            eprintln!();
+        }
+    }
+}
+
+fn fail(status: impl Into<String>, reason: impl Into<String>) -> Lookup {
+    Lookup::Failed(Failure {
+        status: status.into(),
+        reason: reason.into(),
+    })
+}
+
+fn per_dataset(client: &Client, cid: &str, did: &str) -> Result<Lookup> {
+    if !is_uuid(cid) || !is_uuid(did) {
+        let bad = if is_uuid(cid) {
+            format!("dataset_id '{did}'")
+        } else {
+            format!("collection_id '{cid}'")
+        };
+        return Ok(fail(
+            "bad-id",
+            format!("{bad} is not a UUID; no request made"),
+        ));
+    }
+    match client.get(&format!("/collections/{cid}/datasets/{did}")) {
+        Ok(body) => match serde_json::from_slice::<Value>(&body) {
+            Ok(v) if v.is_object() => Ok(Lookup::Found(info(&v))),
+            Ok(_) => Ok(fail("bad-response", "the response is not a JSON object")),
+            Err(e) => Ok(fail(
+                "bad-response",
+                format!("invalid JSON in the response: {e}"),
+            )),
+        },
+        Err(e) if e.unreachable => Err(e.into_error()),
+        Err(e) => {
+            let status = e
+                .status
+                .map_or_else(|| "network".to_string(), |s| s.to_string());
+            let reason = match e.status {
+                Some(410) => format!("the dataset was removed (410 Gone): {}", e.msg),
+                Some(404) => format!("not found (404): {}", e.msg),
+                _ => e.to_string(),
+            };
+            Ok(fail(status, reason))
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let input = Input::open(args.file.as_deref())?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(input.reader);
+    let headers = rdr
+        .byte_headers()
+        .map_err(|e| Error::input(format!("{}: cannot read the CSV header: {e}", input.name)))?
+        .clone();
+    let header: Vec<String> = headers
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    let col = |n: &str| header.iter().position(|h| h == n);
+    let (Some(ci), Some(di)) = (col("collection_id"), col("dataset_id")) else {
+        return Err(Error::input(format!(
+            "{}: expected columns collection_id and dataset_id; found: {}",
+            input.name,
+            if header.is_empty() {
+                "(none)".to_string()
+            } else {
+                header.join(", ")
+            }
+        )));
+    };
+    // Appended columns replace same-named input columns, so a rerun on
+    // this tool's own output gives the same file.
+    let mut names: Vec<&str> = APPENDED.to_vec();
+    if args.extra {
+        names.extend(EXTRA);
+    }
+    let mut out_header = header.clone();
+    let slots: Vec<usize> = names
+        .iter()
+        .map(|n| match col(n) {
+            Some(i) => i,
+            None => {
+                out_header.push((*n).to_string());
+                out_header.len() - 1
+            }
+        })
+        .collect();
+    let mut rows: Vec<csv::ByteRecord> = Vec::new();
+    for (k, rec) in rdr.byte_records().enumerate() {
+        let rec =
+            rec.map_err(|e| Error::input(format!("{}: CSV record {}: {e}", input.name, k + 1)))?;
+        rows.push(rec);
+    }
+    let client = Client::new(&args.http, args.jobs)?;
+    let started = Instant::now();
+    let index: HashMap<String, Info> = if args.per_dataset {
+        HashMap::new()
+    } else if let Some(p) = &args.index {
+        let inp = Input::open(Some(p))?;
+        load_index(&inp.name, inp.reader)?
+    } else {
+        let body = client.get("/datasets").map_err(|e| e.into_error())?;
+        let name = format!("GET {}/datasets", client.base());
+        load_index(&name, &body[..]).map_err(|e| Error::api(e.msg))?
+    };
+    let cell = |r: &csv::ByteRecord, i: usize| {
+        String::from_utf8_lossy(r.get(i).unwrap_or_default()).into_owned()
+    };
+    let progress = Progress::new(rows.len());
+    let from_index = AtomicUsize::new(0);
+    let mut results: Vec<Lookup> = Vec::with_capacity(rows.len());
+    cxg_core::par::ordered_map(
+        &rows,
+        args.jobs.max(1),
+        |_, r| {
+            let (cid, did) = (cell(r, ci), cell(r, di));
+            let res = match index.get(&did) {
+                Some(i) => {
+                    from_index.fetch_add(1, Ordering::Relaxed);
+                    Ok(Lookup::Found(i.clone()))
+                }
+                None => per_dataset(&client, &cid, &did),
+            };
+            progress.tick();
+            res
+        },
+        |_, r| {
+            results.push(r?);
+            Ok(())
+        },
+    )?;
+    // Write every row, in input order.
+    let out = Output::open(args.output.as_deref())?;
+    let oname = out.name();
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    let werr = |e: csv::Error| match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::write(&oname, io),
+        other => Error::input(format!("cannot write CSV to {oname}: {other:?}")),
+    };
+    w.write_record(&out_header).map_err(werr)?;
+    let mut failures = Vec::new();
+    for (r, l) in rows.iter().zip(&results) {
+        let mut cells: Vec<Vec<u8>> = r.iter().map(<[u8]>::to_vec).collect();
+        cells.resize(out_header.len(), Vec::new());
+        let values: Vec<String> = match l {
+            Lookup::Found(i) => {
+                let all = [
+                    &i.cell_count,
+                    &i.h5ad_url,
+                    &i.title,
+                    &i.explorer_url,
+                    &i.h5ad_filesize,
+                    &i.rds_url,
+                ];
+                all[..names.len()].iter().map(|s| s.to_string()).collect()
+            }
+            Lookup::Failed(f) => {
+                let (cid, did) = (cell(r, ci), cell(r, di));
+                warn(format_args!(
+                    "dataset {did} (collection {cid}): {} ({})",
+                    f.reason, f.status
+                ));
+                failures.push((did, cid, f.clone()));
+                vec![String::new(); names.len()]
+            }
+        };
+        for (slot, v) in slots.iter().zip(values) {
+            cells[*slot] = v.into_bytes();
+        }
+        w.write_record(&cells).map_err(werr)?;
+    }
+    let out = w
+        .into_inner()
+        .map_err(|e| Error::write(&oname, e.into_error()))?;
+    if let Some(p) = &args.failures {
+        let mut fw = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = fw.write_record(["dataset_id", "collection_id", "status", "reason"]);
+        for (did, cid, f) in &failures {
+            let _ = fw.write_record([did, cid, &f.status, &f.reason]);
+        }
+        let bytes = fw
+            .into_inner()
+            .map_err(|e| Error::input(format!("cannot build the failures CSV: {e}")))?;
+        write_file_atomic(p, &bytes)?;
+    }
+    out.finish()?;
+    if !args.quiet {
+        let n = rows.len();
+        let ix = from_index.load(Ordering::Relaxed);
+        warn(format_args!(
+            "{n} rows: {ix} from the index, {} per dataset, {} failed; {} HTTP requests in {:.2} s",
+            n - ix,
+            failures.len(),
+            client.requests(),
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(if failures.is_empty() {
+        Outcome::Complete
+    } else {
+        Outcome::Partial(failures.len())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn info_from_assets() {
+        let d = json!({"cell_count": 12, "title": "T", "explorer_url": "E",
+            "assets": [{"filetype": "RDS", "url": "r", "filesize": 1}, {"filetype": "H5AD", "url": "h", "filesize": -1}]});
+        assert_eq!(
+            info(&d),
+            Info {
+                cell_count: "12".into(),
+                h5ad_url: "h".into(),
+                title: "T".into(),
+                explorer_url: "E".into(),
+                h5ad_filesize: "-1".into(),
+                rds_url: "r".into()
+            }
+        );
+        assert_eq!(
+            info(&json!({"assets": null, "cell_count": null})),
+            Info::default()
+        );
+    }
+}

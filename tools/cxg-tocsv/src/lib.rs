@@ -1,0 +1,459 @@
+//! cxg-tocsv: datasets (JSON) to the harvester CSV. Every column is
+//! `name = jq expression`, evaluated with jaq on each dataset; the built-in
+//! sets are such definitions too. One row per dataset_id (the most recent
+//! version wins), RFC 4180, byte-identical for the same input.
+
+use clap::{Parser, ValueEnum};
+use cxg_core::cli::warn;
+use cxg_core::io::{Input, Output};
+use cxg_core::jq::{parse_val, Program, Val};
+use cxg_core::json::{JsonStream, Layout};
+use cxg_core::{Error, Outcome, Result};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// The 21 columns of the old harvester (the default).
+pub const SEED: &str = include_str!("../columns/seed.columns");
+/// The seed columns plus titles, counts, ontology ids, links and sizes.
+pub const FULL_EXTRA: &str = include_str!("../columns/full.columns");
+
+const EXAMPLES: &str = "\
+  # the harvester CSV from collections (21 columns, as all_datasets.csv)
+  cxg-datasets collections.json | cxg-tocsv > all_datasets.csv
+
+  # straight from the datasets index, with every column
+  cxg-fetch datasets | cxg-tocsv --preset full -o datasets.csv
+
+  # add a column, replace one, and see the definitions in use
+  cxg-tocsv --column 'n_cells=.cell_count' --column 'year=.collection.publisher_metadata.published_year // \"\"' datasets.jsonl
+  cxg-tocsv --preset full --list-columns > my.columns   # edit, then:
+  cxg-tocsv --columns my.columns datasets.jsonl";
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// the 21 columns of the old harvester's all_datasets.csv
+    Seed,
+    /// seed plus titles, counts, every facet with its term ids, links, sizes
+    Full,
+}
+
+/// Datasets (JSON array or JSON Lines) to CSV, columns defined as jq expressions.
+#[derive(Parser, Debug)]
+#[command(name = "cxg-tocsv", version, after_help = cxg_core::cli::after_help(EXAMPLES))]
+pub struct Args {
+    /// Datasets: cxg-datasets output or GET /datasets items (`-` or none: stdin)
+    pub file: Option<PathBuf>,
+    /// Built-in column set
+    #[arg(long, value_enum, default_value = "seed")]
+    pub preset: Preset,
+    /// Column definitions file (`name = expr` per line, `#` comments);
+    /// replaces the preset
+    #[arg(long, value_name = "FILE")]
+    pub columns: Option<PathBuf>,
+    /// Add a column, or replace the one with the same name (repeatable)
+    #[arg(long = "column", value_name = "NAME=EXPR", allow_hyphen_values = true)]
+    pub column: Vec<String>,
+    /// Print the column definitions in use (a valid --columns file) and exit
+    #[arg(long)]
+    pub list_columns: bool,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// One column: its name and jq expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub expr: String,
+}
+
+/// Parse `name = expr` lines; `source` names the text in messages.
+pub fn parse_columns(text: &str, source: &str) -> Result<Vec<Column>> {
+    let mut cols: Vec<Column> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let c = parse_column(t).map_err(|e| e.context(format!("{source}: line {}", i + 1)))?;
+        if cols.iter().any(|x| x.name == c.name) {
+            return Err(Error::input(format!(
+                "{source}: line {}: column '{}' is defined twice",
+                i + 1,
+                c.name
+            )));
+        }
+        cols.push(c);
+    }
+    if cols.is_empty() {
+        return Err(Error::input(format!("{source}: no columns defined")));
+    }
+    Ok(cols)
+}
+
+/// Parse one `name = expr` (or `name=expr`).
+pub fn parse_column(s: &str) -> Result<Column> {
+    let (name, expr) = s
+        .split_once('=')
+        .ok_or_else(|| Error::input(format!("'{s}': expected NAME = EXPR")))?;
+    let (name, expr) = (name.trim(), expr.trim());
+    if name.is_empty() || expr.is_empty() {
+        return Err(Error::input(format!(
+            "'{s}': expected NAME = EXPR with both parts"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::input(format!(
+            "'{s}': a column name cannot contain control characters"
+        )));
+    }
+    Ok(Column {
+        name: name.into(),
+        expr: expr.into(),
+    })
+}
+
+/// The column set the arguments ask for.
+pub fn columns_for(args: &Args) -> Result<Vec<Column>> {
+    let mut cols = match &args.columns {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::input(format!("cannot read '{}': {e}", p.display())))?;
+            parse_columns(&text, &format!("'{}'", p.display()))?
+        }
+        None => {
+            let mut c = parse_columns(SEED, "preset seed")?;
+            if args.preset == Preset::Full {
+                c.extend(parse_columns(FULL_EXTRA, "preset full")?);
+            }
+            c
+        }
+    };
+    for s in &args.column {
+        let c = parse_column(s).map_err(|e| e.context("--column"))?;
+        match cols.iter_mut().find(|x| x.name == c.name) {
+            Some(x) => *x = c,
+            None => cols.push(c),
+        }
+    }
+    Ok(cols)
+}
+
+/// The definitions as a --columns file.
+pub fn list_columns(cols: &[Column]) -> String {
+    let mut s = String::from("# cxg-tocsv columns: name = jq expression (one per line)\n");
+    for c in cols {
+        s.push_str(&format!("{} = {}\n", c.name, c.expr));
+    }
+    s
+}
+
+fn get<'a>(v: &'a Val, key: &str) -> Option<&'a Val> {
+    match v {
+        Val::Obj(m) => m.get(&Val::utf8_str(key.to_string())),
+        _ => None,
+    }
+}
+
+fn text(v: Option<&Val>) -> Option<String> {
+    match v {
+        Some(Val::TStr(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+/// A cell: strings as they are, numbers as jq prints them, booleans as
+/// TRUE/FALSE, null as empty; arrays of those joined with " | ".
+fn cell(v: &Val, out: &mut String) -> std::result::Result<(), String> {
+    match v {
+        Val::Null => {}
+        Val::Bool(true) => out.push_str("TRUE"),
+        Val::Bool(false) => out.push_str("FALSE"),
+        Val::Num(n) => out.push_str(&n.to_string()),
+        Val::TStr(b) | Val::BStr(b) => out.push_str(&String::from_utf8_lossy(b)),
+        Val::Arr(a) => {
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(" | ");
+                }
+                if matches!(x, Val::Arr(_) | Val::Obj(_)) {
+                    return Err(format!(
+                        "gave an array holding {}, not only strings, numbers, booleans or null",
+                        kind(x)
+                    ));
+                }
+                cell(x, out)?;
+            }
+        }
+        Val::Obj(_) => {
+            return Err(
+                "gave an object, not a string, number, boolean, null or array of those".into(),
+            )
+        }
+    }
+    Ok(())
+}
+
+fn kind(v: &Val) -> &'static str {
+    match v {
+        Val::Arr(_) => "an array",
+        Val::Obj(_) => "an object",
+        _ => "a scalar",
+    }
+}
+
+/// One dataset's row, with what deduplication needs.
+struct Row {
+    dataset_id: String,
+    recency: (String, String, String),
+    cells: Vec<String>,
+}
+
+fn make_row(
+    programs: &[(Column, Program)],
+    bytes: &[u8],
+    what: &str,
+) -> std::result::Result<Row, String> {
+    let v = parse_val(bytes).map_err(|e| format!("{what}: invalid JSON: {e}"))?;
+    if !matches!(v, Val::Obj(_)) {
+        return Err(format!("{what}: is not a JSON object"));
+    }
+    let id = text(get(&v, "dataset_id"));
+    let label = match &id {
+        Some(id) => format!("{what} (dataset_id {id})"),
+        None => what.to_string(),
+    };
+    let Some(dataset_id) = id else {
+        return Err(format!("{label}: has no string dataset_id"));
+    };
+    let col = get(&v, "collection");
+    let pick = |k: &str| {
+        text(get(&v, k))
+            .or_else(|| text(col.and_then(|c| get(c, k))))
+            .unwrap_or_default()
+    };
+    let recency = (
+        pick("revised_at"),
+        pick("published_at"),
+        text(get(&v, "dataset_version_id")).unwrap_or_default(),
+    );
+    let mut cells = Vec::with_capacity(programs.len());
+    for (c, p) in programs {
+        let outs = p
+            .run(v.clone())
+            .map_err(|e| format!("{label}: column '{}': {e}", c.name))?;
+        let mut s = String::new();
+        for (i, o) in outs.iter().enumerate() {
+            if i > 0 {
+                s.push_str(" | ");
+            }
+            cell(o, &mut s).map_err(|e| format!("{label}: column '{}' {e}", c.name))?;
+        }
+        cells.push(s);
+    }
+    Ok(Row {
+        dataset_id,
+        recency,
+        cells,
+    })
+}
+
+const BATCH: usize = 512;
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let cols = columns_for(&args)?;
+    if args.list_columns {
+        let mut out = Output::open(args.output.as_deref())?;
+        let name = out.name();
+        std::io::Write::write_all(&mut out, list_columns(&cols).as_bytes())
+            .map_err(|e| Error::write(&name, e))?;
+        out.finish()?;
+        return Ok(Outcome::Complete);
+    }
+    // Compile every column before reading any input.
+    let programs: Vec<(Column, Program)> = cols
+        .into_iter()
+        .map(|c| {
+            let p = Program::compile(&c.expr, &format!("column '{}'", c.name))?;
+            Ok((c, p))
+        })
+        .collect::<Result<_>>()?;
+    let input = Input::open(args.file.as_deref())?;
+    let mut stream = JsonStream::new(input.name.clone(), input.reader);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    let (mut failed, mut dropped) = (0usize, 0usize);
+    loop {
+        // Read a batch of raw records, then build their rows in parallel.
+        let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(BATCH);
+        while batch.len() < BATCH {
+            let Some((at, raw)) = stream.next_raw()? else {
+                break;
+            };
+            let raw = raw.to_vec();
+            let what = match stream.layout() {
+                Layout::Array => format!("{}: line {}: dataset {}", input.name, at.line, at.index),
+                _ => format!("{}: line {}: record {}", input.name, at.line, at.index + 1),
+            };
+            batch.push((what, raw));
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let built: Vec<_> = batch
+            .par_iter()
+            .map(|(what, raw)| make_row(&programs, raw, what))
+            .collect();
+        for r in built {
+            match r {
+                Err(e) => {
+                    warn(e);
+                    failed += 1;
+                }
+                Ok(row) => match by_id.get(&row.dataset_id) {
+                    Some(&i) => {
+                        dropped += 1;
+                        if row.recency > rows[i].recency {
+                            rows[i] = row;
+                        }
+                    }
+                    None => {
+                        by_id.insert(row.dataset_id.clone(), rows.len());
+                        rows.push(row);
+                    }
+                },
+            }
+        }
+    }
+    if dropped > 0 {
+        warn(format_args!(
+            "{dropped} duplicate dataset row{} dropped (kept the most recent version of each dataset_id)",
+            if dropped == 1 { "" } else { "s" }
+        ));
+    }
+    let out = Output::open(args.output.as_deref())?;
+    let name = out.name();
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    let werr = |e: csv::Error| match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::write(&name, io),
+        other => Error::input(format!("cannot write CSV to {name}: {other:?}")),
+    };
+    w.write_record(programs.iter().map(|(c, _)| c.name.as_str()))
+        .map_err(werr)?;
+    for row in &rows {
+        w.write_record(&row.cells).map_err(werr)?;
+    }
+    let out = w
+        .into_inner()
+        .map_err(|e| Error::write(&name, e.into_error()))?;
+    out.finish()?;
+    Ok(if failed == 0 {
+        Outcome::Complete
+    } else {
+        Outcome::Partial(failed)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_sets_parse_and_compile() {
+        let seed = parse_columns(SEED, "seed").unwrap();
+        assert_eq!(seed.len(), 21);
+        let names: Vec<_> = seed.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names.join(","),
+            "collection_url,collection_id,collection_version_id,dataset_id,dataset_version_id,first_author,journal,is_preprint,year,tissue,disease,author_cell_type,embedding,revised_at,visibility,organism,filter_normal,metric,save_scores,save_cluster_summary,save_annotation"
+        );
+        for c in seed
+            .iter()
+            .chain(parse_columns(FULL_EXTRA, "full").unwrap().iter())
+        {
+            Program::compile(&c.expr, &c.name).unwrap();
+        }
+    }
+
+    #[test]
+    fn column_definitions() {
+        assert_eq!(
+            parse_column("a = .x == 1").unwrap(),
+            Column {
+                name: "a".into(),
+                expr: ".x == 1".into()
+            }
+        );
+        assert!(parse_column("noequals").is_err());
+        assert!(parse_column("=.x").is_err());
+        assert!(parse_columns("# only comments\n", "f").is_err());
+        assert!(parse_columns("a=.x\na=.y\n", "f")
+            .unwrap_err()
+            .msg
+            .contains("line 2"));
+    }
+
+    fn row(cols: &str, json: &str) -> std::result::Result<Vec<String>, String> {
+        let programs: Vec<_> = parse_columns(cols, "t")
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                let p = Program::compile(&c.expr, &c.name).unwrap();
+                (c, p)
+            })
+            .collect();
+        make_row(&programs, json.as_bytes(), "rec").map(|r| r.cells)
+    }
+
+    #[test]
+    fn cells() {
+        let d = r#"{"dataset_id":"d","b":true,"n":3,"f":1.5,"s":"x","l":["a","b"],"o":{"k":1},"z":null}"#;
+        assert_eq!(
+            row(
+                "b=.b\nn=.n\nf=.f\ns=.s\nl=.l\nz=.z\nm=.missing\ne=empty\nmany=.l[]",
+                d
+            )
+            .unwrap(),
+            ["TRUE", "3", "1.5", "x", "a | b", "", "", "", "a | b"]
+        );
+        assert!(row("o=.o", d)
+            .unwrap_err()
+            .contains("column 'o' gave an object"));
+        assert!(row("o=[.o]", d).unwrap_err().contains("dataset_id d"));
+        assert!(row("o=.s.x", d).unwrap_err().contains("column 'o'"));
+        assert!(row("a=.b", r#"{"b":1}"#)
+            .unwrap_err()
+            .contains("no string dataset_id"));
+    }
+
+    #[test]
+    fn seed_semantics() {
+        let consortium = r#"{"dataset_id":"d","tissue":[{"label":"lung"},{"label":"blood"}],"collection":{"publisher_metadata":{"authors":[{"name":"HCA"},{"family":"Li"}],"is_preprint":false,"published_year":2023}}}"#;
+        let r = row(SEED, consortium).unwrap();
+        assert_eq!(
+            (&r[5][..], &r[7][..], &r[8][..], &r[9][..]),
+            ("HCA", "FALSE", "2023", "lung | blood")
+        );
+        let null_pm = r#"{"dataset_id":"d","collection":{"publisher_metadata":null}}"#;
+        let r = row(SEED, null_pm).unwrap();
+        assert_eq!(
+            (&r[5][..], &r[6][..], &r[7][..], &r[9][..]),
+            ("", "", "", "")
+        );
+        let flat = r#"{"dataset_id":"d","collection_id":"c1","visibility":"PUBLIC"}"#;
+        let r = row(SEED, flat).unwrap();
+        assert_eq!(
+            (&r[0][..], &r[1][..], &r[14][..]),
+            (
+                "https://cellxgene.cziscience.com/collections/c1",
+                "c1",
+                "PUBLIC"
+            )
+        );
+        assert_eq!(&r[16..], ["TRUE", "euclidean", "TRUE", "TRUE", "TRUE"]);
+    }
+}
