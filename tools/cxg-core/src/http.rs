@@ -395,6 +395,7 @@ fn transport_failure(e: ureq::Error) -> Attempt {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -29,6 +29,7 @@ pub fn unsafe_name_reason(s: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

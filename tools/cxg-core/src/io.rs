@@ -186,6 +186,7 @@ impl Write for Output {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -170,6 +170,7 @@ pub fn is_valid(code: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

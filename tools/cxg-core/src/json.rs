@@ -21,11 +21,12 @@ pub enum Layout {
     Lines,
 }
 
-/// Where an element started: its 0-based index and 1-based line.
+/// Where an element started: its 0-based index, 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pos {
     pub index: usize,
     pub line: usize,
+    pub column: usize,
 }
 
 /// A streaming reader of array elements or JSON Lines values.
@@ -37,6 +38,10 @@ pub struct JsonStream<R> {
     end: usize,
     eof: bool,
     line: usize,
+    /// Absolute offset of buf[0] in the input.
+    consumed: u64,
+    /// Absolute offset where the current line starts.
+    line_start: u64,
     layout: Layout,
     done: bool,
     index: usize,
@@ -68,6 +73,8 @@ impl<R: Read> JsonStream<R> {
             end: 0,
             eof: false,
             line: 1,
+            consumed: 0,
+            line_start: 0,
             layout: Layout::Unknown,
             done: false,
             index: 0,
@@ -91,6 +98,7 @@ impl<R: Read> JsonStream<R> {
     /// unread bytes moved, or 0 at end of input.
     fn fill(&mut self) -> Result<usize> {
         let shift = self.pos;
+        self.consumed += shift as u64;
         if shift > 0 {
             self.buf.copy_within(self.pos..self.end, 0);
             self.end -= shift;
@@ -126,6 +134,7 @@ impl<R: Read> JsonStream<R> {
                 }
                 if c == b'\n' {
                     self.line += 1;
+                    self.line_start = self.consumed + self.pos as u64 + 1;
                 }
                 self.pos += 1;
             }
@@ -198,19 +207,29 @@ impl<R: Read> JsonStream<R> {
     fn truncated(&self, end: usize) -> Error {
         let part = &self.buf[self.pos..end];
         match serde_json::from_slice::<serde::de::IgnoredAny>(part) {
-            Err(e) => self.parse_error(
-                Pos {
-                    index: self.index,
-                    line: self.line,
-                },
-                &e,
-            ),
+            Err(e) => self.parse_error(self.here(), &e),
             Ok(_) => self.err(self.line, "unexpected end of input (truncated JSON?)"),
+        }
+    }
+
+    /// The position of the byte at `self.pos`.
+    fn here(&self) -> Pos {
+        let abs = self.consumed + self.pos as u64;
+        Pos {
+            index: self.index,
+            line: self.line,
+            column: (abs - self.line_start.min(abs)) as usize + 1,
         }
     }
 
     fn parse_error(&self, at: Pos, e: &serde_json::Error) -> Error {
         let line = at.line + e.line().saturating_sub(1);
+        // serde_json counts columns within the element's own text
+        let column = if e.line() <= 1 {
+            at.column + e.column().saturating_sub(1)
+        } else {
+            e.column()
+        };
         let what = match self.layout {
             Layout::Array => format!("array element {}", at.index),
             _ => format!("record {}", at.index + 1),
@@ -222,9 +241,8 @@ impl<R: Read> JsonStream<R> {
             msg
         };
         Error::input(format!(
-            "{}: line {line}, column {}: invalid JSON in {what}: {msg}",
-            self.name,
-            e.column()
+            "{}: line {line}, column {column}: invalid JSON in {what}: {msg}",
+            self.name
         ))
     }
 
@@ -321,12 +339,15 @@ impl<R: Read> JsonStream<R> {
             ));
         }
         let end = self.scan_value()?;
-        let at = Pos {
-            index: self.index,
-            line: self.line,
-        };
+        let at = self.here();
         let start = self.pos;
-        self.line += self.buf[start..end].iter().filter(|&&b| b == b'\n').count();
+        let text = &self.buf[start..end];
+        let newlines = text.iter().filter(|&&b| b == b'\n').count();
+        if newlines > 0 {
+            self.line += newlines;
+            let last = text.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+            self.line_start = self.consumed + (start + last) as u64 + 1;
+        }
         self.pos = end;
         self.index += 1;
         Ok(Some((at, &self.buf[start..end])))
@@ -459,7 +480,78 @@ pub fn minify(json: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&json[run..]);
 }
 
+/// Check that `bytes` hold one JSON array of objects (or, with
+/// `array == false`, one JSON object), as an API response must, before
+/// anything is written. Returns the number of elements. `name` names the
+/// source in messages (for example the URL).
+pub fn check_shape(name: &str, bytes: &[u8], array: bool) -> Result<usize> {
+    let trimmed = bytes.iter().position(|&b| !is_ws(b));
+    let Some(first) = trimmed.map(|i| bytes[i]) else {
+        return Err(Error::input(format!("{name}: empty response body")));
+    };
+    if !array {
+        if first != b'{' {
+            return Err(Error::input(format!(
+                "{name}: expected a JSON object, found {}",
+                describe(first)
+            )));
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        serde::de::Deserialize::deserialize(&mut de)
+            .and_then(|serde::de::IgnoredAny| de.end())
+            .map_err(|e| {
+                Error::input(format!(
+                    "{name}: line {}, column {}: invalid JSON: {}{}",
+                    e.line(),
+                    e.column(),
+                    bare_message(&e),
+                    if e.is_eof() { " (truncated body?)" } else { "" }
+                ))
+            })?;
+        return Ok(1);
+    }
+    if first != b'[' {
+        return Err(Error::input(format!(
+            "{name}: expected a JSON array, found {}",
+            describe(first)
+        )));
+    }
+    let mut s = JsonStream::new(name, bytes);
+    let mut n = 0;
+    while s.next_as::<AnyObject>()?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Deserializes from any JSON object (and nothing else), keeping nothing.
+pub struct AnyObject;
+
+impl<'de> serde::Deserialize<'de> for AnyObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = AnyObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<AnyObject, A::Error> {
+                while m
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(AnyObject)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -509,6 +601,11 @@ mod tests {
         assert_eq!(
             err("[{\"a\":1},\n{\"a\":"),
             "test: line 2, column 5: invalid JSON in array element 1: EOF while parsing a value (truncated JSON?)"
+        );
+        // columns count from the start of the line, not of the element
+        assert_eq!(
+            err("[{\"a\":1}, {\"a\": x}]"),
+            "test: line 1, column 17: invalid JSON in array element 1: expected value"
         );
         assert!(err("[{\"a\":1}").contains("truncated"));
         assert!(err("[{\"a\":1},").contains("truncated"));
@@ -588,75 +685,5 @@ mod tests {
         let mut out = Vec::new();
         minify(b"[ {\"a b\" : 1.0 ,\n \"c\":\"x \\\" y\"} ]", &mut out);
         assert_eq!(out, b"[{\"a b\":1.0,\"c\":\"x \\\" y\"}]");
-    }
-}
-
-/// Check that `bytes` hold one JSON array of objects (or, with
-/// `array == false`, one JSON object), as an API response must, before
-/// anything is written. Returns the number of elements. `name` names the
-/// source in messages (for example the URL).
-pub fn check_shape(name: &str, bytes: &[u8], array: bool) -> Result<usize> {
-    let trimmed = bytes.iter().position(|&b| !is_ws(b));
-    let Some(first) = trimmed.map(|i| bytes[i]) else {
-        return Err(Error::input(format!("{name}: empty response body")));
-    };
-    if !array {
-        if first != b'{' {
-            return Err(Error::input(format!(
-                "{name}: expected a JSON object, found {}",
-                describe(first)
-            )));
-        }
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        serde::de::Deserialize::deserialize(&mut de)
-            .and_then(|serde::de::IgnoredAny| de.end())
-            .map_err(|e| {
-                Error::input(format!(
-                    "{name}: line {}, column {}: invalid JSON: {}{}",
-                    e.line(),
-                    e.column(),
-                    bare_message(&e),
-                    if e.is_eof() { " (truncated body?)" } else { "" }
-                ))
-            })?;
-        return Ok(1);
-    }
-    if first != b'[' {
-        return Err(Error::input(format!(
-            "{name}: expected a JSON array, found {}",
-            describe(first)
-        )));
-    }
-    let mut s = JsonStream::new(name, bytes);
-    let mut n = 0;
-    while s.next_as::<AnyObject>()?.is_some() {
-        n += 1;
-    }
-    Ok(n)
-}
-
-/// Deserializes from any JSON object (and nothing else), keeping nothing.
-pub struct AnyObject;
-
-impl<'de> serde::Deserialize<'de> for AnyObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = AnyObject;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> std::result::Result<AnyObject, A::Error> {
-                while m
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(AnyObject)
-            }
-        }
-        d.deserialize_map(V)
     }
 }

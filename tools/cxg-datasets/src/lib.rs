@@ -6,7 +6,7 @@ use cxg_core::io::{write_file_atomic, Input, Output};
 use cxg_core::jq::{to_val, Program, Val};
 use cxg_core::json::{type_name, write_compact, write_line, write_pretty, JsonStream, Layout};
 use cxg_core::names::{safe, Written};
-use cxg_core::{Error, Outcome, Result};
+use cxg_core::{cli::warn, Error, Outcome, Result};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,8 @@ pub struct Args {
     /// Collections: a JSON array or JSON Lines (`-` or none: stdin)
     pub file: Option<PathBuf>,
     /// Keep only datasets for which this jq expression is truthy (it sees
-    /// the output object: dataset fields plus `collection`)
+    /// the output object: dataset fields plus `collection`); a dataset on
+    /// which it fails is named on stderr, left out, and the exit status is 1
     #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
     pub where_: Option<String>,
     /// Write the old per-collection folder layout into DIR and list the
@@ -71,6 +72,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut out = Output::open(args.output.as_deref())?;
     let oname = out.name();
     let mut written = Written::default();
+    let mut failed = 0usize;
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::input(format!("cannot create '{}': {e}", dir.display())))?;
@@ -127,13 +129,19 @@ pub fn run(args: Args) -> Result<Outcome> {
                 if let Val::Obj(m) = &mut dv {
                     std::rc::Rc::make_mut(m).insert(Val::utf8_str("collection"), cv.clone());
                 }
-                let keep = p.is_truthy(dv).map_err(|e| {
-                    let id = d.get("dataset_id").and_then(Value::as_str).unwrap_or("?");
-                    Error::input(format!(
-                        "--where failed on dataset {id} of {}: {e}",
-                        collection_name(&c, &place)
-                    ))
-                })?;
+                let keep = match p.is_truthy(dv) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        // named and skipped; the exit status says so
+                        let id = d.get("dataset_id").and_then(Value::as_str).unwrap_or("?");
+                        warn(format_args!(
+                            "--where failed on dataset {id} of {}: {e}",
+                            collection_name(&c, &place)
+                        ));
+                        failed += 1;
+                        false
+                    }
+                };
                 if !keep {
                     continue;
                 }
@@ -157,7 +165,11 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
     }
     out.finish()?;
-    Ok(Outcome::Complete)
+    Ok(if failed == 0 {
+        Outcome::Complete
+    } else {
+        Outcome::Partial(failed)
+    })
 }
 
 /// Write `d + {collection: c}`. When the dataset has no `collection` key

@@ -47,6 +47,9 @@ pub struct Args {
     /// Replace OUT_DIR if it already holds a snapshot
     #[arg(long)]
     pub force: bool,
+    /// Write only collections.json (fast; for benchmarks of the CPU stages)
+    #[arg(long)]
+    pub list_only: bool,
 }
 
 /// splitmix64: small, fast and reproducible across platforms.
@@ -56,7 +59,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -67,14 +70,14 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            self.next() % n
+            self.next_u64() % n
         }
     }
     pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len() as u64) as usize]
     }
     pub fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
+        let (a, b) = (self.next_u64(), self.next_u64());
         let h = format!("{a:016x}{b:016x}");
         format!(
             "{}-{}-4{}-{}{}-{}",
@@ -671,7 +674,7 @@ fn mkdir(p: &Path) -> Result<()> {
 
 /// Write the snapshot into a fresh folder next to `out`, then rename it
 /// into place, so a failed run leaves no half-written snapshot.
-pub fn write(snap: &Snapshot, out: &Path, force: bool) -> Result<()> {
+pub fn write(snap: &Snapshot, out: &Path, force: bool, list_only: bool) -> Result<()> {
     if out.exists() {
         if !force {
             return Err(Error::input(format!(
@@ -701,17 +704,22 @@ pub fn write(snap: &Snapshot, out: &Path, force: bool) -> Result<()> {
             &tmp.join("collections.json"),
             &to_bytes(&Value::Array(snap.collections_list.clone())),
         )?;
-        write_file_atomic(
-            &tmp.join("datasets.json"),
-            &to_bytes(&Value::Array(snap.index.clone())),
-        )?;
-        for (cid, c) in &snap.full_collections {
+        let (full, objects): (&[_], &[_]) = if list_only {
+            (&[], &[])
+        } else {
+            write_file_atomic(
+                &tmp.join("datasets.json"),
+                &to_bytes(&Value::Array(snap.index.clone())),
+            )?;
+            (&snap.full_collections, &snap.dataset_objects)
+        };
+        for (cid, c) in full {
             write_file_atomic(
                 &tmp.join("collections").join(format!("{cid}.json")),
                 &to_bytes(c),
             )?;
         }
-        for (cid, did, d) in &snap.dataset_objects {
+        for (cid, did, d) in objects {
             let dir = tmp.join("collections").join(cid).join("datasets");
             mkdir(&dir)?;
             write_file_atomic(&dir.join(format!("{did}.json")), &to_bytes(d))?;
@@ -734,7 +742,7 @@ pub fn write(snap: &Snapshot, out: &Path, force: bool) -> Result<()> {
 
 pub fn run(args: Args) -> Result<Outcome> {
     let snap = generate(&args);
-    write(&snap, &args.out_dir, args.force)?;
+    write(&snap, &args.out_dir, args.force, args.list_only)?;
     warn(format_args!(
         "wrote '{}': {} collections, {} datasets ({} in the index, {} gone)",
         args.out_dir.display(),
@@ -747,6 +755,7 @@ pub fn run(args: Args) -> Result<Outcome> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -759,6 +768,7 @@ mod tests {
             unindexed: 2,
             gone: 1,
             force: false,
+            list_only: false,
         }
     }
 

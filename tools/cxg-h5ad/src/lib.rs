@@ -367,8 +367,12 @@ pub fn run(args: Args) -> Result<Outcome> {
     if !args.quiet {
         let n = rows.len();
         let ix = from_index.load(Ordering::Relaxed);
+        let with_url = results
+            .iter()
+            .filter(|l| matches!(l, Lookup::Found(i) if !i.h5ad_url.is_empty()))
+            .count();
         warn(format_args!(
-            "{n} rows: {ix} from the index, {} per dataset, {} failed; {} HTTP requests in {:.2} s",
+            "{n} rows ({with_url} with an H5AD url): {ix} from the index, {} per dataset, {} failed; {} HTTP requests in {:.2} s",
             n - ix,
             failures.len(),
             client.requests(),
@@ -383,6 +387,7 @@ pub fn run(args: Args) -> Result<Outcome> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -359,6 +359,7 @@ pub fn run(args: Args) -> Result<Outcome> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

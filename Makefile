@@ -1,0 +1,132 @@
+# cxg: harvest CZ CELLxGENE Discover into files, by composing small filters.
+#
+#   make            build the tools (release) and harvest the live API into $(DATA)/
+#   make test       the whole test suite
+#   make demo       the same harvest, offline, against the committed sample snapshot
+#   make help       targets and variables
+#
+# Every stage writes to a temporary file renamed on success; with
+# .DELETE_ON_ERROR and pipefail a failed or interrupted run never leaves a
+# file that make would take as done, and a rerun redoes only what is
+# missing or stale.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := harvest
+MAKEFLAGS += --no-print-directory
+
+API_URL ?= https://api.cellxgene.cziscience.com/curation/v1
+DATA ?= data
+JOBS ?= 8
+PRESET ?= seed
+CARGO ?= cargo
+BIN ?= target/release
+CARGO_BUILD ?= $(CARGO) build --locked --release --workspace --bins
+PREFIX ?= /usr/local
+DESTDIR ?=
+SNAPSHOT ?= tests/fixtures/snapshot
+DEMO ?= demo
+
+# $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on success
+atomic = $(1) > $@.tmp || { rm -f $@.tmp; exit 1; }; mv $@.tmp $@
+
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen
+
+# One variable per stage: swap any of them for jq or another tool, e.g.
+#   make SPLIT="jq -c '.[]'"
+FETCH ?= $(BIN)/cxg-fetch --api-url $(API_URL)
+SPLIT ?= $(BIN)/cxg-split
+SPLIT_FILES ?= $(BIN)/cxg-split --out-dir $(DATA)/collections
+DATASETS ?= $(BIN)/cxg-datasets
+TOCSV ?= $(BIN)/cxg-tocsv --preset $(PRESET)
+H5AD ?= $(BIN)/cxg-h5ad --api-url $(API_URL) -j $(JOBS)
+
+OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collections.list \
+	$(DATA)/datasets.jsonl $(DATA)/all_datasets.csv $(DATA)/datasets_index.json \
+	$(DATA)/all_datasets_h5ad.csv
+
+.PHONY: harvest build stages refresh clean demo test lint bench install help
+
+## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
+harvest: build
+	@$(MAKE) stages
+	@echo "harvest complete: $(DATA)/all_datasets_h5ad.csv"
+
+## build: release binaries of every tool (cargo build --locked)
+build:
+	$(CARGO_BUILD)
+
+stages: $(OUTPUTS)
+
+# 1. every public collection
+$(DATA)/collections.json:
+	@mkdir -p $(@D)
+	$(FETCH) collections -o $@
+
+# 2. one collection per line (swappable: SPLIT="jq -c '.[]'")
+$(DATA)/collections.jsonl: $(DATA)/collections.json
+	$(call atomic,$(SPLIT) < $<)
+
+# 2b. one file per collection, for inspection; the list of files is the target
+$(DATA)/collections.list: $(DATA)/collections.jsonl
+	rm -rf $(DATA)/collections
+	$(call atomic,$(SPLIT_FILES) < $<)
+
+# 3. one dataset per line with its collection
+$(DATA)/datasets.jsonl: $(DATA)/collections.jsonl
+	$(call atomic,$(DATASETS) < $<)
+
+# 4. the harvester CSV
+$(DATA)/all_datasets.csv: $(DATA)/datasets.jsonl
+	$(call atomic,$(TOCSV) < $<)
+
+# 1b. the full datasets index that cxg-h5ad joins against
+$(DATA)/datasets_index.json:
+	@mkdir -p $(@D)
+	$(FETCH) datasets -o $@
+
+# 5. cell counts and H5AD links
+$(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.json
+	$(call atomic,$(H5AD) --index $(DATA)/datasets_index.json --failures $(DATA)/h5ad_failures.csv $<)
+
+## refresh: fetch the API again and redo every stage
+refresh:
+	rm -f $(DATA)/collections.json $(DATA)/datasets_index.json
+	@$(MAKE) harvest
+
+## clean: remove $(DATA)/ and $(DEMO)/ (the binaries stay; cargo clean removes them)
+clean:
+	rm -rf $(DATA) $(DEMO)
+
+## demo: the same harvest with no network, from $(SNAPSHOT) served by cxg-serve, into $(DEMO)/
+demo: build
+	BIN=$(BIN) SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) JOBS=$(JOBS) PRESET=$(PRESET) scripts/demo.sh
+
+## test: build, then run every test (unit, integration, end-to-end)
+test:
+	CARGO="$(CARGO)" scripts/test.sh
+
+## lint: rustfmt check and clippy with warnings as errors
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+## bench: measure every stage against jq and the whole pipeline (not part of test)
+bench: build
+	BIN=$(BIN) scripts/bench.sh
+
+## install: copy the tools to $(DESTDIR)$(PREFIX)/bin
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(addprefix $(BIN)/,$(TOOLS)) $(DESTDIR)$(PREFIX)/bin/
+
+## help: this list
+help:
+	@echo "targets:"
+	@sed -n 's/^## /  /p' $(MAKEFILE_LIST)
+	@echo "variables (make VAR=value):"
+	@echo "  API_URL=$(API_URL)"
+	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
+	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD: the command of each stage"
+	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"

@@ -1,0 +1,314 @@
+//! End to end: the Makefile pipeline against cxg-serve (counts, every
+//! dataset once, every h5ad_url equal to the snapshot's asset), stages
+//! swapped for jq, a failing stage that leaves no partial target and a
+//! rerun that completes, byte-identical reruns, `make demo`, and the
+//! README's tour.
+#![allow(clippy::unwrap_used)]
+
+use cxg_tests::*;
+use std::path::Path;
+use std::process::Command;
+
+fn make(args: &[String]) -> Out {
+    let mut c = Command::new("make");
+    c.current_dir(root()).arg("--no-print-directory");
+    c.arg(format!("BIN={}", bin_dir().display()))
+        .arg("CARGO_BUILD=true");
+    c.args(args);
+    run_cmd(c, None)
+}
+
+fn stages(data: &Path, url: &str, extra: &[&str]) -> Out {
+    let mut a = vec![
+        "stages".to_string(),
+        format!("DATA={}", data.display()),
+        format!("API_URL={url}"),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    make(&a)
+}
+
+const FILES: [&str; 7] = [
+    "collections.json",
+    "collections.jsonl",
+    "collections.list",
+    "datasets.jsonl",
+    "all_datasets.csv",
+    "datasets_index.json",
+    "all_datasets_h5ad.csv",
+];
+
+#[test]
+fn the_pipeline_on_a_generated_snapshot() {
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    generate(
+        &snap,
+        &[
+            "--seed",
+            "11",
+            "--collections",
+            "40",
+            "--datasets",
+            "300",
+            "--unindexed",
+            "5",
+        ],
+    );
+    let s = Server::start(&snap, &[]);
+    let data = t.join("data");
+    stages(&data, &s.url, &[]).ok();
+    for f in FILES {
+        assert!(data.join(f).exists(), "{f}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // counts: 40 collections (40 files), 300 datasets, 300 rows
+    assert_eq!(
+        String::from_utf8(read(&data.join("collections.list")))
+            .unwrap()
+            .lines()
+            .count(),
+        40
+    );
+    assert_eq!(
+        String::from_utf8(read(&data.join("datasets.jsonl")))
+            .unwrap()
+            .lines()
+            .count(),
+        300
+    );
+    let (h, rows) = csv_rows(&read(&data.join("all_datasets_h5ad.csv")));
+    assert_eq!(rows.len(), 300);
+    let di = h.iter().position(|x| x == "dataset_id").unwrap();
+    let ui = h.iter().position(|x| x == "h5ad_url").unwrap();
+    // every dataset exactly once, with the snapshot's own H5AD asset url
+    let mut seen = std::collections::HashSet::new();
+    let mut urls = std::collections::HashMap::new();
+    for c in json(&read(&snap.join("collections.json")))
+        .as_array()
+        .unwrap()
+    {
+        let cid = c["collection_id"].as_str().unwrap();
+        if let Some(ds) = c.get("datasets").and_then(|d| d.as_array()) {
+            for d in ds {
+                let did = d["dataset_id"].as_str().unwrap();
+                let full = json(&read(
+                    &snap.join(format!("collections/{cid}/datasets/{did}.json")),
+                ));
+                let url = full["assets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|a| a["filetype"] == "H5AD")
+                    .map(|a| a["url"].as_str().unwrap().to_string());
+                urls.insert(did.to_string(), url.unwrap_or_default());
+            }
+        }
+    }
+    for r in &rows {
+        assert!(seen.insert(r[di].clone()), "{} twice", r[di]);
+        assert_eq!(r[ui], urls[&r[di]], "{}", r[di]);
+    }
+    assert_eq!(seen.len(), urls.len());
+    // 2 list requests + 5 index misses
+    assert_eq!(s.requests().len(), 7);
+    // a rerun has nothing to do
+    let before = std::fs::metadata(data.join("all_datasets_h5ad.csv"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    stages(&data, &s.url, &[]).ok();
+    assert_eq!(s.requests().len(), 7);
+    assert_eq!(
+        std::fs::metadata(data.join("all_datasets_h5ad.csv"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        before
+    );
+}
+
+#[test]
+fn stages_swapped_for_jq_give_the_same_csv() {
+    if !has_jq() {
+        return;
+    }
+    let snap = fixture("snapshot");
+    let s = Server::start(&snap, &[]);
+    let t = TempDir::new();
+    let ours = t.join("ours");
+    let theirs = t.join("jq");
+    stages(&ours, &s.url, &[]).ok();
+    stages(
+        &theirs,
+        &s.url,
+        &[
+            "SPLIT=jq -c '.[]'",
+            "DATASETS=jq -c '. as $$c | (.datasets // [])[] | . + {collection: ($$c | del(.datasets))}'",
+        ],
+    )
+    .ok();
+    for f in ["all_datasets.csv", "all_datasets_h5ad.csv"] {
+        assert_eq!(read(&ours.join(f)), read(&theirs.join(f)), "{f}");
+    }
+}
+
+#[test]
+fn a_failing_stage_leaves_no_partial_target_and_a_rerun_completes() {
+    let snap = fixture("snapshot");
+    // the datasets index never succeeds
+    let bad = Server::start(
+        &snap,
+        &[
+            "--fail-every",
+            "1",
+            "--fail-status",
+            "503",
+            "--fail-match",
+            "/curation/v1/datasets",
+        ],
+    );
+    let t = TempDir::new();
+    let data = t.join("data");
+    let fetch = format!(
+        "FETCH={} --retries 1 --backoff-ms 1 --api-url {}",
+        bin("cxg-fetch").display(),
+        bad.url
+    );
+    let o = stages(&data, &bad.url, &[&fetch]);
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr
+            .contains("HTTP 503 Service Unavailable: injected fault (after 2 attempts)"),
+        "{}",
+        o.stderr
+    );
+    assert!(!data.join("datasets_index.json").exists());
+    assert!(!data.join("all_datasets_h5ad.csv").exists());
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
+    drop(bad);
+    // the server goes down: h5ad fails for its index misses
+    std::fs::write(
+        data.join("datasets_index.json"),
+        read(&snap.join("datasets.json")),
+    )
+    .unwrap();
+    let h5ad = format!(
+        "H5AD={} --retries 0 --api-url {}",
+        bin("cxg-h5ad").display(),
+        dead_url()
+    );
+    let o = stages(&data, &dead_url(), &[&h5ad]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("cannot be reached"), "{}", o.stderr);
+    assert!(!data.join("all_datasets_h5ad.csv").exists());
+    std::fs::remove_file(data.join("datasets_index.json")).unwrap();
+    // rerun with a healthy server: only what is missing is redone
+    let good = Server::start(&snap, &[]);
+    stages(&data, &good.url, &[]).ok();
+    assert!(data.join("all_datasets_h5ad.csv").exists());
+    let log = good.requests();
+    assert!(
+        log.iter().all(|l| !l.contains("/collections?")),
+        "collections were fetched again: {log:?}"
+    );
+    assert!(log[0].contains("/curation/v1/datasets "));
+}
+
+#[test]
+fn two_runs_give_byte_identical_outputs() {
+    let snap = fixture("snapshot");
+    let s = Server::start(&snap, &[]);
+    let t = TempDir::new();
+    stages(&t.join("a"), &s.url, &[]).ok();
+    stages(&t.join("b"), &s.url, &["JOBS=1"]).ok();
+    for f in FILES {
+        if f == "collections.list" {
+            continue; // it names the output folder
+        }
+        assert_eq!(
+            read(&t.join("a").join(f)),
+            read(&t.join("b").join(f)),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn make_demo_runs_offline_and_says_what_it_made() {
+    let t = TempDir::new();
+    let demo = t.join("demo");
+    let o = make(&["demo".into(), format!("DEMO={}", demo.display())]);
+    o.ok();
+    let text = o.text();
+    assert!(text.contains("collections: 20"), "{text}");
+    assert!(text.contains("datasets:    100"), "{text}");
+    assert!(text.contains("100 rows (97 with an H5AD url)"), "{text}");
+    assert!(demo.join("all_datasets_h5ad.csv").exists());
+}
+
+#[test]
+fn make_help_lists_targets_and_variables() {
+    let o = make(&["help".into()]);
+    o.ok();
+    for w in [
+        "harvest:", "demo:", "test:", "bench:", "install:", "refresh:", "API_URL=", "SPLIT",
+    ] {
+        assert!(o.text().contains(w), "{w}: {}", o.text());
+    }
+}
+
+#[test]
+fn make_install_honours_prefix_and_destdir() {
+    let t = TempDir::new();
+    let o = make(&[
+        "install".into(),
+        format!("DESTDIR={}", t.path().display()),
+        "PREFIX=/opt/cxg".into(),
+    ]);
+    o.ok();
+    for tool in [
+        "cxg-fetch",
+        "cxg-split",
+        "cxg-datasets",
+        "cxg-tocsv",
+        "cxg-h5ad",
+        "cxg-serve",
+        "cxg-gen",
+    ] {
+        assert!(t.join(&format!("opt/cxg/bin/{tool}")).exists(), "{tool}");
+    }
+}
+
+#[test]
+fn the_readme_tour_runs() {
+    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
+    let tour = &readme[readme.find("## A tour").unwrap()..readme.find("## Exit codes").unwrap()];
+    let mut script = String::from("trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n");
+    let mut rest = tour;
+    while let Some(i) = rest.find("```sh\n") {
+        let body = &rest[i + 6..];
+        let end = body.find("```").unwrap();
+        let block = &body[..end];
+        if block.contains("jq ") && !has_jq() {
+            rest = &body[end + 3..];
+            continue;
+        }
+        script.push_str(block);
+        rest = &body[end + 3..];
+    }
+    let t = TempDir::new();
+    std::os::unix::fs::symlink(root().join("tests"), t.join("tests")).unwrap();
+    let o = sh(t.path(), &script);
+    o.ok();
+    assert!(t.join("all_datasets_h5ad.csv").exists());
+}

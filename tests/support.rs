@@ -1,0 +1,341 @@
+//! The shared harness of the integration tests: the built binaries, a
+//! fresh temporary folder per test, commands run with stdin fed and
+//! stdout/stderr/exit status captured, and `cxg-serve` started on
+//! 127.0.0.1 and stopped when the test ends. Binaries come from the
+//! workspace target folder (`make test` builds them first).
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A committed fixture path.
+pub fn fixture(p: &str) -> PathBuf {
+    root().join("tests/fixtures").join(p)
+}
+
+/// `../shared/realdata` beside the repository, when present.
+pub fn realdata() -> Option<PathBuf> {
+    let p = root().parent()?.join("shared/realdata");
+    if p.join("collections-2024-02.json").exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: ../shared/realdata is absent (conformance tests need it)");
+        None
+    }
+}
+
+/// True when jq is installed (CI installs it); says so when it is not.
+pub fn has_jq() -> bool {
+    let ok = Command::new("jq")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipped: jq is not installed");
+    }
+    ok
+}
+
+/// Folder holding the built binaries (next to the test executable's deps/).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .expect("deps")
+        .parent()
+        .expect("profile dir")
+        .to_path_buf();
+    assert!(
+        dir.join("cxg-fetch").exists(),
+        "binaries not found in {}: run `cargo build --workspace --bins` first (make test does)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// A temporary folder removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+static N: AtomicUsize = AtomicUsize::new(0);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "cxg-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+    /// Every file name in the folder (to check that nothing half-written is left).
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    /// Assert the exit status, showing stderr when it differs.
+    pub fn code(&self, want: i32) -> &Self {
+        assert_eq!(
+            self.code, want,
+            "exit status {} (wanted {want}); stderr:\n{}",
+            self.code, self.stderr
+        );
+        self
+    }
+    pub fn ok(&self) -> &Self {
+        self.code(0)
+    }
+    pub fn stderr_has(&self, s: &str) -> &Self {
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Run a command with optional stdin; RUST_BACKTRACE is cleared so that
+/// stderr holds only the tools' own messages.
+pub fn run_cmd(mut cmd: Command, stdin: Option<&[u8]>) -> Out {
+    cmd.env_remove("RUST_BACKTRACE")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let feeder = stdin.map(|data| {
+        let data = data.to_vec();
+        let mut w = child.stdin.take().expect("stdin");
+        std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        })
+    });
+    let o = child.wait_with_output().expect("wait");
+    if let Some(f) = feeder {
+        let _ = f.join();
+    }
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: o.stdout,
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Run one of the tools.
+pub fn run(tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Out {
+    let mut c = Command::new(bin(tool));
+    c.args(args);
+    run_cmd(c, stdin)
+}
+
+/// Run a shell command line (bash, pipefail) in `dir` with the binaries on PATH.
+pub fn sh(dir: &Path, script: &str) -> Out {
+    let mut c = Command::new("bash");
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    c.arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .current_dir(dir)
+        .env("PATH", path);
+    run_cmd(c, None)
+}
+
+/// Generate a snapshot with cxg-gen.
+pub fn generate(dir: &Path, args: &[&str]) {
+    let mut a: Vec<&str> = args.to_vec();
+    let d = dir.to_string_lossy().into_owned();
+    a.push(&d);
+    run("cxg-gen", &a, None).ok();
+}
+
+/// A running cxg-serve, stopped when dropped.
+pub struct Server {
+    pub url: String,
+    pub log: PathBuf,
+    child: Child,
+    _logdir: TempDir,
+}
+
+impl Server {
+    /// Serve `dir` on a free loopback port with extra cxg-serve options.
+    pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        let logdir = TempDir::new();
+        let log = logdir.join("requests.log");
+        let mut child = Command::new(bin("cxg-serve"))
+            .args(["--port", "0", "--lifetime", "600", "--log"])
+            .arg(&log)
+            .args(extra)
+            .arg(dir)
+            .env_remove("RUST_BACKTRACE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start cxg-serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read url");
+        let url = line.trim().to_string();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "cxg-serve printed {url:?}"
+        );
+        Server {
+            url,
+            log,
+            child,
+            _logdir: logdir,
+        }
+    }
+
+    /// Requests served so far (lines of the request log).
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback URL on which nothing listens.
+pub fn dead_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    drop(l);
+    format!("http://127.0.0.1:{port}/curation/v1")
+}
+
+/// Parse JSON text (one document).
+pub fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
+
+/// Parse JSON Lines.
+pub fn jsonl(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| json(l.as_bytes()))
+        .collect()
+}
+
+/// Equal as jq sees values: same keys in the same order, numbers equal by value.
+pub fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same(v1, v2))
+        }
+        _ => a == b,
+    }
+}
+
+/// Assert two value lists are the same (order, keys, values), naming the first difference.
+pub fn assert_same(a: &[Value], b: &[Value]) {
+    assert_eq!(a.len(), b.len(), "different number of values");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(same(x, y), "value {i} differs:\n{x}\n{y}");
+    }
+}
+
+/// Parse CSV into header + rows.
+pub fn csv_rows(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
+    let h = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = r
+        .records()
+        .map(|x| x.expect("record").iter().map(String::from).collect())
+        .collect();
+    (h, rows)
+}
+
+/// Read a file.
+pub fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
