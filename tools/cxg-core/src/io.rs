@@ -185,6 +185,28 @@ impl Write for Output {
     }
 }
 
+/// A CSV writer as every tool writes CSV: RFC 4180 quoting where needed,
+/// `\n` line ends, UTF-8.
+pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(w)
+}
+
+/// The error for a failed CSV write to the output named `name`.
+pub fn csv_write_error(name: &str, e: csv::Error) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::write(name, io),
+        other => Error::input(format!("cannot write CSV to {name}: {other:?}")),
+    }
+}
+
+/// Flush a CSV writer and give back what it wrote into.
+pub fn csv_finish<W: Write>(w: csv::Writer<W>, name: &str) -> Result<W> {
+    w.into_inner()
+        .map_err(|e| Error::write(name, e.into_error()))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -8,7 +8,7 @@ use clap::Parser;
 use cxg_core::cli::warn;
 use cxg_core::http::{Client, HttpArgs};
 use cxg_core::ids::is_uuid;
-use cxg_core::io::{write_file_atomic, Input, Output};
+use cxg_core::io::{csv_finish, csv_write_error, csv_writer, AtomicFile, Input, Output};
 use cxg_core::json::JsonStream;
 use cxg_core::{Error, Outcome, Result};
 use serde_json::Value;
@@ -308,13 +308,8 @@ pub fn run(args: Args) -> Result<Outcome> {
     // Write every row, in input order.
     let out = Output::open(args.output.as_deref())?;
     let oname = out.name();
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(out);
-    let werr = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::write(&oname, io),
-        other => Error::input(format!("cannot write CSV to {oname}: {other:?}")),
-    };
+    let mut w = csv_writer(out);
+    let werr = |e| csv_write_error(&oname, e);
     w.write_record(&out_header).map_err(werr)?;
     let mut failures = Vec::new();
     for (r, l) in rows.iter().zip(&results) {
@@ -347,21 +342,18 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
         w.write_record(&cells).map_err(werr)?;
     }
-    let out = w
-        .into_inner()
-        .map_err(|e| Error::write(&oname, e.into_error()))?;
+    let out = csv_finish(w, &oname)?;
     if let Some(p) = &args.failures {
-        let mut fw = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        let _ = fw.write_record(["dataset_id", "collection_id", "status", "reason"]);
+        let fname = format!("'{}'", p.display());
+        let mut fw = csv_writer(AtomicFile::create(p)?);
+        let ferr = |e| csv_write_error(&fname, e);
+        fw.write_record(["dataset_id", "collection_id", "status", "reason"])
+            .map_err(ferr)?;
         for (did, cid, f) in &failures {
-            let _ = fw.write_record([did, cid, &f.status, &f.reason]);
+            fw.write_record([did, cid, &f.status, &f.reason])
+                .map_err(ferr)?;
         }
-        let bytes = fw
-            .into_inner()
-            .map_err(|e| Error::input(format!("cannot build the failures CSV: {e}")))?;
-        write_file_atomic(p, &bytes)?;
+        csv_finish(fw, &fname)?.commit()?;
     }
     out.finish()?;
     if !args.quiet {

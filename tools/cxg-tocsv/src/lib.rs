@@ -5,7 +5,7 @@
 
 use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
-use cxg_core::io::{Input, Output};
+use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
 use cxg_core::jq::{parse_val, Program, Val};
 use cxg_core::json::{JsonStream, Layout};
 use cxg_core::{Error, Outcome, Result};
@@ -335,21 +335,14 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let out = Output::open(args.output.as_deref())?;
     let name = out.name();
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(out);
-    let werr = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::write(&name, io),
-        other => Error::input(format!("cannot write CSV to {name}: {other:?}")),
-    };
+    let mut w = csv_writer(out);
+    let werr = |e| csv_write_error(&name, e);
     w.write_record(programs.iter().map(|(c, _)| c.name.as_str()))
         .map_err(werr)?;
     for row in &rows {
         w.write_record(&row.cells).map_err(werr)?;
     }
-    let out = w
-        .into_inner()
-        .map_err(|e| Error::write(&name, e.into_error()))?;
+    let out = csv_finish(w, &name)?;
     out.finish()?;
     Ok(if failed == 0 {
         Outcome::Complete

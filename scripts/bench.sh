@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# make bench: measure the harvest against jq and against one call per
+# dataset, on two generated snapshots ("today" and "10x"), and print one
+# markdown table (also written to $OUT/results.md). Not part of make test.
+#
+# Each CPU stage runs against its jq equivalent on the same input;
+# cxg-h5ad runs in index mode, --per-dataset -j 16 and -j 1 against
+# cxg-serve with LATENCY_MS per request; the whole Makefile pipeline runs
+# end to end. Every command runs RUNS times: median wall time, spread
+# (max - min) and peak RSS (from /usr/bin/time, when installed).
+#
+# Settings (environment): BIN (release binaries), OUT (bench-out),
+# RUNS (3), LATENCY_MS (50), TODAY ("400 2500"), TENX ("4000 25000"),
+# SLOW_J1 (0: -j 1 only on "today"; 1: on both, ~rows x latency each).
+set -euo pipefail
+BIN=${BIN:-target/release}
+OUT=${OUT:-bench-out}
+RUNS=${RUNS:-3}
+LATENCY_MS=${LATENCY_MS:-50}
+TODAY=${TODAY:-"400 2500"}
+TENX=${TENX:-"4000 25000"}
+SLOW_J1=${SLOW_J1:-0}
+BIN=$(cd "$BIN" && pwd)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+ROOT=$(pwd)
+have_jq=1; command -v jq >/dev/null || { have_jq=0; echo "bench: jq not installed, reference columns will be empty" >&2; }
+have_time=1; [ -x /usr/bin/time ] || { have_time=0; echo "bench: /usr/bin/time not installed, no peak RSS" >&2; }
+
+servers=()
+cleanup() { for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# serve DIR -> sets $url and $log
+serve() {
+  local dir=$1 urlfile
+  urlfile=$(mktemp); log=$(mktemp)
+  "$BIN/cxg-serve" --port 0 --url-file "$urlfile" --latency-ms "$LATENCY_MS" --lifetime 7200 --log "$log" "$dir" >/dev/null 2>&1 &
+  servers+=($!)
+  for _ in $(seq 200); do [ -s "$urlfile" ] && break; sleep 0.05; done
+  url=$(head -n1 "$urlfile"); rm -f "$urlfile"
+}
+
+# measure CMD -> sets $med $spread $rss (KB) over $runs runs (default RUNS)
+measure() {
+  local cmd=$1 runs=${2:-$RUNS} t0 t1 ts=() rs=() tf
+  tf=$(mktemp)
+  for _ in $(seq "$runs"); do
+    t0=$(date +%s%N)
+    if [ "$have_time" = 1 ]; then
+      /usr/bin/time -f "%M" -o "$tf" bash -c "$cmd" >/dev/null 2>>"$OUT/stderr.log"
+      rs+=("$(tail -n1 "$tf")")
+    else
+      bash -c "$cmd" >/dev/null 2>>"$OUT/stderr.log"
+    fi
+    t1=$(date +%s%N)
+    ts+=("$(( (t1 - t0) / 1000000 ))")
+  done
+  rm -f "$tf"
+  local sorted
+  sorted=$(printf '%s\n' "${ts[@]}" | sort -n)
+  med=$(echo "$sorted" | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]/1000}')
+  spread=$(echo "$sorted" | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f", (hi-lo)/1000}')
+  if [ "${#rs[@]}" -gt 0 ]; then
+    rss=$(printf '%s\n' "${rs[@]}" | sort -n | tail -n1)
+  else
+    rss=""
+  fi
+}
+
+mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN {printf "%.0f MB", k/1024}' || echo "n/a"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f× faster", b/a; else print "" }'; }
+
+rows=()
+row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 |"); echo "  $1 [$2]: $3 vs $4 ($5) $6" >&2; }
+
+JQ_DATASETS='.[] | . as $c | (.datasets // [])[] | . + {collection: ($c | del(.datasets))}'
+# the README's jq program for the default CSV columns
+JQ_CSV=$(awk '/^jq -r .\[\(\.collection\.collection_url/{f=1} f{print} /@csv. datasets\.jsonl/{exit}' "$ROOT/README.md" \
+  | sed -e "1s/^jq -r '//" -e "s/' datasets\.jsonl.*$//")
+
+bench_size() {
+  local label=$1 ncol=$2 nds=$3 snap="$OUT/snap-$1" work="$OUT/work-$1"
+  echo "bench: $label ($ncol collections, $nds datasets)" >&2
+  [ -f "$snap/collections.json" ] || "$BIN/cxg-gen" --seed 42 --collections "$ncol" --datasets "$nds" --unindexed $((nds / 100)) "$snap" 2>/dev/null
+  rm -rf "$work"; mkdir -p "$work"
+  local cj="$snap/collections.json" size
+  size=$(du -m "$cj" | cut -f1)
+  "$BIN/cxg-datasets" "$cj" > "$work/datasets.jsonl"
+  "$BIN/cxg-tocsv" "$work/datasets.jsonl" > "$work/all.csv"
+
+  local ours ours_rss ref ref_rss
+  measure "'$BIN/cxg-split' '$cj'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  if [ $have_jq = 1 ]; then measure "jq -c '.[]' '$cj'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
+  row "cxg-split vs \`jq -c '.[]'\` (${size} MB)" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s, $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" ""
+
+  measure "'$BIN/cxg-datasets' '$cj'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  if [ $have_jq = 1 ]; then measure "jq -c '$JQ_DATASETS' '$cj'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
+  row "cxg-datasets vs its jq program" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s, $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" ""
+
+  measure "'$BIN/cxg-tocsv' '$work/datasets.jsonl'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  if [ $have_jq = 1 ]; then printf '%s' "$JQ_CSV" > "$work/csv.jq"; measure "jq -r -f '$work/csv.jq' '$work/datasets.jsonl'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
+  row "cxg-tocsv vs a jq @csv program" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s, $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" ""
+
+  serve "$snap"
+  local before after reqs
+  before=$(wc -l < "$log")
+  measure "'$BIN/cxg-h5ad' --quiet --api-url '$url' '$work/all.csv'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  after=$(wc -l < "$log"); reqs=$(( (after - before) / RUNS ))
+  row "cxg-h5ad, index mode (${LATENCY_MS} ms/request)" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "" "" "$reqs requests"
+
+  before=$(wc -l < "$log")
+  measure "'$BIN/cxg-h5ad' --quiet --per-dataset -j 16 --api-url '$url' '$work/all.csv'" 1; ours=$med; ours_rss=$rss
+  after=$(wc -l < "$log"); reqs=$(( after - before ))
+  local ideal; ideal=$(awk -v n="$nds" -v l="$LATENCY_MS" 'BEGIN {printf "%.1f", n*l/1000/16}')
+  row "cxg-h5ad --per-dataset -j 16" "$label" "${ours} s, $(mb "$ours_rss")" "rows×latency÷16 = ${ideal} s" "" "$reqs requests"
+
+  if [ "$label" = today ] || [ "$SLOW_J1" = 1 ]; then
+    before=$(wc -l < "$log")
+    measure "'$BIN/cxg-h5ad' --quiet --per-dataset -j 1 --api-url '$url' '$work/all.csv'" 1; ours=$med; ours_rss=$rss
+    after=$(wc -l < "$log"); reqs=$(( after - before ))
+    ideal=$(awk -v n="$nds" -v l="$LATENCY_MS" 'BEGIN {printf "%.1f", n*l/1000}')
+    row "cxg-h5ad --per-dataset -j 1 (the old script's way, without its sleeps)" "$label" "${ours} s, $(mb "$ours_rss")" "rows×latency = ${ideal} s" "" "$reqs requests"
+  fi
+
+  before=$(wc -l < "$log")
+  measure "rm -rf '$work/data' && make -C '$ROOT' --no-print-directory stages BIN='$BIN' CARGO_BUILD=true API_URL='$url' DATA='$work/data'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  after=$(wc -l < "$log"); reqs=$(( (after - before) / RUNS ))
+  row "whole \`make\` pipeline, end to end" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "" "" "$reqs requests"
+}
+
+: > "$OUT/stderr.log"
+read -r c d <<< "$TODAY"; bench_size today "$c" "$d"
+read -r c d <<< "$TENX"; bench_size 10x "$c" "$d"
+
+{
+  echo "Measured by \`make bench\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m);"
+  echo "$RUNS runs each (median ± spread; per-dataset modes once), ${LATENCY_MS} ms latency per request; jq: $(jq --version 2>/dev/null || echo none)."
+  echo
+  echo "| stage | snapshot | ours (wall, peak RSS) | reference | ratio | requests |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+} > "$OUT/results.md"
+cat "$OUT/results.md"
