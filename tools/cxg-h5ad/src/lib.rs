@@ -283,28 +283,35 @@ pub fn run(args: Args) -> Result<Outcome> {
         String::from_utf8_lossy(r.get(i).unwrap_or_default()).into_owned()
     };
     let progress = Progress::new(rows.len());
-    let from_index = AtomicUsize::new(0);
-    let mut results: Vec<Lookup> = Vec::with_capacity(rows.len());
+    // Rows the index answers are done at once; only the misses go to the
+    // network, all of them concurrently (a miss does not hold back the
+    // rows after it).
+    let mut results: Vec<Option<Lookup>> = rows
+        .iter()
+        .map(|r| index.get(&cell(r, di)).map(|i| Lookup::Found(i.clone())))
+        .collect();
+    let from_index = results.iter().filter(|l| l.is_some()).count();
+    for _ in 0..from_index {
+        progress.tick();
+    }
+    let misses: Vec<usize> = (0..rows.len()).filter(|&k| results[k].is_none()).collect();
     cxg_core::par::ordered_map(
-        &rows,
+        &misses,
         args.jobs.max(1),
-        |_, r| {
-            let (cid, did) = (cell(r, ci), cell(r, di));
-            let res = match index.get(&did) {
-                Some(i) => {
-                    from_index.fetch_add(1, Ordering::Relaxed);
-                    Ok(Lookup::Found(i.clone()))
-                }
-                None => per_dataset(&client, &cid, &did),
-            };
+        |_, &k| {
+            let res = per_dataset(&client, &cell(&rows[k], ci), &cell(&rows[k], di));
             progress.tick();
             res
         },
-        |_, r| {
-            results.push(r?);
+        |n, r| {
+            results[misses[n]] = Some(r?);
             Ok(())
         },
     )?;
+    let results: Vec<Lookup> = results
+        .into_iter()
+        .map(|l| l.unwrap_or_else(|| fail("internal", "no result")))
+        .collect();
     // Write every row, in input order.
     let out = Output::open(args.output.as_deref())?;
     let oname = out.name();
@@ -358,7 +365,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     out.finish()?;
     if !args.quiet {
         let n = rows.len();
-        let ix = from_index.load(Ordering::Relaxed);
+        let ix = from_index;
         let with_url = results
             .iter()
             .filter(|l| matches!(l, Lookup::Found(i) if !i.h5ad_url.is_empty()))
