@@ -440,3 +440,54 @@ fn multi_line_fields_pass_through_and_reruns_are_idempotent() {
     twice.ok();
     assert_eq!(twice.stdout, once.stdout);
 }
+
+#[test]
+fn progress_only_when_stderr_is_a_terminal() {
+    let snap = fixture("snapshot");
+    let s = Server::start(&snap, &[]);
+    let t = TempDir::new();
+    std::fs::write(t.join("in.csv"), csv_of(&snap)).unwrap();
+    // not a terminal: no progress line, only the summary
+    let o = run(
+        "cxg-h5ad",
+        &["--api-url", &s.url, t.join("in.csv").to_str().unwrap()],
+        None,
+    );
+    o.ok();
+    assert!(!o.stderr.contains("ETA"), "{}", o.stderr);
+    // --quiet: nothing at all
+    let o = run(
+        "cxg-h5ad",
+        &[
+            "--quiet",
+            "--api-url",
+            &s.url,
+            t.join("in.csv").to_str().unwrap(),
+        ],
+        None,
+    );
+    o.ok();
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    // a terminal (util-linux `script` gives the command a pty)
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` is not installed");
+        return;
+    }
+    let cmd = format!(
+        "{} --api-url {} in.csv > out.csv",
+        bin("cxg-h5ad").display(),
+        s.url
+    );
+    let o = sh(t.path(), &format!("script -qec '{cmd}' /dev/null"));
+    o.ok();
+    let screen = o.text();
+    assert!(
+        screen.contains("100/100 rows") && screen.contains("ETA"),
+        "{screen}"
+    );
+    assert_eq!(csv_rows(&read(&t.join("out.csv"))).1.len(), 100);
+}

@@ -48,10 +48,25 @@ pub struct AtomicFile {
     dest: PathBuf,
     tmp: PathBuf,
     w: Option<BufWriter<File>>,
+    sync: bool,
 }
 
 impl AtomicFile {
+    /// A file flushed to disk (fsync) before the rename: for a tool's
+    /// main output.
     pub fn create(dest: &Path) -> Result<AtomicFile> {
+        Self::create_with(dest, true)
+    }
+
+    /// Renamed into place without fsync: for the many small per-record
+    /// files of `--out-dir` modes, where an fsync each costs more than the
+    /// work (4,000 files: 2.6 s instead of 0.6 s). Still never seen half
+    /// written by a reader or by make.
+    pub fn create_unsynced(dest: &Path) -> Result<AtomicFile> {
+        Self::create_with(dest, false)
+    }
+
+    fn create_with(dest: &Path, sync: bool) -> Result<AtomicFile> {
         let dir = match dest.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -72,6 +87,7 @@ impl AtomicFile {
             dest: dest.to_path_buf(),
             tmp,
             w: Some(BufWriter::with_capacity(1 << 16, f)),
+            sync,
         })
     }
 
@@ -86,7 +102,9 @@ impl AtomicFile {
             let f = w
                 .into_inner()
                 .map_err(|e| Error::write(&name, e.into_error()))?;
-            f.sync_all().map_err(|e| Error::write(&name, e))?;
+            if self.sync {
+                f.sync_all().map_err(|e| Error::write(&name, e))?;
+            }
         }
         std::fs::rename(&self.tmp, &self.dest).map_err(|e| Error::write(&name, e))
     }
@@ -121,9 +139,9 @@ impl Drop for AtomicFile {
     }
 }
 
-/// Write `bytes` to `dest` atomically.
+/// Write `bytes` to `dest` atomically (one of many small files: no fsync).
 pub fn write_file_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = AtomicFile::create(dest)?;
+    let mut f = AtomicFile::create_unsynced(dest)?;
     f.write_all(bytes)
         .map_err(|e| Error::write(&format!("'{}'", dest.display()), e))?;
     f.commit()

@@ -69,7 +69,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         };
         let path = dir.join(template.render(&v, &what)?);
         written.claim(&path, &what)?;
-        let mut f = AtomicFile::create(&path)?;
+        let mut f = AtomicFile::create_unsynced(&path)?;
         let fname = format!("'{}'", path.display());
         write_line(&mut f, &v, args.pretty).map_err(|e| Error::write(&fname, e))?;
         f.commit()?;
