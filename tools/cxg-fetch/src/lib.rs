@@ -164,7 +164,6 @@ fn fetch_collections(
             bad.join(", ")
         )));
     }
-    let name = out.name();
     let mut failed = 0usize;
     cxg_core::par::ordered_map(
         &ids,
@@ -185,14 +184,7 @@ fn fetch_collections(
             }
             Err(e) => Err(e.into_error()),
         },
-    )
-    .map_err(|e| {
-        if e.broken_pipe {
-            e
-        } else {
-            e.context(format!("writing {name} stopped"))
-        }
-    })?;
+    )?;
     Ok(if failed == 0 {
         Outcome::Complete
     } else {
