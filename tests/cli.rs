@@ -25,7 +25,14 @@ fn help_shows_examples_and_the_exit_code_table() {
         o.ok();
         let h = o.text();
         assert!(h.contains("Usage: "), "{t}");
-        assert!(h.contains("Examples:\n"), "{t} has no examples");
+        assert!(h.contains("Examples:\n  # "), "{t} has no examples");
+        // every example line is indented and names a tool or a pipeline
+        let ex = &h[h.find("Examples:\n").unwrap() + 10..h.find("Exit status:").unwrap()];
+        assert!(
+            ex.lines().all(|l| l.is_empty() || l.starts_with("  ")),
+            "{t}:\n{ex}"
+        );
+        assert!(ex.contains(t), "{t}: examples do not use the tool");
         assert!(h.contains(table), "{t} lacks the exit-code table");
         let o = run(t, &["--version"], None);
         o.ok();

@@ -19,9 +19,18 @@ pub fn warn(msg: impl std::fmt::Display) {
     let _ = writeln!(err, "{}: {msg}", tool());
 }
 
-/// The help epilogue: the tool's examples, then the exit-code table.
+/// The help epilogue: the tool's examples (each line indented by two
+/// spaces), then the exit-code table.
 pub fn after_help(examples: &str) -> String {
-    format!("Examples:\n{}\n\n{EXIT_CODES}\n", examples.trim_end())
+    let body: Vec<String> = examples
+        .trim()
+        .lines()
+        .map(|l| match l.trim() {
+            "" => String::new(),
+            t => format!("  {t}"),
+        })
+        .collect();
+    format!("Examples:\n{}\n\n{EXIT_CODES}\n", body.join("\n"))
 }
 
 /// Run a tool's entry point and exit with the shared status table.
