@@ -71,8 +71,15 @@ measure() {
 mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN {printf "%.0f MB", k/1024}' || echo "n/a"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f× faster", b/a; else print "" }'; }
 
-rows=()
-row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 |"); echo "  $1 [$2]: $3 vs $4 ($5) $6" >&2; }
+# results, by "stage|snapshot": our cell, the reference cell, the ratio, our seconds
+declare -A OURS REF RATIO SECS NAME
+stages=()
+sizes=()
+row() { # key name snapshot ours ref ratio seconds
+  [[ " ${stages[*]} " == *" $1 "* ]] || stages+=("$1")
+  NAME[$1]=$2; OURS[$1|$3]=$4; REF[$1|$3]=$5; RATIO[$1|$3]=$6; SECS[$1|$3]=$7
+  echo "  $2 [$3]: $4 | $5 | $6" >&2
+}
 
 JQ_DATASETS='.[] | . as $c | (.datasets // [])[] | . + {collection: ($c | del(.datasets))}'
 # the README's jq program for the default CSV columns
@@ -92,53 +99,61 @@ bench_size() {
   local ours ours_rss ref ref_rss
   measure "'$BIN/cxg-split' '$cj'"; ours=$med; ours_s=$spread; ours_rss=$rss
   if [ $have_jq = 1 ]; then measure "jq -c '.[]' '$cj'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
-  row "cxg-split vs \`jq -c '.[]'\` (${size} MB)" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s, $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" ""
+  sizes+=("$label: $ncol collections, $nds datasets, ${size} MB list")
+  row split "cxg-split vs \`jq -c '.[]'\`" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" "$ours"
 
   measure "'$BIN/cxg-datasets' '$cj'"; ours=$med; ours_s=$spread; ours_rss=$rss
   if [ $have_jq = 1 ]; then measure "jq -c '$JQ_DATASETS' '$cj'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
-  row "cxg-datasets vs its jq program" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s, $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" ""
+  row datasets "cxg-datasets vs its jq program" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" "$ours"
 
   measure "'$BIN/cxg-tocsv' '$work/datasets.jsonl'"; ours=$med; ours_s=$spread; ours_rss=$rss
   if [ $have_jq = 1 ]; then printf '%s' "$JQ_CSV" > "$work/csv.jq"; measure "jq -r -f '$work/csv.jq' '$work/datasets.jsonl'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
-  row "cxg-tocsv vs a jq @csv program" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s, $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" ""
+  row tocsv "cxg-tocsv vs the README's jq @csv program" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" "$ours"
 
   serve "$snap"
   local before after reqs
   before=$(wc -l < "$log")
   measure "'$BIN/cxg-h5ad' --quiet --api-url '$url' '$work/all.csv'"; ours=$med; ours_s=$spread; ours_rss=$rss
   after=$(wc -l < "$log"); reqs=$(( (after - before) / RUNS ))
-  row "cxg-h5ad, index mode (${LATENCY_MS} ms/request)" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "" "" "$reqs requests"
+  row index "cxg-h5ad, index mode" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · $reqs requests" "" "" "$ours"
 
   before=$(wc -l < "$log")
   measure "'$BIN/cxg-h5ad' --quiet --per-dataset -j 16 --api-url '$url' '$work/all.csv'" 1; ours=$med; ours_rss=$rss
   after=$(wc -l < "$log"); reqs=$(( after - before ))
   local ideal; ideal=$(awk -v n="$nds" -v l="$LATENCY_MS" 'BEGIN {printf "%.1f", n*l/1000/16}')
-  row "cxg-h5ad --per-dataset -j 16" "$label" "${ours} s, $(mb "$ours_rss")" "rows×latency÷16 = ${ideal} s" "" "$reqs requests"
+  row j16 "cxg-h5ad --per-dataset -j 16" "$label" "${ours} s · $(mb "$ours_rss") · $reqs requests" "rows×latency÷16 = ${ideal} s" "" "$ours"
 
   if [ "$label" = today ] || [ "$SLOW_J1" = 1 ]; then
     before=$(wc -l < "$log")
     measure "'$BIN/cxg-h5ad' --quiet --per-dataset -j 1 --api-url '$url' '$work/all.csv'" 1; ours=$med; ours_rss=$rss
     after=$(wc -l < "$log"); reqs=$(( after - before ))
     ideal=$(awk -v n="$nds" -v l="$LATENCY_MS" 'BEGIN {printf "%.1f", n*l/1000}')
-    row "cxg-h5ad --per-dataset -j 1 (the old script's way, without its sleeps)" "$label" "${ours} s, $(mb "$ours_rss")" "rows×latency = ${ideal} s" "" "$reqs requests"
+    row j1 "cxg-h5ad --per-dataset -j 1 (the old script's way, without its sleeps)" "$label" "${ours} s · $(mb "$ours_rss") · $reqs requests" "rows×latency = ${ideal} s" "" "$ours"
+  else
+    ideal=$(awk -v n="$nds" -v l="$LATENCY_MS" 'BEGIN {printf "%.0f", n*l/1000}')
+    row j1 "cxg-h5ad --per-dataset -j 1 (the old script's way, without its sleeps)" "$label" "not run (SLOW_J1=1)" "rows×latency = ${ideal} s" "" ""
   fi
 
   before=$(wc -l < "$log")
   measure "rm -rf '$work/data' && make -C '$ROOT' --no-print-directory stages BIN='$BIN' CARGO_BUILD=true API_URL='$url' DATA='$work/data'"; ours=$med; ours_s=$spread; ours_rss=$rss
   after=$(wc -l < "$log"); reqs=$(( (after - before) / RUNS ))
-  row "whole \`make\` pipeline, end to end" "$label" "${ours} s ±${ours_s}, $(mb "$ours_rss")" "" "" "$reqs requests"
+  row pipeline "the whole \`make\` pipeline, end to end" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · $reqs requests" "" "" "$ours"
 }
 
 : > "$OUT/stderr.log"
 read -r c d <<< "$TODAY"; bench_size today "$c" "$d"
 read -r c d <<< "$TENX"; bench_size 10x "$c" "$d"
 
+growth() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f×", b/a }'; }
 {
   echo "Measured by \`make bench\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m);"
-  echo "$RUNS runs each (median ± spread; per-dataset modes once), ${LATENCY_MS} ms latency per request; jq: $(jq --version 2>/dev/null || echo none)."
+  echo "$RUNS runs each (median ± spread · peak RSS; per-dataset modes once), ${LATENCY_MS} ms latency per request; jq: $(jq --version 2>/dev/null || echo none)."
+  echo "Snapshots: ${sizes[0]}; ${sizes[1]}. Growth is our time on 10x ÷ our time on today, for $(awk -v a="${TODAY#* }" -v b="${TENX#* }" 'BEGIN {printf "%.0f", b/a}')× the datasets."
   echo
-  echo "| stage | snapshot | ours (wall, peak RSS) | reference | ratio | requests |"
-  echo "|---|---|---|---|---|---|"
-  printf '%s\n' "${rows[@]}"
+  echo "| stage | today: ours | today: reference | today: ratio | 10x: ours | 10x: reference | 10x: ratio | growth |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for k in "${stages[@]}"; do
+    echo "| ${NAME[$k]} | ${OURS[$k|today]:-} | ${REF[$k|today]:-} | ${RATIO[$k|today]:-} | ${OURS[$k|10x]:-} | ${REF[$k|10x]:-} | ${RATIO[$k|10x]:-} | $(growth "${SECS[$k|today]:-0}" "${SECS[$k|10x]:-0}") |"
+  done
 } > "$OUT/results.md"
 cat "$OUT/results.md"

@@ -140,3 +140,106 @@ fn output_files_are_atomic_on_failure() {
     o.code(2).stderr_has("stdin: line 2");
     assert!(t.names().is_empty(), "{:?}", t.names());
 }
+
+/// A small deterministic generator for mutations.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n.max(1)
+    }
+}
+
+const PIECES: &[u8] = b"{}[],:\"\\\n\xff\x00 0a-";
+
+fn mutate(rng: &mut Lcg, base: &[u8]) -> Vec<u8> {
+    let mut b = base.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        let at = rng.below(b.len());
+        match rng.below(5) {
+            0 => b.truncate(at),
+            1 => {
+                let k = at.min(b.len().saturating_sub(1));
+                b[k] = PIECES[rng.below(PIECES.len())];
+            }
+            2 => b.insert(at, PIECES[rng.below(PIECES.len())]),
+            3 => {
+                let end = (at + rng.below(40)).min(b.len());
+                b.drain(at..end);
+            }
+            _ => {
+                let from = rng.below(b.len());
+                let end = (from + rng.below(60)).min(b.len());
+                let piece = b[from..end].to_vec();
+                b.splice(at..at, piece);
+            }
+        }
+        if b.is_empty() {
+            break;
+        }
+    }
+    b
+}
+
+#[test]
+fn no_panics_on_mangled_input() {
+    // Mangled JSON and CSV: every tool answers with a status of the table
+    // and a message, never a panic.
+    let json_base = read(&fixture("awkward/collections.json"));
+    let ds_base = read(&fixture("awkward/datasets.expected"));
+    let csv_base = read(&fixture("awkward/tocsv_seed.expected.csv"));
+    let t = TempDir::new();
+    let index = t.join("index.json");
+    std::fs::write(&index, b"[]").unwrap();
+    let dead = dead_url();
+    let mut rng = Lcg(7);
+    for round in 0..60 {
+        let cases: [(&str, Vec<&str>, Vec<u8>); 5] = [
+            ("cxg-split", vec![], mutate(&mut rng, &json_base)),
+            (
+                "cxg-datasets",
+                vec!["--where", ".tissue | length > 0"],
+                mutate(&mut rng, &json_base),
+            ),
+            ("cxg-datasets", vec![], mutate(&mut rng, &ds_base)),
+            (
+                "cxg-tocsv",
+                vec!["--preset", "full"],
+                mutate(&mut rng, &ds_base),
+            ),
+            (
+                "cxg-h5ad",
+                vec![
+                    "--index",
+                    index.to_str().unwrap(),
+                    "--api-url",
+                    &dead,
+                    "--retries",
+                    "0",
+                ],
+                mutate(&mut rng, &csv_base),
+            ),
+        ];
+        for (tool, args, input) in cases {
+            let o = run(tool, &args, Some(&input));
+            assert!(
+                (0..=3).contains(&o.code) && !o.stderr.contains("panicked"),
+                "round {round}: {tool} exited {} on {:?}\n{}",
+                o.code,
+                String::from_utf8_lossy(&input),
+                o.stderr
+            );
+            if o.code != 0 {
+                assert!(
+                    o.stderr.starts_with(&format!("{tool}: ")),
+                    "{tool}: {}",
+                    o.stderr
+                );
+            }
+        }
+    }
+}

@@ -52,6 +52,33 @@ fn datasets_golden() {
 }
 
 #[test]
+fn datasets_pretty_is_jq_dot() {
+    // --pretty: the same values, indented as `jq .` prints them
+    let o = run(
+        "cxg-datasets",
+        &["--pretty", awkward().to_str().unwrap()],
+        None,
+    );
+    o.ok();
+    let text = o.text();
+    assert!(
+        text.starts_with("{\n  \"assay\": [\n    {\n      \"label\": \"10x 3' v3\","),
+        "{text}"
+    );
+    let golden: Vec<serde_json::Value> = jsonl(&read(&fixture("awkward/datasets.expected")));
+    let pretty: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&text)
+        .into_iter::<serde_json::Value>()
+        .map(|v| v.unwrap())
+        .collect();
+    assert_same(&pretty, &golden);
+    if has_jq() {
+        let mut c = Command::new("jq");
+        c.arg(".").arg(fixture("awkward/datasets.expected"));
+        assert_eq!(run_cmd(c, None).text(), text);
+    }
+}
+
+#[test]
 fn jsonl_input_gives_the_same_datasets() {
     let lines = read(&fixture("awkward/split.expected"));
     let a = run("cxg-datasets", &[], Some(&lines));
