@@ -211,6 +211,18 @@ pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
         .from_writer(w)
 }
 
+/// One CSV record, encoded exactly as [`csv_writer`] would write it
+/// (newline included): compact storage for rows held in memory.
+pub fn csv_record(fields: &[String]) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(256)
+        .from_writer(Vec::with_capacity(256));
+    // Writing into a Vec cannot fail, nor can flushing it.
+    let _ = w.write_record(fields);
+    w.into_inner().unwrap_or_default()
+}
+
 /// The error for a failed CSV write to the output named `name`.
 pub fn csv_write_error(name: &str, e: csv::Error) -> Error {
     match e.into_kind() {

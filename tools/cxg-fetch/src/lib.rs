@@ -99,6 +99,11 @@ fn write_json(out: &mut Output, body: &[u8], pretty: bool) -> Result<()> {
 /// Collection ids from stdin: JSON objects with `collection_id`, or one
 /// id per line.
 fn ids_from_stdin() -> Result<Vec<(String, String)>> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(Error::input(
+            "no collection ids: give them as arguments, or pipe ids or collections JSON on stdin",
+        ));
+    }
     let input = Input::open(None)?;
     let mut r = BufReader::new(input.reader);
     let first = loop {

@@ -5,7 +5,7 @@
 
 use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
-use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
+use cxg_core::io::{csv_record, Input, Output};
 use cxg_core::jq::{parse_val, Program, Val};
 use cxg_core::json::{JsonStream, Layout};
 use cxg_core::{Error, Outcome, Result};
@@ -204,11 +204,12 @@ fn kind(v: &Val) -> &'static str {
     }
 }
 
-/// One dataset's row, with what deduplication needs.
+/// One dataset's row, CSV-encoded (rows are held until the end for
+/// deduplication, so they are kept compact), with what deduplication needs.
 struct Row {
     dataset_id: String,
     recency: (String, String, String),
-    cells: Vec<String>,
+    line: Vec<u8>,
 }
 
 fn make_row(
@@ -256,7 +257,7 @@ fn make_row(
     Ok(Row {
         dataset_id,
         recency,
-        cells,
+        line: csv_record(&cells),
     })
 }
 
@@ -335,14 +336,16 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let out = Output::open(args.output.as_deref())?;
     let name = out.name();
-    let mut w = csv_writer(out);
-    let werr = |e| csv_write_error(&name, e);
-    w.write_record(programs.iter().map(|(c, _)| c.name.as_str()))
-        .map_err(werr)?;
+    let mut out = std::io::BufWriter::new(out);
+    let header: Vec<String> = programs.iter().map(|(c, _)| c.name.clone()).collect();
+    std::io::Write::write_all(&mut out, &csv_record(&header))
+        .map_err(|e| Error::write(&name, e))?;
     for row in &rows {
-        w.write_record(&row.cells).map_err(werr)?;
+        std::io::Write::write_all(&mut out, &row.line).map_err(|e| Error::write(&name, e))?;
     }
-    let out = csv_finish(w, &name)?;
+    let out = out
+        .into_inner()
+        .map_err(|e| Error::write(&name, e.into_error()))?;
     out.finish()?;
     Ok(if failed == 0 {
         Outcome::Complete
@@ -400,7 +403,13 @@ mod tests {
                 (c, p)
             })
             .collect();
-        make_row(&programs, json.as_bytes(), "rec").map(|r| r.cells)
+        make_row(&programs, json.as_bytes(), "rec").map(|r| {
+            let mut rd = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(&r.line[..]);
+            let rec = rd.records().next().unwrap().unwrap();
+            rec.iter().map(String::from).collect()
+        })
     }
 
     #[test]
