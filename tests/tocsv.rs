@@ -197,7 +197,8 @@ fn expression_errors() {
         .stderr_has("stdin: line 1: record 1 (dataset_id ok): column 'o': cannot index");
     // a record without dataset_id
     let o = run("cxg-tocsv", &[], Some(b"[{\"title\":\"x\"}]"));
-    o.code(1).stderr_has("dataset 0: has no string dataset_id");
+    o.code(1)
+        .stderr_has("stdin: line 1: array element 0: has no string dataset_id");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! their position before reading any input, and run it on each record.
 
 use crate::error::{Error, Result};
-use jaq_core::load::{parse, Arena, File, Loader};
+use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{compile, data::JustLut, Compiler, Ctx, Vars};
 pub use jaq_json::Val;
 use serde::Deserialize;
@@ -161,12 +161,6 @@ pub fn parse_val(bytes: &[u8]) -> std::result::Result<Val, serde_json::Error> {
     let v = Val::deserialize(&mut de)?;
     de.end()?;
     Ok(v)
-}
-
-/// Check an expression's syntax without keeping it (used by tests and
-/// `--list-columns` round trips).
-pub fn is_valid(code: &str) -> bool {
-    parse(code, |p| p.term()).is_some()
 }
 
 #[cfg(test)]

@@ -81,8 +81,16 @@ impl<R: Read> JsonStream<R> {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
+    /// How messages name the element that started at `at`:
+    /// `NAME: line L: array element I` or `NAME: line L: record N`.
+    pub fn place(&self, at: Pos) -> String {
+        match self.layout {
+            Layout::Array => format!(
+                "{}: line {}: array element {}",
+                self.name, at.line, at.index
+            ),
+            _ => format!("{}: line {}: record {}", self.name, at.line, at.index + 1),
+        }
     }
 
     /// The layout detected so far.

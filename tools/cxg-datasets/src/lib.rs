@@ -4,16 +4,12 @@
 use clap::Parser;
 use cxg_core::io::{write_file_atomic, Input, Output};
 use cxg_core::jq::{to_val, Program, Val};
-use cxg_core::json::{type_name, write_compact, write_line, write_pretty, JsonStream, Layout};
+use cxg_core::json::{type_name, write_compact, write_line, write_pretty, JsonStream};
 use cxg_core::names::{safe, Written};
 use cxg_core::{cli::warn, Error, Outcome, Result};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// The jq program this tool is equivalent to (also shown in --help).
-pub const JQ_EQUIVALENT: &str =
-    ".[] | . as $c | (.datasets // [])[] | . + {collection: ($c | del(.datasets))}";
 
 const EXAMPLES: &str = "\
   # every dataset with its collection, one JSON object per line
@@ -78,13 +74,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             .map_err(|e| Error::input(format!("cannot create '{}': {e}", dir.display())))?;
     }
     while let Some((at, mut c)) = stream.next_value()? {
-        let place = match stream.layout() {
-            Layout::Array => format!(
-                "{}: line {}: array element {}",
-                input.name, at.line, at.index
-            ),
-            _ => format!("{}: line {}: record {}", input.name, at.line, at.index + 1),
-        };
+        let place = stream.place(at);
         let Value::Object(map) = &mut c else {
             return Err(Error::input(format!(
                 "{place}: expected a collection object, found {}",

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use cxg_core::io::{AtomicFile, Input, Output};
-use cxg_core::json::{write_line, JsonStream, Layout};
+use cxg_core::json::{write_line, JsonStream};
 use cxg_core::names::{Template, Written};
 use cxg_core::{Error, Outcome, Result};
 use std::io::Write;
@@ -60,13 +60,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             write_line(&mut out, &v, args.pretty).map_err(|e| Error::write(&oname, e))?;
             continue;
         };
-        let what = match stream.layout() {
-            Layout::Array => format!(
-                "{}: line {}: array element {}",
-                input.name, at.line, at.index
-            ),
-            _ => format!("{}: line {}: record {}", input.name, at.line, at.index + 1),
-        };
+        let what = stream.place(at);
         let path = dir.join(template.render(&v, &what)?);
         written.claim(&path, &what)?;
         let mut f = AtomicFile::create_unsynced(&path)?;

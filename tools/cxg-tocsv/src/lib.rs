@@ -7,7 +7,7 @@ use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
 use cxg_core::io::{csv_record, Input, Output};
 use cxg_core::jq::{parse_val, Program, Val};
-use cxg_core::json::{JsonStream, Layout};
+use cxg_core::json::JsonStream;
 use cxg_core::{Error, Outcome, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -294,10 +294,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 break;
             };
             let raw = raw.to_vec();
-            let what = match stream.layout() {
-                Layout::Array => format!("{}: line {}: dataset {}", input.name, at.line, at.index),
-                _ => format!("{}: line {}: record {}", input.name, at.line, at.index + 1),
-            };
+            let what = stream.place(at);
             batch.push((what, raw));
         }
         if batch.is_empty() {
