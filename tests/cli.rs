@@ -7,16 +7,6 @@ use cxg_tests::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-const TOOLS: [&str; 7] = [
-    "cxg-fetch",
-    "cxg-split",
-    "cxg-datasets",
-    "cxg-tocsv",
-    "cxg-h5ad",
-    "cxg-serve",
-    "cxg-gen",
-];
-
 #[test]
 fn help_shows_examples_and_the_exit_code_table() {
     let table = "Exit status:\n  0  success: every record was processed\n  1  completed, but some records could not be processed (each named on stderr)\n  2  bad usage or bad input (file, JSON, CSV, expression, unsafe name)\n  3  the API or the network failed (after retries)";

@@ -276,15 +276,7 @@ fn make_install_honours_prefix_and_destdir() {
         "PREFIX=/opt/cxg".into(),
     ]);
     o.ok();
-    for tool in [
-        "cxg-fetch",
-        "cxg-split",
-        "cxg-datasets",
-        "cxg-tocsv",
-        "cxg-h5ad",
-        "cxg-serve",
-        "cxg-gen",
-    ] {
+    for tool in TOOLS {
         assert!(t.join(&format!("opt/cxg/bin/{tool}")).exists(), "{tool}");
     }
 }

@@ -10,6 +10,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Every binary the workspace builds.
+pub const TOOLS: [&str; 7] = [
+    "cxg-fetch",
+    "cxg-split",
+    "cxg-datasets",
+    "cxg-tocsv",
+    "cxg-h5ad",
+    "cxg-serve",
+    "cxg-gen",
+];
+
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

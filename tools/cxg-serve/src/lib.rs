@@ -192,7 +192,7 @@ struct Request {
 fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
     let mut line = String::new();
     let mut total = 0;
-    if r.read_line(&mut line)? == 0 {
+    if r.by_ref().take(MAX_HEAD as u64).read_line(&mut line)? == 0 || !line.ends_with('\n') {
         return Ok(None);
     }
     let mut parts = line.split_whitespace();
@@ -203,7 +203,7 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
     let mut content_length = 0usize;
     loop {
         let mut h = String::new();
-        let n = r.read_line(&mut h)?;
+        let n = r.by_ref().take(MAX_HEAD as u64).read_line(&mut h)?;
         total += n;
         if n == 0 || total > MAX_HEAD {
             return Ok(None);
