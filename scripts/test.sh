@@ -13,5 +13,5 @@ read -r passed failed ignored < <(awk '/^test result:/ {
       if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i
     } } END { print p+0, f+0, g+0 }' "$log")
 echo
-echo "all tests: $passed passed, $failed failed, $ignored skipped"
+echo "tests: $passed passed, $failed failed, $ignored skipped"
 exit "$rc"
