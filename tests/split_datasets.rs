@@ -487,3 +487,11 @@ fn bad_input_names_the_input_and_the_place() {
     run("cxg-datasets", &[], Some(b"")).ok();
     run("cxg-split", &[], Some(b"[]")).ok();
 }
+
+#[test]
+fn split_is_idempotent_on_its_own_output() {
+    let golden = read(&fixture("awkward/split.expected"));
+    let o = run("cxg-split", &[], Some(&golden));
+    o.ok();
+    assert_eq!(o.stdout, golden);
+}

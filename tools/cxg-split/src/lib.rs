@@ -21,6 +21,9 @@ const EXAMPLES: &str = "\
   cxg-fetch datasets | cxg-split --out-dir ds --name 'dataset_{dataset_version_id}.json' --pretty";
 
 /// Split a JSON array (or JSON Lines) into one value per line or per file.
+///
+/// An array gives what `jq -c '.[]'` prints; JSON Lines input gives each
+/// object again (what `jq -c .` prints), so the tool is idempotent.
 #[derive(Parser, Debug)]
 #[command(name = "cxg-split", version, after_help = cxg_core::cli::after_help(EXAMPLES))]
 pub struct Args {
