@@ -121,6 +121,31 @@ fn a_closed_stdout_pipe_ends_quietly_with_0() {
 }
 
 #[test]
+fn fetch_collection_does_not_wait_on_a_terminal() {
+    // no ids and stdin a terminal: say how to give ids instead of hanging
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` is not installed");
+        return;
+    }
+    let t = TempDir::new();
+    let cmd = format!(
+        "{} --api-url {} collection",
+        bin("cxg-fetch").display(),
+        dead_url()
+    );
+    let o = sh(
+        t.path(),
+        &format!("timeout 10 script -qec '{cmd}' /dev/null || true"),
+    );
+    assert!(
+        o.text()
+            .contains("no collection ids: give them as arguments"),
+        "{}",
+        o.text()
+    );
+}
+
+#[test]
 fn output_files_are_atomic_on_failure() {
     // a bad record half-way: -o leaves nothing behind
     let t = TempDir::new();

@@ -281,6 +281,17 @@ fn server_403_for_non_uuid_and_problem_json() {
     assert!(r.starts_with("HTTP/1.1 403"), "{r}");
     let r = ask("/curation/v1/collections?visibility=PRIVATE");
     assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    // a request line beyond 64 KiB is dropped, and the server goes on
+    {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(&hostport).unwrap();
+        let _ = c.write_all(format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(200_000)).as_bytes());
+        let mut s = String::new();
+        let _ = c.read_to_string(&mut s);
+        assert!(s.is_empty(), "{s}");
+    }
+    let r = ask("/curation/v1/collections/not-a-uuid");
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
 }
 
 #[test]

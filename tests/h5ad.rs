@@ -21,36 +21,13 @@ fn csv_of(snapshot: &Path) -> Vec<u8> {
     o.stdout
 }
 
-/// dataset_id -> (cell_count, h5ad url) from the per-dataset files.
-fn truth(snapshot: &Path) -> std::collections::HashMap<String, (String, String)> {
-    let mut m = std::collections::HashMap::new();
-    for c in std::fs::read_dir(snapshot.join("collections")).unwrap() {
-        let p = c.unwrap().path();
-        if !p.is_dir() {
-            continue;
-        }
-        for d in std::fs::read_dir(p.join("datasets")).unwrap() {
-            let v = json(&read(&d.unwrap().path()));
-            let count = v.get("cell_count").map_or(String::new(), |n| n.to_string());
-            let url = v["assets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|a| a["filetype"] == "H5AD")
-                .map_or(String::new(), |a| a["url"].as_str().unwrap().to_string());
-            m.insert(v["dataset_id"].as_str().unwrap().to_string(), (count, url));
-        }
-    }
-    m
-}
-
 fn check_against_truth(out: &[u8], input: &[u8], snapshot: &Path) {
     let (hi, rows_in) = csv_rows(input);
     let (h, rows) = csv_rows(out);
     assert_eq!(&h[..hi.len()], &hi[..]);
     assert_eq!(&h[hi.len()..], ["cell_count", "h5ad_url"]);
     assert_eq!(rows.len(), rows_in.len());
-    let t = truth(snapshot);
+    let t = snapshot_truth(snapshot);
     let di = h.iter().position(|x| x == "dataset_id").unwrap();
     for (r, ri) in rows.iter().zip(&rows_in) {
         assert_eq!(&r[..hi.len()], &ri[..], "input cells changed");
@@ -86,15 +63,7 @@ fn a_saved_index_works_offline() {
     let input = csv_of(&snap);
     // an index holding every dataset: no request at all, against a dead URL
     let t = TempDir::new();
-    let mut all = Vec::new();
-    for c in std::fs::read_dir(snap.join("collections")).unwrap() {
-        let p = c.unwrap().path();
-        if p.is_dir() {
-            for d in std::fs::read_dir(p.join("datasets")).unwrap() {
-                all.push(json(&read(&d.unwrap().path())));
-            }
-        }
-    }
+    let all = snapshot_datasets(&snap);
     let idx = t.join("index.json");
     std::fs::write(&idx, Value::Array(all).to_string()).unwrap();
     let o = run(
@@ -329,7 +298,7 @@ fn faults_that_do_not_recover_fail_only_their_rows() {
         .stderr_has("(after 3 attempts)");
     let (_, out) = csv_rows(&o.stdout);
     assert_eq!(out.len(), 100);
-    let t = truth(&snap);
+    let t = snapshot_truth(&snap);
     for r in &out {
         let want = if r[di] == victim {
             (String::new(), String::new())

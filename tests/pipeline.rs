@@ -88,31 +88,10 @@ fn the_pipeline_on_a_generated_snapshot() {
     let ui = h.iter().position(|x| x == "h5ad_url").unwrap();
     // every dataset exactly once, with the snapshot's own H5AD asset url
     let mut seen = std::collections::HashSet::new();
-    let mut urls = std::collections::HashMap::new();
-    for c in json(&read(&snap.join("collections.json")))
-        .as_array()
-        .unwrap()
-    {
-        let cid = c["collection_id"].as_str().unwrap();
-        if let Some(ds) = c.get("datasets").and_then(|d| d.as_array()) {
-            for d in ds {
-                let did = d["dataset_id"].as_str().unwrap();
-                let full = json(&read(
-                    &snap.join(format!("collections/{cid}/datasets/{did}.json")),
-                ));
-                let url = full["assets"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|a| a["filetype"] == "H5AD")
-                    .map(|a| a["url"].as_str().unwrap().to_string());
-                urls.insert(did.to_string(), url.unwrap_or_default());
-            }
-        }
-    }
+    let urls = snapshot_truth(&snap);
     for r in &rows {
         assert!(seen.insert(r[di].clone()), "{} twice", r[di]);
-        assert_eq!(r[ui], urls[&r[di]], "{}", r[di]);
+        assert_eq!(r[ui], urls[&r[di]].1, "{}", r[di]);
     }
     assert_eq!(seen.len(), urls.len());
     // 2 list requests + 5 index misses

@@ -223,6 +223,40 @@ pub fn generate(dir: &Path, args: &[&str]) {
     run("cxg-gen", &a, None).ok();
 }
 
+/// Every per-dataset object of a snapshot (`collections/<cid>/datasets/<did>.json`).
+pub fn snapshot_datasets(snapshot: &Path) -> Vec<Value> {
+    let mut all = Vec::new();
+    let dirs = std::fs::read_dir(snapshot.join("collections")).expect("collections/");
+    for c in dirs
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+    {
+        for d in std::fs::read_dir(c.join("datasets")).expect("datasets/") {
+            all.push(json(&read(&d.expect("entry").path())));
+        }
+    }
+    all
+}
+
+/// What a snapshot's per-dataset objects say: dataset_id -> (cell_count,
+/// url of the H5AD asset), empty strings where the API has none.
+pub fn snapshot_truth(snapshot: &Path) -> std::collections::HashMap<String, (String, String)> {
+    snapshot_datasets(snapshot)
+        .iter()
+        .map(|v| {
+            let count = v.get("cell_count").map_or(String::new(), |n| n.to_string());
+            let url = v["assets"]
+                .as_array()
+                .and_then(|a| a.iter().find(|a| a["filetype"] == "H5AD"))
+                .and_then(|a| a["url"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            let id = v["dataset_id"].as_str().expect("dataset_id").to_string();
+            (id, (count, url))
+        })
+        .collect()
+}
+
 /// A running cxg-serve, stopped when dropped.
 pub struct Server {
     pub url: String,

@@ -417,6 +417,31 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_host_stops_later_requests_at_once() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let args = HttpArgs {
+            api_url: format!("http://127.0.0.1:{port}/curation/v1"),
+            retries: 1,
+            backoff_ms: 1,
+            connect_timeout: 2,
+            timeout: 2,
+        };
+        let c = Client::new(&args, 1).unwrap();
+        let first = c.get("/collections").unwrap_err();
+        assert!(first.unreachable && first.attempts == 2, "{first}");
+        assert_eq!(c.requests(), 2);
+        // the next request is not tried: no new attempt, same diagnosis
+        let second = c.get("/datasets").unwrap_err();
+        assert!(second.unreachable, "{second}");
+        assert!(second.msg.starts_with("not attempted"), "{second}");
+        assert_eq!(c.requests(), 2);
+        assert!(second.into_error().msg.contains("make demo"));
+    }
+
+    #[test]
     fn jitter_is_in_range() {
         for _ in 0..1000 {
             let j = jitter();
