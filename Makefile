@@ -31,7 +31,7 @@ DEMO ?= demo
 # $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on success
 atomic = $(1) > $@.tmp || { rm -f $@.tmp; exit 1; }; mv $@.tmp $@
 
-TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-download
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
 #   make SPLIT="jq -c '.[]'"

@@ -274,6 +274,8 @@ struct Transfer {
     total: Option<u64>,
     /// The bytes left by an earlier run are still in use.
     kept_prefix: bool,
+    /// Some body bytes arrived in this run (the server is working).
+    got_bytes: bool,
     buf: Vec<u8>,
 }
 
@@ -311,6 +313,7 @@ impl Transfer {
             form: EtagForm::Unknown,
             total: None,
             kept_prefix: false,
+            got_bytes: false,
             buf: vec![0u8; 256 * 1024],
         };
         let too_long = job.size.is_some_and(|s| len > s);
@@ -390,7 +393,7 @@ impl Transfer {
                                 idle, self.offset, self.part.display()
                             ),
                             job.size,
-                            true,
+                            !self.got_bytes,
                         );
                     }
                     let backoff = net.backoff.mul_f64(2f64.powi(idle as i32 - 1) * jitter());
@@ -450,10 +453,17 @@ impl Transfer {
                     };
                 };
                 if self.offset > 0 {
-                    warn(format_args!(
-                        "{}: the server ignored Range (200 instead of 206): starting again from byte 0",
-                        job.url
-                    ));
+                    let old = self.meta.as_ref().and_then(|m| m.etag.clone());
+                    match (&old, &etag) {
+                        (Some(o), Some(e)) if o != e => warn(format_args!(
+                            "{}: the file changed on the server since the partial download (ETag {e}, was {o}): starting again from byte 0",
+                            job.url
+                        )),
+                        _ => warn(format_args!(
+                            "{}: the server ignored Range (200 instead of 206): starting again from byte 0",
+                            job.url
+                        )),
+                    }
                 }
                 if let Err(e) = self.reset() {
                     return Step::Fail {
@@ -622,6 +632,7 @@ impl Transfer {
                 return fail(format!("cannot write '{}': {e}", self.part.display()));
             }
             hashes.update(&self.buf[..n]);
+            self.got_bytes = true;
             self.offset += n as u64;
             net.transferred.fetch_add(n as u64, Ordering::Relaxed);
             if let Some(p) = &net.progress {

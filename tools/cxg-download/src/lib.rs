@@ -709,7 +709,7 @@ fn write_outputs(
             d.sha256.clone(),
             status.to_string(),
             d.verified_by.clone(),
-            d.etag.clone(),
+            d.etag.trim_matches('"').to_string(),
             d.reason.clone(),
         ];
         if status == "failed" {

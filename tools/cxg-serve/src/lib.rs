@@ -6,7 +6,7 @@
 //! keep-alive, GET only): the few routes it needs do not justify a server
 //! crate, and it behaves predictably under concurrent clients.
 
-pub mod assets;
+mod assets;
 
 use clap::Parser;
 use cxg_core::ids::is_uuid;
@@ -416,7 +416,8 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
         let k = st.matching.fetch_add(1, Ordering::SeqCst) + 1;
         k <= a.fail_first || (a.fail_every > 0 && k % a.fail_every == 0)
     };
-    if req.method == "GET" && !(fault && !a.truncate) {
+    let status_fault = fault && !a.truncate;
+    if req.method == "GET" && !status_fault {
         if let Some(name) = path.strip_prefix("/assets/") {
             let faults = assets::Faults {
                 truncate: fault && a.truncate,
