@@ -675,7 +675,7 @@ impl Transfer {
         let Some(hashes) = self.hashes.take() else {
             return fail("internal: no digests".into());
         };
-        let (sha, etag_ok) = hashes.finish(&self.form);
+        let (sha, etag_ok) = hashes.finish();
         let etag = self
             .meta
             .as_ref()
