@@ -568,6 +568,15 @@ fn size_mismatch_corrupt_bytes_404_410_and_bad_names_fail_their_rows_only() {
         let there = dir.join(bad).exists();
         assert_eq!(there, n >= 4, "{bad}: final file present = {there}");
     }
+    // failed files leave nothing under their final name, and no empty .part
+    let mut inside: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    inside.sort();
+    let mut want: Vec<String> = names[4..].to_vec();
+    want.sort();
+    assert_eq!(inside, want);
     // no request was made for the bad names, nothing outside the folder
     assert!(asset_requests(&s)
         .iter()

@@ -339,6 +339,16 @@ impl Transfer {
     }
 
     fn run(&mut self, net: &Net, job: &Job, dest: &Path) -> Done {
+        let d = self.run_inner(net, job, dest);
+        if d.status == Status::Failed && self.offset == 0 {
+            // nothing worth resuming: leave no empty .part behind
+            let _ = std::fs::remove_file(&self.part);
+            let _ = std::fs::remove_file(&self.side);
+        }
+        d
+    }
+
+    fn run_inner(&mut self, net: &Net, job: &Job, dest: &Path) -> Done {
         let mut idle = 0u32;
         let mut restarts = 0u32;
         loop {
