@@ -291,10 +291,35 @@ def fixtures(out):
     with open(os.path.join(out, "not_hdf5.h5ad"), "w") as fh:
         fh.write("<html><body>403 Forbidden</body></html>\n")
 
+    write_manifest(out, dvid, dvid2)
+
     for name in sorted(os.listdir(out)):
         size = os.path.getsize(os.path.join(out, name))
         assert size < 1_000_000, (name, size)
         print(f"{name}\t{size}")
+
+
+def write_manifest(out, dvid, dvid2):
+    """A manifest as cxg-download writes it: paths relative to its folder,
+    one failed download (skipped by cxg-obs)."""
+    import hashlib
+
+    rows = [
+        ("5e1c7f0a-2b3d-4c5e-8f6a-7b8c9d0e1f2a", dvid, f"{dvid}.h5ad", "downloaded"),
+        ("3b9d2e71-6c4a-4f8b-9e0d-1a2b3c4d5e6f", dvid2, "wide_codes.h5ad", "verified"),
+        ("9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "c4d3e2f1-a0b9-4c8d-9e7f-6a5b4c3d2e1f", "", "failed"),
+        ("1d2c3b4a-5f6e-4d7c-8b9a-0f1e2d3c4b5a", "8e7f6a5b-4c3d-4e2f-9a1b-0c9d8e7f6a5b", "anndata08.h5ad", "downloaded"),
+        ("2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d", "6b5a4c3d-2e1f-4a0b-8c9d-7e6f5a4b3c2d", "plain.h5ad", "cached"),
+    ]
+    with open(os.path.join(out, "manifest.csv"), "w", newline="") as fh:
+        fh.write("dataset_id,dataset_version_id,url,path,bytes,sha256,status\n")
+        for did, dv, path, status in rows:
+            size = sha = ""
+            if path:
+                data = open(os.path.join(out, path), "rb").read()
+                size, sha = str(len(data)), hashlib.sha256(data).hexdigest()
+            url = f"https://datasets.cellxgene.cziscience.com/{dv}.h5ad"
+            fh.write(f"{did},{dv},{url},{path},{size},{sha},{status}\n")
 
 
 def bench_file(n, path):
