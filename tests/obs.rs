@@ -361,3 +361,90 @@ fn join_adds_the_scalars_to_the_harvester_csv() {
     .code(2)
     .stderr_has("expected a dataset_version_id or dataset_id column");
 }
+
+fn make(args: &[String]) -> Out {
+    let mut c = std::process::Command::new("make");
+    c.current_dir(root()).arg("--no-print-directory");
+    c.arg(format!("BIN={}", bin_dir().display()))
+        .arg("CARGO_BUILD=true");
+    c.args(args);
+    run_cmd(c, None)
+}
+
+#[test]
+fn make_obs_summarises_the_manifest_and_joins_the_harvest() {
+    // a harvest of the committed snapshot, then "downloads": the fixture
+    // files under the ids of the first two datasets, plus a failed one
+    let t = TempDir::new();
+    let snap = fixture("snapshot");
+    let s = Server::start(&snap, &[]);
+    let data = t.join("data");
+    let args = |target: &str| {
+        vec![
+            target.to_string(),
+            format!("DATA={}", data.display()),
+            format!("API_URL={}", s.url),
+        ]
+    };
+    make(&args("stages")).ok();
+    let (h, rows) = csv_rows(&read(&data.join("all_datasets_h5ad.csv")));
+    let (di, vi) = (
+        h.iter().position(|x| x == "dataset_id").unwrap(),
+        h.iter().position(|x| x == "dataset_version_id").unwrap(),
+    );
+    std::fs::create_dir_all(data.join("h5ad")).unwrap();
+    let mut manifest = String::from("dataset_id,dataset_version_id,url,path,bytes,sha256,status\n");
+    for (row, name) in rows.iter().zip(["plain", "anndata08"]) {
+        let dv = &row[vi];
+        let dest = data.join(format!("h5ad/{dv}.h5ad"));
+        std::fs::copy(h5(name), &dest).unwrap();
+        manifest.push_str(&format!(
+            "{},{dv},u,{},1,s,downloaded\n",
+            row[di],
+            dest.display()
+        ));
+    }
+    manifest.push_str(&format!("{},{},u,,,,failed\n", rows[2][di], rows[2][vi]));
+    std::fs::write(data.join("h5ad/manifest.csv"), manifest).unwrap();
+    let o = make(&args("obs"));
+    o.ok()
+        .stderr_has("2 files: 2 summarised, 0 failed, 1 manifest row skipped")
+        .stderr_has(&format!(
+            "{} rows: 2 joined, {} without a record",
+            rows.len(),
+            rows.len() - 2
+        ));
+    let recs = jsonl(&read(&data.join("obs.jsonl")));
+    assert_eq!(recs.len(), 2);
+    let (ho, out) = csv_rows(&read(&data.join("all_datasets_obs.csv")));
+    assert_eq!(&ho[..h.len()], &h[..]);
+    assert_eq!(
+        &ho[h.len()..],
+        ["normal_cell_count", "primary_cell_count", "donor_count"]
+    );
+    assert_eq!(out.len(), rows.len());
+    for (k, name) in ["plain", "anndata08"].iter().enumerate() {
+        let want = json(&read(&fixture(&format!("h5ad/{name}.expected.json"))));
+        assert_eq!(out[k][h.len()], want["normal_cell_count"].to_string());
+        assert_eq!(out[k][h.len() + 2], want["donor_count"].to_string());
+        assert_eq!(recs[k]["dataset_version_id"], rows[k][vi].as_str());
+    }
+    assert!(out[2..]
+        .iter()
+        .all(|r| r[h.len()..].iter().all(String::is_empty)));
+    // a file that fails: make stops, and neither output is left half-made
+    std::fs::write(data.join(format!("h5ad/{}.h5ad", rows[0][vi])), b"not hdf5").unwrap();
+    std::fs::remove_file(data.join("obs.jsonl")).unwrap();
+    std::fs::remove_file(data.join("all_datasets_obs.csv")).unwrap();
+    let o = make(&args("obs"));
+    assert_ne!(o.code, 0);
+    o.stderr_has("not an HDF5 file");
+    assert!(!data.join("obs.jsonl").exists());
+    assert!(!data.join("all_datasets_obs.csv").exists());
+    let left: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
