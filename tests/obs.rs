@@ -9,11 +9,13 @@ use cxg_tests::*;
 use serde_json::Value;
 use std::path::PathBuf;
 
-const GOOD: [&str; 4] = [
+const GOOD: [&str; 6] = [
     "0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b",
     "wide_codes",
     "anndata08",
     "plain",
+    "lzf",
+    "anndata07_layout",
 ];
 const FACETS: [&str; 9] = [
     "cell_type",
@@ -78,9 +80,9 @@ fn check_against_anndata(got: &Value, name: &str) {
 fn summaries_match_anndata_for_every_layout() {
     let o = run("cxg-obs", &["-j", "2"], Some(&list(&GOOD)));
     o.ok()
-        .stderr_has("4 files: 4 summarised, 0 failed, 0 manifest rows skipped");
+        .stderr_has("6 files: 6 summarised, 0 failed, 0 manifest rows skipped");
     let recs = jsonl(&o.stdout);
-    assert_eq!(recs.len(), 4);
+    assert_eq!(recs.len(), 6);
     for (r, name) in recs.iter().zip(GOOD) {
         check_against_anndata(r, name);
     }
@@ -140,7 +142,7 @@ fn bad_files_fail_alone_and_are_named() {
         "not_hdf5",
         "truncated",
         "missing_column",
-        "lzf",
+        "zstd",
         "anndata08",
     ];
     let mut input = list(&names);
@@ -161,8 +163,8 @@ fn bad_files_fail_alone_and_are_named() {
         (3, "missing_column", "column 'obs/donor_id' is missing"),
         (
             4,
-            "lzf",
-            "column 'obs/cell_type_ontology_term_id/codes': unsupported compression filter 32000 (LZF)",
+            "zstd",
+            "column 'obs/cell_type_ontology_term_id/codes': unsupported compression filter 32015 (Zstandard)",
         ),
         (6, "file", "cannot open"),
     ];
@@ -254,7 +256,7 @@ fn csv_joins_each_facet_most_cells_first() {
 #[test]
 fn output_is_identical_at_any_j_and_across_runs() {
     let mut names: Vec<&str> = GOOD.to_vec();
-    names.extend(["lzf", "not_hdf5", "truncated"]);
+    names.extend(["zstd", "not_hdf5", "truncated"]);
     names.extend(GOOD);
     let input = list(&names);
     let a = run("cxg-obs", &["-j", "1"], Some(&input));

@@ -5,8 +5,9 @@
 //! Layouts: anndata 0.8 and later (categorical groups `codes` +
 //! `categories`, int8/16/32/64 codes, -1 = missing; bools as an HDF5 enum
 //! or as a `nullable-boolean` group; plain string columns), and the older
-//! one that kept categories in `obs/__categories/<column>`. Anything else
-//! is an error naming the column.
+//! one that kept categories in `obs/__categories/<column>` (anndata 0.7).
+//! Compression: what hdf5-reader decodes (gzip, shuffle, ...) plus LZF
+//! (`lzf.rs`). Anything else is an error naming the column.
 
 use hdf5_reader::group::Group;
 use hdf5_reader::{Datatype, Hdf5File, OpenOptions, StringSize, VarLenKind};
@@ -76,14 +77,13 @@ fn h5(what: &str) -> impl Fn(hdf5_reader::error::Error) -> String + '_ {
         {
             let id = id.trim_start_matches("filter id ").trim();
             let known = match id {
-                "32000" => " (LZF)",
                 "32001" => " (Blosc)",
                 "32004" => " (LZ4)",
                 "32015" => " (Zstandard)",
                 "307" => " (bzip2)",
                 _ => "",
             };
-            format!("{what}: unsupported compression filter {id}{known}; only gzip, shuffle, fletcher32, nbit, scaleoffset and szip can be read")
+            format!("{what}: unsupported compression filter {id}{known}; only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read")
         } else {
             format!("{what}: {msg}")
         }
@@ -97,7 +97,9 @@ pub fn summarize(path: &Path) -> R<Summary> {
         return Err("is a folder, not a file".into());
     }
     // Each column is read once: no chunk cache.
-    let opts = OpenOptions::default().with_chunk_cache_bytes(0);
+    let opts = OpenOptions::default()
+        .with_chunk_cache_bytes(0)
+        .with_filter_registry(crate::lzf::registry());
     let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
         hdf5_reader::error::Error::InvalidMagic => {
             "not an HDF5 file (no HDF5 signature)".to_string()

@@ -9,6 +9,7 @@
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
 pub mod h5ad;
+pub mod lzf;
 
 use clap::Parser;
 use cxg_core::cli::warn;
