@@ -346,6 +346,9 @@ def fixtures(out):
         data = fh.read()
     with open(os.path.join(out, "truncated.h5ad"), "wb") as fh:
         fh.write(data[: len(data) * 2 // 5])
+    # 8b. HDF5, but not AnnData (no obs group)
+    with h5py.File(os.path.join(out, "not_anndata.h5ad"), "w") as f:
+        f.create_dataset("x", data=np.arange(10))
     # 8. not HDF5 at all (an HTML error page saved as the file)
     with open(os.path.join(out, "not_hdf5.h5ad"), "w") as fh:
         fh.write("<html><body>403 Forbidden</body></html>\n")

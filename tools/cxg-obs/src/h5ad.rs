@@ -96,8 +96,15 @@ pub fn summarize(path: &Path) -> R<Summary> {
     if bytes.is_dir() {
         return Err("is a folder, not a file".into());
     }
-    // Each column is read once: no chunk cache.
+    // No read may allocate more than the file could decompress to (deflate
+    // expands at most ~1,032 times), so a hostile header cannot make a
+    // column ask for terabytes. Each column is read once: no chunk cache.
+    let budget = usize::try_from(bytes.len())
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_EXPANSION)
+        .max(1 << 20);
     let opts = OpenOptions::default()
+        .with_max_read_bytes(budget)
         .with_chunk_cache_bytes(0)
         .with_filter_registry(crate::lzf::registry());
     let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
@@ -118,9 +125,12 @@ pub fn summarize(path: &Path) -> R<Summary> {
     let root = file
         .root_group()
         .map_err(|e| format!("not a readable HDF5 file (truncated?): {e}"))?;
-    let obs = root
-        .group("obs")
-        .map_err(|e| format!("no readable 'obs' group (not an AnnData file?): {e}"))?;
+    let obs = root.group("obs").map_err(|e| match e {
+        hdf5_reader::error::Error::GroupNotFound(_) => {
+            "no 'obs' group: not an AnnData file".to_string()
+        }
+        e => format!("cannot read the 'obs' group (a damaged file?): {e}"),
+    })?;
     let (groups, datasets) = obs
         .member_names()
         .map_err(h5("'obs' (listing its columns)"))?;
@@ -128,6 +138,7 @@ pub fn summarize(path: &Path) -> R<Summary> {
         obs: &obs,
         groups,
         datasets,
+        budget,
     };
     let n_cells = members.n_cells()?;
     let mut facets = Vec::with_capacity(FACETS.len());
@@ -186,7 +197,12 @@ struct Members<'a> {
     obs: &'a Group,
     groups: Vec<String>,
     datasets: Vec<String>,
+    /// The most bytes one read may decode.
+    budget: usize,
 }
+
+/// The most a compressed byte can expand to (deflate's limit is ~1,032).
+const MAX_EXPANSION: usize = 1100;
 
 fn attr_string(attrs: R<hdf5_reader::Attribute>) -> Option<String> {
     attrs.ok().and_then(|a| a.read_string().ok())
@@ -234,6 +250,9 @@ impl Members<'_> {
             format!("column 'obs/{idx}' (the cell index) is missing: unsupported layout (anndata < 0.7 stored obs as one table)")
         })?;
         match ds.shape() {
+            [n] if usize::try_from(*n).map_or(true, |n| n > self.budget) => Err(format!(
+                "column 'obs/{idx}' claims {n} cells, more than this file can hold"
+            )),
             [n] => Ok(*n),
             s => Err(format!(
                 "column 'obs/{idx}': expected one dimension, found shape {s:?}"
@@ -252,7 +271,12 @@ impl Members<'_> {
                     "{place}: unsupported layout: a group with encoding-type '{enc}', not a categorical"
                 ));
             }
-            let codes = read_codes(&g, "codes", &format!("column 'obs/{name}/codes'"))?;
+            let codes = read_codes(
+                &g,
+                "codes",
+                &format!("column 'obs/{name}/codes'"),
+                self.budget,
+            )?;
             let cats = read_strings(&g, "categories", &format!("column 'obs/{name}/categories'"))?;
             Column {
                 codes,
@@ -277,7 +301,7 @@ impl Members<'_> {
                 Column { codes, categories }
             } else if let Ok(legacy) = self.obs.group("__categories") {
                 // before anndata 0.8: codes here, categories in __categories
-                let codes = read_codes(self.obs, name, &place)?;
+                let codes = read_codes(self.obs, name, &place, self.budget)?;
                 let categories =
                     read_strings(&legacy, name, &format!("column 'obs/__categories/{name}'"))?;
                 Column { codes, categories }
@@ -356,10 +380,12 @@ fn read_strings(g: &Group, name: &str, place: &str) -> R<Vec<String>> {
     ds.read_strings().map_err(h5(place))
 }
 
-fn read_codes(g: &Group, name: &str, place: &str) -> R<Vec<i32>> {
+fn read_codes(g: &Group, name: &str, place: &str, budget: usize) -> R<Vec<i32>> {
     let ds = g.dataset(name).map_err(h5(place))?;
     let n = usize::try_from(ds.num_elements().map_err(h5(place))?)
-        .map_err(|_| format!("{place}: too many values"))?;
+        .ok()
+        .filter(|n| n.saturating_mul(8) <= budget)
+        .ok_or_else(|| format!("{place}: claims more values than this file can hold"))?;
     macro_rules! read {
         ($t:ty) => {{
             let mut v: Vec<$t> = vec![0; n];
