@@ -204,7 +204,7 @@ fn per_dataset(client: &Client, cid: &str, did: &str) -> Result<Lookup> {
                 format!("invalid JSON in the response: {e}"),
             )),
         },
-        Err(e) if e.unreachable => Err(e.into_error()),
+        Err(e) if e.service => Err(e.into_error()),
         Err(e) => {
             let status = e
                 .status
