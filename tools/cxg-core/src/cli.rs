@@ -39,7 +39,13 @@ pub struct OutputArgs {
     /// Write to FILE instead of stdout: checked before any work, written to a
     /// temporary file and renamed into place on success (a device or FIFO is
     /// written directly; a symlink's target is replaced)
-    #[arg(short, long, value_name = "FILE", help_heading = "Common options")]
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        help_heading = "Common options",
+        global = true
+    )]
     pub output: Option<std::path::PathBuf>,
 }
 
@@ -47,7 +53,7 @@ pub struct OutputArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct PrettyArgs {
     /// Indent the JSON (as `jq .` does) instead of one compact value per line
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub pretty: bool,
 }
 

@@ -108,7 +108,8 @@ impl HttpError {
 
 /// What an unreachable API (refused connection, DNS failure, unreachable
 /// network) is told, by every tool.
-pub const OFFLINE_HINT: &str = "\n  the API host cannot be reached: check the network or --api-url \
+pub const OFFLINE_HINT: &str =
+    "\n  the API host cannot be reached: check the network or --api-url \
      (CXG_API_URL).\n  To work offline, run 'make demo', or serve a saved \
      snapshot with 'cxg-serve DIR' and pass the URL it prints as --api-url.";
 
@@ -260,7 +261,9 @@ fn problem_detail(body: &[u8]) -> String {
     }
 }
 
-fn reason(status: u16) -> &'static str {
+/// The standard reason phrase of an HTTP status ("" when unknown): the one
+/// table every tool (and cxg-serve) uses.
+pub fn reason(status: u16) -> &'static str {
     ureq::http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -430,7 +433,9 @@ impl Client {
                         let in_a_row = self.failing.fetch_add(1, Ordering::Relaxed) + 1;
                         let service = unreachable || in_a_row >= SERVICE_DOWN_AFTER;
                         if unreachable {
-                            self.mark_down("the host could not be reached by an earlier request".into());
+                            self.mark_down(
+                                "the host could not be reached by an earlier request".into(),
+                            );
                         } else if service {
                             self.mark_down(format!(
                                 "the service failed {in_a_row} requests in a row, each after {attempt} attempts"
@@ -445,7 +450,8 @@ impl Client {
                             attempts: attempt,
                         });
                     }
-                    let wait = wait.unwrap_or_else(|| backoff_wait(self.backoff, attempt, jitter()));
+                    let wait =
+                        wait.unwrap_or_else(|| backoff_wait(self.backoff, attempt, jitter()));
                     let what = match status {
                         Some(s) => format!("HTTP {s} {msg}"),
                         None => msg,
@@ -583,7 +589,10 @@ mod tests {
             retry_after("Sun, 06 Nov 1994 08:49:41 GMT", now),
             Some(Duration::from_secs(4))
         );
-        assert_eq!(retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after("99999999", now), Some(MAX_RETRY_AFTER));
         assert_eq!(retry_after("soon", now), None);
     }
@@ -594,7 +603,10 @@ mod tests {
         assert_eq!(backoff_wait(b, 1, 1.0), Duration::from_millis(1));
         assert_eq!(backoff_wait(b, 3, 0.5), Duration::from_millis(2));
         assert_eq!(backoff_wait(b, 100, 1.0), Duration::from_secs(30));
-        assert_eq!(backoff_wait(Duration::from_secs(600), u32::MAX, 1.0), Duration::from_secs(30));
+        assert_eq!(
+            backoff_wait(Duration::from_secs(600), u32::MAX, 1.0),
+            Duration::from_secs(30)
+        );
     }
 
     #[test]
@@ -615,11 +627,17 @@ mod tests {
         );
         assert!(matches!(
             transport_failure(ureq::Error::Io(e)),
-            Attempt::Retry { unreachable: true, .. }
+            Attempt::Retry {
+                unreachable: true,
+                ..
+            }
         ));
         assert!(matches!(
             transport_failure(ureq::Error::HostNotFound),
-            Attempt::Retry { unreachable: true, .. }
+            Attempt::Retry {
+                unreachable: true,
+                ..
+            }
         ));
     }
 }

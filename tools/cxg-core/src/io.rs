@@ -298,7 +298,8 @@ pub fn plan_output(path: &Path) -> Result<Target> {
                 )))
             }
         }
-        let (_, probe) = create_temp(dest).map_err(|e| e.context(format!("cannot write {shown}")))?;
+        let (_, probe) =
+            create_temp(dest).map_err(|e| e.context(format!("cannot write {shown}")))?;
         remove_temp(&probe);
     }
     Ok(target)
@@ -525,7 +526,10 @@ mod tests {
         let mut f = AtomicFile::create(&dest).unwrap();
         f.write_all(b"data").unwrap();
         assert!(f.commit().is_err());
-        let names: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["taken"]);
         assert!(temps().is_empty() || !temps().iter().any(|p| p.starts_with(&d)));
     }
@@ -533,13 +537,19 @@ mod tests {
     #[test]
     fn output_is_checked_at_open_and_created_late() {
         let d = tmpdir("late");
-        let e = Output::open(Some(&d.join("missing/out.csv"))).err().unwrap();
+        let e = Output::open(Some(&d.join("missing/out.csv")))
+            .err()
+            .unwrap();
         assert!(e.msg.contains("missing"), "{}", e.msg);
         let e = Output::open(Some(&d)).err().unwrap();
         assert!(e.msg.contains("is a folder"), "{}", e.msg);
         let dest = d.join("out.csv");
         let out = Output::open(Some(&dest)).unwrap();
-        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "nothing created at open");
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            0,
+            "nothing created at open"
+        );
         out.finish().unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"");
     }
@@ -555,14 +565,23 @@ mod tests {
         std::fs::write(&real, b"old").unwrap();
         let link = d.join("link.json");
         std::os::unix::fs::symlink("real.json", &link).unwrap();
-        assert_eq!(plan_output(&link).unwrap(), Target::Replace(d.join("real.json")));
+        assert_eq!(
+            plan_output(&link).unwrap(),
+            Target::Replace(d.join("real.json"))
+        );
         let mut out = Output::open(Some(&link)).unwrap();
         out.write_all(b"new").unwrap();
         out.finish().unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(std::fs::read(&real).unwrap(), b"new");
         let dangling = d.join("dangling");
         std::os::unix::fs::symlink("made.json", &dangling).unwrap();
-        assert_eq!(plan_output(&dangling).unwrap(), Target::Replace(d.join("made.json")));
+        assert_eq!(
+            plan_output(&dangling).unwrap(),
+            Target::Replace(d.join("made.json"))
+        );
     }
 }

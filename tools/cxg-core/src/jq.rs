@@ -364,7 +364,11 @@ mod tests {
 
     #[test]
     fn runaway_recursion_is_an_error_not_an_abort() {
-        for code in ["def f: 1 + f; f", "def f(x): [x, f(x)]; f(.)", "\"\\(def g: g + 1; g)\""] {
+        for code in [
+            "def f: 1 + f; f",
+            "def f(x): [x, f(x)]; f(.)",
+            "\"\\(def g: g + 1; g)\"",
+        ] {
             let p = Program::compile(code, "--where").unwrap();
             let e = p.run(Val::Null).unwrap_err();
             assert!(is_recursion_error(&e), "{code}: {e}");
@@ -387,7 +391,10 @@ mod tests {
         let code = "def fact: if . <= 1 then 1 else . * (. - 1 | fact) end; 10 | fact";
         assert_eq!(run1(code, serde_json::json!(null)), ["3628800"]);
         // definitions after a pipe, with arguments, and in strings
-        assert_eq!(run1("def inc($n): . + $n; 1 | inc(2)", serde_json::json!(null)), ["3"]);
+        assert_eq!(
+            run1("def inc($n): . + $n; 1 | inc(2)", serde_json::json!(null)),
+            ["3"]
+        );
         assert_eq!(
             run1("\"x\\(def h: 5; h)\"", serde_json::json!(null)),
             ["\"x5\""]
