@@ -253,6 +253,31 @@ pub fn write_file_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     f.commit()
 }
 
+/// Create (or reuse) the folder `parent/name` for per-record files. An
+/// existing entry must be a real folder: a symlink planted there (say to
+/// `../outside/`) is refused, so nothing is written outside the output
+/// folder through it.
+pub fn create_subdir(parent: &Path, name: &str) -> Result<PathBuf> {
+    let dir = parent.join(name);
+    match std::fs::symlink_metadata(&dir) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::input(format!(
+            "'{}' is a symbolic link: refusing to write through it (files stay inside '{}')",
+            dir.display(),
+            parent.display()
+        ))),
+        Ok(m) if m.is_dir() => Ok(dir),
+        Ok(_) => Err(Error::input(format!(
+            "'{}' exists and is not a folder",
+            dir.display()
+        ))),
+        Err(_) => match std::fs::create_dir(&dir) {
+            Ok(()) => Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => create_subdir(parent, name),
+            Err(e) => Err(Error::input(format!("cannot create '{}': {e}", dir.display()))),
+        },
+    }
+}
+
 /// Where an output path leads, decided before any work is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
