@@ -101,6 +101,8 @@ impl HttpError {
         let mut msg = self.to_string();
         if self.unreachable {
             msg.push_str(OFFLINE_HINT);
+        } else if self.service && self.status.is_some() {
+            msg.push_str(DOWN_HINT);
         }
         Error::api(msg)
     }
@@ -111,6 +113,12 @@ impl HttpError {
 pub const OFFLINE_HINT: &str =
     "\n  the API host cannot be reached: check the network or --api-url \
      (CXG_API_URL).\n  To work offline, run 'make demo', or serve a saved \
+     snapshot with 'cxg-serve DIR' and pass the URL it prints as --api-url.";
+
+/// What a failing API (every request answered with 5xx or 429) is told.
+pub const DOWN_HINT: &str =
+    "\n  the API is failing as a whole: try again later (more --retries, a \
+     longer --backoff-ms).\n  To work offline, run 'make demo', or serve a saved \
      snapshot with 'cxg-serve DIR' and pass the URL it prints as --api-url.";
 
 /// One shared agent plus the retry policy.

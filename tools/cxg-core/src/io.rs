@@ -273,7 +273,10 @@ pub fn create_subdir(parent: &Path, name: &str) -> Result<PathBuf> {
         Err(_) => match std::fs::create_dir(&dir) {
             Ok(()) => Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => create_subdir(parent, name),
-            Err(e) => Err(Error::input(format!("cannot create '{}': {e}", dir.display()))),
+            Err(e) => Err(Error::input(format!(
+                "cannot create '{}': {e}",
+                dir.display()
+            ))),
         },
     }
 }
@@ -355,15 +358,30 @@ fn resolve_link(path: &Path) -> Result<PathBuf> {
     )))
 }
 
-/// Fail early when stdout is closed (`tool >&-`): Rust would otherwise
-/// discard every write to it without an error.
+/// Fail early when stdout is closed (`tool >&-`). The Rust runtime reopens
+/// a closed stdout on `/dev/null` (read-write) at start, so every write
+/// would succeed and the output vanish without an error; a shell's
+/// `>/dev/null` opens it write-only, which stays allowed.
 pub fn check_stdout() -> Result<()> {
     use std::os::fd::AsFd;
+    let closed = || Error::input("cannot write stdout: it is closed; give -o FILE or redirect it");
     io::stdout()
         .as_fd()
         .try_clone_to_owned()
-        .map(|_| ())
-        .map_err(|e| Error::input(format!("cannot write stdout: it is closed ({e})")))
+        .map_err(|_| closed())?;
+    let is_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
+    if is_null {
+        let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+        // O_ACCMODE == 3, O_RDWR == 2
+        if flags.is_some_and(|f| f & 3 == 2) {
+            return Err(closed());
+        }
+    }
+    Ok(())
 }
 
 /// A file output that is checked at once and created on the first write

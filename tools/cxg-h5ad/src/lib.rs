@@ -6,9 +6,9 @@
 
 use clap::Parser;
 use cxg_core::cli::warn;
+use cxg_core::cli::OutputArgs;
 use cxg_core::http::{Client, HttpArgs};
 use cxg_core::ids::is_uuid;
-use cxg_core::cli::OutputArgs;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
 use cxg_core::json::JsonStream;
 use cxg_core::{Error, Outcome, Result};
@@ -294,7 +294,11 @@ fn read_table(input: Input, delimiter: u8) -> Result<Table> {
         .clone();
     let header: Vec<String> = headers
         .iter()
-        .map(|h| String::from_utf8_lossy(h).trim_start_matches('\u{feff}').to_string())
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
         .collect();
     let col = |n: &str| header.iter().position(|h| h == n);
     let Some(di) = col("dataset_id") else {
@@ -351,13 +355,19 @@ fn look_up(
     let mut results: Vec<Option<Lookup>> = t
         .rows
         .iter()
-        .map(|r| index.get(&t.cell(r, t.di)).map(|i| Lookup::Found(i.clone())))
+        .map(|r| {
+            index
+                .get(&t.cell(r, t.di))
+                .map(|i| Lookup::Found(i.clone()))
+        })
         .collect();
     let from_index = results.iter().filter(|l| l.is_some()).count();
     for _ in 0..from_index {
         progress.tick();
     }
-    let misses: Vec<usize> = (0..t.rows.len()).filter(|&k| results[k].is_none()).collect();
+    let misses: Vec<usize> = (0..t.rows.len())
+        .filter(|&k| results[k].is_none())
+        .collect();
     cxg_core::par::ordered_map(
         &misses,
         jobs,
@@ -386,6 +396,9 @@ fn look_up(
     Ok((results, from_index))
 }
 
+/// A row that could not be completed: dataset_id, collection_id, why.
+type Failed = (String, String, Failure);
+
 /// Step 4: write every row in input order, the appended columns filled
 /// (or empty for a failed row, which is named on stderr). Returns the
 /// failures as (dataset_id, collection_id, failure).
@@ -394,7 +407,7 @@ fn write_rows(
     results: &[Lookup],
     extra: bool,
     out: Output,
-) -> Result<(Output, Vec<(String, String, Failure)>)> {
+) -> Result<(Output, Vec<Failed>)> {
     // Appended columns replace same-named input columns, so a rerun on
     // this tool's own output gives the same file.
     let mut names: Vec<&str> = APPENDED.to_vec();
@@ -454,7 +467,7 @@ fn write_rows(
 }
 
 /// Step 5: the failures file (just the header when every row was done).
-fn write_failures(out: Output, failures: &[(String, String, Failure)]) -> Result<()> {
+fn write_failures(out: Output, failures: &[Failed]) -> Result<()> {
     let fname = out.name();
     let mut fw = csv_writer(out);
     let ferr = |e| csv_write_error(&fname, e);
