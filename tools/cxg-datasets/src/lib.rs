@@ -121,6 +121,13 @@ pub fn run(args: Args) -> Result<Outcome> {
                 }
                 let keep = match p.is_truthy(dv) {
                     Ok(k) => k,
+                    Err(e) if cxg_core::jq::is_recursion_error(&e) => {
+                        // the expression's fault, not the record's
+                        return Err(Error::input(format!(
+                            "--where '{}': {e}",
+                            args.where_.as_deref().unwrap_or_default()
+                        )));
+                    }
                     Err(e) => {
                         // named and skipped; the exit status says so
                         let id = d.get("dataset_id").and_then(Value::as_str).unwrap_or("?");
@@ -223,9 +230,7 @@ fn write_layout(
         })?
         .to_string();
     safe(&cid, &format!("{place}: collection_id"))?;
-    let cdir = dir.join(format!("collection_{cid}"));
-    std::fs::create_dir_all(&cdir)
-        .map_err(|e| Error::input(format!("cannot create '{}': {e}", cdir.display())))?;
+    let cdir = cxg_core::io::create_subdir(dir, &format!("collection_{cid}"))?;
     let mut names = Vec::new();
     for (k, d) in datasets.iter().enumerate() {
         let dvid = d

@@ -3,13 +3,13 @@
 //! was checked to be complete and of the expected shape.
 
 use clap::{Parser, Subcommand};
+use cxg_core::cli::{warn, OutputArgs, PrettyArgs};
 use cxg_core::http::{Client, HttpArgs};
-use cxg_core::ids::is_uuid;
+use cxg_core::ids::{id_in, IdKind};
 use cxg_core::io::{Input, Output};
 use cxg_core::json::{check_shape, minify, write_pretty, JsonStream};
-use cxg_core::{cli::warn, Error, Outcome, Result};
+use cxg_core::{Error, Outcome, Result};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
   # every public collection (the default command)
@@ -32,12 +32,10 @@ const EXAMPLES: &str = "\
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Write to FILE (atomically: a temporary file renamed on success)
-    #[arg(short, long, value_name = "FILE", global = true)]
-    pub output: Option<PathBuf>,
-    /// Indent the JSON (as `jq .` does) instead of compact output
-    #[arg(long, global = true)]
-    pub pretty: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    #[command(flatten)]
+    pub json: PrettyArgs,
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -58,12 +56,13 @@ pub enum Command {
     },
     /// GET /collections/ID for each ID: full collections as JSON Lines
     Collection {
-        /// Collection ids; none or `-` reads stdin: one id per line, or JSON
-        /// (an array or JSON Lines) of objects with `collection_id`
+        /// Collection ids or collection URLs (as in the CSV's collection_url);
+        /// none or `-` reads stdin: one per line, or JSON (an array or JSON
+        /// Lines) of objects with `collection_id`
         ids: Vec<String>,
         /// Requests in flight at once
-        #[arg(short = 'j', long, default_value_t = 4, value_name = "N")]
-        jobs: usize,
+        #[arg(short = 'j', long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: u16,
     },
 }
 
@@ -151,6 +150,48 @@ fn ids_from_stdin() -> Result<Vec<(String, String)>> {
     Ok(ids)
 }
 
+/// The collection id each argument or line names: a UUID or a collection
+/// URL. Anything else (a dataset URL, a typo) is refused before any request.
+fn collection_ids(given: Vec<(String, String)>) -> Result<Vec<(String, String)>> {
+    let mut ids = Vec::with_capacity(given.len());
+    let mut bad = Vec::new();
+    for (text, at) in given {
+        match id_in(&text) {
+            Some((IdKind::Bare | IdKind::Collection, id)) => {
+                ids.push((id.to_ascii_lowercase(), at))
+            }
+            Some((IdKind::Dataset, id)) => bad.push(format!(
+                "{at}: '{text}' names dataset {id}, not a collection"
+            )),
+            None => bad.push(format!("{at}: '{text}'")),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(Error::input(format!(
+            "not a collection id (a UUID or a collection URL such as \
+             https://cellxgene.cziscience.com/collections/<uuid>): {}",
+            bad.join(", ")
+        )));
+    }
+    Ok(ids)
+}
+
+/// The answer for `GET /collections/{id}` must be that collection: a JSON
+/// object whose `collection_id` is `id`.
+fn check_collection(url: &str, id: &str, body: &[u8]) -> std::result::Result<(), String> {
+    check_shape(url, body, false).map_err(|e| e.msg)?;
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("{url}: {e}"))?;
+    match v.get("collection_id") {
+        Some(serde_json::Value::String(got)) if got.eq_ignore_ascii_case(id) => Ok(()),
+        Some(other) => Err(format!(
+            "{url}: the answer is collection {other}, not the collection asked for"
+        )),
+        None => Err(format!(
+            "{url}: the answer has no collection_id: it is not a collection"
+        )),
+    }
+}
+
 fn fetch_collections(
     client: &Client,
     ids: Vec<(String, String)>,
@@ -158,17 +199,6 @@ fn fetch_collections(
     out: &mut Output,
     pretty: bool,
 ) -> Result<Outcome> {
-    let bad: Vec<String> = ids
-        .iter()
-        .filter(|(id, _)| !is_uuid(id))
-        .map(|(id, at)| format!("{at}: '{id}'"))
-        .collect();
-    if !bad.is_empty() {
-        return Err(Error::input(format!(
-            "not a collection id (UUID): {}",
-            bad.join(", ")
-        )));
-    }
     let mut failed = 0usize;
     cxg_core::par::ordered_map(
         &ids,
@@ -177,17 +207,21 @@ fn fetch_collections(
             let path = format!("/collections/{id}");
             let body = client.get(&path)?;
             let url = format!("GET {}{path}", client.base());
-            Ok::<_, cxg_core::http::HttpError>(check_shape(&url, &body, false).map(|_| body))
+            Ok::<_, cxg_core::http::HttpError>(check_collection(&url, id, &body).map(|_| body))
         },
-        |_, r| match r {
+        |k, r| match r {
             Ok(Ok(body)) => write_json(out, &body, pretty),
-            Ok(Err(shape)) => Err(Error::api(shape.msg)),
-            Err(e) if matches!(e.status, Some(403 | 404 | 410)) => {
+            Ok(Err(msg)) => {
                 failed += 1;
-                warn(&e);
+                warn(format_args!("collection {}: {msg}", ids[k].0));
                 Ok(())
             }
-            Err(e) => Err(e.into_error()),
+            Err(e) if e.service => Err(e.into_error()),
+            Err(e) => {
+                failed += 1;
+                warn(format_args!("collection {}: {e}", ids[k].0));
+                Ok(())
+            }
         },
     )?;
     Ok(if failed == 0 {
@@ -198,27 +232,29 @@ fn fetch_collections(
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
+    // The output is checked first: a bad -o fails before any request.
+    let mut out = Output::open(args.out.output.as_deref())?;
+    let pretty = args.json.pretty;
     let command = args.command.unwrap_or(Command::Collections {
         visibility: "PUBLIC".into(),
     });
     let jobs = match &command {
-        Command::Collection { jobs, .. } => (*jobs).max(1),
+        Command::Collection { jobs, .. } => usize::from(*jobs),
         _ => 1,
     };
     let client = Client::new(&args.http, jobs)?;
     let ids = match &command {
         Command::Collection { ids, .. } if ids.is_empty() || ids == &["-"] => {
-            Some(ids_from_stdin()?)
+            Some(collection_ids(ids_from_stdin()?)?)
         }
-        Command::Collection { ids, .. } => Some(
+        Command::Collection { ids, .. } => Some(collection_ids(
             ids.iter()
                 .enumerate()
                 .map(|(i, id)| (id.clone(), format!("argument {}", i + 1)))
                 .collect(),
-        ),
+        )?),
         _ => None,
     };
-    let mut out = Output::open(args.output.as_deref())?;
     let outcome = match command {
         Command::Collections { visibility } => {
             if !query_value(&visibility) {
@@ -230,7 +266,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 &client,
                 &format!("/collections?visibility={visibility}"),
                 &mut out,
-                args.pretty,
+                pretty,
             )?;
             Outcome::Complete
         }
@@ -244,16 +280,12 @@ pub fn run(args: Args) -> Result<Outcome> {
                 Some(v) => format!("/datasets?schema_version={v}"),
                 None => "/datasets".to_string(),
             };
-            fetch_list(&client, &path, &mut out, args.pretty)?;
+            fetch_list(&client, &path, &mut out, pretty)?;
             Outcome::Complete
         }
-        Command::Collection { .. } => fetch_collections(
-            &client,
-            ids.unwrap_or_default(),
-            jobs,
-            &mut out,
-            args.pretty,
-        )?,
+        Command::Collection { .. } => {
+            fetch_collections(&client, ids.unwrap_or_default(), jobs, &mut out, pretty)?
+        }
     };
     out.finish()?;
     Ok(outcome)

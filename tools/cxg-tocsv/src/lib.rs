@@ -306,6 +306,9 @@ pub fn run(args: Args) -> Result<Outcome> {
             .collect();
         for r in built {
             match r {
+                Err(e) if cxg_core::jq::is_recursion_error(&e) => {
+                    return Err(Error::input(e));
+                }
                 Err(e) => {
                     warn(e);
                     failed += 1;
