@@ -322,6 +322,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         return join(&args, csv);
     }
     install_panic_hook();
+    // -o is checked before any work
+    let mut out = Output::open(args.output.as_deref())?;
     let input = Input::open(args.file.as_deref())?;
     let name = input.name.clone();
     let base = args
@@ -333,7 +335,6 @@ pub fn run(args: Args) -> Result<Outcome> {
     let text = read_all(input)?;
     let jobs = parse_input(&name, &text, base.as_deref())?;
     let started = Instant::now();
-    let mut out = Output::open(args.output.as_deref())?;
     let oname = out.name();
     let threads = args
         .jobs
@@ -407,6 +408,7 @@ fn note(job: &Job, r: &std::result::Result<Summary, String>, failed: &mut usize,
 pub const JOINED: [&str; 3] = ["normal_cell_count", "primary_cell_count", "donor_count"];
 
 fn join(args: &Args, csv_path: &Path) -> Result<Outcome> {
+    let out = Output::open(args.output.as_deref())?;
     // the records, by dataset_version_id and by dataset_id
     let input = Input::open(args.file.as_deref())?;
     let jname = input.name.clone();
@@ -429,7 +431,13 @@ fn join(args: &Args, csv_path: &Path) -> Result<Outcome> {
         if let Some(d) = v.get("dataset_id").and_then(Value::as_str) {
             by_dataset.insert(d.to_string(), records.len());
         }
-        records.push(v);
+        // keep only what the join needs, not the counts
+        let keep: Map<String, Value> = ["status", "error"]
+            .iter()
+            .chain(JOINED.iter())
+            .map(|k| (k.to_string(), v.get(*k).cloned().unwrap_or(Value::Null)))
+            .collect();
+        records.push(Value::Object(keep));
     }
     let cin = Input::open(Some(csv_path))?;
     let cname = cin.name.clone();
@@ -461,7 +469,6 @@ fn join(args: &Args, csv_path: &Path) -> Result<Outcome> {
             }
         })
         .collect();
-    let out = Output::open(args.output.as_deref())?;
     let oname = out.name();
     let mut w = csv_writer(out);
     let werr = |e| csv_write_error(&oname, e);
