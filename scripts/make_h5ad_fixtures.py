@@ -172,6 +172,8 @@ def summary(path, dataset_version_id):
         rec["counts"][facet] = dict(items)
         if facet in PLAIN:
             rec["labels"][facet] = {k: k for k, _ in items}
+        elif facet not in obs.columns:  # ids only: no labels
+            rec["labels"][facet] = {k: "" for k, _ in items}
         else:
             pairs = pd.DataFrame({"id": col.astype(object), "label": obs[facet].astype(object)}).dropna()
             first = pairs.groupby("id")["label"].agg(lambda s: s.value_counts().index[0])
@@ -303,6 +305,13 @@ def fixtures(out):
         print(f"note: {py08} absent: anndata08.h5ad not (re)written", file=sys.stderr)
         if os.path.exists(p):
             made[p] = ("anndata08", check_layout(p, "gzip"))
+
+    # 3c. ids without their label columns (a file before CELLxGENE's ingest)
+    p = os.path.join(out, "ids_only.h5ad")
+    obs = make_obs(400, seed=9)
+    obs = obs.drop(columns=[f for f in FACETS if f not in PLAIN])
+    make_adata(obs, seed=9).write_h5ad(p, compression="gzip")
+    made[p] = ("ids_only", check_layout(p, "gzip"))
 
     # 4b. anndata 0.7's layout (obs encoding-version 0.1.0: codes datasets
     #     whose categories live in obs/__categories), converted from 4 with

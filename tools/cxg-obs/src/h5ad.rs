@@ -145,11 +145,13 @@ pub fn summarize(path: &Path) -> R<Summary> {
     for name in FACETS {
         let (id_col, label_col) = columns(name);
         let ids = members.categorical(&id_col, n_cells)?;
-        let labels = match label_col {
-            Some(l) if members.has(&l) => Some(members.categorical(&l, n_cells)?),
-            _ => None,
+        let labels = match &label_col {
+            Some(l) if members.has(l) => Labels::Column(members.categorical(l, n_cells)?),
+            // a file not (yet) through CELLxGENE's ingest has ids only
+            Some(_) => Labels::None,
+            None => Labels::Ids,
         };
-        facets.push(count_facet(name, &ids, labels.as_ref()));
+        facets.push(count_facet(name, &ids, &labels));
     }
     let normal_cell_count = facets[2]
         .items
@@ -490,9 +492,19 @@ fn bools(g: &Group, name: &str, place: &str) -> R<Vec<bool>> {
         .collect())
 }
 
+/// Where a facet's labels come from.
+enum Labels {
+    /// Its label column.
+    Column(Column),
+    /// The values are their own labels (suspension_type, tissue_type).
+    Ids,
+    /// The file has no label column: labels are empty.
+    None,
+}
+
 /// Count cells per term, with each term's label (the label most of its
 /// cells carry; ties to the smaller label).
-fn count_facet(name: &'static str, ids: &Column, labels: Option<&Column>) -> Facet {
+fn count_facet(name: &'static str, ids: &Column, labels: &Labels) -> Facet {
     let mut counts = vec![0u64; ids.categories.len()];
     let mut missing = 0u64;
     for &c in &ids.codes {
@@ -503,8 +515,9 @@ fn count_facet(name: &'static str, ids: &Column, labels: Option<&Column>) -> Fac
         }
     }
     let label_of: Vec<String> = match labels {
-        None => ids.categories.clone(),
-        Some(l) => {
+        Labels::Ids => ids.categories.clone(),
+        Labels::None => vec![String::new(); ids.categories.len()],
+        Labels::Column(l) => {
             // fast path: every term has one label
             let mut first = vec![-2i32; ids.categories.len()];
             let mut consistent = true;
@@ -591,7 +604,7 @@ mod tests {
 
     #[test]
     fn missing_codes_are_not_the_first_category() {
-        let f = count_facet("sex", &col(&[-1, 0, 1, 1, -1], &["a", "b"]), None);
+        let f = count_facet("sex", &col(&[-1, 0, 1, 1, -1], &["a", "b"]), &Labels::Ids);
         assert_eq!(f.missing, 2);
         assert_eq!(
             f.items,
@@ -603,7 +616,7 @@ mod tests {
     fn ties_break_by_id_and_labels_follow_the_majority() {
         let ids = col(&[1, 0, 1, 0, 2], &["X:2", "X:1", "X:3"]);
         let labels = col(&[0, 1, 0, 2, 1], &["one", "two", "deux"]);
-        let f = count_facet("cell_type", &ids, Some(&labels));
+        let f = count_facet("cell_type", &ids, &Labels::Column(labels));
         let got: Vec<(&str, u64, &str)> = f
             .items
             .iter()
@@ -614,5 +627,7 @@ mod tests {
             got,
             vec![("X:1", 2, "one"), ("X:2", 2, "deux"), ("X:3", 1, "two")]
         );
+        let f = count_facet("cell_type", &col(&[0], &["X:1"]), &Labels::None);
+        assert_eq!(f.items, vec![("X:1".into(), 1, String::new())]);
     }
 }

@@ -51,8 +51,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "join")]
     pub csv: bool,
     /// Files read at a time (default: the number of cores)
-    #[arg(short = 'j', long, value_name = "N")]
-    pub jobs: Option<usize>,
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
     /// Append normal_cell_count, primary_cell_count and donor_count to the
     /// rows of this CSV (joined on dataset_version_id, else dataset_id),
     /// reading FILE as this tool's JSON Lines
@@ -336,10 +336,10 @@ pub fn run(args: Args) -> Result<Outcome> {
     let jobs = parse_input(&name, &text, base.as_deref())?;
     let started = Instant::now();
     let oname = out.name();
-    let threads = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
+    let threads = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(2, |n| n.get()),
+        usize::from,
+    );
     let (mut failed, mut cells) = (0usize, 0u64);
     if args.csv {
         let mut w = csv_writer(&mut out);
