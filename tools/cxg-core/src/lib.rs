@@ -6,6 +6,7 @@
 //! The core holds no tool's domain logic.
 
 pub mod cli;
+pub mod ctx;
 pub mod error;
 pub mod http;
 pub mod ids;
@@ -15,4 +16,5 @@ pub mod json;
 pub mod names;
 pub mod par;
 
+pub use ctx::Ctx;
 pub use error::{Error, Exit, Outcome, Result};
