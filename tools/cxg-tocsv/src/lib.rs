@@ -6,8 +6,8 @@
 use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
 use cxg_core::io::{csv_record, Input, Output};
-use cxg_core::jq::{parse_val, Program, Val};
-use cxg_core::json::JsonStream;
+use cxg_core::jq::{Program, Val};
+use cxg_core::json::{to_jq, JsonStream};
 use cxg_core::{Error, Outcome, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -28,7 +28,10 @@ const EXAMPLES: &str = "\
   # add a column, replace one, and see the definitions in use
   cxg-tocsv --column 'n_cells=.cell_count' --column 'year=.collection.publisher_metadata.published_year // \"\"' datasets.jsonl
   cxg-tocsv --preset full --list-columns > my.columns   # edit, then:
-  cxg-tocsv --columns my.columns datasets.jsonl";
+  cxg-tocsv --columns my.columns datasets.jsonl
+
+  # pick columns of the preset by name, in this order (as csvcut -c / xsv select)
+  cxg-tocsv --preset full --select dataset_id,cell_count,tissue datasets.jsonl";
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
@@ -51,6 +54,10 @@ pub struct Args {
     /// replaces the preset
     #[arg(long, value_name = "FILE")]
     pub columns: Option<PathBuf>,
+    /// Keep only these columns, in this order: names of the columns in use
+    /// (preset, --columns, --column) or of the `full` preset
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub select: Vec<String>,
     /// Add a column, or replace the one with the same name (repeatable)
     #[arg(long = "column", value_name = "NAME=EXPR", allow_hyphen_values = true)]
     pub column: Vec<String>,
@@ -119,8 +126,17 @@ pub fn parse_column(s: &str) -> Result<Column> {
 pub fn columns_for(args: &Args) -> Result<Vec<Column>> {
     let mut cols = match &args.columns {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Error::input(format!("cannot read '{}': {e}", p.display())))?;
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                let ps = p.to_string_lossy();
+                let hint = if !p.exists() && (ps.contains(',') || !ps.contains(['.', '/'])) {
+                    format!(
+                        " (--columns takes a file of `name = expr` lines; to pick columns by name use --select {ps})"
+                    )
+                } else {
+                    String::new()
+                };
+                Error::input(format!("cannot read '{}': {e}{hint}", p.display()))
+            })?;
             parse_columns(&text, &format!("'{}'", p.display()))?
         }
         None => {
@@ -137,6 +153,40 @@ pub fn columns_for(args: &Args) -> Result<Vec<Column>> {
             Some(x) => *x = c,
             None => cols.push(c),
         }
+    }
+    if !args.select.is_empty() {
+        let full = {
+            let mut c = parse_columns(SEED, "preset seed")?;
+            c.extend(parse_columns(FULL_EXTRA, "preset full")?);
+            c
+        };
+        let mut picked = Vec::new();
+        for name in args.select.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            let c = cols
+                .iter()
+                .chain(full.iter())
+                .find(|c| c.name == name)
+                .ok_or_else(|| {
+                    let mut names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+                    for c in &full {
+                        if !names.contains(&c.name.as_str()) {
+                            names.push(&c.name);
+                        }
+                    }
+                    Error::input(format!(
+                        "--select: no column named '{name}'; columns: {}",
+                        names.join(",")
+                    ))
+                })?;
+            if picked.iter().any(|p: &Column| p.name == name) {
+                return Err(Error::input(format!("--select: '{name}' is named twice")));
+            }
+            picked.push(c.clone());
+        }
+        if picked.is_empty() {
+            return Err(Error::input("--select: no column names given"));
+        }
+        cols = picked;
     }
     Ok(cols)
 }
@@ -210,16 +260,37 @@ struct Row {
     dataset_id: String,
     recency: (String, String, String),
     line: Vec<u8>,
+    /// Which cells are non-empty.
+    filled: Vec<bool>,
+}
+
+/// Why a record gave no row: a bad record (named, skipped) or input from
+/// the wrong stage (the whole run stops).
+enum RowError {
+    Record(String),
+    Stage(String),
+}
+
+impl From<String> for RowError {
+    fn from(s: String) -> Self {
+        RowError::Record(s)
+    }
 }
 
 fn make_row(
     programs: &[(Column, Program)],
     bytes: &[u8],
     what: &str,
-) -> std::result::Result<Row, String> {
-    let v = parse_val(bytes).map_err(|e| format!("{what}: invalid JSON: {e}"))?;
+) -> std::result::Result<Row, RowError> {
+    // checked strictly first; jaq's reader then keeps number literals as written
+    let mut compact = Vec::with_capacity(bytes.len());
+    cxg_core::raw::emit(bytes, false, &mut compact).map_err(|f| {
+        let (l, c) = cxg_core::raw::line_col(bytes, f.offset);
+        format!("{what}: invalid JSON at line {l}, column {c} of the record: {}", f.msg)
+    })?;
+    let v = to_jq(&compact).map_err(|e| format!("{what}: invalid JSON: {e}"))?;
     if !matches!(v, Val::Obj(_)) {
-        return Err(format!("{what}: is not a JSON object"));
+        return Err(format!("{what}: is not a JSON object").into());
     }
     let id = text(get(&v, "dataset_id"));
     let label = match &id {
@@ -227,7 +298,13 @@ fn make_row(
         None => what.to_string(),
     };
     let Some(dataset_id) = id else {
-        return Err(format!("{label}: has no string dataset_id"));
+        if get(&v, "datasets").is_some() {
+            return Err(RowError::Stage(format!(
+                "{label}: this is a collection (it has datasets and no dataset_id), not a dataset: \
+                 run cxg-datasets first (cxg-datasets collections.json | cxg-tocsv)"
+            )));
+        }
+        return Err(format!("{label}: has no string dataset_id").into());
     };
     let col = get(&v, "collection");
     let pick = |k: &str| {
@@ -241,6 +318,7 @@ fn make_row(
         text(get(&v, "dataset_version_id")).unwrap_or_default(),
     );
     let mut cells = Vec::with_capacity(programs.len());
+    let mut filled = Vec::with_capacity(programs.len());
     for (c, p) in programs {
         let outs = p
             .run(v.clone())
@@ -252,16 +330,21 @@ fn make_row(
             }
             cell(o, &mut s).map_err(|e| format!("{label}: column '{}' {e}", c.name))?;
         }
+        filled.push(!s.is_empty());
         cells.push(s);
     }
     Ok(Row {
         dataset_id,
         recency,
         line: csv_record(&cells),
+        filled,
     })
 }
 
 const BATCH: usize = 512;
+
+/// Seed columns that are empty by design (the old harvester's placeholders).
+const SEED_EMPTY: [&str; 2] = ["author_cell_type", "embedding"];
 
 pub fn run(args: Args) -> Result<Outcome> {
     let cols = columns_for(&args)?;
@@ -306,7 +389,8 @@ pub fn run(args: Args) -> Result<Outcome> {
             .collect();
         for r in built {
             match r {
-                Err(e) => {
+                Err(RowError::Stage(e)) => return Err(Error::input(e)),
+                Err(RowError::Record(e)) => {
                     warn(e);
                     failed += 1;
                 }
@@ -330,6 +414,29 @@ pub fn run(args: Args) -> Result<Outcome> {
             "{dropped} duplicate dataset row{} dropped (kept the most recent version of each dataset_id)",
             if dropped == 1 { "" } else { "s" }
         ));
+    }
+    if !rows.is_empty() {
+        let empty: Vec<&str> = programs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| rows.iter().all(|r| !r.filled[*i]))
+            .map(|(_, (c, _))| c.name.as_str())
+            .filter(|n| !SEED_EMPTY.contains(n))
+            .collect();
+        if !empty.is_empty() {
+            warn(format_args!(
+                "{} column{} empty in every row (the input has no value for {}): {}{}",
+                empty.len(),
+                if empty.len() == 1 { " is" } else { "s are" },
+                if empty.len() == 1 { "it" } else { "them" },
+                empty.join(", "),
+                if empty.iter().any(|n| matches!(*n, "cell_count" | "dataset_title" | "explorer_url")) {
+                    "; dataset previews from the collections list lack them: `cxg-datasets --index datasets_index.json` adds the full records"
+                } else {
+                    ""
+                }
+            ));
+        }
     }
     let out = Output::open(args.output.as_deref())?;
     let name = out.name();
@@ -400,7 +507,11 @@ mod tests {
                 (c, p)
             })
             .collect();
-        make_row(&programs, json.as_bytes(), "rec").map(|r| {
+        make_row(&programs, json.as_bytes(), "rec")
+            .map_err(|e| match e {
+                RowError::Record(s) | RowError::Stage(s) => s,
+            })
+            .map(|r| {
             let mut rd = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .from_reader(&r.line[..]);
