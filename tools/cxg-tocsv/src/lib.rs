@@ -161,7 +161,12 @@ pub fn columns_for(args: &Args) -> Result<Vec<Column>> {
             c
         };
         let mut picked = Vec::new();
-        for name in args.select.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        for name in args
+            .select
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+        {
             let c = cols
                 .iter()
                 .chain(full.iter())
@@ -286,7 +291,10 @@ fn make_row(
     let mut compact = Vec::with_capacity(bytes.len());
     cxg_core::raw::emit(bytes, false, &mut compact).map_err(|f| {
         let (l, c) = cxg_core::raw::line_col(bytes, f.offset);
-        format!("{what}: invalid JSON at line {l}, column {c} of the record: {}", f.msg)
+        format!(
+            "{what}: invalid JSON at line {l}, column {c} of the record: {}",
+            f.msg
+        )
     })?;
     let v = to_jq(&compact).map_err(|e| format!("{what}: invalid JSON: {e}"))?;
     if !matches!(v, Val::Obj(_)) {
@@ -430,7 +438,10 @@ pub fn run(args: Args) -> Result<Outcome> {
                 if empty.len() == 1 { " is" } else { "s are" },
                 if empty.len() == 1 { "it" } else { "them" },
                 empty.join(", "),
-                if empty.iter().any(|n| matches!(*n, "cell_count" | "dataset_title" | "explorer_url")) {
+                if empty
+                    .iter()
+                    .any(|n| matches!(*n, "cell_count" | "dataset_title" | "explorer_url"))
+                {
                     "; dataset previews from the collections list lack them: `cxg-datasets --index datasets_index.json` adds the full records"
                 } else {
                     ""
@@ -512,12 +523,12 @@ mod tests {
                 RowError::Record(s) | RowError::Stage(s) => s,
             })
             .map(|r| {
-            let mut rd = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_reader(&r.line[..]);
-            let rec = rd.records().next().unwrap().unwrap();
-            rec.iter().map(String::from).collect()
-        })
+                let mut rd = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(&r.line[..]);
+                let rec = rd.records().next().unwrap().unwrap();
+                rec.iter().map(String::from).collect()
+            })
     }
 
     #[test]
