@@ -279,7 +279,30 @@ fn the_readme_tour_runs() {
     }
     let t = TempDir::new();
     std::os::unix::fs::symlink(root().join("tests"), t.join("tests")).unwrap();
-    let o = sh(t.path(), &script);
+    // the tour's first line puts target/release on PATH: here it is the
+    // binaries under test, and nothing else of ours is on PATH
+    std::fs::create_dir_all(t.join("target")).unwrap();
+    std::os::unix::fs::symlink(bin_dir(), t.join("target/release")).unwrap();
+    assert!(script.contains("export PATH=\"$PWD/target/release:$PATH\""));
+    let mut c = Command::new("bash");
+    c.arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .current_dir(t.path());
+    let o = run_cmd(c, None);
     o.ok();
     assert!(t.join("all_datasets_h5ad.csv").exists());
+    // the --column example fills its column, and --select its cell counts
+    let (h, rows) = csv_rows(&read(&t.join("full.csv")));
+    let i = h.iter().position(|x| x == "mean_genes").unwrap();
+    assert!(rows.iter().filter(|r| !r[i].is_empty()).count() >= 90);
+    assert!(
+        !o.stderr.contains("cell_count, primary_cell_count"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.text().contains("dataset_id,cell_count,tissue\n"),
+        "{}",
+        o.text()
+    );
 }

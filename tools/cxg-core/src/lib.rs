@@ -15,6 +15,7 @@ pub mod jq;
 pub mod json;
 pub mod names;
 pub mod par;
+pub mod raw;
 
 pub use ctx::Ctx;
 pub use error::{Error, Exit, Outcome, Result};
