@@ -40,8 +40,11 @@ bad_path = $(or $(findstring $(space),$($(1))),$(findstring $(tab),$($(1))),$(fi
 $(foreach v,$(PATH_VARS),$(if $(call bad_path,$(v)),$(error $(v)="$($(v))" contains whitespace or a quote; make would split it and read, write or remove the wrong folder. Use a path without spaces, e.g. a symlink: ln -s "/path/my data" /tmp/mydata; make $(v)=/tmp/mydata)))
 $(foreach v,$(REQUIRED_PATHS),$(if $(strip $($(v))),,$(error $(v) is empty; it must name a folder)))
 
-# $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on success
-atomic = $(1) > "$@.tmp" || { rm -f "$@.tmp"; exit 1; }; mv "$@.tmp" "$@"
+# $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on
+# success; the .tmp file is removed on failure and on SIGINT/SIGTERM/SIGHUP
+# (the shell then exits 130/143/129, as the tools do).
+atomic = trap 'rm -f "$@.tmp"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(1) > "$@.tmp"; mv "$@.tmp" "$@"
 
 # $(call rm_rf,PATH): remove PATH, refusing an empty path, /, the home
 # folder, and this repository or any folder holding it.
