@@ -618,3 +618,32 @@ fn a_repeated_dataset_id_in_the_index_is_named() {
     o.stderr_has("1 dataset_id appear more than once")
         .stderr_has(&id);
 }
+
+#[test]
+fn tocsv_names_the_versions_it_drops_and_ignores_a_bom() {
+    let d = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+    let input = format!(
+        "{{\"dataset_id\":\"{d}\",\"dataset_version_id\":\"v-old\",\"revised_at\":\"2023-01-01\"}}\n\
+         {{\"dataset_id\":\"{d}\",\"dataset_version_id\":\"v-new\",\"revised_at\":\"2024-01-01\"}}\n"
+    );
+    let o = run(
+        "cxg-tocsv",
+        &["--column", "v=.dataset_version_id"],
+        Some(input.as_bytes()),
+    );
+    o.ok().stderr_has(&format!("1 duplicate dataset row dropped (kept the most recent version of each dataset_id): {d} version v-old"));
+    assert!(o.text().ends_with("v-new\n"), "{}", o.text());
+    let t = TempDir::new();
+    std::fs::write(
+        t.join("cols"),
+        "\u{feff}id = .dataset_id\nv = .dataset_version_id\n",
+    )
+    .unwrap();
+    let o = run(
+        "cxg-tocsv",
+        &["--columns", t.join("cols").to_str().unwrap()],
+        Some(input.as_bytes()),
+    );
+    o.ok();
+    assert!(o.text().starts_with("id,v\n"), "{:?}", o.text());
+}

@@ -57,6 +57,21 @@ pub struct PrettyArgs {
     pub pretty: bool,
 }
 
+/// Run a tool's `run(args, &mut Ctx)` in the context of a real run: `-o`
+/// (`output`) is checked before anything else, and the exit status comes
+/// from the records the tool failed (see [`crate::ctx::Ctx`]).
+pub fn main_ctx(
+    name: &'static str,
+    output: Option<std::path::PathBuf>,
+    run: impl FnOnce(&mut crate::ctx::Ctx) -> Result<()>,
+) -> ! {
+    main_with(name, || {
+        let mut ctx = crate::ctx::Ctx::new(output.as_deref())?;
+        run(&mut ctx)?;
+        ctx.finish()
+    })
+}
+
 /// Run a tool's entry point and exit with the shared status table.
 ///
 /// Errors are printed as one line `TOOL: message` (never a backtrace), a

@@ -409,6 +409,8 @@ pub enum Output {
     Stdout(BufWriter<io::Stdout>),
     File(LazyFile),
     Direct(String, BufWriter<File>),
+    /// In memory, for in-process tests (see [`crate::ctx::Ctx::memory`]).
+    Memory(std::sync::Arc<Mutex<Vec<u8>>>),
 }
 
 impl Output {
@@ -443,6 +445,7 @@ impl Output {
             Output::Stdout(_) => "stdout".into(),
             Output::File(f) => format!("'{}'", f.dest.display()),
             Output::Direct(name, _) => name.clone(),
+            Output::Memory(_) => "stdout".into(),
         }
     }
 
@@ -460,6 +463,7 @@ impl Output {
                 }
             }
             Output::Direct(name, mut w) => w.flush().map_err(|e| Error::write(&name, e)),
+            Output::Memory(_) => Ok(()),
         }
     }
 }
@@ -470,6 +474,12 @@ impl Write for Output {
             Output::Stdout(w) => w.write(buf),
             Output::File(f) => f.get()?.write(buf),
             Output::Direct(_, w) => w.write(buf),
+            Output::Memory(m) => {
+                m.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(buf);
+                Ok(buf.len())
+            }
         }
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
@@ -477,6 +487,12 @@ impl Write for Output {
             Output::Stdout(w) => w.write_all(buf),
             Output::File(f) => f.get()?.write_all(buf),
             Output::Direct(_, w) => w.write_all(buf),
+            Output::Memory(m) => {
+                m.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(buf);
+                Ok(())
+            }
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -487,6 +503,7 @@ impl Write for Output {
                 None => Ok(()),
             },
             Output::Direct(_, w) => w.flush(),
+            Output::Memory(_) => Ok(()),
         }
     }
 }

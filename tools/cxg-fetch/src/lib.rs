@@ -3,13 +3,13 @@
 //! was checked to be complete and of the expected shape.
 
 use clap::{Parser, Subcommand};
-use cxg_core::cli::{warn, OutputArgs, PrettyArgs};
+use cxg_core::cli::{OutputArgs, PrettyArgs};
 use cxg_core::http::{Client, HttpArgs};
 use cxg_core::ids::{id_in, IdKind};
-use cxg_core::io::{Input, Output};
 use cxg_core::json::{check_shape, minify, write_pretty, JsonStream};
-use cxg_core::{Error, Outcome, Result};
-use std::io::{BufRead, BufReader, Read, Write};
+use cxg_core::Ctx;
+use cxg_core::{Error, Result};
+use std::io::{BufRead, BufReader, Read};
 
 const EXAMPLES: &str = "\
   # every public collection (the default command)
@@ -73,37 +73,34 @@ fn query_value(v: &str) -> bool {
 }
 
 /// GET a list endpoint, check it is an array of objects, write it.
-fn fetch_list(client: &Client, path: &str, out: &mut Output, pretty: bool) -> Result<usize> {
+fn fetch_list(client: &Client, path: &str, ctx: &mut Ctx, pretty: bool) -> Result<usize> {
     let body = client.get(path).map_err(|e| e.into_error())?;
     let url = format!("GET {}{path}", client.base());
     let n = check_shape(&url, &body, true).map_err(|e| Error::api(e.msg))?;
-    write_json(out, &body, pretty)?;
+    write_json(ctx, &body, pretty)?;
     Ok(n)
 }
 
-fn write_json(out: &mut Output, body: &[u8], pretty: bool) -> Result<()> {
-    let name = out.name();
-    if pretty {
+/// Write one checked response: compact (whitespace removed, every byte of
+/// every value kept) or indented, then a newline.
+fn write_json(ctx: &mut Ctx, body: &[u8], pretty: bool) -> Result<()> {
+    let r = if pretty {
         let v: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| Error::api(format!("cannot re-read the response: {e}")))?;
-        write_pretty(out, &v).map_err(|e| Error::write(&name, e))?;
+        write_pretty(ctx.out(), &v)
     } else {
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity(body.len() + 1);
         minify(body, &mut buf);
-        out.write_all(&buf).map_err(|e| Error::write(&name, e))?;
-    }
-    out.write_all(b"\n").map_err(|e| Error::write(&name, e))
+        ctx.out().write_all(&buf)
+    };
+    r.and_then(|()| ctx.out().write_all(b"\n"))
+        .map_err(|e| ctx.write_error(e))
 }
 
 /// Collection ids from stdin: JSON objects with `collection_id`, or one
 /// id per line.
-fn ids_from_stdin() -> Result<Vec<(String, String)>> {
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return Err(Error::input(
-            "no collection ids: give them as arguments, or pipe ids or collections JSON on stdin",
-        ));
-    }
-    let input = Input::open(None)?;
+fn ids_from_stdin(ctx: &mut Ctx) -> Result<Vec<(String, String)>> {
+    let input = ctx.input(None)?;
     let mut r = BufReader::new(input.reader);
     let first = loop {
         let buf = r
@@ -196,10 +193,9 @@ fn fetch_collections(
     client: &Client,
     ids: Vec<(String, String)>,
     jobs: usize,
-    out: &mut Output,
+    ctx: &mut Ctx,
     pretty: bool,
-) -> Result<Outcome> {
-    let mut failed = 0usize;
+) -> Result<()> {
     cxg_core::par::ordered_map(
         &ids,
         jobs,
@@ -210,30 +206,23 @@ fn fetch_collections(
             Ok::<_, cxg_core::http::HttpError>(check_collection(&url, id, &body).map(|_| body))
         },
         |k, r| match r {
-            Ok(Ok(body)) => write_json(out, &body, pretty),
+            Ok(Ok(body)) => write_json(ctx, &body, pretty),
             Ok(Err(msg)) => {
-                failed += 1;
-                warn(format_args!("collection {}: {msg}", ids[k].0));
+                ctx.fail(format_args!("collection {}: {msg}", ids[k].0));
                 Ok(())
             }
             Err(e) if e.service => Err(e.into_error()),
             Err(e) => {
-                failed += 1;
-                warn(format_args!("collection {}: {e}", ids[k].0));
+                ctx.fail(format_args!("collection {}: {e}", ids[k].0));
                 Ok(())
             }
         },
-    )?;
-    Ok(if failed == 0 {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(failed)
-    })
+    )
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
-    // The output is checked first: a bad -o fails before any request.
-    let mut out = Output::open(args.out.output.as_deref())?;
+/// GET what the command asks for and write it to the context's output
+/// (checked before this is called: a bad -o fails before any request).
+pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let pretty = args.json.pretty;
     let command = args.command.unwrap_or(Command::Collections {
         visibility: "PUBLIC".into(),
@@ -242,33 +231,16 @@ pub fn run(args: Args) -> Result<Outcome> {
         Command::Collection { jobs, .. } => usize::from(*jobs),
         _ => 1,
     };
-    let client = Client::new(&args.http, jobs)?;
-    let ids = match &command {
-        Command::Collection { ids, .. } if ids.is_empty() || ids == &["-"] => {
-            Some(collection_ids(ids_from_stdin()?)?)
-        }
-        Command::Collection { ids, .. } => Some(collection_ids(
-            ids.iter()
-                .enumerate()
-                .map(|(i, id)| (id.clone(), format!("argument {}", i + 1)))
-                .collect(),
-        )?),
-        _ => None,
-    };
-    let outcome = match command {
+    let client = Client::new(&args.http, jobs)?.with_notify(ctx.warner());
+    match command {
         Command::Collections { visibility } => {
             if !query_value(&visibility) {
                 return Err(Error::input(format!(
                     "--visibility '{visibility}': expected PUBLIC or PRIVATE"
                 )));
             }
-            fetch_list(
-                &client,
-                &format!("/collections?visibility={visibility}"),
-                &mut out,
-                pretty,
-            )?;
-            Outcome::Complete
+            let path = format!("/collections?visibility={visibility}");
+            fetch_list(&client, &path, ctx, pretty)?;
         }
         Command::Datasets { schema_version } => {
             let path = match schema_version {
@@ -280,13 +252,139 @@ pub fn run(args: Args) -> Result<Outcome> {
                 Some(v) => format!("/datasets?schema_version={v}"),
                 None => "/datasets".to_string(),
             };
-            fetch_list(&client, &path, &mut out, pretty)?;
-            Outcome::Complete
+            fetch_list(&client, &path, ctx, pretty)?;
         }
-        Command::Collection { .. } => {
-            fetch_collections(&client, ids.unwrap_or_default(), jobs, &mut out, pretty)?
+        Command::Collection { ids, .. } => {
+            let ids = if ids.is_empty() || ids == ["-"] {
+                if ctx.stdin_is_terminal() {
+                    // waiting for ids typed on a terminal would look like a hang
+                    return Err(Error::input(
+                        "no collection ids: give them as arguments, or pipe ids or collections JSON on stdin",
+                    ));
+                }
+                collection_ids(ids_from_stdin(ctx)?)?
+            } else {
+                collection_ids(
+                    ids.iter()
+                        .enumerate()
+                        .map(|(i, id)| (id.clone(), format!("argument {}", i + 1)))
+                        .collect(),
+                )?
+            };
+            fetch_collections(&client, ids, jobs, ctx, pretty)?;
         }
-    };
-    out.finish()?;
-    Ok(outcome)
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const C: &str = "6e2974ee-853a-4444-b781-01a428af919f";
+    const D: &str = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+
+    /// Ids read from literal stdin, then checked: (stdin, ids or error).
+    #[test]
+    fn ids_from_stdin_and_urls() {
+        let url = format!("https://cellxgene.cziscience.com/collections/{C}");
+        let cases: Vec<(String, std::result::Result<Vec<&str>, &str>)> = vec![
+            (format!("{C}\n# a comment\n\n  {C}  \n"), Ok(vec![C, C])),
+            (format!("{url}\n"), Ok(vec![C])),
+            (format!("{}\n", C.to_uppercase()), Ok(vec![C])),
+            (
+                format!("[{{\"collection_id\":\"{C}\",\"x\":1}}]"),
+                Ok(vec![C]),
+            ),
+            (
+                format!("{{\"collection_id\":\"{C}\"}}\n{{\"collection_id\":\"{C}\"}}\n"),
+                Ok(vec![C, C]),
+            ),
+            (String::new(), Ok(vec![])),
+            ("not-an-id\n".into(), Err("stdin line 1: 'not-an-id'")),
+            (
+                format!("https://cellxgene.cziscience.com/e/{D}.cxg/\n"),
+                Err("names dataset 781bd1e1"),
+            ),
+            (
+                "[{\"name\":1}]".into(),
+                Err("element 0 has no string collection_id"),
+            ),
+        ];
+        for (stdin, want) in cases {
+            let mut ctx = Ctx::memory(stdin.as_bytes());
+            let got = ids_from_stdin(&mut ctx).and_then(collection_ids);
+            match (got, want) {
+                (Ok(ids), Ok(want)) => {
+                    let ids: Vec<&str> = ids.iter().map(|(i, _)| i.as_str()).collect();
+                    assert_eq!(ids, want, "{stdin:?}");
+                }
+                (Err(e), Err(want)) => assert!(e.msg.contains(want), "{stdin:?}: {}", e.msg),
+                (got, want) => panic!(
+                    "{stdin:?}: got {:?}, wanted {want:?}",
+                    got.map_err(|e| e.msg)
+                ),
+            }
+        }
+    }
+
+    /// What a GET /collections/{id} answer must be: (body, error or not).
+    #[test]
+    fn answers_must_be_the_collection_asked_for() {
+        let other = "00000000-0000-4000-8000-000000000000";
+        let cases = [
+            (
+                format!("{{\"collection_id\":\"{C}\",\"datasets\":[]}}"),
+                None,
+            ),
+            (
+                format!("{{\"collection_id\":\"{}\"}}", C.to_uppercase()),
+                None,
+            ),
+            (
+                format!("{{\"collection_id\":\"{other}\"}}"),
+                Some("not the collection asked for"),
+            ),
+            (
+                "{\"error\":\"x\"}".to_string(),
+                Some("has no collection_id"),
+            ),
+            ("{\"collection_id\":7}".to_string(), Some("collection 7")),
+            ("[]".to_string(), Some("expected a JSON object")),
+            ("{\"collection_id\":".to_string(), Some("truncated")),
+            (String::new(), Some("empty response body")),
+        ];
+        for (body, want) in cases {
+            let got = check_collection("GET u", C, body.as_bytes());
+            match (got, want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(w)) => assert!(e.contains(w), "{body}: {e}"),
+                (got, want) => panic!("{body}: got {got:?}, wanted {want:?}"),
+            }
+        }
+    }
+
+    /// Responses are written compact (as served, whitespace dropped) or
+    /// indented, one per line.
+    #[test]
+    fn responses_are_written_as_served() {
+        let cases = [
+            (
+                r#"[ {"b": 1.50, "a": "x y"} ]"#,
+                false,
+                "[{\"b\":1.50,\"a\":\"x y\"}]\n",
+            ),
+            (
+                "{\"a\":[1,2]}",
+                true,
+                "{\n  \"a\": [\n    1,\n    2\n  ]\n}\n",
+            ),
+        ];
+        for (body, pretty, want) in cases {
+            let mut ctx = Ctx::memory(b"");
+            write_json(&mut ctx, body.as_bytes(), pretty).unwrap();
+            assert_eq!(String::from_utf8(ctx.output()).unwrap(), want, "{body}");
+        }
+    }
 }

@@ -5,13 +5,12 @@
 //! could not be completed is named on stderr and the exit status says so.
 
 use clap::Parser;
-use cxg_core::cli::warn;
 use cxg_core::cli::OutputArgs;
 use cxg_core::http::{Client, HttpArgs};
 use cxg_core::ids::is_uuid;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
 use cxg_core::json::JsonStream;
-use cxg_core::{Error, Outcome, Result};
+use cxg_core::{Ctx, Error, Result};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -120,7 +119,7 @@ pub fn info(d: &Value) -> Info {
 /// Read a datasets index (array or JSON Lines) into dataset_id -> Info.
 /// A dataset_id that appears more than once keeps its last entry, and a
 /// warning names the repeated ids.
-fn load_index(name: &str, r: impl std::io::Read) -> Result<HashMap<String, Info>> {
+fn load_index(ctx: &Ctx, name: &str, r: impl std::io::Read) -> Result<HashMap<String, Info>> {
     let mut s = JsonStream::new(name, r);
     let mut map = HashMap::new();
     let mut repeated: Vec<String> = Vec::new();
@@ -139,7 +138,7 @@ fn load_index(name: &str, r: impl std::io::Read) -> Result<HashMap<String, Info>
         repeated.sort();
         repeated.dedup();
         let shown: Vec<&str> = repeated.iter().take(10).map(String::as_str).collect();
-        warn(format_args!(
+        ctx.warn(format_args!(
             "{name}: {} dataset_id{} appear more than once; the last entry of each is used: {}{}",
             repeated.len(),
             if repeated.len() == 1 { "" } else { "s" },
@@ -329,17 +328,17 @@ fn read_table(input: Input, delimiter: u8) -> Result<Table> {
 
 /// Step 2: the index, from a file or one GET /datasets (none with
 /// --per-dataset).
-fn read_index(args: &Args, client: &Client) -> Result<HashMap<String, Info>> {
+fn read_index(args: &Args, client: &Client, ctx: &mut Ctx) -> Result<HashMap<String, Info>> {
     if args.per_dataset {
         return Ok(HashMap::new());
     }
     if let Some(p) = &args.index {
-        let inp = Input::open(Some(p))?;
-        return load_index(&inp.name, inp.reader);
+        let inp = ctx.input(Some(p))?;
+        return load_index(ctx, &inp.name, inp.reader);
     }
     let body = client.get("/datasets").map_err(|e| e.into_error())?;
     let name = format!("GET {}/datasets", client.base());
-    load_index(&name, &body[..]).map_err(|e| Error::api(e.msg))
+    load_index(ctx, &name, &body[..]).map_err(|e| Error::api(e.msg))
 }
 
 /// Step 3: every row's lookup, in row order: index hits at once, misses
@@ -402,12 +401,7 @@ type Failed = (String, String, Failure);
 /// Step 4: write every row in input order, the appended columns filled
 /// (or empty for a failed row, which is named on stderr). Returns the
 /// failures as (dataset_id, collection_id, failure).
-fn write_rows(
-    t: &Table,
-    results: &[Lookup],
-    extra: bool,
-    out: Output,
-) -> Result<(Output, Vec<Failed>)> {
+fn write_rows(t: &Table, results: &[Lookup], extra: bool, ctx: &mut Ctx) -> Result<Vec<Failed>> {
     // Appended columns replace same-named input columns, so a rerun on
     // this tool's own output gives the same file.
     let mut names: Vec<&str> = APPENDED.to_vec();
@@ -425,8 +419,8 @@ fn write_rows(
             }
         })
         .collect();
-    let oname = out.name();
-    let mut w = csv_writer(out);
+    let oname = ctx.out_name().to_string();
+    let mut w = csv_writer(ctx.take_out());
     let werr = |e| csv_write_error(&oname, e);
     w.write_record(&out_header).map_err(werr)?;
     let mut failures = Vec::new();
@@ -448,7 +442,7 @@ fn write_rows(
             Lookup::Failed(f) => {
                 let did = t.cell(r, t.di);
                 let cid = t.ci.map(|ci| t.cell(r, ci)).unwrap_or_default();
-                warn(format_args!(
+                ctx.fail(format_args!(
                     "dataset {did} (collection {}): {} ({})",
                     if cid.is_empty() { "?" } else { &cid },
                     f.reason,
@@ -463,7 +457,8 @@ fn write_rows(
         }
         w.write_record(&cells).map_err(werr)?;
     }
-    Ok((csv_finish(w, &oname)?, failures))
+    ctx.put_out(csv_finish(w, &oname)?);
+    Ok(failures)
 }
 
 /// Step 5: the failures file (just the header when every row was done).
@@ -480,31 +475,31 @@ fn write_failures(out: Output, failures: &[Failed]) -> Result<()> {
     csv_finish(fw, &fname)?.finish()
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
-    // Outputs are checked before any input is read or request made.
-    let out = Output::open(args.out.output.as_deref())?;
+/// Append the columns to every row of the CSV and write it to the
+/// context's output (checked before this is called, like --failures here).
+pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let failures_out = match &args.failures {
-        Some(p) => Some(Output::open(Some(p))?),
+        Some(p) => Some(ctx.extra_output(p)?),
         None => None,
     };
-    let table = read_table(Input::open(args.file.as_deref())?, args.delimiter)?;
+    let input = ctx.input(args.file.as_deref())?;
+    let table = read_table(input, args.delimiter)?;
     let jobs = usize::from(args.jobs);
-    let client = Client::new(&args.http, jobs)?;
+    let client = Client::new(&args.http, jobs)?.with_notify(ctx.warner());
     let started = Instant::now();
-    let index = read_index(&args, &client)?;
+    let index = read_index(&args, &client, ctx)?;
     let (results, from_index) = look_up(&table, &index, &client, jobs)?;
-    let (out, failures) = write_rows(&table, &results, args.extra, out)?;
+    let failures = write_rows(&table, &results, args.extra, ctx)?;
     if let Some(f) = failures_out {
         write_failures(f, &failures)?;
     }
-    out.finish()?;
     if !args.quiet {
         let n = table.rows.len();
         let with_url = results
             .iter()
             .filter(|l| matches!(l, Lookup::Found(i) if !i.h5ad_url.is_empty()))
             .count();
-        warn(format_args!(
+        ctx.warn(format_args!(
             "{n} rows ({with_url} with an H5AD url): {from_index} from the index, {} per dataset, {} failed; {} HTTP requests in {:.2} s",
             n - from_index,
             failures.len(),
@@ -512,11 +507,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             started.elapsed().as_secs_f64()
         ));
     }
-    Ok(if failures.is_empty() {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(failures.len())
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -545,5 +536,63 @@ mod tests {
             info(&json!({"assets": null, "cell_count": null})),
             Info::default()
         );
+    }
+
+    /// Literal CSV in, literal CSV out, joined through a literal index (no
+    /// request is made: every row is in it, or fails without a collection).
+    #[test]
+    fn joins_rows_in_process() {
+        let dir = std::env::temp_dir().join(format!("cxg-h5ad-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let index = dir.join("index.json");
+        let d1 = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+        let d2 = "fa8d0451-4377-4177-9d5b-3c408f64d941";
+        std::fs::write(
+            &index,
+            format!(
+                r#"[{{"dataset_id":"{d1}","cell_count":656,"assets":[{{"filetype":"H5AD","url":"u1"}}]}},
+                   {{"dataset_id":"{d2}","cell_count":7,"assets":[]}},
+                   {{"dataset_id":"{d2}","cell_count":8,"assets":[]}}]"#
+            ),
+        )
+        .unwrap();
+        let args = |extra: &[&str]| {
+            let mut a = vec!["cxg-h5ad", "--quiet", "--api-url", "http://127.0.0.1:9/v1"];
+            a.extend_from_slice(&["--index", index.to_str().unwrap()]);
+            a.extend_from_slice(extra);
+            Args::try_parse_from(a).unwrap()
+        };
+        // (options, input, exit status, output, a warning)
+        let cases: Vec<(Vec<&str>, String, i32, String, &str)> = vec![
+            (
+                vec![],
+                format!("dataset_id,x\n{d1},\"a,b\"\n{d2},\n"),
+                0,
+                format!("dataset_id,x,cell_count,h5ad_url\n{d1},\"a,b\",656,u1\n{d2},,8,\n"),
+                "appear more than once",
+            ),
+            (
+                vec!["-d", "tab"],
+                format!("dataset_id\tcell_count\n{d1}\t1\nmissing\t2\n"),
+                1,
+                format!("dataset_id,cell_count,h5ad_url\n{d1},656,u1\nmissing,,\n"),
+                "dataset missing (collection ?)",
+            ),
+            (
+                vec![],
+                "dataset\n1\n".to_string(),
+                2,
+                String::new(),
+                "expected a dataset_id column",
+            ),
+        ];
+        for (extra, input, code, want, warned) in cases {
+            let (got_code, out, warnings) =
+                cxg_core::ctx::run_memory(input.as_bytes(), |ctx| run(args(&extra), ctx));
+            assert_eq!(got_code, code, "{input}: {warnings:?}");
+            assert_eq!(out, want, "{input}");
+            assert!(warnings.iter().any(|w| w.contains(warned)), "{warnings:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

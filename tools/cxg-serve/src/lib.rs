@@ -653,3 +653,83 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod route_tests {
+    use super::*;
+
+    /// Request target → what is served: a file of the snapshot, or a
+    /// problem status. One line per case.
+    #[test]
+    fn routes() {
+        let c = "6e2974ee-853a-4444-b781-01a428af919f";
+        let d = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+        let g = "00000000-0000-4000-8000-00000000dead";
+        let args = Args::try_parse_from(["cxg-serve", "SNAP"]).unwrap();
+        let st = State {
+            args,
+            gone: [g.to_string()].into_iter().collect(),
+            bomb: None,
+            requests: AtomicU64::new(0),
+            matching: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
+            log: None,
+        };
+        let file = |p: &str| format!("file SNAP/{p}");
+        let cases = [
+            (
+                "/curation/v1/collections",
+                "visibility=PUBLIC",
+                file("collections.json"),
+            ),
+            ("/curation/v1/collections/", "", file("collections.json")),
+            (
+                "/curation/v1/collections",
+                "visibility=PRIVATE",
+                "403".into(),
+            ),
+            (
+                "/curation/v1/datasets",
+                "schema_version=5",
+                file("datasets.json"),
+            ),
+            (
+                &format!("/curation/v1/collections/{c}"),
+                "",
+                file(&format!("collections/{c}.json")),
+            ),
+            (
+                &format!("/curation/v1/collections/{c}/datasets/{d}"),
+                "",
+                file(&format!("collections/{c}/datasets/{d}.json")),
+            ),
+            (&format!("/curation/v1/collections/{g}"), "", "410".into()),
+            (
+                &format!("/curation/v1/collections/{c}/datasets/{g}"),
+                "",
+                "410".into(),
+            ),
+            ("/curation/v1/collections/..%2Fx", "", "403".into()),
+            (
+                &format!("/curation/v1/collections/{c}/datasets/../x"),
+                "",
+                "404".into(),
+            ),
+            (
+                &format!("/curation/v1/collections/{c}/datasets/.."),
+                "",
+                "403".into(),
+            ),
+            ("/curation/v1/other", "", "404".into()),
+            ("/elsewhere", "", "404".into()),
+        ];
+        for (path, query, want) in cases {
+            let got = match route(&st, path, query) {
+                Route::File(p) => format!("file {}", p.display()),
+                Route::Problem(s, _) => s.to_string(),
+            };
+            assert_eq!(got, want, "{path}?{query}");
+        }
+    }
+}
