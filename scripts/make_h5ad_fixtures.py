@@ -219,6 +219,19 @@ def check_layout(path, want_compression, primary="bool"):
         }
 
 
+def refilter(f, name, filter_id):
+    """Store dataset `name` as one chunk marked with `filter_id`, a filter
+    h5py lacks (the bytes are written raw, as if that filter had made them)."""
+    old = f[name]
+    values, attrs = old[...], dict(old.attrs)
+    del f[name]
+    d = f.create_dataset(name, shape=values.shape, dtype=values.dtype, chunks=values.shape,
+                         compression=filter_id, allow_unknown_filter=True)
+    d.id.write_direct_chunk((0,) * values.ndim, values.tobytes())
+    for k, v in attrs.items():
+        d.attrs[k] = v
+
+
 def widen_codes(path, name, dtype):
     """Rewrite one codes dataset with a wider integer type (same values, attrs, gzip)."""
 
@@ -313,6 +326,14 @@ def fixtures(out):
     make_adata(obs, seed=9).write_h5ad(p, compression="gzip")
     made[p] = ("ids_only", check_layout(p, "gzip"))
 
+    # 3d. X that no reader here can decode (Zstandard chunks): cxg-obs
+    #     never reads X, so this file must summarise like any other
+    p = os.path.join(out, "x_unreadable.h5ad")
+    make_adata(make_obs(600, seed=10), seed=10).write_h5ad(p, compression="gzip")
+    with h5py.File(p, "r+") as f:
+        refilter(f, "X/data", 32015)
+    made[p] = ("x_unreadable", check_layout(p, "gzip"))
+
     # 4b. anndata 0.7's layout (obs encoding-version 0.1.0: codes datasets
     #     whose categories live in obs/__categories), converted from 4 with
     #     h5py; anndata still reads it
@@ -336,15 +357,7 @@ def fixtures(out):
     p = os.path.join(out, "zstd.h5ad")
     make_adata(make_obs(300, seed=7), seed=7).write_h5ad(p, compression="gzip")
     with h5py.File(p, "r+") as f:
-        name = "obs/cell_type_ontology_term_id/codes"
-        old = f[name]
-        values, attrs = old[...], dict(old.attrs)
-        del f[name]
-        d = f.create_dataset(name, shape=values.shape, dtype=values.dtype, chunks=values.shape,
-                             compression=32015, allow_unknown_filter=True)
-        d.id.write_direct_chunk((0,), values.tobytes())
-        for k, v in attrs.items():
-            d.attrs[k] = v
+        refilter(f, "obs/cell_type_ontology_term_id/codes", 32015)
     # 6. no donor_id column
     p = os.path.join(out, "missing_column.h5ad")
     obs = make_obs(300, seed=6).drop(columns=["donor_id"])

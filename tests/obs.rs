@@ -9,7 +9,7 @@ use cxg_tests::*;
 use serde_json::Value;
 use std::path::PathBuf;
 
-const GOOD: [&str; 7] = [
+const GOOD: [&str; 8] = [
     "0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b",
     "wide_codes",
     "anndata08",
@@ -17,6 +17,7 @@ const GOOD: [&str; 7] = [
     "lzf",
     "anndata07_layout",
     "ids_only",
+    "x_unreadable",
 ];
 const FACETS: [&str; 9] = [
     "cell_type",
@@ -81,9 +82,9 @@ fn check_against_anndata(got: &Value, name: &str) {
 fn summaries_match_anndata_for_every_layout() {
     let o = run("cxg-obs", &["-j", "2"], Some(&list(&GOOD)));
     o.ok()
-        .stderr_has("7 files: 7 summarised, 0 failed, 0 manifest rows skipped");
+        .stderr_has("8 files: 8 summarised, 0 failed, 0 manifest rows skipped");
     let recs = jsonl(&o.stdout);
-    assert_eq!(recs.len(), 7);
+    assert_eq!(recs.len(), 8);
     for (r, name) in recs.iter().zip(GOOD) {
         check_against_anndata(r, name);
     }
