@@ -425,6 +425,11 @@ fn plan(dir: &Path, job: &Job) -> Plan {
 
 pub fn run(args: Args) -> Result<Outcome> {
     let started = Instant::now();
+    // -o and --failures are checked before any work (created at the end)
+    let out = Output::open(args.output.as_deref())?;
+    if let Some(f) = &args.failures {
+        cxg_core::io::plan_output(f)?;
+    }
     let input = Input::open(args.file.as_deref())?;
     let iname = input.name.clone();
     let rows = read_rows(input)?;
@@ -529,7 +534,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 }
             });
         }
-        write_outputs(&args, &rows, &slot, &results, true)?;
+        write_outputs(out, &args, &rows, &slot, &results, true)?;
         return Ok(Outcome::Complete);
     }
     if !jobs.is_empty() {
@@ -626,7 +631,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             tried.len()
         )));
     }
-    let failed = write_outputs(&args, &rows, &slot, &results, false)?;
+    let failed = write_outputs(out, &args, &rows, &slot, &results, false)?;
     if !args.quiet {
         let count = |s: Status| results.iter().filter(|d| d.status == s).count();
         let secs = started.elapsed().as_secs_f64();
@@ -672,13 +677,13 @@ fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
 /// Write the manifest (every row, input order) and `--failures`; name each
 /// failed row on stderr. Returns the number of failed rows.
 fn write_outputs(
+    out: Output,
     args: &Args,
     rows: &[Row],
     slot: &[std::result::Result<usize, String>],
     results: &[Done],
     dry: bool,
 ) -> Result<usize> {
-    let out = Output::open(args.output.as_deref())?;
     let oname = out.name();
     let mut w = csv_writer(out);
     let werr = |e| csv_write_error(&oname, e);
