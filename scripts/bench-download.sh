@@ -36,16 +36,18 @@ serve() {
   base=${url%/curation/v1}
 }
 
-# measure CMD [runs] -> $med (s), $spread (s), $rss (KB); CMD may exit 0 or 1
+# measure CMD [runs] -> $med (s), $spread (s), $rss (KB), $cpu (median user+sys s);
+# CMD may exit 0 or 1
 measure() {
-  local cmd=$1 runs=${2:-$RUNS} t0 t1 ts=() rs=() tf rc
+  local cmd=$1 runs=${2:-$RUNS} t0 t1 ts=() rs=() cs=() tf rc
   tf=$(mktemp)
   for _ in $(seq "$runs"); do
     t0=$(date +%s%N)
     rc=0
     if [ "$have_time" = 1 ]; then
-      /usr/bin/time -f "%M" -o "$tf" bash -c "$cmd" >/dev/null 2>>"$OUT/download-stderr.log" || rc=$?
-      rs+=("$(tail -n1 "$tf")")
+      /usr/bin/time -f "%M %U %S" -o "$tf" bash -c "$cmd" >/dev/null 2>>"$OUT/download-stderr.log" || rc=$?
+      rs+=("$(tail -n1 "$tf" | cut -d' ' -f1)")
+      cs+=("$(tail -n1 "$tf" | awk '{printf "%.2f", $2 + $3}')")
     else
       bash -c "$cmd" >/dev/null 2>>"$OUT/download-stderr.log" || rc=$?
     fi
@@ -58,12 +60,14 @@ measure() {
   sorted=$(printf '%s\n' "${ts[@]}" | sort -n)
   med=$(echo "$sorted" | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]/1000}')
   spread=$(echo "$sorted" | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f", (hi-lo)/1000}')
-  rss=""
+  rss=""; cpu="n/a"
   [ "${#rs[@]}" -eq 0 ] || rss=$(printf '%s\n' "${rs[@]}" | sort -n | tail -n1)
+  [ "${#cs[@]}" -eq 0 ] || cpu=$(printf '%s\n' "${cs[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)] " s CPU"}')
 }
 mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN {printf "%.0f MB", k/1024}' || echo "n/a"; }
 
 : > "$OUT/download-stderr.log"
+load0=$(cut -d' ' -f1 /proc/loadavg)
 rows=()
 
 # 1. one big file vs curl -o
@@ -79,16 +83,16 @@ name=$(ls "$big/assets" | grep '\.h5ad$')
 work="$OUT/dl-work"; rm -rf "$work"; mkdir -p "$work"
 echo "bench-download: 1 file of $BIG bytes over loopback" >&2
 measure "rm -f '$work/curl.h5ad' && curl -sS -o '$work/curl.h5ad' '$base/assets/$name'"
-c_med=$med; c_sp=$spread; c_rss=$rss
+c_med=$med; c_sp=$spread; c_rss=$rss; c_cpu=$cpu
 cmp -s "$work/curl.h5ad" "$big/assets/$name" || { echo "bench-download: curl's copy differs" >&2; exit 1; }
 # what it takes to get curl's copy to the same point: a SHA-256 and the ETag's MD5
 measure "rm -f '$work/curl.h5ad' && curl -sS -o '$work/curl.h5ad' '$base/assets/$name' && sha256sum '$work/curl.h5ad' && md5sum '$work/curl.h5ad'"
-ch_med=$med
+ch_med=$med; ch_cpu=$cpu
 rm -f "$work/curl.h5ad"
 measure "rm -rf '$work/h5ad' && '$BIN/cxg-download' -q --dir '$work/h5ad' '$OUT/dl-big.json'"
-o_med=$med; o_sp=$spread; o_rss=$rss
+o_med=$med; o_sp=$spread; o_rss=$rss; o_cpu=$cpu
 cmp -s "$work/h5ad/$name" "$big/assets/$name" || { echo "bench-download: our copy differs" >&2; exit 1; }
-rows+=("| 1 file of $(awk -v b="$BIG" 'BEGIN {printf "%.2f GiB", b/1073741824}') over loopback (SHA-256 + MD5 multipart ETag check + fsync) | ${o_med} s ±${o_sp} · $(mb "$o_rss") | \`curl -o\`: ${c_med} s ±${c_sp} · $(mb "$c_rss"); \`curl -o && sha256sum && md5sum\`: ${ch_med} s | $(awk -v a="$o_med" -v b="$c_med" -v c="$ch_med" 'BEGIN {printf "%.2f× curl -o; %.2f× curl + sums", a/b, a/c}') |")
+rows+=("| 1 file of $(awk -v b="$BIG" 'BEGIN {printf "%.2f GiB", b/1073741824}') over loopback (SHA-256 + MD5 multipart ETag check + fsync) | ${o_med} s ±${o_sp} · ${o_cpu} · $(mb "$o_rss") | \`curl -o\`: ${c_med} s ±${c_sp} · ${c_cpu} · $(mb "$c_rss"); \`curl -o && sha256sum && md5sum\`: ${ch_med} s · ${ch_cpu} | $(awk -v a="$o_med" -v b="$c_med" -v c="$ch_med" 'BEGIN {printf "%.2f× curl -o; %.2f× curl + sums", a/b, a/c}') |")
 
 # 3. interrupted part-way (SIGTERM: a background job of a script ignores
 #    SIGINT), then rerun: bytes transferred twice
@@ -122,11 +126,11 @@ bytes=$(cat "$small"/assets/*.h5ad | wc -c)
 echo "bench-download: $nfiles small files, ${LATENCY_MS} ms latency, -j 8" >&2
 measure "rm -rf '$work/small' && '$BIN/cxg-download' -q -j 8 --dir '$work/small' '$OUT/dl-small.json'"
 floor=$(awk -v n="$nfiles" -v l="$LATENCY_MS" 'BEGIN {printf "%.2f", n*l/1000/8}')
-rows+=("| $nfiles files ($(mb $((bytes / 1024))) in all), ${LATENCY_MS} ms latency, -j 8 | ${med} s ±${spread} · $(mb "$rss") | floor files×latency÷8 = ${floor} s | $(awk -v a="$med" -v b="$floor" 'BEGIN {printf "%.2f× the floor", a/b}') |")
+rows+=("| $nfiles files ($(mb $((bytes / 1024))) in all), ${LATENCY_MS} ms latency, -j 8 | ${med} s ±${spread} · ${cpu} · $(mb "$rss") | floor files×latency÷8 = ${floor} s | $(awk -v a="$med" -v b="$floor" 'BEGIN {printf "%.2f× the floor", a/b}') |")
 rm -rf "$work"
 
 {
-  echo "Measured by \`make bench\` (scripts/bench-download.sh) on $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m); $RUNS runs each (median ± spread · peak RSS); $(curl --version | head -n1 | cut -d' ' -f1-2)."
+  echo "Measured by \`make bench\` (scripts/bench-download.sh) on $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m); $RUNS runs each (median wall time ± spread · median CPU time, user + sys · peak RSS); load average $load0 at the start; $(curl --version | head -n1 | cut -d' ' -f1-2)."
   echo
   echo "| download | cxg-download | reference | ratio |"
   echo "|---|---|---|---|"

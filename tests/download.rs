@@ -799,3 +799,37 @@ fn a_file_host_failing_every_request_is_exit_3_and_one_failing_file_is_exit_1() 
     let m = manifest(&o.stdout);
     assert_eq!(m.iter().filter(|r| r["status"] == "downloaded").count(), 2);
 }
+
+#[test]
+fn a_progress_bar_only_on_a_terminal() {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "2",
+        "--asset-bytes",
+        "400000",
+    ]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets", "--rate", "800000"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    // not a terminal (the other tests): no bar, just the summary
+    let o = download(work.path(), &["--dir", "plain", "index.json"], None);
+    o.ok();
+    assert!(!o.stderr.contains("ETA"), "{}", o.stderr);
+    if Command::new("script").arg("--version").output().is_err() {
+        skip("`script` is not installed (needed for a terminal)");
+        return;
+    }
+    let cmd = format!(
+        "{} --dir tty index.json -o m.csv",
+        bin("cxg-download").display()
+    );
+    let o = sh(
+        work.path(),
+        &format!("timeout 20 script -qec '{cmd}' /dev/null || true"),
+    );
+    let text = o.text();
+    assert!(text.contains("/2 files") && text.contains("ETA"), "{text}");
+    assert!(text.contains("2 downloaded"), "{text}");
+}

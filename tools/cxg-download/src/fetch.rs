@@ -220,6 +220,20 @@ fn content_range(h: Option<&str>) -> Option<(Option<u64>, Option<u64>, Option<u6
     Some((Some(a), Some(b), total))
 }
 
+/// The bytes of `<name>.part` in `dir` that a run would continue from: its
+/// length when its sidecar names the same url and size, else 0.
+pub fn resumable_bytes(dir: &Path, job: &Job) -> u64 {
+    let part = dir.join(format!("{}.part", job.name));
+    let len = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let ok = Sidecar::read(&dir.join(format!("{}.part.json", job.name)))
+        .is_some_and(|m| m.url == job.url && (job.size.is_none() || m.size == job.size));
+    if ok && job.size.is_none_or(|s| len <= s) {
+        len
+    } else {
+        0
+    }
+}
+
 /// The resume state beside a `.part`.
 #[derive(Debug, Clone, PartialEq)]
 struct Sidecar {

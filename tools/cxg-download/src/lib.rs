@@ -52,8 +52,8 @@ pub struct Args {
     #[arg(long, default_value = "h5ad", value_name = "DIR")]
     pub dir: PathBuf,
     /// Files in flight at once
-    #[arg(short = 'j', long, default_value_t = 4, value_name = "N")]
-    pub jobs: usize,
+    #[arg(short = 'j', long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
     /// Write the rows that failed to FILE as CSV (the manifest's columns)
     #[arg(long, value_name = "FILE")]
     pub failures: Option<PathBuf>,
@@ -413,11 +413,9 @@ fn plan(dir: &Path, job: &Job) -> Plan {
             return Plan::Present(l);
         }
     }
-    let part = std::fs::metadata(dir.join(format!("{}.part", job.name)))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let part = fetch::resumable_bytes(dir, job);
     match job.size {
-        Some(s) if part <= s && part > 0 => Plan::Fetch(Some(s - part), part),
+        Some(s) if part > 0 => Plan::Fetch(Some(s - part), part),
         Some(s) => Plan::Fetch(Some(s), 0),
         None => Plan::Fetch(None, part),
     }
@@ -569,7 +567,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut results: Vec<Option<Done>> = vec![None; jobs.len()];
     cxg_core::par::ordered_map(
         &jobs,
-        args.jobs.max(1),
+        usize::from(args.jobs),
         |i, j| {
             let d = if net.abort.load(Ordering::SeqCst) {
                 Done::failed("not attempted: the host could not be reached", j.size, true)
@@ -665,8 +663,8 @@ fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
         .timeout_connect(Some(Duration::from_secs(args.connect_timeout.max(1))))
         .timeout_recv_response(Some(Duration::from_secs(args.timeout.max(1))))
         .timeout_recv_body(Some(Duration::from_secs(args.timeout.max(1))))
-        .max_idle_connections_per_host(args.jobs.max(2))
-        .max_idle_connections(args.jobs.max(2) * 2);
+        .max_idle_connections_per_host(usize::from(args.jobs).max(2))
+        .max_idle_connections(usize::from(args.jobs).max(2) * 2);
     if !jobs.is_empty() && jobs.iter().all(|j| is_loopback(&j.url)) {
         // never send loopback traffic through a proxy from the environment
         cfg = cfg.proxy(None);
