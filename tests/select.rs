@@ -483,6 +483,7 @@ fn make_ontologies_downloads_and_verifies_the_pinned_files() {
     let names = [
         "CL-ontology-v2026-03-26.json",
         "PATO-ontology-v2025-05-14.json",
+        "UBERON-ontology-v2026-04-01.json.zst",
     ];
     let mut pins = String::from("# test pins\ntag v9\n");
     for n in names {
@@ -516,13 +517,50 @@ fn make_ontologies_downloads_and_verifies_the_pinned_files() {
         String::from_utf8(read(&dest.join("RELEASE"))).unwrap(),
         "v9\n"
     );
-    assert_eq!(
-        String::from_utf8(read(&dest.join("SHA256SUMS"))).unwrap(),
-        pins.lines()
-            .skip(2)
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
-    );
+    let sums = String::from_utf8(read(&dest.join("SHA256SUMS"))).unwrap();
+    for l in pins.lines().skip(2) {
+        assert!(sums.lines().any(|s| s == l), "{l} not in {sums}");
+    }
+    // the .zst is decompressed beside itself (zstd is installed here)
+    let plain = dest.join("UBERON-ontology-v2026-04-01.json");
+    if sh(t.path(), "command -v zstd").code == 0 {
+        let want = sh(
+            &onto(),
+            "zstd -dc UBERON-ontology-v2026-04-01.json.zst | sha256sum | cut -d' ' -f1",
+        )
+        .text();
+        assert!(
+            sums.contains(&format!(
+                "{}  UBERON-ontology-v2026-04-01.json\n",
+                want.trim()
+            )),
+            "{sums}"
+        );
+        assert!(plain.exists());
+        // and cxg-select reads the plain file of that version
+        let d = data();
+        let o = run(
+            "cxg-select",
+            &[
+                "--verbose",
+                "--ontology",
+                dest.to_str().unwrap(),
+                "--tissue",
+                "lung",
+                d.to_str().unwrap(),
+            ],
+            None,
+        );
+        o.ok()
+            .stderr_has("UBERON-ontology-v2026-04-01.json' sha256");
+        assert_eq!(picked(&o), [1, 2, 3, 4, 5, 8, 9]);
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "zstd is not installed (CI must have it)"
+        );
+        eprintln!("skipped: zstd is not installed (the .zst stays alone)");
+    }
     // a second run downloads nothing
     make(&args(&pin))
         .ok()

@@ -59,6 +59,9 @@ struct Facet {
     kind: Kind,
     /// The guide files whose terms this facet uses.
     ontologies: &'static [&'static str],
+    /// Guide files consulted only for a value none of `ontologies` knows
+    /// (Cellosaurus: 167,000 cell lines, loaded only when needed).
+    fallback: &'static [&'static str],
     /// The values of a fixed vocabulary.
     vocabulary: &'static [&'static str],
 }
@@ -69,13 +72,15 @@ const FACETS: [Facet; 10] = [
         field: "organism",
         kind: Kind::Terms,
         ontologies: &["NCBITaxon"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
         option: "tissue",
         field: "tissue",
         kind: Kind::Terms,
-        ontologies: &["UBERON", "CL", "CVCL", "ZFA", "FBbt", "WBbt"],
+        ontologies: &["UBERON", "CL", "ZFA", "FBbt", "WBbt"],
+        fallback: &["CVCL"],
         vocabulary: &[],
     },
     Facet {
@@ -83,6 +88,7 @@ const FACETS: [Facet; 10] = [
         field: "tissue",
         kind: Kind::TissueType,
         ontologies: &[],
+        fallback: &[],
         vocabulary: &[
             "tissue",
             "organoid",
@@ -96,6 +102,7 @@ const FACETS: [Facet; 10] = [
         field: "disease",
         kind: Kind::Terms,
         ontologies: &["MONDO", "PATO"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -103,6 +110,7 @@ const FACETS: [Facet; 10] = [
         field: "assay",
         kind: Kind::Terms,
         ontologies: &["EFO"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -110,6 +118,7 @@ const FACETS: [Facet; 10] = [
         field: "cell_type",
         kind: Kind::Terms,
         ontologies: &["CL", "ZFA", "FBbt", "WBbt"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -117,6 +126,7 @@ const FACETS: [Facet; 10] = [
         field: "development_stage",
         kind: Kind::Terms,
         ontologies: &["HsapDv", "MmusDv", "UBERON", "FBdv", "WBls", "ZFA"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -124,6 +134,7 @@ const FACETS: [Facet; 10] = [
         field: "sex",
         kind: Kind::Terms,
         ontologies: &["PATO"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -131,6 +142,7 @@ const FACETS: [Facet; 10] = [
         field: "self_reported_ethnicity",
         kind: Kind::Terms,
         ontologies: &["HANCESTRO"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -138,6 +150,7 @@ const FACETS: [Facet; 10] = [
         field: "suspension_type",
         kind: Kind::Strings,
         ontologies: &[],
+        fallback: &[],
         vocabulary: &["cell", "nucleus", "na"],
     },
 ];
@@ -445,15 +458,44 @@ fn eq_ci(a: &str, b_lc: &str) -> bool {
 /// The loaded ontologies and what the run knows of them.
 struct Ontologies {
     dir: Option<PathBuf>,
+    found: std::collections::HashMap<String, ontology::Found>,
     loaded: Vec<Ontology>,
 }
 
 impl Ontologies {
-    fn for_facet(&self, f: &Facet) -> Vec<&Ontology> {
-        f.ontologies
+    fn for_names(&self, names: &[&str]) -> Vec<&Ontology> {
+        names
             .iter()
             .filter_map(|n| self.loaded.iter().find(|o| o.name == *n))
             .collect()
+    }
+    fn for_facet(&self, f: &Facet) -> Vec<&Ontology> {
+        self.for_names(f.ontologies)
+    }
+    /// Load these files (those present and not yet loaded), one thread each.
+    fn load(&mut self, names: &[&str]) -> Result<()> {
+        let files: Vec<&ontology::Found> = names
+            .iter()
+            .filter(|n| !self.loaded.iter().any(|o| o.name == **n))
+            .filter_map(|n| self.found.get(*n))
+            .collect();
+        let results: Vec<Result<Ontology>> = std::thread::scope(|s| {
+            let handles: Vec<_> = files
+                .iter()
+                .map(|f| s.spawn(move || Ontology::load(f)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::input("an ontology file could not be read")))
+                })
+                .collect()
+        });
+        for r in results {
+            self.loaded.push(r?);
+        }
+        Ok(())
     }
 }
 
@@ -461,6 +503,7 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
     let Some(dir) = args.ontology.clone() else {
         return Ok(Ontologies {
             dir: None,
+            found: Default::default(),
             loaded: Vec::new(),
         });
     };
@@ -471,6 +514,12 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
         )));
     }
     let found = ontology::scan(&dir)?;
+    if found.is_empty() && !reqs.is_empty() {
+        warn(format_args!(
+            "warning: the ontology folder '{}' holds no <NAME>-ontology-<VERSION>.json[.zst] file",
+            dir.display()
+        ));
+    }
     let mut wanted: Vec<&str> = Vec::new();
     for (fi, _, _) in reqs {
         for n in FACETS[*fi].ontologies {
@@ -479,35 +528,13 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
             }
         }
     }
-    let files: Vec<_> = wanted.iter().filter_map(|n| found.get(*n)).collect();
-    if files.is_empty() && !reqs.is_empty() && found.is_empty() {
-        warn(format_args!(
-            "the ontology folder '{}' holds no <NAME>-ontology-<VERSION>.json[.zst] file",
-            dir.display()
-        ));
-    }
-    // Two cores at most here; each file loads on its own thread.
-    let results: Vec<Result<Ontology>> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .iter()
-            .map(|f| s.spawn(move || Ontology::load(f)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::input("an ontology file could not be read")))
-            })
-            .collect()
-    });
-    let mut loaded = Vec::new();
-    for r in results {
-        loaded.push(r?);
-    }
-    Ok(Ontologies {
+    let mut o = Ontologies {
         dir: Some(dir),
-        loaded,
-    })
+        found,
+        loaded: Vec::new(),
+    };
+    o.load(&wanted)?;
+    Ok(o)
 }
 
 /// A term found in a loaded ontology.
@@ -516,11 +543,24 @@ struct Hit<'a> {
     t: &'a Term,
 }
 
+/// An id looks like a CURIE: `PREFIX:LOCAL`, or `PREFIX_LOCAL` as
+/// Cellosaurus writes its ids (`CVCL_0030`); either spelling finds either.
 fn find_id<'a>(onts: &[&'a Ontology], v: &str) -> Option<Hit<'a>> {
-    if !v.contains(':') {
+    let sep = v.find([':', '_'])?;
+    let (prefix, local) = (&v[..sep], &v[sep + 1..]);
+    if prefix.is_empty()
+        || local.is_empty()
+        || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
+        || local.contains(char::is_whitespace)
+    {
         return None;
     }
-    onts.iter().find_map(|o| o.get(v).map(|t| Hit { o, t }))
+    let other = format!(
+        "{prefix}{}{local}",
+        if v.as_bytes()[sep] == b':' { '_' } else { ':' }
+    );
+    onts.iter()
+        .find_map(|o| o.get(v).or_else(|| o.get(&other)).map(|t| Hit { o, t }))
 }
 
 fn ambiguous(opt: &str, given: &str, what: &str, hits: &[Hit]) -> Error {
@@ -575,7 +615,13 @@ fn names_of(onts: &[&Ontology]) -> String {
         .join(", ")
 }
 
-fn resolve(fi: usize, exclude: bool, given: &str, exact: bool, onts: &Ontologies) -> Result<Sel> {
+fn resolve(
+    fi: usize,
+    exclude: bool,
+    given: &str,
+    exact: bool,
+    onts: &mut Ontologies,
+) -> Result<Sel> {
     let f = &FACETS[fi];
     let mut sel = Sel {
         facet: fi,
@@ -616,7 +662,17 @@ fn resolve(fi: usize, exclude: bool, given: &str, exact: bool, onts: &Ontologies
         }
         return Ok(sel);
     }
-    let fonts = onts.for_facet(f);
+    let mut names: Vec<&str> = f.ontologies.to_vec();
+    let known = {
+        let fonts = onts.for_facet(f);
+        find_id(&fonts, v).is_some() || find_label(&fonts, &opt, given, &lc)?.is_some()
+    };
+    if !known && !f.fallback.is_empty() {
+        onts.load(f.fallback)?;
+        names.extend_from_slice(f.fallback);
+    }
+    let onts = &*onts;
+    let fonts = onts.for_names(&names);
     let hit = match find_id(&fonts, v) {
         Some(h) => Some(h),
         None => find_label(&fonts, &opt, given, &lc)?,
@@ -899,26 +955,27 @@ pub fn run(args: Args) -> Result<Outcome> {
         None => None,
     };
     let reqs = args.requests();
-    let onts = load_ontologies(&args, &reqs)?;
-    if args.verbose {
-        for o in &onts.loaded {
-            warn(format_args!(
-                "ontology {}: '{}' sha256 {} ({} terms, loaded in {:.0} ms)",
-                o.describe(),
-                o.path.display(),
-                o.sha256,
-                o.term_count,
-                o.load_ms
-            ));
-        }
-    }
+    let mut onts = load_ontologies(&args, &reqs)?;
     if !reqs.is_empty() && onts.dir.is_none() {
         warn("no ontology loaded (--ontology DIR or CXG_ONTOLOGY): values match ids and labels as they appear in the data; no descendants are included");
     }
     let mut sels: Vec<Sel> = Vec::new();
     for (fi, exclude, vals) in &reqs {
         for v in *vals {
-            sels.push(resolve(*fi, *exclude, v, args.exact, &onts)?);
+            sels.push(resolve(*fi, *exclude, v, args.exact, &mut onts)?);
+        }
+    }
+    if args.verbose {
+        for o in &onts.loaded {
+            warn(format_args!(
+                "ontology {}: '{}' sha256 {} ({} terms, loaded in {:.0} ms, of which {:.0} ms reading)",
+                o.describe(),
+                o.path.display(),
+                o.sha256,
+                o.term_count,
+                o.load_ms,
+                o.read_ms
+            ));
         }
     }
     let used: Vec<usize> = {
