@@ -735,8 +735,19 @@ fn the_real_release_files_load_and_expand() {
         .stderr_has("EFO:0008994 'spatial transcriptomics' (EFO v3.90.0) and 19 descendants")
         .stderr_has(
             "EFO:0010183 'single cell library construction' (EFO v3.90.0) and 101 descendants",
-        )
-        .stderr_has("sha256 fef8c625f19c734ef7eda66d16c48b295d47ed7bea384dd4d0b4babd81bc8961");
+        );
+    // every file read is one make ontologies verified (or decompressed from one)
+    let sums = String::from_utf8(read(&dir.join("SHA256SUMS"))).unwrap();
+    for l in o.stderr.lines().filter(|l| l.contains(" sha256 ")) {
+        let sum = l
+            .split(" sha256 ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        assert!(sums.contains(sum), "{l} not in SHA256SUMS");
+    }
     // the fixture's records resolve the same on the real files
     let fx = sel(&[
         "--tissue",
