@@ -649,7 +649,7 @@ fn make_select_runs_between_datasets_and_the_csv() {
     // the earlier stages, as if done (older than datasets.jsonl)
     sh(
         &d,
-        "touch -d '2020-01-01' collections.json collections.jsonl; touch datasets.jsonl",
+        "touch -d '2020-01-01' collections.json collections.jsonl datasets_index.json; touch datasets.jsonl",
     )
     .ok();
     let target = format!("{}/all_datasets.csv", d.display());
