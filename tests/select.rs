@@ -555,11 +555,7 @@ fn make_ontologies_downloads_and_verifies_the_pinned_files() {
             .stderr_has("UBERON-ontology-v2026-04-01.json' sha256");
         assert_eq!(picked(&o), [1, 2, 3, 4, 5, 8, 9]);
     } else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "zstd is not installed (CI must have it)"
-        );
-        eprintln!("skipped: zstd is not installed (the .zst stays alone)");
+        skip("zstd is not installed (the .zst stays alone)");
     }
     // a second run downloads nothing
     make(&args(&pin))
@@ -702,7 +698,20 @@ fn real_release() -> Option<PathBuf> {
     if d.join("UBERON-ontology-v2026-04-01.json.zst").exists() {
         Some(d)
     } else {
-        eprintln!("skipped: the real ontology files are absent (run `make ontologies`; it needs the network)");
+        // Not `skip()`: that fails under CI, and CI has no network to run
+        // `make ontologies` with (the issue asks for a skip here). The skip
+        // is still logged, so scripts/test.sh counts it.
+        let why =
+            "the real ontology files are absent (run `make ontologies`; it needs the network)";
+        eprintln!("skipped: {why}");
+        if let Some(log) = std::env::var_os("CXG_SKIP_LOG") {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap();
+            writeln!(f, "the_real_release_files_load_and_expand: {why}").unwrap();
+        }
         None
     }
 }
