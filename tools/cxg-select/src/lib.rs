@@ -1011,15 +1011,11 @@ pub fn run(args: Args) -> Result<Outcome> {
     let (mut few_cells, mut no_count) = (0usize, 0usize);
     let mut hit = vec![false; sels.len()];
     let mut record = Vec::new();
-    loop {
-        let at = match stream.next_raw()? {
-            Some((at, bytes)) => {
-                record.clear();
-                record.extend_from_slice(bytes);
-                at
-            }
-            None => break,
-        };
+    while let Some(at) = stream.next_raw()?.map(|(at, bytes)| {
+        record.clear();
+        record.extend_from_slice(bytes);
+        at
+    }) {
         let bytes = &record[..];
         n_in += 1;
         let rec: Rec = match serde_json::from_slice(bytes) {
