@@ -191,7 +191,7 @@ pub struct Args {
         help_heading = "Select (repeat an option to OR its values)"
     )]
     pub organism: Vec<String>,
-    /// Tissue (UBERON, or CL for cell cultures; descendants included)
+    /// Tissue (UBERON; CL for cell cultures, Cellosaurus for cell lines; descendants included)
     #[arg(
         long,
         value_name = "TERM",
@@ -1255,4 +1255,92 @@ pub fn run(args: Args) -> Result<Outcome> {
     } else {
         Outcome::Partial(failed)
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn entry<'a>(id: &'a str, label: &'a str, tt: Option<&'a str>) -> Entry<'a> {
+        Entry {
+            id: Some(Cow::Borrowed(id)),
+            label: Some(Cow::Borrowed(label)),
+            tissue_type: tt.map(Cow::Borrowed),
+        }
+    }
+
+    fn sel(facet: usize, how: How) -> Sel {
+        Sel {
+            facet,
+            exclude: false,
+            given: String::new(),
+            how,
+            desc: String::new(),
+            needs_data: false,
+            matched: 0,
+        }
+    }
+
+    #[test]
+    fn ids_labels_joined_ids_and_tissue_types_match() {
+        let ids = sel(3, How::Ids(["MONDO:1".to_string()].into_iter().collect()));
+        assert!(matches(&ids, Kind::Terms, &entry("MONDO:1", "x", None)));
+        assert!(matches(
+            &ids,
+            Kind::Terms,
+            &entry("MONDO:0 || MONDO:1", "x || y", None)
+        ));
+        assert!(!matches(&ids, Kind::Terms, &entry("MONDO:10", "x", None)));
+        let lit = sel(3, How::Literal(vec!["café au lait".into()]));
+        assert!(matches(
+            &lit,
+            Kind::Terms,
+            &entry("X:1", "Café au Lait", None)
+        ));
+        assert!(!matches(&lit, Kind::Terms, &entry("X:1", "café", None)));
+        let tt = sel(2, How::Literal(tissue_type_aliases("cell culture")));
+        assert!(matches(
+            &tt,
+            Kind::TissueType,
+            &entry("CL:1", "T cell", Some("primary cell culture"))
+        ));
+        assert!(!matches(
+            &tt,
+            Kind::TissueType,
+            &entry("CL:1", "cell culture", Some("tissue"))
+        ));
+    }
+
+    #[test]
+    fn records_read_strings_objects_and_nulls() {
+        let r: Rec = serde_json::from_str(
+            r#"{"suspension_type":["cell",null],"tissue":[{"label":"lung","ontology_term_id":"UBERON:0002048","tissue_type":"tissue","x":[1]}],
+                "cell_count":5.0e3,"collection":{"publisher_metadata":null},"other":{"deep":[1,2]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.field("suspension_type").unwrap()[0].id.as_deref(),
+            Some("cell")
+        );
+        assert_eq!(
+            r.field("tissue").unwrap()[0].tissue_type.as_deref(),
+            Some("tissue")
+        );
+        assert_eq!(r.cell_count, Some(5000.0));
+        assert_eq!(r.is_preprint(), None);
+        assert!(r.field("disease").is_none());
+        assert!(serde_json::from_str::<Rec>(r#"{"tissue":"lung"}"#).is_err());
+    }
+
+    #[test]
+    fn option_names_and_quoting() {
+        let mut s = sel(5, How::Literal(vec![]));
+        assert_eq!(s.option(), "--cell-type");
+        s.exclude = true;
+        assert_eq!(s.option(), "--exclude-cell-type");
+        assert_eq!(quote("UBERON:0002048"), "UBERON:0002048");
+        assert_eq!(quote("lung parenchyma"), "'lung parenchyma'");
+        assert_eq!(plural(1, "record", "records"), "1 record");
+    }
 }
