@@ -460,6 +460,8 @@ struct Ontologies {
     dir: Option<PathBuf>,
     found: std::collections::HashMap<String, ontology::Found>,
     loaded: Vec<Ontology>,
+    /// Compute each file's SHA-256 (--verbose).
+    hash: bool,
 }
 
 impl Ontologies {
@@ -474,6 +476,7 @@ impl Ontologies {
     }
     /// Load these files (those present and not yet loaded), one thread each.
     fn load(&mut self, names: &[&str]) -> Result<()> {
+        let hash = self.hash;
         let files: Vec<&ontology::Found> = names
             .iter()
             .filter(|n| !self.loaded.iter().any(|o| o.name == **n))
@@ -482,7 +485,7 @@ impl Ontologies {
         let results: Vec<Result<Ontology>> = std::thread::scope(|s| {
             let handles: Vec<_> = files
                 .iter()
-                .map(|f| s.spawn(move || Ontology::load(f)))
+                .map(|f| s.spawn(move || Ontology::load(f, hash)))
                 .collect();
             handles
                 .into_iter()
@@ -505,6 +508,7 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
             dir: None,
             found: Default::default(),
             loaded: Vec::new(),
+            hash: args.verbose,
         });
     };
     if !dir.is_dir() {
@@ -532,6 +536,7 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
         dir: Some(dir),
         found,
         loaded: Vec::new(),
+        hash: args.verbose,
     };
     o.load(&wanted)?;
     Ok(o)
@@ -971,7 +976,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 "ontology {}: '{}' sha256 {} ({} terms, loaded in {:.0} ms, of which {:.0} ms reading)",
                 o.describe(),
                 o.path.display(),
-                o.sha256,
+                o.sha256.as_deref().unwrap_or("-"),
                 o.term_count,
                 o.load_ms,
                 o.read_ms

@@ -73,8 +73,9 @@ pub struct Ontology {
     /// As in the file name: `v2026-04-01`, `55.0`.
     pub version: String,
     pub path: PathBuf,
-    /// SHA-256 of the file as stored (compressed or not), lowercase hex.
-    pub sha256: String,
+    /// SHA-256 of the file as stored (compressed or not), lowercase hex;
+    /// computed only when asked for (--verbose).
+    pub sha256: Option<String>,
     /// Every id the file names (keys and ancestors), by index.
     terms: Vec<Term>,
     index: Index,
@@ -191,13 +192,13 @@ fn unzstd(name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
 }
 
 impl Ontology {
-    /// Read and index one guide file.
-    pub fn load(f: &Found) -> Result<Ontology> {
+    /// Read and index one guide file, with its SHA-256 when `hash`.
+    pub fn load(f: &Found, hash: bool) -> Result<Ontology> {
         let start = Instant::now();
         let name = format!("'{}'", f.path.display());
         let raw =
             std::fs::read(&f.path).map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
-        let sha256 = sha256_hex(&raw);
+        let sha256 = hash.then(|| sha256_hex(&raw));
         let json = if f.path.to_string_lossy().ends_with(".zst") {
             Cow::Owned(unzstd(&name, &raw)?)
         } else {
@@ -466,11 +467,14 @@ mod tests {
         std::fs::create_dir_all(&d).unwrap();
         let p = d.join("T-ontology-v1.json");
         std::fs::write(&p, text).unwrap();
-        let r = Ontology::load(&Found {
-            name: "T".into(),
-            version: "v1".into(),
-            path: p,
-        });
+        let r = Ontology::load(
+            &Found {
+                name: "T".into(),
+                version: "v1".into(),
+                path: p,
+            },
+            true,
+        );
         let _ = std::fs::remove_dir_all(&d);
         r
     }
