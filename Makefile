@@ -32,7 +32,7 @@ DEMO ?= demo
 # so "my data/out" would write into data/out here and remove "my". Such
 # values (and quotes, and empty required paths) are refused before anything
 # runs. Add new path variables to PATH_VARS.
-PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR OUT
+PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR OUT ONTOLOGY
 REQUIRED_PATHS := DATA DEMO BIN SNAPSHOT
 space := $(subst ,, )
 tab := $(subst ,,	)
@@ -54,7 +54,7 @@ rm_rf = d=$$(realpath -m -- "$(1)"); \
 	  echo "make: refusing to remove '$(1)' ($$d): it is /, your home folder or holds this repository" >&2; exit 2; \
 	fi; rm -rf -- "$$d"
 
-TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-download
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-download
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
 #   make SPLIT="jq -c '.[]'"
@@ -72,6 +72,19 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 	$(DATA)/all_datasets_h5ad.csv
 
 .PHONY: harvest build stages refresh clean demo test lint bench install help obs download downloads bench-download
+
+# Selection (cxg-select): SELECT holds its options, e.g.
+#   make SELECT="--organism 'Homo sapiens' --tissue lung --exclude-assay 'spatial transcriptomics'"
+# Empty SELECT keeps every dataset. The ontology files in $(ONTOLOGY) are used
+# when present (make ontologies); SELECT_STAGE is the swappable command.
+SELECT ?=
+ONTOLOGY ?= $(DATA)/ontology
+ONTOLOGY_URL ?= https://raw.githubusercontent.com/chanzuckerberg/cellxgene-ontology-guide
+ONTOLOGY_PINS ?= scripts/ontologies.pin
+ONTOLOGY_FILES = $(wildcard $(ONTOLOGY)/*-ontology-*.json $(ONTOLOGY)/*-ontology-*.json.zst)
+SELECT_STAGE ?= $(BIN)/cxg-select $(if $(ONTOLOGY_FILES),--ontology $(ONTOLOGY)) --verbose $(SELECT)
+.PHONY: ontologies FORCE
+FORCE:
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
@@ -110,8 +123,26 @@ $(DATA)/collections.list: $(DATA)/collections.jsonl
 $(DATA)/datasets.jsonl: $(DATA)/collections.jsonl $(DATA)/datasets_index.json
 	$(call atomic,$(DATASETS) < "$<")
 
+# 3b. the selection (SELECT=...; empty: every dataset); stderr, with the ontology
+# versions and SHA-256s used, is kept in selection.log beside it
+$(DATA)/selected.jsonl: $(DATA)/datasets.jsonl $(DATA)/select.args $(ONTOLOGY_FILES)
+	trap 'rm -f "$@.tmp" "$(DATA)/selection.log.tmp"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	rc=0; $(SELECT_STAGE) < "$<" > "$@.tmp" 2> "$(DATA)/selection.log.tmp" || rc=$$?; \
+	cat "$(DATA)/selection.log.tmp" >&2; [ $$rc -eq 0 ] || exit $$rc; \
+	mv "$(DATA)/selection.log.tmp" "$(DATA)/selection.log"; mv "$@.tmp" "$@"
+
+# the SELECT in force, rewritten only when it changes (so a new SELECT redoes the selection)
+$(DATA)/select.args: export SELECT_ARGS := $(SELECT)
+$(DATA)/select.args: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' "$$SELECT_ARGS" > $@.new; if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+## ontologies: download the pinned cellxgene-ontology-guide files into $(ONTOLOGY)/, verifying SHA-256s
+ontologies:
+	DIR="$(ONTOLOGY)" ONTOLOGY_URL="$(ONTOLOGY_URL)" PINS="$(ONTOLOGY_PINS)" scripts/ontologies.sh
+
 # 4. the harvester CSV
-$(DATA)/all_datasets.csv: $(DATA)/datasets.jsonl
+$(DATA)/all_datasets.csv: $(DATA)/selected.jsonl
 	$(call atomic,$(TOCSV) < "$<")
 
 # 1b. the full datasets index that cxg-h5ad joins against
@@ -191,4 +222,5 @@ help:
 	@echo "  API_URL=$(API_URL)"
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
 	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS DOWNLOAD: the command of each stage"
+	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
