@@ -55,6 +55,16 @@ pub struct HttpArgs {
         global = true
     )]
     pub timeout: u64,
+    /// Append one JSON line per request to FILE: method, URL, status,
+    /// attempts, bytes, duration, SHA-256 of the body (provenance)
+    #[arg(
+        long,
+        env = "CXG_LOG_REQUESTS",
+        value_name = "FILE",
+        help_heading = "Common options",
+        global = true
+    )]
+    pub log_requests: Option<std::path::PathBuf>,
 }
 
 /// A failed request, after retries.
@@ -110,6 +120,8 @@ pub struct Client {
     /// Set once a request gave up because the host could not be reached:
     /// later requests then fail at once instead of retrying in vain.
     unreachable: std::sync::atomic::AtomicBool,
+    /// `--log-requests`: where each completed request is recorded.
+    log: Option<crate::reqlog::RequestLog>,
 }
 
 /// Validate a base URL: http or https, with a host; trailing `/` removed.
@@ -165,6 +177,11 @@ fn jitter() -> f64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
     0.5 + (z >> 11) as f64 / (1u64 << 53) as f64 * 0.5
+}
+
+thread_local! {
+    /// Attempts made by the current thread's request (for the request log).
+    static ATTEMPTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// The longest `Retry-After` we honour.
@@ -238,6 +255,10 @@ impl Client {
             backoff: Duration::from_millis(args.backoff_ms),
             requests: AtomicU64::new(0),
             unreachable: std::sync::atomic::AtomicBool::new(false),
+            log: match &args.log_requests {
+                Some(p) => Some(crate::reqlog::RequestLog::open(p)?),
+                None => None,
+            },
         })
     }
 
@@ -253,6 +274,7 @@ impl Client {
 
     fn attempt(&self, url: &str) -> Attempt {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        ATTEMPTS.with(|n| n.set(n.get() + 1));
         let mut resp = match self.agent.get(url).call() {
             Ok(r) => r,
             Err(e) => return transport_failure(e),
@@ -294,8 +316,43 @@ impl Client {
     }
 
     /// GET `path` (relative to the base URL, starting with `/`) and return
-    /// the body of a 2xx response, retrying as the policy says.
+    /// the body of a 2xx response, retrying as the policy says; with
+    /// `--log-requests` the completed request is appended to the log.
     pub fn get(&self, path: &str) -> Result<Vec<u8>, HttpError> {
+        let Some(log) = &self.log else {
+            return self.get_retrying(path);
+        };
+        let (started, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
+        ATTEMPTS.with(|n| n.set(0));
+        let res = self.get_retrying(path);
+        let url = format!("{}{path}", self.base);
+        let err = res.as_ref().err().map(|e| e.to_string());
+        log.record(&crate::reqlog::Request {
+            method: "GET",
+            url: &url,
+            status: match &res {
+                Ok(_) => Some(200),
+                Err(e) => e.status,
+            },
+            attempts: ATTEMPTS.with(|n| n.get()),
+            body: res.as_ref().ok().map(Vec::as_slice),
+            streamed: None,
+            started,
+            duration: clock.elapsed(),
+            error: err.as_deref(),
+        });
+        res
+    }
+
+    /// Record a request made outside [`Client::get`] (e.g. a download
+    /// streamed to a file) in the `--log-requests` log, when there is one.
+    pub fn log_request(&self, r: &crate::reqlog::Request) {
+        if let Some(log) = &self.log {
+            log.record(r);
+        }
+    }
+
+    fn get_retrying(&self, path: &str) -> Result<Vec<u8>, HttpError> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
@@ -428,6 +485,7 @@ mod tests {
             backoff_ms: 1,
             connect_timeout: 2,
             timeout: 2,
+            log_requests: None,
         };
         let c = Client::new(&args, 1).unwrap();
         let first = c.get("/collections").unwrap_err();

@@ -14,5 +14,6 @@ pub mod jq;
 pub mod json;
 pub mod names;
 pub mod par;
+pub mod reqlog;
 
 pub use error::{Error, Exit, Outcome, Result};
