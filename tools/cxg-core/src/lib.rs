@@ -15,5 +15,6 @@ pub mod json;
 pub mod names;
 pub mod par;
 pub mod reqlog;
+pub mod snapshots;
 
 pub use error::{Error, Exit, Outcome, Result};
