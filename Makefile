@@ -27,11 +27,14 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SNAPSHOT ?= tests/fixtures/snapshot
 DEMO ?= demo
+SNAPSHOTS ?= $(DATA)/snapshots
+REQUEST_LOG ?= $(DATA)/requests.jsonl
+ONTOLOGY_RELEASE ?=
 
 # $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on success
 atomic = $(1) > $@.tmp || { rm -f $@.tmp; exit 1; }; mv $@.tmp $@
 
-TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-diff cxg-snapshot
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
 #   make SPLIT="jq -c '.[]'"
@@ -41,16 +44,19 @@ SPLIT_FILES ?= $(BIN)/cxg-split --out-dir $(DATA)/collections
 DATASETS ?= $(BIN)/cxg-datasets
 TOCSV ?= $(BIN)/cxg-tocsv --preset $(PRESET)
 H5AD ?= $(BIN)/cxg-h5ad --api-url $(API_URL) -j $(JOBS)
+SNAP ?= $(BIN)/cxg-snapshot
+DIFF ?= $(BIN)/cxg-diff
 
 OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collections.list \
 	$(DATA)/datasets.jsonl $(DATA)/all_datasets.csv $(DATA)/datasets_index.json \
 	$(DATA)/all_datasets_h5ad.csv
 
-.PHONY: harvest build stages refresh clean demo test lint bench install help
+.PHONY: harvest build stages refresh clean demo test lint bench install help snapshot snapshots diff
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
 	@$(MAKE) stages
+	@$(MAKE) snapshot
 	@echo "harvest complete: $(DATA)/all_datasets_h5ad.csv"
 
 ## build: release binaries of every tool (cargo build --locked)
@@ -90,10 +96,38 @@ $(DATA)/datasets_index.json:
 $(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.json
 	$(call atomic,$(H5AD) --index $(DATA)/datasets_index.json --failures $(DATA)/h5ad_failures.csv $<)
 
-## refresh: fetch the API again and redo every stage
+# Every request of the networked stages is appended to $(REQUEST_LOG)
+# (cxg-core's --log-requests, via its environment variable), for provenance.json.
+$(OUTPUTS): export CXG_LOG_REQUESTS = $(REQUEST_LOG)
+
+# 6. keep the raw responses and the provenance of this harvest in a new,
+# never overwritten $(SNAPSHOTS)/<UTC time>/; the request log starts afresh
+$(DATA)/provenance.json: $(OUTPUTS)
+	$(SNAP) save --into $(SNAPSHOTS) --api-url $(API_URL) --requests $(REQUEST_LOG) \
+		--tools-dir $(BIN) --provenance $@ \
+		$(addprefix --output-file ,$(OUTPUTS) $(wildcard $(DATA)/h5ad_failures.csv)) \
+		$(addprefix --ontology-release ,$(ONTOLOGY_RELEASE)) \
+		$(DATA)/collections.json $(DATA)/datasets_index.json
+	rm -f $(REQUEST_LOG)
+
+## snapshot: keep this harvest's raw responses and provenance in $(SNAPSHOTS)/<UTC time>/
+snapshot: $(DATA)/provenance.json
+
+## snapshots: list the kept harvests (date, collections, datasets, size)
+snapshots:
+	@$(SNAP) list $(SNAPSHOTS)
+
+## diff: what changed between the two newest snapshots, into $(DATA)/changes.jsonl
+diff:
+	$(DIFF) --newest $(SNAPSHOTS) -o $(DATA)/changes.jsonl
+
+## refresh: fetch the API again, redo every stage, keep a new snapshot and diff it
 refresh:
 	rm -f $(DATA)/collections.json $(DATA)/datasets_index.json
 	@$(MAKE) harvest
+	@if [ "$$(ls -d $(SNAPSHOTS)/[0-9]*T*Z*/ 2>/dev/null | wc -l)" -ge 2 ]; then \
+		$(MAKE) diff; \
+	else echo "refresh: the first snapshot; the next 'make refresh' says what changed"; fi
 
 ## clean: remove $(DATA)/ and $(DEMO)/ (the binaries stay; cargo clean removes them)
 clean:
@@ -130,3 +164,4 @@ help:
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
 	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD: the command of each stage"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
+	@echo "  SNAPSHOTS=$(SNAPSHOTS) REQUEST_LOG=$(REQUEST_LOG) ONTOLOGY_RELEASE=$(ONTOLOGY_RELEASE) (history)"
