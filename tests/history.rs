@@ -290,3 +290,111 @@ fn a_swapped_fetch_stage_still_gets_provenance() {
     assert_eq!(prov["stored"]["datasets_index.json"]["records"], 20);
     assert!(prov["started_at"].as_str().unwrap().ends_with('Z'));
 }
+
+#[test]
+fn the_request_log_counts_retries_and_names_failures() {
+    let t = TempDir::new();
+    let snap = t.join("api");
+    generate(
+        &snap,
+        &["--seed", "24", "--collections", "3", "--datasets", "6"],
+    );
+    let s = Server::start(&snap, &["--fail-first", "2", "--fail-match", "/datasets"]);
+    let log = t.join("requests.jsonl");
+    let l = log.display().to_string();
+    run(
+        "cxg-fetch",
+        &[
+            "--api-url",
+            &s.url,
+            "--backoff-ms",
+            "1",
+            "--log-requests",
+            &l,
+            "datasets",
+        ],
+        None,
+    )
+    .ok();
+    // a 404 is logged with its status and the reason, appended (here via
+    // the environment variable)
+    let missing = "00000000-0000-4000-8000-000000000000";
+    let o = {
+        let mut c = Command::new(bin("cxg-fetch"));
+        c.args(["--api-url", &s.url, "collection", missing])
+            .env("CXG_LOG_REQUESTS", &log);
+        run_cmd(c, None)
+    };
+    o.code(1);
+    let lines = jsonl(&read(&log));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["attempts"], 3);
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["url"], format!("{}/datasets", s.url).as_str());
+    let body = read(&snap.join("datasets.json"));
+    assert_eq!(lines[0]["bytes"], body.len());
+    assert_eq!(lines[1]["status"], 404);
+    assert_eq!(lines[1]["sha256"], Value::Null);
+    assert!(lines[1]["error"].as_str().unwrap().contains("404"));
+    // an unwritable log is a usage error before any request
+    let before = s.requests().len();
+    run(
+        "cxg-fetch",
+        &[
+            "--api-url",
+            &s.url,
+            "--log-requests",
+            "/no/such/dir/log.jsonl",
+            "datasets",
+        ],
+        None,
+    )
+    .code(2)
+    .stderr_has("--log-requests");
+    assert_eq!(s.requests().len(), before);
+}
+
+#[test]
+fn snapshot_save_never_overwrites_and_leaves_nothing_on_bad_input() {
+    let t = TempDir::new();
+    let a = t.join("collections.json");
+    std::fs::write(&a, "[{\"collection_id\":\"x\"}]\n").unwrap();
+    let snaps = t.join("snaps");
+    let s = snaps.display().to_string();
+    let f = a.display().to_string();
+    for _ in 0..3 {
+        run("cxg-snapshot", &["save", "-q", "--into", &s, &f], None).ok();
+    }
+    let list: Vec<_> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('2'))
+        .collect();
+    assert_eq!(list.len(), 3, "{list:?}");
+    // the three share one stored copy
+    assert_eq!(
+        std::fs::read_dir(snaps.join(".objects")).unwrap().count(),
+        1
+    );
+    // truncated JSON: exit 2, named, and no new snapshot or staging folder
+    let bad = t.join("datasets_index.json");
+    std::fs::write(&bad, "[{\"dataset_id\":").unwrap();
+    run(
+        "cxg-snapshot",
+        &["save", "--into", &s, &f, &bad.display().to_string()],
+        None,
+    )
+    .code(2)
+    .stderr_has("datasets_index.json");
+    let after: Vec<_> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(".objects"))
+        .collect();
+    assert_eq!(after.len(), 4, "{after:?}"); // three snapshots + latest
+    assert_eq!(std::fs::read_dir(snaps.join(".objects")).unwrap().count(), 1);
+                                             // the same name twice is refused
+    run("cxg-snapshot", &["save", "--into", &s, &f, &f], None)
+        .code(2)
+        .stderr_has("its own name");
+}

@@ -691,6 +691,9 @@ fn compare(old: &Side, new: &Side, int: &Interner, all: bool) -> Vec<Record> {
     out
 }
 
+/// Collections named on stderr at most; the output records name them all.
+const MAX_COLLECTION_LINES: usize = 20;
+
 /// The counts line and the collections that came or went.
 fn summary(old: &Side, new: &Side, recs: &[Record]) {
     let n = |c: Change| recs.iter().filter(|r| r.change == c).count();
@@ -714,10 +717,17 @@ fn summary(old: &Side, new: &Side, recs: &[Record]) {
             *colls.entry((c, &*r.collection_id)).or_default() += 1;
         }
     }
-    for ((c, cid), count) in colls {
+    let total = colls.len();
+    for ((c, cid), count) in colls.into_iter().take(MAX_COLLECTION_LINES) {
         warn(format_args!(
             "collection {cid} {c} with its {count} dataset{}",
             if count == 1 { "" } else { "s" }
+        ));
+    }
+    if total > MAX_COLLECTION_LINES {
+        warn(format_args!(
+            "and {} more collections added or removed (collection_change in the output names each)",
+            total - MAX_COLLECTION_LINES
         ));
     }
 }

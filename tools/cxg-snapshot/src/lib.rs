@@ -309,12 +309,17 @@ fn save(a: Save) -> Result<Outcome> {
     let mut stored = Map::new();
     let mut new_bytes = 0u64;
     let mut index = None;
-    for f in &a.files {
+    // read (and so check) every file before anything is stored
+    let entries = a
+        .files
+        .iter()
+        .map(|f| file_entry(f))
+        .collect::<Result<Vec<_>>>()?;
+    for (f, entry) in a.files.iter().zip(entries) {
         let name = f
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let entry = file_entry(f)?;
         let sha = entry["sha256"].as_str().unwrap_or_default().to_string();
         let (obj, fresh) = store_object(&objects, f, &sha)?;
         if fresh {
