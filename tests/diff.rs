@@ -402,7 +402,7 @@ fn bad_input_is_named_with_its_place() {
     std::fs::write(t.join("num.json"), "[1]").unwrap();
     diff(&[&p(&good), &p(&t.join("num.json"))])
         .code(2)
-        .stderr_has("expected a dataset object, found number");
+        .stderr_has("expected a dataset object");
     diff(&[&p(&good), &p(t.path())])
         .code(2)
         .stderr_has("without datasets_index.json");

@@ -392,8 +392,11 @@ fn snapshot_save_never_overwrites_and_leaves_nothing_on_bad_input() {
         .filter(|n| !n.starts_with(".objects"))
         .collect();
     assert_eq!(after.len(), 4, "{after:?}"); // three snapshots + latest
-    assert_eq!(std::fs::read_dir(snaps.join(".objects")).unwrap().count(), 1);
-                                             // the same name twice is refused
+    assert_eq!(
+        std::fs::read_dir(snaps.join(".objects")).unwrap().count(),
+        1
+    );
+    // the same name twice is refused
     run("cxg-snapshot", &["save", "--into", &s, &f, &f], None)
         .code(2)
         .stderr_has("its own name");

@@ -15,9 +15,13 @@ use cxg_core::ids::is_uuid;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
 use cxg_core::json::{type_name, write_compact, JsonStream};
 use cxg_core::{Error, Exit, Outcome, Result};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::io::Write;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 const EXAMPLES: &str = "\
@@ -165,18 +169,67 @@ impl Interner {
     }
 }
 
-/// One asset: (filetype, url, filesize) as JSON text.
-type Asset = (Box<str>, Box<str>, Box<str>);
+/// Separates the JSON texts packed into one string (JSON text never holds
+/// a raw control character: strings escape them).
+const US: char = '\u{1f}';
+const RS: char = '\u{1e}';
 
-/// What one dataset record says, reduced to what is compared.
+/// What one dataset record says, reduced to what is compared, in few
+/// allocations: the scalars' JSON texts in one string, every facet's term
+/// ids in one slice, the assets in one string.
 #[derive(Clone, PartialEq)]
 struct Fp {
     collection_id: Box<str>,
     version: Option<Box<str>>,
     revised_at: Option<Box<str>>,
-    scalars: [Box<str>; SCALARS.len()],
-    facets: [Box<[u32]>; FACETS.len()],
-    assets: Box<[Asset]>,
+    /// SCALARS as JSON text, separated by US
+    scalars: Box<str>,
+    /// term ids of every facet, facet after facet
+    terms: Box<[u32]>,
+    /// where each facet's ids end in `terms`
+    facet_ends: [u32; FACETS.len()],
+    /// `filetype US url US filesize RS` per asset, by filetype
+    assets: Box<str>,
+}
+
+impl Fp {
+    /// Map term ids through `table` (another interner's ids to ours) and
+    /// sort each facet again.
+    fn renumber(&mut self, table: &[u32]) {
+        for t in self.terms.iter_mut() {
+            *t = table.get(*t as usize).copied().unwrap_or(*t);
+        }
+        let mut start = 0;
+        for end in self.facet_ends {
+            if let Some(f) = self.terms.get_mut(start..end as usize) {
+                f.sort_unstable();
+            }
+            start = end as usize;
+        }
+    }
+    fn scalar(&self, i: usize) -> &str {
+        self.scalars.split(US).nth(i).unwrap_or("null")
+    }
+    fn facet(&self, i: usize) -> &[u32] {
+        let start = if i == 0 {
+            0
+        } else {
+            self.facet_ends[i - 1] as usize
+        };
+        let end = self.facet_ends[i] as usize;
+        self.terms.get(start..end).unwrap_or(&[])
+    }
+    /// (filetype, url, filesize) of each asset.
+    fn assets(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.assets.split_terminator(RS).map(|a| {
+            let mut p = a.split(US);
+            (
+                p.next().unwrap_or(""),
+                p.next().unwrap_or("null"),
+                p.next().unwrap_or("null"),
+            )
+        })
+    }
 }
 
 /// One harvest: datasets by id, and collection fields by collection id
@@ -199,7 +252,7 @@ fn str_of(v: Option<&Value>) -> Option<Box<str>> {
     v.and_then(Value::as_str).map(Into::into)
 }
 
-fn terms(v: Option<&Value>, facet: &str, int: &mut Interner) -> Box<[u32]> {
+fn terms(v: Option<&Value>, facet: &str, int: &mut Interner) -> Vec<u32> {
     let mut set = BTreeSet::new();
     for t in v.and_then(Value::as_array).into_iter().flatten() {
         let term = match t {
@@ -221,7 +274,7 @@ fn terms(v: Option<&Value>, facet: &str, int: &mut Interner) -> Box<[u32]> {
     }
     let mut ids: Vec<u32> = set.iter().map(|t| int.id(t)).collect();
     ids.sort_unstable();
-    ids.into_boxed_slice()
+    ids
 }
 
 impl Side {
@@ -284,12 +337,20 @@ impl Side {
             Some(a) => a.len().to_string().into(),
             None => "null".into(),
         };
-        let scalars = SCALARS.map(|(k, _)| match k {
-            "donor_count" => donor_count.clone(),
-            _ => text(o.get(k)),
-        });
-        let facets = FACETS.map(|f| terms(o.get(f), f, int));
-        let mut assets: Vec<Asset> = Vec::new();
+        let scalars: Vec<Box<str>> = SCALARS
+            .iter()
+            .map(|(k, _)| match *k {
+                "donor_count" => donor_count.clone(),
+                _ => text(o.get(*k)),
+            })
+            .collect();
+        let mut all_terms = Vec::new();
+        let mut facet_ends = [0u32; FACETS.len()];
+        for (i, f) in FACETS.iter().enumerate() {
+            all_terms.extend(terms(o.get(*f), f, int));
+            facet_ends[i] = all_terms.len() as u32;
+        }
+        let mut assets: Vec<(Box<str>, Box<str>, Box<str>)> = Vec::new();
         for a in o
             .get("assets")
             .and_then(Value::as_array)
@@ -303,13 +364,18 @@ impl Side {
             assets.push((ft.into(), text(a.get("url")), text(a.get("filesize"))));
         }
         assets.sort();
+        let mut packed = String::new();
+        for (ft, url, size) in &assets {
+            packed.extend([&**ft, "\u{1f}", url, "\u{1f}", size, "\u{1e}"]);
+        }
         let fp = Fp {
             collection_id: cid.into(),
             version: str_of(o.get("dataset_version_id")),
             revised_at: str_of(o.get("revised_at")),
-            scalars,
-            facets,
-            assets: assets.into_boxed_slice(),
+            scalars: scalars.join("\u{1f}").into(),
+            terms: all_terms.into_boxed_slice(),
+            facet_ends,
+            assets: packed.into(),
         };
         match self.datasets.get(id) {
             Some(prev) if *prev == fp => {}
@@ -336,10 +402,115 @@ impl Side {
     }
 }
 
+/// Which keys of an object are kept by [`Slim`].
+trait Keys {
+    const KEYS: &'static [&'static str];
+    const WHAT: &'static str;
+}
+
+struct DatasetKeys;
+impl Keys for DatasetKeys {
+    const KEYS: &'static [&'static str] = &[
+        "dataset_id",
+        "dataset_version_id",
+        "revised_at",
+        "collection_id",
+        "collection",
+        "collection_name",
+        "collection_doi",
+        "collection_version_id",
+        "cell_count",
+        "primary_cell_count",
+        "title",
+        "is_primary_data",
+        "donor_id",
+        "schema_version",
+        "assets",
+        "assay",
+        "cell_type",
+        "development_stage",
+        "disease",
+        "organism",
+        "self_reported_ethnicity",
+        "sex",
+        "suspension_type",
+        "tissue",
+    ];
+    const WHAT: &'static str = "a dataset object";
+}
+
+struct CollectionKeys;
+impl Keys for CollectionKeys {
+    const KEYS: &'static [&'static str] = &[
+        "collection_id",
+        "collection_version_id",
+        "name",
+        "doi",
+        "publisher_metadata",
+        "links",
+        "consortia",
+    ];
+    const WHAT: &'static str = "a collection object";
+}
+
+/// A JSON object with only the keys `K` compares: the other values are
+/// checked and skipped without being built (the records' citations,
+/// previews and descriptions are most of the bytes).
+struct Slim<K>(Value, PhantomData<K>);
+
+struct KeySeed<K>(PhantomData<K>);
+
+impl<'de, K: Keys> DeserializeSeed<'de> for KeySeed<K> {
+    type Value = Option<&'static str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<K: Keys> Visitor<'_> for KeySeed<K> {
+    type Value = Option<&'static str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(K::KEYS.iter().find(|k| **k == v).copied())
+    }
+}
+
+struct SlimVisitor<K>(PhantomData<K>);
+
+impl<'de, K: Keys> Visitor<'de> for SlimVisitor<K> {
+    type Value = Slim<K>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(K::WHAT)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut m = Map::new();
+        while let Some(k) = map.next_key_seed(KeySeed::<K>(PhantomData))? {
+            match k {
+                Some(k) => {
+                    let v: Value = map.next_value()?;
+                    m.insert(k.to_string(), v);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Slim(Value::Object(m), PhantomData))
+    }
+}
+
+impl<'de, K: Keys> Deserialize<'de> for Slim<K> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SlimVisitor::<K>(PhantomData))
+    }
+}
+
 fn read_records(side: &mut Side, input: Input, int: &mut Interner) -> Result<()> {
     let name = input.name.clone();
     let mut s = JsonStream::new(name.clone(), input.reader);
-    while let Some((at, v)) = s.next_value()? {
+    while let Some((at, Slim(v, _))) = s.next_as::<Slim<DatasetKeys>>()? {
         side.add(
             &format!("{name}: line {} (element {})", at.line, at.index),
             &v,
@@ -354,7 +525,7 @@ fn read_collections(side: &mut Side, path: &Path) -> Result<()> {
     let input = Input::open(Some(path))?;
     let name = input.name.clone();
     let mut s = JsonStream::new(name.clone(), input.reader);
-    while let Some((at, v)) = s.next_value()? {
+    while let Some((at, Slim(v, _))) = s.next_as::<Slim<CollectionKeys>>()? {
         let Some(cid) = v.get("collection_id").and_then(Value::as_str) else {
             return Err(Error::input(format!(
                 "{name}: line {}: collection {} has no string collection_id",
@@ -442,14 +613,15 @@ fn fields(
         );
     }
     for (i, (name, subst)) in SCALARS.iter().enumerate() {
-        if a.scalars[i] != b.scalars[i] {
+        let (x, y) = (a.scalar(i), b.scalar(i));
+        if x != y {
             substance |= subst;
             let d = matches!(*name, "cell_count" | "primary_cell_count" | "donor_count");
-            out.insert((*name).into(), old_new(&a.scalars[i], &b.scalars[i], d));
+            out.insert((*name).into(), old_new(x, y, d));
         }
     }
     for (i, facet) in FACETS.iter().enumerate() {
-        let (x, y) = (&a.facets[i], &b.facets[i]);
+        let (x, y) = (a.facet(i), b.facet(i));
         if x == y {
             continue;
         }
@@ -466,23 +638,23 @@ fn fields(
             serde_json::json!({"added": added, "removed": removed}),
         );
     }
-    let types: BTreeSet<&str> = a
-        .assets
-        .iter()
-        .chain(b.assets.iter())
-        .map(|x| &*x.0)
-        .collect();
-    for t in types {
-        let find = |fp: &Fp| fp.assets.iter().find(|x| &*x.0 == t).cloned();
-        let (x, y) = (find(a), find(b));
-        let null: Box<str> = "null".into();
-        let (xu, xs) = x.map_or((null.clone(), null.clone()), |x| (x.1, x.2));
-        let (yu, ys) = y.map_or((null.clone(), null.clone()), |y| (y.1, y.2));
-        if xu != yu {
-            out.insert(format!("assets.{t}.url"), old_new(&xu, &yu, false));
-        }
-        if xs != ys {
-            out.insert(format!("assets.{t}.filesize"), old_new(&xs, &ys, true));
+    if a.assets != b.assets {
+        let types: BTreeSet<&str> = a.assets().chain(b.assets()).map(|x| x.0).collect();
+        for t in types {
+            let find = |fp: &'_ Fp| {
+                fp.assets()
+                    .find(|x| x.0 == t)
+                    .map_or(("null".to_string(), "null".to_string()), |x| {
+                        (x.1.to_string(), x.2.to_string())
+                    })
+            };
+            let ((xu, xs), (yu, ys)) = (find(a), find(b));
+            if xu != yu {
+                out.insert(format!("assets.{t}.url"), old_new(&xu, &yu, false));
+            }
+            if xs != ys {
+                out.insert(format!("assets.{t}.filesize"), old_new(&xs, &ys, true));
+            }
         }
     }
     if let (Some(ca), Some(cb)) = (ca, cb) {
@@ -498,18 +670,18 @@ fn fields(
 }
 
 /// One output record.
-struct Record {
+struct Record<'a> {
     change: Change,
     kind: Option<&'static str>,
-    id: Box<str>,
-    collection_id: Box<str>,
+    id: &'a str,
+    collection_id: &'a str,
     collection_change: Option<&'static str>,
-    old: Option<Fp>,
-    new: Option<Fp>,
+    old: Option<&'a Fp>,
+    new: Option<&'a Fp>,
     fields: Map<String, Value>,
 }
 
-impl Record {
+impl Record<'_> {
     fn json(&self) -> Value {
         let mut m = Map::new();
         m.insert("change".into(), self.change.name().into());
@@ -549,9 +721,9 @@ impl Record {
 
     fn csv(&self) -> Vec<String> {
         let s = |v: Option<&str>| v.unwrap_or("").to_string();
-        let ver = |f: &Option<Fp>| s(f.as_ref().and_then(|f| f.version.as_deref()));
-        let rev = |f: &Option<Fp>| s(f.as_ref().and_then(|f| f.revised_at.as_deref()));
-        let count = |f: &Option<Fp>| match f.as_ref().map(|f| &*f.scalars[0]) {
+        let ver = |f: &Option<&Fp>| s(f.and_then(|f| f.version.as_deref()));
+        let rev = |f: &Option<&Fp>| s(f.and_then(|f| f.revised_at.as_deref()));
+        let count = |f: &Option<&Fp>| match f.map(|f| f.scalar(0)) {
             None | Some("null") => String::new(),
             Some(c) => c.to_string(),
         };
@@ -599,10 +771,17 @@ fn collection_ids(side: &Side) -> BTreeSet<&str> {
         .collect()
 }
 
-/// Compare two sides into records ordered by dataset_id.
-fn compare(old: &Side, new: &Side, int: &Interner, all: bool) -> Vec<Record> {
+/// Compare two sides into records ordered by dataset_id, and the number
+/// of unchanged datasets (listed too with `all`).
+fn compare<'a>(
+    old: &'a Side,
+    new: &'a Side,
+    int: &Interner,
+    all: bool,
+) -> (Vec<Record<'a>>, usize) {
     let (oc, nc) = (collection_ids(old), collection_ids(new));
     let mut out = Vec::new();
+    let mut unchanged = 0;
     let mut a = old.datasets.iter().peekable();
     let mut b = new.datasets.iter().peekable();
     loop {
@@ -614,10 +793,10 @@ fn compare(old: &Side, new: &Side, int: &Interner, all: bool) -> Vec<Record> {
                 Record {
                     change: Change::Removed,
                     kind: None,
-                    id: id.clone(),
-                    collection_id: f.collection_id.clone(),
+                    id,
+                    collection_id: &f.collection_id,
                     collection_change: (!nc.contains(&*f.collection_id)).then_some("removed"),
-                    old: Some(f.clone()),
+                    old: Some(f),
                     new: None,
                     fields: Map::new(),
                 }
@@ -627,11 +806,11 @@ fn compare(old: &Side, new: &Side, int: &Interner, all: bool) -> Vec<Record> {
                 Record {
                     change: Change::Added,
                     kind: None,
-                    id: id.clone(),
-                    collection_id: f.collection_id.clone(),
+                    id,
+                    collection_id: &f.collection_id,
                     collection_change: (!oc.contains(&*f.collection_id)).then_some("added"),
                     old: None,
-                    new: Some(f.clone()),
+                    new: Some(f),
                     fields: Map::new(),
                 }
             }
@@ -647,7 +826,7 @@ fn compare(old: &Side, new: &Side, int: &Interner, all: bool) -> Vec<Record> {
                     int,
                 );
                 let (change, kind) = if fa.version != fb.version {
-                    let migrated = fa.scalars[5] != fb.scalars[5] && !substance;
+                    let migrated = fa.scalar(5) != fb.scalar(5) && !substance;
                     (
                         Change::Revised,
                         Some(if migrated {
@@ -661,41 +840,34 @@ fn compare(old: &Side, new: &Side, int: &Interner, all: bool) -> Vec<Record> {
                 } else {
                     (Change::Unchanged, None)
                 };
-                if change == Change::Unchanged && !all {
-                    out.push(Record {
-                        change,
-                        kind,
-                        id: id.clone(),
-                        collection_id: fb.collection_id.clone(),
-                        collection_change: None,
-                        old: None,
-                        new: None,
-                        fields: Map::new(),
-                    });
-                    continue;
+                if change == Change::Unchanged {
+                    unchanged += 1;
+                    if !all {
+                        continue;
+                    }
                 }
                 Record {
                     change,
                     kind,
-                    id: id.clone(),
-                    collection_id: fb.collection_id.clone(),
+                    id,
+                    collection_id: &fb.collection_id,
                     collection_change: None,
-                    old: Some(fa.clone()),
-                    new: Some(fb.clone()),
+                    old: Some(fa),
+                    new: Some(fb),
                     fields: flds,
                 }
             }
         };
         out.push(rec);
     }
-    out
+    (out, unchanged)
 }
 
 /// Collections named on stderr at most; the output records name them all.
 const MAX_COLLECTION_LINES: usize = 20;
 
 /// The counts line and the collections that came or went.
-fn summary(old: &Side, new: &Side, recs: &[Record]) {
+fn summary(old: &Side, new: &Side, recs: &[Record], unchanged: usize) {
     let n = |c: Change| recs.iter().filter(|r| r.change == c).count();
     let k = |k: &str| recs.iter().filter(|r| r.kind == Some(k)).count();
     warn(format_args!(
@@ -709,12 +881,12 @@ fn summary(old: &Side, new: &Side, recs: &[Record]) {
         k("schema_migration"),
         k("content"),
         n(Change::Metadata),
-        n(Change::Unchanged),
+        unchanged,
     ));
     let mut colls: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for r in recs {
         if let Some(c) = r.collection_change {
-            *colls.entry((c, &*r.collection_id)).or_default() += 1;
+            *colls.entry((c, r.collection_id)).or_default() += 1;
         }
     }
     let total = colls.len();
@@ -763,12 +935,29 @@ fn sides(args: &Args) -> Result<(PathBuf, PathBuf)> {
 pub fn run(args: Args) -> Result<Outcome> {
     let (a, b) = sides(&args)?;
     let mut out = Output::open(args.output.as_deref())?;
-    let mut int = Interner::default();
-    let old = load(&a, &mut int)?;
-    let new = load(&b, &mut int)?;
-    let recs = compare(&old, &new, &int, args.all);
+    // the two sides are read at once (each with its own term table), then
+    // NEW's term ids are renumbered into OLD's table
+    let (ra, rb) = std::thread::scope(|sc| {
+        let h = sc.spawn(|| {
+            let mut int = Interner::default();
+            load(&a, &mut int).map(|s| (s, int))
+        });
+        let mut int = Interner::default();
+        let rb = load(&b, &mut int).map(|s| (s, int));
+        let ra = h
+            .join()
+            .unwrap_or_else(|_| Err(Error::input("the reader of OLD stopped unexpectedly")));
+        (ra, rb)
+    });
+    let (old, mut int) = ra?;
+    let (mut new, int_b) = rb?;
+    let renumber: Vec<u32> = int_b.names.iter().map(|n| int.id(n)).collect();
+    for fp in new.datasets.values_mut() {
+        fp.renumber(&renumber);
+    }
+    let (recs, unchanged) = compare(&old, &new, &int, args.all);
     if !args.quiet {
-        summary(&old, &new, &recs);
+        summary(&old, &new, &recs, unchanged);
     }
     let shown: Vec<&Record> = recs
         .iter()
