@@ -36,7 +36,13 @@ rm -f "$urlfile.log"
 url=$(head -n1 "$urlfile")
 echo "demo: serving $SNAPSHOT at $url"
 
-rm -rf "$DEMO"
+# never remove /, the home folder or a folder holding this repository
+d=$(realpath -m -- "$DEMO")
+if [ -z "$DEMO" ] || [ "$d" = / ] || [ "$d" = "$(realpath -m -- "$HOME")" ] || case "$(pwd)/" in "$d"/*) true;; *) false;; esac; then
+  echo "demo: refusing to use DEMO='$DEMO' ($d): it is /, your home folder or holds this repository" >&2; exit 2
+fi
+rm -rf -- "$DEMO"
+mkdir -p -- "$(dirname -- "$DEMO")"
 make stages BIN="$BIN" API_URL="$url" DATA="$DEMO" JOBS="$JOBS" PRESET="$PRESET" 2>"$DEMO.log" || {
   cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
 summary=$(grep 'cxg-h5ad: .* rows' "$DEMO.log" | tail -n1 || true)

@@ -327,8 +327,13 @@ fn save(a: Save) -> Result<Outcome> {
         }
         link_or_copy(&obj, &stage_dir.join(&name))?;
         if !same_inode(f, &obj) {
-            // the working file becomes a link to the stored copy
+            // the working file becomes a link to the stored copy, keeping
+            // its own time (make and `harvest` read it as the fetch time)
+            let fetched = std::fs::metadata(f).and_then(|m| m.modified()).ok();
             link_or_copy(&obj, f)?;
+            if let Some(t) = fetched {
+                let _ = std::fs::File::open(f).and_then(|h| h.set_modified(t));
+            }
         }
         if name == "datasets_index.json" || name == "datasets.json" {
             index = Some(f.clone());
