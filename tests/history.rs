@@ -161,12 +161,29 @@ fn make_refresh_twice_keeps_two_snapshots_and_a_diff() {
     let revised = d["dataset_id"].as_str().unwrap().to_string();
     d["dataset_version_id"] = json!("00000000-0000-4000-8000-000000000007");
     d["cell_count"] = json!(d["cell_count"].as_i64().unwrap() + 7);
+    let revised_url = d["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["filetype"] == "H5AD")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     std::fs::write(snap.join("datasets.json"), index.to_string()).unwrap();
 
     let s = Server::start(&snap, &[]);
+    let before_refresh = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
     make_in("refresh", &data, &s.url).ok();
     let snaps = snapshots(&data);
     assert_eq!(snaps.len(), 2);
+    // collections.json, relinked to the copy stored by the first snapshot,
+    // still carries the time it was fetched
+    let fetched = std::fs::metadata(data.join("collections.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(fetched >= before_refresh);
     let changes = jsonl(&read(&data.join("changes.jsonl")));
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0]["change"], "revised");
@@ -195,6 +212,19 @@ fn make_refresh_twice_keeps_two_snapshots_and_a_diff() {
     );
     // the first snapshot was not touched
     assert_eq!(json(&read(&snaps[0].join("provenance.json"))), first);
+
+    // the README's re-download pipeline: only the revised dataset, with its link
+    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("cxg-diff -q --only added,revised --format csv --newest data/"))
+        .unwrap();
+    sh(t.path(), line).ok();
+    let (h, rows) = csv_rows(&read(&data.join("changed_h5ad.csv")));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][2], revised);
+    let url = h.iter().position(|c| c == "h5ad_url").unwrap();
+    assert_eq!(rows[0][url], revised_url);
 
     // make snapshots lists both; make diff again gives the same file
     let o = make_in("snapshots", &data, &s.url);

@@ -67,7 +67,7 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     pub format: Format,
-    /// Only these changes, comma-separated: added,removed,revised,metadata
+    /// Only these changes, comma-separated: added,removed,revised,metadata,unchanged
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub only: Vec<Change>,
     /// Also list unchanged datasets (change: unchanged)
@@ -955,13 +955,14 @@ pub fn run(args: Args) -> Result<Outcome> {
     for fp in new.datasets.values_mut() {
         fp.renumber(&renumber);
     }
-    let (recs, unchanged) = compare(&old, &new, &int, args.all);
+    let all = args.all || args.only.contains(&Change::Unchanged);
+    let (recs, unchanged) = compare(&old, &new, &int, all);
     if !args.quiet {
         summary(&old, &new, &recs, unchanged);
     }
     let shown: Vec<&Record> = recs
         .iter()
-        .filter(|r| r.change != Change::Unchanged || args.all)
+        .filter(|r| r.change != Change::Unchanged || all)
         .filter(|r| args.only.is_empty() || args.only.contains(&r.change))
         .collect();
     let name = out.name();
