@@ -296,7 +296,10 @@ fn identical_inputs_give_nothing_and_exit_code_tells_differences() {
     assert!(!recs.is_empty() && recs.iter().all(|r| r["change"] == "unchanged"));
     assert!(all.stderr.is_empty());
     let only = diff(&["--only", "unchanged", "-q", &p(&pr.old), &p(&pr.old)]);
-    assert!(only.ok().stdout == all.stdout, "--only unchanged lists what --all does");
+    assert!(
+        only.ok().stdout == all.stdout,
+        "--only unchanged lists what --all does"
+    );
     // differences: status 1 with --exit-code, 0 without
     diff(&["--exit-code", "-q", &p(&pr.old), &p(&pr.new)]).code(1);
     diff(&["-q", &p(&pr.old), &p(&pr.new)]).ok();

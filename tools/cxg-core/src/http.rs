@@ -217,6 +217,8 @@ fn jitter() -> f64 {
 thread_local! {
     /// Attempts made by the current thread's request (for the request log).
     static ATTEMPTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The status of the current thread's last answer (for the request log).
+    static STATUS: std::cell::Cell<u16> = const { std::cell::Cell::new(0) };
 }
 
 /// The longest `Retry-After` we honour.
@@ -361,6 +363,7 @@ impl Client {
             Err(e) => return transport_failure(e),
         };
         let status = resp.status().as_u16();
+        STATUS.with(|s| s.set(status));
         let limit = self.max_bytes;
         let body = resp.body_mut().with_config().limit(limit).read_to_vec();
         if (200..300).contains(&status) {
@@ -428,7 +431,7 @@ impl Client {
             method: "GET",
             url: &url,
             status: match &res {
-                Ok(_) => Some(200),
+                Ok(_) => Some(STATUS.with(|s| s.get())),
                 Err(e) => e.status,
             },
             attempts: ATTEMPTS.with(|n| n.get()),
