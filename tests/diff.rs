@@ -442,3 +442,118 @@ fn cxg_datasets_lines_compare_publisher_metadata_links_and_consortia() {
                "collection.consortia": {"old": [], "new": ["HCA"]}})
     );
 }
+
+#[test]
+fn confirm_removed_asks_the_api_whether_each_removal_is_a_tombstone() {
+    let pr = pair();
+    let removed: Vec<&String> = pr
+        .expect
+        .iter()
+        .filter(|(_, v)| v.0 == "removed")
+        .map(|(k, _)| k)
+        .collect();
+    let lone = pr
+        .expect
+        .iter()
+        .find(|(_, v)| v.0 == "removed" && v.2.is_empty())
+        .map(|(k, _)| k.clone())
+        .unwrap();
+    let tomb: BTreeSet<String> = pr
+        .expect
+        .iter()
+        .filter(|(_, v)| v.2 == "removed")
+        .map(|(k, _)| k.clone())
+        .collect();
+    // the API: the tombstoned collection answers 410, the lone removed dataset 404
+    let api = TempDir::new();
+    for f in ["collections.json", "datasets.json"] {
+        std::fs::copy(pr.new.join(f), api.join(f)).unwrap();
+    }
+    let old_index = json(&read(&pr.old.join("datasets.json")));
+    let tomb_cid = old_index
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| tomb.contains(d["dataset_id"].as_str().unwrap()))
+        .unwrap()["collection_id"]
+        .clone();
+    write_json(&api.join("gone.json"), &json!([tomb_cid]));
+    let s = Server::start(api.path(), &[]);
+    let log = api.join("requests.jsonl");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            "--confirm-removed".into(),
+            "--only".into(),
+            "removed".into(),
+            "--api-url".into(),
+            s.url.clone(),
+            "--log-requests".into(),
+            log.display().to_string(),
+        ];
+        v.extend(extra.iter().map(|x| x.to_string()));
+        v.push(p(&pr.old));
+        v.push(p(&pr.new));
+        v
+    };
+    let a = args(&[]);
+    let o = run(
+        "cxg-diff",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        None,
+    );
+    let recs = jsonl(&o.ok().stdout);
+    assert_eq!(recs.len(), removed.len());
+    for r in &recs {
+        let id = r["dataset_id"].as_str().unwrap();
+        let want = if tomb.contains(id) {
+            "gone"
+        } else {
+            "not_found"
+        };
+        assert_eq!(r["removed_check"], want, "{r}");
+    }
+    assert_eq!(jsonl(&read(&log)).len(), removed.len());
+    // the dataset is still served by its own GET: the index left it out
+    let cid = old_index
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["dataset_id"] == lone.as_str())
+        .unwrap()["collection_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let src = pr
+        .old
+        .join(format!("collections/{cid}/datasets/{lone}.json"));
+    let dst = api.join(&format!("collections/{cid}/datasets"));
+    std::fs::create_dir_all(&dst).unwrap();
+    std::fs::copy(&src, dst.join(format!("{lone}.json"))).unwrap();
+    let o = run(
+        "cxg-diff",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        None,
+    );
+    let recs = jsonl(&o.ok().stdout);
+    let r = recs
+        .iter()
+        .find(|r| r["dataset_id"] == lone.as_str())
+        .unwrap();
+    assert_eq!(r["removed_check"], "still_served");
+    // an API that is down is exit 3, not a record failure
+    let dead = dead_url();
+    let o = run(
+        "cxg-diff",
+        &[
+            "--confirm-removed",
+            "--retries",
+            "0",
+            "--api-url",
+            &dead,
+            &p(&pr.old),
+            &p(&pr.new),
+        ],
+        None,
+    );
+    o.code(3);
+}

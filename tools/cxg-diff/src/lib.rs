@@ -11,6 +11,7 @@
 
 use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
+use cxg_core::http::{Client, HttpArgs};
 use cxg_core::ids::is_uuid;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
 use cxg_core::json::{type_name, write_compact, JsonStream};
@@ -37,7 +38,10 @@ const EXAMPLES: &str = "\
   cxg-diff --only added,revised --format csv OLD NEW | cxg-h5ad --index NEW/datasets_index.json
 
   # in a script: status 1 when anything changed, as git diff --exit-code
-  cxg-diff --exit-code -q OLD NEW > /dev/null || echo changed";
+  cxg-diff --exit-code -q OLD NEW > /dev/null || echo changed
+
+  # were the removed datasets tombstoned (410 Gone) or just left out?
+  cxg-diff --only removed --confirm-removed OLD NEW";
 
 const NOTES: &str = "\
 Each output line: change (added|removed|revised|metadata), kind (revised
@@ -79,9 +83,18 @@ pub struct Args {
     /// No summary on stderr
     #[arg(short, long)]
     pub quiet: bool,
+    /// Ask the API about each removed dataset: removed_check is gone (410,
+    /// tombstoned), not_found (404) or still_served (the index left it out)
+    #[arg(long)]
+    pub confirm_removed: bool,
+    /// Requests in flight at once for --confirm-removed
+    #[arg(short = 'j', long, default_value_t = 8, value_name = "N")]
+    pub jobs: usize,
     /// Write to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -676,6 +689,8 @@ struct Record<'a> {
     id: &'a str,
     collection_id: &'a str,
     collection_change: Option<&'static str>,
+    /// What the API said about a removed dataset (--confirm-removed).
+    removed_check: Option<&'static str>,
     old: Option<&'a Fp>,
     new: Option<&'a Fp>,
     fields: Map<String, Value>,
@@ -692,6 +707,9 @@ impl Record<'_> {
         m.insert("collection_id".into(), (*self.collection_id).into());
         if let Some(c) = self.collection_change {
             m.insert("collection_change".into(), c.into());
+        }
+        if let Some(c) = self.removed_check {
+            m.insert("removed_check".into(), c.into());
         }
         let opt = |v: Option<&Box<str>>| v.map_or(Value::Null, |s| Value::from(&**s));
         m.insert(
@@ -743,11 +761,12 @@ impl Record<'_> {
             nc,
             d,
             self.fields.keys().cloned().collect::<Vec<_>>().join(";"),
+            s(self.removed_check),
         ]
     }
 }
 
-const CSV_HEADER: [&str; 13] = [
+const CSV_HEADER: [&str; 14] = [
     "change",
     "kind",
     "dataset_id",
@@ -761,6 +780,7 @@ const CSV_HEADER: [&str; 13] = [
     "new_cell_count",
     "cell_count_delta",
     "fields",
+    "removed_check",
 ];
 
 fn collection_ids(side: &Side) -> BTreeSet<&str> {
@@ -796,6 +816,7 @@ fn compare<'a>(
                     id,
                     collection_id: &f.collection_id,
                     collection_change: (!nc.contains(&*f.collection_id)).then_some("removed"),
+                    removed_check: None,
                     old: Some(f),
                     new: None,
                     fields: Map::new(),
@@ -809,6 +830,7 @@ fn compare<'a>(
                     id,
                     collection_id: &f.collection_id,
                     collection_change: (!oc.contains(&*f.collection_id)).then_some("added"),
+                    removed_check: None,
                     old: None,
                     new: Some(f),
                     fields: Map::new(),
@@ -852,6 +874,7 @@ fn compare<'a>(
                     id,
                     collection_id: &fb.collection_id,
                     collection_change: None,
+                    removed_check: None,
                     old: Some(fa),
                     new: Some(fb),
                     fields: flds,
@@ -861,6 +884,66 @@ fn compare<'a>(
         out.push(rec);
     }
     (out, unchanged)
+}
+
+/// Ask the API about every removed dataset: 410 means it was tombstoned,
+/// 404 that the id is unknown, 200 that it is still served (the index left
+/// it out). Returns how many could not be checked (each named on stderr).
+fn confirm_removed(http: &HttpArgs, jobs: usize, recs: &mut [Record]) -> Result<usize> {
+    let at: Vec<usize> = (0..recs.len())
+        .filter(|&i| recs[i].change == Change::Removed)
+        .collect();
+    if at.is_empty() {
+        return Ok(0);
+    }
+    let client = Client::new(http, jobs.max(1))?;
+    let items: Vec<(String, String)> = at
+        .iter()
+        .map(|&i| (recs[i].collection_id.to_string(), recs[i].id.to_string()))
+        .collect();
+    let mut answers: Vec<Option<&'static str>> = vec![None; items.len()];
+    let mut failed = 0usize;
+    cxg_core::par::ordered_map(
+        &items,
+        jobs.max(1),
+        |_, (cid, did)| {
+            if !is_uuid(cid) {
+                return Err(None);
+            }
+            client
+                .get(&format!("/collections/{cid}/datasets/{did}"))
+                .map(|_| ())
+                .map_err(Some)
+        },
+        |k, r| {
+            let (cid, did) = &items[k];
+            answers[k] = match r {
+                Ok(()) => Some("still_served"),
+                Err(Some(e)) if e.service => return Err(e.into_error()),
+                Err(Some(e)) if e.status == Some(410) => Some("gone"),
+                Err(Some(e)) if e.status == Some(404) => Some("not_found"),
+                Err(Some(e)) => {
+                    warn(format_args!(
+                        "dataset {did}: cannot confirm the removal: {e}"
+                    ));
+                    failed += 1;
+                    None
+                }
+                Err(None) => {
+                    warn(format_args!(
+                        "dataset {did}: collection_id '{cid}' is not a UUID; removal not checked"
+                    ));
+                    failed += 1;
+                    None
+                }
+            };
+            Ok(())
+        },
+    )?;
+    for (k, &i) in at.iter().enumerate() {
+        recs[i].removed_check = answers[k];
+    }
+    Ok(failed)
 }
 
 /// Collections named on stderr at most; the output records name them all.
@@ -956,7 +1039,12 @@ pub fn run(args: Args) -> Result<Outcome> {
         fp.renumber(&renumber);
     }
     let all = args.all || args.only.contains(&Change::Unchanged);
-    let (recs, unchanged) = compare(&old, &new, &int, all);
+    let (mut recs, unchanged) = compare(&old, &new, &int, all);
+    let failed = if args.confirm_removed {
+        confirm_removed(&args.http, args.jobs, &mut recs)?
+    } else {
+        0
+    };
     if !args.quiet {
         summary(&old, &new, &recs, unchanged);
     }
@@ -987,6 +1075,9 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     out.finish()?;
     let differences = shown.iter().any(|r| r.change != Change::Unchanged);
+    if failed > 0 {
+        return Ok(Outcome::Partial(failed));
+    }
     if args.exit_code && differences {
         return Err(Error::new(Exit::Partial, "differences found (--exit-code)"));
     }
