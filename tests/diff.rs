@@ -557,3 +557,35 @@ fn confirm_removed_asks_the_api_whether_each_removal_is_a_tombstone() {
     );
     o.code(3);
 }
+
+#[test]
+fn one_harvest_in_every_form_compares_equal() {
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    generate(
+        &snap,
+        &["--seed", "9", "--collections", "10", "--datasets", "50"],
+    );
+    // cxg-datasets lines (full records with their collection) against the
+    // snapshot folder and the bare index: nothing changed
+    let lines = run(
+        "cxg-datasets",
+        &[
+            "--index",
+            &p(&snap.join("datasets.json")),
+            &p(&snap.join("collections.json")),
+        ],
+        None,
+    );
+    std::fs::write(t.join("datasets.jsonl"), &lines.ok().stdout).unwrap();
+    for other in [snap.clone(), snap.join("datasets.json")] {
+        for (a, b) in [
+            (t.join("datasets.jsonl"), other.clone()),
+            (other.clone(), t.join("datasets.jsonl")),
+        ] {
+            let o = diff(&["--exit-code", &p(&a), &p(&b)]);
+            o.ok().stderr_has("0 metadata, 50 unchanged");
+            assert!(o.stdout.is_empty());
+        }
+    }
+}
