@@ -144,7 +144,7 @@ $(DATA)/all_datasets_obs.csv: $(DATA)/obs.jsonl $(DATA)/all_datasets_h5ad.csv
 # (cxg-core's --log-requests, via its environment variable), for provenance.json.
 $(OUTPUTS): export CXG_LOG_REQUESTS = $(REQUEST_LOG)
 
-# 6. keep the raw responses and the provenance of this harvest in a new,
+# After the stages: keep the raw responses and the provenance of this harvest in a new,
 # never overwritten $(SNAPSHOTS)/<UTC time>/; the request log starts afresh
 $(DATA)/provenance.json: $(OUTPUTS)
 	$(SNAP) save --into "$(SNAPSHOTS)" --api-url "$(API_URL)" --requests "$(REQUEST_LOG)" \
