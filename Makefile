@@ -145,12 +145,15 @@ $(DATA)/all_datasets_obs.csv: $(DATA)/obs.jsonl $(DATA)/all_datasets_h5ad.csv
 $(OUTPUTS): export CXG_LOG_REQUESTS = $(REQUEST_LOG)
 
 # After the stages: keep the raw responses and the provenance of this harvest in a new,
-# never overwritten $(SNAPSHOTS)/<UTC time>/; the request log starts afresh
+# never overwritten $(SNAPSHOTS)/<UTC time>/; the request log starts afresh.
+# ONTOLOGY_FILES (set by the selection stage) and ONTOLOGY_RELEASE name the
+# ontology releases a selection used.
 $(DATA)/provenance.json: $(OUTPUTS)
 	$(SNAP) save --into "$(SNAPSHOTS)" --api-url "$(API_URL)" --requests "$(REQUEST_LOG)" \
 		--tools-dir "$(BIN)" --provenance "$@" \
 		$(addprefix --output-file ,$(OUTPUTS) $(wildcard $(DATA)/h5ad_failures.csv)) \
 		$(addprefix --ontology-release ,$(ONTOLOGY_RELEASE)) \
+		$(addprefix --ontology-file ,$(ONTOLOGY_FILES)) \
 		"$(DATA)/collections.json" "$(DATA)/datasets_index.json"
 	rm -f "$(REQUEST_LOG)"
 

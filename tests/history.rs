@@ -390,6 +390,38 @@ fn snapshot_save_never_overwrites_and_leaves_nothing_on_bad_input() {
     for _ in 0..3 {
         run("cxg-snapshot", &["save", "-q", "--into", &s, &f], None).ok();
     }
+    // the ontology files a selection used: release from the name, size, SHA-256
+    let onto = t.join("CL-ontology-v2026-03-26.json.zst");
+    std::fs::write(&onto, b"abc").unwrap();
+    let prov = t.join("provenance.json");
+    run(
+        "cxg-snapshot",
+        &[
+            "save",
+            "-q",
+            "--into",
+            &t.join("other").display().to_string(),
+            "--ontology-file",
+            &onto.display().to_string(),
+            "--ontology-release",
+            "EFO v3.90.0",
+            "--provenance",
+            &prov.display().to_string(),
+            &f,
+        ],
+        None,
+    )
+    .ok();
+    let p = json(&read(&prov));
+    assert_eq!(
+        p["ontology_files"],
+        json!([{"file": "CL-ontology-v2026-03-26.json.zst", "ontology": "CL",
+                "release": "v2026-03-26", "bytes": 3,
+                "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}])
+    );
+    assert_eq!(p["ontology_releases"], json!(["EFO v3.90.0"]));
+    std::fs::remove_file(&onto).unwrap();
+    std::fs::remove_file(&prov).unwrap();
     let list: Vec<_> = std::fs::read_dir(&snaps)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -77,9 +77,13 @@ pub struct Save {
     /// Folder of the cxg binaries whose versions are recorded
     #[arg(long, value_name = "DIR")]
     pub tools_dir: Option<PathBuf>,
-    /// An ontology release a selection used (repeat)
+    /// An ontology release a selection used, by name (repeat)
     #[arg(long, value_name = "NAME")]
     pub ontology_release: Vec<String>,
+    /// An ontology file a selection used (`<ONTOLOGY>-ontology-<release>.json[.zst]`,
+    /// as cellxgene-ontology-guide names them): its release, size and SHA-256 (repeat)
+    #[arg(long, value_name = "FILE")]
+    pub ontology_file: Vec<PathBuf>,
     /// Also write provenance.json to FILE (atomically)
     #[arg(long, value_name = "FILE")]
     pub provenance: Option<PathBuf>,
@@ -214,6 +218,32 @@ fn tool_versions(dir: &Path) -> BTreeMap<String, String> {
     m
 }
 
+/// An ontology file a selection used: the ontology and release its name
+/// gives (`CL-ontology-v2026-03-26.json.zst`), size and SHA-256.
+fn ontology_entry(path: &Path) -> Result<Value> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".json.zst")
+        .or_else(|| name.strip_suffix(".json"))
+        .unwrap_or(&name);
+    let (ontology, release) = match stem.split_once("-ontology-") {
+        Some((o, r)) => (Value::from(o), Value::from(r)),
+        None => (Value::Null, Value::Null),
+    };
+    let (bytes, sha) = sha256_file(path)
+        .map_err(|e| Error::input(format!("cannot read '{}': {e}", path.display())))?;
+    Ok(json!({
+        "file": name,
+        "ontology": ontology,
+        "release": release,
+        "bytes": bytes,
+        "sha256": sha,
+    }))
+}
+
 fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
     Error::input(format!("cannot {what} '{}': {e}", p.display()))
 }
@@ -340,6 +370,11 @@ fn save(a: Save) -> Result<Outcome> {
         }
         stored.insert(name, entry);
     }
+    let ontologies = a
+        .ontology_file
+        .iter()
+        .map(|f| ontology_entry(f))
+        .collect::<Result<Vec<_>>>()?;
     let mut outputs = Map::new();
     for f in &a.outputs {
         outputs.insert(f.to_string_lossy().into_owned(), file_entry(f)?);
@@ -380,6 +415,7 @@ fn save(a: Save) -> Result<Outcome> {
             "outputs": outputs,
             "schema_versions": schema,
             "ontology_releases": a.ontology_release,
+            "ontology_files": ontologies,
         })
     };
     // never overwrite: a taken name gets -2, -3, ...
