@@ -178,6 +178,13 @@ impl Ctx {
         self.failed += 1;
     }
 
+    /// Count what a run that reports an [`Outcome`] could not process.
+    pub fn add_outcome(&mut self, outcome: Outcome) {
+        if let Outcome::Partial(n) = outcome {
+            self.failed += n;
+        }
+    }
+
     /// Records failed so far.
     pub fn failed(&self) -> usize {
         self.failed

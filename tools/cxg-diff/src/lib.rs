@@ -13,7 +13,7 @@ use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
 use cxg_core::http::{Client, HttpArgs};
 use cxg_core::ids::is_uuid;
-use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
+use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input};
 use cxg_core::json::{type_name, write_compact, JsonStream};
 use cxg_core::{Error, Exit, Outcome, Result};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -90,9 +90,8 @@ pub struct Args {
     /// Requests in flight at once for --confirm-removed
     #[arg(short = 'j', long, default_value_t = 8, value_name = "N")]
     pub jobs: usize,
-    /// Write to FILE (atomically) instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: cxg_core::cli::OutputArgs,
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -1015,9 +1014,17 @@ fn sides(args: &Args) -> Result<(PathBuf, PathBuf)> {
     }
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+/// Run in the context `ctx`: its output (`-o`) was checked before this is
+/// called, and records that could not be processed set the exit status.
+pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
+    let outcome = run_in(args, ctx)?;
+    ctx.add_outcome(outcome);
+    Ok(())
+}
+
+fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let (a, b) = sides(&args)?;
-    let mut out = Output::open(args.output.as_deref())?;
+    let mut out = ctx.take_out();
     // the two sides are read at once (each with its own term table), then
     // NEW's term ids are renumbered into OLD's table
     let (ra, rb) = std::thread::scope(|sc| {
@@ -1073,12 +1080,14 @@ pub fn run(args: Args) -> Result<Outcome> {
             csv_finish(w, &name)?;
         }
     }
-    out.finish()?;
+    ctx.put_out(out);
     let differences = shown.iter().any(|r| r.change != Change::Unchanged);
     if failed > 0 {
         return Ok(Outcome::Partial(failed));
     }
     if args.exit_code && differences {
+        // the output is complete: commit it, then exit 1 as git diff does
+        ctx.finish()?;
         return Err(Error::new(Exit::Partial, "differences found (--exit-code)"));
     }
     Ok(Outcome::Complete)

@@ -2,5 +2,6 @@ use clap::Parser;
 
 fn main() {
     let args = cxg_diff::Args::parse();
-    cxg_core::cli::main_with("cxg-diff", || cxg_diff::run(args))
+    let output = args.out.output.clone();
+    cxg_core::cli::main_ctx("cxg-diff", output, |ctx| cxg_diff::run(args, ctx))
 }

@@ -70,9 +70,8 @@ pub struct Args {
     /// No progress bar and no summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
-    /// Write the manifest to FILE (atomically) instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: cxg_core::cli::OutputArgs,
     /// Free bytes to assume on DIR's filesystem (tests)
     #[arg(long, hide = true, env = "CXG_DOWNLOAD_FREE_BYTES")]
     pub assume_free_bytes: Option<u64>,
@@ -421,14 +420,22 @@ fn plan(dir: &Path, job: &Job) -> Plan {
     }
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+/// Run in the context `ctx`: its output (`-o`) was checked before this is
+/// called, and records that could not be processed set the exit status.
+pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
+    let outcome = run_in(args, ctx)?;
+    ctx.add_outcome(outcome);
+    Ok(())
+}
+
+fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let started = Instant::now();
     // -o and --failures are checked before any work (created at the end)
-    let out = Output::open(args.output.as_deref())?;
+    let out = ctx.take_out();
     if let Some(f) = &args.failures {
         cxg_core::io::plan_output(f)?;
     }
-    let input = Input::open(args.file.as_deref())?;
+    let input = ctx.input(args.file.as_deref())?;
     let iname = input.name.clone();
     let rows = read_rows(input)?;
     let previous = match &args.previous {
@@ -532,7 +539,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 }
             });
         }
-        write_outputs(out, &args, &rows, &slot, &results, true)?;
+        write_outputs(ctx, out, &args, &rows, &slot, &results, true)?;
         return Ok(Outcome::Complete);
     }
     if !jobs.is_empty() {
@@ -629,7 +636,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             tried.len()
         )));
     }
-    let failed = write_outputs(out, &args, &rows, &slot, &results, false)?;
+    let failed = write_outputs(ctx, out, &args, &rows, &slot, &results, false)?;
     if !args.quiet {
         let count = |s: Status| results.iter().filter(|d| d.status == s).count();
         let secs = started.elapsed().as_secs_f64();
@@ -675,6 +682,7 @@ fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
 /// Write the manifest (every row, input order) and `--failures`; name each
 /// failed row on stderr. Returns the number of failed rows.
 fn write_outputs(
+    ctx: &mut cxg_core::Ctx,
     out: Output,
     args: &Args,
     rows: &[Row],
@@ -737,7 +745,7 @@ fn write_outputs(
         }
         csv_finish(fw, &fname)?.commit()?;
     }
-    out.finish()?;
+    ctx.put_out(out);
     Ok(failed_rows.len())
 }
 

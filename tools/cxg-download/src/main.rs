@@ -2,5 +2,6 @@ use clap::Parser;
 
 fn main() {
     let args = cxg_download::Args::parse();
-    cxg_core::cli::main_with("cxg-download", || cxg_download::run(args))
+    let output = args.out.output.clone();
+    cxg_core::cli::main_ctx("cxg-download", output, |ctx| cxg_download::run(args, ctx))
 }

@@ -14,7 +14,7 @@ pub mod lzf;
 use clap::Parser;
 use cxg_core::cli::warn;
 use cxg_core::ids::is_uuid;
-use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
+use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input};
 use cxg_core::json::JsonStream;
 use cxg_core::{Error, Outcome, Result};
 use h5ad::{Summary, FACETS};
@@ -61,9 +61,8 @@ pub struct Args {
     /// No summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
-    /// Write to FILE (atomically) instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: cxg_core::cli::OutputArgs,
 }
 
 /// One file to summarise.
@@ -317,14 +316,22 @@ fn read_all(input: Input) -> Result<String> {
     String::from_utf8(buf).map_err(|_| Error::input(format!("{name}: not UTF-8 text")))
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+/// Run in the context `ctx`: its output (`-o`) was checked before this is
+/// called, and records that could not be processed set the exit status.
+pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
+    let outcome = run_in(args, ctx)?;
+    ctx.add_outcome(outcome);
+    Ok(())
+}
+
+fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     if let Some(csv) = &args.join {
-        return join(&args, csv);
+        return join(&args, csv, ctx);
     }
     install_panic_hook();
     // -o is checked before any work
-    let mut out = Output::open(args.output.as_deref())?;
-    let input = Input::open(args.file.as_deref())?;
+    let mut out = ctx.take_out();
+    let input = ctx.input(args.file.as_deref())?;
     let name = input.name.clone();
     let base = args
         .file
@@ -374,7 +381,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             },
         )?;
     }
-    out.finish()?;
+    ctx.put_out(out);
     if !args.quiet {
         let n = jobs.jobs.len();
         warn(format_args!(
@@ -407,10 +414,10 @@ fn note(job: &Job, r: &std::result::Result<Summary, String>, failed: &mut usize,
 /// its own output gives the same file).
 pub const JOINED: [&str; 3] = ["normal_cell_count", "primary_cell_count", "donor_count"];
 
-fn join(args: &Args, csv_path: &Path) -> Result<Outcome> {
-    let out = Output::open(args.output.as_deref())?;
+fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
+    let out = ctx.take_out();
     // the records, by dataset_version_id and by dataset_id
-    let input = Input::open(args.file.as_deref())?;
+    let input = ctx.input(args.file.as_deref())?;
     let jname = input.name.clone();
     let mut stream = JsonStream::new(&jname, input.reader);
     let mut records: Vec<Value> = Vec::new();
@@ -518,7 +525,7 @@ fn join(args: &Args, csv_path: &Path) -> Result<Outcome> {
         }
         w.write_record(&cells).map_err(werr)?;
     }
-    csv_finish(w, &oname)?.finish()?;
+    ctx.put_out(csv_finish(w, &oname)?);
     if !args.quiet {
         warn(format_args!(
             "{rows} row{}: {matched} joined, {unmatched} without a record, {failed} whose file failed",

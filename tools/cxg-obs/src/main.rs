@@ -2,5 +2,6 @@ use clap::Parser;
 
 fn main() {
     let args = cxg_obs::Args::parse();
-    cxg_core::cli::main_with("cxg-obs", || cxg_obs::run(args))
+    let output = args.out.output.clone();
+    cxg_core::cli::main_ctx("cxg-obs", output, |ctx| cxg_obs::run(args, ctx))
 }

@@ -7,7 +7,6 @@ pub mod ontology;
 mod suggest;
 
 use clap::Parser;
-use cxg_core::io::{Input, Output};
 use cxg_core::jq::{parse_val, Program};
 use cxg_core::json::{minify, JsonStream, Layout};
 use cxg_core::{cli::warn, Error, Outcome, Result};
@@ -349,9 +348,8 @@ pub struct Args {
     /// Also print the ontology files used: version, path, SHA-256, terms, load time
     #[arg(short, long)]
     pub verbose: bool,
-    /// Write to FILE (atomically) instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: cxg_core::cli::OutputArgs,
 }
 
 impl Args {
@@ -953,7 +951,15 @@ fn matches(sel: &Sel, kind: Kind, e: &Entry) -> bool {
     }
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+/// Run in the context `ctx`: its output (`-o`) was checked before this is
+/// called, and records that could not be processed set the exit status.
+pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
+    let outcome = run_in(args, ctx)?;
+    ctx.add_outcome(outcome);
+    Ok(())
+}
+
+fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     // Everything that can fail on its own is checked before reading input.
     let filter = match &args.where_ {
         Some(code) => Some(Program::compile(code, "--where")?),
@@ -999,9 +1005,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         .collect();
     let mut unconfirmed = sels.iter().filter(|s| s.needs_data).count();
 
-    let input = Input::open(args.file.as_deref())?;
+    let input = ctx.input(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
-    let mut out = Output::open(args.output.as_deref())?;
+    let mut out = ctx.take_out();
     let oname = out.name();
     // Held back while a value must still be confirmed in the data, so that
     // a misspelt value ends the run before anything is written.
@@ -1254,7 +1260,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         ));
     }
     warn(format_args!("{n_in} records in, {n_out} out"));
-    out.finish()?;
+    ctx.put_out(out);
     Ok(if failed == 0 {
         Outcome::Complete
     } else {

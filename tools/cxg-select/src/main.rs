@@ -2,5 +2,6 @@ use clap::Parser;
 
 fn main() {
     let args = cxg_select::Args::parse();
-    cxg_core::cli::main_with("cxg-select", || cxg_select::run(args))
+    let output = args.out.output.clone();
+    cxg_core::cli::main_ctx("cxg-select", output, |ctx| cxg_select::run(args, ctx))
 }
