@@ -27,6 +27,10 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SNAPSHOT ?= tests/fixtures/snapshot
 DEMO ?= demo
+PYTHON ?= python3
+VENV ?= .venv-workflow
+SNAKEMAKE ?= $(VENV)/bin/snakemake
+SNAKEMAKE_ARGS ?=
 
 # $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on success
 atomic = $(1) > $@.tmp || { rm -f $@.tmp; exit 1; }; mv $@.tmp $@
@@ -46,7 +50,7 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 	$(DATA)/datasets.jsonl $(DATA)/all_datasets.csv $(DATA)/datasets_index.json \
 	$(DATA)/all_datasets_h5ad.csv
 
-.PHONY: harvest build stages refresh clean demo test lint bench install help
+.PHONY: harvest build stages refresh clean demo test lint bench install help workflow workflow-venv
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
@@ -121,6 +125,24 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(addprefix $(BIN)/,$(TOOLS)) $(DESTDIR)$(PREFIX)/bin/
 
+## workflow-venv: a Python venv in $(VENV)/ with the pinned Snakemake + SLURM plugin (workflow/requirements.txt)
+workflow-venv: $(VENV)/.installed
+
+$(VENV)/.installed: workflow/requirements.txt
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r workflow/requirements.txt
+	touch $@
+
+## workflow: build, then run workflow/Snakefile on this machine (profile local) into $(DATA)/
+workflow: build workflow-venv
+	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/local \
+	  $(SNAKEMAKE_ARGS) --config api_url="$(API_URL)" data="$(DATA)" \
+	  jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET) \
+	  select="$$($(VENV)/bin/python -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$$CXG_SELECT")"
+
+workflow: export CXG_SELECT = $(SELECT)
+
 ## help: this list
 help:
 	@echo "targets:"
@@ -130,3 +152,4 @@ help:
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
 	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD: the command of each stage"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
+	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)"
