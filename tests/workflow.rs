@@ -27,7 +27,7 @@ fn snakemake() -> Option<PathBuf> {
     };
     let msg = format!(
         "{} {why}: run `make workflow-venv` (the pinned Snakemake)",
-        venv.display()
+        stamp.display()
     );
     assert!(
         std::env::var_os("CI").is_none(),
