@@ -513,7 +513,8 @@ fn join(args: &Args, csv_path: &Path) -> Result<Outcome> {
     csv_finish(w, &oname)?.finish()?;
     if !args.quiet {
         warn(format_args!(
-            "{rows} rows: {matched} joined, {unmatched} without a record, {failed} whose file failed"
+            "{rows} row{}: {matched} joined, {unmatched} without a record, {failed} whose file failed",
+            if rows == 1 { "" } else { "s" }
         ));
     }
     Ok(if failed == 0 {
