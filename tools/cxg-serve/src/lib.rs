@@ -6,6 +6,8 @@
 //! keep-alive, GET only): the few routes it needs do not justify a server
 //! crate, and it behaves predictably under concurrent clients.
 
+pub mod assets;
+
 use clap::Parser;
 use cxg_core::ids::is_uuid;
 use cxg_core::{cli::warn, Error, Outcome, Result};
@@ -28,7 +30,12 @@ const EXAMPLES: &str = "\
   cxg-fetch --api-url http://127.0.0.1:8080/curation/v1 collections
 
   # a flaky API for testing clients: 50 ms latency, every 5th request 503
-  cxg-serve --port 0 --latency-ms 50 --fail-every 5 --fail-status 503 DIR";
+  cxg-serve --port 0 --latency-ms 50 --fail-every 5 --fail-status 503 DIR
+
+  # serve asset bytes too (cxg-gen --assets), with the index pointing at them;
+  # the first two H5AD transfers are cut mid-way, all go at 1 MB/s
+  cxg-gen --assets /tmp/snap
+  cxg-serve --port 0 --local-assets --fail-match .h5ad --fail-first 2 --truncate --rate 1000000 /tmp/snap";
 
 const LAYOUT: &str = "\
 Snapshot folder layout:
@@ -37,6 +44,8 @@ Snapshot folder layout:
   DIR/collections/<cid>.json                    GET /curation/v1/collections/<cid>
   DIR/collections/<cid>/datasets/<did>.json     GET /curation/v1/collections/<cid>/datasets/<did>
   DIR/gone.json (optional)                      JSON array of ids answered 410 Gone
+  DIR/assets/<name> (optional)                  GET /assets/<name>: file bytes, with Range
+  DIR/assets/<name>.etag (optional)             its ETag (else one from size and mtime)
 Missing resources answer 404 problem+json; ids that are not UUIDs 403, as the real API does.";
 
 /// Serve a snapshot folder as the read-only curation API on 127.0.0.1.
@@ -69,7 +78,8 @@ pub struct Args {
     /// Injected faults send a truncated 200 body instead of an error status
     #[arg(long)]
     pub truncate: bool,
-    /// Only requests whose path contains TEXT count for faults
+    /// Only requests whose path contains TEXT count for faults (injected ones
+    /// and --no-range, --wrong-size, --rate)
     #[arg(long, value_name = "TEXT")]
     pub fail_match: Option<String>,
     /// Append one line per request to FILE: `N METHOD PATH STATUS`
@@ -78,10 +88,26 @@ pub struct Args {
     /// Exit by itself after this many seconds (a safety net for scripts)
     #[arg(long, value_name = "SECS")]
     pub lifetime: Option<u64>,
+    /// Point the asset URLs of the served JSON at this server: a `url` of
+    /// https://datasets.cellxgene.cziscience.com/NAME becomes
+    /// http://127.0.0.1:PORT/assets/NAME (served from DIR/assets/NAME)
+    #[arg(long)]
+    pub local_assets: bool,
+    /// Asset requests ignore Range and answer 200 with the whole file
+    #[arg(long)]
+    pub no_range: bool,
+    /// Asset files are served one byte shorter than on disk (and than the index says)
+    #[arg(long)]
+    pub wrong_size: bool,
+    /// Send asset bodies at most this many bytes per second (a slow transfer)
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    pub rate: u64,
 }
 
 struct State {
     args: Args,
+    /// `http://127.0.0.1:PORT/assets/`, where asset bytes are served.
+    asset_base: String,
     gone: HashSet<String>,
     requests: AtomicU64,
     matching: AtomicU64,
@@ -136,6 +162,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let state = Arc::new(State {
         args,
+        asset_base: format!("http://127.0.0.1:{port}/assets/"),
         gone,
         requests: AtomicU64::new(0),
         matching: AtomicU64::new(0),
@@ -186,6 +213,8 @@ struct Request {
     method: String,
     target: String,
     close: bool,
+    range: Option<String>,
+    if_range: Option<String>,
 }
 
 /// Read one request head; `None` when the client closed the connection.
@@ -201,6 +230,7 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
     let version = parts.next().unwrap_or("");
     let mut close = version != "HTTP/1.1";
     let mut content_length = 0usize;
+    let (mut range, mut if_range) = (None, None);
     loop {
         let mut h = String::new();
         let n = r.by_ref().take(MAX_HEAD as u64).read_line(&mut h)?;
@@ -213,6 +243,11 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
             break;
         }
         if let Some((k, v)) = h.split_once(':') {
+            if k.trim().eq_ignore_ascii_case("range") {
+                range = Some(v.trim().to_string());
+            } else if k.trim().eq_ignore_ascii_case("if-range") {
+                if_range = Some(v.trim().to_string());
+            }
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase());
             if k == "connection" {
                 close = v == "close";
@@ -231,6 +266,8 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
         method,
         target,
         close,
+        range,
+        if_range,
     }))
 }
 
@@ -248,7 +285,7 @@ fn serve_connection(st: &State, stream: TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
-fn problem(status: u16, detail: &str) -> Vec<u8> {
+pub(crate) fn problem(status: u16, detail: &str) -> Vec<u8> {
     let title = match status {
         400 => "Bad Request",
         401 => "Unauthorized",
@@ -268,7 +305,7 @@ fn problem(status: u16, detail: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-fn respond(
+pub(crate) fn respond(
     w: &mut TcpStream,
     status: u16,
     ctype: &str,
@@ -305,6 +342,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         410 => "Gone",
+        416 => "Range Not Satisfiable",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
@@ -378,6 +416,31 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
         let k = st.matching.fetch_add(1, Ordering::SeqCst) + 1;
         k <= a.fail_first || (a.fail_every > 0 && k % a.fail_every == 0)
     };
+    if req.method == "GET" && !(fault && !a.truncate) {
+        if let Some(name) = path.strip_prefix("/assets/") {
+            let faults = assets::Faults {
+                truncate: fault && a.truncate,
+                no_range: counts && a.no_range,
+                wrong_size: counts && a.wrong_size,
+                rate: if counts { a.rate } else { 0 },
+            };
+            let plan = assets::serve(
+                st,
+                name,
+                req.range.as_deref(),
+                req.if_range.as_deref(),
+                faults,
+                w,
+            );
+            // log what was planned even when the client went away mid-body
+            let (status, note, truncate) = match &plan {
+                Ok(p) => (p.status, p.note.clone(), p.truncate),
+                Err(_) => (0, "client gone".to_string(), false),
+            };
+            log_line(st, n, req, status, &note, truncate);
+            return plan.map(|p| !p.truncate);
+        }
+    }
     let (status, body, ctype, truncate) = if req.method != "GET" {
         (
             405,
@@ -396,6 +459,12 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
         match route(st, path, query) {
             Route::Problem(s, d) => (s, problem(s, &d), "application/problem+json", false),
             Route::File(p) => match std::fs::read(&p) {
+                Ok(b) if a.local_assets => (
+                    200,
+                    assets::rewrite_urls(&b, &st.asset_base),
+                    "application/json",
+                    fault,
+                ),
                 Ok(b) => (200, b, "application/json", fault),
                 Err(_) => (
                     404,
@@ -412,17 +481,27 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
             extra.push(("Retry-After", s.to_string()));
         }
     }
+    log_line(st, n, req, status, "", truncate);
+    respond(w, status, ctype, &body, &extra, truncate)?;
+    Ok(!truncate)
+}
+
+/// One line of the request log: `N METHOD PATH STATUS[ bytes=A-B][ truncated]`.
+fn log_line(st: &State, n: u64, req: &Request, status: u16, note: &str, truncate: bool) {
     if let Some(log) = &st.log {
         if let Ok(mut f) = log.lock() {
             let _ = writeln!(
                 f,
-                "{n} {} {} {status}{}",
+                "{n} {} {} {status}{}{}",
                 req.method,
                 req.target,
+                if note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {note}")
+                },
                 if truncate { " truncated" } else { "" }
             );
         }
     }
-    respond(w, status, ctype, &body, &extra, truncate)?;
-    Ok(!truncate)
 }
