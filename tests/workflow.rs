@@ -40,7 +40,7 @@ fn snakemake() -> Option<PathBuf> {
 /// A snakemake command on workflow/Snakefile run in `dir` (where
 /// `.snakemake/` goes and `data/` lands, as make writes `data/` in its
 /// folder), with the binaries built for these tests.
-fn workflow(sm: &Path, dir: &Path, url: &str, profile: &str) -> Command {
+fn workflow(sm: &Path, dir: &Path, url: &str, profile: &str, config: &[&str]) -> Command {
     let mut c = Command::new(sm);
     c.arg("--snakefile")
         .arg(root().join("workflow/Snakefile"))
@@ -50,12 +50,15 @@ fn workflow(sm: &Path, dir: &Path, url: &str, profile: &str) -> Command {
         .arg(root().join("workflow/profiles").join(profile))
         .arg("--config")
         .arg(format!("api_url={url}"))
-        .arg(format!("bin={}", bin_dir().display()));
+        .arg(format!("bin={}", bin_dir().display()))
+        .args(config);
     c
 }
 
-fn run_local(sm: &Path, dir: &Path, url: &str, extra: &[&str]) -> Out {
-    let mut c = workflow(sm, dir, url, "local");
+/// The local profile on 2 cores; `config` adds `--config` entries, `extra`
+/// other arguments (targets, options).
+fn run_local(sm: &Path, dir: &Path, url: &str, config: &[&str], extra: &[&str]) -> Out {
+    let mut c = workflow(sm, dir, url, "local", config);
     c.args(["--cores", "2"]).args(extra);
     run_cmd(c, None)
 }
@@ -63,14 +66,14 @@ fn run_local(sm: &Path, dir: &Path, url: &str, extra: &[&str]) -> Out {
 /// The Makefile route run in `dir` (`make -f` the repository's Makefile),
 /// so that both routes write `data/...` and every path they record is
 /// the same text.
-fn make_in(dir: &Path, target: &str, url: &str, extra: &[&str]) -> Out {
+fn make_in(dir: &Path, targets: &[&str], url: &str, extra: &[&str]) -> Out {
     std::fs::create_dir_all(dir).unwrap();
     let mut c = Command::new("make");
     c.current_dir(dir)
         .arg("--no-print-directory")
         .arg("-f")
         .arg(root().join("Makefile"))
-        .arg(target)
+        .args(targets)
         .arg(format!("BIN={}", bin_dir().display()))
         .arg("CARGO_BUILD=true")
         .arg(format!("API_URL={url}"))
@@ -126,23 +129,88 @@ fn mtimes(dir: &Path) -> Vec<(String, std::time::SystemTime)> {
         .collect()
 }
 
+/// Files written by anndata (the cxg-obs fixtures) that cxg-obs reads.
+const H5ADS: [&str; 4] = [
+    "plain.h5ad",
+    "wide_codes.h5ad",
+    "anndata08.h5ad",
+    "0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b.h5ad",
+];
+
+/// A generated snapshot whose H5AD assets are real H5AD files (the
+/// cxg-obs fixtures, in turn), served by cxg-serve --local-assets; their
+/// ETags are left to the server. Returns the asset names, sorted.
+fn h5ad_snapshot(dir: &Path, datasets: usize) -> Vec<String> {
+    let n = datasets.to_string();
+    generate(
+        dir,
+        &[
+            "--seed",
+            "5",
+            "--collections",
+            "3",
+            "--datasets",
+            &n,
+            "--assets",
+        ],
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("assets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".h5ad"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), datasets);
+    for (i, name) in names.iter().enumerate() {
+        let a = dir.join("assets").join(name);
+        std::fs::copy(fixture(&format!("h5ad/{}", H5ADS[i % H5ADS.len()])), &a).unwrap();
+        std::fs::remove_file(a.with_file_name(format!("{name}.etag"))).unwrap();
+    }
+    names
+}
+
+/// Every file make writes for the harvest, the downloads and the obs
+/// summaries (the Makefile's own targets, in data/).
+const MAKE_TARGETS: [&str; 3] = ["stages", "data/obs.jsonl", "data/all_datasets_obs.csv"];
+
+/// Asset requests in a server log (`N GET /assets/NAME STATUS ...`).
+fn asset_gets(s: &Server) -> Vec<String> {
+    s.requests()
+        .into_iter()
+        .filter(|l| l.contains(" /assets/"))
+        .collect()
+}
+
+/// How many jobs of `rule` a Snakemake log says it ran.
+fn jobs_of(log: &str, rule: &str) -> usize {
+    log.matches(&format!("\nrule {rule}:")).count()
+}
+
 #[test]
 fn the_workflow_writes_what_make_writes_and_a_second_run_does_nothing() {
     let Some(sm) = snakemake() else { return };
-    let snap = fixture("snapshot");
-    let s = Server::start(&snap, &[]);
     let t = TempDir::new();
-    make_in(&t.join("make"), "stages", &s.url, &[]).ok();
+    let snap = t.join("snap");
+    let names = h5ad_snapshot(&snap, 6);
+    let s = Server::start(&snap, &["--local-assets"]);
+    make_in(&t.join("make"), &MAKE_TARGETS, &s.url, &[]).ok();
     let by_make = s.requests().len();
-    let o = run_local(&sm, &t.join("wf"), &s.url, &[]);
+    let o = run_local(&sm, &t.join("wf"), &s.url, &[], &[]);
     o.ok();
     assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
+    // one download job per dataset, one obs job per file, each file once
+    assert_eq!(jobs_of(&o.stderr, "download"), names.len(), "{}", o.stderr);
+    assert_eq!(jobs_of(&o.stderr, "obs"), names.len(), "{}", o.stderr);
     let requests = s.requests().len() - by_make;
     assert_eq!(requests, by_make, "the same requests as make made");
+    for n in &names {
+        let a = read(&snap.join("assets").join(n));
+        assert!(read(&t.join("wf/data/h5ad").join(n)) == a, "{n}");
+    }
 
     // a second run has nothing to do: no job, no request, no file touched
     let stamps = mtimes(&t.join("wf/data"));
-    let o = run_local(&sm, &t.join("wf"), &s.url, &[]);
+    let o = run_local(&sm, &t.join("wf"), &s.url, &[], &[]);
     o.ok();
     assert!(o.stderr.contains("Nothing to be done"), "{}", o.stderr);
     assert_eq!(s.requests().len() - by_make, requests);
@@ -150,10 +218,173 @@ fn the_workflow_writes_what_make_writes_and_a_second_run_does_nothing() {
 }
 
 #[test]
+fn the_harvest_alone_matches_make_on_the_sample_snapshot() {
+    let Some(sm) = snakemake() else { return };
+    let s = Server::start(&fixture("snapshot"), &[]);
+    let t = TempDir::new();
+    make_in(&t.join("make"), &["stages"], &s.url, &[]).ok();
+    run_local(&sm, &t.join("wf"), &s.url, &[], &["harvest"]).ok();
+    assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
+}
+
+#[test]
+fn a_download_that_fails_once_is_retried_by_the_engine() {
+    let Some(sm) = snakemake() else { return };
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    let names = h5ad_snapshot(&snap, 3);
+    // the first request for one file fails; cxg-download does not retry
+    // (--retries 0), so its job fails and the engine runs it again
+    let s = Server::start(
+        &snap,
+        &[
+            "--local-assets",
+            "--fail-first",
+            "1",
+            "--fail-match",
+            &names[1],
+        ],
+    );
+    let o = run_local(
+        &sm,
+        &t.join("wf"),
+        &s.url,
+        &["download_args=--retries 0"],
+        &[],
+    );
+    o.ok();
+    assert_eq!(
+        jobs_of(&o.stderr, "download"),
+        names.len() + 1,
+        "{}",
+        o.stderr
+    );
+    let gets: Vec<String> = asset_gets(&s)
+        .into_iter()
+        .filter(|l| l.contains(&names[1]))
+        .collect();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert!(gets[0].contains(" 503"), "{gets:?}");
+    // the same server, its one fault spent: make's files are the same
+    make_in(&t.join("make"), &MAKE_TARGETS, &s.url, &[]).ok();
+    assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
+}
+
+#[test]
+fn a_failed_obs_job_keeps_the_download_and_a_rerun_fetches_nothing_again() {
+    let Some(sm) = snakemake() else { return };
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    let names = h5ad_snapshot(&snap, 3);
+    // one file lacks an obs column: its obs job fails, every time
+    std::fs::copy(
+        fixture("h5ad/missing_column.h5ad"),
+        snap.join("assets").join(&names[2]),
+    )
+    .unwrap();
+    let s = Server::start(&snap, &["--local-assets"]);
+    let wf = t.join("wf");
+    let o = run_local(&sm, &wf, &s.url, &[], &[]);
+    assert_ne!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains(&names[2]), "{}", o.stderr);
+    for n in &names {
+        assert!(wf.join("data/h5ad").join(n).exists(), "{n} was not kept");
+    }
+    assert!(!wf.join("data/obs.jsonl").exists());
+    assert!(!wf.join("data/h5ad/manifest.csv").exists());
+    assert_eq!(asset_gets(&s).len(), names.len());
+    // the rerun tries the failed obs job again, and downloads nothing
+    let o = run_local(&sm, &wf, &s.url, &[], &[]);
+    assert_ne!(o.code, 0);
+    assert_eq!(jobs_of(&o.stderr, "download"), 0, "{}", o.stderr);
+    assert_eq!(
+        jobs_of(&o.stderr, "obs"),
+        2,
+        "one job and its retry: {}",
+        o.stderr
+    );
+    assert_eq!(asset_gets(&s).len(), names.len());
+}
+
+#[test]
+fn a_run_interrupted_mid_way_and_rerun_finishes_only_what_is_missing() {
+    let Some(sm) = snakemake() else { return };
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    let names = h5ad_snapshot(&snap, 4);
+    // one file crawls (plain.h5ad, 119,600 bytes at 20 kB/s); the others are instant
+    let slow = &names[0];
+    let s = Server::start(
+        &snap,
+        &["--local-assets", "--rate", "20000", "--fail-match", slow],
+    );
+    let wf = t.join("wf");
+    let mut c = workflow(&sm, &wf, &s.url, "local", &[]);
+    c.args(["--cores", "2"])
+        .env_remove("RUST_BACKTRACE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let part = wf.join("data/h5ad").join(format!("{slow}.part"));
+    let done = |n: &String| {
+        wf.join("data/work/manifests")
+            .join(n.replace(".h5ad", ".csv"))
+            .exists()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(names[1..].iter().all(done) && std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run did not get going"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Ctrl-C
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(!wf.join(format!("data/h5ad/{slow}")).exists());
+    assert!(part.exists(), "the partial download is the resume state");
+    let before = asset_gets(&s).len();
+    assert_eq!(before, names.len());
+
+    // the rerun: the slow file continues from its .part, nothing else is fetched
+    let o = run_local(&sm, &wf, &s.url, &[], &[]);
+    o.ok();
+    assert_eq!(jobs_of(&o.stderr, "download"), 1, "{}", o.stderr);
+    let gets = asset_gets(&s);
+    assert_eq!(gets.len(), before + 1, "{gets:?}");
+    assert!(
+        gets[before].contains(slow) && gets[before].contains(" 206"),
+        "{gets:?}"
+    );
+    for n in &names {
+        assert!(
+            read(&wf.join("data/h5ad").join(n)) == read(&snap.join("assets").join(n)),
+            "{n}"
+        );
+    }
+    let manifest = String::from_utf8(read(&wf.join("data/h5ad/manifest.csv"))).unwrap();
+    let (h, rows) = csv_rows(manifest.as_bytes());
+    let st = h.iter().position(|c| c == "status").unwrap();
+    let statuses: Vec<&str> = rows.iter().map(|r| r[st].as_str()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "resumed").count(),
+        1,
+        "{manifest}"
+    );
+    assert_eq!(jsonl(&read(&wf.join("data/obs.jsonl"))).len(), names.len());
+}
+
+#[test]
 fn the_slurm_profile_passes_a_dry_run_without_sbatch() {
     let Some(sm) = snakemake() else { return };
     let t = TempDir::new();
-    let mut c = workflow(&sm, t.path(), &dead_url(), "slurm");
+    let mut c = workflow(&sm, t.path(), &dead_url(), "slurm", &[]);
     c.arg("-n");
     let o = run_cmd(c, None);
     o.ok();
