@@ -35,7 +35,7 @@ SNAKEMAKE_ARGS ?=
 # $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on success
 atomic = $(1) > $@.tmp || { rm -f $@.tmp; exit 1; }; mv $@.tmp $@
 
-TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
 #   make SPLIT="jq -c '.[]'"
@@ -53,6 +53,19 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 
 .PHONY: harvest build stages refresh clean demo test lint bench install help obs
 .PHONY: workflow workflow-venv
+
+# Selection (cxg-select): SELECT holds its options, e.g.
+#   make SELECT="--organism 'Homo sapiens' --tissue lung --exclude-assay 'spatial transcriptomics'"
+# Empty SELECT keeps every dataset. The ontology files in $(ONTOLOGY) are used
+# when present (make ontologies); SELECT_STAGE is the swappable command.
+SELECT ?=
+ONTOLOGY ?= $(DATA)/ontology
+ONTOLOGY_URL ?= https://raw.githubusercontent.com/chanzuckerberg/cellxgene-ontology-guide
+ONTOLOGY_PINS ?= scripts/ontologies.pin
+ONTOLOGY_FILES = $(wildcard $(ONTOLOGY)/*-ontology-*.json $(ONTOLOGY)/*-ontology-*.json.zst)
+SELECT_STAGE ?= $(BIN)/cxg-select $(if $(ONTOLOGY_FILES),--ontology $(ONTOLOGY)) --verbose $(SELECT)
+.PHONY: ontologies FORCE
+FORCE:
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
@@ -83,8 +96,26 @@ $(DATA)/collections.list: $(DATA)/collections.jsonl
 $(DATA)/datasets.jsonl: $(DATA)/collections.jsonl
 	$(call atomic,$(DATASETS) < $<)
 
+# 3b. the selection (SELECT=...; empty: every dataset); stderr, with the ontology
+# versions and SHA-256s used, is kept in selection.log beside it
+$(DATA)/selected.jsonl: $(DATA)/datasets.jsonl $(DATA)/select.args $(ONTOLOGY_FILES)
+	rc=0; $(SELECT_STAGE) < $< > $@.tmp 2> $(DATA)/selection.log.tmp || rc=$$?; \
+	cat $(DATA)/selection.log.tmp >&2; \
+	if [ $$rc -ne 0 ]; then rm -f $@.tmp $(DATA)/selection.log.tmp; exit $$rc; fi; \
+	mv $(DATA)/selection.log.tmp $(DATA)/selection.log; mv $@.tmp $@
+
+# the SELECT in force, rewritten only when it changes (so a new SELECT redoes the selection)
+$(DATA)/select.args: export SELECT_ARGS := $(SELECT)
+$(DATA)/select.args: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' "$$SELECT_ARGS" > $@.new; if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+## ontologies: download the pinned cellxgene-ontology-guide files into $(ONTOLOGY)/, verifying SHA-256s
+ontologies:
+	DIR="$(ONTOLOGY)" ONTOLOGY_URL="$(ONTOLOGY_URL)" PINS="$(ONTOLOGY_PINS)" scripts/ontologies.sh
+
 # 4. the harvester CSV
-$(DATA)/all_datasets.csv: $(DATA)/datasets.jsonl
+$(DATA)/all_datasets.csv: $(DATA)/selected.jsonl
 	$(call atomic,$(TOCSV) < $<)
 
 # 1b. the full datasets index that cxg-h5ad joins against
@@ -167,5 +198,6 @@ help:
 	@echo "  API_URL=$(API_URL)"
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
 	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS: the command of each stage"
+	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
 	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)"

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Every binary the workspace builds.
-pub const TOOLS: [&str; 8] = [
+pub const TOOLS: [&str; 9] = [
     "cxg-fetch",
     "cxg-split",
     "cxg-datasets",
@@ -20,6 +20,7 @@ pub const TOOLS: [&str; 8] = [
     "cxg-serve",
     "cxg-gen",
     "cxg-obs",
+    "cxg-select",
 ];
 
 /// The repository root.
