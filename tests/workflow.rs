@@ -183,7 +183,7 @@ fn asset_gets(s: &Server) -> Vec<String> {
 
 /// How many jobs of `rule` a Snakemake log says it ran.
 fn jobs_of(log: &str, rule: &str) -> usize {
-    log.matches(&format!("\nrule {rule}:")).count()
+    log.matches(&format!("rule {rule}:")).count()
 }
 
 #[test]
@@ -393,6 +393,34 @@ fn the_slurm_profile_passes_a_dry_run_without_sbatch() {
     assert!(text.contains("slurm_partition=normal"), "{text}");
     // a dry run writes nothing
     assert!(!t.join("data").exists());
+}
+
+/// After the catalogue stages and the checkpoint, the SLURM dry run lists
+/// one download and one obs job per dataset, sized from the index's H5AD
+/// `filesize` (2,467,420,547 bytes for every dataset of the sample).
+#[test]
+fn the_slurm_dry_run_sizes_the_per_dataset_jobs_from_the_h5ad_filesize() {
+    let Some(sm) = snakemake() else { return };
+    let s = Server::start(&fixture("snapshot"), &[]);
+    let t = TempDir::new();
+    let sel = ["select=--organism 'Homo sapiens' --tissue lung"];
+    run_local(&sm, t.path(), &s.url, &sel, &["data/work/rows"]).ok();
+    let mut c = workflow(&sm, t.path(), &s.url, "slurm", &sel);
+    c.arg("-n");
+    let o = run_cmd(c, None);
+    o.ok();
+    let text = o.text() + &o.stderr;
+    let rows = csv_rows(&read(&t.join("data/all_datasets_h5ad.csv")))
+        .1
+        .len();
+    assert_eq!(rows, 5, "the selection");
+    assert_eq!(jobs_of(&text, "download"), rows, "{text}");
+    assert_eq!(jobs_of(&text, "obs"), rows, "{text}");
+    // 2,468 MB: obs 1000 + 2468/10 MB and 5 + 2468/2000 minutes; download 10 + 2468/600
+    assert_eq!(text.matches("mem_mb=1246,").count(), rows, "{text}");
+    assert_eq!(text.matches("runtime=6,").count(), rows, "{text}");
+    assert_eq!(text.matches("runtime=14,").count(), rows, "{text}");
+    assert!(!t.join("data/h5ad").exists(), "a dry run downloads nothing");
 }
 
 /// The README's "Scale out" section, run as written in a folder laid out
