@@ -181,9 +181,13 @@ fn asset_gets(s: &Server) -> Vec<String> {
         .collect()
 }
 
-/// How many jobs of `rule` a Snakemake log says it ran.
+/// How many jobs of `rule` a Snakemake log says it started (`rule R:` or
+/// `localrule R:` alone on a line; a retry starts the job again).
 fn jobs_of(log: &str, rule: &str) -> usize {
-    log.matches(&format!("rule {rule}:")).count()
+    let (a, b) = (format!("rule {rule}:"), format!("localrule {rule}:"));
+    log.lines()
+        .filter(|l| l.trim() == a || l.trim() == b)
+        .count()
 }
 
 #[test]
@@ -291,7 +295,10 @@ fn a_failed_obs_job_keeps_the_download_and_a_rerun_fetches_nothing_again() {
         assert!(wf.join("data/h5ad").join(n).exists(), "{n} was not kept");
     }
     assert!(!wf.join("data/obs.jsonl").exists());
-    assert!(!wf.join("data/h5ad/manifest.csv").exists());
+    assert!(
+        wf.join("data/h5ad/manifest.csv").exists(),
+        "the downloads are done"
+    );
     assert_eq!(asset_gets(&s).len(), names.len());
     // the rerun tries the failed obs job again, and downloads nothing
     let o = run_local(&sm, &wf, &s.url, &[], &[]);
@@ -320,6 +327,8 @@ fn a_run_interrupted_mid_way_and_rerun_finishes_only_what_is_missing() {
     );
     let wf = t.join("wf");
     let mut c = workflow(&sm, &wf, &s.url, "local", &[]);
+    // its own process group, so that Ctrl-C can be sent as a terminal does
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
     c.args(["--cores", "2"])
         .env_remove("RUST_BACKTRACE")
         .stdout(std::process::Stdio::null())
@@ -340,9 +349,9 @@ fn a_run_interrupted_mid_way_and_rerun_finishes_only_what_is_missing() {
         assert!(child.try_wait().unwrap().is_none(), "the run ended early");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    // Ctrl-C
+    // Ctrl-C: SIGINT to snakemake and its jobs
     Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", "--", &format!("-{}", child.id())])
         .status()
         .unwrap();
     let status = child.wait().unwrap();
@@ -395,9 +404,26 @@ fn the_slurm_profile_passes_a_dry_run_without_sbatch() {
     assert!(!t.join("data").exists());
 }
 
+/// Each job of `rule` in a Snakemake dry run: its `dvid` wildcard and
+/// the value of resource `res`.
+fn job_resources(log: &str, rule: &str, res: &str) -> Vec<(String, u64)> {
+    let head = format!("rule {rule}:");
+    log.split("\n\n")
+        .filter(|b| b.lines().any(|l| l.trim() == head))
+        .map(|b| {
+            let field = |key: &str| {
+                let i = b.find(key).unwrap_or_else(|| panic!("{key} in {b}")) + key.len();
+                b[i..].split([',', '\n']).next().unwrap().trim().to_string()
+            };
+            let v = field(&format!("{res}="));
+            (field("dvid="), v.parse().unwrap())
+        })
+        .collect()
+}
+
 /// After the catalogue stages and the checkpoint, the SLURM dry run lists
-/// one download and one obs job per dataset, sized from the index's H5AD
-/// `filesize` (2,467,420,547 bytes for every dataset of the sample).
+/// one download and one obs job per selected dataset, each sized from the
+/// H5AD `filesize` of the index (the sample's run from 0.1 to 2.5 GB).
 #[test]
 fn the_slurm_dry_run_sizes_the_per_dataset_jobs_from_the_h5ad_filesize() {
     let Some(sm) = snakemake() else { return };
@@ -410,16 +436,43 @@ fn the_slurm_dry_run_sizes_the_per_dataset_jobs_from_the_h5ad_filesize() {
     let o = run_cmd(c, None);
     o.ok();
     let text = o.text() + &o.stderr;
-    let rows = csv_rows(&read(&t.join("data/all_datasets_h5ad.csv")))
-        .1
-        .len();
-    assert_eq!(rows, 5, "the selection");
-    assert_eq!(jobs_of(&text, "download"), rows, "{text}");
-    assert_eq!(jobs_of(&text, "obs"), rows, "{text}");
-    // 2,468 MB: obs 1000 + 2468/10 MB and 5 + 2468/2000 minutes; download 10 + 2468/600
-    assert_eq!(text.matches("mem_mb=1246,").count(), rows, "{text}");
-    assert_eq!(text.matches("runtime=6,").count(), rows, "{text}");
-    assert_eq!(text.matches("runtime=14,").count(), rows, "{text}");
+    // the H5AD size of each dataset version, from the index, in MB (rounded up)
+    let index = json(&read(&t.join("data/datasets_index.json")));
+    let mb: std::collections::HashMap<String, u64> = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| {
+            let a = d["assets"]
+                .as_array()?
+                .iter()
+                .find(|a| a["filetype"] == "H5AD")?;
+            let b = a["filesize"].as_u64()?;
+            Some((
+                d["dataset_version_id"].as_str()?.to_string(),
+                b.div_ceil(1_000_000),
+            ))
+        })
+        .collect();
+    let (h, rows) = csv_rows(&read(&t.join("data/all_datasets_h5ad.csv")));
+    assert_eq!(rows.len(), 5, "the selection");
+    let vi = h.iter().position(|c| c == "dataset_version_id").unwrap();
+    let mut want: Vec<String> = rows.iter().map(|r| r[vi].clone()).collect();
+    want.sort();
+    let check = |rule: &str, res: &str, f: &dyn Fn(u64) -> u64| {
+        let mut got = job_resources(&text, rule, res);
+        got.sort();
+        let ids: Vec<String> = got.iter().map(|(d, _)| d.clone()).collect();
+        assert_eq!(ids, want, "one {rule} job per selected dataset:\n{text}");
+        for (dvid, v) in got {
+            assert_eq!(v, f(mb[&dvid]), "{rule} {res} of {dvid} ({} MB)", mb[&dvid]);
+        }
+    };
+    check("obs", "mem_mb", &|m| 1000 + m / 10);
+    check("obs", "runtime", &|m| 5 + m / 2000);
+    check("download", "runtime", &|m| 10 + m / 600);
+    check("download", "downloads", &|_| 1);
+    assert!(mb.values().any(|m| *m > 2000), "{mb:?}");
     assert!(!t.join("data/h5ad").exists(), "a dry run downloads nothing");
 }
 
