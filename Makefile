@@ -183,11 +183,15 @@ $(VENV)/.installed: workflow/requirements.txt
 
 ## workflow: build, then run workflow/Snakefile on this machine (profile local) into $(DATA)/
 workflow: build workflow-venv
+	@mkdir -p "$(DATA)/work"
+	$(VENV)/bin/python -c 'import json, os; print(json.dumps({"select": os.environ["CXG_SELECT"]}))' > "$(DATA)/work/select.yaml"
 	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/local \
-	  $(SNAKEMAKE_ARGS) --config api_url="$(API_URL)" data="$(DATA)" \
-	  jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET) \
-	  select="$$($(VENV)/bin/python -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$$CXG_SELECT")"
+	  $(SNAKEMAKE_ARGS) --configfile "$(DATA)/work/select.yaml" \
+	  --config api_url="$(API_URL)" data="$(DATA)" jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET)
 
+# SELECT reaches snakemake in a config file (JSON is YAML): a --config value
+# loses the quote characters at its ends, and snakemake 9.27 passes --config
+# values to the jobs it spawns in a way that breaks on a quote.
 workflow: export CXG_SELECT = $(SELECT)
 
 ## help: this list

@@ -511,7 +511,9 @@ fn the_readme_workflow_section_runs() {
     link(&root().join(".venv-workflow"), ".venv-workflow");
     std::fs::create_dir(t.join("target")).unwrap();
     link(&bin_dir(), "target/release");
-    let s = Server::start(&fixture("snapshot"), &[]);
+    let snap = t.join("snap");
+    let names = h5ad_snapshot(&snap, 4);
+    let s = Server::start(&snap, &["--local-assets"]);
     let mut c = Command::new("bash");
     c.arg("-c")
         .arg(format!("set -euo pipefail\n{script}"))
@@ -523,9 +525,15 @@ fn the_readme_workflow_section_runs() {
         .env_remove("MAKEFLAGS");
     let o = run_cmd(c, None);
     o.ok();
-    assert!(t.join("data/all_datasets_h5ad.csv").exists());
+    assert!(t.join("data/all_datasets_obs.csv").exists());
     let text = format!("{}{}", o.text(), o.stderr);
     assert!(text.contains("Nothing to be done"), "{text}");
+    assert_eq!(
+        jobs_of(&text, "download"),
+        names.len(),
+        "each file once: {text}"
+    );
+    assert!(read(&t.join("data/select.args")).starts_with(b"--organism 'Homo sapiens'\n"));
     assert!(text.contains("This was a dry-run"), "{text}");
     assert!(!t.join("cxg-data").exists(), "a dry run writes nothing");
 }
