@@ -32,26 +32,50 @@ VENV ?= .venv-workflow
 SNAKEMAKE ?= $(VENV)/bin/snakemake
 SNAKEMAKE_ARGS ?=
 
-# $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on success
-atomic = $(1) > $@.tmp || { rm -f $@.tmp; exit 1; }; mv $@.tmp $@
+# Every path variable must be one word: make splits a value at whitespace,
+# so "my data/out" would write into data/out here and remove "my". Such
+# values (and quotes, and empty required paths) are refused before anything
+# runs. Add new path variables to PATH_VARS.
+PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR OUT ONTOLOGY
+REQUIRED_PATHS := DATA DEMO BIN SNAPSHOT
+space := $(subst ,, )
+tab := $(subst ,,	)
+bad_path = $(or $(findstring $(space),$($(1))),$(findstring $(tab),$($(1))),$(findstring ",$($(1))),$(findstring ',$($(1))))
+$(foreach v,$(PATH_VARS),$(if $(call bad_path,$(v)),$(error $(v)="$($(v))" contains whitespace or a quote; make would split it and read, write or remove the wrong folder. Use a path without spaces, e.g. a symlink: ln -s "/path/my data" /tmp/mydata; make $(v)=/tmp/mydata)))
+$(foreach v,$(REQUIRED_PATHS),$(if $(strip $($(v))),,$(error $(v) is empty; it must name a folder)))
 
-TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select
+# $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on
+# success; the .tmp file is removed on failure and on SIGINT/SIGTERM/SIGHUP
+# (the shell then exits 130/143/129, as the tools do).
+atomic = trap 'rm -f "$@.tmp"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(1) > "$@.tmp"; mv "$@.tmp" "$@"
+
+# $(call rm_rf,PATH): remove PATH, refusing an empty path, /, the home
+# folder, and this repository or any folder holding it.
+rm_rf = d=$$(realpath -m -- "$(1)"); \
+	if [ -z "$(strip $(1))" ] || [ "$$d" = / ] || [ "$$d" = "$$(realpath -m -- "$$HOME")" ] || \
+	   case "$(CURDIR)/" in "$$d"/*) true;; *) false;; esac; then \
+	  echo "make: refusing to remove '$(1)' ($$d): it is /, your home folder or holds this repository" >&2; exit 2; \
+	fi; rm -rf -- "$$d"
+
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-download
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
 #   make SPLIT="jq -c '.[]'"
-FETCH ?= $(BIN)/cxg-fetch --api-url $(API_URL)
-SPLIT ?= $(BIN)/cxg-split
-SPLIT_FILES ?= $(BIN)/cxg-split --out-dir $(DATA)/collections
-DATASETS ?= $(BIN)/cxg-datasets
-TOCSV ?= $(BIN)/cxg-tocsv --preset $(PRESET)
-H5AD ?= $(BIN)/cxg-h5ad --api-url $(API_URL) -j $(JOBS)
-OBS ?= $(BIN)/cxg-obs -j $(JOBS)
+FETCH ?= "$(BIN)/cxg-fetch" --api-url "$(API_URL)"
+SPLIT ?= "$(BIN)/cxg-split"
+SPLIT_FILES ?= "$(BIN)/cxg-split" --out-dir "$(DATA)/collections"
+DATASETS ?= "$(BIN)/cxg-datasets" --index "$(DATA)/datasets_index.json"
+TOCSV ?= "$(BIN)/cxg-tocsv" --preset $(PRESET)
+H5AD ?= "$(BIN)/cxg-h5ad" --api-url "$(API_URL)" -j $(JOBS)
+OBS ?= "$(BIN)/cxg-obs" -j $(JOBS)
+DOWNLOAD ?= "$(BIN)/cxg-download" -j $(JOBS)
 
 OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collections.list \
 	$(DATA)/datasets.jsonl $(DATA)/all_datasets.csv $(DATA)/datasets_index.json \
 	$(DATA)/all_datasets_h5ad.csv
 
-.PHONY: harvest build stages refresh clean demo test lint bench install help obs
+.PHONY: harvest build stages refresh clean demo test lint bench install help obs download downloads bench-download
 .PHONY: workflow workflow-venv
 
 # Selection (cxg-select): SELECT holds its options, e.g.
@@ -69,8 +93,15 @@ FORCE:
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
-	@$(MAKE) stages
-	@echo "harvest complete: $(DATA)/all_datasets_h5ad.csv"
+	@start=$$(date +%s); $(MAKE) stages; \
+	t=$$(stat -c %Y "$(DATA)/collections.json"); age=$$(( $$(date +%s) - t )); \
+	if [ "$$t" -ge "$$start" ]; then \
+	  echo "harvest complete: $(DATA)/all_datasets_h5ad.csv (fetched just now from $(API_URL))"; \
+	else \
+	  if [ $$age -ge 172800 ]; then a="$$((age / 86400)) days"; elif [ $$age -ge 7200 ]; then a="$$((age / 3600)) hours"; \
+	  else a="$$((age / 60)) minutes"; fi; \
+	  echo "harvest complete: $(DATA)/all_datasets_h5ad.csv, from data fetched $$a ago ($$(date -u -d @$$t '+%Y-%m-%d %H:%M UTC')); nothing was fetched now: make refresh fetches anew"; \
+	fi
 
 ## build: release binaries of every tool (cargo build --locked)
 build:
@@ -80,29 +111,30 @@ stages: $(OUTPUTS)
 
 # 1. every public collection
 $(DATA)/collections.json:
-	@mkdir -p $(@D)
-	$(FETCH) collections -o $@
+	@mkdir -p "$(@D)"
+	$(FETCH) collections -o "$@"
 
 # 2. one collection per line (swappable: SPLIT="jq -c '.[]'")
 $(DATA)/collections.jsonl: $(DATA)/collections.json
-	$(call atomic,$(SPLIT) < $<)
+	$(call atomic,$(SPLIT) < "$<")
 
 # 2b. one file per collection, for inspection; the list of files is the target
 $(DATA)/collections.list: $(DATA)/collections.jsonl
-	rm -rf $(DATA)/collections
-	$(call atomic,$(SPLIT_FILES) < $<)
+	@$(call rm_rf,$(DATA)/collections)
+	$(call atomic,$(SPLIT_FILES) < "$<")
 
-# 3. one dataset per line with its collection
-$(DATA)/datasets.jsonl: $(DATA)/collections.jsonl
-	$(call atomic,$(DATASETS) < $<)
+# 3. one dataset per line with its collection, each preview replaced by its
+#    full record from the index (cell counts, titles, assets: PRESET=full)
+$(DATA)/datasets.jsonl: $(DATA)/collections.jsonl $(DATA)/datasets_index.json
+	$(call atomic,$(DATASETS) < "$<")
 
 # 3b. the selection (SELECT=...; empty: every dataset); stderr, with the ontology
 # versions and SHA-256s used, is kept in selection.log beside it
 $(DATA)/selected.jsonl: $(DATA)/datasets.jsonl $(DATA)/select.args $(ONTOLOGY_FILES)
-	rc=0; $(SELECT_STAGE) < $< > $@.tmp 2> $(DATA)/selection.log.tmp || rc=$$?; \
-	cat $(DATA)/selection.log.tmp >&2; \
-	if [ $$rc -ne 0 ]; then rm -f $@.tmp $(DATA)/selection.log.tmp; exit $$rc; fi; \
-	mv $(DATA)/selection.log.tmp $(DATA)/selection.log; mv $@.tmp $@
+	trap 'rm -f "$@.tmp" "$(DATA)/selection.log.tmp"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	rc=0; $(SELECT_STAGE) < "$<" > "$@.tmp" 2> "$(DATA)/selection.log.tmp" || rc=$$?; \
+	cat "$(DATA)/selection.log.tmp" >&2; [ $$rc -eq 0 ] || exit $$rc; \
+	mv "$(DATA)/selection.log.tmp" "$(DATA)/selection.log"; mv "$@.tmp" "$@"
 
 # the SELECT in force, rewritten only when it changes (so a new SELECT redoes the selection)
 $(DATA)/select.args: export SELECT_ARGS := $(SELECT)
@@ -116,16 +148,16 @@ ontologies:
 
 # 4. the harvester CSV
 $(DATA)/all_datasets.csv: $(DATA)/selected.jsonl
-	$(call atomic,$(TOCSV) < $<)
+	$(call atomic,$(TOCSV) < "$<")
 
 # 1b. the full datasets index that cxg-h5ad joins against
 $(DATA)/datasets_index.json:
-	@mkdir -p $(@D)
-	$(FETCH) datasets -o $@
+	@mkdir -p "$(@D)"
+	$(FETCH) datasets -o "$@"
 
 # 5. cell counts and H5AD links
 $(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.json
-	$(call atomic,$(H5AD) --index $(DATA)/datasets_index.json --failures $(DATA)/h5ad_failures.csv $<)
+	$(call atomic,$(H5AD) --index "$(DATA)/datasets_index.json" --failures "$(DATA)/h5ad_failures.csv" "$<")
 
 ## obs: cell-level summaries of the downloaded H5ADs ($(DATA)/h5ad/manifest.csv) into
 ##      $(DATA)/obs.jsonl, and all_datasets_h5ad.csv with them as $(DATA)/all_datasets_obs.csv
@@ -134,24 +166,34 @@ obs: build
 
 # 6. per file: cells that are normal, primary, donors, cells per term of each facet
 $(DATA)/obs.jsonl: $(DATA)/h5ad/manifest.csv
-	$(call atomic,$(OBS) $<)
+	$(call atomic,$(OBS) "$<")
 
 # 7. the harvester CSV with normal_cell_count, primary_cell_count, donor_count
 $(DATA)/all_datasets_obs.csv: $(DATA)/obs.jsonl $(DATA)/all_datasets_h5ad.csv
-	$(call atomic,$(BIN)/cxg-obs --join $(DATA)/all_datasets_h5ad.csv $<)
+	$(call atomic,"$(BIN)/cxg-obs" --join "$(DATA)/all_datasets_h5ad.csv" "$<")
+
+## download: harvest if needed, then fetch every H5AD of $(DATA)/all_datasets_h5ad.csv into
+##   $(DATA)/h5ad/ ($(JOBS) at a time; verified, resumable: run it again after an interruption)
+download: build
+	@$(MAKE) stages downloads
+
+# the files and $(DATA)/h5ad/manifest.csv; the last manifest saves re-hashing files already there
+downloads: $(DATA)/all_datasets_h5ad.csv
+	@mkdir -p "$(DATA)/h5ad"
+	$(DOWNLOAD) --dir "$(DATA)/h5ad" $(if $(wildcard $(DATA)/h5ad/manifest.csv),--previous "$(DATA)/h5ad/manifest.csv") --failures "$(DATA)/h5ad/failures.csv" -o "$(DATA)/h5ad/manifest.csv" "$<"
 
 ## refresh: fetch the API again and redo every stage
 refresh:
-	rm -f $(DATA)/collections.json $(DATA)/datasets_index.json
+	rm -f "$(DATA)/collections.json" "$(DATA)/datasets_index.json"
 	@$(MAKE) harvest
 
 ## clean: remove $(DATA)/ and $(DEMO)/ (the binaries stay; cargo clean removes them)
 clean:
-	rm -rf $(DATA) $(DEMO)
+	@$(call rm_rf,$(DATA)); $(call rm_rf,$(DEMO))
 
 ## demo: the same harvest with no network, from $(SNAPSHOT) served by cxg-serve, into $(DEMO)/
 demo: build
-	BIN=$(BIN) SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) JOBS=$(JOBS) PRESET=$(PRESET) scripts/demo.sh
+	BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) scripts/demo.sh
 
 ## test: build, then run every test (unit, integration, end-to-end)
 test:
@@ -164,13 +206,18 @@ lint:
 
 ## bench: measure every stage against jq and the whole pipeline (not part of test)
 bench: build
-	BIN=$(BIN) scripts/bench.sh
-	BIN=$(BIN) scripts/bench_obs.sh
+	BIN="$(BIN)" scripts/bench.sh
+	BIN="$(BIN)" scripts/bench_obs.sh
+	BIN="$(BIN)" scripts/bench-download.sh
+
+## bench-download: only the download measurements (1 GiB vs curl, 200 files at 50 ms, resume)
+bench-download: build
+	BIN="$(BIN)" scripts/bench-download.sh
 
 ## install: copy the tools to $(DESTDIR)$(PREFIX)/bin
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(addprefix $(BIN)/,$(TOOLS)) $(DESTDIR)$(PREFIX)/bin/
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 755 $(addprefix $(BIN)/,$(TOOLS)) "$(DESTDIR)$(PREFIX)/bin/"
 
 ## workflow-venv: a Python venv in $(VENV)/ with the pinned Snakemake + SLURM plugin (workflow/requirements.txt)
 workflow-venv: $(VENV)/.installed
@@ -201,7 +248,7 @@ help:
 	@echo "variables (make VAR=value):"
 	@echo "  API_URL=$(API_URL)"
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
-	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS: the command of each stage"
+	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS DOWNLOAD: the command of each stage"
 	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
 	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)"

@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pandas as pd
 
@@ -158,7 +159,7 @@ def summary(path, dataset_version_id):
         "schema_version": a.uns.get("schema_version"),
         "n_cells": int(a.n_obs),
         "normal_cell_count": int((obs["disease_ontology_term_id"] == "PATO:0000461").sum()),
-        "primary_cell_count": int(obs["is_primary_data"].astype(bool).sum()),
+        "primary_cell_count": int(obs["is_primary_data"].sum()),  # NA is not true
         "donor_count": int(obs["donor_id"].nunique()),
         "counts": {},
         "labels": {},
@@ -171,6 +172,8 @@ def summary(path, dataset_version_id):
         rec["counts"][facet] = dict(items)
         if facet in PLAIN:
             rec["labels"][facet] = {k: k for k, _ in items}
+        elif facet not in obs.columns:  # ids only: no labels
+            rec["labels"][facet] = {k: "" for k, _ in items}
         else:
             pairs = pd.DataFrame({"id": col.astype(object), "label": obs[facet].astype(object)}).dropna()
             first = pairs.groupby("id")["label"].agg(lambda s: s.value_counts().index[0])
@@ -181,23 +184,56 @@ def summary(path, dataset_version_id):
     return rec
 
 
-def check_layout(path, want_compression):
-    import h5py
+def to_anndata07_layout(src, dest):
+    import shutil
+
+
+    shutil.copy(src, dest)
+    with h5py.File(dest, "r+") as f:
+        obs = f["obs"]
+        obs.attrs["encoding-version"] = "0.1.0"
+        cats = obs.create_group("__categories")
+        for name in list(obs.keys()):
+            g = obs[name]
+            if isinstance(g, h5py.Group) and g.attrs.get("encoding-type") == "categorical":
+                codes, values = g["codes"][...], g["categories"][...]
+                del obs[name]
+                cats.create_dataset(name, data=values, dtype=h5py.string_dtype())
+                d = obs.create_dataset(name, data=codes, compression="gzip")
+                d.attrs["categories"] = cats[name].ref
+
+
+def check_layout(path, want_compression, primary="bool"):
 
     with h5py.File(path, "r") as f:
         codes = f["obs/cell_type_ontology_term_id/codes"]
         assert codes.compression == want_compression, (path, codes.compression)
         prim = f["obs/is_primary_data"]
-        assert prim.dtype == np.bool_, prim.dtype  # h5py's bool: an enum over int8
+        if primary == "bool":
+            assert prim.dtype == np.bool_, prim.dtype  # h5py's bool: an enum over int8
+        else:
+            assert prim.attrs["encoding-type"] == primary, dict(prim.attrs)
         return {
-            "codes": {k: str(f[f"obs/{k}/codes"].dtype) for k in ["cell_type_ontology_term_id", "donor_id", "assay_ontology_term_id"] if f"obs/{k}" in f},
+            "codes": {k: str(f[f"obs/{k}/codes"].dtype) for k in ["cell_type_ontology_term_id", "donor_id", "assay_ontology_term_id"] if f"obs/{k}/codes" in f},
             "encoding": f.attrs.get("encoding-version", "none"),
         }
 
 
+def refilter(f, name, filter_id):
+    """Store dataset `name` as one chunk marked with `filter_id`, a filter
+    h5py lacks (the bytes are written raw, as if that filter had made them)."""
+    old = f[name]
+    values, attrs = old[...], dict(old.attrs)
+    del f[name]
+    d = f.create_dataset(name, shape=values.shape, dtype=values.dtype, chunks=values.shape,
+                         compression=filter_id, allow_unknown_filter=True)
+    d.id.write_direct_chunk((0,) * values.ndim, values.tobytes())
+    for k, v in attrs.items():
+        d.attrs[k] = v
+
+
 def widen_codes(path, name, dtype):
     """Rewrite one codes dataset with a wider integer type (same values, attrs, gzip)."""
-    import h5py
 
     with h5py.File(path, "r+") as f:
         old = f[name]
@@ -248,11 +284,29 @@ def fixtures(out):
     lay = made[p][1]["codes"]
     assert lay == {"cell_type_ontology_term_id": "int16", "donor_id": "int16", "assay_ontology_term_id": "int32"}, lay
 
-    # 3. uncompressed, no missing codes
+    # 3. uncompressed; is_primary_data as pandas' nullable boolean (an
+    #    anndata "nullable-boolean" group, some values missing) and donor_id
+    #    as plain strings (not a categorical)
     p = os.path.join(out, "plain.h5ad")
-    a = make_adata(make_obs(500, seed=3), seed=3)
-    a.write_h5ad(p)
-    made[p] = ("plain", check_layout(p, None))
+    obs = make_obs(500, seed=3)
+    prim = pd.array(obs["is_primary_data"].to_numpy(), dtype="boolean")
+    prim[::7] = pd.NA
+    obs["is_primary_data"] = prim
+    obs["donor_id"] = obs["donor_id"].astype(str).astype(object)
+    make_adata(obs, seed=3).write_h5ad(p, convert_strings_to_categoricals=False)
+    with h5py.File(p, "r+") as f:
+        # anndata writes False under the mask; other writers may not: put
+        # True there, so that a reader ignoring the mask counts too many
+        v, m = f["obs/is_primary_data/values"], f["obs/is_primary_data/mask"][...]
+        v[...] = v[...] | m
+    made[p] = ("plain", check_layout(p, None, primary="nullable-boolean"))
+    with h5py.File(p, "r") as f:
+        assert f["obs/donor_id"].attrs["encoding-type"] == "string-array"
+
+    # 3b. LZF, which h5py has and hdf5-reader lacks (cxg-obs brings its own)
+    p = os.path.join(out, "lzf.h5ad")
+    make_adata(make_obs(3000, seed=5, missing=0.01), seed=5).write_h5ad(p, compression="lzf")
+    made[p] = ("lzf", check_layout(p, "lzf"))
 
     # 4. a file written by anndata 0.8.0, when its venv is there
     p = os.path.join(out, "anndata08.h5ad")
@@ -265,6 +319,30 @@ def fixtures(out):
         if os.path.exists(p):
             made[p] = ("anndata08", check_layout(p, "gzip"))
 
+    # 3c. ids without their label columns (a file before CELLxGENE's ingest)
+    p = os.path.join(out, "ids_only.h5ad")
+    obs = make_obs(400, seed=9)
+    obs = obs.drop(columns=[f for f in FACETS if f not in PLAIN])
+    make_adata(obs, seed=9).write_h5ad(p, compression="gzip")
+    made[p] = ("ids_only", check_layout(p, "gzip"))
+
+    # 3d. X that no reader here can decode (Zstandard chunks): cxg-obs
+    #     never reads X, so this file must summarise like any other
+    p = os.path.join(out, "x_unreadable.h5ad")
+    make_adata(make_obs(600, seed=10), seed=10).write_h5ad(p, compression="gzip")
+    with h5py.File(p, "r+") as f:
+        refilter(f, "X/data", 32015)
+    made[p] = ("x_unreadable", check_layout(p, "gzip"))
+
+    # 4b. anndata 0.7's layout (obs encoding-version 0.1.0: codes datasets
+    #     whose categories live in obs/__categories), converted from 4 with
+    #     h5py; anndata still reads it
+    src = os.path.join(out, "anndata08.h5ad")
+    if os.path.exists(src):
+        p = os.path.join(out, "anndata07_layout.h5ad")
+        to_anndata07_layout(src, p)
+        made[p] = ("anndata07_layout", {"codes": "datasets + __categories", "encoding": "0.1.0"})
+
     for path, (dv, layout) in made.items():
         rec = summary(path, dv)
         rec["_written_by"] = {
@@ -274,9 +352,12 @@ def fixtures(out):
         write_json(path[: -len(".h5ad")] + ".expected.json", rec)
 
     # Files cxg-obs must refuse, one record each (no expected counts):
-    # 5. a column stored with LZF, a filter the reader does not have
-    p = os.path.join(out, "lzf.h5ad")
-    make_adata(make_obs(300, seed=5), seed=5).write_h5ad(p, compression="lzf")
+    # 5. a column stored with a filter neither has (Zstandard, id 32015; the
+    #    chunk is written raw, as hdf5plugin would have compressed it)
+    p = os.path.join(out, "zstd.h5ad")
+    make_adata(make_obs(300, seed=7), seed=7).write_h5ad(p, compression="gzip")
+    with h5py.File(p, "r+") as f:
+        refilter(f, "obs/cell_type_ontology_term_id/codes", 32015)
     # 6. no donor_id column
     p = os.path.join(out, "missing_column.h5ad")
     obs = make_obs(300, seed=6).drop(columns=["donor_id"])
@@ -287,6 +368,9 @@ def fixtures(out):
         data = fh.read()
     with open(os.path.join(out, "truncated.h5ad"), "wb") as fh:
         fh.write(data[: len(data) * 2 // 5])
+    # 8b. HDF5, but not AnnData (no obs group)
+    with h5py.File(os.path.join(out, "not_anndata.h5ad"), "w") as f:
+        f.create_dataset("x", data=np.arange(10))
     # 8. not HDF5 at all (an HTML error page saved as the file)
     with open(os.path.join(out, "not_hdf5.h5ad"), "w") as fh:
         fh.write("<html><body>403 Forbidden</body></html>\n")
@@ -351,7 +435,7 @@ def count(path):
     print(json.dumps({
         "n_cells": int(a.n_obs),
         "normal_cell_count": int((obs["disease_ontology_term_id"] == "PATO:0000461").sum()),
-        "primary_cell_count": int(obs["is_primary_data"].astype(bool).sum()),
+        "primary_cell_count": int(obs["is_primary_data"].sum()),  # NA is not true
         "donor_count": int(obs["donor_id"].nunique()),
         "cell_types": len(counts["cell_type"]),
     }, separators=(",", ":")))

@@ -279,7 +279,72 @@ fn the_readme_tour_runs() {
     }
     let t = TempDir::new();
     std::os::unix::fs::symlink(root().join("tests"), t.join("tests")).unwrap();
-    let o = sh(t.path(), &script);
+    // the tour's first line puts target/release on PATH: here it is the
+    // binaries under test, and nothing else of ours is on PATH
+    std::fs::create_dir_all(t.join("target")).unwrap();
+    std::os::unix::fs::symlink(bin_dir(), t.join("target/release")).unwrap();
+    assert!(script.contains("export PATH=\"$PWD/target/release:$PATH\""));
+    let mut c = Command::new("bash");
+    c.arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .current_dir(t.path());
+    let o = run_cmd(c, None);
     o.ok();
     assert!(t.join("all_datasets_h5ad.csv").exists());
+    // the --column example fills its column, and --select its cell counts
+    let (h, rows) = csv_rows(&read(&t.join("full.csv")));
+    let i = h.iter().position(|x| x == "mean_genes").unwrap();
+    assert!(rows.iter().filter(|r| !r[i].is_empty()).count() >= 90);
+    assert!(
+        !o.stderr.contains("cell_count, primary_cell_count"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.text().contains("dataset_id,cell_count,tissue\n"),
+        "{}",
+        o.text()
+    );
+}
+
+#[test]
+fn an_interrupted_stage_leaves_no_temporary_file() {
+    use std::os::unix::process::CommandExt;
+    let s = Server::start(&fixture("snapshot"), &[]);
+    let t = TempDir::new();
+    let data = t.join("data");
+    // a stage that writes part of its output, then hangs
+    let mut child = Command::new("make")
+        .current_dir(root())
+        .args(["--no-print-directory", "stages", "CARGO_BUILD=true"])
+        .arg(format!("BIN={}", bin_dir().display()))
+        .arg(format!("DATA={}", data.display()))
+        .arg(format!("API_URL={}", s.url))
+        .arg("SPLIT=sh -c 'head -c 100; sleep 60'")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("make");
+    let tmp = data.join("collections.jsonl.tmp");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(tmp.exists() && std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0) > 0) {
+        assert!(std::time::Instant::now() < until, "the stage never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Ctrl-C reaches the whole foreground process group
+    let pgid = child.id().to_string();
+    let ok = Command::new("kill")
+        .args(["-s", "INT", "--", &format!("-{pgid}")])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let status = child.wait().expect("wait");
+    assert!(!status.success());
+    let left: Vec<String> = std::fs::read_dir(&data)
+        .expect("data")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp") || n == "collections.jsonl")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

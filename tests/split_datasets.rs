@@ -371,7 +371,7 @@ fn a_bad_where_is_reported_before_input_is_read() {
     );
     o.code(1)
         .stderr_has(
-            "--where failed on dataset d6000000-0000-4000-8000-000000000004 of collection 66666666",
+            "--where failed on 1 of 4 datasets, left out: cannot use null as iterable (array or object) (dataset d6000000-0000-4000-8000-000000000004)",
         )
         .stderr_has("1 record could not be processed");
     assert_eq!(jsonl(&o.stdout).len(), 1);

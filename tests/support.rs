@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Every binary the workspace builds.
-pub const TOOLS: [&str; 9] = [
+pub const TOOLS: [&str; 10] = [
     "cxg-fetch",
     "cxg-split",
     "cxg-datasets",
@@ -21,6 +21,7 @@ pub const TOOLS: [&str; 9] = [
     "cxg-gen",
     "cxg-obs",
     "cxg-select",
+    "cxg-download",
 ];
 
 /// The repository root.
@@ -36,18 +37,49 @@ pub fn fixture(p: &str) -> PathBuf {
     root().join("tests/fixtures").join(p)
 }
 
-/// `../shared/realdata` beside the repository, when present.
+/// A test cannot run because something it needs is absent: say so on
+/// stderr and append `TEST: why` to the file named by `CXG_SKIP_LOG`
+/// (scripts/test.sh counts these and prints them). With `CI` set a skip is
+/// a failure: CI must run every test.
+pub fn skip(why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("cannot skip in CI (CI is set): {why}");
+    }
+    eprintln!("skipped: {why}");
+    if let Some(log) = std::env::var_os("CXG_SKIP_LOG") {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("a test")
+            .to_string();
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(f, "{test}: {why}");
+        }
+    }
+}
+
+/// `../shared/realdata` beside the repository (or `$CXG_REALDATA`), when
+/// present.
 pub fn realdata() -> Option<PathBuf> {
-    let p = root().parent()?.join("shared/realdata");
+    let p = match std::env::var_os("CXG_REALDATA") {
+        Some(p) => PathBuf::from(p),
+        None => root().parent()?.join("shared/realdata"),
+    };
     if p.join("collections-2024-02.json").exists() {
         Some(p)
     } else {
-        eprintln!("skipped: ../shared/realdata is absent (conformance tests need it)");
+        skip(&format!(
+            "{} is absent (conformance tests need it; set CXG_REALDATA)",
+            p.display()
+        ));
         None
     }
 }
 
-/// True when jq is installed (CI installs it); says so when it is not.
+/// True when jq is installed (CI installs it); a skip when it is not.
 pub fn has_jq() -> bool {
     let ok = Command::new("jq")
         .arg("--version")
@@ -55,7 +87,7 @@ pub fn has_jq() -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("skipped: jq is not installed");
+        skip("jq is not installed");
     }
     ok
 }

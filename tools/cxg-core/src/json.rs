@@ -375,6 +375,52 @@ impl<R: Read> JsonStream<R> {
         }
     }
 
+    /// The next element, validated and appended to `out` compact (as `jq -c`
+    /// prints it) or indented (as `jq .`), numbers exactly as written and
+    /// no value tree built. Returns where the element started.
+    pub fn next_emit(&mut self, pretty: bool, out: &mut Vec<u8>) -> Result<Option<Pos>> {
+        let (at, fault, serde_err) = {
+            let (at, bytes) = match self.next_raw()? {
+                Some(x) => x,
+                None => return Ok(None),
+            };
+            match crate::raw::emit(bytes, pretty, out) {
+                Ok(()) => return Ok(Some(at)),
+                Err(f) => {
+                    let (line, col) = crate::raw::line_col(bytes, f.offset);
+                    // serde_json's own diagnosis, when it has one, reads best
+                    let se = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).err();
+                    (at, (line, col, f.msg), se)
+                }
+            }
+        };
+        if let Some(e) = serde_err {
+            // except for numbers out of its range, which are valid JSON
+            if !e.to_string().starts_with("number out of range") {
+                return Err(self.parse_error(at, &e));
+            }
+        }
+        Err(self.fault_error(at, fault.0, fault.1, &fault.2))
+    }
+
+    /// An invalid element, at 1-based `line` and `column` of its own text.
+    pub fn fault_error(&self, at: Pos, line: usize, column: usize, msg: &str) -> Error {
+        let column = if line <= 1 {
+            at.column + column - 1
+        } else {
+            column
+        };
+        let what = match self.layout {
+            Layout::Array => format!("array element {}", at.index),
+            _ => format!("record {}", at.index + 1),
+        };
+        Error::input(format!(
+            "{}: line {}, column {column}: invalid JSON in {what}: {msg}",
+            self.name,
+            at.line + line - 1
+        ))
+    }
+
     /// The next element, parsed.
     pub fn next_value(&mut self) -> Result<Option<(Pos, Value)>> {
         self.next_as::<Value>()
@@ -400,6 +446,13 @@ fn describe(c: u8) -> String {
     } else {
         format!("byte 0x{c:02x}")
     }
+}
+
+/// Parse valid JSON text into a jq value, keeping number literals as
+/// written (jaq's decimal numbers print as they were read; integers of any
+/// size stay exact). For text already checked by [`crate::raw::emit`].
+pub fn to_jq(bytes: &[u8]) -> std::result::Result<crate::jq::Val, String> {
+    jaq_json::read::parse_single(bytes).map_err(|e| e.to_string())
 }
 
 /// Describe a JSON value's type the way jq does.

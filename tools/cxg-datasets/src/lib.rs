@@ -3,11 +3,12 @@
 
 use clap::Parser;
 use cxg_core::io::{write_file_atomic, Input, Output};
-use cxg_core::jq::{to_val, Program, Val};
-use cxg_core::json::{type_name, write_compact, write_line, write_pretty, JsonStream};
+use cxg_core::jq::Program;
+use cxg_core::json::{to_jq, JsonStream};
 use cxg_core::names::{safe, Written};
+use cxg_core::raw::{as_str, elements, emit, kind, members, object, Member};
 use cxg_core::{cli::warn, Error, Outcome, Result};
-use serde_json::Value;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,11 @@ const EXAMPLES: &str = "\
 
   # the same from full collections (datasets with assets)
   cxg-fetch collection -j 8 < ids.txt | cxg-datasets
+
+  # every dataset with its full record (cell counts, titles, assets) from
+  # the saved GET /datasets index, joined on dataset_id
+  cxg-fetch datasets -o datasets_index.json
+  cxg-datasets --index datasets_index.json collections.json > datasets.jsonl
 
   # only human datasets
   cxg-datasets --where '.organism | any(.label == \"Homo sapiens\")' collections.json
@@ -38,6 +44,12 @@ pub struct Args {
     /// which it fails is named on stderr, left out, and the exit status is 1
     #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
     pub where_: Option<String>,
+    /// Replace each dataset preview by its full record from this saved
+    /// `GET /datasets` index (`cxg-fetch datasets`), joined on dataset_id:
+    /// the preview's fields, then the record's (the record wins). Previews
+    /// the index lacks stay as they are and are counted on stderr
+    #[arg(long, value_name = "FILE", conflicts_with = "out_dir")]
+    pub index: Option<PathBuf>,
     /// Write the old per-collection folder layout into DIR and list the
     /// files on stdout
     #[arg(long, value_name = "DIR")]
@@ -50,11 +62,103 @@ pub struct Args {
     pub output: Option<PathBuf>,
 }
 
-fn collection_name(c: &Value, fallback: &str) -> String {
-    match c.get("collection_id").and_then(Value::as_str) {
+/// How messages name a collection: by its id when it has one.
+fn collection_name(cid: Option<&str>, fallback: &str) -> String {
+    match cid {
         Some(id) => format!("collection {id} ({fallback})"),
         None => fallback.to_string(),
     }
+}
+
+fn member<'a, 'b>(ms: &'b [Member<'a>], key: &str) -> Option<&'b Member<'a>> {
+    ms.iter().find(|m| &*m.key == key.as_bytes())
+}
+
+fn str_field(ms: &[Member<'_>], key: &str) -> Option<String> {
+    member(ms, key).and_then(|m| as_str(&m.value))
+}
+
+/// The saved index: dataset_id -> the record's compact JSON.
+fn load_index(path: &Path) -> Result<HashMap<String, Vec<u8>>> {
+    let input = Input::open(Some(path))?;
+    let mut stream = JsonStream::new(input.name.clone(), input.reader);
+    let mut map = HashMap::new();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let Some(at) = stream.next_emit(false, &mut buf)? else {
+            break;
+        };
+        let place = stream.place(at);
+        let ms = members(&buf)
+            .ok()
+            .flatten()
+            .ok_or_else(|| Error::input(format!("{place}: expected a dataset object")))?;
+        if member(&ms, "datasets").is_some() && member(&ms, "dataset_id").is_none() {
+            return Err(Error::input(format!(
+                "{place}: --index: this is a collection, not a dataset: the index is what `cxg-fetch datasets` saves (GET /datasets)"
+            )));
+        }
+        let id = str_field(&ms, "dataset_id").ok_or_else(|| {
+            Error::input(format!(
+                "{place}: --index: the record has no string dataset_id"
+            ))
+        })?;
+        map.entry(id).or_insert_with(|| buf.clone());
+    }
+    Ok(map)
+}
+
+/// `--where` failures, grouped by message, in the order first seen.
+#[derive(Default)]
+struct Failures {
+    order: Vec<String>,
+    by_msg: HashMap<String, (usize, Vec<String>)>,
+    total: usize,
+}
+
+impl Failures {
+    fn add(&mut self, msg: String, who: String) {
+        self.total += 1;
+        let e = self.by_msg.entry(msg.clone()).or_insert_with(|| {
+            self.order.push(msg);
+            (0, Vec::new())
+        });
+        e.0 += 1;
+        if e.1.len() < 3 {
+            e.1.push(who);
+        }
+    }
+}
+
+/// One output line: the dataset (merged with its full record when there
+/// is one) plus `collection`, replacing a `collection` key in place as
+/// jq's `+` does.
+fn dataset_line(d: &[Member<'_>], full: Option<&[Member<'_>]>, col_json: &[u8], out: &mut Vec<u8>) {
+    let mut ms: Vec<&Member<'_>> = Vec::with_capacity(d.len() + 8);
+    for m in d {
+        ms.push(
+            full.and_then(|f| f.iter().find(|x| x.key == m.key))
+                .unwrap_or(m),
+        );
+    }
+    if let Some(f) = full {
+        for m in f {
+            if !d.iter().any(|x| x.key == m.key) {
+                ms.push(m);
+            }
+        }
+    }
+    let col = Member {
+        key: std::borrow::Cow::Borrowed(b"collection"),
+        key_json: b"\"collection\"".to_vec(),
+        value: col_json.to_vec(),
+    };
+    match ms.iter().position(|m| &*m.key == b"collection") {
+        Some(i) => ms[i] = &col,
+        None => ms.push(&col),
+    }
+    object(&ms, out);
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
@@ -63,142 +167,187 @@ pub fn run(args: Args) -> Result<Outcome> {
         Some(code) => Some(Program::compile(code, "--where")?),
         None => None,
     };
+    let index = match &args.index {
+        Some(p) => Some(load_index(p)?),
+        None => None,
+    };
     let input = Input::open(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
     let mut out = Output::open(args.output.as_deref())?;
     let oname = out.name();
     let mut written = Written::default();
-    let mut failed = 0usize;
+    let mut fails = Failures::default();
+    let (mut seen, mut kept_n) = (0usize, 0usize);
+    let mut missing: (usize, Vec<String>) = (0, Vec::new());
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::input(format!("cannot create '{}': {e}", dir.display())))?;
     }
-    while let Some((at, mut c)) = stream.next_value()? {
+    // Each collection is checked and re-emitted from its bytes: numbers and
+    // unknown fields pass through exactly as written, no tree is built.
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut line = Vec::with_capacity(1 << 14);
+    loop {
+        buf.clear();
+        let Some(at) = stream.next_emit(false, &mut buf)? else {
+            break;
+        };
         let place = stream.place(at);
-        let Value::Object(map) = &mut c else {
+        let Some(c) = members(&buf).ok().flatten() else {
             return Err(Error::input(format!(
                 "{place}: expected a collection object, found {}",
-                type_name(&c)
+                kind(&buf)
             )));
         };
-        // Where `datasets` stood, to put it back in the same place when the
-        // collection file of the --out-dir layout is written.
-        let slot = map
-            .keys()
-            .position(|k| k == "datasets")
-            .unwrap_or(map.len());
-        let datasets = match map.shift_remove("datasets") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a,
-            Some(other) => {
-                return Err(Error::input(format!(
-                    "{}: 'datasets' is {}, not an array",
-                    collection_name(&c, &place),
-                    type_name(&other)
-                )))
+        let cid = str_field(&c, "collection_id");
+        let cname = collection_name(cid.as_deref(), &place);
+        let slot = c.iter().position(|m| &*m.key == b"datasets");
+        let datasets = match slot.map(|i| &c[i].value) {
+            None => {
+                if member(&c, "dataset_id").is_some() {
+                    return Err(Error::input(format!(
+                        "{place}: this is a dataset (it has dataset_id and no datasets), not a collection: \
+                         cxg-datasets reads collections (cxg-fetch collections); datasets go straight to cxg-tocsv"
+                    )));
+                }
+                Vec::new()
             }
+            Some(v) if v.as_slice() == b"null" => Vec::new(),
+            Some(v) => elements(v).ok().flatten().ok_or_else(|| {
+                Error::input(format!("{cname}: 'datasets' is {}, not an array", kind(v)))
+            })?,
         };
-        // `c` is now the collection without `datasets`, key order kept.
-        let col_json = {
-            let mut b = Vec::new();
-            write_compact(&mut b, &c).map_err(|e| Error::write("a buffer", e))?;
-            b
-        };
-        let col_val = filter.as_ref().map(|_| to_val(&c));
-        let mut kept = Vec::new();
+        // the collection without `datasets`, key order kept
+        let rest: Vec<&Member<'_>> = c.iter().filter(|m| &*m.key != b"datasets").collect();
+        let mut col_json = Vec::with_capacity(buf.len());
+        object(&rest, &mut col_json);
+        let mut kept: Vec<(Vec<u8>, Vec<u8>)> = Vec::new(); // (dataset as read, line)
         for (k, d) in datasets.into_iter().enumerate() {
-            if !d.is_object() {
+            let Some(dm) = members(&d).ok().flatten() else {
                 return Err(Error::input(format!(
-                    "{}: datasets[{k}] is {}, not an object",
-                    collection_name(&c, &place),
-                    type_name(&d)
+                    "{cname}: datasets[{k}] is {}, not an object",
+                    kind(&d)
                 )));
-            }
-            if let (Some(p), Some(cv)) = (&filter, &col_val) {
-                let mut dv = to_val(&d);
-                if let Val::Obj(m) = &mut dv {
-                    std::rc::Rc::make_mut(m).insert(Val::utf8_str("collection"), cv.clone());
+            };
+            seen += 1;
+            let did = str_field(&dm, "dataset_id");
+            let full_raw = match (&index, &did) {
+                (Some(ix), Some(id)) => ix.get(id),
+                _ => None,
+            };
+            if index.is_some() && full_raw.is_none() {
+                missing.0 += 1;
+                if missing.1.len() < 3 {
+                    missing.1.push(
+                        did.clone()
+                            .unwrap_or_else(|| format!("{cname}: datasets[{k}]")),
+                    );
                 }
-                let keep = match p.is_truthy(dv) {
-                    Ok(k) => k,
-                    Err(e) => {
-                        // named and skipped; the exit status says so
-                        let id = d.get("dataset_id").and_then(Value::as_str).unwrap_or("?");
-                        warn(format_args!(
-                            "--where failed on dataset {id} of {}: {e}",
-                            collection_name(&c, &place)
-                        ));
-                        failed += 1;
-                        false
+            }
+            let full = full_raw.and_then(|r| members(r).ok().flatten());
+            line.clear();
+            dataset_line(&dm, full.as_deref(), &col_json, &mut line);
+            if let Some(p) = &filter {
+                let v = to_jq(&line).map_err(|e| Error::input(format!("{cname}: {e}")))?;
+                match p.is_truthy(v) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) if cxg_core::jq::is_recursion_error(&e) => {
+                        // the expression's fault, not the record's
+                        return Err(Error::input(format!(
+                            "--where '{}': {e}",
+                            args.where_.as_deref().unwrap_or_default()
+                        )));
                     }
-                };
-                if !keep {
-                    continue;
+                    Err(e) => {
+                        let who = match &did {
+                            Some(id) => id.clone(),
+                            None => format!("datasets[{k}] of {cname}"),
+                        };
+                        fails.add(e, who);
+                        continue;
+                    }
                 }
             }
-            kept.push(d);
+            kept_n += 1;
+            kept.push((d, line.clone()));
         }
         match &args.out_dir {
             None => {
-                for d in kept {
-                    write_dataset(&mut out, d, &c, &col_json, args.pretty)
-                        .map_err(|e| Error::write(&oname, e))?;
+                for (_, l) in &kept {
+                    let r = if args.pretty {
+                        let mut p = Vec::with_capacity(l.len() * 2);
+                        let _ = emit(l, true, &mut p);
+                        p.push(b'\n');
+                        out.write_all(&p)
+                    } else {
+                        out.write_all(l).and_then(|_| out.write_all(b"\n"))
+                    };
+                    r.map_err(|e| Error::write(&oname, e))?;
                 }
             }
             Some(dir) => {
-                let files =
-                    write_layout(dir, &mut c, slot, kept, &place, args.pretty, &mut written)?;
+                let kept: Vec<Vec<u8>> = kept.into_iter().map(|(d, _)| d).collect();
+                let files = write_layout(
+                    dir,
+                    &c,
+                    cid.as_deref(),
+                    kept,
+                    &place,
+                    args.pretty,
+                    &mut written,
+                )?;
                 for f in files {
                     writeln!(out, "{}", f.display()).map_err(|e| Error::write(&oname, e))?;
                 }
             }
         }
     }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    if missing.0 > 0 {
+        if let Some(p) = &args.index {
+            warn(format_args!(
+                "{} of {seen} dataset{} not in the index '{}', kept as previews (no cell_count, title, assets): {}{}",
+                missing.0,
+                plural(seen),
+                p.display(),
+                missing.1.join(", "),
+                if missing.0 > missing.1.len() { ", ..." } else { "" }
+            ));
+        }
+    }
+    for msg in &fails.order {
+        let (n, who) = &fails.by_msg[msg];
+        warn(format_args!(
+            "--where failed on {n} of {seen} dataset{}, left out: {msg} (dataset {}{})",
+            plural(seen),
+            who.join(", "),
+            if *n > who.len() { ", ..." } else { "" }
+        ));
+    }
+    if fails.total > 0 && fails.total == seen {
+        return Err(Error::input(format!(
+            "--where failed on every dataset ({seen}): the expression does not fit the data (a misspelt field? fields are those of `cxg-datasets` output, with the collection under .collection)"
+        )));
+    }
+    if filter.is_some() && kept_n == 0 && seen > 0 {
+        warn(format_args!(
+            "--where kept 0 of {seen} dataset{}",
+            plural(seen)
+        ));
+    }
     out.finish()?;
-    Ok(if failed == 0 {
+    Ok(if fails.total == 0 {
         Outcome::Complete
     } else {
-        Outcome::Partial(failed)
+        Outcome::Partial(fails.total)
     })
 }
 
-/// Write `d + {collection: c}`. When the dataset has no `collection` key
-/// (always, for API data) the collection's JSON, serialized once per
-/// collection, is spliced in before the closing brace.
-fn write_dataset(
-    out: &mut Output,
-    mut d: Value,
-    c: &Value,
-    col_json: &[u8],
-    pretty: bool,
-) -> std::io::Result<()> {
-    let has_key = d.get("collection").is_some();
-    if pretty || has_key {
-        if let Value::Object(m) = &mut d {
-            m.insert("collection".into(), c.clone());
-        }
-        return write_line(out, &d, pretty);
-    }
-    let mut buf = Vec::with_capacity(1024 + col_json.len());
-    write_compact(&mut buf, &d)?;
-    buf.pop(); // the closing '}'
-    if buf.len() > 1 {
-        buf.push(b',');
-    }
-    buf.extend_from_slice(b"\"collection\":");
-    buf.extend_from_slice(col_json);
-    buf.extend_from_slice(b"}\n");
-    out.write_all(&buf)
-}
-
-fn to_json(v: &Value, pretty: bool) -> Vec<u8> {
-    let mut b = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = if pretty {
-        write_pretty(&mut b, v)
-    } else {
-        write_compact(&mut b, v)
-    };
+fn emit_file(v: &[u8], pretty: bool) -> Vec<u8> {
+    let mut b = Vec::with_capacity(v.len() + 1);
+    // `v` is compact JSON this tool wrote: re-emitting it cannot fail.
+    let _ = emit(v, pretty, &mut b);
     b.push(b'\n');
     b
 }
@@ -206,38 +355,30 @@ fn to_json(v: &Value, pretty: bool) -> Vec<u8> {
 /// The old per-collection layout. Returns the files written.
 fn write_layout(
     dir: &Path,
-    c: &mut Value,
-    slot: usize,
-    datasets: Vec<Value>,
+    c: &[Member<'_>],
+    cid: Option<&str>,
+    datasets: Vec<Vec<u8>>,
     place: &str,
     pretty: bool,
     written: &mut Written,
 ) -> Result<Vec<PathBuf>> {
-    let cid = c
-        .get("collection_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            Error::input(format!(
-                "{place}: the collection has no string collection_id"
-            ))
-        })?
-        .to_string();
-    safe(&cid, &format!("{place}: collection_id"))?;
-    let cdir = dir.join(format!("collection_{cid}"));
-    std::fs::create_dir_all(&cdir)
-        .map_err(|e| Error::input(format!("cannot create '{}': {e}", cdir.display())))?;
+    let cid = cid.ok_or_else(|| {
+        Error::input(format!(
+            "{place}: the collection has no string collection_id"
+        ))
+    })?;
+    safe(cid, &format!("{place}: collection_id"))?;
+    let cdir = cxg_core::io::create_subdir(dir, &format!("collection_{cid}"))?;
     let mut names = Vec::new();
     for (k, d) in datasets.iter().enumerate() {
-        let dvid = d
-            .get("dataset_version_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                Error::input(format!(
-                    "collection {cid}: datasets[{k}] has no string dataset_version_id"
-                ))
-            })?;
+        let dm = members(d).ok().flatten().unwrap_or_default();
+        let dvid = str_field(&dm, "dataset_version_id").ok_or_else(|| {
+            Error::input(format!(
+                "collection {cid}: datasets[{k}] has no string dataset_version_id"
+            ))
+        })?;
         let what = format!("collection {cid}: datasets[{k}]: dataset_version_id");
-        safe(dvid, &what)?;
+        safe(&dvid, &what)?;
         let p = cdir.join(format!("dataset_{dvid}.json"));
         written.claim(&p, &what)?;
         names.push(p);
@@ -246,17 +387,32 @@ fn write_layout(
     let dpath = cdir.join(format!("datasets_{cid}.json"));
     written.claim(&cpath, &format!("{place}: collection_id"))?;
     written.claim(&dpath, &format!("{place}: collection_id"))?;
-    let arr = Value::Array(datasets);
-    write_file_atomic(&dpath, &to_json(&arr, pretty))?;
-    if let Value::Array(datasets) = &arr {
-        for (d, p) in datasets.iter().zip(&names) {
-            write_file_atomic(p, &to_json(d, pretty))?;
+    let mut arr = vec![b'['];
+    for (i, d) in datasets.iter().enumerate() {
+        if i > 0 {
+            arr.push(b',');
         }
+        arr.extend_from_slice(d);
     }
-    if let Value::Object(m) = c {
-        m.shift_insert(slot.min(m.len()), "datasets".into(), arr);
+    arr.push(b']');
+    write_file_atomic(&dpath, &emit_file(&arr, pretty))?;
+    for (d, p) in datasets.iter().zip(&names) {
+        write_file_atomic(p, &emit_file(d, pretty))?;
     }
-    write_file_atomic(&cpath, &to_json(c, pretty))?;
+    // the collection as read, its `datasets` (kept ones) where it stood
+    let ds = Member {
+        key: std::borrow::Cow::Borrowed(b"datasets"),
+        key_json: b"\"datasets\"".to_vec(),
+        value: arr,
+    };
+    let mut ms: Vec<&Member<'_>> = c.iter().collect();
+    match ms.iter().position(|m| &*m.key == b"datasets") {
+        Some(i) => ms[i] = &ds,
+        None => ms.push(&ds),
+    }
+    let mut col = Vec::new();
+    object(&ms, &mut col);
+    write_file_atomic(&cpath, &emit_file(&col, pretty))?;
     let mut files = vec![cpath, dpath];
     files.extend(names);
     Ok(files)

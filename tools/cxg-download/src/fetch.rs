@@ -220,6 +220,20 @@ fn content_range(h: Option<&str>) -> Option<(Option<u64>, Option<u64>, Option<u6
     Some((Some(a), Some(b), total))
 }
 
+/// The bytes of `<name>.part` in `dir` that a run would continue from: its
+/// length when its sidecar names the same url and size, else 0.
+pub fn resumable_bytes(dir: &Path, job: &Job) -> u64 {
+    let part = dir.join(format!("{}.part", job.name));
+    let len = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let ok = Sidecar::read(&dir.join(format!("{}.part.json", job.name)))
+        .is_some_and(|m| m.url == job.url && (job.size.is_none() || m.size == job.size));
+    if ok && job.size.is_none_or(|s| len <= s) {
+        len
+    } else {
+        0
+    }
+}
+
 /// The resume state beside a `.part`.
 #[derive(Debug, Clone, PartialEq)]
 struct Sidecar {
@@ -274,6 +288,8 @@ struct Transfer {
     total: Option<u64>,
     /// The bytes left by an earlier run are still in use.
     kept_prefix: bool,
+    /// Some body bytes arrived in this run (the server is working).
+    got_bytes: bool,
     buf: Vec<u8>,
 }
 
@@ -311,6 +327,7 @@ impl Transfer {
             form: EtagForm::Unknown,
             total: None,
             kept_prefix: false,
+            got_bytes: false,
             buf: vec![0u8; 256 * 1024],
         };
         let too_long = job.size.is_some_and(|s| len > s);
@@ -336,6 +353,16 @@ impl Transfer {
     }
 
     fn run(&mut self, net: &Net, job: &Job, dest: &Path) -> Done {
+        let d = self.run_inner(net, job, dest);
+        if d.status == Status::Failed && self.offset == 0 {
+            // nothing worth resuming: leave no empty .part behind
+            let _ = std::fs::remove_file(&self.part);
+            let _ = std::fs::remove_file(&self.side);
+        }
+        d
+    }
+
+    fn run_inner(&mut self, net: &Net, job: &Job, dest: &Path) -> Done {
         let mut idle = 0u32;
         let mut restarts = 0u32;
         loop {
@@ -390,7 +417,7 @@ impl Transfer {
                                 idle, self.offset, self.part.display()
                             ),
                             job.size,
-                            true,
+                            !self.got_bytes,
                         );
                     }
                     let backoff = net.backoff.mul_f64(2f64.powi(idle as i32 - 1) * jitter());
@@ -450,10 +477,17 @@ impl Transfer {
                     };
                 };
                 if self.offset > 0 {
-                    warn(format_args!(
-                        "{}: the server ignored Range (200 instead of 206): starting again from byte 0",
-                        job.url
-                    ));
+                    let old = self.meta.as_ref().and_then(|m| m.etag.clone());
+                    match (&old, &etag) {
+                        (Some(o), Some(e)) if o != e => warn(format_args!(
+                            "{}: the file changed on the server since the partial download (ETag {e}, was {o}): starting again from byte 0",
+                            job.url
+                        )),
+                        _ => warn(format_args!(
+                            "{}: the server ignored Range (200 instead of 206): starting again from byte 0",
+                            job.url
+                        )),
+                    }
                 }
                 if let Err(e) = self.reset() {
                     return Step::Fail {
@@ -622,6 +656,7 @@ impl Transfer {
                 return fail(format!("cannot write '{}': {e}", self.part.display()));
             }
             hashes.update(&self.buf[..n]);
+            self.got_bytes = true;
             self.offset += n as u64;
             net.transferred.fetch_add(n as u64, Ordering::Relaxed);
             if let Some(p) = &net.progress {
@@ -664,7 +699,7 @@ impl Transfer {
         let Some(hashes) = self.hashes.take() else {
             return fail("internal: no digests".into());
         };
-        let (sha, etag_ok) = hashes.finish(&self.form);
+        let (sha, etag_ok) = hashes.finish();
         let etag = self
             .meta
             .as_ref()

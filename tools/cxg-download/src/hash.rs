@@ -48,29 +48,27 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Running digests of the bytes [0, pos) of a file.
-pub struct Hashes {
-    pub pos: u64,
-    sha: Sha256,
+/// Digests computed on one thread: SHA-256 and/or the MD5s the ETag form needs.
+struct Digests {
+    sha: Option<Sha256>,
     md5: Option<Md5>,
     /// The current part's MD5, the finished parts' digests, bytes in the part.
     parts: Option<(Md5, Vec<u8>, u64)>,
 }
 
-impl Hashes {
-    /// Fresh digests; `form` says which MD5s to keep besides SHA-256.
-    pub fn new(form: &EtagForm) -> Self {
-        Hashes {
-            pos: 0,
-            sha: Sha256::new(),
+impl Digests {
+    fn new(sha: bool, form: &EtagForm) -> Self {
+        Digests {
+            sha: sha.then(Sha256::new),
             md5: matches!(form, EtagForm::Md5(_)).then(Md5::new),
             parts: matches!(form, EtagForm::Multipart(..)).then(|| (Md5::new(), Vec::new(), 0)),
         }
     }
 
-    pub fn update(&mut self, mut b: &[u8]) {
-        self.pos += b.len() as u64;
-        self.sha.update(b);
+    fn update(&mut self, mut b: &[u8]) {
+        if let Some(s) = &mut self.sha {
+            s.update(b);
+        }
         if let Some(m) = &mut self.md5 {
             m.update(b);
         }
@@ -88,12 +86,83 @@ impl Hashes {
         }
     }
 
+    /// (SHA-256 hex or empty, whether the ETag matched or None: not checked)
+    fn finish(self, form: &EtagForm) -> (String, Option<bool>) {
+        let sha = self.sha.map(|s| hex(&s.finalize())).unwrap_or_default();
+        let etag_ok = match form {
+            EtagForm::Md5(want) => self.md5.map(|m| hex(&m.finalize()) == *want),
+            EtagForm::Multipart(want, n) => self.parts.map(|(cur, mut done, k)| {
+                if k > 0 {
+                    done.extend_from_slice(&cur.finalize());
+                }
+                done.len() as u64 == n * 16 && hex(&Md5::digest(&done)) == *want
+            }),
+            EtagForm::Unknown => None,
+        };
+        (sha, etag_ok)
+    }
+}
+
+type Chunk = std::sync::Arc<[u8]>;
+
+/// One digest thread: it is fed chunks and gives its digests back at the end.
+struct Worker {
+    tx: std::sync::mpsc::SyncSender<Chunk>,
+    handle: std::thread::JoinHandle<(String, Option<bool>)>,
+}
+
+impl Worker {
+    fn spawn(mut d: Digests, form: EtagForm) -> Worker {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(16);
+        let handle = std::thread::spawn(move || {
+            for c in rx {
+                d.update(&c);
+            }
+            d.finish(&form)
+        });
+        Worker { tx, handle }
+    }
+}
+
+/// Running digests of the bytes [0, pos) of a file: SHA-256 on one thread
+/// and the ETag's MD5 (when its form is known) on another, so that hashing
+/// runs beside the transfer instead of after it.
+pub struct Hashes {
+    pub pos: u64,
+    sha: Option<Worker>,
+    md5: Option<Worker>,
+}
+
+impl Hashes {
+    /// Fresh digests; `form` says which MD5s to keep besides SHA-256.
+    pub fn new(form: &EtagForm) -> Self {
+        let md5 = (*form != EtagForm::Unknown)
+            .then(|| Worker::spawn(Digests::new(false, form), form.clone()));
+        Hashes {
+            pos: 0,
+            sha: Some(Worker::spawn(
+                Digests::new(true, &EtagForm::Unknown),
+                EtagForm::Unknown,
+            )),
+            md5,
+        }
+    }
+
+    pub fn update(&mut self, b: &[u8]) {
+        self.pos += b.len() as u64;
+        let c: Chunk = std::sync::Arc::from(b);
+        for w in [&self.sha, &self.md5].into_iter().flatten() {
+            // a worker only stops when its sender is dropped
+            let _ = w.tx.send(c.clone());
+        }
+    }
+
     /// Digests of the first `len` bytes of the file at `path` (a `.part`
     /// left by an earlier run, hashed from disk).
     pub fn from_disk(path: &Path, len: u64, form: &EtagForm) -> std::io::Result<Hashes> {
         let mut h = Hashes::new(form);
         let mut f = std::fs::File::open(path)?.take(len);
-        let mut buf = vec![0u8; 1 << 20];
+        let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = f.read(&mut buf)?;
             if n == 0 {
@@ -111,18 +180,15 @@ impl Hashes {
     }
 
     /// The SHA-256 in hex, and whether the ETag matched (None: not checked).
-    pub fn finish(self, form: &EtagForm) -> (String, Option<bool>) {
-        let sha = hex(&self.sha.finalize());
-        let etag_ok = match form {
-            EtagForm::Md5(want) => self.md5.map(|m| hex(&m.finalize()) == *want),
-            EtagForm::Multipart(want, n) => self.parts.map(|(cur, mut done, k)| {
-                if k > 0 {
-                    done.extend_from_slice(&cur.finalize());
-                }
-                done.len() as u64 == n * 16 && hex(&Md5::digest(&done)) == *want
-            }),
-            EtagForm::Unknown => None,
+    pub fn finish(mut self) -> (String, Option<bool>) {
+        let join = |w: Option<Worker>| {
+            w.map(|w| {
+                drop(w.tx);
+                w.handle.join().unwrap_or_default()
+            })
         };
+        let sha = join(self.sha.take()).map(|r| r.0).unwrap_or_default();
+        let etag_ok = join(self.md5.take()).and_then(|r| r.1);
         (sha, etag_ok)
     }
 }
@@ -130,9 +196,7 @@ impl Hashes {
 /// SHA-256 of a whole file, in hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let len = std::fs::metadata(path)?.len();
-    Ok(Hashes::from_disk(path, len, &EtagForm::Unknown)?
-        .finish(&EtagForm::Unknown)
-        .0)
+    Ok(Hashes::from_disk(path, len, &EtagForm::Unknown)?.finish().0)
 }
 
 #[cfg(test)]
@@ -178,12 +242,12 @@ mod tests {
             for c in data.chunks(1_000_003) {
                 h.update(c);
             }
-            let (sha, ok) = h.finish(form);
+            let (sha, ok) = h.finish();
             assert_eq!(sha, hex(&Sha256::digest(&data)));
             assert_eq!(ok, Some(true));
         }
         let mut h = Hashes::new(&plain);
         h.update(&data[1..]);
-        assert_eq!(h.finish(&plain).1, Some(false));
+        assert_eq!(h.finish().1, Some(false));
     }
 }

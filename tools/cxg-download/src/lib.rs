@@ -52,8 +52,8 @@ pub struct Args {
     #[arg(long, default_value = "h5ad", value_name = "DIR")]
     pub dir: PathBuf,
     /// Files in flight at once
-    #[arg(short = 'j', long, default_value_t = 4, value_name = "N")]
-    pub jobs: usize,
+    #[arg(short = 'j', long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
     /// Write the rows that failed to FILE as CSV (the manifest's columns)
     #[arg(long, value_name = "FILE")]
     pub failures: Option<PathBuf>,
@@ -413,11 +413,9 @@ fn plan(dir: &Path, job: &Job) -> Plan {
             return Plan::Present(l);
         }
     }
-    let part = std::fs::metadata(dir.join(format!("{}.part", job.name)))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let part = fetch::resumable_bytes(dir, job);
     match job.size {
-        Some(s) if part <= s && part > 0 => Plan::Fetch(Some(s - part), part),
+        Some(s) if part > 0 => Plan::Fetch(Some(s - part), part),
         Some(s) => Plan::Fetch(Some(s), 0),
         None => Plan::Fetch(None, part),
     }
@@ -425,6 +423,11 @@ fn plan(dir: &Path, job: &Job) -> Plan {
 
 pub fn run(args: Args) -> Result<Outcome> {
     let started = Instant::now();
+    // -o and --failures are checked before any work (created at the end)
+    let out = Output::open(args.output.as_deref())?;
+    if let Some(f) = &args.failures {
+        cxg_core::io::plan_output(f)?;
+    }
     let input = Input::open(args.file.as_deref())?;
     let iname = input.name.clone();
     let rows = read_rows(input)?;
@@ -529,7 +532,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 }
             });
         }
-        write_outputs(&args, &rows, &slot, &results, true)?;
+        write_outputs(out, &args, &rows, &slot, &results, true)?;
         return Ok(Outcome::Complete);
     }
     if !jobs.is_empty() {
@@ -564,7 +567,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut results: Vec<Option<Done>> = vec![None; jobs.len()];
     cxg_core::par::ordered_map(
         &jobs,
-        args.jobs.max(1),
+        usize::from(args.jobs),
         |i, j| {
             let d = if net.abort.load(Ordering::SeqCst) {
                 Done::failed("not attempted: the host could not be reached", j.size, true)
@@ -626,7 +629,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             tried.len()
         )));
     }
-    let failed = write_outputs(&args, &rows, &slot, &results, false)?;
+    let failed = write_outputs(out, &args, &rows, &slot, &results, false)?;
     if !args.quiet {
         let count = |s: Status| results.iter().filter(|d| d.status == s).count();
         let secs = started.elapsed().as_secs_f64();
@@ -660,8 +663,8 @@ fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
         .timeout_connect(Some(Duration::from_secs(args.connect_timeout.max(1))))
         .timeout_recv_response(Some(Duration::from_secs(args.timeout.max(1))))
         .timeout_recv_body(Some(Duration::from_secs(args.timeout.max(1))))
-        .max_idle_connections_per_host(args.jobs.max(2))
-        .max_idle_connections(args.jobs.max(2) * 2);
+        .max_idle_connections_per_host(usize::from(args.jobs).max(2))
+        .max_idle_connections(usize::from(args.jobs).max(2) * 2);
     if !jobs.is_empty() && jobs.iter().all(|j| is_loopback(&j.url)) {
         // never send loopback traffic through a proxy from the environment
         cfg = cfg.proxy(None);
@@ -672,13 +675,13 @@ fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
 /// Write the manifest (every row, input order) and `--failures`; name each
 /// failed row on stderr. Returns the number of failed rows.
 fn write_outputs(
+    out: Output,
     args: &Args,
     rows: &[Row],
     slot: &[std::result::Result<usize, String>],
     results: &[Done],
     dry: bool,
 ) -> Result<usize> {
-    let out = Output::open(args.output.as_deref())?;
     let oname = out.name();
     let mut w = csv_writer(out);
     let werr = |e| csv_write_error(&oname, e);
@@ -709,7 +712,7 @@ fn write_outputs(
             d.sha256.clone(),
             status.to_string(),
             d.verified_by.clone(),
-            d.etag.clone(),
+            d.etag.trim_matches('"').to_string(),
             d.reason.clone(),
         ];
         if status == "failed" {

@@ -91,7 +91,7 @@ pub fn write_asset(dir: &Path, seed: u64, name: &str, size: u64, sparse: bool) -
         format!("\"sparse-{size:x}\"")
     } else {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        let mut r = Rng::new(name_seed(seed, name) ^ 0xA55E_7B17_E5);
+        let mut r = Rng::new(name_seed(seed, name) ^ 0x00A5_5E7B_17E5);
         let mut whole = Md5::new();
         let mut part = Md5::new();
         let mut parts: Vec<u8> = Vec::new();

@@ -5,8 +5,9 @@
 //! Layouts: anndata 0.8 and later (categorical groups `codes` +
 //! `categories`, int8/16/32/64 codes, -1 = missing; bools as an HDF5 enum
 //! or as a `nullable-boolean` group; plain string columns), and the older
-//! one that kept categories in `obs/__categories/<column>`. Anything else
-//! is an error naming the column.
+//! one that kept categories in `obs/__categories/<column>` (anndata 0.7).
+//! Compression: what hdf5-reader decodes (gzip, shuffle, ...) plus LZF
+//! (`lzf.rs`). Anything else is an error naming the column.
 
 use hdf5_reader::group::Group;
 use hdf5_reader::{Datatype, Hdf5File, OpenOptions, StringSize, VarLenKind};
@@ -76,14 +77,13 @@ fn h5(what: &str) -> impl Fn(hdf5_reader::error::Error) -> String + '_ {
         {
             let id = id.trim_start_matches("filter id ").trim();
             let known = match id {
-                "32000" => " (LZF)",
                 "32001" => " (Blosc)",
                 "32004" => " (LZ4)",
                 "32015" => " (Zstandard)",
                 "307" => " (bzip2)",
                 _ => "",
             };
-            format!("{what}: unsupported compression filter {id}{known}; only gzip, shuffle, fletcher32, nbit, scaleoffset and szip can be read")
+            format!("{what}: unsupported compression filter {id}{known}; only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read")
         } else {
             format!("{what}: {msg}")
         }
@@ -96,8 +96,17 @@ pub fn summarize(path: &Path) -> R<Summary> {
     if bytes.is_dir() {
         return Err("is a folder, not a file".into());
     }
-    // Each column is read once: no chunk cache.
-    let opts = OpenOptions::default().with_chunk_cache_bytes(0);
+    // No read may allocate more than the file could decompress to (deflate
+    // expands at most ~1,032 times), so a hostile header cannot make a
+    // column ask for terabytes. Each column is read once: no chunk cache.
+    let budget = usize::try_from(bytes.len())
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_EXPANSION)
+        .max(1 << 20);
+    let opts = OpenOptions::default()
+        .with_max_read_bytes(budget)
+        .with_chunk_cache_bytes(0)
+        .with_filter_registry(crate::lzf::registry());
     let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
         hdf5_reader::error::Error::InvalidMagic => {
             "not an HDF5 file (no HDF5 signature)".to_string()
@@ -116,9 +125,12 @@ pub fn summarize(path: &Path) -> R<Summary> {
     let root = file
         .root_group()
         .map_err(|e| format!("not a readable HDF5 file (truncated?): {e}"))?;
-    let obs = root
-        .group("obs")
-        .map_err(|e| format!("no readable 'obs' group (not an AnnData file?): {e}"))?;
+    let obs = root.group("obs").map_err(|e| match e {
+        hdf5_reader::error::Error::GroupNotFound(_) => {
+            "no 'obs' group: not an AnnData file".to_string()
+        }
+        e => format!("cannot read the 'obs' group (a damaged file?): {e}"),
+    })?;
     let (groups, datasets) = obs
         .member_names()
         .map_err(h5("'obs' (listing its columns)"))?;
@@ -126,17 +138,20 @@ pub fn summarize(path: &Path) -> R<Summary> {
         obs: &obs,
         groups,
         datasets,
+        budget,
     };
     let n_cells = members.n_cells()?;
     let mut facets = Vec::with_capacity(FACETS.len());
     for name in FACETS {
         let (id_col, label_col) = columns(name);
         let ids = members.categorical(&id_col, n_cells)?;
-        let labels = match label_col {
-            Some(l) if members.has(&l) => Some(members.categorical(&l, n_cells)?),
-            _ => None,
+        let labels = match &label_col {
+            Some(l) if members.has(l) => Labels::Column(members.categorical(l, n_cells)?),
+            // a file not (yet) through CELLxGENE's ingest has ids only
+            Some(_) => Labels::None,
+            None => Labels::Ids,
         };
-        facets.push(count_facet(name, &ids, labels.as_ref()));
+        facets.push(count_facet(name, &ids, &labels));
     }
     let normal_cell_count = facets[2]
         .items
@@ -184,7 +199,12 @@ struct Members<'a> {
     obs: &'a Group,
     groups: Vec<String>,
     datasets: Vec<String>,
+    /// The most bytes one read may decode.
+    budget: usize,
 }
+
+/// The most a compressed byte can expand to (deflate's limit is ~1,032).
+const MAX_EXPANSION: usize = 1100;
 
 fn attr_string(attrs: R<hdf5_reader::Attribute>) -> Option<String> {
     attrs.ok().and_then(|a| a.read_string().ok())
@@ -232,6 +252,9 @@ impl Members<'_> {
             format!("column 'obs/{idx}' (the cell index) is missing: unsupported layout (anndata < 0.7 stored obs as one table)")
         })?;
         match ds.shape() {
+            [n] if usize::try_from(*n).map_or(true, |n| n > self.budget) => Err(format!(
+                "column 'obs/{idx}' claims {n} cells, more than this file can hold"
+            )),
             [n] => Ok(*n),
             s => Err(format!(
                 "column 'obs/{idx}': expected one dimension, found shape {s:?}"
@@ -250,7 +273,12 @@ impl Members<'_> {
                     "{place}: unsupported layout: a group with encoding-type '{enc}', not a categorical"
                 ));
             }
-            let codes = read_codes(&g, "codes", &format!("column 'obs/{name}/codes'"))?;
+            let codes = read_codes(
+                &g,
+                "codes",
+                &format!("column 'obs/{name}/codes'"),
+                self.budget,
+            )?;
             let cats = read_strings(&g, "categories", &format!("column 'obs/{name}/categories'"))?;
             Column {
                 codes,
@@ -275,7 +303,7 @@ impl Members<'_> {
                 Column { codes, categories }
             } else if let Ok(legacy) = self.obs.group("__categories") {
                 // before anndata 0.8: codes here, categories in __categories
-                let codes = read_codes(self.obs, name, &place)?;
+                let codes = read_codes(self.obs, name, &place, self.budget)?;
                 let categories =
                     read_strings(&legacy, name, &format!("column 'obs/__categories/{name}'"))?;
                 Column { codes, categories }
@@ -354,10 +382,12 @@ fn read_strings(g: &Group, name: &str, place: &str) -> R<Vec<String>> {
     ds.read_strings().map_err(h5(place))
 }
 
-fn read_codes(g: &Group, name: &str, place: &str) -> R<Vec<i32>> {
+fn read_codes(g: &Group, name: &str, place: &str, budget: usize) -> R<Vec<i32>> {
     let ds = g.dataset(name).map_err(h5(place))?;
     let n = usize::try_from(ds.num_elements().map_err(h5(place))?)
-        .map_err(|_| format!("{place}: too many values"))?;
+        .ok()
+        .filter(|n| n.saturating_mul(8) <= budget)
+        .ok_or_else(|| format!("{place}: claims more values than this file can hold"))?;
     macro_rules! read {
         ($t:ty) => {{
             let mut v: Vec<$t> = vec![0; n];
@@ -462,9 +492,19 @@ fn bools(g: &Group, name: &str, place: &str) -> R<Vec<bool>> {
         .collect())
 }
 
+/// Where a facet's labels come from.
+enum Labels {
+    /// Its label column.
+    Column(Column),
+    /// The values are their own labels (suspension_type, tissue_type).
+    Ids,
+    /// The file has no label column: labels are empty.
+    None,
+}
+
 /// Count cells per term, with each term's label (the label most of its
 /// cells carry; ties to the smaller label).
-fn count_facet(name: &'static str, ids: &Column, labels: Option<&Column>) -> Facet {
+fn count_facet(name: &'static str, ids: &Column, labels: &Labels) -> Facet {
     let mut counts = vec![0u64; ids.categories.len()];
     let mut missing = 0u64;
     for &c in &ids.codes {
@@ -475,8 +515,9 @@ fn count_facet(name: &'static str, ids: &Column, labels: Option<&Column>) -> Fac
         }
     }
     let label_of: Vec<String> = match labels {
-        None => ids.categories.clone(),
-        Some(l) => {
+        Labels::Ids => ids.categories.clone(),
+        Labels::None => vec![String::new(); ids.categories.len()],
+        Labels::Column(l) => {
             // fast path: every term has one label
             let mut first = vec![-2i32; ids.categories.len()];
             let mut consistent = true;
@@ -563,7 +604,7 @@ mod tests {
 
     #[test]
     fn missing_codes_are_not_the_first_category() {
-        let f = count_facet("sex", &col(&[-1, 0, 1, 1, -1], &["a", "b"]), None);
+        let f = count_facet("sex", &col(&[-1, 0, 1, 1, -1], &["a", "b"]), &Labels::Ids);
         assert_eq!(f.missing, 2);
         assert_eq!(
             f.items,
@@ -575,7 +616,7 @@ mod tests {
     fn ties_break_by_id_and_labels_follow_the_majority() {
         let ids = col(&[1, 0, 1, 0, 2], &["X:2", "X:1", "X:3"]);
         let labels = col(&[0, 1, 0, 2, 1], &["one", "two", "deux"]);
-        let f = count_facet("cell_type", &ids, Some(&labels));
+        let f = count_facet("cell_type", &ids, &Labels::Column(labels));
         let got: Vec<(&str, u64, &str)> = f
             .items
             .iter()
@@ -586,5 +627,7 @@ mod tests {
             got,
             vec![("X:1", 2, "one"), ("X:2", 2, "deux"), ("X:3", 1, "two")]
         );
+        let f = count_facet("cell_type", &col(&[0], &["X:1"]), &Labels::None);
+        assert_eq!(f.items, vec![("X:1".into(), 1, String::new())]);
     }
 }

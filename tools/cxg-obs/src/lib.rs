@@ -9,6 +9,7 @@
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
 pub mod h5ad;
+pub mod lzf;
 
 use clap::Parser;
 use cxg_core::cli::warn;
@@ -50,8 +51,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "join")]
     pub csv: bool,
     /// Files read at a time (default: the number of cores)
-    #[arg(short = 'j', long, value_name = "N")]
-    pub jobs: Option<usize>,
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
     /// Append normal_cell_count, primary_cell_count and donor_count to the
     /// rows of this CSV (joined on dataset_version_id, else dataset_id),
     /// reading FILE as this tool's JSON Lines
@@ -321,6 +322,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         return join(&args, csv);
     }
     install_panic_hook();
+    // -o is checked before any work
+    let mut out = Output::open(args.output.as_deref())?;
     let input = Input::open(args.file.as_deref())?;
     let name = input.name.clone();
     let base = args
@@ -332,12 +335,11 @@ pub fn run(args: Args) -> Result<Outcome> {
     let text = read_all(input)?;
     let jobs = parse_input(&name, &text, base.as_deref())?;
     let started = Instant::now();
-    let mut out = Output::open(args.output.as_deref())?;
     let oname = out.name();
-    let threads = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
+    let threads = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(2, |n| n.get()),
+        usize::from,
+    );
     let (mut failed, mut cells) = (0usize, 0u64);
     if args.csv {
         let mut w = csv_writer(&mut out);
@@ -406,6 +408,7 @@ fn note(job: &Job, r: &std::result::Result<Summary, String>, failed: &mut usize,
 pub const JOINED: [&str; 3] = ["normal_cell_count", "primary_cell_count", "donor_count"];
 
 fn join(args: &Args, csv_path: &Path) -> Result<Outcome> {
+    let out = Output::open(args.output.as_deref())?;
     // the records, by dataset_version_id and by dataset_id
     let input = Input::open(args.file.as_deref())?;
     let jname = input.name.clone();
@@ -428,7 +431,13 @@ fn join(args: &Args, csv_path: &Path) -> Result<Outcome> {
         if let Some(d) = v.get("dataset_id").and_then(Value::as_str) {
             by_dataset.insert(d.to_string(), records.len());
         }
-        records.push(v);
+        // keep only what the join needs, not the counts
+        let keep: Map<String, Value> = ["status", "error"]
+            .iter()
+            .chain(JOINED.iter())
+            .map(|k| (k.to_string(), v.get(*k).cloned().unwrap_or(Value::Null)))
+            .collect();
+        records.push(Value::Object(keep));
     }
     let cin = Input::open(Some(csv_path))?;
     let cname = cin.name.clone();
@@ -460,7 +469,6 @@ fn join(args: &Args, csv_path: &Path) -> Result<Outcome> {
             }
         })
         .collect();
-    let out = Output::open(args.output.as_deref())?;
     let oname = out.name();
     let mut w = csv_writer(out);
     let werr = |e| csv_write_error(&oname, e);

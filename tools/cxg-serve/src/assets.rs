@@ -103,17 +103,10 @@ pub fn http_date(t: SystemTime) -> String {
     )
 }
 
-/// The answer to one asset request, before the body is sent.
-pub struct Plan {
-    pub status: u16,
-    /// The log's description of the bytes sent (`bytes=a-b`), if any.
-    pub note: String,
-    /// Cut the body half-way and close the connection.
-    pub truncate: bool,
-}
-
-/// Answer `GET /assets/<name>`; returns the plan that was carried out (for
-/// the request log) and whether the connection may stay open.
+/// Answer `GET /assets/<name>`; `log` is called with the status and a
+/// note (`bytes=A-B`, ` truncated`) before anything is sent, so the request
+/// log is complete by the time the client has the answer. Returns the plan
+/// that was carried out: whether the connection may stay open.
 pub fn serve(
     st: &State,
     name: &str,
@@ -121,21 +114,18 @@ pub fn serve(
     if_range: Option<&str>,
     faults: Faults,
     w: &mut TcpStream,
-) -> std::io::Result<Plan> {
-    let problem = |w: &mut TcpStream, status: u16, detail: &str| -> std::io::Result<Plan> {
+    log: &dyn Fn(u16, &str),
+) -> std::io::Result<bool> {
+    let problem = |w: &mut TcpStream, status: u16, detail: &str| -> std::io::Result<bool> {
+        log(status, "");
         crate::respond(
             w,
             status,
             "application/problem+json",
             &crate::problem(status, detail),
             &[],
-            false,
         )?;
-        Ok(Plan {
-            status,
-            note: String::new(),
-            truncate: false,
-        })
+        Ok(true)
     };
     if cxg_core::ids::unsafe_name_reason(name).is_some() || name.starts_with('.') {
         return problem(w, 403, "Invalid asset name");
@@ -187,19 +177,15 @@ pub fn serve(
         }
         Want::Unsatisfiable => {
             extra.push(("Content-Range", format!("bytes */{len}")));
+            log(416, "");
             crate::respond(
                 w,
                 416,
                 "application/problem+json",
                 &crate::problem(416, "Range Not Satisfiable"),
                 &extra,
-                false,
             )?;
-            return Ok(Plan {
-                status: 416,
-                note: String::new(),
-                truncate: false,
-            });
+            return Ok(true);
         }
     };
     let mut head = format!(
@@ -213,6 +199,15 @@ pub fn serve(
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
+    let note = if count == 0 {
+        "bytes=0".to_string()
+    } else {
+        format!("bytes={start}-{}", start + count - 1)
+    };
+    log(
+        status,
+        &format!(" {note}{}", if faults.truncate { " truncated" } else { "" }),
+    );
     w.write_all(head.as_bytes())?;
     let send = if faults.truncate { count / 2 } else { count };
     file.seek(SeekFrom::Start(start))?;
@@ -221,15 +216,7 @@ pub fn serve(
     if faults.truncate {
         let _ = w.shutdown(std::net::Shutdown::Both);
     }
-    Ok(Plan {
-        status,
-        note: if count == 0 {
-            "bytes=0".into()
-        } else {
-            format!("bytes={start}-{}", start + count - 1)
-        },
-        truncate: faults.truncate,
-    })
+    Ok(!faults.truncate)
 }
 
 /// The faults that apply to one asset request.

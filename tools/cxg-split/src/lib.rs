@@ -3,8 +3,9 @@
 
 use clap::Parser;
 use cxg_core::io::{AtomicFile, Input, Output};
-use cxg_core::json::{write_line, JsonStream};
+use cxg_core::json::JsonStream;
 use cxg_core::names::{Template, Written};
+use cxg_core::raw::shadow;
 use cxg_core::{Error, Outcome, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -58,17 +59,27 @@ pub fn run(args: Args) -> Result<Outcome> {
             .map_err(|e| Error::input(format!("cannot create '{}': {e}", dir.display())))?;
     }
     let mut written = Written::default();
-    while let Some((at, v)) = stream.next_value()? {
+    // Each element is checked and re-emitted from its bytes: numbers and
+    // unknown fields pass through exactly as written, no tree is built.
+    let mut buf = Vec::with_capacity(1 << 16);
+    loop {
+        buf.clear();
+        let Some(at) = stream.next_emit(args.pretty, &mut buf)? else {
+            break;
+        };
+        buf.push(b'\n');
         let Some(dir) = &args.out_dir else {
-            write_line(&mut out, &v, args.pretty).map_err(|e| Error::write(&oname, e))?;
+            out.write_all(&buf).map_err(|e| Error::write(&oname, e))?;
             continue;
         };
         let what = stream.place(at);
-        let path = dir.join(template.render(&v, &what)?);
+        // the file name's fields, read without reading numbers
+        let fields = shadow(&buf);
+        let path = dir.join(template.render(&fields, &what)?);
         written.claim(&path, &what)?;
         let mut f = AtomicFile::create_unsynced(&path)?;
         let fname = format!("'{}'", path.display());
-        write_line(&mut f, &v, args.pretty).map_err(|e| Error::write(&fname, e))?;
+        f.write_all(&buf).map_err(|e| Error::write(&fname, e))?;
         f.commit()?;
         writeln!(out, "{}", path.display()).map_err(|e| Error::write(&oname, e))?;
     }

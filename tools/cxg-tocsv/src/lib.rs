@@ -6,8 +6,8 @@
 use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
 use cxg_core::io::{csv_record, Input, Output};
-use cxg_core::jq::{parse_val, Program, Val};
-use cxg_core::json::JsonStream;
+use cxg_core::jq::{Program, Val};
+use cxg_core::json::{to_jq, JsonStream};
 use cxg_core::{Error, Outcome, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -28,7 +28,10 @@ const EXAMPLES: &str = "\
   # add a column, replace one, and see the definitions in use
   cxg-tocsv --column 'n_cells=.cell_count' --column 'year=.collection.publisher_metadata.published_year // \"\"' datasets.jsonl
   cxg-tocsv --preset full --list-columns > my.columns   # edit, then:
-  cxg-tocsv --columns my.columns datasets.jsonl";
+  cxg-tocsv --columns my.columns datasets.jsonl
+
+  # pick columns of the preset by name, in this order (as csvcut -c / xsv select)
+  cxg-tocsv --preset full --select dataset_id,cell_count,tissue datasets.jsonl";
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
@@ -51,6 +54,10 @@ pub struct Args {
     /// replaces the preset
     #[arg(long, value_name = "FILE")]
     pub columns: Option<PathBuf>,
+    /// Keep only these columns, in this order: names of the columns in use
+    /// (preset, --columns, --column) or of the `full` preset
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub select: Vec<String>,
     /// Add a column, or replace the one with the same name (repeatable)
     #[arg(long = "column", value_name = "NAME=EXPR", allow_hyphen_values = true)]
     pub column: Vec<String>,
@@ -119,9 +126,20 @@ pub fn parse_column(s: &str) -> Result<Column> {
 pub fn columns_for(args: &Args) -> Result<Vec<Column>> {
     let mut cols = match &args.columns {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Error::input(format!("cannot read '{}': {e}", p.display())))?;
-            parse_columns(&text, &format!("'{}'", p.display()))?
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                let ps = p.to_string_lossy();
+                let hint = if !p.exists() && (ps.contains(',') || !ps.contains(['.', '/'])) {
+                    format!(
+                        " (--columns takes a file of `name = expr` lines; to pick columns by name use --select {ps})"
+                    )
+                } else {
+                    String::new()
+                };
+                Error::input(format!("cannot read '{}': {e}{hint}", p.display()))
+            })?;
+            // a UTF-8 byte-order mark (as some editors write) is not part of a name
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            parse_columns(text, &format!("'{}'", p.display()))?
         }
         None => {
             let mut c = parse_columns(SEED, "preset seed")?;
@@ -137,6 +155,45 @@ pub fn columns_for(args: &Args) -> Result<Vec<Column>> {
             Some(x) => *x = c,
             None => cols.push(c),
         }
+    }
+    if !args.select.is_empty() {
+        let full = {
+            let mut c = parse_columns(SEED, "preset seed")?;
+            c.extend(parse_columns(FULL_EXTRA, "preset full")?);
+            c
+        };
+        let mut picked = Vec::new();
+        for name in args
+            .select
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+        {
+            let c = cols
+                .iter()
+                .chain(full.iter())
+                .find(|c| c.name == name)
+                .ok_or_else(|| {
+                    let mut names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+                    for c in &full {
+                        if !names.contains(&c.name.as_str()) {
+                            names.push(&c.name);
+                        }
+                    }
+                    Error::input(format!(
+                        "--select: no column named '{name}'; columns: {}",
+                        names.join(",")
+                    ))
+                })?;
+            if picked.iter().any(|p: &Column| p.name == name) {
+                return Err(Error::input(format!("--select: '{name}' is named twice")));
+            }
+            picked.push(c.clone());
+        }
+        if picked.is_empty() {
+            return Err(Error::input("--select: no column names given"));
+        }
+        cols = picked;
     }
     Ok(cols)
 }
@@ -210,16 +267,40 @@ struct Row {
     dataset_id: String,
     recency: (String, String, String),
     line: Vec<u8>,
+    /// Which cells are non-empty.
+    filled: Vec<bool>,
+}
+
+/// Why a record gave no row: a bad record (named, skipped) or input from
+/// the wrong stage (the whole run stops).
+enum RowError {
+    Record(String),
+    Stage(String),
+}
+
+impl From<String> for RowError {
+    fn from(s: String) -> Self {
+        RowError::Record(s)
+    }
 }
 
 fn make_row(
     programs: &[(Column, Program)],
     bytes: &[u8],
     what: &str,
-) -> std::result::Result<Row, String> {
-    let v = parse_val(bytes).map_err(|e| format!("{what}: invalid JSON: {e}"))?;
+) -> std::result::Result<Row, RowError> {
+    // checked strictly first; jaq's reader then keeps number literals as written
+    let mut compact = Vec::with_capacity(bytes.len());
+    cxg_core::raw::emit(bytes, false, &mut compact).map_err(|f| {
+        let (l, c) = cxg_core::raw::line_col(bytes, f.offset);
+        format!(
+            "{what}: invalid JSON at line {l}, column {c} of the record: {}",
+            f.msg
+        )
+    })?;
+    let v = to_jq(&compact).map_err(|e| format!("{what}: invalid JSON: {e}"))?;
     if !matches!(v, Val::Obj(_)) {
-        return Err(format!("{what}: is not a JSON object"));
+        return Err(format!("{what}: is not a JSON object").into());
     }
     let id = text(get(&v, "dataset_id"));
     let label = match &id {
@@ -227,7 +308,13 @@ fn make_row(
         None => what.to_string(),
     };
     let Some(dataset_id) = id else {
-        return Err(format!("{label}: has no string dataset_id"));
+        if get(&v, "datasets").is_some() {
+            return Err(RowError::Stage(format!(
+                "{label}: this is a collection (it has datasets and no dataset_id), not a dataset: \
+                 run cxg-datasets first (cxg-datasets collections.json | cxg-tocsv)"
+            )));
+        }
+        return Err(format!("{label}: has no string dataset_id").into());
     };
     let col = get(&v, "collection");
     let pick = |k: &str| {
@@ -241,10 +328,17 @@ fn make_row(
         text(get(&v, "dataset_version_id")).unwrap_or_default(),
     );
     let mut cells = Vec::with_capacity(programs.len());
+    let mut filled = Vec::with_capacity(programs.len());
     for (c, p) in programs {
-        let outs = p
-            .run(v.clone())
-            .map_err(|e| format!("{label}: column '{}': {e}", c.name))?;
+        let outs = p.run(v.clone()).map_err(|e| {
+            let msg = format!("{label}: column '{}': {e}", c.name);
+            if cxg_core::jq::is_recursion_error(&e) {
+                // the expression's fault, not the record's: exit 2
+                RowError::Stage(msg)
+            } else {
+                RowError::Record(msg)
+            }
+        })?;
         let mut s = String::new();
         for (i, o) in outs.iter().enumerate() {
             if i > 0 {
@@ -252,21 +346,28 @@ fn make_row(
             }
             cell(o, &mut s).map_err(|e| format!("{label}: column '{}' {e}", c.name))?;
         }
+        filled.push(!s.is_empty());
         cells.push(s);
     }
     Ok(Row {
         dataset_id,
         recency,
         line: csv_record(&cells),
+        filled,
     })
 }
 
 const BATCH: usize = 512;
 
+/// Seed columns that are empty by design (the old harvester's placeholders).
+const SEED_EMPTY: [&str; 2] = ["author_cell_type", "embedding"];
+
 pub fn run(args: Args) -> Result<Outcome> {
+    // The output is checked before any input is read.
+    let out = Output::open(args.output.as_deref())?;
     let cols = columns_for(&args)?;
     if args.list_columns {
-        let mut out = Output::open(args.output.as_deref())?;
+        let mut out = out;
         let name = out.name();
         std::io::Write::write_all(&mut out, list_columns(&cols).as_bytes())
             .map_err(|e| Error::write(&name, e))?;
@@ -286,6 +387,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut rows: Vec<Row> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let (mut failed, mut dropped) = (0usize, 0usize);
+    let mut dropped_named: Vec<String> = Vec::new();
     loop {
         // Read a batch of raw records, then build their rows in parallel.
         let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(BATCH);
@@ -306,15 +408,29 @@ pub fn run(args: Args) -> Result<Outcome> {
             .collect();
         for r in built {
             match r {
-                Err(e) => {
+                Err(RowError::Stage(e)) => return Err(Error::input(e)),
+                Err(RowError::Record(e)) => {
                     warn(e);
                     failed += 1;
                 }
                 Ok(row) => match by_id.get(&row.dataset_id) {
                     Some(&i) => {
                         dropped += 1;
-                        if row.recency > rows[i].recency {
-                            rows[i] = row;
+                        let gone = if row.recency > rows[i].recency {
+                            std::mem::replace(&mut rows[i], row)
+                        } else {
+                            row
+                        };
+                        if dropped_named.len() < 10 {
+                            dropped_named.push(format!(
+                                "{} version {}",
+                                gone.dataset_id,
+                                if gone.recency.2.is_empty() {
+                                    "?"
+                                } else {
+                                    &gone.recency.2
+                                }
+                            ));
                         }
                     }
                     None => {
@@ -327,11 +443,42 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     if dropped > 0 {
         warn(format_args!(
-            "{dropped} duplicate dataset row{} dropped (kept the most recent version of each dataset_id)",
-            if dropped == 1 { "" } else { "s" }
+            "{dropped} duplicate dataset row{} dropped (kept the most recent version of each dataset_id): {}{}",
+            if dropped == 1 { "" } else { "s" },
+            dropped_named.join(", "),
+            if dropped > dropped_named.len() {
+                format!(" and {} more", dropped - dropped_named.len())
+            } else {
+                String::new()
+            }
         ));
     }
-    let out = Output::open(args.output.as_deref())?;
+    if !rows.is_empty() {
+        let empty: Vec<&str> = programs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| rows.iter().all(|r| !r.filled[*i]))
+            .map(|(_, (c, _))| c.name.as_str())
+            .filter(|n| !SEED_EMPTY.contains(n))
+            .collect();
+        if !empty.is_empty() {
+            warn(format_args!(
+                "{} column{} empty in every row (the input has no value for {}): {}{}",
+                empty.len(),
+                if empty.len() == 1 { " is" } else { "s are" },
+                if empty.len() == 1 { "it" } else { "them" },
+                empty.join(", "),
+                if empty
+                    .iter()
+                    .any(|n| matches!(*n, "cell_count" | "dataset_title" | "explorer_url"))
+                {
+                    "; dataset previews from the collections list lack them: `cxg-datasets --index datasets_index.json` adds the full records"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
     let name = out.name();
     let mut out = std::io::BufWriter::new(out);
     let header: Vec<String> = programs.iter().map(|(c, _)| c.name.clone()).collect();
@@ -400,13 +547,17 @@ mod tests {
                 (c, p)
             })
             .collect();
-        make_row(&programs, json.as_bytes(), "rec").map(|r| {
-            let mut rd = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_reader(&r.line[..]);
-            let rec = rd.records().next().unwrap().unwrap();
-            rec.iter().map(String::from).collect()
-        })
+        make_row(&programs, json.as_bytes(), "rec")
+            .map_err(|e| match e {
+                RowError::Record(s) | RowError::Stage(s) => s,
+            })
+            .map(|r| {
+                let mut rd = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(&r.line[..]);
+                let rec = rd.records().next().unwrap().unwrap();
+                rec.iter().map(String::from).collect()
+            })
     }
 
     #[test]
