@@ -86,6 +86,47 @@ JQ_DATASETS='.[] | . as $c | (.datasets // [])[] | . + {collection: ($c | del(.d
 JQ_CSV=$(awk '/^jq -r .\[\(\.collection\.collection_url/{f=1} f{print} /@csv. datasets\.jsonl/{exit}' "$ROOT/README.md" \
   | sed -e "1s/^jq -r '//" -e "s/' datasets\.jsonl.*$//")
 
+# cxg-select: a three-facet selection with descendants against the jq
+# program given the same expanded id lists, and the time to load UBERON,
+# MONDO, EFO and CL. Uses the real release files in data/ontology (make
+# ontologies) when present, else the small fixture subset.
+ONTO_DIR=${ONTO_DIR:-}
+if [ -z "$ONTO_DIR" ]; then
+  if compgen -G "$ROOT/data/ontology/UBERON-ontology-*.json*" >/dev/null; then ONTO_DIR="$ROOT/data/ontology"
+  else ONTO_DIR="$ROOT/tests/fixtures/ontology"; fi
+fi
+# descendants ROOT_ID NAME: the id and every id whose ancestors hold it, as a jq object {id: true}
+descendants() {
+  local f; f=$(compgen -G "$ONTO_DIR/$2-ontology-*.json*" | head -n1)
+  case "$f" in *.zst) zstd -dc "$f" ;; *) cat "$f" ;; esac \
+    | jq -c --arg r "$1" '[to_entries[] | select(.key == $r or (.value.ancestors | has($r))) | {(.key): true}] | add'
+}
+bench_select() {
+  local label=$1 work=$2 ours ours_s ours_rss ref ref_s ref_rss n1 n2
+  local sel="'$BIN/cxg-select' --ontology '$ONTO_DIR' --tissue lung --disease normal --disease cancer --assay '10x technology'"
+  measure "$sel '$work/datasets.jsonl'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  ref=""
+  if [ $have_jq = 1 ] && command -v zstd >/dev/null; then
+    [ -f "$OUT/sel-ids.json" ] || jq -n -c --argjson t "$(descendants UBERON:0002048 UBERON)" \
+      --argjson d "$( (descendants PATO:0000461 PATO; descendants MONDO:0004992 MONDO) | jq -s -c add)" \
+      --argjson a "$(descendants EFO:0008995 EFO)" '{t: $t, d: $d, a: $a}' > "$OUT/sel-ids.json"
+    local prog='$ids[0] as $s | select(any(.tissue[]?; $s.t[.ontology_term_id] // false) and any(.disease[]?; $s.d[.ontology_term_id] // false) and any(.assay[]?; $s.a[.ontology_term_id] // false))'
+    measure "jq -c --slurpfile ids '$OUT/sel-ids.json' '$prog' '$work/datasets.jsonl'"; ref=$med; ref_s=$spread; ref_rss=$rss
+    n1=$(bash -c "$sel '$work/datasets.jsonl'" 2>/dev/null | wc -l)
+    n2=$(jq -c --slurpfile ids "$OUT/sel-ids.json" "$prog" "$work/datasets.jsonl" | wc -l)
+    [ "$n1" = "$n2" ] || echo "bench: cxg-select kept $n1 records, the jq program $n2" >&2
+  fi
+  row select "cxg-select, 3 facets with descendants ($(basename "$ONTO_DIR")), vs jq given the expanded ids" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" "$ours"
+  # loading UBERON, MONDO, EFO and CL alone (a folder of links to those four)
+  local four="$OUT/onto4" n
+  rm -rf "$four"; mkdir -p "$four"
+  for n in UBERON MONDO EFO CL; do
+    for f in "$ONTO_DIR/$n"-ontology-*.json*; do [ -e "$f" ] && ln -sf "$f" "$four/"; done
+  done
+  measure "'$BIN/cxg-select' --ontology '$four' --tissue lung --disease cancer --assay EFO:0010183 --cell-type CL:0000084 < /dev/null"; ours=$med; ours_s=$spread; ours_rss=$rss
+  row ontoload "cxg-select: load UBERON, MONDO, EFO and CL ($(basename "$ONTO_DIR"), whole run on no input)" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "" "" "$ours"
+}
+
 bench_size() {
   local label=$1 ncol=$2 nds=$3 snap="$OUT/snap-$1" work="$OUT/work-$1"
   echo "bench: $label ($ncol collections, $nds datasets)" >&2
@@ -109,6 +150,8 @@ bench_size() {
   measure "'$BIN/cxg-tocsv' '$work/datasets.jsonl'"; ours=$med; ours_s=$spread; ours_rss=$rss
   if [ $have_jq = 1 ]; then printf '%s' "$JQ_CSV" > "$work/csv.jq"; measure "jq -r -f '$work/csv.jq' '$work/datasets.jsonl'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
   row tocsv "cxg-tocsv vs the README's jq @csv program" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" "$ours"
+
+  bench_select "$label" "$work"
 
   serve "$snap"
   local before after reqs

@@ -3,8 +3,10 @@
 # $PINS (a tag and "SHA256  FILE" lines) into $DIR, verifying each file's
 # SHA-256 before it is renamed into place. A file already present with the
 # pinned hash is kept; other versions of a pinned ontology are removed (one
-# version per ontology, as cxg-select requires). Writes $DIR/SHA256SUMS and
-# $DIR/RELEASE. Exit 2: bad pin file or a hash mismatch; 3: a download failed.
+# version per ontology, as cxg-select requires). With zstd installed, each
+# file is also decompressed beside itself (cxg-select reads plain JSON
+# faster). Writes $DIR/SHA256SUMS (pinned and decompressed) and $DIR/RELEASE.
+# Exit 2: bad pin file or a hash mismatch; 3: a download failed.
 set -euo pipefail
 PINS=${PINS:-scripts/ontologies.pin}
 DIR=${DIR:-data/ontology}
@@ -57,6 +59,15 @@ for i in "${!files[@]}"; do
     tmp=""
     say "$file: downloaded, SHA-256 verified"
   fi
+  # the plain JSON beside it, when zstd is installed: cxg-select reads it
+  # about twice as fast as the .zst (which it reads too)
+  json="${dest%.zst}"
+  if [ "$json" != "$dest" ] && command -v zstd >/dev/null && { [ ! -f "$json" ] || [ "$dest" -nt "$json" ]; }; then
+    tmp="$DIR/.$(basename "$json").$$.tmp"
+    zstd -dqf "$dest" -o "$tmp" || { say "$file: zstd could not decompress it"; exit 2; }
+    mv "$tmp" "$json"
+    tmp=""
+  fi
   # other versions of the same ontology would make cxg-select refuse the folder
   name=${file%%-ontology-*}
   for old in "$DIR/$name"-ontology-*.json "$DIR/$name"-ontology-*.json.zst; do
@@ -67,8 +78,13 @@ for i in "${!files[@]}"; do
   done
 done
 
+# the pinned hashes, and those of the decompressed files (derived from them)
 {
-  for i in "${!files[@]}"; do printf '%s  %s\n' "${hashes[$i]}" "${files[$i]}"; done
+  for i in "${!files[@]}"; do
+    printf '%s  %s\n' "${hashes[$i]}" "${files[$i]}"
+    json="${files[$i]%.zst}"
+    if [ "$json" != "${files[$i]}" ] && [ -f "$DIR/$json" ]; then printf '%s  %s\n' "$(sha "$DIR/$json")" "$json"; fi
+  done
 } > "$DIR/.SHA256SUMS.tmp" && mv "$DIR/.SHA256SUMS.tmp" "$DIR/SHA256SUMS"
 printf '%s\n' "$tag" > "$DIR/.RELEASE.tmp" && mv "$DIR/.RELEASE.tmp" "$DIR/RELEASE"
 say "${#files[@]} files of $tag in $DIR"

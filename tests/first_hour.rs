@@ -379,8 +379,13 @@ fn every_make_command_in_the_readme_runs() {
             .find(|w| !w.contains('='))
             .unwrap_or("harvest");
         // `make test` is what runs this test, lint and bench take minutes:
-        // those three are checked as a dry run (make -n)
-        let dry = matches!(target, "test" | "lint" | "bench" | "bench-download");
+        // those are checked as a dry run (make -n), and so is
+        // `make ontologies`, which needs the network (tests/select.rs runs
+        // it against a loopback server)
+        let dry = matches!(
+            target,
+            "test" | "lint" | "bench" | "bench-download" | "ontologies"
+        );
         let api = if target == "download" {
             &fs.url
         } else {
@@ -415,6 +420,12 @@ fn every_make_command_in_the_readme_runs() {
             d.display(),
             api
         );
+        // a selection runs with the test ontology subset, as after `make ontologies`
+        let script = if cmd.contains("SELECT=") {
+            format!("{script} ONTOLOGY='{}'", fixture("ontology").display())
+        } else {
+            script
+        };
         let mut c = Command::new("bash");
         c.arg("-c").arg(&script).current_dir(root());
         let o = run_cmd(c, None);
@@ -424,7 +435,17 @@ fn every_make_command_in_the_readme_runs() {
                 let text = o.text();
                 assert!(text.contains("harvest complete"), "{cmd}: {text}");
                 let (h, rows) = csv_rows(&read(&d.join("data/all_datasets_h5ad.csv")));
-                assert_eq!(rows.len(), 100, "{cmd}");
+                if cmd.contains("SELECT=") {
+                    assert!(
+                        !rows.is_empty() && rows.len() < 100,
+                        "{cmd}: {}",
+                        rows.len()
+                    );
+                    let log = String::from_utf8(read(&d.join("data/selection.log"))).unwrap();
+                    assert!(log.contains("ontology UBERON v2026-04-01"), "{log}");
+                } else {
+                    assert_eq!(rows.len(), 100, "{cmd}");
+                }
                 if cmd.contains("PRESET=full") {
                     assert_eq!(h.len(), 49, "{cmd}");
                     assert!(

@@ -483,6 +483,7 @@ fn make_ontologies_downloads_and_verifies_the_pinned_files() {
     let names = [
         "CL-ontology-v2026-03-26.json",
         "PATO-ontology-v2025-05-14.json",
+        "UBERON-ontology-v2026-04-01.json.zst",
     ];
     let mut pins = String::from("# test pins\ntag v9\n");
     for n in names {
@@ -516,13 +517,46 @@ fn make_ontologies_downloads_and_verifies_the_pinned_files() {
         String::from_utf8(read(&dest.join("RELEASE"))).unwrap(),
         "v9\n"
     );
-    assert_eq!(
-        String::from_utf8(read(&dest.join("SHA256SUMS"))).unwrap(),
-        pins.lines()
-            .skip(2)
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
-    );
+    let sums = String::from_utf8(read(&dest.join("SHA256SUMS"))).unwrap();
+    for l in pins.lines().skip(2) {
+        assert!(sums.lines().any(|s| s == l), "{l} not in {sums}");
+    }
+    // the .zst is decompressed beside itself (zstd is installed here)
+    let plain = dest.join("UBERON-ontology-v2026-04-01.json");
+    if sh(t.path(), "command -v zstd").code == 0 {
+        let want = sh(
+            &onto(),
+            "zstd -dc UBERON-ontology-v2026-04-01.json.zst | sha256sum | cut -d' ' -f1",
+        )
+        .text();
+        assert!(
+            sums.contains(&format!(
+                "{}  UBERON-ontology-v2026-04-01.json\n",
+                want.trim()
+            )),
+            "{sums}"
+        );
+        assert!(plain.exists());
+        // and cxg-select reads the plain file of that version
+        let d = data();
+        let o = run(
+            "cxg-select",
+            &[
+                "--verbose",
+                "--ontology",
+                dest.to_str().unwrap(),
+                "--tissue",
+                "lung",
+                d.to_str().unwrap(),
+            ],
+            None,
+        );
+        o.ok()
+            .stderr_has("UBERON-ontology-v2026-04-01.json' sha256");
+        assert_eq!(picked(&o), [1, 2, 3, 4, 5, 8, 9]);
+    } else {
+        skip("zstd is not installed (the .zst stays alone)");
+    }
     // a second run downloads nothing
     make(&args(&pin))
         .ok()
@@ -611,7 +645,7 @@ fn make_select_runs_between_datasets_and_the_csv() {
     // the earlier stages, as if done (older than datasets.jsonl)
     sh(
         &d,
-        "touch -d '2020-01-01' collections.json collections.jsonl; touch datasets.jsonl",
+        "touch -d '2020-01-01' collections.json collections.jsonl datasets_index.json; touch datasets.jsonl",
     )
     .ok();
     let target = format!("{}/all_datasets.csv", d.display());
@@ -664,7 +698,20 @@ fn real_release() -> Option<PathBuf> {
     if d.join("UBERON-ontology-v2026-04-01.json.zst").exists() {
         Some(d)
     } else {
-        eprintln!("skipped: the real ontology files are absent (run `make ontologies`; it needs the network)");
+        // Not `skip()`: that fails under CI, and CI has no network to run
+        // `make ontologies` with (the issue asks for a skip here). The skip
+        // is still logged, so scripts/test.sh counts it.
+        let why =
+            "the real ontology files are absent (run `make ontologies`; it needs the network)";
+        eprintln!("skipped: {why}");
+        if let Some(log) = std::env::var_os("CXG_SKIP_LOG") {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap();
+            writeln!(f, "the_real_release_files_load_and_expand: {why}").unwrap();
+        }
         None
     }
 }
@@ -697,8 +744,19 @@ fn the_real_release_files_load_and_expand() {
         .stderr_has("EFO:0008994 'spatial transcriptomics' (EFO v3.90.0) and 19 descendants")
         .stderr_has(
             "EFO:0010183 'single cell library construction' (EFO v3.90.0) and 101 descendants",
-        )
-        .stderr_has("sha256 fef8c625f19c734ef7eda66d16c48b295d47ed7bea384dd4d0b4babd81bc8961");
+        );
+    // every file read is one make ontologies verified (or decompressed from one)
+    let sums = String::from_utf8(read(&dir.join("SHA256SUMS"))).unwrap();
+    for l in o.stderr.lines().filter(|l| l.contains(" sha256 ")) {
+        let sum = l
+            .split(" sha256 ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        assert!(sums.contains(sum), "{l} not in SHA256SUMS");
+    }
     // the fixture's records resolve the same on the real files
     let fx = sel(&[
         "--tissue",

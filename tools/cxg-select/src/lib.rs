@@ -59,6 +59,9 @@ struct Facet {
     kind: Kind,
     /// The guide files whose terms this facet uses.
     ontologies: &'static [&'static str],
+    /// Guide files consulted only for a value none of `ontologies` knows
+    /// (Cellosaurus: 167,000 cell lines, loaded only when needed).
+    fallback: &'static [&'static str],
     /// The values of a fixed vocabulary.
     vocabulary: &'static [&'static str],
 }
@@ -69,13 +72,15 @@ const FACETS: [Facet; 10] = [
         field: "organism",
         kind: Kind::Terms,
         ontologies: &["NCBITaxon"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
         option: "tissue",
         field: "tissue",
         kind: Kind::Terms,
-        ontologies: &["UBERON", "CL", "CVCL", "ZFA", "FBbt", "WBbt"],
+        ontologies: &["UBERON", "CL", "ZFA", "FBbt", "WBbt"],
+        fallback: &["CVCL"],
         vocabulary: &[],
     },
     Facet {
@@ -83,6 +88,7 @@ const FACETS: [Facet; 10] = [
         field: "tissue",
         kind: Kind::TissueType,
         ontologies: &[],
+        fallback: &[],
         vocabulary: &[
             "tissue",
             "organoid",
@@ -96,6 +102,7 @@ const FACETS: [Facet; 10] = [
         field: "disease",
         kind: Kind::Terms,
         ontologies: &["MONDO", "PATO"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -103,6 +110,7 @@ const FACETS: [Facet; 10] = [
         field: "assay",
         kind: Kind::Terms,
         ontologies: &["EFO"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -110,6 +118,7 @@ const FACETS: [Facet; 10] = [
         field: "cell_type",
         kind: Kind::Terms,
         ontologies: &["CL", "ZFA", "FBbt", "WBbt"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -117,6 +126,7 @@ const FACETS: [Facet; 10] = [
         field: "development_stage",
         kind: Kind::Terms,
         ontologies: &["HsapDv", "MmusDv", "UBERON", "FBdv", "WBls", "ZFA"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -124,6 +134,7 @@ const FACETS: [Facet; 10] = [
         field: "sex",
         kind: Kind::Terms,
         ontologies: &["PATO"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -131,6 +142,7 @@ const FACETS: [Facet; 10] = [
         field: "self_reported_ethnicity",
         kind: Kind::Terms,
         ontologies: &["HANCESTRO"],
+        fallback: &[],
         vocabulary: &[],
     },
     Facet {
@@ -138,6 +150,7 @@ const FACETS: [Facet; 10] = [
         field: "suspension_type",
         kind: Kind::Strings,
         ontologies: &[],
+        fallback: &[],
         vocabulary: &["cell", "nucleus", "na"],
     },
 ];
@@ -178,7 +191,7 @@ pub struct Args {
         help_heading = "Select (repeat an option to OR its values)"
     )]
     pub organism: Vec<String>,
-    /// Tissue (UBERON, or CL for cell cultures; descendants included)
+    /// Tissue (UBERON; CL for cell cultures, Cellosaurus for cell lines; descendants included)
     #[arg(
         long,
         value_name = "TERM",
@@ -445,15 +458,47 @@ fn eq_ci(a: &str, b_lc: &str) -> bool {
 /// The loaded ontologies and what the run knows of them.
 struct Ontologies {
     dir: Option<PathBuf>,
+    found: std::collections::HashMap<String, ontology::Found>,
     loaded: Vec<Ontology>,
+    /// Compute each file's SHA-256 (--verbose).
+    hash: bool,
 }
 
 impl Ontologies {
-    fn for_facet(&self, f: &Facet) -> Vec<&Ontology> {
-        f.ontologies
+    fn for_names(&self, names: &[&str]) -> Vec<&Ontology> {
+        names
             .iter()
             .filter_map(|n| self.loaded.iter().find(|o| o.name == *n))
             .collect()
+    }
+    fn for_facet(&self, f: &Facet) -> Vec<&Ontology> {
+        self.for_names(f.ontologies)
+    }
+    /// Load these files (those present and not yet loaded), one thread each.
+    fn load(&mut self, names: &[&str]) -> Result<()> {
+        let hash = self.hash;
+        let files: Vec<&ontology::Found> = names
+            .iter()
+            .filter(|n| !self.loaded.iter().any(|o| o.name == **n))
+            .filter_map(|n| self.found.get(*n))
+            .collect();
+        let results: Vec<Result<Ontology>> = std::thread::scope(|s| {
+            let handles: Vec<_> = files
+                .iter()
+                .map(|f| s.spawn(move || Ontology::load(f, hash)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::input("an ontology file could not be read")))
+                })
+                .collect()
+        });
+        for r in results {
+            self.loaded.push(r?);
+        }
+        Ok(())
     }
 }
 
@@ -461,7 +506,9 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
     let Some(dir) = args.ontology.clone() else {
         return Ok(Ontologies {
             dir: None,
+            found: Default::default(),
             loaded: Vec::new(),
+            hash: args.verbose,
         });
     };
     if !dir.is_dir() {
@@ -471,6 +518,12 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
         )));
     }
     let found = ontology::scan(&dir)?;
+    if found.is_empty() && !reqs.is_empty() {
+        warn(format_args!(
+            "warning: the ontology folder '{}' holds no <NAME>-ontology-<VERSION>.json[.zst] file",
+            dir.display()
+        ));
+    }
     let mut wanted: Vec<&str> = Vec::new();
     for (fi, _, _) in reqs {
         for n in FACETS[*fi].ontologies {
@@ -479,35 +532,14 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
             }
         }
     }
-    let files: Vec<_> = wanted.iter().filter_map(|n| found.get(*n)).collect();
-    if files.is_empty() && !reqs.is_empty() && found.is_empty() {
-        warn(format_args!(
-            "the ontology folder '{}' holds no <NAME>-ontology-<VERSION>.json[.zst] file",
-            dir.display()
-        ));
-    }
-    // Two cores at most here; each file loads on its own thread.
-    let results: Vec<Result<Ontology>> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .iter()
-            .map(|f| s.spawn(move || Ontology::load(f)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::input("an ontology file could not be read")))
-            })
-            .collect()
-    });
-    let mut loaded = Vec::new();
-    for r in results {
-        loaded.push(r?);
-    }
-    Ok(Ontologies {
+    let mut o = Ontologies {
         dir: Some(dir),
-        loaded,
-    })
+        found,
+        loaded: Vec::new(),
+        hash: args.verbose,
+    };
+    o.load(&wanted)?;
+    Ok(o)
 }
 
 /// A term found in a loaded ontology.
@@ -516,11 +548,24 @@ struct Hit<'a> {
     t: &'a Term,
 }
 
+/// An id looks like a CURIE: `PREFIX:LOCAL`, or `PREFIX_LOCAL` as
+/// Cellosaurus writes its ids (`CVCL_0030`); either spelling finds either.
 fn find_id<'a>(onts: &[&'a Ontology], v: &str) -> Option<Hit<'a>> {
-    if !v.contains(':') {
+    let sep = v.find([':', '_'])?;
+    let (prefix, local) = (&v[..sep], &v[sep + 1..]);
+    if prefix.is_empty()
+        || local.is_empty()
+        || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
+        || local.contains(char::is_whitespace)
+    {
         return None;
     }
-    onts.iter().find_map(|o| o.get(v).map(|t| Hit { o, t }))
+    let other = format!(
+        "{prefix}{}{local}",
+        if v.as_bytes()[sep] == b':' { '_' } else { ':' }
+    );
+    onts.iter()
+        .find_map(|o| o.get(v).or_else(|| o.get(&other)).map(|t| Hit { o, t }))
 }
 
 fn ambiguous(opt: &str, given: &str, what: &str, hits: &[Hit]) -> Error {
@@ -575,7 +620,13 @@ fn names_of(onts: &[&Ontology]) -> String {
         .join(", ")
 }
 
-fn resolve(fi: usize, exclude: bool, given: &str, exact: bool, onts: &Ontologies) -> Result<Sel> {
+fn resolve(
+    fi: usize,
+    exclude: bool,
+    given: &str,
+    exact: bool,
+    onts: &mut Ontologies,
+) -> Result<Sel> {
     let f = &FACETS[fi];
     let mut sel = Sel {
         facet: fi,
@@ -616,7 +667,17 @@ fn resolve(fi: usize, exclude: bool, given: &str, exact: bool, onts: &Ontologies
         }
         return Ok(sel);
     }
-    let fonts = onts.for_facet(f);
+    let mut names: Vec<&str> = f.ontologies.to_vec();
+    let known = {
+        let fonts = onts.for_facet(f);
+        find_id(&fonts, v).is_some() || find_label(&fonts, &opt, given, &lc)?.is_some()
+    };
+    if !known && !f.fallback.is_empty() {
+        onts.load(f.fallback)?;
+        names.extend_from_slice(f.fallback);
+    }
+    let onts = &*onts;
+    let fonts = onts.for_names(&names);
     let hit = match find_id(&fonts, v) {
         Some(h) => Some(h),
         None => find_label(&fonts, &opt, given, &lc)?,
@@ -899,26 +960,27 @@ pub fn run(args: Args) -> Result<Outcome> {
         None => None,
     };
     let reqs = args.requests();
-    let onts = load_ontologies(&args, &reqs)?;
-    if args.verbose {
-        for o in &onts.loaded {
-            warn(format_args!(
-                "ontology {}: '{}' sha256 {} ({} terms, loaded in {:.0} ms)",
-                o.describe(),
-                o.path.display(),
-                o.sha256,
-                o.term_count,
-                o.load_ms
-            ));
-        }
-    }
+    let mut onts = load_ontologies(&args, &reqs)?;
     if !reqs.is_empty() && onts.dir.is_none() {
         warn("no ontology loaded (--ontology DIR or CXG_ONTOLOGY): values match ids and labels as they appear in the data; no descendants are included");
     }
     let mut sels: Vec<Sel> = Vec::new();
     for (fi, exclude, vals) in &reqs {
         for v in *vals {
-            sels.push(resolve(*fi, *exclude, v, args.exact, &onts)?);
+            sels.push(resolve(*fi, *exclude, v, args.exact, &mut onts)?);
+        }
+    }
+    if args.verbose {
+        for o in &onts.loaded {
+            warn(format_args!(
+                "ontology {}: '{}' sha256 {} ({} terms, loaded in {:.0} ms, of which {:.0} ms reading)",
+                o.describe(),
+                o.path.display(),
+                o.sha256.as_deref().unwrap_or("-"),
+                o.term_count,
+                o.load_ms,
+                o.read_ms
+            ));
         }
     }
     let used: Vec<usize> = {
@@ -954,15 +1016,11 @@ pub fn run(args: Args) -> Result<Outcome> {
     let (mut few_cells, mut no_count) = (0usize, 0usize);
     let mut hit = vec![false; sels.len()];
     let mut record = Vec::new();
-    loop {
-        let at = match stream.next_raw()? {
-            Some((at, bytes)) => {
-                record.clear();
-                record.extend_from_slice(bytes);
-                at
-            }
-            None => break,
-        };
+    while let Some(at) = stream.next_raw()?.map(|(at, bytes)| {
+        record.clear();
+        record.extend_from_slice(bytes);
+        at
+    }) {
         let bytes = &record[..];
         n_in += 1;
         let rec: Rec = match serde_json::from_slice(bytes) {
@@ -1202,4 +1260,92 @@ pub fn run(args: Args) -> Result<Outcome> {
     } else {
         Outcome::Partial(failed)
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn entry<'a>(id: &'a str, label: &'a str, tt: Option<&'a str>) -> Entry<'a> {
+        Entry {
+            id: Some(Cow::Borrowed(id)),
+            label: Some(Cow::Borrowed(label)),
+            tissue_type: tt.map(Cow::Borrowed),
+        }
+    }
+
+    fn sel(facet: usize, how: How) -> Sel {
+        Sel {
+            facet,
+            exclude: false,
+            given: String::new(),
+            how,
+            desc: String::new(),
+            needs_data: false,
+            matched: 0,
+        }
+    }
+
+    #[test]
+    fn ids_labels_joined_ids_and_tissue_types_match() {
+        let ids = sel(3, How::Ids(["MONDO:1".to_string()].into_iter().collect()));
+        assert!(matches(&ids, Kind::Terms, &entry("MONDO:1", "x", None)));
+        assert!(matches(
+            &ids,
+            Kind::Terms,
+            &entry("MONDO:0 || MONDO:1", "x || y", None)
+        ));
+        assert!(!matches(&ids, Kind::Terms, &entry("MONDO:10", "x", None)));
+        let lit = sel(3, How::Literal(vec!["café au lait".into()]));
+        assert!(matches(
+            &lit,
+            Kind::Terms,
+            &entry("X:1", "Café au Lait", None)
+        ));
+        assert!(!matches(&lit, Kind::Terms, &entry("X:1", "café", None)));
+        let tt = sel(2, How::Literal(tissue_type_aliases("cell culture")));
+        assert!(matches(
+            &tt,
+            Kind::TissueType,
+            &entry("CL:1", "T cell", Some("primary cell culture"))
+        ));
+        assert!(!matches(
+            &tt,
+            Kind::TissueType,
+            &entry("CL:1", "cell culture", Some("tissue"))
+        ));
+    }
+
+    #[test]
+    fn records_read_strings_objects_and_nulls() {
+        let r: Rec = serde_json::from_str(
+            r#"{"suspension_type":["cell",null],"tissue":[{"label":"lung","ontology_term_id":"UBERON:0002048","tissue_type":"tissue","x":[1]}],
+                "cell_count":5.0e3,"collection":{"publisher_metadata":null},"other":{"deep":[1,2]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.field("suspension_type").unwrap()[0].id.as_deref(),
+            Some("cell")
+        );
+        assert_eq!(
+            r.field("tissue").unwrap()[0].tissue_type.as_deref(),
+            Some("tissue")
+        );
+        assert_eq!(r.cell_count, Some(5000.0));
+        assert_eq!(r.is_preprint(), None);
+        assert!(r.field("disease").is_none());
+        assert!(serde_json::from_str::<Rec>(r#"{"tissue":"lung"}"#).is_err());
+    }
+
+    #[test]
+    fn option_names_and_quoting() {
+        let mut s = sel(5, How::Literal(vec![]));
+        assert_eq!(s.option(), "--cell-type");
+        s.exclude = true;
+        assert_eq!(s.option(), "--exclude-cell-type");
+        assert_eq!(quote("UBERON:0002048"), "UBERON:0002048");
+        assert_eq!(quote("lung parenchyma"), "'lung parenchyma'");
+        assert_eq!(plural(1, "record", "records"), "1 record");
+    }
 }

@@ -42,11 +42,8 @@ pub fn closest(value: &str, candidates: &[&str], n: usize) -> Vec<String> {
             scored.push((d, (*c).to_string()));
         }
     }
-    scored.sort_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then(a.1.len().cmp(&b.1.len()))
-            .then(a.1.cmp(&b.1))
-    });
+    // stable: among equals, the order given (ontology labels before data labels)
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.len().cmp(&b.1.len())));
     let mut out: Vec<String> = Vec::new();
     for (_, c) in scored {
         if !out.iter().any(|o| o.eq_ignore_ascii_case(&c)) {

@@ -104,7 +104,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub fail_every: u64,
     /// Status of an injected fault (e.g. 503, 429, 500)
-    #[arg(long, default_value_t = 503, value_name = "CODE")]
+    #[arg(long, default_value_t = 503, value_name = "CODE", value_parser = clap::value_parser!(u16).range(200..=599))]
     pub fail_status: u16,
     /// Send `Retry-After: SECS` with injected faults
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=86_400))]
@@ -425,6 +425,9 @@ fn read_request(st: &State, stream: &TcpStream, buf: &mut Vec<u8>) -> std::io::R
 
 fn serve_connection(st: &State, stream: TcpStream) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
+    // A client that never reads its answer cannot hold the connection (and
+    // with 512 of them, the server) for longer than this.
+    stream.set_write_timeout(Some(Duration::from_secs(st.args.head_timeout.max(30))))?;
     let mut w = stream.try_clone()?;
     let mut pending = Vec::new();
     loop {
