@@ -234,7 +234,8 @@ workflow: build workflow-venv
 	$(VENV)/bin/python -c 'import json, os; print(json.dumps({"select": os.environ["CXG_SELECT"]}))' > "$(DATA)/work/select.yaml"
 	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/local \
 	  $(SNAKEMAKE_ARGS) --configfile "$(DATA)/work/select.yaml" \
-	  --config api_url="$(API_URL)" data="$(DATA)" jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET)
+	  --config api_url="$(API_URL)" data="$(DATA)" jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET) \
+	  ontology="$(ONTOLOGY)"
 
 # SELECT reaches snakemake in a config file (JSON is YAML): a --config value
 # loses the quote characters at its ends, and snakemake 9.27 passes --config
