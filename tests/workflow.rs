@@ -59,21 +59,24 @@ fn run_local(sm: &Path, dir: &Path, url: &str, config: &[&str], extra: &[&str]) 
     run_cmd(c, None)
 }
 
-/// The Makefile route run in `dir` (`make -f` the repository's Makefile),
-/// so that both routes write `data/...` and every path they record is
-/// the same text.
+/// The Makefile route run in `dir` (the repository's Makefile linked in,
+/// as its targets call make again), so that both routes write `data/...`
+/// and every path they record is the same text.
 fn make_in(dir: &Path, targets: &[&str], url: &str, extra: &[&str]) -> Out {
     std::fs::create_dir_all(dir).unwrap();
+    let link = dir.join("Makefile");
+    if !link.exists() {
+        std::os::unix::fs::symlink(root().join("Makefile"), &link).unwrap();
+    }
     let mut c = Command::new("make");
     c.current_dir(dir)
         .arg("--no-print-directory")
-        .arg("-f")
-        .arg(root().join("Makefile"))
         .args(targets)
         .arg(format!("BIN={}", bin_dir().display()))
         .arg("CARGO_BUILD=true")
         .arg(format!("API_URL={url}"))
-        .args(extra);
+        .args(extra)
+        .env_remove("MAKEFLAGS");
     run_cmd(c, None)
 }
 
