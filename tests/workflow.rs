@@ -230,6 +230,60 @@ fn the_harvest_alone_matches_make_on_the_sample_snapshot() {
     assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
 }
 
+/// A selection with the ontology subset (descendants included), its text
+/// ending in a quote so it goes in a --configfile as the README says: the
+/// same selected.jsonl, select.args, CSVs and report as `make SELECT=...
+/// ONTOLOGY=...` (the report's load times aside).
+#[test]
+fn a_selection_with_an_ontology_matches_make_select() {
+    let Some(sm) = snakemake() else { return };
+    let s = Server::start(&fixture("snapshot"), &[]);
+    let t = TempDir::new();
+    let select = "--tissue lung --organism 'Homo sapiens'";
+    let ontology = fixture("ontology");
+    make_in(
+        &t.join("make"),
+        &["stages"],
+        &s.url,
+        &[
+            &format!("SELECT={select}"),
+            &format!("ONTOLOGY={}", ontology.display()),
+        ],
+    )
+    .ok();
+    let conf = t.join("select.yaml");
+    std::fs::write(&conf, format!("select: \"{select}\"\n")).unwrap();
+    run_local(
+        &sm,
+        &t.join("wf"),
+        &s.url,
+        &[&format!("ontology={}", ontology.display())],
+        &["harvest", "--configfile", conf.to_str().unwrap()],
+    )
+    .ok();
+    let log = |d: &str| {
+        let text = String::from_utf8(read(&t.join(d).join("data/selection.log"))).unwrap();
+        let mut out = String::new();
+        for l in text.lines() {
+            // "(16 terms, loaded in 1 ms, of which 1 ms reading)": times vary
+            out.push_str(l.split(", loaded in").next().unwrap());
+            out.push('\n');
+        }
+        out
+    };
+    let (a, b) = (log("make"), log("wf"));
+    assert!(a.contains("descendants"), "{a}");
+    assert_eq!(a, b);
+    for d in ["make", "wf"] {
+        std::fs::remove_file(t.join(d).join("data/selection.log")).unwrap();
+    }
+    assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
+    assert_eq!(
+        read(&t.join("wf/data/select.args")),
+        format!("{select}\n").into_bytes()
+    );
+}
+
 #[test]
 fn a_download_that_fails_once_is_retried_by_the_engine() {
     let Some(sm) = snakemake() else { return };
