@@ -284,6 +284,42 @@ fn a_selection_with_an_ontology_matches_make_select() {
     );
 }
 
+/// A selection that keeps no dataset: no download or obs job, and the
+/// gathered files are what make writes for an empty CSV.
+#[test]
+fn an_empty_selection_gathers_what_make_writes() {
+    let Some(sm) = snakemake() else { return };
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    h5ad_snapshot(&snap, 3);
+    let s = Server::start(&snap, &["--local-assets"]);
+    let select = "--organism 'Homo sapiens' --exclude-organism 'Homo sapiens' --min-cells 1";
+    make_in(
+        &t.join("make"),
+        &MAKE_TARGETS,
+        &s.url,
+        &[&format!("SELECT={select}")],
+    )
+    .ok();
+    let o = run_local(
+        &sm,
+        &t.join("wf"),
+        &s.url,
+        &[&format!("select={select}")],
+        &[],
+    );
+    o.ok();
+    assert_eq!(jobs_of(&o.stderr, "download"), 0, "{}", o.stderr);
+    assert_eq!(
+        csv_rows(&read(&t.join("wf/data/h5ad/manifest.csv")))
+            .1
+            .len(),
+        0
+    );
+    assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
+    assert!(asset_gets(&s).is_empty());
+}
+
 #[test]
 fn a_download_that_fails_once_is_retried_by_the_engine() {
     let Some(sm) = snakemake() else { return };
