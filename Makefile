@@ -27,6 +27,9 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SNAPSHOT ?= tests/fixtures/snapshot
 DEMO ?= demo
+SNAPSHOTS ?= $(DATA)/snapshots
+REQUEST_LOG ?= $(DATA)/requests.jsonl
+ONTOLOGY_RELEASE ?=
 PYTHON ?= python3
 VENV ?= .venv-workflow
 SNAKEMAKE ?= $(VENV)/bin/snakemake
@@ -36,7 +39,7 @@ SNAKEMAKE_ARGS ?=
 # so "my data/out" would write into data/out here and remove "my". Such
 # values (and quotes, and empty required paths) are refused before anything
 # runs. Add new path variables to PATH_VARS.
-PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR OUT ONTOLOGY
+PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR OUT ONTOLOGY SNAPSHOTS REQUEST_LOG
 REQUIRED_PATHS := DATA DEMO BIN SNAPSHOT
 space := $(subst ,, )
 tab := $(subst ,,	)
@@ -58,7 +61,7 @@ rm_rf = d=$$(realpath -m -- "$(1)"); \
 	  echo "make: refusing to remove '$(1)' ($$d): it is /, your home folder or holds this repository" >&2; exit 2; \
 	fi; rm -rf -- "$$d"
 
-TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-download
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-diff cxg-snapshot cxg-download
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
 #   make SPLIT="jq -c '.[]'"
@@ -69,13 +72,15 @@ DATASETS ?= "$(BIN)/cxg-datasets" --index "$(DATA)/datasets_index.json"
 TOCSV ?= "$(BIN)/cxg-tocsv" --preset $(PRESET)
 H5AD ?= "$(BIN)/cxg-h5ad" --api-url "$(API_URL)" -j $(JOBS)
 OBS ?= "$(BIN)/cxg-obs" -j $(JOBS)
+SNAP ?= "$(BIN)/cxg-snapshot"
+DIFF ?= "$(BIN)/cxg-diff"
 DOWNLOAD ?= "$(BIN)/cxg-download" -j $(JOBS)
 
 OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collections.list \
 	$(DATA)/datasets.jsonl $(DATA)/all_datasets.csv $(DATA)/datasets_index.json \
 	$(DATA)/all_datasets_h5ad.csv
 
-.PHONY: harvest build stages refresh clean demo test lint bench install help obs download downloads bench-download
+.PHONY: harvest build stages refresh clean demo test lint bench install help obs snapshot snapshots diff download downloads bench-download
 .PHONY: workflow workflow-venv
 
 # Selection (cxg-select): SELECT holds its options, e.g.
@@ -93,7 +98,7 @@ FORCE:
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
-	@start=$$(date +%s); $(MAKE) stages; \
+	@start=$$(date +%s); $(MAKE) stages; $(MAKE) snapshot; \
 	t=$$(stat -c %Y "$(DATA)/collections.json"); age=$$(( $$(date +%s) - t )); \
 	if [ "$$t" -ge "$$start" ]; then \
 	  echo "harvest complete: $(DATA)/all_datasets_h5ad.csv (fetched just now from $(API_URL))"; \
@@ -182,10 +187,41 @@ downloads: $(DATA)/all_datasets_h5ad.csv
 	@mkdir -p "$(DATA)/h5ad"
 	$(DOWNLOAD) --dir "$(DATA)/h5ad" $(if $(wildcard $(DATA)/h5ad/manifest.csv),--previous "$(DATA)/h5ad/manifest.csv") --failures "$(DATA)/h5ad/failures.csv" -o "$(DATA)/h5ad/manifest.csv" "$<"
 
-## refresh: fetch the API again and redo every stage
+# Every request of the networked stages is appended to $(REQUEST_LOG)
+# (cxg-core's --log-requests, via its environment variable), for provenance.json.
+$(OUTPUTS): export CXG_LOG_REQUESTS = $(REQUEST_LOG)
+
+# After the stages: keep the raw responses and the provenance of this harvest in a new,
+# never overwritten $(SNAPSHOTS)/<UTC time>/; the request log starts afresh.
+# ONTOLOGY_FILES (set by the selection stage) and ONTOLOGY_RELEASE name the
+# ontology releases a selection used.
+$(DATA)/provenance.json: $(OUTPUTS)
+	$(SNAP) save --into "$(SNAPSHOTS)" --api-url "$(API_URL)" --requests "$(REQUEST_LOG)" \
+		--tools-dir "$(BIN)" --provenance "$@" \
+		$(addprefix --output-file ,$(OUTPUTS) $(wildcard $(DATA)/h5ad_failures.csv)) \
+		$(addprefix --ontology-release ,$(ONTOLOGY_RELEASE)) \
+		$(addprefix --ontology-file ,$(ONTOLOGY_FILES)) \
+		"$(DATA)/collections.json" "$(DATA)/datasets_index.json"
+	rm -f "$(REQUEST_LOG)"
+
+## snapshot: keep this harvest's raw responses and provenance in $(SNAPSHOTS)/<UTC time>/
+snapshot: $(DATA)/provenance.json
+
+## snapshots: list the kept harvests (date, collections, datasets, size)
+snapshots:
+	@$(SNAP) list "$(SNAPSHOTS)"
+
+## diff: what changed between the two newest snapshots, into $(DATA)/changes.jsonl
+diff:
+	@if [ "$$(ls -d "$(SNAPSHOTS)"/[0-9]*T*Z*/ 2>/dev/null | wc -l)" -lt 2 ]; then \
+		echo "diff: fewer than two snapshots in $(SNAPSHOTS) so far; each 'make refresh' adds one"; \
+	else $(DIFF) --newest "$(SNAPSHOTS)" -o "$(DATA)/changes.jsonl"; fi
+
+## refresh: fetch the API again, redo every stage, keep a new snapshot and diff it
 refresh:
 	rm -f "$(DATA)/collections.json" "$(DATA)/datasets_index.json"
 	@$(MAKE) harvest
+	@$(MAKE) diff
 
 ## clean: remove $(DATA)/ and $(DEMO)/ (the binaries stay; cargo clean removes them)
 clean:
@@ -252,4 +288,5 @@ help:
 	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS DOWNLOAD: the command of each stage"
 	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
+	@echo "  SNAPSHOTS=$(SNAPSHOTS) REQUEST_LOG=$(REQUEST_LOG) ONTOLOGY_RELEASE=$(ONTOLOGY_RELEASE) (history)"
 	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)"

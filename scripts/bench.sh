@@ -5,8 +5,9 @@
 #
 # Each CPU stage runs against its jq equivalent on the same input;
 # cxg-h5ad runs in index mode, --per-dataset -j 16 and -j 1 against
-# cxg-serve with LATENCY_MS per request; the whole Makefile pipeline runs
-# end to end. Every command runs RUNS times: median wall time, spread
+# cxg-serve with LATENCY_MS per request; cxg-diff compares the snapshot with
+# itself and with a copy where most datasets were revised; the whole
+# Makefile pipeline runs end to end. Every command runs RUNS times: median wall time, spread
 # (max - min) and peak RSS (from /usr/bin/time, when installed).
 #
 # Settings (environment): BIN (release binaries), OUT (bench-out),
@@ -176,6 +177,19 @@ bench_size() {
     ideal=$(awk -v n="$nds" -v l="$LATENCY_MS" 'BEGIN {printf "%.0f", n*l/1000}')
     row j1 "cxg-h5ad --per-dataset -j 1 (the old script's way, without its sleeps)" "$label" "not run (SLOW_J1=1)" "rows×latency = ${ideal} s" "" ""
   fi
+
+  # cxg-diff: the snapshot against itself, and against a copy where most
+  # datasets were revised (new dataset_version_id, cell counts changed)
+  local next="$work/next" ix
+  ix=$(ls "$snap"/datasets.json)
+  mkdir -p "$next"; cp "$snap/collections.json" "$next/"
+  sed -e 's/"dataset_version_id":"[0-9a-e]/"dataset_version_id":"f/g' -e 's/"cell_count":1/"cell_count":2/g' "$ix" > "$next/datasets.json"
+  local ixmb; ixmb=$(du -m "$ix" | cut -f1)
+  measure "'$BIN/cxg-diff' -q '$snap' '$snap'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  row diffsame "cxg-diff, a snapshot against itself (index + list)" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · ${ixmb} MB index" "" "" "$ours"
+  measure "'$BIN/cxg-diff' -q '$snap' '$next'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  local changed; changed=$("$BIN/cxg-diff" -q "$snap" "$next" | wc -l)
+  row diff "cxg-diff, against a copy with most datasets revised" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · $changed changes" "" "" "$ours"
 
   before=$(wc -l < "$log")
   measure "rm -rf '$work/data' && make -C '$ROOT' --no-print-directory stages BIN='$BIN' CARGO_BUILD=true API_URL='$url' DATA='$work/data'"; ours=$med; ours_s=$spread; ours_rss=$rss

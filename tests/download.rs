@@ -833,3 +833,22 @@ fn a_progress_bar_only_on_a_terminal() {
     assert!(text.contains("/2 files") && text.contains("ETA"), "{text}");
     assert!(text.contains("2 downloaded"), "{text}");
 }
+
+#[test]
+fn symlinks_planted_in_the_folder_are_not_followed() {
+    let t = snapshot(&["--collections", "1", "--datasets", "2"]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let names = asset_names(&snap_dir(&t));
+    let dir = work.join("h5ad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(work.join("victim"), "keep me").expect("write");
+    std::os::unix::fs::symlink(work.join("victim"), dir.join(format!("{}.part", names[0])))
+        .expect("symlink");
+    std::os::unix::fs::symlink(work.join("victim"), dir.join(&names[1])).expect("symlink");
+    let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+    o.code(1).stderr_has("is a symbolic link");
+    assert_eq!(read(&work.join("victim")), b"keep me");
+    assert!(manifest(&o.stdout).iter().all(|r| r["status"] == "failed"));
+}

@@ -32,6 +32,16 @@ pub struct HttpArgs {
     /// Seconds to wait for a response and its body; the lists are several MB (1-86400)
     #[arg(long, default_value_t = 300, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400), help_heading = "Common options", global = true)]
     pub timeout: u64,
+    /// Append one JSON line per request to FILE: method, URL, status,
+    /// attempts, bytes, duration, SHA-256 of the body (provenance)
+    #[arg(
+        long,
+        env = "CXG_LOG_REQUESTS",
+        value_name = "FILE",
+        help_heading = "Common options",
+        global = true
+    )]
+    pub log_requests: Option<std::path::PathBuf>,
     /// Largest response body accepted, after decompression: bytes, or with K, M or G
     #[arg(long, default_value = "1G", value_name = "SIZE", value_parser = parse_size, help_heading = "Common options", global = true)]
     pub max_bytes: u64,
@@ -141,6 +151,8 @@ pub struct Client {
     bad_in_a_row: AtomicU64,
     /// Where retry notices go (stderr with the tool's prefix by default).
     notify: Box<dyn Fn(&str) + Send + Sync>,
+    /// `--log-requests`: where each completed request is recorded.
+    log: Option<crate::reqlog::RequestLog>,
 }
 
 /// Why the service was taken as down, and the diagnosis later errors repeat.
@@ -210,6 +222,13 @@ fn jitter() -> f64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
     0.5 + (z >> 11) as f64 / (1u64 << 53) as f64 * 0.5
+}
+
+thread_local! {
+    /// Attempts made by the current thread's request (for the request log).
+    static ATTEMPTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The status of the current thread's last answer (for the request log).
+    static STATUS: std::cell::Cell<u16> = const { std::cell::Cell::new(0) };
 }
 
 /// The longest `Retry-After` we honour.
@@ -341,6 +360,10 @@ impl Client {
             failing: AtomicU64::new(0),
             bad_in_a_row: AtomicU64::new(0),
             notify: Box::new(|m| warn(m)),
+            log: match &args.log_requests {
+                Some(p) => Some(crate::reqlog::RequestLog::open(p)?),
+                None => None,
+            },
         })
     }
 
@@ -371,11 +394,13 @@ impl Client {
 
     fn attempt(&self, url: &str) -> Attempt {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        ATTEMPTS.with(|n| n.set(n.get() + 1));
         let mut resp = match self.agent.get(url).call() {
             Ok(r) => r,
             Err(e) => return transport_failure(e),
         };
         let status = resp.status().as_u16();
+        STATUS.with(|s| s.set(status));
         let limit = self.max_bytes;
         if (200..300).contains(&status) {
             let body = resp.body_mut().with_config().limit(limit).read_to_vec();
@@ -511,8 +536,43 @@ impl Client {
     }
 
     /// GET `path` (relative to the base URL, starting with `/`) and return
-    /// the body of a 2xx response, retrying as the policy says.
+    /// the body of a 2xx response, retrying as the policy says; with
+    /// `--log-requests` the completed request is appended to the log.
     pub fn get(&self, path: &str) -> Result<Vec<u8>, HttpError> {
+        let Some(log) = &self.log else {
+            return self.get_retrying(path);
+        };
+        let (started, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
+        ATTEMPTS.with(|n| n.set(0));
+        let res = self.get_retrying(path);
+        let url = format!("{}{path}", self.base);
+        let err = res.as_ref().err().map(|e| e.to_string());
+        log.record(&crate::reqlog::Request {
+            method: "GET",
+            url: &url,
+            status: match &res {
+                Ok(_) => Some(STATUS.with(|s| s.get())),
+                Err(e) => e.status,
+            },
+            attempts: ATTEMPTS.with(|n| n.get()),
+            body: res.as_ref().ok().map(Vec::as_slice),
+            streamed: None,
+            started,
+            duration: clock.elapsed(),
+            error: err.as_deref(),
+        });
+        res
+    }
+
+    /// Record a request made outside [`Client::get`] (e.g. a download
+    /// streamed to a file) in the `--log-requests` log, when there is one.
+    pub fn log_request(&self, r: &crate::reqlog::Request) {
+        if let Some(log) = &self.log {
+            log.record(r);
+        }
+    }
+
+    fn get_retrying(&self, path: &str) -> Result<Vec<u8>, HttpError> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
@@ -681,6 +741,7 @@ mod tests {
             backoff_ms: 1,
             connect_timeout: 2,
             timeout: 2,
+            log_requests: None,
             max_bytes: 1 << 20,
         };
         let c = Client::new(&args, 1).unwrap();

@@ -102,6 +102,18 @@ fn jitter() -> f64 {
 /// Get one file into `dir`.
 pub fn fetch(net: &Net, dir: &Path, job: &Job, verify: bool, known: Option<&Known>) -> Done {
     let dest = dir.join(&job.name);
+    for p in [dest.clone(), dir.join(format!("{}.part", job.name))] {
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Done::failed(
+                format!(
+                    "'{}' is a symbolic link: not followed, not replaced",
+                    p.display()
+                ),
+                job.size,
+                false,
+            );
+        }
+    }
     if let Ok(m) = std::fs::metadata(&dest) {
         if !m.is_file() {
             return Done::failed(
@@ -298,11 +310,14 @@ impl Transfer {
         let part = dir.join(format!("{}.part", job.name));
         let side = dir.join(format!("{}.part.json", job.name));
         let fail = |what: String| Done::failed(what, job.size, false);
+        use std::os::unix::fs::OpenOptionsExt;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            // never write through a symlink planted in the folder
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&part)
             .map_err(|e| fail(format!("cannot open '{}': {e}", part.display())))?;
         if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {

@@ -37,8 +37,8 @@ const EXAMPLES: &str = "\
   # re-hash the files on disk and compare with the last manifest
   cxg-download --dir data/h5ad --verify --previous data/h5ad/manifest.csv data/all_datasets_h5ad.csv
 
-  # straight from the datasets index: only human lung, via jq
-  cxg-fetch datasets | jq -c '.[] | select(.tissue[].label == \"lung\")' | cxg-download --dir lung";
+  # straight from the datasets index: only lung datasets, chosen with jq
+  cxg-fetch datasets | jq -c '.[] | select(any(.tissue[]; .label == \"lung\"))' | cxg-download --dir lung";
 
 /// Download the H5AD files of a CSV or of dataset records, verified and resumable.
 #[derive(Parser, Debug)]

@@ -48,10 +48,7 @@ fn parse_range(h: Option<&str>, len: u64) -> Want {
         // suffix: the last N bytes
         return match b.parse::<u64>() {
             Ok(0) => Want::Unsatisfiable,
-            Ok(n) if len == 0 => {
-                let _ = n;
-                Want::Unsatisfiable
-            }
+            Ok(_) if len == 0 => Want::Unsatisfiable,
             Ok(n) => Want::Part(len.saturating_sub(n), len - 1),
             Err(_) => Want::All,
         };

@@ -44,6 +44,7 @@ const LAYOUT: &str = "\
 Snapshot folder layout:
   DIR/collections.json                          GET /curation/v1/collections
   DIR/datasets.json                             GET /curation/v1/datasets
+    (or DIR/datasets_index.json, as a harvest snapshot holds it)
   DIR/collections/<cid>.json                    GET /curation/v1/collections/<cid>
   DIR/collections/<cid>/datasets/<did>.json     GET /curation/v1/collections/<cid>/datasets/<did>
   DIR/gone.json (optional)                      JSON array of ids answered 410 Gone
@@ -588,7 +589,16 @@ fn route(st: &State, path: &str, query: &str) -> Route {
             }
             Route::File(dir.join("collections.json"))
         }
-        ["datasets"] => Route::File(dir.join("datasets.json")),
+        ["datasets"] => {
+            // a harvest snapshot (cxg-snapshot) names the index as it was fetched
+            let plain = dir.join("datasets.json");
+            let saved = dir.join("datasets_index.json");
+            Route::File(if !plain.exists() && saved.exists() {
+                saved
+            } else {
+                plain
+            })
+        }
         ["collections", cid] => {
             if !is_uuid(cid) {
                 return bad_id(cid);
