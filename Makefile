@@ -271,7 +271,7 @@ workflow: build workflow-venv
 	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/local \
 	  $(SNAKEMAKE_ARGS) --configfile "$(DATA)/work/select.yaml" \
 	  --config api_url="$(API_URL)" data="$(DATA)" jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET) \
-	  ontology="$(ONTOLOGY)"
+	  ontology="$(ONTOLOGY)" request_log="$(REQUEST_LOG)"
 
 # SELECT reaches snakemake in a config file (JSON is YAML): a --config value
 # loses the quote characters at its ends, and snakemake 9.27 passes --config
