@@ -248,6 +248,13 @@ fn the_harvest_alone_matches_make_on_the_sample_snapshot() {
     make_in(&t.join("make"), &["stages"], &s.url, &[]).ok();
     run_local(&sm, &t.join("wf"), &s.url, &[], &["harvest"]).ok();
     assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
+    // the Makefile's snapshot step takes the workflow's harvest as it is
+    let before = s.requests().len();
+    make_in(&t.join("wf"), &["snapshot"], &s.url, &[]).ok();
+    assert_eq!(s.requests().len(), before, "nothing fetched again");
+    let p = json(&read(&t.join("wf/data/provenance.json")));
+    assert!(p.to_string().contains("/curation/v1/datasets"), "{p}");
+    assert!(!t.join("wf/data/requests.jsonl").exists());
 }
 
 /// A selection with the ontology subset (descendants included), its text
