@@ -169,6 +169,10 @@ $(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.j
 obs: build
 	@$(MAKE) $(DATA)/obs.jsonl $(DATA)/all_datasets_obs.csv
 
+# the manifest comes from make download; say so instead of "No rule to make target"
+$(DATA)/h5ad/manifest.csv:
+	@echo "make: $@ is missing: run 'make download' first (it fetches the H5AD files and writes the manifest)" >&2; exit 2
+
 # 6. per file: cells that are normal, primary, donors, cells per term of each facet
 $(DATA)/obs.jsonl: $(DATA)/h5ad/manifest.csv
 	$(call atomic,$(OBS) "$<")
