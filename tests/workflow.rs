@@ -160,26 +160,23 @@ const H5ADS: [&str; 4] = [
 /// cxg-obs fixtures, in turn), served by cxg-serve --local-assets; their
 /// ETags are left to the server. Returns the asset names, sorted.
 fn h5ad_snapshot(dir: &Path, datasets: usize) -> Vec<String> {
+    let names = h5ad_snapshot_of(dir, &["--seed", "5", "--collections", "3"], datasets);
+    assert_eq!(names.len(), datasets, "every dataset has an H5AD");
+    names
+}
+
+/// [`h5ad_snapshot`] from any cxg-gen seed and sizes.
+fn h5ad_snapshot_of(dir: &Path, gen: &[&str], datasets: usize) -> Vec<String> {
     let n = datasets.to_string();
-    generate(
-        dir,
-        &[
-            "--seed",
-            "5",
-            "--collections",
-            "3",
-            "--datasets",
-            &n,
-            "--assets",
-        ],
-    );
+    let mut args = gen.to_vec();
+    args.extend(["--datasets", &n, "--assets"]);
+    generate(dir, &args);
     let mut names: Vec<String> = std::fs::read_dir(dir.join("assets"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".h5ad"))
         .collect();
     names.sort();
-    assert_eq!(names.len(), datasets);
     for (i, name) in names.iter().enumerate() {
         let a = dir.join("assets").join(name);
         std::fs::copy(fixture(&format!("h5ad/{}", H5ADS[i % H5ADS.len()])), &a).unwrap();
@@ -345,6 +342,40 @@ fn an_empty_selection_gathers_what_make_writes() {
     );
     assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
     assert!(asset_gets(&s).is_empty());
+}
+
+/// A dataset the index gives no H5AD: cxg-download names its row failed
+/// (exit 1), make keeps that row in the manifest and failures.csv, and so
+/// does the workflow (no retry changes it); the run ends non-zero naming it,
+/// with every other file complete and obs.jsonl as make obs writes it.
+#[test]
+fn a_dataset_without_an_h5ad_is_a_failed_row_as_in_make() {
+    let Some(sm) = snakemake() else { return };
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    // seed 9, 20 datasets: one has no H5AD asset
+    let names = h5ad_snapshot_of(&snap, &["--seed", "9", "--collections", "5"], 20);
+    assert_eq!(names.len(), 19);
+    let s = Server::start(&snap, &["--local-assets"]);
+    let m = make_in(&t.join("make"), &["download"], &s.url, &[]);
+    assert_eq!(m.code, 2, "{}", m.stderr);
+    make_in(&t.join("make"), &["obs"], &s.url, &[]).ok();
+    let o = run_local(&sm, &t.join("wf"), &s.url, &[], &[]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("1 rows could not be downloaded") && o.stderr.contains("no H5AD url"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        jobs_of(&o.stderr, "download"),
+        20,
+        "not retried: {}",
+        o.stderr
+    );
+    assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
+    let failures = csv_rows(&read(&t.join("wf/data/h5ad/failures.csv"))).1;
+    assert_eq!(failures.len(), 1);
 }
 
 #[test]
