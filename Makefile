@@ -30,6 +30,10 @@ DEMO ?= demo
 SNAPSHOTS ?= $(DATA)/snapshots
 REQUEST_LOG ?= $(DATA)/requests.jsonl
 ONTOLOGY_RELEASE ?=
+PYTHON ?= python3
+VENV ?= .venv-workflow
+SNAKEMAKE ?= $(VENV)/bin/snakemake
+SNAKEMAKE_ARGS ?=
 
 # Every path variable must be one word: make splits a value at whitespace,
 # so "my data/out" would write into data/out here and remove "my". Such
@@ -77,6 +81,7 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 	$(DATA)/all_datasets_h5ad.csv
 
 .PHONY: harvest build stages refresh clean demo test lint bench install help obs snapshot snapshots diff download downloads bench-download
+.PHONY: workflow workflow-venv
 
 # Selection (cxg-select): SELECT holds its options, e.g.
 #   make SELECT="--organism 'Homo sapiens' --tissue lung --exclude-assay 'spatial transcriptomics'"
@@ -254,6 +259,29 @@ install: build
 	install -d "$(DESTDIR)$(PREFIX)/bin"
 	install -m 755 $(addprefix $(BIN)/,$(TOOLS)) "$(DESTDIR)$(PREFIX)/bin/"
 
+## workflow-venv: a Python venv in $(VENV)/ with the pinned Snakemake + SLURM plugin (workflow/requirements.txt)
+workflow-venv: $(VENV)/.installed
+
+$(VENV)/.installed: workflow/requirements.txt
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r workflow/requirements.txt
+	touch $@
+
+## workflow: build, then run workflow/Snakefile on this machine (profile local) into $(DATA)/
+workflow: build workflow-venv
+	@mkdir -p "$(DATA)/work"
+	$(VENV)/bin/python -c 'import json, os; print(json.dumps({"select": os.environ["CXG_SELECT"]}))' > "$(DATA)/work/select.yaml"
+	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/local \
+	  $(SNAKEMAKE_ARGS) --configfile "$(DATA)/work/select.yaml" \
+	  --config api_url="$(API_URL)" data="$(DATA)" jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET) \
+	  ontology="$(ONTOLOGY)" request_log="$(REQUEST_LOG)"
+
+# SELECT reaches snakemake in a config file (JSON is YAML): a --config value
+# loses the quote characters at its ends, and snakemake 9.27 passes --config
+# values to the jobs it spawns in a way that breaks on a quote.
+workflow: export CXG_SELECT = $(SELECT)
+
 ## help: this list
 help:
 	@echo "targets:"
@@ -265,3 +293,4 @@ help:
 	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
 	@echo "  SNAPSHOTS=$(SNAPSHOTS) REQUEST_LOG=$(REQUEST_LOG) ONTOLOGY_RELEASE=$(ONTOLOGY_RELEASE) (history)"
+	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)"
