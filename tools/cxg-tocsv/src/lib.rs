@@ -7,9 +7,11 @@ use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
 use cxg_core::io::{csv_record, Input, Output};
 use cxg_core::jq::{Program, Val};
-use cxg_core::json::{to_jq, JsonStream};
+use cxg_core::json::{jq_object, to_jq, JsonStream};
+use cxg_core::raw::{as_str, members};
 use cxg_core::{Error, Outcome, Result};
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -282,38 +284,236 @@ impl From<String> for RowError {
     }
 }
 
-fn make_row(
-    programs: &[(Column, Program)],
-    bytes: &[u8],
-    what: &str,
-) -> std::result::Result<Row, RowError> {
-    // checked strictly first; jaq's reader then keeps number literals as written
+/// A column whose expression is a constant or a chain of plain paths
+/// (`.a.b // .c`) is evaluated directly; anything else (and any error, to
+/// get jaq's message) runs the jq program.
+/// The plan, shared by the worker threads (jq values are not `Sync`).
+#[derive(Clone, Debug)]
+enum FastSpec {
+    Null,
+    Bool(bool),
+    Str(String),
+    Paths(Vec<Vec<String>>),
+}
+
+/// The plan with its jq values, made on each worker thread.
+enum Fast {
+    Const(Val),
+    Paths(Vec<Vec<Val>>),
+}
+
+impl FastSpec {
+    fn realize(&self) -> Fast {
+        match self {
+            FastSpec::Null => Fast::Const(Val::Null),
+            FastSpec::Bool(b) => Fast::Const(Val::Bool(*b)),
+            FastSpec::Str(s) => Fast::Const(Val::utf8_str(s.clone())),
+            FastSpec::Paths(ps) => Fast::Paths(
+                ps.iter()
+                    .map(|p| p.iter().map(|k| Val::utf8_str(k.clone())).collect())
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn fast_for(expr: &str) -> Option<FastSpec> {
+    let e = expr.trim();
+    match e {
+        "null" => return Some(FastSpec::Null),
+        "true" => return Some(FastSpec::Bool(true)),
+        "false" => return Some(FastSpec::Bool(false)),
+        _ => {}
+    }
+    if e.starts_with('"') {
+        let mut c = Vec::new();
+        cxg_core::raw::emit(e.as_bytes(), false, &mut c).ok()?;
+        return as_str(&c).map(FastSpec::Str);
+    }
+    let path = |p: &str| -> Option<Vec<String>> {
+        let rest = p.trim().strip_prefix('.')?;
+        rest.split('.')
+            .map(|k| {
+                let ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                ok.then(|| k.to_string())
+            })
+            .collect()
+    };
+    e.split("//")
+        .map(path)
+        .collect::<Option<Vec<_>>>()
+        .map(FastSpec::Paths)
+}
+
+fn walk(v: &Val, keys: &[Val]) -> Option<Val> {
+    let mut cur = v;
+    for k in keys {
+        match cur {
+            Val::Obj(m) => match m.get(k) {
+                Some(x) => cur = x,
+                None => return Some(Val::Null),
+            },
+            Val::Null => return Some(Val::Null),
+            _ => return None, // a type error: jaq names it
+        }
+    }
+    Some(cur.clone())
+}
+
+/// The value jq would give, or `None` to run the program instead.
+fn eval_fast(f: &Fast, v: &Val) -> Option<Val> {
+    match f {
+        Fast::Const(c) => Some(c.clone()),
+        Fast::Paths(ps) => {
+            for (i, p) in ps.iter().enumerate() {
+                let x = walk(v, p)?;
+                if i + 1 == ps.len() || !matches!(x, Val::Null | Val::Bool(false)) {
+                    return Some(x);
+                }
+            }
+            None
+        }
+    }
+}
+
+/// A column ready to run.
+pub struct Compiled {
+    col: Column,
+    prog: Program,
+    fast: Option<FastSpec>,
+}
+
+/// Each column's fast plan with its jq values, for one worker thread.
+fn realize(programs: &[Compiled]) -> Vec<Option<Fast>> {
+    programs
+        .iter()
+        .map(|c| c.fast.as_ref().map(FastSpec::realize))
+        .collect()
+}
+
+fn compile(c: Column) -> Result<Compiled> {
+    let prog = Program::compile(&c.expr, &format!("column '{}'", c.name))?;
+    let fast = fast_for(&c.expr);
+    Ok(Compiled { col: c, prog, fast })
+}
+
+thread_local! {
+    /// The last `collection` parsed on this thread: consecutive datasets of
+    /// one collection carry the same text, parsed once.
+    static LAST_COLLECTION: RefCell<Option<(Vec<u8>, Val)>> = const { RefCell::new(None) };
+}
+
+/// The collection's value: the last one parsed on this thread when its
+/// text is the same, else `text` checked and parsed.
+fn collection_val(text: &[u8], scratch: &mut Vec<u8>) -> Option<Val> {
+    LAST_COLLECTION.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((t, v)) = &*c {
+            if t.as_slice() == text {
+                return Some(v.clone());
+            }
+        }
+        scratch.clear();
+        cxg_core::raw::emit(text, false, scratch).ok()?;
+        let v = to_jq(scratch).ok()?;
+        *c = Some((text.to_vec(), v.clone()));
+        Some(v)
+    })
+}
+
+/// The record as a jq value, member by member, so that the collection
+/// shared by consecutive datasets is checked and parsed once. `None` when
+/// anything is amiss: the caller then checks the whole record and names
+/// the fault.
+fn record_val_fast(bytes: &[u8]) -> Option<Val> {
+    let ms = cxg_core::raw::split_members(bytes)?;
+    let mut scratch = Vec::with_capacity(bytes.len());
+    let mut out = Vec::with_capacity(ms.len());
+    for (k, v) in ms {
+        scratch.clear();
+        cxg_core::raw::emit(k, false, &mut scratch).ok()?;
+        let key = as_str(&scratch)?;
+        let val = if key == "collection" && v.len() > 64 {
+            collection_val(v, &mut scratch)?
+        } else {
+            scratch.clear();
+            cxg_core::raw::emit(v, false, &mut scratch).ok()?;
+            to_jq(&scratch).ok()?
+        };
+        out.push((key, val));
+    }
+    Some(jq_object(out))
+}
+
+/// The record (compact text) as a jq value.
+fn record_val(compact: &[u8]) -> std::result::Result<Val, String> {
+    let Some(ms) = members(compact) else {
+        return to_jq(compact);
+    };
+    let mut out = Vec::with_capacity(ms.len());
+    for m in ms {
+        let key = as_str(m.key_json).unwrap_or_default();
+        let v = if m.is("collection") && m.value.len() > 64 {
+            LAST_COLLECTION.with(|c| {
+                let mut c = c.borrow_mut();
+                if let Some((t, v)) = &*c {
+                    if t.as_slice() == m.value {
+                        return Ok(v.clone());
+                    }
+                }
+                let v = to_jq(m.value)?;
+                *c = Some((m.value.to_vec(), v.clone()));
+                Ok::<_, String>(v)
+            })?
+        } else {
+            to_jq(m.value)?
+        };
+        out.push((key, v));
+    }
+    Ok(jq_object(out))
+}
+
+/// The record checked as a whole, naming the first fault.
+fn record_val_checked(bytes: &[u8], what: &dyn Fn() -> String) -> std::result::Result<Val, String> {
     let mut compact = Vec::with_capacity(bytes.len());
     cxg_core::raw::emit(bytes, false, &mut compact).map_err(|f| {
         let (l, c) = cxg_core::raw::line_col(bytes, f.offset);
         format!(
-            "{what}: invalid JSON at line {l}, column {c} of the record: {}",
+            "{}: invalid JSON at line {l}, column {c} of the record: {}",
+            what(),
             f.msg
         )
     })?;
-    let v = to_jq(&compact).map_err(|e| format!("{what}: invalid JSON: {e}"))?;
-    if !matches!(v, Val::Obj(_)) {
-        return Err(format!("{what}: is not a JSON object").into());
-    }
-    let id = text(get(&v, "dataset_id"));
-    let label = match &id {
-        Some(id) => format!("{what} (dataset_id {id})"),
-        None => what.to_string(),
+    record_val(&compact).map_err(|e| format!("{}: invalid JSON: {e}", what()))
+}
+
+fn make_row(
+    programs: &[Compiled],
+    fasts: &[Option<Fast>],
+    bytes: &[u8],
+    what: &dyn Fn() -> String,
+) -> std::result::Result<Row, RowError> {
+    // checked strictly first; jaq's reader then keeps number literals as written
+    let v = match record_val_fast(bytes) {
+        Some(v) => v,
+        None => record_val_checked(bytes, what)?,
     };
-    let Some(dataset_id) = id else {
+    if !matches!(v, Val::Obj(_)) {
+        return Err(format!("{}: is not a JSON object", what()).into());
+    }
+
+    let Some(dataset_id) = text(get(&v, "dataset_id")) else {
         if get(&v, "datasets").is_some() {
             return Err(RowError::Stage(format!(
-                "{label}: this is a collection (it has datasets and no dataset_id), not a dataset: \
-                 run cxg-datasets first (cxg-datasets collections.json | cxg-tocsv)"
+                "{}: this is a collection (it has datasets and no dataset_id), not a dataset: \
+                 run cxg-datasets first (cxg-datasets collections.json | cxg-tocsv)",
+                what()
             )));
         }
-        return Err(format!("{label}: has no string dataset_id").into());
+        return Err(format!("{}: has no string dataset_id", what()).into());
     };
+    let label = || format!("{} (dataset_id {dataset_id})", what());
     let col = get(&v, "collection");
     let pick = |k: &str| {
         text(get(&v, k))
@@ -327,16 +527,25 @@ fn make_row(
     );
     let mut cells = Vec::with_capacity(programs.len());
     let mut filled = Vec::with_capacity(programs.len());
-    for (c, p) in programs {
-        let outs = p
-            .run(v.clone())
-            .map_err(|e| format!("{label}: column '{}': {e}", c.name))?;
+    for (
+        Compiled {
+            col: c, prog: p, ..
+        },
+        fast,
+    ) in programs.iter().zip(fasts)
+    {
+        let outs = match fast.as_ref().and_then(|f| eval_fast(f, &v)) {
+            Some(x) => vec![x],
+            None => p
+                .run(v.clone())
+                .map_err(|e| format!("{}: column '{}': {e}", label(), c.name))?,
+        };
         let mut s = String::new();
         for (i, o) in outs.iter().enumerate() {
             if i > 0 {
                 s.push_str(" | ");
             }
-            cell(o, &mut s).map_err(|e| format!("{label}: column '{}' {e}", c.name))?;
+            cell(o, &mut s).map_err(|e| format!("{}: column '{}' {e}", label(), c.name))?;
         }
         filled.push(!s.is_empty());
         cells.push(s);
@@ -365,13 +574,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         return Ok(Outcome::Complete);
     }
     // Compile every column before reading any input.
-    let programs: Vec<(Column, Program)> = cols
-        .into_iter()
-        .map(|c| {
-            let p = Program::compile(&c.expr, &format!("column '{}'", c.name))?;
-            Ok((c, p))
-        })
-        .collect::<Result<_>>()?;
+    let programs: Vec<Compiled> = cols.into_iter().map(compile).collect::<Result<_>>()?;
     let input = Input::open(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
     let mut rows: Vec<Row> = Vec::new();
@@ -379,21 +582,23 @@ pub fn run(args: Args) -> Result<Outcome> {
     let (mut failed, mut dropped) = (0usize, 0usize);
     loop {
         // Read a batch of raw records, then build their rows in parallel.
-        let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(BATCH);
+        let mut batch: Vec<(cxg_core::json::Pos, Vec<u8>)> = Vec::with_capacity(BATCH);
         while batch.len() < BATCH {
             let Some((at, raw)) = stream.next_raw()? else {
                 break;
             };
-            let raw = raw.to_vec();
-            let what = stream.place(at);
-            batch.push((what, raw));
+            batch.push((at, raw.to_vec()));
         }
+        let placer = stream.placer();
         if batch.is_empty() {
             break;
         }
         let built: Vec<_> = batch
             .par_iter()
-            .map(|(what, raw)| make_row(&programs, raw, what))
+            .map_init(
+                || realize(&programs),
+                |fasts, (at, raw)| make_row(&programs, fasts, raw, &|| placer.place(*at)),
+            )
             .collect();
         for r in built {
             match r {
@@ -428,7 +633,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             .iter()
             .enumerate()
             .filter(|(i, _)| rows.iter().all(|r| !r.filled[*i]))
-            .map(|(_, (c, _))| c.name.as_str())
+            .map(|(_, c)| c.col.name.as_str())
             .filter(|n| !SEED_EMPTY.contains(n))
             .collect();
         if !empty.is_empty() {
@@ -452,7 +657,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let out = Output::open(args.output.as_deref())?;
     let name = out.name();
     let mut out = std::io::BufWriter::new(out);
-    let header: Vec<String> = programs.iter().map(|(c, _)| c.name.clone()).collect();
+    let header: Vec<String> = programs.iter().map(|c| c.col.name.clone()).collect();
     std::io::Write::write_all(&mut out, &csv_record(&header))
         .map_err(|e| Error::write(&name, e))?;
     for row in &rows {
@@ -513,22 +718,21 @@ mod tests {
         let programs: Vec<_> = parse_columns(cols, "t")
             .unwrap()
             .into_iter()
-            .map(|c| {
-                let p = Program::compile(&c.expr, &c.name).unwrap();
-                (c, p)
-            })
+            .map(|c| compile(c).unwrap())
             .collect();
-        make_row(&programs, json.as_bytes(), "rec")
-            .map_err(|e| match e {
-                RowError::Record(s) | RowError::Stage(s) => s,
-            })
-            .map(|r| {
-                let mut rd = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .from_reader(&r.line[..]);
-                let rec = rd.records().next().unwrap().unwrap();
-                rec.iter().map(String::from).collect()
-            })
+        make_row(&programs, &realize(&programs), json.as_bytes(), &|| {
+            "rec".to_string()
+        })
+        .map_err(|e| match e {
+            RowError::Record(s) | RowError::Stage(s) => s,
+        })
+        .map(|r| {
+            let mut rd = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(&r.line[..]);
+            let rec = rd.records().next().unwrap().unwrap();
+            rec.iter().map(String::from).collect()
+        })
     }
 
     #[test]
@@ -550,6 +754,58 @@ mod tests {
         assert!(row("a=.b", r#"{"b":1}"#)
             .unwrap_err()
             .contains("no string dataset_id"));
+    }
+
+    #[test]
+    fn fast_columns_agree_with_jq() {
+        for e in [
+            ".a",
+            ".a.b",
+            ".a // .c",
+            ".a.b // .c.d // .e",
+            "null",
+            "true",
+            "\"x\\\"y\"",
+        ] {
+            assert!(fast_for(e).is_some(), "{e}");
+        }
+        for e in [
+            ".a[0]",
+            ".a | .b",
+            "\"a\\(1)\"",
+            ".\"a\"",
+            ". // 1",
+            "[.a]",
+            "1",
+        ] {
+            assert!(fast_for(e).is_none(), "{e}");
+        }
+        let docs = [
+            r#"{"a":{"b":1.50},"c":{"d":"x"},"e":2}"#,
+            r#"{"a":null,"c":{"d":null},"e":false}"#,
+            r#"{"a":false,"c":null}"#,
+            r#"{"a":{"b":false},"c":{"d":[1]},"e":"z"}"#,
+            r#"{"a":"str","c":3}"#,
+        ];
+        for e in [
+            ".a",
+            ".a.b",
+            ".a // .c",
+            ".a.b // .c.d // .e",
+            "\"x\\\"y\"",
+            "null",
+        ] {
+            let f = fast_for(e).unwrap().realize();
+            let p = Program::compile(e, "t").unwrap();
+            for d in docs {
+                let v = to_jq(d.as_bytes()).unwrap();
+                let jq = p.run(v.clone());
+                match eval_fast(&f, &v) {
+                    Some(x) => assert_eq!(jq.unwrap(), vec![x], "{e} on {d}"),
+                    None => assert!(jq.is_err() || e.contains("//"), "{e} on {d}"),
+                }
+            }
+        }
     }
 
     #[test]
