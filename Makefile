@@ -40,8 +40,11 @@ bad_path = $(or $(findstring $(space),$($(1))),$(findstring $(tab),$($(1))),$(fi
 $(foreach v,$(PATH_VARS),$(if $(call bad_path,$(v)),$(error $(v)="$($(v))" contains whitespace or a quote; make would split it and read, write or remove the wrong folder. Use a path without spaces, e.g. a symlink: ln -s "/path/my data" /tmp/mydata; make $(v)=/tmp/mydata)))
 $(foreach v,$(REQUIRED_PATHS),$(if $(strip $($(v))),,$(error $(v) is empty; it must name a folder)))
 
-# $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on success
-atomic = $(1) > "$@.tmp" || { rm -f "$@.tmp"; exit 1; }; mv "$@.tmp" "$@"
+# $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on
+# success; the .tmp file is removed on failure and on SIGINT/SIGTERM/SIGHUP
+# (the shell then exits 130/143/129, as the tools do).
+atomic = trap 'rm -f "$@.tmp"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(1) > "$@.tmp"; mv "$@.tmp" "$@"
 
 # $(call rm_rf,PATH): remove PATH, refusing an empty path, /, the home
 # folder, and this repository or any folder holding it.
@@ -51,7 +54,7 @@ rm_rf = d=$$(realpath -m -- "$(1)"); \
 	  echo "make: refusing to remove '$(1)' ($$d): it is /, your home folder or holds this repository" >&2; exit 2; \
 	fi; rm -rf -- "$$d"
 
-TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
 #   make SPLIT="jq -c '.[]'"
@@ -61,12 +64,13 @@ SPLIT_FILES ?= "$(BIN)/cxg-split" --out-dir "$(DATA)/collections"
 DATASETS ?= "$(BIN)/cxg-datasets" --index "$(DATA)/datasets_index.json"
 TOCSV ?= "$(BIN)/cxg-tocsv" --preset $(PRESET)
 H5AD ?= "$(BIN)/cxg-h5ad" --api-url "$(API_URL)" -j $(JOBS)
+OBS ?= "$(BIN)/cxg-obs" -j $(JOBS)
 
 OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collections.list \
 	$(DATA)/datasets.jsonl $(DATA)/all_datasets.csv $(DATA)/datasets_index.json \
 	$(DATA)/all_datasets_h5ad.csv
 
-.PHONY: harvest build stages refresh clean demo test lint bench install help
+.PHONY: harvest build stages refresh clean demo test lint bench install help obs
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
@@ -118,6 +122,19 @@ $(DATA)/datasets_index.json:
 $(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.json
 	$(call atomic,$(H5AD) --index "$(DATA)/datasets_index.json" --failures "$(DATA)/h5ad_failures.csv" "$<")
 
+## obs: cell-level summaries of the downloaded H5ADs ($(DATA)/h5ad/manifest.csv) into
+##      $(DATA)/obs.jsonl, and all_datasets_h5ad.csv with them as $(DATA)/all_datasets_obs.csv
+obs: build
+	@$(MAKE) $(DATA)/obs.jsonl $(DATA)/all_datasets_obs.csv
+
+# 6. per file: cells that are normal, primary, donors, cells per term of each facet
+$(DATA)/obs.jsonl: $(DATA)/h5ad/manifest.csv
+	$(call atomic,$(OBS) "$<")
+
+# 7. the harvester CSV with normal_cell_count, primary_cell_count, donor_count
+$(DATA)/all_datasets_obs.csv: $(DATA)/obs.jsonl $(DATA)/all_datasets_h5ad.csv
+	$(call atomic,"$(BIN)/cxg-obs" --join "$(DATA)/all_datasets_h5ad.csv" "$<")
+
 ## refresh: fetch the API again and redo every stage
 refresh:
 	rm -f "$(DATA)/collections.json" "$(DATA)/datasets_index.json"
@@ -143,6 +160,7 @@ lint:
 ## bench: measure every stage against jq and the whole pipeline (not part of test)
 bench: build
 	BIN="$(BIN)" scripts/bench.sh
+	BIN="$(BIN)" scripts/bench_obs.sh
 
 ## install: copy the tools to $(DESTDIR)$(PREFIX)/bin
 install: build
@@ -156,5 +174,5 @@ help:
 	@echo "variables (make VAR=value):"
 	@echo "  API_URL=$(API_URL)"
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
-	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD: the command of each stage"
+	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS: the command of each stage"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"

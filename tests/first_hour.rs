@@ -366,6 +366,24 @@ fn every_make_command_in_the_readme_runs() {
         // those three are checked as a dry run (make -n)
         let dry = matches!(target, "test" | "lint" | "bench");
         let d = t.join(&format!("run{i}"));
+        if target == "obs" {
+            // make obs reads what cxg-download left: a manifest of H5ADs
+            std::fs::create_dir_all(d.join("data/h5ad")).unwrap();
+            let m = ["plain", "anndata08"]
+                .iter()
+                .map(|n| {
+                    format!(
+                        "d,{n},u,{},1,s,ok\n",
+                        fixture(&format!("h5ad/{n}.h5ad")).display()
+                    )
+                })
+                .collect::<String>();
+            std::fs::write(
+                d.join("data/h5ad/manifest.csv"),
+                format!("dataset_id,dataset_version_id,url,path,bytes,sha256,status\n{m}"),
+            )
+            .unwrap();
+        }
         let script = format!(
             "{}{} BIN='{}' CARGO_BUILD=true DATA='{}/data' DEMO='{}/demo' DESTDIR='{}/dest' API_URL='{}'",
             if dry { "make -n" } else { "make" },
@@ -396,6 +414,7 @@ fn every_make_command_in_the_readme_runs() {
                 }
             }
             "demo" => assert!(d.join("demo/all_datasets_h5ad.csv").exists()),
+            "obs" => assert!(d.join("data/all_datasets_obs.csv").exists(), "{cmd}"),
             "install" => assert!(std::fs::read_dir(d.join("dest")).is_ok(), "{cmd}"),
             _ => {}
         }

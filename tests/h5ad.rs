@@ -356,7 +356,13 @@ fn missing_columns_and_unreadable_csv_exit_2() {
         Some(b"collection,dataset\na,b\n"),
     );
     o.code(2)
-        .stderr_has("expected columns collection_id and dataset_id; found: collection, dataset");
+        .stderr_has("expected a dataset_id column (and collection_id for rows the index lacks); found: collection, dataset");
+    let o = run(
+        "cxg-h5ad",
+        &["--api-url", &dead_url()],
+        Some(b"collection_id\tdataset_id\na\tb\n"),
+    );
+    o.code(2).stderr_has("use --delimiter tab");
     let o = run("cxg-h5ad", &["--api-url", &dead_url()], Some(b""));
     o.code(2).stderr_has("found: (none)");
     let o = run(
@@ -365,6 +371,50 @@ fn missing_columns_and_unreadable_csv_exit_2() {
         Some(b"collection_id,dataset_id\na,b\nc,d,e\n"),
     );
     o.code(2).stderr_has("CSV record 2");
+}
+
+#[test]
+fn a_csv_of_dataset_ids_alone_is_joined_through_the_index() {
+    let snap = fixture("snapshot");
+    let truth = snapshot_truth(&snap);
+    let (h, rows) = csv_rows(&csv_of(&snap));
+    let di = h.iter().position(|c| c == "dataset_id").unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r[di].as_str()).collect();
+    let tsv = format!(
+        "dataset_id\tnote\n{}\n",
+        ids.iter()
+            .map(|i| format!("{i}\tx"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let o = run(
+        "cxg-h5ad",
+        &[
+            "--api-url",
+            &dead_url(),
+            "--delimiter",
+            "tab",
+            "--index",
+            snap.join("datasets.json").to_str().unwrap(),
+        ],
+        Some(tsv.as_bytes()),
+    );
+    // rows the committed index lacks (it is stale on purpose) cannot be
+    // asked for without a collection_id: named, and the exit status says so
+    o.code(1).stderr_has("no collection_id column");
+    let (oh, orows) = csv_rows(&o.stdout);
+    assert_eq!(oh, ["dataset_id", "note", "cell_count", "h5ad_url"]);
+    assert_eq!(orows.len(), ids.len());
+    let mut filled = 0;
+    for r in &orows {
+        if let Some((count, url)) = truth.get(&r[0]) {
+            if !r[3].is_empty() {
+                assert_eq!((&r[2], &r[3]), (count, url));
+                filled += 1;
+            }
+        }
+    }
+    assert!(filled > ids.len() / 2, "{filled} of {}", ids.len());
 }
 
 #[test]

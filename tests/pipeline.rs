@@ -306,3 +306,45 @@ fn the_readme_tour_runs() {
         o.text()
     );
 }
+
+#[test]
+fn an_interrupted_stage_leaves_no_temporary_file() {
+    use std::os::unix::process::CommandExt;
+    let s = Server::start(&fixture("snapshot"), &[]);
+    let t = TempDir::new();
+    let data = t.join("data");
+    // a stage that writes part of its output, then hangs
+    let mut child = Command::new("make")
+        .current_dir(root())
+        .args(["--no-print-directory", "stages", "CARGO_BUILD=true"])
+        .arg(format!("BIN={}", bin_dir().display()))
+        .arg(format!("DATA={}", data.display()))
+        .arg(format!("API_URL={}", s.url))
+        .arg("SPLIT=sh -c 'head -c 100; sleep 60'")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("make");
+    let tmp = data.join("collections.jsonl.tmp");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(tmp.exists() && std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0) > 0) {
+        assert!(std::time::Instant::now() < until, "the stage never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Ctrl-C reaches the whole foreground process group
+    let pgid = child.id().to_string();
+    let ok = Command::new("kill")
+        .args(["-s", "INT", "--", &format!("-{pgid}")])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let status = child.wait().expect("wait");
+    assert!(!status.success());
+    let left: Vec<String> = std::fs::read_dir(&data)
+        .expect("data")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp") || n == "collections.jsonl")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Every binary the workspace builds.
-pub const TOOLS: [&str; 7] = [
+pub const TOOLS: [&str; 8] = [
     "cxg-fetch",
     "cxg-split",
     "cxg-datasets",
@@ -19,6 +19,7 @@ pub const TOOLS: [&str; 7] = [
     "cxg-h5ad",
     "cxg-serve",
     "cxg-gen",
+    "cxg-obs",
 ];
 
 /// The repository root.

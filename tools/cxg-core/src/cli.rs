@@ -33,6 +33,45 @@ pub fn after_help(examples: &str) -> String {
     format!("Examples:\n{}\n\n{EXIT_CODES}\n", body.join("\n"))
 }
 
+/// The output option every tool shares, worded the same everywhere.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// Write to FILE instead of stdout: checked before any work, written to a
+    /// temporary file and renamed into place on success (a device or FIFO is
+    /// written directly; a symlink's target is replaced)
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        help_heading = "Common options",
+        global = true
+    )]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// `--pretty`, for the tools that write JSON.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PrettyArgs {
+    /// Indent the JSON (as `jq .` does) instead of one compact value per line
+    #[arg(long, global = true)]
+    pub pretty: bool,
+}
+
+/// Run a tool's `run(args, &mut Ctx)` in the context of a real run: `-o`
+/// (`output`) is checked before anything else, and the exit status comes
+/// from the records the tool failed (see [`crate::ctx::Ctx`]).
+pub fn main_ctx(
+    name: &'static str,
+    output: Option<std::path::PathBuf>,
+    run: impl FnOnce(&mut crate::ctx::Ctx) -> Result<()>,
+) -> ! {
+    main_with(name, || {
+        let mut ctx = crate::ctx::Ctx::new(output.as_deref())?;
+        run(&mut ctx)?;
+        ctx.finish()
+    })
+}
+
 /// Run a tool's entry point and exit with the shared status table.
 ///
 /// Errors are printed as one line `TOOL: message` (never a backtrace), a
@@ -40,6 +79,7 @@ pub fn after_help(examples: &str) -> String {
 /// after a summary line.
 pub fn main_with(name: &'static str, run: impl FnOnce() -> Result<Outcome>) -> ! {
     let _ = TOOL.set(name);
+    crate::io::install_signal_cleanup();
     let code = match run() {
         Ok(Outcome::Complete) => Exit::Success,
         Ok(Outcome::Partial(n)) => {

@@ -13,48 +13,54 @@ use std::time::Duration;
 /// The production curation API.
 pub const DEFAULT_API_URL: &str = "https://api.cellxgene.cziscience.com/curation/v1";
 
-/// The HTTP options common to every tool that talks to the API.
+/// The HTTP options common to every tool that talks to the API. Every
+/// number is bounded, so no option can overflow a clock or a counter.
 #[derive(clap::Args, Clone, Debug)]
 pub struct HttpArgs {
     /// Base URL of the curation API (http or https)
     #[arg(long, env = "CXG_API_URL", default_value = DEFAULT_API_URL, value_name = "URL", help_heading = "Common options", global = true)]
     pub api_url: String,
-    /// Retries of a request after a connection error, timeout, 429 or 5xx
-    #[arg(
-        long,
-        default_value_t = 4,
-        value_name = "N",
-        help_heading = "Common options",
-        global = true
-    )]
+    /// Retries of a request after a connection error, timeout, 429 or 5xx (0-100)
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = "Common options", global = true)]
     pub retries: u32,
-    /// First retry delay in milliseconds (doubles each retry, with jitter)
-    #[arg(
-        long,
-        default_value_t = 500,
-        value_name = "MS",
-        help_heading = "Common options",
-        global = true
-    )]
+    /// First retry delay in milliseconds, doubling each retry with jitter, at most 30 s (0-600000)
+    #[arg(long, default_value_t = 500, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000), help_heading = "Common options", global = true)]
     pub backoff_ms: u64,
-    /// Seconds to wait for a connection
-    #[arg(
-        long,
-        default_value_t = 15,
-        value_name = "SECS",
-        help_heading = "Common options",
-        global = true
-    )]
+    /// Seconds to wait for a connection (1-3600)
+    #[arg(long, default_value_t = 15, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Common options", global = true)]
     pub connect_timeout: u64,
-    /// Seconds to wait for a response and its body (the lists are several MB)
-    #[arg(
-        long,
-        default_value_t = 300,
-        value_name = "SECS",
-        help_heading = "Common options",
-        global = true
-    )]
+    /// Seconds to wait for a response and its body; the lists are several MB (1-86400)
+    #[arg(long, default_value_t = 300, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400), help_heading = "Common options", global = true)]
     pub timeout: u64,
+    /// Largest response body accepted, after decompression: bytes, or with K, M or G
+    #[arg(long, default_value = "1G", value_name = "SIZE", value_parser = parse_size, help_heading = "Common options", global = true)]
+    pub max_bytes: u64,
+}
+
+/// A size: plain bytes, or a number with K, M or G (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("'{s}': the unit must be K, M, G or T")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (bytes, or a whole number with K, M, G or T)"))?;
+    match n.checked_mul(mult) {
+        Some(0) | None => Err(format!("'{s}': expected a size from 1 byte to 16 EiB")),
+        Some(v) => Ok(v),
+    }
 }
 
 /// A failed request, after retries.
@@ -67,6 +73,10 @@ pub struct HttpError {
     pub msg: String,
     /// The host could not be reached at all.
     pub unreachable: bool,
+    /// The service as a whole failed (unreachable, several requests in a
+    /// row failing after their retries, or a body over `--max-bytes`):
+    /// not a failure of one record. Tools stop with exit 3.
+    pub service: bool,
     /// How many attempts were made.
     pub attempts: u32,
 }
@@ -90,15 +100,26 @@ impl HttpError {
     pub fn into_error(self) -> Error {
         let mut msg = self.to_string();
         if self.unreachable {
-            msg.push_str(
-                "\n  the API host cannot be reached: check the network or --api-url \
-                 (CXG_API_URL).\n  To work offline, run 'make demo', or serve a saved \
-                 snapshot with 'cxg-serve DIR' and pass the URL it prints as --api-url.",
-            );
+            msg.push_str(OFFLINE_HINT);
+        } else if self.service && self.status.is_some() {
+            msg.push_str(DOWN_HINT);
         }
         Error::api(msg)
     }
 }
+
+/// What an unreachable API (refused connection, DNS failure, unreachable
+/// network) is told, by every tool.
+pub const OFFLINE_HINT: &str =
+    "\n  the API host cannot be reached: check the network or --api-url \
+     (CXG_API_URL).\n  To work offline, run 'make demo', or serve a saved \
+     snapshot with 'cxg-serve DIR' and pass the URL it prints as --api-url.";
+
+/// What a failing API (every request answered with 5xx or 429) is told.
+pub const DOWN_HINT: &str =
+    "\n  the API is failing as a whole: try again later (more --retries, a \
+     longer --backoff-ms).\n  To work offline, run 'make demo', or serve a saved \
+     snapshot with 'cxg-serve DIR' and pass the URL it prints as --api-url.";
 
 /// One shared agent plus the retry policy.
 pub struct Client {
@@ -106,11 +127,25 @@ pub struct Client {
     base: String,
     retries: u32,
     backoff: Duration,
+    max_bytes: u64,
     requests: AtomicU64,
-    /// Set once a request gave up because the host could not be reached:
-    /// later requests then fail at once instead of retrying in vain.
-    unreachable: std::sync::atomic::AtomicBool,
+    /// Set once the service as a whole failed (the host could not be
+    /// reached, or [`SERVICE_DOWN_AFTER`] requests in a row failed after
+    /// their retries): later requests then fail at once instead of
+    /// retrying in vain.
+    down: std::sync::Mutex<Option<String>>,
+    /// Requests in a row that failed after their retries with a 5xx, 429,
+    /// timeout or connection error (reset by any answer).
+    failing: AtomicU64,
+    /// Where retry notices go (stderr with the tool's prefix by default).
+    notify: Box<dyn Fn(&str) + Send + Sync>,
 }
+
+/// After this many requests in a row fail for reasons of the service
+/// (5xx, 429, timeouts, connection errors, each after its retries), the
+/// service is taken as down: the tool stops with exit 3 instead of
+/// failing record after record.
+pub const SERVICE_DOWN_AFTER: u64 = 3;
 
 /// Validate a base URL: http or https, with a host; trailing `/` removed.
 pub fn parse_base_url(url: &str) -> Result<String, Error> {
@@ -170,6 +205,9 @@ fn jitter() -> f64 {
 /// The longest `Retry-After` we honour.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
+/// The longest wait between two attempts from the backoff.
+const MAX_BACKOFF: f64 = 30.0;
+
 enum Attempt {
     Done(Vec<u8>),
     Retry {
@@ -181,7 +219,34 @@ enum Attempt {
     Fail {
         msg: String,
         status: Option<u16>,
+        /// The failure is the service's, not the record's.
+        service: bool,
     },
+}
+
+/// The wait a `Retry-After` value asks for: delay-seconds or an HTTP date
+/// (RFC 9110 10.2.3), at most [`MAX_RETRY_AFTER`]; a date in the past is
+/// no wait.
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
+}
+
+/// The backoff before retry number `attempt` (1-based): `base` doubled
+/// each time, times `jitter`, at most [`MAX_BACKOFF`] seconds. Saturates
+/// instead of overflowing.
+fn backoff_wait(base: Duration, attempt: u32, jitter: f64) -> Duration {
+    let exp = 2f64.powi(attempt.saturating_sub(1).min(60) as i32);
+    let secs = (base.as_secs_f64() * exp * jitter).clamp(0.0, MAX_BACKOFF);
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::from_secs(MAX_BACKOFF as u64))
 }
 
 /// Text for a problem+json (or any) error body: its `detail`, else
@@ -204,7 +269,9 @@ fn problem_detail(body: &[u8]) -> String {
     }
 }
 
-fn reason(status: u16) -> &'static str {
+/// The standard reason phrase of an HTTP status ("" when unknown): the one
+/// table every tool (and cxg-serve) uses.
+pub fn reason(status: u16) -> &'static str {
     ureq::http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -236,9 +303,18 @@ impl Client {
             base,
             retries: args.retries,
             backoff: Duration::from_millis(args.backoff_ms),
+            max_bytes: args.max_bytes,
             requests: AtomicU64::new(0),
-            unreachable: std::sync::atomic::AtomicBool::new(false),
+            down: std::sync::Mutex::new(None),
+            failing: AtomicU64::new(0),
+            notify: Box::new(|m| warn(m)),
         })
+    }
+
+    /// Send retry notices to `f` instead of stderr.
+    pub fn with_notify(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Client {
+        self.notify = Box::new(f);
+        self
     }
 
     /// The base URL requests are made under.
@@ -251,6 +327,11 @@ impl Client {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// Why the service was taken as down, if it was.
+    pub fn down(&self) -> Option<String> {
+        self.down.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn attempt(&self, url: &str) -> Attempt {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut resp = match self.agent.get(url).call() {
@@ -258,10 +339,19 @@ impl Client {
             Err(e) => return transport_failure(e),
         };
         let status = resp.status().as_u16();
-        let body = resp.body_mut().with_config().limit(u64::MAX).read_to_vec();
+        let limit = self.max_bytes;
+        let body = resp.body_mut().with_config().limit(limit).read_to_vec();
         if (200..300).contains(&status) {
             return match body {
                 Ok(b) => Attempt::Done(b),
+                Err(ureq::Error::BodyExceedsLimit(_)) => Attempt::Fail {
+                    msg: format!(
+                        "the response body is larger than --max-bytes {limit} bytes (decompressed); \
+                         raise --max-bytes if the API really serves that much"
+                    ),
+                    status: None,
+                    service: true,
+                },
                 Err(e) => Attempt::Retry {
                     msg: format!("the response body could not be read ({e})"),
                     status: None,
@@ -277,8 +367,7 @@ impl Client {
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+                .and_then(|v| retry_after(v, std::time::SystemTime::now()));
             Attempt::Retry {
                 msg,
                 status: Some(status),
@@ -289,7 +378,15 @@ impl Client {
             Attempt::Fail {
                 msg,
                 status: Some(status),
+                service: false,
             }
+        }
+    }
+
+    fn mark_down(&self, why: String) {
+        let mut d = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        if d.is_none() {
+            *d = Some(why);
         }
     }
 
@@ -299,28 +396,40 @@ impl Client {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
-            if self.unreachable.load(Ordering::Relaxed) {
-                let msg =
-                    "not attempted: the host could not be reached by an earlier request".into();
+            if let Some(why) = self.down() {
                 return Err(HttpError {
                     url,
                     status: None,
-                    msg,
-                    unreachable: true,
+                    msg: format!("not attempted: {why}"),
+                    unreachable: why.contains("could not be reached"),
+                    service: true,
                     attempts: attempt,
                 });
             }
             attempt += 1;
             match self.attempt(&url) {
-                Attempt::Done(body) => return Ok(body),
-                Attempt::Fail { msg, status } => {
+                Attempt::Done(body) => {
+                    self.failing.store(0, Ordering::Relaxed);
+                    return Ok(body);
+                }
+                Attempt::Fail {
+                    msg,
+                    status,
+                    service,
+                } => {
+                    if service {
+                        self.mark_down(format!("an earlier request failed: {msg}"));
+                    } else {
+                        self.failing.store(0, Ordering::Relaxed);
+                    }
                     return Err(HttpError {
                         url,
                         status,
                         msg,
                         unreachable: false,
+                        service,
                         attempts: attempt,
-                    })
+                    });
                 }
                 Attempt::Retry {
                     msg,
@@ -329,26 +438,33 @@ impl Client {
                     wait,
                 } => {
                     if attempt > self.retries {
+                        let in_a_row = self.failing.fetch_add(1, Ordering::Relaxed) + 1;
+                        let service = unreachable || in_a_row >= SERVICE_DOWN_AFTER;
                         if unreachable {
-                            self.unreachable.store(true, Ordering::Relaxed);
+                            self.mark_down(
+                                "the host could not be reached by an earlier request".into(),
+                            );
+                        } else if service {
+                            self.mark_down(format!(
+                                "the service failed {in_a_row} requests in a row, each after {attempt} attempts"
+                            ));
                         }
                         return Err(HttpError {
                             url,
                             status,
                             msg,
                             unreachable,
+                            service,
                             attempts: attempt,
                         });
                     }
-                    let backoff = self
-                        .backoff
-                        .mul_f64(2f64.powi(attempt as i32 - 1) * jitter());
-                    let wait = wait.unwrap_or(backoff.min(Duration::from_secs(30)));
+                    let wait =
+                        wait.unwrap_or_else(|| backoff_wait(self.backoff, attempt, jitter()));
                     let what = match status {
                         Some(s) => format!("HTTP {s} {msg}"),
                         None => msg,
                     };
-                    warn(format_args!(
+                    (self.notify)(&format!(
                         "GET {url}: {what}; retry {attempt} of {} in {:.1} s",
                         self.retries,
                         wait.as_secs_f64()
@@ -360,19 +476,26 @@ impl Client {
     }
 }
 
+/// True for the error a failed name lookup gives (std reports
+/// getaddrinfo failures as an uncategorised I/O error).
+fn is_lookup_failure(e: &std::io::Error) -> bool {
+    e.to_string().contains("failed to lookup address")
+}
+
 fn transport_failure(e: ureq::Error) -> Attempt {
     use std::io::ErrorKind as K;
     let (retry, unreachable) = match &e {
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => (true, true),
         ureq::Error::Io(io) => (
             true,
-            matches!(
-                io.kind(),
-                K::ConnectionRefused
-                    | K::AddrNotAvailable
-                    | K::NetworkUnreachable
-                    | K::HostUnreachable
-            ),
+            is_lookup_failure(io)
+                || matches!(
+                    io.kind(),
+                    K::ConnectionRefused
+                        | K::AddrNotAvailable
+                        | K::NetworkUnreachable
+                        | K::HostUnreachable
+                ),
         ),
         ureq::Error::Timeout(t) => (
             true,
@@ -390,7 +513,11 @@ fn transport_failure(e: ureq::Error) -> Attempt {
             wait: None,
         }
     } else {
-        Attempt::Fail { msg, status: None }
+        Attempt::Fail {
+            msg,
+            status: None,
+            service: false,
+        }
     }
 }
 
@@ -428,6 +555,7 @@ mod tests {
             backoff_ms: 1,
             connect_timeout: 2,
             timeout: 2,
+            max_bytes: 1 << 20,
         };
         let c = Client::new(&args, 1).unwrap();
         let first = c.get("/collections").unwrap_err();
@@ -459,5 +587,65 @@ mod tests {
         );
         assert_eq!(problem_detail(b""), "(empty body)");
         assert_eq!(problem_detail(b"<html>oops</html>"), "<html>oops</html>");
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(retry_after("4", now), Some(Duration::from_secs(4)));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:41 GMT", now),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("99999999", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn backoff_saturates() {
+        let b = Duration::from_millis(1);
+        assert_eq!(backoff_wait(b, 1, 1.0), Duration::from_millis(1));
+        assert_eq!(backoff_wait(b, 3, 0.5), Duration::from_millis(2));
+        assert_eq!(backoff_wait(b, 100, 1.0), Duration::from_secs(30));
+        assert_eq!(
+            backoff_wait(Duration::from_secs(600), u32::MAX, 1.0),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("1X").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn lookup_failures_count_as_unreachable() {
+        let e = std::io::Error::other(
+            "failed to lookup address information: Temporary failure in name resolution",
+        );
+        assert!(matches!(
+            transport_failure(ureq::Error::Io(e)),
+            Attempt::Retry {
+                unreachable: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            transport_failure(ureq::Error::HostNotFound),
+            Attempt::Retry {
+                unreachable: true,
+                ..
+            }
+        ));
     }
 }

@@ -1,11 +1,22 @@
 //! Opening input (`FILE`, `-` or nothing = stdin) and writing output to
 //! stdout or atomically to a file (temporary name, renamed on success).
+//!
+//! An output file is checked when it is opened — its folder must exist and
+//! be writable, and it must not be a folder — so that a bad `-o` fails
+//! before any input is read or request made; the file itself is created on
+//! the first write. Temporary files are created exclusively (never through
+//! something planted under a predictable name), registered, and removed on
+//! failure, on a failed rename, and on SIGINT/SIGTERM/SIGHUP (see
+//! [`install_signal_cleanup`]). A target that exists and is not a regular
+//! file (a device, a FIFO, `/dev/stdout`) is written directly, as a shell
+//! redirection would; a symlink is followed and its target replaced.
 
 use crate::error::{Error, Result};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// An opened input and the name that messages use for it.
 pub struct Input {
@@ -21,6 +32,11 @@ impl Input {
             Some(p) if p.as_os_str() == "-" => Ok(Self::stdin()),
             Some(p) => {
                 let name = format!("'{}'", p.display());
+                if p.is_dir() {
+                    return Err(Error::input(format!(
+                        "cannot read {name}: it is a folder, not a file"
+                    )));
+                }
                 let f =
                     File::open(p).map_err(|e| Error::input(format!("cannot open {name}: {e}")))?;
                 Ok(Input {
@@ -39,11 +55,99 @@ impl Input {
     }
 }
 
-static TMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// Temporary files this process created and has not yet renamed or removed.
+static TEMPS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn temps() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    TEMPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Remove every registered temporary file (what a signal does before the
+/// process exits). Returns how many were removed.
+pub fn remove_temps() -> usize {
+    let mut t = temps();
+    let n = t.len();
+    for p in t.iter() {
+        let _ = std::fs::remove_file(p);
+    }
+    t.clear();
+    n
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: remove every temporary file this process
+/// created and exit with 128 + the signal number (130, 143, 129), as shells
+/// expect. Installed once by [`crate::cli::main_with`].
+pub fn install_signal_cleanup() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            // Holding the registry lock while removing: a file being created
+            // right now is either registered (and removed) or not yet made.
+            let mut t = temps();
+            for p in t.iter() {
+                let _ = std::fs::remove_file(p);
+            }
+            t.clear();
+            std::process::exit(128 + sig);
+        }
+    });
+}
+
+/// Create a temporary file beside `dest`, exclusively (O_EXCL, random
+/// name), registered for removal on a signal.
+fn create_temp(dest: &Path) -> Result<(File, PathBuf)> {
+    let dir = parent_dir(dest);
+    let fname = dest
+        .file_name()
+        .ok_or_else(|| Error::input(format!("'{}' is not a file name", dest.display())))?;
+    let mut reg = temps();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", fname.to_string_lossy()))
+        .suffix(".tmp")
+        .rand_bytes(8)
+        .tempfile_in(&dir)
+        .map_err(|e| {
+            Error::input(format!(
+                "cannot create a file in '{}': {}",
+                dir.display(),
+                strip_path(e)
+            ))
+        })?;
+    let (file, path) = tmp.into_parts();
+    let path = path
+        .keep()
+        .map_err(|e| Error::input(format!("cannot keep a temporary file: {e}")))?;
+    reg.insert(path.clone());
+    Ok((file, path))
+}
+
+/// tempfile's errors repeat the path; keep the OS's words.
+fn strip_path(e: io::Error) -> String {
+    match e.raw_os_error() {
+        Some(_) => io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(0)).to_string(),
+        None => e.to_string(),
+    }
+}
+
+fn remove_temp(p: &Path) {
+    let _ = std::fs::remove_file(p);
+    temps().remove(p);
+}
+
+fn parent_dir(dest: &Path) -> PathBuf {
+    match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
 
 /// A file written under a temporary name in the destination's folder and
-/// renamed into place by [`AtomicFile::commit`]. Dropped without commit, the
-/// temporary file is removed, so a failed run never leaves a truncated file.
+/// renamed into place by [`AtomicFile::commit`]. Dropped without commit, or
+/// when the rename fails, the temporary file is removed, so a failed run
+/// never leaves a truncated file.
 pub struct AtomicFile {
     dest: PathBuf,
     tmp: PathBuf,
@@ -67,22 +171,7 @@ impl AtomicFile {
     }
 
     fn create_with(dest: &Path, sync: bool) -> Result<AtomicFile> {
-        let dir = match dest.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let fname = dest
-            .file_name()
-            .ok_or_else(|| Error::input(format!("'{}' is not a file name", dest.display())))?;
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(
-            ".{}.{}.{n}.tmp",
-            fname.to_string_lossy(),
-            std::process::id()
-        ));
-        let f = File::create(&tmp).map_err(|e| {
-            Error::input(format!("cannot create a file in '{}': {e}", dir.display()))
-        })?;
+        let (f, tmp) = create_temp(dest)?;
         Ok(AtomicFile {
             dest: dest.to_path_buf(),
             tmp,
@@ -95,18 +184,35 @@ impl AtomicFile {
         &self.dest
     }
 
-    /// Flush and rename into place.
+    /// Flush and rename into place; on any failure the temporary file is
+    /// removed.
     pub fn commit(mut self) -> Result<()> {
         let name = format!("'{}'", self.dest.display());
-        if let Some(w) = self.w.take() {
-            let f = w
-                .into_inner()
-                .map_err(|e| Error::write(&name, e.into_error()))?;
-            if self.sync {
-                f.sync_all().map_err(|e| Error::write(&name, e))?;
+        let Some(w) = self.w.take() else {
+            return Ok(());
+        };
+        let done = w
+            .into_inner()
+            .map_err(|e| Error::write(&name, e.into_error()))
+            .and_then(|f| {
+                if self.sync {
+                    f.sync_all().map_err(|e| Error::write(&name, e))?;
+                }
+                Ok(())
+            })
+            .and_then(|()| {
+                std::fs::rename(&self.tmp, &self.dest).map_err(|e| Error::write(&name, e))
+            });
+        match done {
+            Ok(()) => {
+                temps().remove(&self.tmp);
+                Ok(())
+            }
+            Err(e) => {
+                remove_temp(&self.tmp);
+                Err(e)
             }
         }
-        std::fs::rename(&self.tmp, &self.dest).map_err(|e| Error::write(&name, e))
     }
 }
 
@@ -134,7 +240,7 @@ impl Write for AtomicFile {
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.w.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
+            remove_temp(&self.tmp);
         }
     }
 }
@@ -147,21 +253,189 @@ pub fn write_file_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     f.commit()
 }
 
-/// Where a tool's main output goes: stdout, or `-o FILE` written atomically.
+/// Create (or reuse) the folder `parent/name` for per-record files. An
+/// existing entry must be a real folder: a symlink planted there (say to
+/// `../outside/`) is refused, so nothing is written outside the output
+/// folder through it.
+pub fn create_subdir(parent: &Path, name: &str) -> Result<PathBuf> {
+    let dir = parent.join(name);
+    match std::fs::symlink_metadata(&dir) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::input(format!(
+            "'{}' is a symbolic link: refusing to write through it (files stay inside '{}')",
+            dir.display(),
+            parent.display()
+        ))),
+        Ok(m) if m.is_dir() => Ok(dir),
+        Ok(_) => Err(Error::input(format!(
+            "'{}' exists and is not a folder",
+            dir.display()
+        ))),
+        Err(_) => match std::fs::create_dir(&dir) {
+            Ok(()) => Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => create_subdir(parent, name),
+            Err(e) => Err(Error::input(format!(
+                "cannot create '{}': {e}",
+                dir.display()
+            ))),
+        },
+    }
+}
+
+/// Where an output path leads, decided before any work is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A regular file (or a new one): written under a temporary name and
+    /// renamed into place. For a symlink, this is the file it points to.
+    Replace(PathBuf),
+    /// Something that exists and is not a regular file (a device, a FIFO,
+    /// a socket, `/dev/stdout`): opened and written directly.
+    Direct(PathBuf),
+}
+
+/// Decide where `path` is written and check that it can be: the folder
+/// exists and is writable (a temporary file is created there and removed
+/// again), and the path is not a folder. Nothing is left behind.
+pub fn plan_output(path: &Path) -> Result<Target> {
+    let shown = format!("'{}'", path.display());
+    let special = path.starts_with("/dev") || path.starts_with("/proc");
+    let target = match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            return Err(Error::input(format!(
+                "cannot write {shown}: it is a folder"
+            )))
+        }
+        Ok(m) if special || !m.is_file() => Target::Direct(path.to_path_buf()),
+        Ok(_) => Target::Replace(resolve_link(path)?),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Target::Replace(resolve_link(path)?),
+        Err(e) => return Err(Error::input(format!("cannot write {shown}: {e}"))),
+    };
+    if let Target::Replace(dest) = &target {
+        let dir = parent_dir(dest);
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::input(format!(
+                    "cannot write {shown}: '{}' is not a folder",
+                    dir.display()
+                )))
+            }
+            Err(e) => {
+                return Err(Error::input(format!(
+                    "cannot write {shown}: folder '{}': {e}",
+                    dir.display()
+                )))
+            }
+        }
+        let (_, probe) =
+            create_temp(dest).map_err(|e| e.context(format!("cannot write {shown}")))?;
+        remove_temp(&probe);
+    }
+    Ok(target)
+}
+
+/// The file a symlink chain ends at (the path itself when it is not a
+/// link); a dangling link gives the path it points to, which is created.
+fn resolve_link(path: &Path) -> Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&p).map_err(|e| {
+                    Error::input(format!("cannot read the link '{}': {e}", p.display()))
+                })?;
+                p = if to.is_absolute() {
+                    to
+                } else {
+                    parent_dir(&p).join(to)
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(Error::input(format!(
+        "'{}': too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+/// Fail early when stdout is closed (`tool >&-`). The Rust runtime reopens
+/// a closed stdout on `/dev/null` (read-write) at start, so every write
+/// would succeed and the output vanish without an error; a shell's
+/// `>/dev/null` opens it write-only, which stays allowed.
+pub fn check_stdout() -> Result<()> {
+    use std::os::fd::AsFd;
+    let closed = || Error::input("cannot write stdout: it is closed; give -o FILE or redirect it");
+    io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|_| closed())?;
+    let is_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
+    if is_null {
+        let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+        // O_ACCMODE == 3, O_RDWR == 2
+        if flags.is_some_and(|f| f & 3 == 2) {
+            return Err(closed());
+        }
+    }
+    Ok(())
+}
+
+/// A file output that is checked at once and created on the first write
+/// (or at [`Output::finish`] when nothing was written).
+pub struct LazyFile {
+    dest: PathBuf,
+    file: Option<AtomicFile>,
+}
+
+impl LazyFile {
+    fn get(&mut self) -> io::Result<&mut AtomicFile> {
+        if self.file.is_none() {
+            let f = AtomicFile::create(&self.dest).map_err(|e| io::Error::other(e.msg))?;
+            self.file = Some(f);
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("output file not open"))
+    }
+}
+
+/// Where a tool's main output goes: stdout, `-o FILE` written atomically,
+/// or `-o` naming a device or FIFO, written directly.
 pub enum Output {
     Stdout(BufWriter<io::Stdout>),
-    File(AtomicFile),
+    File(LazyFile),
+    Direct(String, BufWriter<File>),
+    /// In memory, for in-process tests (see [`crate::ctx::Ctx::memory`]).
+    Memory(std::sync::Arc<Mutex<Vec<u8>>>),
 }
 
 impl Output {
-    /// `None` or `-` is stdout.
+    /// `None` or `-` is stdout. A file is checked now (see
+    /// [`plan_output`]) and created on the first write.
     pub fn open(path: Option<&Path>) -> Result<Output> {
         match path {
-            Some(p) if p.as_os_str() != "-" => Ok(Output::File(AtomicFile::create(p)?)),
-            _ => Ok(Output::Stdout(BufWriter::with_capacity(
-                1 << 16,
-                io::stdout(),
-            ))),
+            Some(p) if p.as_os_str() != "-" => match plan_output(p)? {
+                Target::Replace(dest) => Ok(Output::File(LazyFile { dest, file: None })),
+                Target::Direct(p) => {
+                    let name = format!("'{}'", p.display());
+                    let f = File::options()
+                        .write(true)
+                        .open(&p)
+                        .map_err(|e| Error::input(format!("cannot write {name}: {e}")))?;
+                    Ok(Output::Direct(name, BufWriter::with_capacity(1 << 16, f)))
+                }
+            },
+            _ => {
+                check_stdout()?;
+                Ok(Output::Stdout(BufWriter::with_capacity(
+                    1 << 16,
+                    io::stdout(),
+                )))
+            }
         }
     }
 
@@ -169,15 +443,27 @@ impl Output {
     pub fn name(&self) -> String {
         match self {
             Output::Stdout(_) => "stdout".into(),
-            Output::File(f) => format!("'{}'", f.dest().display()),
+            Output::File(f) => format!("'{}'", f.dest.display()),
+            Output::Direct(name, _) => name.clone(),
+            Output::Memory(_) => "stdout".into(),
         }
     }
 
-    /// Flush stdout, or commit the file into place.
+    /// Flush stdout, or commit the file into place (created empty when
+    /// nothing was written).
     pub fn finish(self) -> Result<()> {
         match self {
             Output::Stdout(mut w) => w.flush().map_err(|e| Error::write("stdout", e)),
-            Output::File(f) => f.commit(),
+            Output::File(mut f) => {
+                let name = format!("'{}'", f.dest.display());
+                f.get().map_err(|e| Error::write(&name, e))?;
+                match f.file.take() {
+                    Some(file) => file.commit(),
+                    None => Ok(()),
+                }
+            }
+            Output::Direct(name, mut w) => w.flush().map_err(|e| Error::write(&name, e)),
+            Output::Memory(_) => Ok(()),
         }
     }
 }
@@ -186,19 +472,38 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(w) => w.write(buf),
-            Output::File(f) => f.write(buf),
+            Output::File(f) => f.get()?.write(buf),
+            Output::Direct(_, w) => w.write(buf),
+            Output::Memory(m) => {
+                m.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(buf);
+                Ok(buf.len())
+            }
         }
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.write_all(buf),
-            Output::File(f) => f.write_all(buf),
+            Output::File(f) => f.get()?.write_all(buf),
+            Output::Direct(_, w) => w.write_all(buf),
+            Output::Memory(m) => {
+                m.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(buf);
+                Ok(())
+            }
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.flush(),
-            Output::File(f) => f.flush(),
+            Output::File(f) => match &mut f.file {
+                Some(file) => file.flush(),
+                None => Ok(()),
+            },
+            Output::Direct(_, w) => w.flush(),
+            Output::Memory(_) => Ok(()),
         }
     }
 }
@@ -270,5 +575,73 @@ mod tests {
             f.write_all(b"[1").unwrap();
         }
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn failed_rename_leaves_nothing() {
+        let d = tmpdir("rename");
+        let dest = d.join("taken");
+        std::fs::create_dir(&dest).unwrap();
+        std::fs::write(dest.join("x"), b"x").unwrap();
+        let mut f = AtomicFile::create(&dest).unwrap();
+        f.write_all(b"data").unwrap();
+        assert!(f.commit().is_err());
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["taken"]);
+        assert!(temps().is_empty() || !temps().iter().any(|p| p.starts_with(&d)));
+    }
+
+    #[test]
+    fn output_is_checked_at_open_and_created_late() {
+        let d = tmpdir("late");
+        let e = Output::open(Some(&d.join("missing/out.csv")))
+            .err()
+            .unwrap();
+        assert!(e.msg.contains("missing"), "{}", e.msg);
+        let e = Output::open(Some(&d)).err().unwrap();
+        assert!(e.msg.contains("is a folder"), "{}", e.msg);
+        let dest = d.join("out.csv");
+        let out = Output::open(Some(&dest)).unwrap();
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            0,
+            "nothing created at open"
+        );
+        out.finish().unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"");
+    }
+
+    #[test]
+    fn targets() {
+        let d = tmpdir("targets");
+        assert_eq!(
+            plan_output(Path::new("/dev/null")).unwrap(),
+            Target::Direct("/dev/null".into())
+        );
+        let real = d.join("real.json");
+        std::fs::write(&real, b"old").unwrap();
+        let link = d.join("link.json");
+        std::os::unix::fs::symlink("real.json", &link).unwrap();
+        assert_eq!(
+            plan_output(&link).unwrap(),
+            Target::Replace(d.join("real.json"))
+        );
+        let mut out = Output::open(Some(&link)).unwrap();
+        out.write_all(b"new").unwrap();
+        out.finish().unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        let dangling = d.join("dangling");
+        std::os::unix::fs::symlink("made.json", &dangling).unwrap();
+        assert_eq!(
+            plan_output(&dangling).unwrap(),
+            Target::Replace(d.join("made.json"))
+        );
     }
 }

@@ -7,8 +7,131 @@ use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{compile, data::JustLut, Compiler, Ctx, Vars};
 pub use jaq_json::Val;
 use serde::Deserialize;
+use std::cell::Cell;
 
 type D = JustLut<Val>;
+
+/// How much native stack an expression may use below the point where it
+/// started, checked each time a function the user defined is entered. A
+/// runaway recursion (`def f: 1 + f; f`) ends with an error instead of
+/// overflowing the stack and aborting the process. Every thread that runs
+/// expressions has at least 2 MiB (Rust's default for spawned threads).
+pub const STACK_BUDGET: usize = 1 << 20;
+
+/// The message of the error a runaway recursion ends with; tools treat it
+/// as a fault of the expression (exit 2), not of the record.
+pub const RECURSION_ERROR: &str = "recursion too deep";
+
+thread_local! {
+    /// Address of a local in the frame that started the current evaluation.
+    static STACK_BASE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The approximate address of the current stack frame.
+#[inline(never)]
+fn stack_here() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// True when `msg` (an error from [`Program::run`] or
+/// [`Program::is_truthy`]) is the recursion guard's.
+pub fn is_recursion_error(msg: &str) -> bool {
+    msg.contains(RECURSION_ERROR)
+}
+
+/// The guard inserted at the start of every function the user defines:
+/// passes its input through, or fails once the evaluation used more than
+/// [`STACK_BUDGET`] bytes of stack.
+fn guard_fun() -> jaq_core::native::Fun<D> {
+    jaq_core::native::run::<D>(("_cxg_guard", Box::new([]), |cv| {
+        let base = STACK_BASE.with(Cell::get);
+        let used = base.saturating_sub(stack_here());
+        let r = if base != 0 && used > STACK_BUDGET {
+            Err(jaq_core::Exn::from(jaq_core::Error::str(format!(
+                "{RECURSION_ERROR}: the expression used more than {} KiB of stack \
+                 (a function that calls itself without end?)",
+                STACK_BUDGET >> 10
+            ))))
+        } else {
+            Ok(cv.1)
+        };
+        Box::new(std::iter::once(r))
+    }))
+}
+
+/// Byte offsets just after the `:` of every `def NAME(...):` in `code`
+/// (string interpolations included), where the guard is inserted.
+fn def_bodies(code: &str) -> Vec<usize> {
+    use jaq_core::load::lex::{StrPart, Tok, Token};
+    fn walk(code: &str, toks: &[Token<&str>], out: &mut Vec<usize>) {
+        let mut i = 0;
+        while i < toks.len() {
+            let Token(text, tok) = &toks[i];
+            match tok {
+                Tok::Word if *text == "def" => {
+                    // def NAME [ (ARGS) ] :
+                    let mut j = i + 2;
+                    if matches!(toks.get(j), Some(Token(_, Tok::Block(_)))) {
+                        j += 1;
+                    }
+                    if let Some(Token(colon, Tok::Sym)) = toks.get(j) {
+                        if *colon == ":" {
+                            let off = colon.as_ptr() as usize - code.as_ptr() as usize + 1;
+                            out.push(off);
+                        }
+                    }
+                }
+                Tok::Block(inner) => walk(code, inner, out),
+                Tok::Str(parts) => {
+                    for part in parts {
+                        if let StrPart::Term(Token(_, Tok::Block(inner))) = part {
+                            walk(code, inner, out);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(toks) = jaq_core::load::Lexer::new(code).lex() {
+        walk(code, &toks, &mut out);
+    }
+    out
+}
+
+/// `code` with the guard inserted at the start of every function body.
+fn guarded(code: &str) -> Option<String> {
+    let offs = def_bodies(code);
+    if offs.is_empty() {
+        return None;
+    }
+    let mut s = String::with_capacity(code.len() + offs.len() * 16);
+    let mut last = 0;
+    for off in offs {
+        s.push_str(&code[last..off]);
+        s.push_str(" _cxg_guard | ");
+        last = off;
+    }
+    s.push_str(&code[last..]);
+    Some(s)
+}
+
+/// Run `f` with the stack base of a new evaluation recorded (nested calls
+/// keep the outer base).
+fn with_base<R>(f: impl FnOnce() -> R) -> R {
+    let here = stack_here();
+    let outer = STACK_BASE.with(|b| b.replace(here));
+    let r = f();
+    if outer != 0 {
+        STACK_BASE.with(|b| b.set(outer));
+    } else {
+        STACK_BASE.with(|b| b.set(0));
+    }
+    r
+}
 
 /// A compiled jq expression.
 pub struct Program {
@@ -54,12 +177,23 @@ impl Program {
     /// Compile `code`; `what` names the expression in messages (for
     /// example `--where` or `column 'year'`).
     pub fn compile(code: &str, what: &str) -> Result<Program> {
+        // Errors are reported against the code as written; the program run
+        // is the same code with the recursion guard in every function.
+        let plain = Self::compile_code(code, what)?;
+        match guarded(code) {
+            None => Ok(plain),
+            Some(g) => Self::compile_code(&g, what),
+        }
+    }
+
+    fn compile_code(code: &str, what: &str) -> Result<Program> {
         let defs = jaq_core::defs()
             .chain(jaq_std::defs())
             .chain(jaq_json::defs());
         let funs = jaq_core::funs::<D>()
             .chain(jaq_std::funs::<D>())
-            .chain(jaq_json::funs::<D>());
+            .chain(jaq_json::funs::<D>())
+            .chain([guard_fun()]);
         let arena = Arena::default();
         let loader = Loader::new(defs);
         let bad = |msg: String| Error::input(format!("{what}: {msg}: {code}"));
@@ -118,6 +252,10 @@ impl Program {
 
     /// Run on `input`; every output value, or the first error as text.
     pub fn run(&self, input: Val) -> std::result::Result<Vec<Val>, String> {
+        with_base(|| self.run_inner(input))
+    }
+
+    fn run_inner(&self, input: Val) -> std::result::Result<Vec<Val>, String> {
         let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new([]));
         let mut out = Vec::new();
         for r in self.filter.id.run((ctx, input)) {
@@ -137,6 +275,10 @@ impl Program {
     /// True when the first output is neither `false` nor `null` (jq's
     /// `select` rule); an expression with no output is false.
     pub fn is_truthy(&self, input: Val) -> std::result::Result<bool, String> {
+        with_base(|| self.is_truthy_inner(input))
+    }
+
+    fn is_truthy_inner(&self, input: Val) -> std::result::Result<bool, String> {
         let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new([]));
         match self.filter.id.run((ctx, input)).next() {
             None => Ok(false),
@@ -218,5 +360,45 @@ mod tests {
         assert!(!p.is_truthy(Val::Null).unwrap());
         let p = Program::compile(".a.b", "t").unwrap();
         assert!(p.is_truthy(to_val(&serde_json::json!({"a": 1}))).is_err());
+    }
+
+    #[test]
+    fn runaway_recursion_is_an_error_not_an_abort() {
+        for code in [
+            "def f: 1 + f; f",
+            "def f(x): [x, f(x)]; f(.)",
+            "\"\\(def g: g + 1; g)\"",
+        ] {
+            let p = Program::compile(code, "--where").unwrap();
+            let e = p.run(Val::Null).unwrap_err();
+            assert!(is_recursion_error(&e), "{code}: {e}");
+            let e = p.is_truthy(Val::Null).unwrap_err();
+            assert!(is_recursion_error(&e), "{code}: {e}");
+        }
+        // on a thread with Rust's default 2 MiB stack too
+        std::thread::spawn(|| {
+            let p = Program::compile("def f: 1 + f; f", "t").unwrap();
+            assert!(is_recursion_error(&p.run(Val::Null).unwrap_err()));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn bounded_recursion_still_works() {
+        let code = "def f: if . >= 200 then . else (. + 1 | f) end; 0 | f";
+        assert_eq!(run1(code, serde_json::json!(null)), ["200"]);
+        let code = "def fact: if . <= 1 then 1 else . * (. - 1 | fact) end; 10 | fact";
+        assert_eq!(run1(code, serde_json::json!(null)), ["3628800"]);
+        // definitions after a pipe, with arguments, and in strings
+        assert_eq!(
+            run1("def inc($n): . + $n; 1 | inc(2)", serde_json::json!(null)),
+            ["3"]
+        );
+        assert_eq!(
+            run1("\"x\\(def h: 5; h)\"", serde_json::json!(null)),
+            ["\"x5\""]
+        );
+        assert_eq!(def_bodies("\"def f: 1\" | .a"), Vec::<usize>::new());
     }
 }

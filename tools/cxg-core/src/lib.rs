@@ -6,6 +6,7 @@
 //! The core holds no tool's domain logic.
 
 pub mod cli;
+pub mod ctx;
 pub mod error;
 pub mod http;
 pub mod ids;
@@ -16,4 +17,5 @@ pub mod names;
 pub mod par;
 pub mod raw;
 
+pub use ctx::Ctx;
 pub use error::{Error, Exit, Outcome, Result};

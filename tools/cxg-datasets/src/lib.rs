@@ -265,6 +265,13 @@ pub fn run(args: Args) -> Result<Outcome> {
                 match p.is_truthy(v) {
                     Ok(true) => {}
                     Ok(false) => continue,
+                    Err(e) if cxg_core::jq::is_recursion_error(&e) => {
+                        // the expression's fault, not the record's
+                        return Err(Error::input(format!(
+                            "--where '{}': {e}",
+                            args.where_.as_deref().unwrap_or_default()
+                        )));
+                    }
                     Err(e) => {
                         let who = match &did {
                             Some(id) => id.clone(),
@@ -374,9 +381,7 @@ fn write_layout(
         ))
     })?;
     safe(cid, &format!("{place}: collection_id"))?;
-    let cdir = dir.join(format!("collection_{cid}"));
-    std::fs::create_dir_all(&cdir)
-        .map_err(|e| Error::input(format!("cannot create '{}': {e}", cdir.display())))?;
+    let cdir = cxg_core::io::create_subdir(dir, &format!("collection_{cid}"))?;
     let mut names = Vec::new();
     for (k, d) in datasets.iter().enumerate() {
         let dm = members(d).unwrap_or_default();

@@ -3,13 +3,13 @@
 //! was checked to be complete and of the expected shape.
 
 use clap::{Parser, Subcommand};
+use cxg_core::cli::{OutputArgs, PrettyArgs};
 use cxg_core::http::{Client, HttpArgs};
-use cxg_core::ids::is_uuid;
-use cxg_core::io::{Input, Output};
+use cxg_core::ids::{id_in, IdKind};
 use cxg_core::json::{check_shape, minify, write_pretty, JsonStream};
-use cxg_core::{cli::warn, Error, Outcome, Result};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use cxg_core::Ctx;
+use cxg_core::{Error, Result};
+use std::io::{BufRead, BufReader, Read};
 
 const EXAMPLES: &str = "\
   # every public collection (the default command)
@@ -32,12 +32,10 @@ const EXAMPLES: &str = "\
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Write to FILE (atomically: a temporary file renamed on success)
-    #[arg(short, long, value_name = "FILE", global = true)]
-    pub output: Option<PathBuf>,
-    /// Indent the JSON (as `jq .` does) instead of compact output
-    #[arg(long, global = true)]
-    pub pretty: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    #[command(flatten)]
+    pub json: PrettyArgs,
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -58,12 +56,13 @@ pub enum Command {
     },
     /// GET /collections/ID for each ID: full collections as JSON Lines
     Collection {
-        /// Collection ids; none or `-` reads stdin: one id per line, or JSON
-        /// (an array or JSON Lines) of objects with `collection_id`
+        /// Collection ids or collection URLs (as in the CSV's collection_url);
+        /// none or `-` reads stdin: one per line, or JSON (an array or JSON
+        /// Lines) of objects with `collection_id`
         ids: Vec<String>,
         /// Requests in flight at once
-        #[arg(short = 'j', long, default_value_t = 4, value_name = "N")]
-        jobs: usize,
+        #[arg(short = 'j', long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: u16,
     },
 }
 
@@ -74,37 +73,34 @@ fn query_value(v: &str) -> bool {
 }
 
 /// GET a list endpoint, check it is an array of objects, write it.
-fn fetch_list(client: &Client, path: &str, out: &mut Output, pretty: bool) -> Result<usize> {
+fn fetch_list(client: &Client, path: &str, ctx: &mut Ctx, pretty: bool) -> Result<usize> {
     let body = client.get(path).map_err(|e| e.into_error())?;
     let url = format!("GET {}{path}", client.base());
     let n = check_shape(&url, &body, true).map_err(|e| Error::api(e.msg))?;
-    write_json(out, &body, pretty)?;
+    write_json(ctx, &body, pretty)?;
     Ok(n)
 }
 
-fn write_json(out: &mut Output, body: &[u8], pretty: bool) -> Result<()> {
-    let name = out.name();
-    if pretty {
+/// Write one checked response: compact (whitespace removed, every byte of
+/// every value kept) or indented, then a newline.
+fn write_json(ctx: &mut Ctx, body: &[u8], pretty: bool) -> Result<()> {
+    let r = if pretty {
         let v: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| Error::api(format!("cannot re-read the response: {e}")))?;
-        write_pretty(out, &v).map_err(|e| Error::write(&name, e))?;
+        write_pretty(ctx.out(), &v)
     } else {
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity(body.len() + 1);
         minify(body, &mut buf);
-        out.write_all(&buf).map_err(|e| Error::write(&name, e))?;
-    }
-    out.write_all(b"\n").map_err(|e| Error::write(&name, e))
+        ctx.out().write_all(&buf)
+    };
+    r.and_then(|()| ctx.out().write_all(b"\n"))
+        .map_err(|e| ctx.write_error(e))
 }
 
 /// Collection ids from stdin: JSON objects with `collection_id`, or one
 /// id per line.
-fn ids_from_stdin() -> Result<Vec<(String, String)>> {
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return Err(Error::input(
-            "no collection ids: give them as arguments, or pipe ids or collections JSON on stdin",
-        ));
-    }
-    let input = Input::open(None)?;
+fn ids_from_stdin(ctx: &mut Ctx) -> Result<Vec<(String, String)>> {
+    let input = ctx.input(None)?;
     let mut r = BufReader::new(input.reader);
     let first = loop {
         let buf = r
@@ -151,25 +147,55 @@ fn ids_from_stdin() -> Result<Vec<(String, String)>> {
     Ok(ids)
 }
 
+/// The collection id each argument or line names: a UUID or a collection
+/// URL. Anything else (a dataset URL, a typo) is refused before any request.
+fn collection_ids(given: Vec<(String, String)>) -> Result<Vec<(String, String)>> {
+    let mut ids = Vec::with_capacity(given.len());
+    let mut bad = Vec::new();
+    for (text, at) in given {
+        match id_in(&text) {
+            Some((IdKind::Bare | IdKind::Collection, id)) => {
+                ids.push((id.to_ascii_lowercase(), at))
+            }
+            Some((IdKind::Dataset, id)) => bad.push(format!(
+                "{at}: '{text}' names dataset {id}, not a collection"
+            )),
+            None => bad.push(format!("{at}: '{text}'")),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(Error::input(format!(
+            "not a collection id (a UUID or a collection URL such as \
+             https://cellxgene.cziscience.com/collections/<uuid>): {}",
+            bad.join(", ")
+        )));
+    }
+    Ok(ids)
+}
+
+/// The answer for `GET /collections/{id}` must be that collection: a JSON
+/// object whose `collection_id` is `id`.
+fn check_collection(url: &str, id: &str, body: &[u8]) -> std::result::Result<(), String> {
+    check_shape(url, body, false).map_err(|e| e.msg)?;
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("{url}: {e}"))?;
+    match v.get("collection_id") {
+        Some(serde_json::Value::String(got)) if got.eq_ignore_ascii_case(id) => Ok(()),
+        Some(other) => Err(format!(
+            "{url}: the answer is collection {other}, not the collection asked for"
+        )),
+        None => Err(format!(
+            "{url}: the answer has no collection_id: it is not a collection"
+        )),
+    }
+}
+
 fn fetch_collections(
     client: &Client,
     ids: Vec<(String, String)>,
     jobs: usize,
-    out: &mut Output,
+    ctx: &mut Ctx,
     pretty: bool,
-) -> Result<Outcome> {
-    let bad: Vec<String> = ids
-        .iter()
-        .filter(|(id, _)| !is_uuid(id))
-        .map(|(id, at)| format!("{at}: '{id}'"))
-        .collect();
-    if !bad.is_empty() {
-        return Err(Error::input(format!(
-            "not a collection id (UUID): {}",
-            bad.join(", ")
-        )));
-    }
-    let mut failed = 0usize;
+) -> Result<()> {
     cxg_core::par::ordered_map(
         &ids,
         jobs,
@@ -177,62 +203,44 @@ fn fetch_collections(
             let path = format!("/collections/{id}");
             let body = client.get(&path)?;
             let url = format!("GET {}{path}", client.base());
-            Ok::<_, cxg_core::http::HttpError>(check_shape(&url, &body, false).map(|_| body))
+            Ok::<_, cxg_core::http::HttpError>(check_collection(&url, id, &body).map(|_| body))
         },
-        |_, r| match r {
-            Ok(Ok(body)) => write_json(out, &body, pretty),
-            Ok(Err(shape)) => Err(Error::api(shape.msg)),
-            Err(e) if matches!(e.status, Some(403 | 404 | 410)) => {
-                failed += 1;
-                warn(&e);
+        |k, r| match r {
+            Ok(Ok(body)) => write_json(ctx, &body, pretty),
+            Ok(Err(msg)) => {
+                ctx.fail(format_args!("collection {}: {msg}", ids[k].0));
                 Ok(())
             }
-            Err(e) => Err(e.into_error()),
+            Err(e) if e.service => Err(e.into_error()),
+            Err(e) => {
+                ctx.fail(format_args!("collection {}: {e}", ids[k].0));
+                Ok(())
+            }
         },
-    )?;
-    Ok(if failed == 0 {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(failed)
-    })
+    )
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+/// GET what the command asks for and write it to the context's output
+/// (checked before this is called: a bad -o fails before any request).
+pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
+    let pretty = args.json.pretty;
     let command = args.command.unwrap_or(Command::Collections {
         visibility: "PUBLIC".into(),
     });
     let jobs = match &command {
-        Command::Collection { jobs, .. } => (*jobs).max(1),
+        Command::Collection { jobs, .. } => usize::from(*jobs),
         _ => 1,
     };
-    let client = Client::new(&args.http, jobs)?;
-    let ids = match &command {
-        Command::Collection { ids, .. } if ids.is_empty() || ids == &["-"] => {
-            Some(ids_from_stdin()?)
-        }
-        Command::Collection { ids, .. } => Some(
-            ids.iter()
-                .enumerate()
-                .map(|(i, id)| (id.clone(), format!("argument {}", i + 1)))
-                .collect(),
-        ),
-        _ => None,
-    };
-    let mut out = Output::open(args.output.as_deref())?;
-    let outcome = match command {
+    let client = Client::new(&args.http, jobs)?.with_notify(ctx.warner());
+    match command {
         Command::Collections { visibility } => {
             if !query_value(&visibility) {
                 return Err(Error::input(format!(
                     "--visibility '{visibility}': expected PUBLIC or PRIVATE"
                 )));
             }
-            fetch_list(
-                &client,
-                &format!("/collections?visibility={visibility}"),
-                &mut out,
-                args.pretty,
-            )?;
-            Outcome::Complete
+            let path = format!("/collections?visibility={visibility}");
+            fetch_list(&client, &path, ctx, pretty)?;
         }
         Command::Datasets { schema_version } => {
             let path = match schema_version {
@@ -244,17 +252,139 @@ pub fn run(args: Args) -> Result<Outcome> {
                 Some(v) => format!("/datasets?schema_version={v}"),
                 None => "/datasets".to_string(),
             };
-            fetch_list(&client, &path, &mut out, args.pretty)?;
-            Outcome::Complete
+            fetch_list(&client, &path, ctx, pretty)?;
         }
-        Command::Collection { .. } => fetch_collections(
-            &client,
-            ids.unwrap_or_default(),
-            jobs,
-            &mut out,
-            args.pretty,
-        )?,
-    };
-    out.finish()?;
-    Ok(outcome)
+        Command::Collection { ids, .. } => {
+            let ids = if ids.is_empty() || ids == ["-"] {
+                if ctx.stdin_is_terminal() {
+                    // waiting for ids typed on a terminal would look like a hang
+                    return Err(Error::input(
+                        "no collection ids: give them as arguments, or pipe ids or collections JSON on stdin",
+                    ));
+                }
+                collection_ids(ids_from_stdin(ctx)?)?
+            } else {
+                collection_ids(
+                    ids.iter()
+                        .enumerate()
+                        .map(|(i, id)| (id.clone(), format!("argument {}", i + 1)))
+                        .collect(),
+                )?
+            };
+            fetch_collections(&client, ids, jobs, ctx, pretty)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const C: &str = "6e2974ee-853a-4444-b781-01a428af919f";
+    const D: &str = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+
+    /// Ids read from literal stdin, then checked: (stdin, ids or error).
+    #[test]
+    fn ids_from_stdin_and_urls() {
+        let url = format!("https://cellxgene.cziscience.com/collections/{C}");
+        let cases: Vec<(String, std::result::Result<Vec<&str>, &str>)> = vec![
+            (format!("{C}\n# a comment\n\n  {C}  \n"), Ok(vec![C, C])),
+            (format!("{url}\n"), Ok(vec![C])),
+            (format!("{}\n", C.to_uppercase()), Ok(vec![C])),
+            (
+                format!("[{{\"collection_id\":\"{C}\",\"x\":1}}]"),
+                Ok(vec![C]),
+            ),
+            (
+                format!("{{\"collection_id\":\"{C}\"}}\n{{\"collection_id\":\"{C}\"}}\n"),
+                Ok(vec![C, C]),
+            ),
+            (String::new(), Ok(vec![])),
+            ("not-an-id\n".into(), Err("stdin line 1: 'not-an-id'")),
+            (
+                format!("https://cellxgene.cziscience.com/e/{D}.cxg/\n"),
+                Err("names dataset 781bd1e1"),
+            ),
+            (
+                "[{\"name\":1}]".into(),
+                Err("element 0 has no string collection_id"),
+            ),
+        ];
+        for (stdin, want) in cases {
+            let mut ctx = Ctx::memory(stdin.as_bytes());
+            let got = ids_from_stdin(&mut ctx).and_then(collection_ids);
+            match (got, want) {
+                (Ok(ids), Ok(want)) => {
+                    let ids: Vec<&str> = ids.iter().map(|(i, _)| i.as_str()).collect();
+                    assert_eq!(ids, want, "{stdin:?}");
+                }
+                (Err(e), Err(want)) => assert!(e.msg.contains(want), "{stdin:?}: {}", e.msg),
+                (got, want) => panic!(
+                    "{stdin:?}: got {:?}, wanted {want:?}",
+                    got.map_err(|e| e.msg)
+                ),
+            }
+        }
+    }
+
+    /// What a GET /collections/{id} answer must be: (body, error or not).
+    #[test]
+    fn answers_must_be_the_collection_asked_for() {
+        let other = "00000000-0000-4000-8000-000000000000";
+        let cases = [
+            (
+                format!("{{\"collection_id\":\"{C}\",\"datasets\":[]}}"),
+                None,
+            ),
+            (
+                format!("{{\"collection_id\":\"{}\"}}", C.to_uppercase()),
+                None,
+            ),
+            (
+                format!("{{\"collection_id\":\"{other}\"}}"),
+                Some("not the collection asked for"),
+            ),
+            (
+                "{\"error\":\"x\"}".to_string(),
+                Some("has no collection_id"),
+            ),
+            ("{\"collection_id\":7}".to_string(), Some("collection 7")),
+            ("[]".to_string(), Some("expected a JSON object")),
+            ("{\"collection_id\":".to_string(), Some("truncated")),
+            (String::new(), Some("empty response body")),
+        ];
+        for (body, want) in cases {
+            let got = check_collection("GET u", C, body.as_bytes());
+            match (got, want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(w)) => assert!(e.contains(w), "{body}: {e}"),
+                (got, want) => panic!("{body}: got {got:?}, wanted {want:?}"),
+            }
+        }
+    }
+
+    /// Responses are written compact (as served, whitespace dropped) or
+    /// indented, one per line.
+    #[test]
+    fn responses_are_written_as_served() {
+        let cases = [
+            (
+                r#"[ {"b": 1.50, "a": "x y"} ]"#,
+                false,
+                "[{\"b\":1.50,\"a\":\"x y\"}]\n",
+            ),
+            (
+                "{\"a\":[1,2]}",
+                true,
+                "{\n  \"a\": [\n    1,\n    2\n  ]\n}\n",
+            ),
+        ];
+        for (body, pretty, want) in cases {
+            let mut ctx = Ctx::memory(b"");
+            write_json(&mut ctx, body.as_bytes(), pretty).unwrap();
+            assert_eq!(String::from_utf8(ctx.output()).unwrap(), want, "{body}");
+        }
+    }
 }

@@ -2,5 +2,6 @@ use clap::Parser;
 
 fn main() {
     let args = cxg_fetch::Args::parse();
-    cxg_core::cli::main_with("cxg-fetch", || cxg_fetch::run(args))
+    let output = args.out.output.clone();
+    cxg_core::cli::main_ctx("cxg-fetch", output, |ctx| cxg_fetch::run(args, ctx))
 }

@@ -23,6 +23,11 @@ const EXAMPLES: &str = "\
   # a snapshot where 3 datasets were removed after the list was published
   cxg-gen --seed 2 --collections 30 --datasets 200 --gone 3 /tmp/gone";
 
+/// The largest snapshot made: 80 times the size of CELLxGENE Discover
+/// today, a few GB of JSON, held in memory while it is written.
+pub const MAX_COLLECTIONS: usize = 200_000;
+pub const MAX_DATASETS: usize = 2_000_000;
+
 /// Generate a consistent snapshot folder of the curation API from a seed.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "cxg-gen", version, after_help = cxg_core::cli::after_help(EXAMPLES))]
@@ -32,11 +37,11 @@ pub struct Args {
     /// Seed: the same seed and sizes give byte-identical files
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Number of collections
-    #[arg(long, default_value_t = 20)]
+    /// Number of collections (1 to 200,000)
+    #[arg(long, default_value_t = 20, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_COLLECTIONS as u64))]
     pub collections: usize,
-    /// Number of datasets, spread over the collections
-    #[arg(long, default_value_t = 100)]
+    /// Number of datasets, spread over the collections (0 to 2,000,000)
+    #[arg(long, default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_DATASETS as u64))]
     pub datasets: usize,
     /// Datasets left out of datasets.json (a stale index; per-dataset GET works)
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -741,6 +746,12 @@ pub fn write(snap: &Snapshot, out: &Path, force: bool, list_only: bool) -> Resul
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
+    if args.unindexed.saturating_add(args.gone) > args.datasets {
+        return Err(cxg_core::Error::input(format!(
+            "--unindexed {} and --gone {} together exceed --datasets {}",
+            args.unindexed, args.gone, args.datasets
+        )));
+    }
     let snap = generate(&args);
     write(&snap, &args.out_dir, args.force, args.list_only)?;
     warn(format_args!(

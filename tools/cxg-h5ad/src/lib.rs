@@ -5,12 +5,12 @@
 //! could not be completed is named on stderr and the exit status says so.
 
 use clap::Parser;
-use cxg_core::cli::warn;
+use cxg_core::cli::OutputArgs;
 use cxg_core::http::{Client, HttpArgs};
 use cxg_core::ids::is_uuid;
-use cxg_core::io::{csv_finish, csv_write_error, csv_writer, AtomicFile, Input, Output};
+use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
 use cxg_core::json::JsonStream;
-use cxg_core::{Error, Outcome, Result};
+use cxg_core::{Ctx, Error, Result};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -27,14 +27,21 @@ const EXAMPLES: &str = "\
   cxg-h5ad --index datasets_index.json all_datasets.csv > all_datasets_h5ad.csv
 
   # one call per row, as the old script did, 16 at a time; failures to a file
-  cxg-h5ad --per-dataset -j 16 --failures failed.csv all_datasets.csv > out.csv";
+  cxg-h5ad --per-dataset -j 16 --failures failed.csv all_datasets.csv > out.csv
+
+  # a tab-separated list of dataset ids (the collection comes from the index)
+  cxg-h5ad --delimiter tab --index datasets_index.json ids.tsv";
 
 /// Append cell_count and h5ad_url (and with --extra more) to each CSV row.
 #[derive(Parser, Debug)]
 #[command(name = "cxg-h5ad", version, after_help = cxg_core::cli::after_help(EXAMPLES))]
 pub struct Args {
-    /// CSV with at least collection_id and dataset_id columns (`-` or none: stdin)
+    /// CSV with a dataset_id column, and collection_id for rows the index
+    /// lacks (`-` or none: stdin)
     pub file: Option<PathBuf>,
+    /// Field separator of the input: one character, or `tab`
+    #[arg(short = 'd', long, default_value = ",", value_name = "CHAR", value_parser = parse_delimiter)]
+    pub delimiter: u8,
     /// Join against a saved `cxg-fetch datasets` response instead of GET /datasets
     #[arg(long, value_name = "FILE", conflicts_with = "per_dataset")]
     pub index: Option<PathBuf>,
@@ -42,8 +49,8 @@ pub struct Args {
     #[arg(long)]
     pub per_dataset: bool,
     /// Per-dataset requests in flight at once
-    #[arg(short = 'j', long, default_value_t = 8, value_name = "N")]
-    pub jobs: usize,
+    #[arg(short = 'j', long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
     /// Also append dataset_title, explorer_url, h5ad_filesize and rds_url
     #[arg(long)]
     pub extra: bool,
@@ -54,16 +61,24 @@ pub struct Args {
     /// No summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
-    /// Write to FILE (atomically) instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(format!("'{s}': expected one ASCII character, or 'tab'")),
+    }
 }
 
 /// What the API says about one dataset.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Info {
+    pub collection_id: String,
     pub cell_count: String,
     pub h5ad_url: String,
     pub title: String,
@@ -91,6 +106,7 @@ pub fn info(d: &Value) -> Info {
     };
     let h5ad = asset("H5AD");
     Info {
+        collection_id: scalar(d.get("collection_id")),
         cell_count: scalar(d.get("cell_count")),
         h5ad_url: scalar(h5ad.and_then(|a| a.get("url"))),
         title: scalar(d.get("title")),
@@ -101,9 +117,12 @@ pub fn info(d: &Value) -> Info {
 }
 
 /// Read a datasets index (array or JSON Lines) into dataset_id -> Info.
-fn load_index(name: &str, r: impl std::io::Read) -> Result<HashMap<String, Info>> {
+/// A dataset_id that appears more than once keeps its last entry, and a
+/// warning names the repeated ids.
+fn load_index(ctx: &Ctx, name: &str, r: impl std::io::Read) -> Result<HashMap<String, Info>> {
     let mut s = JsonStream::new(name, r);
     let mut map = HashMap::new();
+    let mut repeated: Vec<String> = Vec::new();
     while let Some((at, v)) = s.next_value()? {
         let Some(id) = v.get("dataset_id").and_then(Value::as_str) else {
             return Err(Error::input(format!(
@@ -111,7 +130,25 @@ fn load_index(name: &str, r: impl std::io::Read) -> Result<HashMap<String, Info>
                 at.line, at.index
             )));
         };
-        map.insert(id.to_string(), info(&v));
+        if map.insert(id.to_string(), info(&v)).is_some() {
+            repeated.push(id.to_string());
+        }
+    }
+    if !repeated.is_empty() {
+        repeated.sort();
+        repeated.dedup();
+        let shown: Vec<&str> = repeated.iter().take(10).map(String::as_str).collect();
+        ctx.warn(format_args!(
+            "{name}: {} dataset_id{} appear more than once; the last entry of each is used: {}{}",
+            repeated.len(),
+            if repeated.len() == 1 { "" } else { "s" },
+            shown.join(", "),
+            if repeated.len() > 10 {
+                format!(" and {} more", repeated.len() - 10)
+            } else {
+                String::new()
+            }
+        ));
     }
     Ok(map)
 }
@@ -197,14 +234,23 @@ fn per_dataset(client: &Client, cid: &str, did: &str) -> Result<Lookup> {
     }
     match client.get(&format!("/collections/{cid}/datasets/{did}")) {
         Ok(body) => match serde_json::from_slice::<Value>(&body) {
-            Ok(v) if v.is_object() => Ok(Lookup::Found(info(&v))),
+            Ok(v) if v.get("dataset_id").and_then(Value::as_str) == Some(did) => {
+                Ok(Lookup::Found(info(&v)))
+            }
+            Ok(v) if v.is_object() => Ok(fail(
+                "bad-response",
+                match v.get("dataset_id") {
+                    Some(other) => format!("the answer is dataset {other}, not the one asked for"),
+                    None => "the answer has no dataset_id: it is not a dataset".to_string(),
+                },
+            )),
             Ok(_) => Ok(fail("bad-response", "the response is not a JSON object")),
             Err(e) => Ok(fail(
                 "bad-response",
                 format!("invalid JSON in the response: {e}"),
             )),
         },
-        Err(e) if e.unreachable => Err(e.into_error()),
+        Err(e) if e.service => Err(e.into_error()),
         Err(e) => {
             let status = e
                 .status
@@ -219,87 +265,121 @@ fn per_dataset(client: &Client, cid: &str, did: &str) -> Result<Lookup> {
     }
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
-    let input = Input::open(args.file.as_deref())?;
+/// The input CSV: its header, the rows, and where the id columns are.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<csv::ByteRecord>,
+    /// The collection_id column, when the CSV has one.
+    ci: Option<usize>,
+    di: usize,
+}
+
+impl Table {
+    fn cell(&self, r: &csv::ByteRecord, i: usize) -> String {
+        String::from_utf8_lossy(r.get(i).unwrap_or_default()).into_owned()
+    }
+}
+
+/// Step 1: read the whole CSV (rows keep their order and every cell).
+fn read_table(input: Input, delimiter: u8) -> Result<Table> {
+    let name = input.name;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
+        .delimiter(delimiter)
         .from_reader(input.reader);
     let headers = rdr
         .byte_headers()
-        .map_err(|e| Error::input(format!("{}: cannot read the CSV header: {e}", input.name)))?
+        .map_err(|e| Error::input(format!("{name}: cannot read the CSV header: {e}")))?
         .clone();
     let header: Vec<String> = headers
         .iter()
-        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
         .collect();
     let col = |n: &str| header.iter().position(|h| h == n);
-    let (Some(ci), Some(di)) = (col("collection_id"), col("dataset_id")) else {
-        return Err(Error::input(format!(
-            "{}: expected columns collection_id and dataset_id; found: {}",
-            input.name,
+    let Some(di) = col("dataset_id") else {
+        let mut msg = format!(
+            "{name}: expected a dataset_id column (and collection_id for rows the index lacks); found: {}",
             if header.is_empty() {
                 "(none)".to_string()
             } else {
                 header.join(", ")
             }
-        )));
+        );
+        if delimiter != b'\t' && header.len() == 1 && header[0].contains('\t') {
+            msg.push_str("\n  the header holds tabs: for a tab-separated file use --delimiter tab");
+        }
+        return Err(Error::input(msg));
     };
-    // Appended columns replace same-named input columns, so a rerun on
-    // this tool's own output gives the same file.
-    let mut names: Vec<&str> = APPENDED.to_vec();
-    if args.extra {
-        names.extend(EXTRA);
-    }
-    let mut out_header = header.clone();
-    let slots: Vec<usize> = names
-        .iter()
-        .map(|n| match col(n) {
-            Some(i) => i,
-            None => {
-                out_header.push((*n).to_string());
-                out_header.len() - 1
-            }
-        })
-        .collect();
-    let mut rows: Vec<csv::ByteRecord> = Vec::new();
+    let mut rows = Vec::new();
     for (k, rec) in rdr.byte_records().enumerate() {
-        let rec =
-            rec.map_err(|e| Error::input(format!("{}: CSV record {}: {e}", input.name, k + 1)))?;
-        rows.push(rec);
+        rows.push(rec.map_err(|e| Error::input(format!("{name}: CSV record {}: {e}", k + 1)))?);
     }
-    let client = Client::new(&args.http, args.jobs)?;
-    let started = Instant::now();
-    let index: HashMap<String, Info> = if args.per_dataset {
-        HashMap::new()
-    } else if let Some(p) = &args.index {
-        let inp = Input::open(Some(p))?;
-        load_index(&inp.name, inp.reader)?
-    } else {
-        let body = client.get("/datasets").map_err(|e| e.into_error())?;
-        let name = format!("GET {}/datasets", client.base());
-        load_index(&name, &body[..]).map_err(|e| Error::api(e.msg))?
-    };
-    let cell = |r: &csv::ByteRecord, i: usize| {
-        String::from_utf8_lossy(r.get(i).unwrap_or_default()).into_owned()
-    };
-    let progress = Progress::new(rows.len());
-    // Rows the index answers are done at once; only the misses go to the
-    // network, all of them concurrently (a miss does not hold back the
-    // rows after it).
-    let mut results: Vec<Option<Lookup>> = rows
+    Ok(Table {
+        ci: col("collection_id"),
+        di,
+        header,
+        rows,
+    })
+}
+
+/// Step 2: the index, from a file or one GET /datasets (none with
+/// --per-dataset).
+fn read_index(args: &Args, client: &Client, ctx: &mut Ctx) -> Result<HashMap<String, Info>> {
+    if args.per_dataset {
+        return Ok(HashMap::new());
+    }
+    if let Some(p) = &args.index {
+        let inp = ctx.input(Some(p))?;
+        return load_index(ctx, &inp.name, inp.reader);
+    }
+    let body = client.get("/datasets").map_err(|e| e.into_error())?;
+    let name = format!("GET {}/datasets", client.base());
+    load_index(ctx, &name, &body[..]).map_err(|e| Error::api(e.msg))
+}
+
+/// Step 3: every row's lookup, in row order: index hits at once, misses
+/// through the per-dataset endpoint, all of them concurrently (a miss does
+/// not hold back the rows after it).
+fn look_up(
+    t: &Table,
+    index: &HashMap<String, Info>,
+    client: &Client,
+    jobs: usize,
+) -> Result<(Vec<Lookup>, usize)> {
+    let progress = Progress::new(t.rows.len());
+    let mut results: Vec<Option<Lookup>> = t
+        .rows
         .iter()
-        .map(|r| index.get(&cell(r, di)).map(|i| Lookup::Found(i.clone())))
+        .map(|r| {
+            index
+                .get(&t.cell(r, t.di))
+                .map(|i| Lookup::Found(i.clone()))
+        })
         .collect();
     let from_index = results.iter().filter(|l| l.is_some()).count();
     for _ in 0..from_index {
         progress.tick();
     }
-    let misses: Vec<usize> = (0..rows.len()).filter(|&k| results[k].is_none()).collect();
+    let misses: Vec<usize> = (0..t.rows.len())
+        .filter(|&k| results[k].is_none())
+        .collect();
     cxg_core::par::ordered_map(
         &misses,
-        args.jobs.max(1),
+        jobs,
         |_, &k| {
-            let res = per_dataset(&client, &cell(&rows[k], ci), &cell(&rows[k], di));
+            let r = &t.rows[k];
+            let did = t.cell(r, t.di);
+            let res = match t.ci {
+                Some(ci) => per_dataset(client, &t.cell(r, ci), &did),
+                None => Ok(fail(
+                    "not-in-index",
+                    "the index lacks this dataset and the CSV has no collection_id column to ask the API with",
+                )),
+            };
             progress.tick();
             res
         },
@@ -308,18 +388,43 @@ pub fn run(args: Args) -> Result<Outcome> {
             Ok(())
         },
     )?;
-    let results: Vec<Lookup> = results
+    let results = results
         .into_iter()
         .map(|l| l.unwrap_or_else(|| fail("internal", "no result")))
         .collect();
-    // Write every row, in input order.
-    let out = Output::open(args.output.as_deref())?;
-    let oname = out.name();
-    let mut w = csv_writer(out);
+    Ok((results, from_index))
+}
+
+/// A row that could not be completed: dataset_id, collection_id, why.
+type Failed = (String, String, Failure);
+
+/// Step 4: write every row in input order, the appended columns filled
+/// (or empty for a failed row, which is named on stderr). Returns the
+/// failures as (dataset_id, collection_id, failure).
+fn write_rows(t: &Table, results: &[Lookup], extra: bool, ctx: &mut Ctx) -> Result<Vec<Failed>> {
+    // Appended columns replace same-named input columns, so a rerun on
+    // this tool's own output gives the same file.
+    let mut names: Vec<&str> = APPENDED.to_vec();
+    if extra {
+        names.extend(EXTRA);
+    }
+    let mut out_header = t.header.clone();
+    let slots: Vec<usize> = names
+        .iter()
+        .map(|n| match t.header.iter().position(|h| h == n) {
+            Some(i) => i,
+            None => {
+                out_header.push((*n).to_string());
+                out_header.len() - 1
+            }
+        })
+        .collect();
+    let oname = ctx.out_name().to_string();
+    let mut w = csv_writer(ctx.take_out());
     let werr = |e| csv_write_error(&oname, e);
     w.write_record(&out_header).map_err(werr)?;
     let mut failures = Vec::new();
-    for (r, l) in rows.iter().zip(&results) {
+    for (r, l) in t.rows.iter().zip(results) {
         let mut cells: Vec<Vec<u8>> = r.iter().map(<[u8]>::to_vec).collect();
         cells.resize(out_header.len(), Vec::new());
         let values: Vec<String> = match l {
@@ -335,10 +440,13 @@ pub fn run(args: Args) -> Result<Outcome> {
                 all[..names.len()].iter().map(|s| s.to_string()).collect()
             }
             Lookup::Failed(f) => {
-                let (cid, did) = (cell(r, ci), cell(r, di));
-                warn(format_args!(
-                    "dataset {did} (collection {cid}): {} ({})",
-                    f.reason, f.status
+                let did = t.cell(r, t.di);
+                let cid = t.ci.map(|ci| t.cell(r, ci)).unwrap_or_default();
+                ctx.fail(format_args!(
+                    "dataset {did} (collection {}): {} ({})",
+                    if cid.is_empty() { "?" } else { &cid },
+                    f.reason,
+                    f.status
                 ));
                 failures.push((did, cid, f.clone()));
                 vec![String::new(); names.len()]
@@ -349,40 +457,57 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
         w.write_record(&cells).map_err(werr)?;
     }
-    let out = csv_finish(w, &oname)?;
-    if let Some(p) = &args.failures {
-        let fname = format!("'{}'", p.display());
-        let mut fw = csv_writer(AtomicFile::create(p)?);
-        let ferr = |e| csv_write_error(&fname, e);
-        fw.write_record(["dataset_id", "collection_id", "status", "reason"])
+    ctx.put_out(csv_finish(w, &oname)?);
+    Ok(failures)
+}
+
+/// Step 5: the failures file (just the header when every row was done).
+fn write_failures(out: Output, failures: &[Failed]) -> Result<()> {
+    let fname = out.name();
+    let mut fw = csv_writer(out);
+    let ferr = |e| csv_write_error(&fname, e);
+    fw.write_record(["dataset_id", "collection_id", "status", "reason"])
+        .map_err(ferr)?;
+    for (did, cid, f) in failures {
+        fw.write_record([did, cid, &f.status, &f.reason])
             .map_err(ferr)?;
-        for (did, cid, f) in &failures {
-            fw.write_record([did, cid, &f.status, &f.reason])
-                .map_err(ferr)?;
-        }
-        csv_finish(fw, &fname)?.commit()?;
     }
-    out.finish()?;
+    csv_finish(fw, &fname)?.finish()
+}
+
+/// Append the columns to every row of the CSV and write it to the
+/// context's output (checked before this is called, like --failures here).
+pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
+    let failures_out = match &args.failures {
+        Some(p) => Some(ctx.extra_output(p)?),
+        None => None,
+    };
+    let input = ctx.input(args.file.as_deref())?;
+    let table = read_table(input, args.delimiter)?;
+    let jobs = usize::from(args.jobs);
+    let client = Client::new(&args.http, jobs)?.with_notify(ctx.warner());
+    let started = Instant::now();
+    let index = read_index(&args, &client, ctx)?;
+    let (results, from_index) = look_up(&table, &index, &client, jobs)?;
+    let failures = write_rows(&table, &results, args.extra, ctx)?;
+    if let Some(f) = failures_out {
+        write_failures(f, &failures)?;
+    }
     if !args.quiet {
-        let n = rows.len();
-        let ix = from_index;
+        let n = table.rows.len();
         let with_url = results
             .iter()
             .filter(|l| matches!(l, Lookup::Found(i) if !i.h5ad_url.is_empty()))
             .count();
-        warn(format_args!(
-            "{n} rows ({with_url} with an H5AD url): {ix} from the index, {} per dataset, {} failed; {} HTTP requests in {:.2} s",
-            n - ix,
+        ctx.warn(format_args!(
+            "{n} rows ({with_url} with an H5AD url): {from_index} from the index, {} per dataset, {} failed; {} HTTP requests in {:.2} s",
+            n - from_index,
             failures.len(),
             client.requests(),
             started.elapsed().as_secs_f64()
         ));
     }
-    Ok(if failures.is_empty() {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(failures.len())
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -400,6 +525,7 @@ mod tests {
             Info {
                 cell_count: "12".into(),
                 h5ad_url: "h".into(),
+                collection_id: String::new(),
                 title: "T".into(),
                 explorer_url: "E".into(),
                 h5ad_filesize: "-1".into(),
@@ -410,5 +536,63 @@ mod tests {
             info(&json!({"assets": null, "cell_count": null})),
             Info::default()
         );
+    }
+
+    /// Literal CSV in, literal CSV out, joined through a literal index (no
+    /// request is made: every row is in it, or fails without a collection).
+    #[test]
+    fn joins_rows_in_process() {
+        let dir = std::env::temp_dir().join(format!("cxg-h5ad-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let index = dir.join("index.json");
+        let d1 = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+        let d2 = "fa8d0451-4377-4177-9d5b-3c408f64d941";
+        std::fs::write(
+            &index,
+            format!(
+                r#"[{{"dataset_id":"{d1}","cell_count":656,"assets":[{{"filetype":"H5AD","url":"u1"}}]}},
+                   {{"dataset_id":"{d2}","cell_count":7,"assets":[]}},
+                   {{"dataset_id":"{d2}","cell_count":8,"assets":[]}}]"#
+            ),
+        )
+        .unwrap();
+        let args = |extra: &[&str]| {
+            let mut a = vec!["cxg-h5ad", "--quiet", "--api-url", "http://127.0.0.1:9/v1"];
+            a.extend_from_slice(&["--index", index.to_str().unwrap()]);
+            a.extend_from_slice(extra);
+            Args::try_parse_from(a).unwrap()
+        };
+        // (options, input, exit status, output, a warning)
+        let cases: Vec<(Vec<&str>, String, i32, String, &str)> = vec![
+            (
+                vec![],
+                format!("dataset_id,x\n{d1},\"a,b\"\n{d2},\n"),
+                0,
+                format!("dataset_id,x,cell_count,h5ad_url\n{d1},\"a,b\",656,u1\n{d2},,8,\n"),
+                "appear more than once",
+            ),
+            (
+                vec!["-d", "tab"],
+                format!("dataset_id\tcell_count\n{d1}\t1\nmissing\t2\n"),
+                1,
+                format!("dataset_id,cell_count,h5ad_url\n{d1},656,u1\nmissing,,\n"),
+                "dataset missing (collection ?)",
+            ),
+            (
+                vec![],
+                "dataset\n1\n".to_string(),
+                2,
+                String::new(),
+                "expected a dataset_id column",
+            ),
+        ];
+        for (extra, input, code, want, warned) in cases {
+            let (got_code, out, warnings) =
+                cxg_core::ctx::run_memory(input.as_bytes(), |ctx| run(args(&extra), ctx));
+            assert_eq!(got_code, code, "{input}: {warnings:?}");
+            assert_eq!(out, want, "{input}");
+            assert!(warnings.iter().any(|w| w.contains(warned)), "{warnings:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,5 +2,6 @@ use clap::Parser;
 
 fn main() {
     let args = cxg_h5ad::Args::parse();
-    cxg_core::cli::main_with("cxg-h5ad", || cxg_h5ad::run(args))
+    let output = args.out.output.clone();
+    cxg_core::cli::main_ctx("cxg-h5ad", output, |ctx| cxg_h5ad::run(args, ctx))
 }

@@ -16,7 +16,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const EXAMPLES: &str = "\
   # serve the committed sample snapshot on a free port; the first line of
@@ -28,7 +28,10 @@ const EXAMPLES: &str = "\
   cxg-fetch --api-url http://127.0.0.1:8080/curation/v1 collections
 
   # a flaky API for testing clients: 50 ms latency, every 5th request 503
-  cxg-serve --port 0 --latency-ms 50 --fail-every 5 --fail-status 503 DIR";
+  cxg-serve --port 0 --latency-ms 50 --fail-every 5 --fail-status 503 DIR
+
+  # a hostile one: every answer about a dataset is another dataset's
+  cxg-serve --port 0 --fail-every 1 --fault wrong-id --fail-match /datasets/ DIR";
 
 const LAYOUT: &str = "\
 Snapshot folder layout:
@@ -37,7 +40,38 @@ Snapshot folder layout:
   DIR/collections/<cid>.json                    GET /curation/v1/collections/<cid>
   DIR/collections/<cid>/datasets/<did>.json     GET /curation/v1/collections/<cid>/datasets/<did>
   DIR/gone.json (optional)                      JSON array of ids answered 410 Gone
-Missing resources answer 404 problem+json; ids that are not UUIDs 403, as the real API does.";
+Missing resources answer 404 problem+json; ids that are not UUIDs 403, as the real API does.
+
+Faults (--fault KIND, for the requests --fail-first/--fail-every pick):
+  status       the --fail-status code with a problem+json body (default)
+  truncate     200 with half the body, then the connection closes
+  wrong-shape  200 with {\"error\": ...} instead of the record
+  wrong-id     200 with the record's collection_id/dataset_id replaced
+  endless      200 with a body that never ends
+  gzip-bomb    200, gzip-encoded, expanding to --bomb-mib MiB
+Idle connections close after --idle-timeout; a request head slower than
+--head-timeout gets 408; a request line over 8 KiB 414; headers over 64 KiB 431.";
+
+/// The kinds of injected fault, for testing clients against a hostile or
+/// broken server.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// An error status (--fail-status) with a problem+json body
+    Status,
+    /// 200 with half the body, then the connection closes
+    Truncate,
+    /// 200 with a JSON object that is not what was asked for: {"error": ...}
+    WrongShape,
+    /// 200 with the record, but its collection_id / dataset_id changed to
+    /// another id
+    WrongId,
+    /// 200 with a body that never ends (no Content-Length; bytes until the
+    /// client goes away)
+    Endless,
+    /// 200 with `Content-Encoding: gzip`: a small body that expands to
+    /// --bomb-mib MiB
+    GzipBomb,
+}
 
 /// Serve a snapshot folder as the read-only curation API on 127.0.0.1.
 #[derive(Parser, Debug, Clone)]
@@ -64,11 +98,26 @@ pub struct Args {
     #[arg(long, default_value_t = 503, value_name = "CODE")]
     pub fail_status: u16,
     /// Send `Retry-After: SECS` with injected faults
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub retry_after: Option<u64>,
-    /// Injected faults send a truncated 200 body instead of an error status
+    /// Send Retry-After as an HTTP date (now + SECS) instead of seconds
+    #[arg(long, requires = "retry_after")]
+    pub retry_after_date: bool,
+    /// What an injected fault is (see "Faults" below)
+    #[arg(long, value_enum, default_value_t = Fault::Status, value_name = "KIND")]
+    pub fault: Fault,
+    /// Injected faults send a truncated 200 body (same as --fault truncate)
     #[arg(long)]
     pub truncate: bool,
+    /// Size of the decompressed body that --fault gzip-bomb sends, in MiB
+    #[arg(long, default_value_t = 1024, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub bomb_mib: u64,
+    /// Close a kept-alive connection idle for this many seconds
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
+    /// Answer 408 and close when a request head takes longer than this
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub head_timeout: u64,
     /// Only requests whose path contains TEXT count for faults
     #[arg(long, value_name = "TEXT")]
     pub fail_match: Option<String>,
@@ -83,6 +132,8 @@ pub struct Args {
 struct State {
     args: Args,
     gone: HashSet<String>,
+    /// The gzip body of --fault gzip-bomb.
+    bomb: Option<Vec<u8>>,
     requests: AtomicU64,
     matching: AtomicU64,
     connections: AtomicUsize,
@@ -90,6 +141,9 @@ struct State {
 }
 
 const MAX_CONNECTIONS: usize = 512;
+/// The longest request line answered (414 beyond it).
+const MAX_LINE: usize = 8 * 1024;
+/// The most header bytes answered (431 beyond them).
 const MAX_HEAD: usize = 64 * 1024;
 
 pub fn run(args: Args) -> Result<Outcome> {
@@ -100,6 +154,15 @@ pub fn run(args: Args) -> Result<Outcome> {
         )));
     }
     let gone = load_gone(&args.dir)?;
+    let mut args = args;
+    if args.truncate {
+        args.fault = Fault::Truncate;
+    }
+    let bomb = if args.fault == Fault::GzipBomb {
+        Some(gzip_zeros(args.bomb_mib << 20)?)
+    } else {
+        None
+    };
     let log = match &args.log {
         Some(p) => Some(Mutex::new(
             File::options()
@@ -137,6 +200,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let state = Arc::new(State {
         args,
         gone,
+        bomb,
         requests: AtomicU64::new(0),
         matching: AtomicU64::new(0),
         connections: AtomicUsize::new(0),
@@ -154,7 +218,6 @@ pub fn run(args: Args) -> Result<Outcome> {
                 "application/problem+json",
                 &problem(503, "too many connections"),
                 &[],
-                false,
             );
             continue;
         }
@@ -182,32 +245,119 @@ fn load_gone(dir: &Path) -> Result<HashSet<String>> {
     Ok(ids.into_iter().collect())
 }
 
+/// Gzip of `n` zero bytes, made once at start for --fault gzip-bomb.
+fn gzip_zeros(n: u64) -> Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(zeros.len() as u64) as usize;
+        enc.write_all(&zeros[..k])
+            .map_err(|e| Error::input(format!("cannot build the gzip body: {e}")))?;
+        left -= k as u64;
+    }
+    enc.finish()
+        .map_err(|e| Error::input(format!("cannot build the gzip body: {e}")))
+}
+
 struct Request {
     method: String,
     target: String,
     close: bool,
 }
 
-/// Read one request head; `None` when the client closed the connection.
-fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
-    let mut line = String::new();
-    let mut total = 0;
-    if r.by_ref().take(MAX_HEAD as u64).read_line(&mut line)? == 0 || !line.ends_with('\n') {
+/// Why a request head was not read.
+enum Head {
+    Request(Request),
+    /// The client closed the connection (or stayed idle too long).
+    Closed,
+    /// Answer this status and close: 408 (too slow), 414, 431, 400.
+    Refuse(u16, &'static str),
+}
+
+/// A reader that fails once its deadline has passed, however slowly the
+/// bytes trickle in (one byte every few seconds cannot hold a connection).
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        (&mut &*self.stream).read(buf)
+    }
+}
+
+/// Read one line of at most `max` bytes; `Ok(None)` when it is longer.
+fn read_limited(r: &mut impl BufRead, max: usize) -> std::io::Result<Option<String>> {
+    let mut line = Vec::new();
+    let n = r.take(max as u64 + 1).read_until(b'\n', &mut line)?;
+    if n > max {
         return Ok(None);
     }
+    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+}
+
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
+}
+
+/// Read one request head: the first byte must come within the idle
+/// timeout, the whole head within the head timeout.
+fn read_request(st: &State, stream: &TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Head> {
+    // Wait for the first byte of the next request (keep-alive idle time).
+    if buf.is_empty() {
+        stream.set_read_timeout(Some(Duration::from_secs(st.args.idle_timeout)))?;
+        let mut first = [0u8; 1];
+        match (&mut &*stream).read(&mut first) {
+            Ok(0) => return Ok(Head::Closed),
+            Ok(_) => buf.push(first[0]),
+            Err(e) if timed_out(&e) => return Ok(Head::Closed),
+            Err(e) => return Err(e),
+        }
+    }
+    let deadline = Deadline {
+        stream,
+        until: Instant::now() + Duration::from_secs(st.args.head_timeout),
+    };
+    let pre = std::mem::take(buf);
+    let mut r = BufReader::new(std::io::Cursor::new(pre).chain(deadline));
+    let line = match read_limited(&mut r, MAX_LINE) {
+        Ok(Some(l)) if l.ends_with('\n') => l,
+        Ok(Some(_)) => return Ok(Head::Closed),
+        Ok(None) => return Ok(Head::Refuse(414, "the request line is too long")),
+        Err(e) if timed_out(&e) => return Ok(Head::Refuse(408, "the request head took too long")),
+        Err(e) => return Err(e),
+    };
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
     let target = parts.next().unwrap_or("").to_string();
     let version = parts.next().unwrap_or("");
+    if method.is_empty() || target.is_empty() || !version.starts_with("HTTP/1.") {
+        return Ok(Head::Refuse(400, "not an HTTP/1.x request line"));
+    }
     let mut close = version != "HTTP/1.1";
-    let mut content_length = 0usize;
+    let mut content_length = 0u64;
+    let mut total = 0;
     loop {
-        let mut h = String::new();
-        let n = r.by_ref().take(MAX_HEAD as u64).read_line(&mut h)?;
-        total += n;
-        if n == 0 || total > MAX_HEAD {
-            return Ok(None);
-        }
+        let h = match read_limited(&mut r, MAX_HEAD - total.min(MAX_HEAD)) {
+            Ok(Some(h)) if h.ends_with('\n') => h,
+            Ok(Some(_)) => return Ok(Head::Closed),
+            Ok(None) => return Ok(Head::Refuse(431, "the request headers are too large")),
+            Err(e) if timed_out(&e) => {
+                return Ok(Head::Refuse(408, "the request head took too long"))
+            }
+            Err(e) => return Err(e),
+        };
+        total += h.len();
         let h = h.trim_end();
         if h.is_empty() {
             break;
@@ -222,12 +372,14 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
         }
     }
     if content_length > 0 {
-        std::io::copy(
-            &mut r.by_ref().take(content_length as u64),
-            &mut std::io::sink(),
-        )?;
+        // A GET-only server reads and drops a body, within the same deadline.
+        if std::io::copy(&mut r.by_ref().take(content_length), &mut std::io::sink()).is_err() {
+            return Ok(Head::Closed);
+        }
     }
-    Ok(Some(Request {
+    // Bytes of a pipelined next request stay for the next call.
+    buf.extend_from_slice(r.buffer());
+    Ok(Head::Request(Request {
         method,
         target,
         close,
@@ -235,33 +387,44 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>
 }
 
 fn serve_connection(st: &State, stream: TcpStream) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.set_nodelay(true)?;
     let mut w = stream.try_clone()?;
-    let mut r = BufReader::new(stream);
-    while let Some(req) = read_request(&mut r)? {
-        let keep = handle(st, &req, &mut w)?;
-        if req.close || !keep {
-            break;
+    let mut pending = Vec::new();
+    loop {
+        match read_request(st, &stream, &mut pending)? {
+            Head::Closed => break,
+            Head::Refuse(status, why) => {
+                log(st, 0, "-", "-", status, "");
+                let _ = respond(
+                    &mut w,
+                    status,
+                    "application/problem+json",
+                    &problem(status, why),
+                    &[("Connection", "close".into())],
+                );
+                // A lingering close: drop what the client still sends (for a
+                // second, at most 1 MiB) so that it reads the answer instead
+                // of a connection reset.
+                let _ = w.shutdown(std::net::Shutdown::Write);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+                let _ = std::io::copy(&mut (&stream).take(1 << 20), &mut std::io::sink());
+                break;
+            }
+            Head::Request(req) => {
+                let keep = handle(st, &req, &mut w)?;
+                if req.close || !keep {
+                    break;
+                }
+            }
         }
     }
     Ok(())
 }
 
 fn problem(status: u16, detail: &str) -> Vec<u8> {
-    let title = match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Not Allowed",
-        410 => "Gone",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Error",
+    let title = match cxg_core::http::reason(status) {
+        "" => "Error",
+        r => r,
     };
     serde_json::json!({"detail": detail, "status": status, "title": title, "type": "about:blank"})
         .to_string()
@@ -274,41 +437,91 @@ fn respond(
     ctype: &str,
     body: &[u8],
     extra: &[(&str, String)],
-    truncate: bool,
 ) -> std::io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n",
-        reason(status),
+        match cxg_core::http::reason(status) {
+            "" => "Status",
+            r => r,
+        },
         body.len()
     );
     for (k, v) in extra {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if truncate {
-        head.push_str("Connection: close\r\n");
-    }
     head.push_str("\r\n");
     w.write_all(head.as_bytes())?;
-    if truncate {
-        w.write_all(&body[..body.len() / 2])?;
-        w.flush()?;
-        return w.shutdown(std::net::Shutdown::Both);
-    }
     w.write_all(body)?;
     w.flush()
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        410 => "Gone",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
+/// Send what a 200 fault sends; the connection is closed afterwards.
+fn respond_fault(st: &State, w: &mut TcpStream, fault: Fault, body: &[u8]) -> std::io::Result<()> {
+    match fault {
+        Fault::Truncate => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            w.write_all(head.as_bytes())?;
+            w.write_all(&body[..body.len() / 2])?;
+        }
+        Fault::Endless => {
+            w.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n[",
+            )?;
+            let chunk = b"{\"endless\":true},".repeat(4096);
+            // Until the client goes away (a write fails), or an hour passed.
+            let until = Instant::now() + Duration::from_secs(3600);
+            while Instant::now() < until {
+                w.write_all(&chunk)?;
+            }
+        }
+        Fault::GzipBomb => {
+            let bomb = st.bomb.as_deref().unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                bomb.len()
+            );
+            w.write_all(head.as_bytes())?;
+            w.write_all(bomb)?;
+        }
+        Fault::Status | Fault::WrongShape | Fault::WrongId => {}
+    }
+    w.flush()?;
+    w.shutdown(std::net::Shutdown::Both)
+}
+
+/// The record with its `collection_id` and `dataset_id` (at the top level
+/// and in `datasets`) replaced by another id.
+fn wrong_id(body: &[u8]) -> Vec<u8> {
+    const OTHER: &str = "00000000-0000-4000-8000-000000000000";
+    fn swap(v: &mut serde_json::Value) {
+        if let Some(o) = v.as_object_mut() {
+            for k in ["collection_id", "dataset_id"] {
+                if o.contains_key(k) {
+                    o.insert(k.into(), OTHER.into());
+                }
+            }
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            match &mut v {
+                serde_json::Value::Array(items) => items.iter_mut().for_each(swap),
+                other => swap(other),
+            }
+            v.to_string().into_bytes()
+        }
+        Err(_) => body.to_vec(),
+    }
+}
+
+fn log(st: &State, n: u64, method: &str, target: &str, status: u16, note: &str) {
+    if let Some(log) = &st.log {
+        if let Ok(mut f) = log.lock() {
+            let _ = writeln!(f, "{n} {method} {target} {status}{note}");
+        }
     }
 }
 
@@ -378,51 +591,145 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
         let k = st.matching.fetch_add(1, Ordering::SeqCst) + 1;
         k <= a.fail_first || (a.fail_every > 0 && k % a.fail_every == 0)
     };
-    let (status, body, ctype, truncate) = if req.method != "GET" {
+    let mut extra = Vec::new();
+    let (status, body, ctype) = if req.method != "GET" {
         (
             405,
             problem(405, "Only GET is supported"),
             "application/problem+json",
-            false,
         )
-    } else if fault && !a.truncate {
+    } else if fault && a.fault == Fault::Status {
+        if let Some(s) = a.retry_after {
+            extra.push((
+                "Retry-After",
+                if a.retry_after_date {
+                    httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(s))
+                } else {
+                    s.to_string()
+                },
+            ));
+        }
         (
             a.fail_status,
             problem(a.fail_status, "injected fault"),
             "application/problem+json",
-            false,
         )
     } else {
         match route(st, path, query) {
-            Route::Problem(s, d) => (s, problem(s, &d), "application/problem+json", false),
+            Route::Problem(s, d) => (s, problem(s, &d), "application/problem+json"),
             Route::File(p) => match std::fs::read(&p) {
-                Ok(b) => (200, b, "application/json", fault),
-                Err(_) => (
-                    404,
-                    problem(404, "Not found"),
-                    "application/problem+json",
-                    false,
-                ),
+                Ok(b) => (200, b, "application/json"),
+                Err(_) => (404, problem(404, "Not found"), "application/problem+json"),
             },
         }
     };
-    let mut extra = Vec::new();
-    if fault && !a.truncate {
-        if let Some(s) = a.retry_after {
-            extra.push(("Retry-After", s.to_string()));
+    let fault = if fault && status == 200 {
+        Some(a.fault)
+    } else {
+        None
+    };
+    let note = match fault {
+        Some(Fault::Status) | None => String::new(),
+        Some(f) => format!(" fault={f:?}"),
+    };
+    log(st, n, &req.method, &req.target, status, &note);
+    match fault {
+        Some(Fault::WrongShape) => {
+            let body = br#"{"error":"injected fault: this is not the record asked for"}"#;
+            respond(w, 200, "application/json", body, &extra)?;
+            Ok(true)
+        }
+        Some(Fault::WrongId) => {
+            respond(w, 200, "application/json", &wrong_id(&body), &extra)?;
+            Ok(true)
+        }
+        Some(f @ (Fault::Truncate | Fault::Endless | Fault::GzipBomb)) => {
+            let _ = respond_fault(st, w, f, &body);
+            Ok(false)
+        }
+        Some(Fault::Status) | None => {
+            respond(w, status, ctype, &body, &extra)?;
+            Ok(true)
         }
     }
-    if let Some(log) = &st.log {
-        if let Ok(mut f) = log.lock() {
-            let _ = writeln!(
-                f,
-                "{n} {} {} {status}{}",
-                req.method,
-                req.target,
-                if truncate { " truncated" } else { "" }
-            );
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod route_tests {
+    use super::*;
+
+    /// Request target → what is served: a file of the snapshot, or a
+    /// problem status. One line per case.
+    #[test]
+    fn routes() {
+        let c = "6e2974ee-853a-4444-b781-01a428af919f";
+        let d = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+        let g = "00000000-0000-4000-8000-00000000dead";
+        let args = Args::try_parse_from(["cxg-serve", "SNAP"]).unwrap();
+        let st = State {
+            args,
+            gone: [g.to_string()].into_iter().collect(),
+            bomb: None,
+            requests: AtomicU64::new(0),
+            matching: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
+            log: None,
+        };
+        let file = |p: &str| format!("file SNAP/{p}");
+        let cases = [
+            (
+                "/curation/v1/collections",
+                "visibility=PUBLIC",
+                file("collections.json"),
+            ),
+            ("/curation/v1/collections/", "", file("collections.json")),
+            (
+                "/curation/v1/collections",
+                "visibility=PRIVATE",
+                "403".into(),
+            ),
+            (
+                "/curation/v1/datasets",
+                "schema_version=5",
+                file("datasets.json"),
+            ),
+            (
+                &format!("/curation/v1/collections/{c}"),
+                "",
+                file(&format!("collections/{c}.json")),
+            ),
+            (
+                &format!("/curation/v1/collections/{c}/datasets/{d}"),
+                "",
+                file(&format!("collections/{c}/datasets/{d}.json")),
+            ),
+            (&format!("/curation/v1/collections/{g}"), "", "410".into()),
+            (
+                &format!("/curation/v1/collections/{c}/datasets/{g}"),
+                "",
+                "410".into(),
+            ),
+            ("/curation/v1/collections/..%2Fx", "", "403".into()),
+            (
+                &format!("/curation/v1/collections/{c}/datasets/../x"),
+                "",
+                "404".into(),
+            ),
+            (
+                &format!("/curation/v1/collections/{c}/datasets/.."),
+                "",
+                "403".into(),
+            ),
+            ("/curation/v1/other", "", "404".into()),
+            ("/elsewhere", "", "404".into()),
+        ];
+        for (path, query, want) in cases {
+            let got = match route(&st, path, query) {
+                Route::File(p) => format!("file {}", p.display()),
+                Route::Problem(s, _) => s.to_string(),
+            };
+            assert_eq!(got, want, "{path}?{query}");
         }
     }
-    respond(w, status, ctype, &body, &extra, truncate)?;
-    Ok(!truncate)
 }

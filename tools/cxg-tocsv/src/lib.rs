@@ -139,7 +139,9 @@ pub fn columns_for(args: &Args) -> Result<Vec<Column>> {
                 };
                 Error::input(format!("cannot read '{}': {e}{hint}", p.display()))
             })?;
-            parse_columns(&text, &format!("'{}'", p.display()))?
+            // a UTF-8 byte-order mark (as some editors write) is not part of a name
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            parse_columns(text, &format!("'{}'", p.display()))?
         }
         None => {
             let mut c = parse_columns(SEED, "preset seed")?;
@@ -536,9 +538,15 @@ fn make_row(
     {
         let outs = match fast.as_ref().and_then(|f| eval_fast(f, &v)) {
             Some(x) => vec![x],
-            None => p
-                .run(v.clone())
-                .map_err(|e| format!("{}: column '{}': {e}", label(), c.name))?,
+            None => p.run(v.clone()).map_err(|e| {
+                let msg = format!("{}: column '{}': {e}", label(), c.name);
+                if cxg_core::jq::is_recursion_error(&e) {
+                    // the expression's fault, not the record's: exit 2
+                    RowError::Stage(msg)
+                } else {
+                    RowError::Record(msg)
+                }
+            })?,
         };
         let mut s = String::new();
         for (i, o) in outs.iter().enumerate() {
@@ -564,9 +572,11 @@ const BATCH: usize = 512;
 const SEED_EMPTY: [&str; 2] = ["author_cell_type", "embedding"];
 
 pub fn run(args: Args) -> Result<Outcome> {
+    // The output is checked before any input is read.
+    let out = Output::open(args.output.as_deref())?;
     let cols = columns_for(&args)?;
     if args.list_columns {
-        let mut out = Output::open(args.output.as_deref())?;
+        let mut out = out;
         let name = out.name();
         std::io::Write::write_all(&mut out, list_columns(&cols).as_bytes())
             .map_err(|e| Error::write(&name, e))?;
@@ -580,6 +590,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut rows: Vec<Row> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let (mut failed, mut dropped) = (0usize, 0usize);
+    let mut dropped_named: Vec<String> = Vec::new();
     loop {
         // Read a batch of raw records, then build their rows in parallel.
         let mut batch: Vec<(cxg_core::json::Pos, Vec<u8>)> = Vec::with_capacity(BATCH);
@@ -610,8 +621,21 @@ pub fn run(args: Args) -> Result<Outcome> {
                 Ok(row) => match by_id.get(&row.dataset_id) {
                     Some(&i) => {
                         dropped += 1;
-                        if row.recency > rows[i].recency {
-                            rows[i] = row;
+                        let gone = if row.recency > rows[i].recency {
+                            std::mem::replace(&mut rows[i], row)
+                        } else {
+                            row
+                        };
+                        if dropped_named.len() < 10 {
+                            dropped_named.push(format!(
+                                "{} version {}",
+                                gone.dataset_id,
+                                if gone.recency.2.is_empty() {
+                                    "?"
+                                } else {
+                                    &gone.recency.2
+                                }
+                            ));
                         }
                     }
                     None => {
@@ -624,8 +648,14 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     if dropped > 0 {
         warn(format_args!(
-            "{dropped} duplicate dataset row{} dropped (kept the most recent version of each dataset_id)",
-            if dropped == 1 { "" } else { "s" }
+            "{dropped} duplicate dataset row{} dropped (kept the most recent version of each dataset_id): {}{}",
+            if dropped == 1 { "" } else { "s" },
+            dropped_named.join(", "),
+            if dropped > dropped_named.len() {
+                format!(" and {} more", dropped - dropped_named.len())
+            } else {
+                String::new()
+            }
         ));
     }
     if !rows.is_empty() {
@@ -654,7 +684,6 @@ pub fn run(args: Args) -> Result<Outcome> {
             ));
         }
     }
-    let out = Output::open(args.output.as_deref())?;
     let name = out.name();
     let mut out = std::io::BufWriter::new(out);
     let header: Vec<String> = programs.iter().map(|c| c.col.name.clone()).collect();

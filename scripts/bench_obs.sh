@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# make bench (part 2): cxg-obs against anndata on one generated H5AD of
+# CELLS cells (default 1,000,000; made once by scripts/make_h5ad_fixtures.py
+# and kept in $OUT/obs/, never committed). The reference is what a Python
+# user runs: anndata read_h5ad(backed="r") + pandas value_counts per facet.
+# Both run RUNS times on a warm page cache: median wall time, spread and
+# peak RSS (/usr/bin/time). Prints a markdown table, also written to
+# $OUT/obs.md. Not part of make test.
+#
+# The Python side lives in a venv (target/venv-h5ad, made here from the
+# pinned scripts/h5ad-fixtures-requirements.txt when absent; PYTHON picks
+# the interpreter, default python3.11). Without Python the benchmark says
+# so and stops.
+#
+# Settings (environment): BIN (target/release), OUT (bench-out), RUNS (3),
+# CELLS (1000000), PYTHON (python3.11), VENV (target/venv-h5ad).
+set -euo pipefail
+BIN=${BIN:-target/release}
+OUT=${OUT:-bench-out}
+RUNS=${RUNS:-3}
+CELLS=${CELLS:-1000000}
+PYTHON=${PYTHON:-python3.11}
+VENV=${VENV:-target/venv-h5ad}
+BIN=$(cd "$BIN" && pwd)
+mkdir -p "$OUT/obs"
+OUT=$(cd "$OUT" && pwd)
+
+if [ ! -x "$VENV/bin/python" ]; then
+  command -v "$PYTHON" >/dev/null || { echo "bench-obs: skipped: $PYTHON is not installed (set PYTHON=...)" >&2; exit 0; }
+  echo "bench-obs: creating $VENV from scripts/h5ad-fixtures-requirements.txt" >&2
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q -r scripts/h5ad-fixtures-requirements.txt
+fi
+PY="$VENV/bin/python"
+
+file="$OUT/obs/cells-$CELLS.h5ad"
+if [ ! -s "$file" ]; then
+  echo "bench-obs: writing $file ($CELLS cells)" >&2
+  "$PY" scripts/make_h5ad_fixtures.py --bench "$CELLS" "$file.tmp"
+  mv "$file.tmp" "$file"
+fi
+
+have_time=1; [ -x /usr/bin/time ] || { have_time=0; echo "bench-obs: /usr/bin/time not installed, no peak RSS" >&2; }
+# measure CMD -> $med $spread $rss (KB) $cpu (median user+sys seconds)
+measure() {
+  local cmd=$1 t0 t1 ts=() rs=() cs=() tf
+  tf=$(mktemp)
+  for _ in $(seq "$RUNS"); do
+    t0=$(date +%s%N)
+    if [ "$have_time" = 1 ]; then
+      /usr/bin/time -f "%M %U %S" -o "$tf" bash -c "$cmd" >/dev/null 2>>"$OUT/obs/stderr.log"
+      rs+=("$(tail -n1 "$tf" | cut -d' ' -f1)")
+      cs+=("$(tail -n1 "$tf" | awk '{printf "%.2f", $2 + $3}')")
+    else
+      bash -c "$cmd" >/dev/null 2>>"$OUT/obs/stderr.log"
+    fi
+    t1=$(date +%s%N)
+    ts+=("$(( (t1 - t0) / 1000000 ))")
+  done
+  rm -f "$tf"
+  local sorted
+  sorted=$(printf '%s\n' "${ts[@]}" | sort -n)
+  med=$(echo "$sorted" | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]/1000}')
+  spread=$(echo "$sorted" | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f", (hi-lo)/1000}')
+  rss=""; [ "${#rs[@]}" -gt 0 ] && rss=$(printf '%s\n' "${rs[@]}" | sort -n | tail -n1)
+  cpu="n/a"; [ "${#cs[@]}" -gt 0 ] && cpu=$(printf '%s\n' "${cs[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  return 0
+}
+mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN {printf "%.0f MB", k/1024}' || echo "n/a"; }
+
+# the same answers first
+ours=$(echo "$file" | "$BIN/cxg-obs" -q | jq -c '{n_cells, normal_cell_count, primary_cell_count, donor_count, cell_types: (.counts.cell_type | length)}' 2>/dev/null || true)
+ref=$("$PY" scripts/make_h5ad_fixtures.py --count "$file" 2>/dev/null)
+if [ -n "$ours" ] && [ "$ours" != "$ref" ]; then
+  echo "bench-obs: cxg-obs and anndata disagree on $file:" >&2
+  echo "  cxg-obs: $ours" >&2; echo "  anndata: $ref" >&2; exit 1
+fi
+
+measure "echo '$file' | '$BIN/cxg-obs' -q"; o_med=$med; o_sp=$spread; o_rss=$rss; o_cpu=$cpu
+measure "'$PY' scripts/make_h5ad_fixtures.py --count '$file'"; r_med=$med; r_sp=$spread; r_rss=$rss; r_cpu=$cpu
+measure "'$PY' -c 'import anndata'"; i_med=$med; i_rss=$rss; i_cpu=$cpu
+speed=$(awk -v a="$o_med" -v b="$r_med" 'BEGIN {printf "%.1f×", b/a}')
+cpuspeed=$(awk -v a="$o_cpu" -v b="$r_cpu" 'BEGIN { if (a > 0) printf "%.1f×", b/a; else print "n/a" }')
+memfrac=$( [ -n "$o_rss" ] && [ -n "$r_rss" ] && awk -v a="$o_rss" -v b="$r_rss" 'BEGIN {printf "%.1f%%", 100*a/b}' || echo "n/a")
+size=$(du -m "$file" | cut -f1)
+{
+  echo "Measured by \`make bench\` (scripts/bench_obs.sh) on $(date -u +%F), $(nproc) cores, $(uname -m);"
+  echo "$RUNS runs each, warm page cache (median wall time ± spread · median CPU time, user + sys · peak RSS); load average $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a) at the end."
+  echo "File: $CELLS cells, ${size} MB, gzip, written by anndata $("$PY" -c 'import importlib.metadata as m; print(m.version("anndata"))')."
+  echo "Both give $ref."
+  echo
+  echo "| what | wall time | CPU time | peak RSS |"
+  echo "|---|---|---|---|"
+  echo "| \`cxg-obs\` (all 9 facets, labels, scalars) | ${o_med} s ±${o_sp} | ${o_cpu} s | $(mb "$o_rss") |"
+  echo "| anndata \`read_h5ad(backed=\"r\")\` + \`value_counts\` | ${r_med} s ±${r_sp} | ${r_cpu} s | $(mb "$r_rss") |"
+  echo "| (of which: starting Python and importing anndata) | ${i_med} s | ${i_cpu} s | $(mb "$i_rss") |"
+  echo "| cxg-obs vs anndata | ${speed} faster | ${cpuspeed} less | ${memfrac} of the memory |"
+} | tee "$OUT/obs.md"

@@ -1,0 +1,508 @@
+//! cxg-obs against the committed H5AD fixtures (written by anndata with
+//! scripts/make_h5ad_fixtures.py; the expected summaries beside them were
+//! computed by anndata itself): counts, labels, missing codes, int8/16/32
+//! codes, the older 0.8 layout, bad files that fail alone, the manifest
+//! input, --csv, -j, and --join. No Python is needed here.
+#![allow(clippy::unwrap_used)]
+
+use cxg_tests::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+const GOOD: [&str; 8] = [
+    "0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b",
+    "wide_codes",
+    "anndata08",
+    "plain",
+    "lzf",
+    "anndata07_layout",
+    "ids_only",
+    "x_unreadable",
+];
+const FACETS: [&str; 9] = [
+    "cell_type",
+    "tissue",
+    "disease",
+    "assay",
+    "sex",
+    "development_stage",
+    "self_reported_ethnicity",
+    "suspension_type",
+    "tissue_type",
+];
+
+fn h5(name: &str) -> PathBuf {
+    fixture(&format!("h5ad/{name}.h5ad"))
+}
+
+fn list(names: &[&str]) -> Vec<u8> {
+    names
+        .iter()
+        .map(|n| format!("{}\n", h5(n).display()))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// An object's entries in order (serde_json's map equality ignores order).
+fn entries(v: &Value) -> Vec<(String, Value)> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn check_against_anndata(got: &Value, name: &str) {
+    let want = json(&read(&fixture(&format!("h5ad/{name}.expected.json"))));
+    assert_eq!(got["status"], "ok", "{name}: {}", got["error"]);
+    assert_eq!(got["error"], Value::Null);
+    for k in [
+        "dataset_version_id",
+        "schema_version",
+        "n_cells",
+        "normal_cell_count",
+        "primary_cell_count",
+        "donor_count",
+    ] {
+        assert_eq!(got[k], want[k], "{name}: {k}");
+    }
+    for f in FACETS {
+        for part in ["counts", "labels"] {
+            assert_eq!(
+                entries(&got[part][f]),
+                entries(&want[part][f]),
+                "{name}: {part}.{f} (values and order)"
+            );
+        }
+        assert_eq!(got["missing"][f], want["missing"][f], "{name}: missing.{f}");
+    }
+}
+
+#[test]
+fn summaries_match_anndata_for_every_layout() {
+    let o = run("cxg-obs", &["-j", "2"], Some(&list(&GOOD)));
+    o.ok()
+        .stderr_has("8 files: 8 summarised, 0 failed, 0 manifest rows skipped");
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs.len(), 8);
+    for (r, name) in recs.iter().zip(GOOD) {
+        check_against_anndata(r, name);
+    }
+    // what the fixtures exercise, so that the comparison above means it
+    let basic = &recs[0];
+    assert!(
+        basic["missing"]["cell_type"].as_u64().unwrap() > 0,
+        "-1 codes"
+    );
+    let wide = json(&read(&fixture("h5ad/wide_codes.expected.json")));
+    assert_eq!(
+        wide["_written_by"]["layout"]["codes"]["cell_type_ontology_term_id"],
+        "int16"
+    );
+    assert_eq!(
+        wide["_written_by"]["layout"]["codes"]["assay_ontology_term_id"],
+        "int32"
+    );
+    assert!(recs[1]["counts"]["cell_type"].as_object().unwrap().len() > 127);
+    // wide_codes.h5ad is not named by its id: it comes from uns
+    assert_eq!(
+        recs[1]["dataset_version_id"],
+        "7c1e2a44-9d0b-4f3e-b6a1-5e8d2c9f0b77"
+    );
+    // tissue_type is an exact tie: ids in byte order
+    let tt: Vec<String> = entries(&basic["counts"]["tissue_type"])
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(tt, ["organoid", "tissue"]);
+    // every record has the same keys, in the same order
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        keys(basic),
+        [
+            "dataset_version_id",
+            "dataset_id",
+            "path",
+            "status",
+            "error",
+            "schema_version",
+            "n_cells",
+            "normal_cell_count",
+            "primary_cell_count",
+            "donor_count",
+            "counts",
+            "labels",
+            "missing"
+        ]
+    );
+}
+
+#[test]
+fn bad_files_fail_alone_and_are_named() {
+    let names = [
+        "plain",
+        "not_hdf5",
+        "truncated",
+        "missing_column",
+        "zstd",
+        "anndata08",
+        "not_anndata",
+    ];
+    let mut input = list(&names);
+    input.extend(b"/no/such/file.h5ad\n");
+    let t = TempDir::new();
+    let out = t.join("obs.jsonl");
+    let o = run("cxg-obs", &["-o", out.to_str().unwrap()], Some(&input));
+    o.code(1)
+        .stderr_has("8 files: 2 summarised, 6 failed")
+        .stderr_has("6 records could not be processed");
+    let recs = jsonl(&read(&out));
+    assert_eq!(recs.len(), 8, "one record per file, failed ones included");
+    check_against_anndata(&recs[0], "plain");
+    check_against_anndata(&recs[5], "anndata08");
+    let reasons = [
+        (1, "not_hdf5", "not an HDF5 file"),
+        (2, "truncated", "truncated: the file has"),
+        (3, "missing_column", "column 'obs/donor_id' is missing"),
+        (
+            4,
+            "zstd",
+            "column 'obs/cell_type_ontology_term_id/codes': unsupported compression filter 32015 (Zstandard)",
+        ),
+        (6, "not_anndata", "no 'obs' group: not an AnnData file"),
+        (7, "file", "cannot open"),
+    ];
+    for (i, name, why) in reasons {
+        let r = &recs[i];
+        assert_eq!(r["status"], "failed", "{name}");
+        let err = r["error"].as_str().unwrap();
+        assert!(err.contains(why), "{name}: {err}");
+        assert_eq!(r["dataset_version_id"], name);
+        for k in [
+            "n_cells",
+            "normal_cell_count",
+            "counts",
+            "labels",
+            "missing",
+        ] {
+            assert_eq!(r[k], Value::Null, "{name}: {k}");
+        }
+        // named on stderr with the reason
+        let path = r["path"].as_str().unwrap();
+        o.stderr_has(&format!("'{path}': {err}"));
+    }
+}
+
+#[test]
+fn the_manifest_gives_ids_skips_failed_downloads_and_resolves_paths() {
+    // run from another folder: the manifest's relative paths are found
+    // beside it
+    let t = TempDir::new();
+    let m = fixture("h5ad/manifest.csv");
+    let o = sh(t.path(), &format!("cxg-obs {}", m.display()));
+    o.ok()
+        .stderr_has(
+            "row 3: dataset c4d3e2f1-a0b9-4c8d-9e7f-6a5b4c3d2e1f: the download failed; skipped",
+        )
+        .stderr_has("4 files: 4 summarised, 0 failed, 1 manifest row skipped");
+    let recs = jsonl(&o.stdout);
+    let (_, rows) = csv_rows(&read(&m));
+    let rows: Vec<&Vec<String>> = rows.iter().filter(|r| r[6] != "failed").collect();
+    assert_eq!(recs.len(), rows.len());
+    for (r, row) in recs.iter().zip(rows) {
+        assert_eq!(r["dataset_id"], row[0].as_str());
+        assert_eq!(r["dataset_version_id"], row[1].as_str());
+        assert_eq!(r["path"], row[3].as_str());
+        assert_eq!(r["status"], "ok");
+    }
+    // stdin works the same (paths then relative to the current folder)
+    let o2 = sh(&fixture("h5ad"), "cxg-obs < manifest.csv");
+    o2.ok();
+    assert_eq!(o2.stdout, o.stdout);
+}
+
+#[test]
+fn csv_joins_each_facet_most_cells_first() {
+    let o = run("cxg-obs", &["--csv"], Some(&list(&GOOD[..2])));
+    o.ok();
+    let (h, rows) = csv_rows(&o.stdout);
+    assert_eq!(
+        &h[..10],
+        [
+            "dataset_version_id",
+            "dataset_id",
+            "path",
+            "status",
+            "error",
+            "schema_version",
+            "n_cells",
+            "normal_cell_count",
+            "primary_cell_count",
+            "donor_count"
+        ]
+    );
+    assert_eq!(&h[10..], FACETS);
+    for (row, name) in rows.iter().zip(GOOD) {
+        let want = json(&read(&fixture(&format!("h5ad/{name}.expected.json"))));
+        assert_eq!(row[6], want["n_cells"].to_string());
+        assert_eq!(row[7], want["normal_cell_count"].to_string());
+        assert_eq!(row[9], want["donor_count"].to_string());
+        for (i, f) in FACETS.iter().enumerate() {
+            let joined: Vec<String> = entries(&want["counts"][f])
+                .into_iter()
+                .map(|(k, v)| format!("{k}:{v}"))
+                .collect();
+            assert_eq!(row[10 + i], joined.join(" | "), "{name}: {f}");
+        }
+    }
+}
+
+#[test]
+fn output_is_identical_at_any_j_and_across_runs() {
+    let mut names: Vec<&str> = GOOD.to_vec();
+    names.extend(["zstd", "not_hdf5", "truncated"]);
+    names.extend(GOOD);
+    let input = list(&names);
+    let a = run("cxg-obs", &["-j", "1"], Some(&input));
+    let b = run("cxg-obs", &["-j", "8"], Some(&input));
+    let c = run("cxg-obs", &["-j", "8"], Some(&input));
+    a.code(1);
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(b.stdout, c.stdout);
+    let a = run("cxg-obs", &["--csv", "-j", "1"], Some(&input));
+    let b = run("cxg-obs", &["--csv", "-j", "3"], Some(&input));
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn join_adds_the_scalars_to_the_harvester_csv() {
+    let t = TempDir::new();
+    let obs = t.join("obs.jsonl");
+    let o = run(
+        "cxg-obs",
+        &[
+            "-o",
+            obs.to_str().unwrap(),
+            fixture("h5ad/manifest.csv").to_str().unwrap(),
+        ],
+        None,
+    );
+    o.ok();
+    let csv = t.join("all_datasets_h5ad.csv");
+    // matched by dataset_version_id; by dataset_id (an older version in the
+    // CSV); no record at all; a quoted multi-line cell survives
+    std::fs::write(
+        &csv,
+        "collection_id,dataset_id,dataset_version_id,title,cell_count\n\
+         c1,5e1c7f0a-2b3d-4c5e-8f6a-7b8c9d0e1f2a,0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b,\"two\nlines\",2000\n\
+         c1,3b9d2e71-6c4a-4f8b-9e0d-1a2b3c4d5e6f,00000000-0000-4000-8000-000000000001,b,3000\n\
+         c2,00000000-0000-4000-8000-0000000000aa,00000000-0000-4000-8000-0000000000bb,c,7\n",
+    )
+    .unwrap();
+    let out = t.join("all_datasets_obs.csv");
+    let j = run(
+        "cxg-obs",
+        &[
+            "--join",
+            csv.to_str().unwrap(),
+            obs.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    j.ok()
+        .stderr_has("row 3 (dataset 00000000-0000-4000-8000-0000000000bb): no cxg-obs record")
+        .stderr_has("3 rows: 2 joined, 1 without a record, 0 whose file failed");
+    let (h, rows) = csv_rows(&read(&out));
+    assert_eq!(
+        &h[5..],
+        ["normal_cell_count", "primary_cell_count", "donor_count"]
+    );
+    let basic = json(&read(&fixture(&format!("h5ad/{}.expected.json", GOOD[0]))));
+    let wide = json(&read(&fixture("h5ad/wide_codes.expected.json")));
+    let want = |v: &Value| {
+        vec![
+            v["normal_cell_count"].to_string(),
+            v["primary_cell_count"].to_string(),
+            v["donor_count"].to_string(),
+        ]
+    };
+    assert_eq!(rows[0][3], "two\nlines");
+    assert_eq!(rows[0][5..], want(&basic));
+    assert_eq!(rows[1][5..], want(&wide));
+    assert_eq!(rows[2][5..], ["", "", ""]);
+    // a rerun on its own output replaces the columns: same file
+    let again = run(
+        "cxg-obs",
+        &["--join", out.to_str().unwrap(), obs.to_str().unwrap()],
+        None,
+    );
+    again.ok();
+    assert_eq!(again.stdout, read(&out));
+    // a failed file's row is named, left empty, and the status says so
+    let bad = t.join("bad.jsonl");
+    let b = run(
+        "cxg-obs",
+        &["-o", bad.to_str().unwrap()],
+        Some(&list(&["not_hdf5"])),
+    );
+    b.code(1);
+    let idcsv = t.join("ids.csv");
+    std::fs::write(&idcsv, "dataset_version_id\nnot_hdf5\n").unwrap();
+    let j = run(
+        "cxg-obs",
+        &["--join", idcsv.to_str().unwrap(), bad.to_str().unwrap()],
+        None,
+    );
+    j.code(1)
+        .stderr_has("row 1 (dataset not_hdf5): its file failed (not an HDF5 file");
+    // a CSV without either id column is bad input
+    std::fs::write(&idcsv, "a,b\n1,2\n").unwrap();
+    run(
+        "cxg-obs",
+        &["--join", idcsv.to_str().unwrap(), obs.to_str().unwrap()],
+        None,
+    )
+    .code(2)
+    .stderr_has("expected a dataset_version_id or dataset_id column");
+}
+
+fn make(args: &[String]) -> Out {
+    let mut c = std::process::Command::new("make");
+    c.current_dir(root()).arg("--no-print-directory");
+    c.arg(format!("BIN={}", bin_dir().display()))
+        .arg("CARGO_BUILD=true");
+    c.args(args);
+    run_cmd(c, None)
+}
+
+#[test]
+fn make_obs_summarises_the_manifest_and_joins_the_harvest() {
+    // a harvest of the committed snapshot, then "downloads": the fixture
+    // files under the ids of the first two datasets, plus a failed one
+    let t = TempDir::new();
+    let snap = fixture("snapshot");
+    let s = Server::start(&snap, &[]);
+    let data = t.join("data");
+    let args = |target: &str| {
+        vec![
+            target.to_string(),
+            format!("DATA={}", data.display()),
+            format!("API_URL={}", s.url),
+        ]
+    };
+    make(&args("stages")).ok();
+    let (h, rows) = csv_rows(&read(&data.join("all_datasets_h5ad.csv")));
+    let (di, vi) = (
+        h.iter().position(|x| x == "dataset_id").unwrap(),
+        h.iter().position(|x| x == "dataset_version_id").unwrap(),
+    );
+    std::fs::create_dir_all(data.join("h5ad")).unwrap();
+    let mut manifest = String::from("dataset_id,dataset_version_id,url,path,bytes,sha256,status\n");
+    for (row, name) in rows.iter().zip(["plain", "anndata08"]) {
+        let dv = &row[vi];
+        let dest = data.join(format!("h5ad/{dv}.h5ad"));
+        std::fs::copy(h5(name), &dest).unwrap();
+        manifest.push_str(&format!(
+            "{},{dv},u,{},1,s,downloaded\n",
+            row[di],
+            dest.display()
+        ));
+    }
+    manifest.push_str(&format!("{},{},u,,,,failed\n", rows[2][di], rows[2][vi]));
+    std::fs::write(data.join("h5ad/manifest.csv"), manifest).unwrap();
+    let o = make(&args("obs"));
+    o.ok()
+        .stderr_has("2 files: 2 summarised, 0 failed, 1 manifest row skipped")
+        .stderr_has(&format!(
+            "{} rows: 2 joined, {} without a record",
+            rows.len(),
+            rows.len() - 2
+        ));
+    let recs = jsonl(&read(&data.join("obs.jsonl")));
+    assert_eq!(recs.len(), 2);
+    let (ho, out) = csv_rows(&read(&data.join("all_datasets_obs.csv")));
+    assert_eq!(&ho[..h.len()], &h[..]);
+    assert_eq!(
+        &ho[h.len()..],
+        ["normal_cell_count", "primary_cell_count", "donor_count"]
+    );
+    assert_eq!(out.len(), rows.len());
+    for (k, name) in ["plain", "anndata08"].iter().enumerate() {
+        let want = json(&read(&fixture(&format!("h5ad/{name}.expected.json"))));
+        assert_eq!(out[k][h.len()], want["normal_cell_count"].to_string());
+        assert_eq!(out[k][h.len() + 2], want["donor_count"].to_string());
+        assert_eq!(recs[k]["dataset_version_id"], rows[k][vi].as_str());
+    }
+    assert!(out[2..]
+        .iter()
+        .all(|r| r[h.len()..].iter().all(String::is_empty)));
+    // a file that fails: make stops, and neither output is left half-made
+    std::fs::write(data.join(format!("h5ad/{}.h5ad", rows[0][vi])), b"not hdf5").unwrap();
+    std::fs::remove_file(data.join("obs.jsonl")).unwrap();
+    std::fs::remove_file(data.join("all_datasets_obs.csv")).unwrap();
+    let o = make(&args("obs"));
+    assert_ne!(o.code, 0);
+    o.stderr_has("not an HDF5 file");
+    assert!(!data.join("obs.jsonl").exists());
+    assert!(!data.join("all_datasets_obs.csv").exists());
+    let left: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn mangled_files_fail_alone_without_a_panic() {
+    // flipped bytes and cuts at many places in two fixtures: every file
+    // gets a record, nothing panics or aborts, the run completes
+    let t = TempDir::new();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) as usize) % n.max(1)
+    };
+    let mut input = String::new();
+    let mut count = 0;
+    for name in ["plain", "lzf"] {
+        let base = read(&h5(name));
+        for k in 0..40 {
+            let mut data = base.clone();
+            if k % 4 == 3 {
+                data.truncate(next(base.len()));
+            } else {
+                for _ in 0..(1 + next(8)) {
+                    // mostly early bytes: the metadata lives there
+                    let at = if next(2) == 0 {
+                        next(4096)
+                    } else {
+                        next(data.len())
+                    };
+                    data[at] = next(256) as u8;
+                }
+            }
+            let p = t.join(&format!("{name}-{k}.h5ad"));
+            std::fs::write(&p, &data).unwrap();
+            input.push_str(&format!("{}\n", p.display()));
+            count += 1;
+        }
+    }
+    let o = run("cxg-obs", &["-j", "2"], Some(input.as_bytes()));
+    assert!(
+        o.code == 0 || o.code == 1,
+        "status {}: {}",
+        o.code,
+        o.stderr
+    );
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs.len(), count);
+    for r in &recs {
+        assert!(r["status"] == "ok" || r["error"].is_string(), "{r}");
+    }
+}

@@ -1,0 +1,633 @@
+//! Reading the cell table (`obs`) of one H5AD file with the pure-Rust
+//! `hdf5-reader`: only the columns a summary needs (codes and categories of
+//! categoricals, the `is_primary_data` bools), never `X`.
+//!
+//! Layouts: anndata 0.8 and later (categorical groups `codes` +
+//! `categories`, int8/16/32/64 codes, -1 = missing; bools as an HDF5 enum
+//! or as a `nullable-boolean` group; plain string columns), and the older
+//! one that kept categories in `obs/__categories/<column>` (anndata 0.7).
+//! Compression: what hdf5-reader decodes (gzip, shuffle, ...) plus LZF
+//! (`lzf.rs`). Anything else is an error naming the column.
+
+use hdf5_reader::group::Group;
+use hdf5_reader::{Datatype, Hdf5File, OpenOptions, StringSize, VarLenKind};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The facets counted per file, in output order.
+pub const FACETS: [&str; 9] = [
+    "cell_type",
+    "tissue",
+    "disease",
+    "assay",
+    "sex",
+    "development_stage",
+    "self_reported_ethnicity",
+    "suspension_type",
+    "tissue_type",
+];
+
+/// The disease term of cells from healthy donors.
+pub const NORMAL: &str = "PATO:0000461";
+
+/// The obs column holding a facet's term ids, and the one holding its labels.
+pub fn columns(facet: &str) -> (String, Option<String>) {
+    match facet {
+        "suspension_type" | "tissue_type" => (facet.to_string(), None),
+        f => (format!("{f}_ontology_term_id"), Some(f.to_string())),
+    }
+}
+
+/// Cells per term of one facet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facet {
+    pub name: &'static str,
+    /// (term id, cells, label), most cells first, ties by id.
+    pub items: Vec<(String, u64, String)>,
+    /// Cells with no value (code -1).
+    pub missing: u64,
+}
+
+/// What one file says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub schema_version: Option<String>,
+    pub uns_dataset_version_id: Option<String>,
+    pub n_cells: u64,
+    pub normal_cell_count: u64,
+    pub primary_cell_count: u64,
+    pub donor_count: u64,
+    pub facets: Vec<Facet>,
+}
+
+/// A categorical column: one code per cell (-1 = missing) and the values.
+struct Column {
+    codes: Vec<i32>,
+    categories: Vec<String>,
+}
+
+type R<T> = std::result::Result<T, String>;
+
+fn h5(what: &str) -> impl Fn(hdf5_reader::error::Error) -> String + '_ {
+    move |e| {
+        let msg = e.to_string();
+        if let Some(id) = msg
+            .strip_prefix("unsupported filter: ")
+            .or_else(|| msg.split("unsupported filter: ").nth(1))
+        {
+            let id = id.trim_start_matches("filter id ").trim();
+            let known = match id {
+                "32001" => " (Blosc)",
+                "32004" => " (LZ4)",
+                "32015" => " (Zstandard)",
+                "307" => " (bzip2)",
+                _ => "",
+            };
+            format!("{what}: unsupported compression filter {id}{known}; only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read")
+        } else {
+            format!("{what}: {msg}")
+        }
+    }
+}
+
+/// Open `path` and summarise its obs table.
+pub fn summarize(path: &Path) -> R<Summary> {
+    let bytes = std::fs::metadata(path).map_err(|e| format!("cannot open: {e}"))?;
+    if bytes.is_dir() {
+        return Err("is a folder, not a file".into());
+    }
+    // No read may allocate more than the file could decompress to (deflate
+    // expands at most ~1,032 times), so a hostile header cannot make a
+    // column ask for terabytes. Each column is read once: no chunk cache.
+    let budget = usize::try_from(bytes.len())
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_EXPANSION)
+        .max(1 << 20);
+    let opts = OpenOptions::default()
+        .with_max_read_bytes(budget)
+        .with_chunk_cache_bytes(0)
+        .with_filter_registry(crate::lzf::registry());
+    let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
+        hdf5_reader::error::Error::InvalidMagic => {
+            "not an HDF5 file (no HDF5 signature)".to_string()
+        }
+        e => format!("not a readable HDF5 file: {e}"),
+    })?;
+    // an interrupted download: shorter than the end the header records
+    let sb = file.superblock();
+    let eof = sb.base_address.saturating_add(sb.eof_address);
+    if eof > bytes.len() && sb.eof_address != u64::MAX {
+        return Err(format!(
+            "truncated: the file has {} bytes, its HDF5 header says {eof}",
+            bytes.len()
+        ));
+    }
+    let root = file
+        .root_group()
+        .map_err(|e| format!("not a readable HDF5 file (truncated?): {e}"))?;
+    let obs = root.group("obs").map_err(|e| match e {
+        hdf5_reader::error::Error::GroupNotFound(_) => {
+            "no 'obs' group: not an AnnData file".to_string()
+        }
+        e => format!("cannot read the 'obs' group (a damaged file?): {e}"),
+    })?;
+    let (groups, datasets) = obs
+        .member_names()
+        .map_err(h5("'obs' (listing its columns)"))?;
+    let members = Members {
+        obs: &obs,
+        groups,
+        datasets,
+        budget,
+    };
+    let n_cells = members.n_cells()?;
+    let mut facets = Vec::with_capacity(FACETS.len());
+    for name in FACETS {
+        let (id_col, label_col) = columns(name);
+        let ids = members.categorical(&id_col, n_cells)?;
+        let labels = match &label_col {
+            Some(l) if members.has(l) => Labels::Column(members.categorical(l, n_cells)?),
+            // a file not (yet) through CELLxGENE's ingest has ids only
+            Some(_) => Labels::None,
+            None => Labels::Ids,
+        };
+        facets.push(count_facet(name, &ids, &labels));
+    }
+    let normal_cell_count = facets[2]
+        .items
+        .iter()
+        .filter(|(id, _, _)| id == NORMAL)
+        .map(|(_, n, _)| n)
+        .sum();
+    let donors = members.categorical("donor_id", n_cells)?;
+    let mut used = vec![false; donors.categories.len()];
+    for &c in &donors.codes {
+        if c >= 0 {
+            used[c as usize] = true;
+        }
+    }
+    // distinct donor names among the cells (categories are unique in
+    // anndata, but count names, not codes, to be safe)
+    let mut names: Vec<&str> = donors
+        .categories
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|(s, _)| s.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let primary_cell_count = members.true_count("is_primary_data", n_cells)?;
+    let uns = root.group("uns").ok();
+    let uns_string = |name: &str| {
+        uns.as_ref()
+            .and_then(|u| u.dataset(name).ok())
+            .and_then(|d| d.read_string().ok())
+    };
+    Ok(Summary {
+        schema_version: uns_string("schema_version"),
+        uns_dataset_version_id: uns_string("dataset_version_id"),
+        n_cells,
+        normal_cell_count,
+        primary_cell_count,
+        donor_count: names.len() as u64,
+        facets,
+    })
+}
+
+struct Members<'a> {
+    obs: &'a Group,
+    groups: Vec<String>,
+    datasets: Vec<String>,
+    /// The most bytes one read may decode.
+    budget: usize,
+}
+
+/// The most a compressed byte can expand to (deflate's limit is ~1,032).
+const MAX_EXPANSION: usize = 1100;
+
+fn attr_string(attrs: R<hdf5_reader::Attribute>) -> Option<String> {
+    attrs.ok().and_then(|a| a.read_string().ok())
+}
+
+fn is_string(dt: &Datatype) -> bool {
+    matches!(dt, Datatype::String { .. })
+        || matches!(
+            dt,
+            Datatype::VarLen {
+                kind: VarLenKind::String,
+                ..
+            }
+        )
+}
+
+fn describe(dt: &Datatype) -> String {
+    match dt {
+        Datatype::FixedPoint { size, signed, .. } => {
+            format!("{}int{}", if *signed { "" } else { "u" }, *size as u32 * 8)
+        }
+        Datatype::FloatingPoint { size, .. } => format!("float{}", *size as u32 * 8),
+        Datatype::String {
+            size: StringSize::Fixed(n),
+            ..
+        } => format!("fixed string({n})"),
+        Datatype::String { .. } => "string".into(),
+        Datatype::Enum { members, .. } => format!("enum of {} members", members.len()),
+        Datatype::Compound { .. } => "compound".into(),
+        Datatype::VarLen { .. } => "variable-length".into(),
+        _ => format!("{dt:?}"),
+    }
+}
+
+impl Members<'_> {
+    fn has(&self, name: &str) -> bool {
+        self.groups.iter().any(|g| g == name) || self.datasets.iter().any(|d| d == name)
+    }
+
+    /// Cells = rows of the index dataset that obs names in `_index`.
+    fn n_cells(&self) -> R<u64> {
+        let idx = attr_string(self.obs.attribute("_index").map_err(|e| e.to_string()))
+            .unwrap_or_else(|| "_index".to_string());
+        let ds = self.obs.dataset(&idx).map_err(|_| {
+            format!("column 'obs/{idx}' (the cell index) is missing: unsupported layout (anndata < 0.7 stored obs as one table)")
+        })?;
+        match ds.shape() {
+            [n] if usize::try_from(*n).map_or(true, |n| n > self.budget) => Err(format!(
+                "column 'obs/{idx}' claims {n} cells, more than this file can hold"
+            )),
+            [n] => Ok(*n),
+            s => Err(format!(
+                "column 'obs/{idx}': expected one dimension, found shape {s:?}"
+            )),
+        }
+    }
+
+    fn categorical(&self, name: &str, n_cells: u64) -> R<Column> {
+        let place = format!("column 'obs/{name}'");
+        let col = if self.groups.iter().any(|g| g == name) {
+            let g = self.obs.group(name).map_err(h5(&place))?;
+            let enc = attr_string(g.attribute("encoding-type").map_err(|e| e.to_string()))
+                .unwrap_or_default();
+            if enc != "categorical" {
+                return Err(format!(
+                    "{place}: unsupported layout: a group with encoding-type '{enc}', not a categorical"
+                ));
+            }
+            let codes = read_codes(
+                &g,
+                "codes",
+                &format!("column 'obs/{name}/codes'"),
+                self.budget,
+            )?;
+            let cats = read_strings(&g, "categories", &format!("column 'obs/{name}/categories'"))?;
+            Column {
+                codes,
+                categories: cats,
+            }
+        } else if self.datasets.iter().any(|d| d == name) {
+            let ds = self.obs.dataset(name).map_err(h5(&place))?;
+            if is_string(ds.dtype()) {
+                // a plain string column: intern the values
+                let values = ds.read_strings().map_err(h5(&place))?;
+                let mut index: HashMap<String, i32> = HashMap::new();
+                let mut categories = Vec::new();
+                let mut codes = Vec::with_capacity(values.len());
+                for v in values {
+                    let next = categories.len() as i32;
+                    let c = *index.entry(v.clone()).or_insert_with(|| {
+                        categories.push(v);
+                        next
+                    });
+                    codes.push(c);
+                }
+                Column { codes, categories }
+            } else if let Ok(legacy) = self.obs.group("__categories") {
+                // before anndata 0.8: codes here, categories in __categories
+                let codes = read_codes(self.obs, name, &place, self.budget)?;
+                let categories =
+                    read_strings(&legacy, name, &format!("column 'obs/__categories/{name}'"))?;
+                Column { codes, categories }
+            } else {
+                return Err(format!(
+                    "{place}: unsupported layout: a {} dataset, not a categorical or string column",
+                    describe(ds.dtype())
+                ));
+            }
+        } else {
+            return Err(format!("{place} is missing"));
+        };
+        if col.codes.len() as u64 != n_cells {
+            return Err(format!(
+                "{place}: {} values for {n_cells} cells",
+                col.codes.len()
+            ));
+        }
+        let n = col.categories.len() as i64;
+        if let Some((i, c)) = col
+            .codes
+            .iter()
+            .enumerate()
+            .find(|(_, &c)| c < -1 || i64::from(c) >= n)
+        {
+            return Err(format!(
+                "{place}: code {c} of cell {i} is outside its {n} categories"
+            ));
+        }
+        Ok(col)
+    }
+
+    /// Cells whose bool column is true (missing values are not true).
+    fn true_count(&self, name: &str, n_cells: u64) -> R<u64> {
+        let place = format!("column 'obs/{name}'");
+        let (values, mask) = if self.groups.iter().any(|g| g == name) {
+            let g = self.obs.group(name).map_err(h5(&place))?;
+            let enc = attr_string(g.attribute("encoding-type").map_err(|e| e.to_string()))
+                .unwrap_or_default();
+            if enc != "nullable-boolean" {
+                return Err(format!(
+                    "{place}: unsupported layout: a group with encoding-type '{enc}', not bools"
+                ));
+            }
+            (
+                bools(&g, "values", &format!("column 'obs/{name}/values'"))?,
+                Some(bools(&g, "mask", &format!("column 'obs/{name}/mask'"))?),
+            )
+        } else if self.datasets.iter().any(|d| d == name) {
+            (bools(self.obs, name, &place)?, None)
+        } else {
+            return Err(format!("{place} is missing"));
+        };
+        if values.len() as u64 != n_cells || mask.as_ref().is_some_and(|m| m.len() != values.len())
+        {
+            return Err(format!(
+                "{place}: {} values for {n_cells} cells",
+                values.len()
+            ));
+        }
+        Ok(match mask {
+            Some(m) => values.iter().zip(&m).filter(|(v, m)| **v && !**m).count(),
+            None => values.iter().filter(|v| **v).count(),
+        } as u64)
+    }
+}
+
+fn read_strings(g: &Group, name: &str, place: &str) -> R<Vec<String>> {
+    let ds = g.dataset(name).map_err(h5(place))?;
+    if !is_string(ds.dtype()) {
+        return Err(format!(
+            "{place}: unsupported layout: categories of type {}, not strings",
+            describe(ds.dtype())
+        ));
+    }
+    ds.read_strings().map_err(h5(place))
+}
+
+fn read_codes(g: &Group, name: &str, place: &str, budget: usize) -> R<Vec<i32>> {
+    let ds = g.dataset(name).map_err(h5(place))?;
+    let n = usize::try_from(ds.num_elements().map_err(h5(place))?)
+        .ok()
+        .filter(|n| n.saturating_mul(8) <= budget)
+        .ok_or_else(|| format!("{place}: claims more values than this file can hold"))?;
+    macro_rules! read {
+        ($t:ty) => {{
+            let mut v: Vec<$t> = vec![0; n];
+            ds.read_into(&mut v).map_err(h5(place))?;
+            v.into_iter()
+                .map(|x| i32::try_from(x).map_err(|_| format!("{place}: code {x} is out of range")))
+                .collect()
+        }};
+    }
+    match ds.dtype() {
+        Datatype::FixedPoint {
+            size: 1,
+            signed: true,
+            ..
+        } => read!(i8),
+        Datatype::FixedPoint {
+            size: 2,
+            signed: true,
+            ..
+        } => read!(i16),
+        Datatype::FixedPoint {
+            size: 4,
+            signed: true,
+            ..
+        } => read!(i32),
+        Datatype::FixedPoint {
+            size: 8,
+            signed: true,
+            ..
+        } => read!(i64),
+        Datatype::FixedPoint {
+            size: 1,
+            signed: false,
+            ..
+        } => read!(u8),
+        Datatype::FixedPoint {
+            size: 2,
+            signed: false,
+            ..
+        } => read!(u16),
+        Datatype::FixedPoint {
+            size: 4,
+            signed: false,
+            ..
+        } => read!(u32),
+        dt => Err(format!(
+            "{place}: unsupported layout: codes of type {}, not integers",
+            describe(dt)
+        )),
+    }
+}
+
+/// One bool per element of an HDF5 bool (an enum over int8, as h5py writes
+/// it), or of an integer 0/1 dataset.
+fn bools(g: &Group, name: &str, place: &str) -> R<Vec<bool>> {
+    let ds = g.dataset(name).map_err(h5(place))?;
+    let (size, truth): (usize, Option<Vec<u8>>) = match ds.dtype() {
+        Datatype::Enum { base, members } => {
+            let size = match base.as_ref() {
+                Datatype::FixedPoint { size, .. } => *size as usize,
+                dt => {
+                    return Err(format!(
+                        "{place}: unsupported layout: an enum over {}",
+                        describe(dt)
+                    ))
+                }
+            };
+            let t = members
+                .iter()
+                .find(|m| m.name.eq_ignore_ascii_case("true"))
+                .map(|m| m.value.clone());
+            if t.is_none() {
+                return Err(format!(
+                    "{place}: unsupported layout: an enum without a TRUE member, not bools"
+                ));
+            }
+            (size, t)
+        }
+        Datatype::FixedPoint { size, .. } | Datatype::Bitfield { size, .. } => {
+            (usize::from(*size), None)
+        }
+        dt => {
+            return Err(format!(
+                "{place}: unsupported layout: a {} dataset, not bools",
+                describe(dt)
+            ))
+        }
+    };
+    if size == 0 {
+        return Err(format!("{place}: zero-size elements"));
+    }
+    let raw = ds.read_raw_bytes().map_err(h5(place))?;
+    if raw.len() % size != 0 {
+        return Err(format!("{place}: {} bytes is not whole values", raw.len()));
+    }
+    Ok(raw
+        .chunks_exact(size)
+        .map(|v| match &truth {
+            Some(t) => v == t.as_slice(),
+            None => v.iter().any(|b| *b != 0),
+        })
+        .collect())
+}
+
+/// Where a facet's labels come from.
+enum Labels {
+    /// Its label column.
+    Column(Column),
+    /// The values are their own labels (suspension_type, tissue_type).
+    Ids,
+    /// The file has no label column: labels are empty.
+    None,
+}
+
+/// Count cells per term, with each term's label (the label most of its
+/// cells carry; ties to the smaller label).
+fn count_facet(name: &'static str, ids: &Column, labels: &Labels) -> Facet {
+    let mut counts = vec![0u64; ids.categories.len()];
+    let mut missing = 0u64;
+    for &c in &ids.codes {
+        if c < 0 {
+            missing += 1;
+        } else {
+            counts[c as usize] += 1;
+        }
+    }
+    let label_of: Vec<String> = match labels {
+        Labels::Ids => ids.categories.clone(),
+        Labels::None => vec![String::new(); ids.categories.len()],
+        Labels::Column(l) => {
+            // fast path: every term has one label
+            let mut first = vec![-2i32; ids.categories.len()];
+            let mut consistent = true;
+            for (&c, &lc) in ids.codes.iter().zip(&l.codes) {
+                if c < 0 {
+                    continue;
+                }
+                let f = &mut first[c as usize];
+                if *f == -2 {
+                    *f = lc;
+                } else if *f != lc {
+                    consistent = false;
+                    break;
+                }
+            }
+            if consistent {
+                first
+                    .iter()
+                    .map(|&lc| {
+                        usize::try_from(lc)
+                            .ok()
+                            .and_then(|i| l.categories.get(i).cloned())
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            } else {
+                let mut pairs: HashMap<(i32, i32), u64> = HashMap::new();
+                for (&c, &lc) in ids.codes.iter().zip(&l.codes) {
+                    if c >= 0 && lc >= 0 {
+                        *pairs.entry((c, lc)).or_default() += 1;
+                    }
+                }
+                let mut best: Vec<Option<(u64, &str)>> = vec![None; ids.categories.len()];
+                for ((c, lc), n) in pairs {
+                    let s = l.categories[lc as usize].as_str();
+                    let b = &mut best[c as usize];
+                    let better = match b {
+                        None => true,
+                        Some((bn, bs)) => n > *bn || (n == *bn && s < *bs),
+                    };
+                    if better {
+                        *b = Some((n, s));
+                    }
+                }
+                best.into_iter()
+                    .map(|b| b.map(|(_, s)| s.to_string()).unwrap_or_default())
+                    .collect()
+            }
+        }
+    };
+    // merge equal ids (unique in anndata; safe for other writers)
+    let mut merged: HashMap<&str, (u64, &str)> = HashMap::new();
+    for (i, &n) in counts.iter().enumerate() {
+        if n > 0 {
+            let e = merged
+                .entry(ids.categories[i].as_str())
+                .or_insert((0, label_of[i].as_str()));
+            e.0 += n;
+        }
+    }
+    let mut items: Vec<(String, u64, String)> = merged
+        .into_iter()
+        .map(|(id, (n, l))| (id.to_string(), n, l.to_string()))
+        .collect();
+    items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Facet {
+        name,
+        items,
+        missing,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn col(codes: &[i32], cats: &[&str]) -> Column {
+        Column {
+            codes: codes.to_vec(),
+            categories: cats.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn missing_codes_are_not_the_first_category() {
+        let f = count_facet("sex", &col(&[-1, 0, 1, 1, -1], &["a", "b"]), &Labels::Ids);
+        assert_eq!(f.missing, 2);
+        assert_eq!(
+            f.items,
+            vec![("b".into(), 2, "b".into()), ("a".into(), 1, "a".into())]
+        );
+    }
+
+    #[test]
+    fn ties_break_by_id_and_labels_follow_the_majority() {
+        let ids = col(&[1, 0, 1, 0, 2], &["X:2", "X:1", "X:3"]);
+        let labels = col(&[0, 1, 0, 2, 1], &["one", "two", "deux"]);
+        let f = count_facet("cell_type", &ids, &Labels::Column(labels));
+        let got: Vec<(&str, u64, &str)> = f
+            .items
+            .iter()
+            .map(|(a, n, l)| (a.as_str(), *n, l.as_str()))
+            .collect();
+        // X:2 has "two" once and "deux" once: the smaller label wins
+        assert_eq!(
+            got,
+            vec![("X:1", 2, "one"), ("X:2", 2, "deux"), ("X:3", 1, "two")]
+        );
+        let f = count_facet("cell_type", &col(&[0], &["X:1"]), &Labels::None);
+        assert_eq!(f.items, vec![("X:1".into(), 1, String::new())]);
+    }
+}
