@@ -296,10 +296,13 @@ enum FastSpec {
     Bool(bool),
     Str(String),
     Paths(Vec<Vec<String>>),
+    /// `[.a.b[]?.c]`: field c of every element
+    Collect(Vec<String>, String),
 }
 
 /// The plan with its jq values, made on each worker thread.
 enum Fast {
+    Collect(Vec<Val>, Val),
     Const(Val),
     Paths(Vec<Vec<Val>>),
 }
@@ -314,6 +317,10 @@ impl FastSpec {
                 ps.iter()
                     .map(|p| p.iter().map(|k| Val::utf8_str(k.clone())).collect())
                     .collect(),
+            ),
+            FastSpec::Collect(p, f) => Fast::Collect(
+                p.iter().map(|k| Val::utf8_str(k.clone())).collect(),
+                Val::utf8_str(f.clone()),
             ),
         }
     }
@@ -332,41 +339,73 @@ fn fast_for(expr: &str) -> Option<FastSpec> {
         cxg_core::raw::emit(e.as_bytes(), false, &mut c).ok()?;
         return as_str(&c).map(FastSpec::Str);
     }
-    let path = |p: &str| -> Option<Vec<String>> {
-        let rest = p.trim().strip_prefix('.')?;
-        rest.split('.')
-            .map(|k| {
-                let ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                ok.then(|| k.to_string())
-            })
-            .collect()
-    };
+    if let Some(inner) = e.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+        let (p, field) = inner.trim().split_once("[]?.")?;
+        let p = path_keys(p)?;
+        let field = path_keys(&format!(".{field}"))?;
+        return match field.as_slice() {
+            [f] => Some(FastSpec::Collect(p, f.clone())),
+            _ => None,
+        };
+    }
     e.split("//")
-        .map(path)
+        .map(path_keys)
         .collect::<Option<Vec<_>>>()
         .map(FastSpec::Paths)
 }
 
+/// `.a.b.c` as its keys (plain identifiers only).
+fn path_keys(p: &str) -> Option<Vec<String>> {
+    let rest = p.trim().strip_prefix('.')?;
+    rest.split('.')
+        .map(|k| {
+            let ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            ok.then(|| k.to_string())
+        })
+        .collect()
+}
+
 fn walk(v: &Val, keys: &[Val]) -> Option<Val> {
+    walk_ref(v, keys).map(|x| x.cloned().unwrap_or(Val::Null))
+}
+
+/// What `.k1.k2...` gives: `Some(None)` for null, `None` on a type error.
+fn walk_ref<'a>(v: &'a Val, keys: &[Val]) -> Option<Option<&'a Val>> {
     let mut cur = v;
     for k in keys {
         match cur {
             Val::Obj(m) => match m.get(k) {
                 Some(x) => cur = x,
-                None => return Some(Val::Null),
+                None => return Some(None),
             },
-            Val::Null => return Some(Val::Null),
+            Val::Null => return Some(None),
             _ => return None, // a type error: jaq names it
         }
     }
-    Some(cur.clone())
+    Some(Some(cur))
 }
 
 /// The value jq would give, or `None` to run the program instead.
 fn eval_fast(f: &Fast, v: &Val) -> Option<Val> {
     match f {
         Fast::Const(c) => Some(c.clone()),
+        Fast::Collect(p, field) => {
+            let items: Vec<&Val> = match walk_ref(v, p)? {
+                Some(Val::Arr(a)) => a.iter().collect(),
+                Some(Val::Obj(m)) => m.values().collect(),
+                _ => Vec::new(), // `[]?` on anything else gives nothing
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                match x {
+                    Val::Obj(m) => out.push(m.get(field).cloned().unwrap_or(Val::Null)),
+                    Val::Null => out.push(Val::Null),
+                    _ => return None, // a type error: jaq names it
+                }
+            }
+            Some(Val::Arr(out.into()))
+        }
         Fast::Paths(ps) => {
             for (i, p) in ps.iter().enumerate() {
                 let x = walk(v, p)?;
@@ -568,6 +607,20 @@ fn make_row(
 
 const BATCH: usize = 512;
 
+/// Up to [`BATCH`] raw records.
+fn read_batch<R: std::io::Read>(
+    stream: &mut JsonStream<R>,
+) -> Result<Vec<(cxg_core::json::Pos, Vec<u8>)>> {
+    let mut batch = Vec::with_capacity(BATCH);
+    while batch.len() < BATCH {
+        let Some((at, raw)) = stream.next_raw()? else {
+            break;
+        };
+        batch.push((at, raw.to_vec()));
+    }
+    Ok(batch)
+}
+
 /// Seed columns that are empty by design (the old harvester's placeholders).
 const SEED_EMPTY: [&str; 2] = ["author_cell_type", "embedding"];
 
@@ -591,26 +644,26 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let (mut failed, mut dropped) = (0usize, 0usize);
     let mut dropped_named: Vec<String> = Vec::new();
+    let mut batch = read_batch(&mut stream)?;
     loop {
-        // Read a batch of raw records, then build their rows in parallel.
-        let mut batch: Vec<(cxg_core::json::Pos, Vec<u8>)> = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
-            let Some((at, raw)) = stream.next_raw()? else {
-                break;
-            };
-            batch.push((at, raw.to_vec()));
-        }
-        let placer = stream.placer();
+        // Build this batch's rows in parallel while the next one is read.
         if batch.is_empty() {
             break;
         }
-        let built: Vec<_> = batch
-            .par_iter()
-            .map_init(
-                || realize(&programs),
-                |fasts, (at, raw)| make_row(&programs, fasts, raw, &|| placer.place(*at)),
-            )
-            .collect();
+        let placer = stream.placer();
+        let (built, next): (Vec<_>, _) = rayon::join(
+            || {
+                batch
+                    .par_iter()
+                    .map_init(
+                        || realize(&programs),
+                        |fasts, (at, raw)| make_row(&programs, fasts, raw, &|| placer.place(*at)),
+                    )
+                    .collect()
+            },
+            || read_batch(&mut stream),
+        );
+        batch = next?;
         for r in built {
             match r {
                 Err(RowError::Stage(e)) => return Err(Error::input(e)),
@@ -810,6 +863,9 @@ mod tests {
             assert!(fast_for(e).is_none(), "{e}");
         }
         let docs = [
+            r#"{"t":[{"label":"lung","x":1},{"x":2},null],"c":{"d":{"k":{"x":1.50},"j":{}}}}"#,
+            r#"{"t":"s","c":{"d":[1]},"a":[{"b":false}]}"#,
+            r#"{"t":{"a":{"label":"q"}},"a":3}"#,
             r#"{"a":{"b":1.50},"c":{"d":"x"},"e":2}"#,
             r#"{"a":null,"c":{"d":null},"e":false}"#,
             r#"{"a":false,"c":null}"#,
@@ -823,6 +879,9 @@ mod tests {
             ".a.b // .c.d // .e",
             "\"x\\\"y\"",
             "null",
+            "[.t[]?.label]",
+            "[.c.d[]?.x]",
+            "[.a[]?.b]",
         ] {
             let f = fast_for(e).unwrap().realize();
             let p = Program::compile(e, "t").unwrap();
