@@ -77,7 +77,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f× fa
 # cratio OURS REF OURS_CPU REF_CPU: the wall-time ratio, then the CPU-time one
 cratio() {
   local w; w=$(ratio "$1" "$2")
-  [ -n "$w" ] && [ -n "$3" ] && w="$w (CPU $(awk -v a="$3" -v b="$4" 'BEGIN { if (a > 0 && b > 0) printf "%.1f×", b/a; else printf "n/a" }'))"
+  # /usr/bin/time counts CPU in 10 ms steps: below that no CPU ratio is given
+  [ -n "$w" ] && [ -n "$3" ] && w="$w$(awk -v a="$3" -v b="$4" 'BEGIN { if (a > 0 && b > 0) printf " (CPU %.1f×)", b/a }')"
   echo "$w"
 }
 
