@@ -27,12 +27,15 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SNAPSHOT ?= tests/fixtures/snapshot
 DEMO ?= demo
+SNAPSHOTS ?= $(DATA)/snapshots
+REQUEST_LOG ?= $(DATA)/requests.jsonl
+ONTOLOGY_RELEASE ?=
 
 # Every path variable must be one word: make splits a value at whitespace,
 # so "my data/out" would write into data/out here and remove "my". Such
 # values (and quotes, and empty required paths) are refused before anything
 # runs. Add new path variables to PATH_VARS.
-PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR OUT
+PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR OUT ONTOLOGY SNAPSHOTS REQUEST_LOG
 REQUIRED_PATHS := DATA DEMO BIN SNAPSHOT
 space := $(subst ,, )
 tab := $(subst ,,	)
@@ -54,7 +57,7 @@ rm_rf = d=$$(realpath -m -- "$(1)"); \
 	  echo "make: refusing to remove '$(1)' ($$d): it is /, your home folder or holds this repository" >&2; exit 2; \
 	fi; rm -rf -- "$$d"
 
-TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-diff cxg-snapshot cxg-download
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
 #   make SPLIT="jq -c '.[]'"
@@ -65,16 +68,32 @@ DATASETS ?= "$(BIN)/cxg-datasets" --index "$(DATA)/datasets_index.json"
 TOCSV ?= "$(BIN)/cxg-tocsv" --preset $(PRESET)
 H5AD ?= "$(BIN)/cxg-h5ad" --api-url "$(API_URL)" -j $(JOBS)
 OBS ?= "$(BIN)/cxg-obs" -j $(JOBS)
+SNAP ?= "$(BIN)/cxg-snapshot"
+DIFF ?= "$(BIN)/cxg-diff"
+DOWNLOAD ?= "$(BIN)/cxg-download" -j $(JOBS)
 
 OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collections.list \
 	$(DATA)/datasets.jsonl $(DATA)/all_datasets.csv $(DATA)/datasets_index.json \
 	$(DATA)/all_datasets_h5ad.csv
 
-.PHONY: harvest build stages refresh clean demo test lint bench install help obs
+.PHONY: harvest build stages refresh clean demo test lint bench install help obs snapshot snapshots diff download downloads bench-download
+
+# Selection (cxg-select): SELECT holds its options, e.g.
+#   make SELECT="--organism 'Homo sapiens' --tissue lung --exclude-assay 'spatial transcriptomics'"
+# Empty SELECT keeps every dataset. The ontology files in $(ONTOLOGY) are used
+# when present (make ontologies); SELECT_STAGE is the swappable command.
+SELECT ?=
+ONTOLOGY ?= $(DATA)/ontology
+ONTOLOGY_URL ?= https://raw.githubusercontent.com/chanzuckerberg/cellxgene-ontology-guide
+ONTOLOGY_PINS ?= scripts/ontologies.pin
+ONTOLOGY_FILES = $(wildcard $(ONTOLOGY)/*-ontology-*.json $(ONTOLOGY)/*-ontology-*.json.zst)
+SELECT_STAGE ?= $(BIN)/cxg-select $(if $(ONTOLOGY_FILES),--ontology $(ONTOLOGY)) --verbose $(SELECT)
+.PHONY: ontologies FORCE
+FORCE:
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
-	@start=$$(date +%s); $(MAKE) stages; \
+	@start=$$(date +%s); $(MAKE) stages; $(MAKE) snapshot; \
 	t=$$(stat -c %Y "$(DATA)/collections.json"); age=$$(( $$(date +%s) - t )); \
 	if [ "$$t" -ge "$$start" ]; then \
 	  echo "harvest complete: $(DATA)/all_datasets_h5ad.csv (fetched just now from $(API_URL))"; \
@@ -109,8 +128,26 @@ $(DATA)/collections.list: $(DATA)/collections.jsonl
 $(DATA)/datasets.jsonl: $(DATA)/collections.jsonl $(DATA)/datasets_index.json
 	$(call atomic,$(DATASETS) < "$<")
 
+# 3b. the selection (SELECT=...; empty: every dataset); stderr, with the ontology
+# versions and SHA-256s used, is kept in selection.log beside it
+$(DATA)/selected.jsonl: $(DATA)/datasets.jsonl $(DATA)/select.args $(ONTOLOGY_FILES)
+	trap 'rm -f "$@.tmp" "$(DATA)/selection.log.tmp"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	rc=0; $(SELECT_STAGE) < "$<" > "$@.tmp" 2> "$(DATA)/selection.log.tmp" || rc=$$?; \
+	cat "$(DATA)/selection.log.tmp" >&2; [ $$rc -eq 0 ] || exit $$rc; \
+	mv "$(DATA)/selection.log.tmp" "$(DATA)/selection.log"; mv "$@.tmp" "$@"
+
+# the SELECT in force, rewritten only when it changes (so a new SELECT redoes the selection)
+$(DATA)/select.args: export SELECT_ARGS := $(SELECT)
+$(DATA)/select.args: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' "$$SELECT_ARGS" > $@.new; if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+## ontologies: download the pinned cellxgene-ontology-guide files into $(ONTOLOGY)/, verifying SHA-256s
+ontologies:
+	DIR="$(ONTOLOGY)" ONTOLOGY_URL="$(ONTOLOGY_URL)" PINS="$(ONTOLOGY_PINS)" scripts/ontologies.sh
+
 # 4. the harvester CSV
-$(DATA)/all_datasets.csv: $(DATA)/datasets.jsonl
+$(DATA)/all_datasets.csv: $(DATA)/selected.jsonl
 	$(call atomic,$(TOCSV) < "$<")
 
 # 1b. the full datasets index that cxg-h5ad joins against
@@ -127,6 +164,10 @@ $(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.j
 obs: build
 	@$(MAKE) $(DATA)/obs.jsonl $(DATA)/all_datasets_obs.csv
 
+# the manifest comes from make download; say so instead of "No rule to make target"
+$(DATA)/h5ad/manifest.csv:
+	@echo "make: $@ is missing: run 'make download' first (it fetches the H5AD files and writes the manifest)" >&2; exit 2
+
 # 6. per file: cells that are normal, primary, donors, cells per term of each facet
 $(DATA)/obs.jsonl: $(DATA)/h5ad/manifest.csv
 	$(call atomic,$(OBS) "$<")
@@ -135,10 +176,51 @@ $(DATA)/obs.jsonl: $(DATA)/h5ad/manifest.csv
 $(DATA)/all_datasets_obs.csv: $(DATA)/obs.jsonl $(DATA)/all_datasets_h5ad.csv
 	$(call atomic,"$(BIN)/cxg-obs" --join "$(DATA)/all_datasets_h5ad.csv" "$<")
 
-## refresh: fetch the API again and redo every stage
+## download: harvest if needed, then fetch every H5AD of $(DATA)/all_datasets_h5ad.csv into
+##   $(DATA)/h5ad/ ($(JOBS) at a time; verified, resumable: run it again after an interruption)
+download: build
+	@$(MAKE) stages downloads
+
+# the files and $(DATA)/h5ad/manifest.csv; the last manifest saves re-hashing files already there
+downloads: $(DATA)/all_datasets_h5ad.csv
+	@mkdir -p "$(DATA)/h5ad"
+	$(DOWNLOAD) --dir "$(DATA)/h5ad" $(if $(wildcard $(DATA)/h5ad/manifest.csv),--previous "$(DATA)/h5ad/manifest.csv") --failures "$(DATA)/h5ad/failures.csv" -o "$(DATA)/h5ad/manifest.csv" "$<"
+
+# Every request of the networked stages is appended to $(REQUEST_LOG)
+# (cxg-core's --log-requests, via its environment variable), for provenance.json.
+$(OUTPUTS): export CXG_LOG_REQUESTS = $(REQUEST_LOG)
+
+# After the stages: keep the raw responses and the provenance of this harvest in a new,
+# never overwritten $(SNAPSHOTS)/<UTC time>/; the request log starts afresh.
+# ONTOLOGY_FILES (set by the selection stage) and ONTOLOGY_RELEASE name the
+# ontology releases a selection used.
+$(DATA)/provenance.json: $(OUTPUTS)
+	$(SNAP) save --into "$(SNAPSHOTS)" --api-url "$(API_URL)" --requests "$(REQUEST_LOG)" \
+		--tools-dir "$(BIN)" --provenance "$@" \
+		$(addprefix --output-file ,$(OUTPUTS) $(wildcard $(DATA)/h5ad_failures.csv)) \
+		$(addprefix --ontology-release ,$(ONTOLOGY_RELEASE)) \
+		$(addprefix --ontology-file ,$(ONTOLOGY_FILES)) \
+		"$(DATA)/collections.json" "$(DATA)/datasets_index.json"
+	rm -f "$(REQUEST_LOG)"
+
+## snapshot: keep this harvest's raw responses and provenance in $(SNAPSHOTS)/<UTC time>/
+snapshot: $(DATA)/provenance.json
+
+## snapshots: list the kept harvests (date, collections, datasets, size)
+snapshots:
+	@$(SNAP) list "$(SNAPSHOTS)"
+
+## diff: what changed between the two newest snapshots, into $(DATA)/changes.jsonl
+diff:
+	@if [ "$$(ls -d "$(SNAPSHOTS)"/[0-9]*T*Z*/ 2>/dev/null | wc -l)" -lt 2 ]; then \
+		echo "diff: fewer than two snapshots in $(SNAPSHOTS) so far; each 'make refresh' adds one"; \
+	else $(DIFF) --newest "$(SNAPSHOTS)" -o "$(DATA)/changes.jsonl"; fi
+
+## refresh: fetch the API again, redo every stage, keep a new snapshot and diff it
 refresh:
 	rm -f "$(DATA)/collections.json" "$(DATA)/datasets_index.json"
 	@$(MAKE) harvest
+	@$(MAKE) diff
 
 ## clean: remove $(DATA)/ and $(DEMO)/ (the binaries stay; cargo clean removes them)
 clean:
@@ -161,6 +243,11 @@ lint:
 bench: build
 	BIN="$(BIN)" scripts/bench.sh
 	BIN="$(BIN)" scripts/bench_obs.sh
+	BIN="$(BIN)" scripts/bench-download.sh
+
+## bench-download: only the download measurements (1 GiB vs curl, 200 files at 50 ms, resume)
+bench-download: build
+	BIN="$(BIN)" scripts/bench-download.sh
 
 ## install: copy the tools to $(DESTDIR)$(PREFIX)/bin
 install: build
@@ -174,5 +261,7 @@ help:
 	@echo "variables (make VAR=value):"
 	@echo "  API_URL=$(API_URL)"
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
-	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS: the command of each stage"
+	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS DOWNLOAD: the command of each stage"
+	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
+	@echo "  SNAPSHOTS=$(SNAPSHOTS) REQUEST_LOG=$(REQUEST_LOG) ONTOLOGY_RELEASE=$(ONTOLOGY_RELEASE) (history)"

@@ -5,11 +5,12 @@
 #
 # Each CPU stage runs against its jq equivalent on the same input;
 # cxg-h5ad runs in index mode, --per-dataset -j 16 and -j 1 against
-# cxg-serve with LATENCY_MS per request; the whole Makefile pipeline runs
-# end to end. Every command runs RUNS times: median wall time, spread
-# (max - min), peak RSS and median CPU time (user + system, from
-# /usr/bin/time, when installed). On a shared machine the CPU time is the
-# steadier figure: the ratios are given for both.
+# cxg-serve with LATENCY_MS per request; cxg-diff compares the snapshot with
+# itself and with a copy where most datasets were revised; the whole
+# Makefile pipeline runs end to end. Every command runs RUNS times: median
+# wall time, spread (max - min), peak RSS and median CPU time (user +
+# system, from /usr/bin/time, when installed). On a shared machine the CPU
+# time is the steadier figure: the CPU stages give ratios for both.
 #
 # Settings (environment): BIN (release binaries), OUT (bench-out),
 # RUNS (3), LATENCY_MS (50), TODAY ("400 2500"), TENX ("4000 25000"),
@@ -97,6 +98,47 @@ JQ_DATASETS='.[] | . as $c | (.datasets // [])[] | . + {collection: ($c | del(.d
 JQ_CSV=$(awk '/^jq -r .\[\(\.collection\.collection_url/{f=1} f{print} /@csv. datasets\.jsonl/{exit}' "$ROOT/README.md" \
   | sed -e "1s/^jq -r '//" -e "s/' datasets\.jsonl.*$//")
 
+# cxg-select: a three-facet selection with descendants against the jq
+# program given the same expanded id lists, and the time to load UBERON,
+# MONDO, EFO and CL. Uses the real release files in data/ontology (make
+# ontologies) when present, else the small fixture subset.
+ONTO_DIR=${ONTO_DIR:-}
+if [ -z "$ONTO_DIR" ]; then
+  if compgen -G "$ROOT/data/ontology/UBERON-ontology-*.json*" >/dev/null; then ONTO_DIR="$ROOT/data/ontology"
+  else ONTO_DIR="$ROOT/tests/fixtures/ontology"; fi
+fi
+# descendants ROOT_ID NAME: the id and every id whose ancestors hold it, as a jq object {id: true}
+descendants() {
+  local f; f=$(compgen -G "$ONTO_DIR/$2-ontology-*.json*" | head -n1)
+  case "$f" in *.zst) zstd -dc "$f" ;; *) cat "$f" ;; esac \
+    | jq -c --arg r "$1" '[to_entries[] | select(.key == $r or (.value.ancestors | has($r))) | {(.key): true}] | add'
+}
+bench_select() {
+  local label=$1 work=$2 ours ours_s ours_rss ref ref_s ref_rss n1 n2
+  local sel="'$BIN/cxg-select' --ontology '$ONTO_DIR' --tissue lung --disease normal --disease cancer --assay '10x technology'"
+  measure "$sel '$work/datasets.jsonl'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  ref=""
+  if [ $have_jq = 1 ] && command -v zstd >/dev/null; then
+    [ -f "$OUT/sel-ids.json" ] || jq -n -c --argjson t "$(descendants UBERON:0002048 UBERON)" \
+      --argjson d "$( (descendants PATO:0000461 PATO; descendants MONDO:0004992 MONDO) | jq -s -c add)" \
+      --argjson a "$(descendants EFO:0008995 EFO)" '{t: $t, d: $d, a: $a}' > "$OUT/sel-ids.json"
+    local prog='$ids[0] as $s | select(any(.tissue[]?; $s.t[.ontology_term_id] // false) and any(.disease[]?; $s.d[.ontology_term_id] // false) and any(.assay[]?; $s.a[.ontology_term_id] // false))'
+    measure "jq -c --slurpfile ids '$OUT/sel-ids.json' '$prog' '$work/datasets.jsonl'"; ref=$med; ref_s=$spread; ref_rss=$rss
+    n1=$(bash -c "$sel '$work/datasets.jsonl'" 2>/dev/null | wc -l)
+    n2=$(jq -c --slurpfile ids "$OUT/sel-ids.json" "$prog" "$work/datasets.jsonl" | wc -l)
+    [ "$n1" = "$n2" ] || echo "bench: cxg-select kept $n1 records, the jq program $n2" >&2
+  fi
+  row select "cxg-select, 3 facets with descendants ($(basename "$ONTO_DIR")), vs jq given the expanded ids" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" "$ours"
+  # loading UBERON, MONDO, EFO and CL alone (a folder of links to those four)
+  local four="$OUT/onto4" n
+  rm -rf "$four"; mkdir -p "$four"
+  for n in UBERON MONDO EFO CL; do
+    for f in "$ONTO_DIR/$n"-ontology-*.json*; do [ -e "$f" ] && ln -sf "$f" "$four/"; done
+  done
+  measure "'$BIN/cxg-select' --ontology '$four' --tissue lung --disease cancer --assay EFO:0010183 --cell-type CL:0000084 < /dev/null"; ours=$med; ours_s=$spread; ours_rss=$rss
+  row ontoload "cxg-select: load UBERON, MONDO, EFO and CL ($(basename "$ONTO_DIR"), whole run on no input)" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "" "" "$ours"
+}
+
 bench_size() {
   local label=$1 ncol=$2 nds=$3 snap="$OUT/snap-$1" work="$OUT/work-$1"
   echo "bench: $label ($ncol collections, $nds datasets)" >&2
@@ -121,6 +163,8 @@ bench_size() {
   if [ $have_jq = 1 ]; then printf '%s' "$JQ_CSV" > "$work/csv.jq"; measure "jq -r -f '$work/csv.jq' '$work/datasets.jsonl'"; ref=$med; ref_s=$spread; ref_rss=$rss; ref_cpu=$cpu; else ref=""; fi
   row tocsv "cxg-tocsv vs the README's jq @csv program" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · CPU ${ours_cpu} s" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss") · CPU ${ref_cpu} s}" "$(cratio "$ours" "${ref:-0}" "$ours_cpu" "${ref_cpu:-0}")" "$ours"
 
+  bench_select "$label" "$work"
+
   serve "$snap"
   local before after reqs
   before=$(wc -l < "$log")
@@ -144,6 +188,19 @@ bench_size() {
     ideal=$(awk -v n="$nds" -v l="$LATENCY_MS" 'BEGIN {printf "%.0f", n*l/1000}')
     row j1 "cxg-h5ad --per-dataset -j 1 (the old script's way, without its sleeps)" "$label" "not run (SLOW_J1=1)" "rows×latency = ${ideal} s" "" ""
   fi
+
+  # cxg-diff: the snapshot against itself, and against a copy where most
+  # datasets were revised (new dataset_version_id, cell counts changed)
+  local next="$work/next" ix
+  ix=$(ls "$snap"/datasets.json)
+  mkdir -p "$next"; cp "$snap/collections.json" "$next/"
+  sed -e 's/"dataset_version_id":"[0-9a-e]/"dataset_version_id":"f/g' -e 's/"cell_count":1/"cell_count":2/g' "$ix" > "$next/datasets.json"
+  local ixmb; ixmb=$(du -m "$ix" | cut -f1)
+  measure "'$BIN/cxg-diff' -q '$snap' '$snap'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  row diffsame "cxg-diff, a snapshot against itself (index + list)" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · ${ixmb} MB index" "" "" "$ours"
+  measure "'$BIN/cxg-diff' -q '$snap' '$next'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  local changed; changed=$("$BIN/cxg-diff" -q "$snap" "$next" | wc -l)
+  row diff "cxg-diff, against a copy with most datasets revised" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · $changed changes" "" "" "$ours"
 
   before=$(wc -l < "$log")
   measure "rm -rf '$work/data' && make -C '$ROOT' --no-print-directory stages BIN='$BIN' CARGO_BUILD=true API_URL='$url' DATA='$work/data'"; ours=$med; ours_s=$spread; ours_rss=$rss

@@ -12,13 +12,14 @@ PRESET=${PRESET:-seed}
 
 urlfile=$(mktemp)
 server=""
+files_server=""
 cleanup() {
   local rc=$?
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -f "$urlfile" "$urlfile.log"
+  for p in $server $files_server; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -f "$urlfile" "$urlfile.log" "$urlfile.files"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -54,3 +55,19 @@ echo "  datasets:    $(wc -l < "$DEMO/datasets.jsonl")"
 echo "  files:       $(wc -l < "$DEMO/collections.list") per-collection files in $DEMO/collections/"
 echo "  CSV:         $DEMO/all_datasets.csv, $DEMO/all_datasets_h5ad.csv"
 echo "  ${summary#cxg-h5ad: }"
+
+# A few downloads, offline: a small snapshot with file contents (cxg-gen
+# --assets) served with its asset URLs pointing at the server itself
+# (--local-assets), harvested and downloaded with 'make download'.
+"$BIN/cxg-gen" --seed 11 --collections 3 --datasets 6 --assets "$DEMO/files-snapshot" 2>/dev/null
+"$BIN/cxg-serve" --port 0 --url-file "$urlfile.files" --lifetime 900 --local-assets "$DEMO/files-snapshot" >/dev/null 2>&1 &
+files_server=$!
+for _ in $(seq 100); do [ -s "$urlfile.files" ] && break; sleep 0.05; done
+[ -s "$urlfile.files" ] || { echo "demo: cxg-serve (files) did not start" >&2; exit 3; }
+furl=$(head -n1 "$urlfile.files")
+make stages downloads BIN="$BIN" API_URL="$furl" DATA="$DEMO/files" JOBS="$JOBS" PRESET="$PRESET" 2>"$DEMO.log" || {
+  cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
+dsummary=$(grep 'cxg-download: .* files:' "$DEMO.log" | tail -n1 || true)
+rm -f "$DEMO.log"
+echo "  downloads:   $DEMO/files/h5ad/ ($(ls "$DEMO/files/h5ad" | grep -c '\.h5ad$') H5AD files, manifest.csv) from a snapshot with file contents"
+echo "  ${dsummary#cxg-download: }"

@@ -353,6 +353,22 @@ fn every_make_command_in_the_readme_runs() {
     assert!(cmds.len() >= 12, "{cmds:?}");
     let s = Server::start(&fixture("snapshot"), &[]);
     let t = TempDir::new();
+    // make download fetches the files the harvest links to: from a snapshot
+    // with file contents whose URLs point at its own server (--local-assets)
+    let files = TempDir::new();
+    generate(
+        &files.join("s"),
+        &[
+            "--assets",
+            "--seed",
+            "11",
+            "--collections",
+            "3",
+            "--datasets",
+            "6",
+        ],
+    );
+    let fs = Server::start(&files.join("s"), &["--local-assets"]);
     for (i, cmd) in cmds.iter().enumerate() {
         if cmd.contains("jq ") && !has_jq() {
             continue;
@@ -363,8 +379,18 @@ fn every_make_command_in_the_readme_runs() {
             .find(|w| !w.contains('='))
             .unwrap_or("harvest");
         // `make test` is what runs this test, lint and bench take minutes:
-        // those three are checked as a dry run (make -n)
-        let dry = matches!(target, "test" | "lint" | "bench");
+        // those three are checked as a dry run (make -n), and so is
+        // `make ontologies`, which needs the network (tests/select.rs runs
+        // it against a loopback server)
+        let dry = matches!(
+            target,
+            "test" | "lint" | "bench" | "ontologies" | "bench-download"
+        );
+        let api = if target == "download" {
+            &fs.url
+        } else {
+            &s.url
+        };
         let d = t.join(&format!("run{i}"));
         if target == "obs" {
             // make obs reads what cxg-download left: a manifest of H5ADs
@@ -387,13 +413,19 @@ fn every_make_command_in_the_readme_runs() {
         let script = format!(
             "{}{} BIN='{}' CARGO_BUILD=true DATA='{}/data' DEMO='{}/demo' DESTDIR='{}/dest' API_URL='{}'",
             if dry { "make -n" } else { "make" },
-            &cmd.replace("http://127.0.0.1:PORT/curation/v1", &s.url)[4..],
+            &cmd.replace("http://127.0.0.1:PORT/curation/v1", api)[4..],
             bin_dir().display(),
             d.display(),
             d.display(),
             d.display(),
-            s.url
+            api
         );
+        // a selection runs with the test ontology subset, as after `make ontologies`
+        let script = if cmd.contains("SELECT=") {
+            format!("{script} ONTOLOGY='{}'", fixture("ontology").display())
+        } else {
+            script
+        };
         let mut c = Command::new("bash");
         c.arg("-c").arg(&script).current_dir(root());
         let o = run_cmd(c, None);
@@ -403,7 +435,17 @@ fn every_make_command_in_the_readme_runs() {
                 let text = o.text();
                 assert!(text.contains("harvest complete"), "{cmd}: {text}");
                 let (h, rows) = csv_rows(&read(&d.join("data/all_datasets_h5ad.csv")));
-                assert_eq!(rows.len(), 100, "{cmd}");
+                if cmd.contains("SELECT=") {
+                    assert!(
+                        !rows.is_empty() && rows.len() < 100,
+                        "{cmd}: {}",
+                        rows.len()
+                    );
+                    let log = String::from_utf8(read(&d.join("data/selection.log"))).unwrap();
+                    assert!(log.contains("ontology UBERON v2026-04-01"), "{log}");
+                } else {
+                    assert_eq!(rows.len(), 100, "{cmd}");
+                }
                 if cmd.contains("PRESET=full") {
                     assert_eq!(h.len(), 49, "{cmd}");
                     assert!(
@@ -415,6 +457,7 @@ fn every_make_command_in_the_readme_runs() {
             }
             "demo" => assert!(d.join("demo/all_datasets_h5ad.csv").exists()),
             "obs" => assert!(d.join("data/all_datasets_obs.csv").exists(), "{cmd}"),
+            "download" => assert!(d.join("data/h5ad/manifest.csv").exists(), "{cmd}"),
             "install" => assert!(std::fs::read_dir(d.join("dest")).is_ok(), "{cmd}"),
             _ => {}
         }

@@ -299,18 +299,6 @@ fn answers_that_are_not_the_record_asked_for_are_failures() {
         o.code(1).stderr_has(&format!("collection {cid}"));
         assert!(o.stdout.is_empty(), "{fault}: nothing written");
     }
-    // per-dataset answers about another dataset: failed rows, not blank ones
-    let s = Server::start(
-        &snapshot(),
-        &[
-            "--fail-every",
-            "1",
-            "--fault",
-            "wrong-id",
-            "--fail-match",
-            "/datasets/",
-        ],
-    );
     let csv = run(
         "cxg-tocsv",
         &[],
@@ -324,9 +312,40 @@ fn answers_that_are_not_the_record_asked_for_are_failures() {
         ),
     )
     .stdout;
+    // every per-dataset answer about another dataset: the service is broken
+    let s = Server::start(
+        &snapshot(),
+        &[
+            "--fail-every",
+            "1",
+            "--fault",
+            "wrong-id",
+            "--fail-match",
+            "/datasets/",
+        ],
+    );
     let o = run(
         "cxg-h5ad",
-        &["--api-url", &s.url, "--per-dataset", "-j", "4"],
+        &["--api-url", &s.url, "--per-dataset", "-j", "1"],
+        Some(&csv),
+    );
+    o.code(3).stderr_has("not what was asked for");
+    assert!(s.requests().len() < 10, "it did not stop early");
+    // some answers about another dataset: failed rows, not blank ones
+    let s = Server::start(
+        &snapshot(),
+        &[
+            "--fail-every",
+            "4",
+            "--fault",
+            "wrong-id",
+            "--fail-match",
+            "/datasets/",
+        ],
+    );
+    let o = run(
+        "cxg-h5ad",
+        &["--api-url", &s.url, "--per-dataset", "-j", "1"],
         Some(&csv),
     );
     o.code(1)
@@ -381,7 +400,7 @@ fn an_api_that_is_down_is_exit_3_early_not_a_row_per_failure() {
         .stderr_has("make demo");
     let made = s.requests().len();
     assert!(
-        made < 20 && made < rows,
+        made < 40 && made < rows,
         "{made} requests for {rows} rows: it did not stop early"
     );
 }
@@ -646,4 +665,171 @@ fn tocsv_names_the_versions_it_drops_and_ignores_a_bom() {
     );
     o.ok();
     assert!(o.text().starts_with("id,v\n"), "{:?}", o.text());
+}
+
+#[test]
+fn output_files_get_the_usual_mode_not_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TempDir::new();
+    let input = snapshot().join("collections.json");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let o = sh(
+        t.path(),
+        &format!(
+            "umask 022; '{}' '{}' -o new.jsonl && '{}' --out-dir per '{}' >/dev/null",
+            bin("cxg-split").display(),
+            input.display(),
+            bin("cxg-split").display(),
+            input.display()
+        ),
+    );
+    o.ok();
+    assert_eq!(mode(&t.join("new.jsonl")), 0o644);
+    let one = std::fs::read_dir(t.join("per"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(mode(&one), 0o644);
+    // a replaced file keeps its mode
+    std::fs::write(t.join("kept.jsonl"), b"old").unwrap();
+    std::fs::set_permissions(t.join("kept.jsonl"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    run(
+        "cxg-split",
+        &[
+            input.to_str().unwrap(),
+            "-o",
+            t.join("kept.jsonl").to_str().unwrap(),
+        ],
+        None,
+    )
+    .ok();
+    assert_eq!(mode(&t.join("kept.jsonl")), 0o640);
+}
+
+#[test]
+fn dev_stdout_appends_where_the_shell_appends_and_dev_shm_files_are_replaced() {
+    let t = TempDir::new();
+    let input = snapshot().join("collections.json");
+    let o = sh(
+        t.path(),
+        &format!(
+            "echo first > log; '{}' '{}' -o /dev/stdout >> log",
+            bin("cxg-split").display(),
+            input.display()
+        ),
+    );
+    o.ok();
+    let log = String::from_utf8(read(&t.join("log"))).unwrap();
+    assert!(log.starts_with("first\n{"), "{}", &log[..40.min(log.len())]);
+    // a regular file under /dev is a file like any other: replaced whole
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        let p = shm.join(format!("cxg-test-{}.jsonl", std::process::id()));
+        std::fs::write(&p, vec![b'Z'; 2_000_000]).unwrap();
+        run(
+            "cxg-split",
+            &[input.to_str().unwrap(), "-o", p.to_str().unwrap()],
+            None,
+        )
+        .ok();
+        let got = read(&p);
+        let _ = std::fs::remove_file(&p);
+        assert_eq!(
+            got,
+            run("cxg-split", &[input.to_str().unwrap()], None).stdout
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdin_is_an_error_not_an_empty_input() {
+    let t = TempDir::new();
+    let o = sh(t.path(), &format!("'{}' <&-", bin("cxg-split").display()));
+    o.code(2).stderr_has("stdin is closed");
+}
+
+#[test]
+fn more_hostile_cases() {
+    let t = TempDir::new();
+    let input = snapshot().join("collections.json");
+    // recursion through a filter argument
+    let o = run(
+        "cxg-datasets",
+        &[
+            "--where",
+            "def f(g): g | f(g); f(.) | false",
+            input.to_str().unwrap(),
+        ],
+        None,
+    );
+    o.code(2).stderr_has("recursion too deep");
+    // an API refusing every request (403 for valid ids) is down, not 100 bad rows
+    let csv = run(
+        "cxg-tocsv",
+        &[],
+        Some(&run("cxg-datasets", &[input.to_str().unwrap()], None).stdout),
+    )
+    .stdout;
+    let s = Server::start(
+        &snapshot(),
+        &[
+            "--fail-every",
+            "1",
+            "--fail-status",
+            "403",
+            "--fail-match",
+            "/datasets/",
+        ],
+    );
+    let o = run(
+        "cxg-h5ad",
+        &["--api-url", &s.url, "--per-dataset", "-j", "1"],
+        Some(&csv),
+    );
+    o.code(3);
+    assert!(s.requests().len() < 10, "{} requests", s.requests().len());
+    // an empty index is not an index
+    std::fs::write(t.join("empty.json"), b"").unwrap();
+    let o = run(
+        "cxg-h5ad",
+        &[
+            "--api-url",
+            &s.url,
+            "--index",
+            t.join("empty.json").to_str().unwrap(),
+        ],
+        Some(&csv),
+    );
+    o.code(2).stderr_has("holds no datasets");
+    // -o and --failures on one file
+    let same = t.join("same.csv");
+    let o = run(
+        "cxg-h5ad",
+        &[
+            "--api-url",
+            &s.url,
+            "-o",
+            same.to_str().unwrap(),
+            "--failures",
+            same.to_str().unwrap(),
+        ],
+        Some(&csv),
+    );
+    o.code(2).stderr_has("is also -o");
+    // a file name as long as the filesystem allows
+    let long = t.join(&format!("{}.json", "a".repeat(245)));
+    run(
+        "cxg-split",
+        &[input.to_str().unwrap(), "-o", long.to_str().unwrap()],
+        None,
+    )
+    .ok();
+    assert!(long.exists());
+    // Retry-After longer than is worth waiting: give up at once, exit 3
+    let s = Server::start(&snapshot(), &["--fail-every", "1", "--retry-after", "3600"]);
+    let o = run("cxg-fetch", &["--api-url", &s.url, "datasets"], None);
+    o.code(3).stderr_has("retry after 3600 s");
+    assert_eq!(s.requests().len(), 1);
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Every binary the workspace builds.
-pub const TOOLS: [&str; 8] = [
+pub const TOOLS: [&str; 12] = [
     "cxg-fetch",
     "cxg-split",
     "cxg-datasets",
@@ -19,7 +19,11 @@ pub const TOOLS: [&str; 8] = [
     "cxg-h5ad",
     "cxg-serve",
     "cxg-gen",
+    "cxg-diff",
+    "cxg-snapshot",
     "cxg-obs",
+    "cxg-select",
+    "cxg-download",
 ];
 
 /// The repository root.

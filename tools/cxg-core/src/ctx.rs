@@ -25,9 +25,25 @@ enum Sink {
     Memory(Arc<Mutex<Vec<String>>>),
 }
 
+/// What writes go to while the output is taken: every write fails.
+#[derive(Default)]
+struct Taken;
+
+impl Write for Taken {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other(
+            "internal: the output is in use elsewhere",
+        ))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A tool's run context. See the module documentation.
 pub struct Ctx {
     out: Option<Output>,
+    taken: Taken,
     out_name: String,
     memory_out: Option<Arc<Mutex<Vec<u8>>>>,
     stdin: Option<Vec<u8>>,
@@ -41,6 +57,7 @@ impl Ctx {
     pub fn new(output: Option<&Path>) -> Result<Ctx> {
         let out = Output::open(output)?;
         Ok(Ctx {
+            taken: Taken,
             out_name: out.name(),
             out: Some(out),
             memory_out: None,
@@ -57,6 +74,7 @@ impl Ctx {
         let buf = Arc::new(Mutex::new(Vec::new()));
         Ctx {
             out: None,
+            taken: Taken,
             out_name: "stdout".into(),
             memory_out: Some(buf),
             stdin: Some(stdin.to_vec()),
@@ -97,8 +115,11 @@ impl Ctx {
                 .out
                 .get_or_insert_with(|| Output::Memory(Arc::clone(buf)));
         }
-        self.out
-            .get_or_insert_with(|| Output::Memory(Arc::default()))
+        match &mut self.out {
+            Some(o) => o,
+            // taken by take_out and not given back: an error, not a sink
+            None => &mut self.taken,
+        }
     }
 
     /// Take the main output to hand it to a writer that owns it (a CSV

@@ -32,6 +32,16 @@ pub struct HttpArgs {
     /// Seconds to wait for a response and its body; the lists are several MB (1-86400)
     #[arg(long, default_value_t = 300, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400), help_heading = "Common options", global = true)]
     pub timeout: u64,
+    /// Append one JSON line per request to FILE: method, URL, status,
+    /// attempts, bytes, duration, SHA-256 of the body (provenance)
+    #[arg(
+        long,
+        env = "CXG_LOG_REQUESTS",
+        value_name = "FILE",
+        help_heading = "Common options",
+        global = true
+    )]
+    pub log_requests: Option<std::path::PathBuf>,
     /// Largest response body accepted, after decompression: bytes, or with K, M or G
     #[arg(long, default_value = "1G", value_name = "SIZE", value_parser = parse_size, help_heading = "Common options", global = true)]
     pub max_bytes: u64,
@@ -133,12 +143,24 @@ pub struct Client {
     /// reached, or [`SERVICE_DOWN_AFTER`] requests in a row failed after
     /// their retries): later requests then fail at once instead of
     /// retrying in vain.
-    down: std::sync::Mutex<Option<String>>,
+    down: std::sync::Mutex<Option<Down>>,
     /// Requests in a row that failed after their retries with a 5xx, 429,
     /// timeout or connection error (reset by any answer).
     failing: AtomicU64,
+    /// Answers in a row that the tool found unusable ([`Client::bad_answer`]).
+    bad_in_a_row: AtomicU64,
     /// Where retry notices go (stderr with the tool's prefix by default).
     notify: Box<dyn Fn(&str) + Send + Sync>,
+    /// `--log-requests`: where each completed request is recorded.
+    log: Option<crate::reqlog::RequestLog>,
+}
+
+/// Why the service was taken as down, and the diagnosis later errors repeat.
+#[derive(Debug, Clone)]
+struct Down {
+    why: String,
+    status: Option<u16>,
+    unreachable: bool,
 }
 
 /// After this many requests in a row fail for reasons of the service
@@ -202,8 +224,18 @@ fn jitter() -> f64 {
     0.5 + (z >> 11) as f64 / (1u64 << 53) as f64 * 0.5
 }
 
+thread_local! {
+    /// Attempts made by the current thread's request (for the request log).
+    static ATTEMPTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The status of the current thread's last answer (for the request log).
+    static STATUS: std::cell::Cell<u16> = const { std::cell::Cell::new(0) };
+}
+
 /// The longest `Retry-After` we honour.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// How much of an error response's body is read (for its message).
+const ERROR_BODY_MAX: u64 = 64 * 1024;
 
 /// The longest wait between two attempts from the backoff.
 const MAX_BACKOFF: f64 = 30.0;
@@ -224,20 +256,39 @@ enum Attempt {
     },
 }
 
-/// The wait a `Retry-After` value asks for: delay-seconds or an HTTP date
-/// (RFC 9110 10.2.3), at most [`MAX_RETRY_AFTER`]; a date in the past is
-/// no wait.
-pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+/// What a `Retry-After` value asks for: delay-seconds or an HTTP date
+/// (RFC 9110 10.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// Wait this long (more than zero, at most [`MAX_RETRY_AFTER`]).
+    Wait(Duration),
+    /// No usable wait (a date already past, zero, unreadable): the backoff
+    /// applies, so a bad header cannot make a hot loop.
+    Backoff,
+    /// Longer than [`MAX_RETRY_AFTER`]: the server is not coming back soon,
+    /// so retrying is pointless.
+    TooLong(Duration),
+}
+
+/// Read a `Retry-After` value at time `now`.
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> RetryAfter {
     let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+    let wait = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // delay-seconds; more digits than a u64 holds is simply "very long"
+        Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        match httpdate::parse_http_date(v) {
+            Ok(when) => when.duration_since(now).unwrap_or(Duration::ZERO),
+            Err(_) => return RetryAfter::Backoff,
+        }
+    };
+    if wait.is_zero() {
+        RetryAfter::Backoff
+    } else if wait > MAX_RETRY_AFTER {
+        RetryAfter::TooLong(wait)
+    } else {
+        RetryAfter::Wait(wait)
     }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(now)
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_RETRY_AFTER),
-    )
 }
 
 /// The backoff before retry number `attempt` (1-based): `base` doubled
@@ -307,7 +358,12 @@ impl Client {
             requests: AtomicU64::new(0),
             down: std::sync::Mutex::new(None),
             failing: AtomicU64::new(0),
+            bad_in_a_row: AtomicU64::new(0),
             notify: Box::new(|m| warn(m)),
+            log: match &args.log_requests {
+                Some(p) => Some(crate::reqlog::RequestLog::open(p)?),
+                None => None,
+            },
         })
     }
 
@@ -329,19 +385,25 @@ impl Client {
 
     /// Why the service was taken as down, if it was.
     pub fn down(&self) -> Option<String> {
+        self.down_state().map(|d| d.why)
+    }
+
+    fn down_state(&self) -> Option<Down> {
         self.down.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn attempt(&self, url: &str) -> Attempt {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        ATTEMPTS.with(|n| n.set(n.get() + 1));
         let mut resp = match self.agent.get(url).call() {
             Ok(r) => r,
             Err(e) => return transport_failure(e),
         };
         let status = resp.status().as_u16();
+        STATUS.with(|s| s.set(status));
         let limit = self.max_bytes;
-        let body = resp.body_mut().with_config().limit(limit).read_to_vec();
         if (200..300).contains(&status) {
+            let body = resp.body_mut().with_config().limit(limit).read_to_vec();
             return match body {
                 Ok(b) => Attempt::Done(b),
                 Err(ureq::Error::BodyExceedsLimit(_)) => Attempt::Fail {
@@ -360,48 +422,166 @@ impl Client {
                 },
             };
         }
-        let detail = body.map(|b| problem_detail(&b)).unwrap_or_default();
+        // An error body only gives the message: its first 64 KiB are plenty
+        // (a server answering errors with a huge body costs no memory).
+        let mut head = Vec::new();
+        let _ = std::io::Read::read_to_end(
+            &mut std::io::Read::take(resp.body_mut().as_reader(), ERROR_BODY_MAX),
+            &mut head,
+        );
+        let detail = problem_detail(&head);
         let msg = format!("{}: {detail}", reason(status));
         if status == 429 || status >= 500 {
-            let wait = resp
+            let ra = resp
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| retry_after(v, std::time::SystemTime::now()));
-            Attempt::Retry {
-                msg,
-                status: Some(status),
-                unreachable: false,
-                wait,
+                .map(|v| retry_after(v, std::time::SystemTime::now()));
+            match ra {
+                Some(RetryAfter::TooLong(w)) => Attempt::Fail {
+                    msg: format!(
+                        "{msg} (the server asks to retry after {} s, more than the {} s waited at most)",
+                        w.as_secs(),
+                        MAX_RETRY_AFTER.as_secs()
+                    ),
+                    status: Some(status),
+                    service: true,
+                },
+                Some(RetryAfter::Wait(w)) => Attempt::Retry {
+                    msg,
+                    status: Some(status),
+                    unreachable: false,
+                    wait: Some(w),
+                },
+                Some(RetryAfter::Backoff) | None => Attempt::Retry {
+                    msg,
+                    status: Some(status),
+                    unreachable: false,
+                    wait: None,
+                },
             }
         } else {
             Attempt::Fail {
                 msg,
                 status: Some(status),
+                // 401, 403 (for an id already checked to be a UUID) and 407
+                // are the service refusing us, not a problem of one record:
+                // they count towards SERVICE_DOWN_AFTER
                 service: false,
             }
         }
     }
 
-    fn mark_down(&self, why: String) {
+    /// Count a request that failed for a reason of the service (its
+    /// status, if any, is `status`); true (and the service marked down)
+    /// once [`SERVICE_DOWN_AFTER`] did in a row.
+    fn count_failure(&self, attempts: u32, status: Option<u16>) -> bool {
+        let in_a_row = self.failing.fetch_add(1, Ordering::Relaxed) + 1;
+        if in_a_row >= SERVICE_DOWN_AFTER {
+            self.mark_down(
+                format!(
+                    "the service failed {in_a_row} requests in a row (the last after {attempts} attempt{})",
+                    if attempts == 1 { "" } else { "s" }
+                ),
+                status,
+                false,
+            );
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The tool found a 2xx answer unusable (not the record asked for, not
+    /// the expected shape): that counts like a failed request, and
+    /// [`SERVICE_DOWN_AFTER`] in a row mark the service down. Returns the
+    /// error to stop with, once it is down.
+    pub fn bad_answer(&self, url: &str, why: &str) -> Option<HttpError> {
+        let in_a_row = self.bad_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        if in_a_row < SERVICE_DOWN_AFTER {
+            return None;
+        }
+        self.mark_down(
+            format!("{in_a_row} answers in a row were not what was asked for"),
+            Some(200),
+            false,
+        );
+        Some(HttpError {
+            url: url.to_string(),
+            status: Some(200),
+            msg: format!("answers are not what was asked for: {why}"),
+            unreachable: false,
+            service: true,
+            attempts: 1,
+        })
+    }
+
+    /// The tool found a 2xx answer to be the record asked for.
+    pub fn good_answer(&self) {
+        self.bad_in_a_row.store(0, Ordering::Relaxed);
+    }
+
+    /// Take the service as down (the first reason stays): later requests
+    /// fail at once with the same diagnosis (status, unreachable) so that
+    /// whichever error a tool reports carries the same hint.
+    fn mark_down(&self, why: String, status: Option<u16>, unreachable: bool) {
         let mut d = self.down.lock().unwrap_or_else(|e| e.into_inner());
         if d.is_none() {
-            *d = Some(why);
+            *d = Some(Down {
+                why,
+                status,
+                unreachable,
+            });
         }
     }
 
     /// GET `path` (relative to the base URL, starting with `/`) and return
-    /// the body of a 2xx response, retrying as the policy says.
+    /// the body of a 2xx response, retrying as the policy says; with
+    /// `--log-requests` the completed request is appended to the log.
     pub fn get(&self, path: &str) -> Result<Vec<u8>, HttpError> {
+        let Some(log) = &self.log else {
+            return self.get_retrying(path);
+        };
+        let (started, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
+        ATTEMPTS.with(|n| n.set(0));
+        let res = self.get_retrying(path);
+        let url = format!("{}{path}", self.base);
+        let err = res.as_ref().err().map(|e| e.to_string());
+        log.record(&crate::reqlog::Request {
+            method: "GET",
+            url: &url,
+            status: match &res {
+                Ok(_) => Some(STATUS.with(|s| s.get())),
+                Err(e) => e.status,
+            },
+            attempts: ATTEMPTS.with(|n| n.get()),
+            body: res.as_ref().ok().map(Vec::as_slice),
+            streamed: None,
+            started,
+            duration: clock.elapsed(),
+            error: err.as_deref(),
+        });
+        res
+    }
+
+    /// Record a request made outside [`Client::get`] (e.g. a download
+    /// streamed to a file) in the `--log-requests` log, when there is one.
+    pub fn log_request(&self, r: &crate::reqlog::Request) {
+        if let Some(log) = &self.log {
+            log.record(r);
+        }
+    }
+
+    fn get_retrying(&self, path: &str) -> Result<Vec<u8>, HttpError> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
-            if let Some(why) = self.down() {
+            if let Some(down) = self.down_state() {
                 return Err(HttpError {
                     url,
-                    status: None,
-                    msg: format!("not attempted: {why}"),
-                    unreachable: why.contains("could not be reached"),
+                    status: down.status,
+                    msg: format!("not attempted: {}", down.why),
+                    unreachable: down.unreachable,
                     service: true,
                     attempts: attempt,
                 });
@@ -417,11 +597,18 @@ impl Client {
                     status,
                     service,
                 } => {
-                    if service {
-                        self.mark_down(format!("an earlier request failed: {msg}"));
+                    // 401, 403 (for an id already checked to be a UUID) and
+                    // 407 are the service refusing us, not one record's fault
+                    let refused = matches!(status, Some(401 | 403 | 407));
+                    let service = if service {
+                        self.mark_down(format!("an earlier request failed: {msg}"), status, false);
+                        true
+                    } else if refused {
+                        self.count_failure(attempt, status)
                     } else {
                         self.failing.store(0, Ordering::Relaxed);
-                    }
+                        false
+                    };
                     return Err(HttpError {
                         url,
                         status,
@@ -438,17 +625,16 @@ impl Client {
                     wait,
                 } => {
                     if attempt > self.retries {
-                        let in_a_row = self.failing.fetch_add(1, Ordering::Relaxed) + 1;
-                        let service = unreachable || in_a_row >= SERVICE_DOWN_AFTER;
-                        if unreachable {
+                        let service = if unreachable {
                             self.mark_down(
                                 "the host could not be reached by an earlier request".into(),
+                                None,
+                                true,
                             );
-                        } else if service {
-                            self.mark_down(format!(
-                                "the service failed {in_a_row} requests in a row, each after {attempt} attempts"
-                            ));
-                        }
+                            true
+                        } else {
+                            self.count_failure(attempt, status)
+                        };
                         return Err(HttpError {
                             url,
                             status,
@@ -555,6 +741,7 @@ mod tests {
             backoff_ms: 1,
             connect_timeout: 2,
             timeout: 2,
+            log_requests: None,
             max_bytes: 1 << 20,
         };
         let c = Client::new(&args, 1).unwrap();
@@ -592,17 +779,31 @@ mod tests {
     #[test]
     fn retry_after_seconds_and_dates() {
         let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(retry_after("4", now), Some(Duration::from_secs(4)));
-        assert_eq!(
-            retry_after("Sun, 06 Nov 1994 08:49:41 GMT", now),
-            Some(Duration::from_secs(4))
-        );
+        let secs = |n| RetryAfter::Wait(Duration::from_secs(n));
+        assert_eq!(retry_after("4", now), secs(4));
+        assert_eq!(retry_after(" 120 ", now), secs(120));
+        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:41 GMT", now), secs(4));
+        // a date in the past, zero, or garbage: the backoff, never a hot loop
         assert_eq!(
             retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            Some(Duration::ZERO)
+            RetryAfter::Backoff
         );
-        assert_eq!(retry_after("99999999", now), Some(MAX_RETRY_AFTER));
-        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("0", now), RetryAfter::Backoff);
+        assert_eq!(retry_after("soon", now), RetryAfter::Backoff);
+        assert_eq!(retry_after("-5", now), RetryAfter::Backoff);
+        // too long to wait for: give up
+        assert_eq!(
+            retry_after("121", now),
+            RetryAfter::TooLong(Duration::from_secs(121))
+        );
+        assert!(matches!(
+            retry_after("999999999999999999999999", now),
+            RetryAfter::TooLong(_)
+        ));
+        assert!(matches!(
+            retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now),
+            RetryAfter::TooLong(_)
+        ));
     }
 
     #[test]

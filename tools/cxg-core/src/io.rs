@@ -50,9 +50,44 @@ impl Input {
     fn stdin() -> Input {
         Input {
             name: "stdin".into(),
-            reader: Box::new(io::stdin()),
+            reader: if reopened_null(0) {
+                Box::new(ClosedStdin)
+            } else {
+                Box::new(io::stdin())
+            },
         }
     }
+}
+
+/// A stdin that was closed when the tool started: reading it is an error,
+/// not an empty input.
+struct ClosedStdin;
+
+impl Read for ClosedStdin {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::other(
+            "stdin is closed: give a FILE, or pipe the input in",
+        ))
+    }
+}
+
+/// True when standard descriptor `fd` is `/dev/null` opened read-write:
+/// what the Rust runtime puts in place of a descriptor that was closed when
+/// the process started (a shell's `</dev/null` or `>/dev/null` opens it for
+/// reading or writing only).
+fn reopened_null(fd: u8) -> bool {
+    let is_null = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .is_ok_and(|p| p == Path::new("/dev/null"));
+    if !is_null {
+        return false;
+    }
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+    let flags = info
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+    // O_ACCMODE == 3, O_RDWR == 2
+    flags.is_some_and(|f| f & 3 == 2)
 }
 
 /// Temporary files this process created and has not yet renamed or removed.
@@ -103,11 +138,27 @@ fn create_temp(dest: &Path) -> Result<(File, PathBuf)> {
     let fname = dest
         .file_name()
         .ok_or_else(|| Error::input(format!("'{}' is not a file name", dest.display())))?;
+    // The final file gets the mode of the file it replaces, or 0666 less
+    // the umask for a new one (tempfile's own 0600 would make a harvest in
+    // a shared folder unreadable to everyone else).
+    use std::os::unix::fs::PermissionsExt;
+    let existing = std::fs::metadata(dest)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.permissions().mode() & 0o7777);
+    // Keep the temporary name within NAME_MAX (255 bytes): the prefix takes
+    // at most 200 bytes of the final name.
+    let name = fname.to_string_lossy();
+    let mut cut = name.len().min(200);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
     let mut reg = temps();
     let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", fname.to_string_lossy()))
+        .prefix(&format!(".{}.", &name[..cut]))
         .suffix(".tmp")
         .rand_bytes(8)
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(&dir)
         .map_err(|e| {
             Error::input(format!(
@@ -116,6 +167,11 @@ fn create_temp(dest: &Path) -> Result<(File, PathBuf)> {
                 strip_path(e)
             ))
         })?;
+    if let Some(mode) = existing {
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode));
+    }
     let (file, path) = tmp.into_parts();
     let path = path
         .keep()
@@ -124,11 +180,15 @@ fn create_temp(dest: &Path) -> Result<(File, PathBuf)> {
     Ok((file, path))
 }
 
-/// tempfile's errors repeat the path; keep the OS's words.
+/// tempfile's errors name its temporary path; keep the OS's words.
 fn strip_path(e: io::Error) -> String {
-    match e.raw_os_error() {
-        Some(_) => io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(0)).to_string(),
-        None => e.to_string(),
+    if let Some(code) = e.raw_os_error() {
+        return io::Error::from_raw_os_error(code).to_string();
+    }
+    let text = e.to_string();
+    match text.split_once(" at path ") {
+        Some((words, _)) => words.to_string(),
+        None => text,
     }
 }
 
@@ -288,8 +348,13 @@ pub enum Target {
     /// renamed into place. For a symlink, this is the file it points to.
     Replace(PathBuf),
     /// Something that exists and is not a regular file (a device, a FIFO,
-    /// a socket, `/dev/stdout`): opened and written directly.
+    /// a socket): opened and written directly.
     Direct(PathBuf),
+    /// `/dev/stdout` (or `/dev/fd/1`, `/proc/self/fd/1`): this process's
+    /// own stdout, as given (appending stays appending).
+    Stdout,
+    /// `/dev/stderr` (or `/dev/fd/2`, `/proc/self/fd/2`).
+    Stderr,
 }
 
 /// Decide where `path` is written and check that it can be: the folder
@@ -297,14 +362,20 @@ pub enum Target {
 /// again), and the path is not a folder. Nothing is left behind.
 pub fn plan_output(path: &Path) -> Result<Target> {
     let shown = format!("'{}'", path.display());
-    let special = path.starts_with("/dev") || path.starts_with("/proc");
+    let p = path.to_string_lossy();
+    if matches!(&*p, "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1") {
+        return Ok(Target::Stdout);
+    }
+    if matches!(&*p, "/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2") {
+        return Ok(Target::Stderr);
+    }
     let target = match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => {
             return Err(Error::input(format!(
                 "cannot write {shown}: it is a folder"
             )))
         }
-        Ok(m) if special || !m.is_file() => Target::Direct(path.to_path_buf()),
+        Ok(m) if !m.is_file() => Target::Direct(path.to_path_buf()),
         Ok(_) => Target::Replace(resolve_link(path)?),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Target::Replace(resolve_link(path)?),
         Err(e) => return Err(Error::input(format!("cannot write {shown}: {e}"))),
@@ -369,17 +440,8 @@ pub fn check_stdout() -> Result<()> {
         .as_fd()
         .try_clone_to_owned()
         .map_err(|_| closed())?;
-    let is_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
-    if is_null {
-        let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
-        let flags = info
-            .lines()
-            .find_map(|l| l.strip_prefix("flags:"))
-            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
-        // O_ACCMODE == 3, O_RDWR == 2
-        if flags.is_some_and(|f| f & 3 == 2) {
-            return Err(closed());
-        }
+    if reopened_null(1) {
+        return Err(closed());
     }
     Ok(())
 }
@@ -420,6 +482,18 @@ impl Output {
         match path {
             Some(p) if p.as_os_str() != "-" => match plan_output(p)? {
                 Target::Replace(dest) => Ok(Output::File(LazyFile { dest, file: None })),
+                Target::Stdout => Self::open(None),
+                Target::Stderr => {
+                    use std::os::fd::AsFd;
+                    let fd = io::stderr()
+                        .as_fd()
+                        .try_clone_to_owned()
+                        .map_err(|e| Error::input(format!("cannot write stderr: {e}")))?;
+                    Ok(Output::Direct(
+                        "stderr".into(),
+                        BufWriter::with_capacity(1 << 16, File::from(fd)),
+                    ))
+                }
                 Target::Direct(p) => {
                     let name = format!("'{}'", p.display());
                     let f = File::options()
@@ -620,6 +694,14 @@ mod tests {
         assert_eq!(
             plan_output(Path::new("/dev/null")).unwrap(),
             Target::Direct("/dev/null".into())
+        );
+        assert_eq!(
+            plan_output(Path::new("/dev/stdout")).unwrap(),
+            Target::Stdout
+        );
+        assert_eq!(
+            plan_output(Path::new("/proc/self/fd/2")).unwrap(),
+            Target::Stderr
         );
         let real = d.join("real.json");
         std::fs::write(&real, b"old").unwrap();

@@ -40,80 +40,174 @@ pub fn is_recursion_error(msg: &str) -> bool {
     msg.contains(RECURSION_ERROR)
 }
 
-/// The guard inserted at the start of every function the user defines:
-/// passes its input through, or fails once the evaluation used more than
-/// [`STACK_BUDGET`] bytes of stack.
-fn guard_fun() -> jaq_core::native::Fun<D> {
-    jaq_core::native::run::<D>(("_cxg_guard", Box::new([]), |cv| {
-        let base = STACK_BASE.with(Cell::get);
-        let used = base.saturating_sub(stack_here());
-        let r = if base != 0 && used > STACK_BUDGET {
-            Err(jaq_core::Exn::from(jaq_core::Error::str(format!(
-                "{RECURSION_ERROR}: the expression used more than {} KiB of stack \
-                 (a function that calls itself without end?)",
-                STACK_BUDGET >> 10
-            ))))
-        } else {
-            Ok(cv.1)
-        };
-        Box::new(std::iter::once(r))
-    }))
+/// The guard's error, once the evaluation used more than [`STACK_BUDGET`]
+/// bytes of stack; `None` while there is room.
+fn over_budget() -> Option<jaq_core::Error<Val>> {
+    let base = STACK_BASE.with(Cell::get);
+    let used = base.saturating_sub(stack_here());
+    (base != 0 && used > STACK_BUDGET).then(|| {
+        jaq_core::Error::str(format!(
+            "{RECURSION_ERROR}: the expression used more than {} KiB of stack \
+             (a function that calls itself without end?)",
+            STACK_BUDGET >> 10
+        ))
+    })
 }
 
-/// Byte offsets just after the `:` of every `def NAME(...):` in `code`
-/// (string interpolations included), where the guard is inserted.
-fn def_bodies(code: &str) -> Vec<usize> {
+/// The guard inserted at the start of every function the user defines and
+/// around every use of a filter argument: the identity (in plain runs,
+/// paths and updates alike), or an error once the evaluation used more
+/// than [`STACK_BUDGET`] bytes of stack.
+fn guard_fun() -> jaq_core::native::Fun<D> {
+    let run: jaq_core::RunPtr<D> = |cv| {
+        Box::new(std::iter::once(match over_budget() {
+            Some(e) => Err(jaq_core::Exn::from(e)),
+            None => Ok(cv.1),
+        }))
+    };
+    let paths: jaq_core::PathsPtr<D> = |cv| {
+        Box::new(std::iter::once(match over_budget() {
+            Some(e) => Err(jaq_core::Exn::from(e)),
+            None => Ok(cv.1),
+        }))
+    };
+    let update: jaq_core::UpdatePtr<D> = |cv, f| match over_budget() {
+        Some(e) => Box::new(std::iter::once(Err(jaq_core::Exn::from(e)))),
+        None => f(cv.1),
+    };
+    (
+        "_cxg_guard",
+        Box::new([]),
+        jaq_core::Native::<D>::new(run)
+            .with_paths(paths)
+            .with_update(update),
+    )
+}
+
+fn offset(code: &str, s: &str) -> usize {
+    s.as_ptr() as usize - code.as_ptr() as usize
+}
+
+type Toks<'a> = [jaq_core::load::lex::Token<&'a str>];
+
+/// Uses of any of `params` in `toks` (not called with arguments).
+fn param_uses(code: &str, toks: &Toks<'_>, params: &[&str], out: &mut Vec<(usize, usize)>) {
     use jaq_core::load::lex::{StrPart, Tok, Token};
-    fn walk(code: &str, toks: &[Token<&str>], out: &mut Vec<usize>) {
-        let mut i = 0;
-        while i < toks.len() {
-            let Token(text, tok) = &toks[i];
-            match tok {
-                Tok::Word if *text == "def" => {
-                    // def NAME [ (ARGS) ] :
-                    let mut j = i + 2;
-                    if matches!(toks.get(j), Some(Token(_, Tok::Block(_)))) {
-                        j += 1;
-                    }
-                    if let Some(Token(colon, Tok::Sym)) = toks.get(j) {
-                        if *colon == ":" {
-                            let off = colon.as_ptr() as usize - code.as_ptr() as usize + 1;
-                            out.push(off);
-                        }
-                    }
+    for (i, Token(text, tok)) in toks.iter().enumerate() {
+        match tok {
+            Tok::Word if params.contains(text) => {
+                let called =
+                    matches!(toks.get(i + 1), Some(Token(t, Tok::Block(_))) if t.starts_with('('));
+                if !called {
+                    let o = offset(code, text);
+                    out.push((o, o + text.len()));
                 }
-                Tok::Block(inner) => walk(code, inner, out),
-                Tok::Str(parts) => {
-                    for part in parts {
-                        if let StrPart::Term(Token(_, Tok::Block(inner))) = part {
-                            walk(code, inner, out);
-                        }
-                    }
-                }
-                _ => {}
             }
-            i += 1;
+            Tok::Block(inner) => param_uses(code, inner, params, out),
+            Tok::Str(parts) => {
+                for part in parts {
+                    if let StrPart::Term(Token(_, Tok::Block(inner))) = part {
+                        param_uses(code, inner, params, out);
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    let mut out = Vec::new();
-    if let Ok(toks) = jaq_core::load::Lexer::new(code).lex() {
-        walk(code, &toks, &mut out);
-    }
-    out
 }
 
-/// `code` with the guard inserted at the start of every function body.
+/// Collect the guard points of `toks` (see [`guard_points`]).
+fn walk_defs(code: &str, toks: &Toks<'_>, bodies: &mut Vec<usize>, args: &mut Vec<(usize, usize)>) {
+    use jaq_core::load::lex::{StrPart, Tok, Token};
+    for (i, Token(text, tok)) in toks.iter().enumerate() {
+        match tok {
+            Tok::Word if *text == "def" => {
+                // def NAME [ (ARGS) ] : BODY ;
+                let mut j = i + 2;
+                let mut params: Vec<&str> = Vec::new();
+                if let Some(Token(_, Tok::Block(inner))) = toks.get(j) {
+                    params = inner
+                        .iter()
+                        .filter_map(|Token(t, k)| matches!(k, Tok::Word).then_some(*t))
+                        .collect();
+                    j += 1;
+                }
+                let Some(Token(colon, Tok::Sym)) = toks.get(j) else {
+                    continue;
+                };
+                if *colon != ":" {
+                    continue;
+                }
+                bodies.push(offset(code, colon) + 1);
+                // the body runs to the `;` that closes this definition
+                let mut k = j + 1;
+                let mut depth = 0usize;
+                while let Some(Token(t, tk)) = toks.get(k) {
+                    match (tk, *t) {
+                        (Tok::Word, "def") => depth += 1,
+                        (Tok::Sym, ";") if depth == 0 => break,
+                        (Tok::Sym, ";") => depth -= 1,
+                        _ => {}
+                    }
+                    k += 1;
+                }
+                if !params.is_empty() {
+                    param_uses(code, &toks[j + 1..k.min(toks.len())], &params, args);
+                }
+            }
+            Tok::Block(inner) => walk_defs(code, inner, bodies, args),
+            Tok::Str(parts) => {
+                for part in parts {
+                    if let StrPart::Term(Token(_, Tok::Block(inner))) = part {
+                        walk_defs(code, inner, bodies, args);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Where the guard goes in `code`: byte offsets just after the `:` of every
+/// `def NAME(...):` (in string interpolations too), and the byte ranges of
+/// every use of a filter argument (`f` in `def g(f): ...`) in that
+/// definition's body, where a chain of closures can grow the stack without
+/// entering any function. Found with jaq's own lexer.
+fn guard_points(code: &str) -> (Vec<usize>, Vec<(usize, usize)>) {
+    let (mut bodies, mut args) = (Vec::new(), Vec::new());
+    if let Ok(toks) = jaq_core::load::Lexer::new(code).lex() {
+        walk_defs(code, &toks, &mut bodies, &mut args);
+    }
+    args.sort_unstable();
+    args.dedup();
+    (bodies, args)
+}
+
+/// `code` with the guard at the start of every function body and around
+/// every use of a filter argument.
 fn guarded(code: &str) -> Option<String> {
-    let offs = def_bodies(code);
-    if offs.is_empty() {
+    let (bodies, args) = guard_points(code);
+    if bodies.is_empty() {
         return None;
     }
-    let mut s = String::with_capacity(code.len() + offs.len() * 16);
+    let mut edits: Vec<(usize, usize, String)> = bodies
+        .into_iter()
+        .map(|o| (o, o, " _cxg_guard | ".to_string()))
+        .chain(
+            args.into_iter()
+                .map(|(a, b)| (a, b, format!("(_cxg_guard | {})", &code[a..b]))),
+        )
+        .collect();
+    edits.sort_by_key(|e| (e.0, e.1));
+    let mut s = String::with_capacity(code.len() + edits.len() * 16);
     let mut last = 0;
-    for off in offs {
-        s.push_str(&code[last..off]);
-        s.push_str(" _cxg_guard | ");
-        last = off;
+    for (a, b, text) in edits {
+        if a < last {
+            continue;
+        }
+        s.push_str(&code[last..a]);
+        s.push_str(&text);
+        last = b;
     }
     s.push_str(&code[last..]);
     Some(s)
@@ -399,6 +493,22 @@ mod tests {
             run1("\"x\\(def h: 5; h)\"", serde_json::json!(null)),
             ["\"x5\""]
         );
-        assert_eq!(def_bodies("\"def f: 1\" | .a"), Vec::<usize>::new());
+        assert_eq!(guard_points("\"def f: 1\" | .a"), (vec![], vec![]));
+        // paths and updates through guarded functions and arguments
+        assert_eq!(
+            run1("def f: .a; [path(f)]", serde_json::json!({"a": 1})),
+            ["[[\"a\"]]"]
+        );
+        assert_eq!(
+            run1(
+                "def upd(f): f |= . + 1; upd(.a)",
+                serde_json::json!({"a": 1})
+            ),
+            ["{\"a\":2}"]
+        );
+        assert_eq!(
+            run1("def g(f): [f, f]; g(.a)", serde_json::json!({"a": 1})),
+            ["[1,1]"]
+        );
     }
 }

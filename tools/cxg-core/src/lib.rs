@@ -16,6 +16,8 @@ pub mod json;
 pub mod names;
 pub mod par;
 pub mod raw;
+pub mod reqlog;
+pub mod snapshots;
 
 pub use ctx::Ctx;
 pub use error::{Error, Exit, Outcome, Result};

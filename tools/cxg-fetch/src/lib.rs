@@ -150,12 +150,27 @@ fn ids_from_stdin(ctx: &mut Ctx) -> Result<Vec<(String, String)>> {
 /// The collection id each argument or line names: a UUID or a collection
 /// URL. Anything else (a dataset URL, a typo) is refused before any request.
 fn collection_ids(given: Vec<(String, String)>) -> Result<Vec<(String, String)>> {
-    let mut ids = Vec::with_capacity(given.len());
+    let mut ids: Vec<(String, String)> = Vec::with_capacity(given.len());
+    let mut seen = std::collections::HashMap::new();
+    let mut repeated = Vec::new();
     let mut bad = Vec::new();
     for (text, at) in given {
+        // a byte-order mark (from an editor) is not part of an id
+        let text = text.trim_start_matches('\u{feff}').to_string();
         match id_in(&text) {
             Some((IdKind::Bare | IdKind::Collection, id)) => {
-                ids.push((id.to_ascii_lowercase(), at))
+                let id = id.to_ascii_lowercase();
+                match seen.get(&id) {
+                    Some(first) => {
+                        if repeated.len() < 10 {
+                            repeated.push(format!("{at} repeats {id} of {first}"));
+                        }
+                    }
+                    None => {
+                        seen.insert(id.clone(), at.clone());
+                    }
+                }
+                ids.push((id, at));
             }
             Some((IdKind::Dataset, id)) => bad.push(format!(
                 "{at}: '{text}' names dataset {id}, not a collection"
@@ -169,6 +184,14 @@ fn collection_ids(given: Vec<(String, String)>) -> Result<Vec<(String, String)>>
              https://cellxgene.cziscience.com/collections/<uuid>): {}",
             bad.join(", ")
         )));
+    }
+    if !repeated.is_empty() {
+        cxg_core::cli::warn(format_args!(
+            "{} collection id{} given more than once (each is fetched and written as often as given): {}",
+            ids.len() - seen.len(),
+            if ids.len() - seen.len() == 1 { "" } else { "s" },
+            repeated.join(", ")
+        ));
     }
     Ok(ids)
 }
@@ -203,7 +226,17 @@ fn fetch_collections(
             let path = format!("/collections/{id}");
             let body = client.get(&path)?;
             let url = format!("GET {}{path}", client.base());
-            Ok::<_, cxg_core::http::HttpError>(check_collection(&url, id, &body).map(|_| body))
+            let checked = check_collection(&url, id, &body);
+            match &checked {
+                Ok(()) => client.good_answer(),
+                Err(why) => {
+                    if let Some(down) = client.bad_answer(&format!("{}{path}", client.base()), why)
+                    {
+                        return Err(down);
+                    }
+                }
+            }
+            Ok::<_, cxg_core::http::HttpError>(checked.map(|_| body))
         },
         |k, r| match r {
             Ok(Ok(body)) => write_json(ctx, &body, pretty),
@@ -290,7 +323,10 @@ mod tests {
     fn ids_from_stdin_and_urls() {
         let url = format!("https://cellxgene.cziscience.com/collections/{C}");
         let cases: Vec<(String, std::result::Result<Vec<&str>, &str>)> = vec![
-            (format!("{C}\n# a comment\n\n  {C}  \n"), Ok(vec![C, C])),
+            (
+                format!("\u{feff}{C}\r\n# a comment\n\n  {C}  \n"),
+                Ok(vec![C, C]),
+            ),
             (format!("{url}\n"), Ok(vec![C])),
             (format!("{}\n", C.to_uppercase()), Ok(vec![C])),
             (

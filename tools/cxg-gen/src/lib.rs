@@ -6,6 +6,8 @@
 //! collections without datasets, several tissues, quotes/commas/newlines
 //! and unicode in names, unknown extra fields, missing optional keys).
 
+pub mod assets;
+
 use clap::Parser;
 use cxg_core::io::write_file_atomic;
 use cxg_core::{cli::warn, Error, Outcome, Result};
@@ -21,7 +23,14 @@ const EXAMPLES: &str = "\
   cxg-serve --port 0 /tmp/today
 
   # a snapshot where 3 datasets were removed after the list was published
-  cxg-gen --seed 2 --collections 30 --datasets 200 --gone 3 /tmp/gone";
+  cxg-gen --seed 2 --collections 30 --datasets 200 --gone 3 /tmp/gone
+
+  # with H5AD file contents (1-64 kB each) for cxg-serve --local-assets
+  cxg-gen --seed 3 --datasets 20 --assets /tmp/files
+
+  # one 1 GiB file, and one sparse file over 4 GiB
+  cxg-gen --collections 1 --datasets 1 --assets --asset-bytes 1073741824 /tmp/big
+  cxg-gen --collections 1 --datasets 1 --assets --sparse-assets --asset-bytes 5000000000 /tmp/huge";
 
 /// The largest snapshot made: 80 times the size of CELLxGENE Discover
 /// today, a few GB of JSON, held in memory while it is written.
@@ -55,6 +64,16 @@ pub struct Args {
     /// Write only collections.json (fast; for benchmarks of the CPU stages)
     #[arg(long)]
     pub list_only: bool,
+    /// Also write the H5AD files under OUT_DIR/assets/ (with their ETags), of
+    /// the sizes the snapshot's filesize says; the sizes come from --asset-bytes
+    #[arg(long, conflicts_with = "list_only")]
+    pub assets: bool,
+    /// Size of each H5AD file with --assets: N or MIN-MAX bytes
+    #[arg(long, default_value = "1000-64000", value_name = "N|MIN-MAX", value_parser = assets::parse_bytes_range, requires = "assets")]
+    pub asset_bytes: (u64, u64),
+    /// With --assets: all-zero sparse files (instant at any size), ETags of an uncheckable form
+    #[arg(long, requires = "assets")]
+    pub sparse_assets: bool,
 }
 
 /// splitmix64: small, fast and reproducible across platforms.
@@ -244,6 +263,8 @@ pub struct Snapshot {
     pub dataset_objects: Vec<(String, String, Value)>,
     pub index: Vec<Value>,
     pub gone: Vec<String>,
+    /// With --assets: each H5AD file name and its size.
+    pub assets: std::collections::BTreeMap<String, u64>,
 }
 
 /// Build a snapshot (pure: no I/O), deterministic in `args`.
@@ -580,6 +601,7 @@ fn assemble(args: &Args, rng: &mut Rng, cols: Vec<Collection>) -> Snapshot {
         dataset_objects: Vec::new(),
         index: Vec::new(),
         gone: Vec::new(),
+        assets: Default::default(),
     };
     let mut k = 0usize;
     let mut indexed: Vec<(String, String, Value)> = Vec::new();
@@ -662,6 +684,25 @@ fn assemble(args: &Args, rng: &mut Rng, cols: Vec<Collection>) -> Snapshot {
     // the index is sorted by (published_at, dataset_id), descending
     indexed.sort_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)));
     snap.index = indexed.into_iter().map(|(_, _, v)| v).collect();
+    if args.assets {
+        let (seed, range) = (args.seed, args.asset_bytes);
+        let mut names = std::collections::BTreeMap::new();
+        for (_, _, d) in &mut snap.dataset_objects {
+            assets::patch_sizes(d, seed, range, &mut names);
+        }
+        snap.assets = names;
+        let mut all = std::collections::BTreeMap::new();
+        for d in &mut snap.index {
+            assets::patch_sizes(d, seed, range, &mut all);
+        }
+        for (_, c) in &mut snap.full_collections {
+            if let Some(ds) = c.get_mut("datasets").and_then(Value::as_array_mut) {
+                for d in ds {
+                    assets::patch_sizes(d, seed, range, &mut all);
+                }
+            }
+        }
+    }
     snap
 }
 
@@ -680,6 +721,18 @@ fn mkdir(p: &Path) -> Result<()> {
 /// Write the snapshot into a fresh folder next to `out`, then rename it
 /// into place, so a failed run leaves no half-written snapshot.
 pub fn write(snap: &Snapshot, out: &Path, force: bool, list_only: bool) -> Result<()> {
+    write_with_assets(snap, out, force, list_only, 0, false)
+}
+
+/// [`write`], plus the asset files of `snap.assets` (contents from `seed`).
+pub fn write_with_assets(
+    snap: &Snapshot,
+    out: &Path,
+    force: bool,
+    list_only: bool,
+    seed: u64,
+    sparse: bool,
+) -> Result<()> {
     if out.exists() {
         if !force {
             return Err(Error::input(format!(
@@ -732,6 +785,12 @@ pub fn write(snap: &Snapshot, out: &Path, force: bool, list_only: bool) -> Resul
         if !snap.gone.is_empty() {
             write_file_atomic(&tmp.join("gone.json"), &to_bytes(&json!(snap.gone)))?;
         }
+        if !snap.assets.is_empty() {
+            mkdir(&tmp.join("assets"))?;
+            for (name, size) in &snap.assets {
+                assets::write_asset(&tmp.join("assets"), seed, name, *size, sparse)?;
+            }
+        }
         if out.exists() {
             std::fs::remove_dir_all(out)
                 .map_err(|e| Error::input(format!("cannot replace '{}': {e}", out.display())))?;
@@ -753,7 +812,14 @@ pub fn run(args: Args) -> Result<Outcome> {
         )));
     }
     let snap = generate(&args);
-    write(&snap, &args.out_dir, args.force, args.list_only)?;
+    write_with_assets(
+        &snap,
+        &args.out_dir,
+        args.force,
+        args.list_only,
+        args.seed,
+        args.sparse_assets,
+    )?;
     warn(format_args!(
         "wrote '{}': {} collections, {} datasets ({} in the index, {} gone)",
         args.out_dir.display(),
@@ -762,6 +828,14 @@ pub fn run(args: Args) -> Result<Outcome> {
         snap.index.len(),
         snap.gone.len()
     ));
+    if args.assets {
+        warn(format_args!(
+            "wrote {} H5AD files ({} bytes) under '{}'",
+            snap.assets.len(),
+            snap.assets.values().sum::<u64>(),
+            args.out_dir.join("assets").display()
+        ));
+    }
     Ok(Outcome::Complete)
 }
 
@@ -780,6 +854,9 @@ mod tests {
             gone: 1,
             force: false,
             list_only: false,
+            assets: false,
+            asset_bytes: (1000, 64000),
+            sparse_assets: false,
         }
     }
 

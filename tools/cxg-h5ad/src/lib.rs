@@ -134,6 +134,12 @@ fn load_index(ctx: &Ctx, name: &str, r: impl std::io::Read) -> Result<HashMap<St
             repeated.push(id.to_string());
         }
     }
+    if map.is_empty() {
+        return Err(Error::input(format!(
+            "{name}: the index holds no datasets (an empty file or []): not a saved \
+             `cxg-fetch datasets` response; without one every row would be one request"
+        )));
+    }
     if !repeated.is_empty() {
         repeated.sort();
         repeated.dedup();
@@ -232,24 +238,27 @@ fn per_dataset(client: &Client, cid: &str, did: &str) -> Result<Lookup> {
             format!("{bad} is not a UUID; no request made"),
         ));
     }
-    match client.get(&format!("/collections/{cid}/datasets/{did}")) {
-        Ok(body) => match serde_json::from_slice::<Value>(&body) {
-            Ok(v) if v.get("dataset_id").and_then(Value::as_str) == Some(did) => {
-                Ok(Lookup::Found(info(&v)))
-            }
-            Ok(v) if v.is_object() => Ok(fail(
-                "bad-response",
-                match v.get("dataset_id") {
+    let path = format!("/collections/{cid}/datasets/{did}");
+    match client.get(&path) {
+        Ok(body) => {
+            let bad = match serde_json::from_slice::<Value>(&body) {
+                Ok(v) if v.get("dataset_id").and_then(Value::as_str) == Some(did) => {
+                    client.good_answer();
+                    return Ok(Lookup::Found(info(&v)));
+                }
+                Ok(v) if v.is_object() => match v.get("dataset_id") {
                     Some(other) => format!("the answer is dataset {other}, not the one asked for"),
                     None => "the answer has no dataset_id: it is not a dataset".to_string(),
                 },
-            )),
-            Ok(_) => Ok(fail("bad-response", "the response is not a JSON object")),
-            Err(e) => Ok(fail(
-                "bad-response",
-                format!("invalid JSON in the response: {e}"),
-            )),
-        },
+                Ok(_) => "the response is not a JSON object".to_string(),
+                Err(e) => format!("invalid JSON in the response: {e}"),
+            };
+            let url = format!("{}{path}", client.base());
+            match client.bad_answer(&url, &bad) {
+                Some(down) => Err(down.into_error()),
+                None => Ok(fail("bad-response", bad)),
+            }
+        }
         Err(e) if e.service => Err(e.into_error()),
         Err(e) => {
             let status = e
@@ -479,6 +488,12 @@ fn write_failures(out: Output, failures: &[Failed]) -> Result<()> {
 /// context's output (checked before this is called, like --failures here).
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let failures_out = match &args.failures {
+        Some(p) if Some(p) == args.out.output.as_ref() => {
+            return Err(Error::input(format!(
+                "--failures '{}' is also -o: give them different files",
+                p.display()
+            )))
+        }
         Some(p) => Some(ctx.extra_output(p)?),
         None => None,
     };

@@ -6,6 +6,8 @@
 //! keep-alive, GET only): the few routes it needs do not justify a server
 //! crate, and it behaves predictably under concurrent clients.
 
+mod assets;
+
 use clap::Parser;
 use cxg_core::ids::is_uuid;
 use cxg_core::{cli::warn, Error, Outcome, Result};
@@ -31,15 +33,23 @@ const EXAMPLES: &str = "\
   cxg-serve --port 0 --latency-ms 50 --fail-every 5 --fail-status 503 DIR
 
   # a hostile one: every answer about a dataset is another dataset's
-  cxg-serve --port 0 --fail-every 1 --fault wrong-id --fail-match /datasets/ DIR";
+  cxg-serve --port 0 --fail-every 1 --fault wrong-id --fail-match /datasets/ DIR
+
+  # serve asset bytes too (cxg-gen --assets), with the index pointing at them;
+  # the first two H5AD transfers are cut mid-way, all go at 1 MB/s
+  cxg-gen --assets /tmp/snap
+  cxg-serve --port 0 --local-assets --fail-match .h5ad --fail-first 2 --truncate --rate 1000000 /tmp/snap";
 
 const LAYOUT: &str = "\
 Snapshot folder layout:
   DIR/collections.json                          GET /curation/v1/collections
   DIR/datasets.json                             GET /curation/v1/datasets
+    (or DIR/datasets_index.json, as a harvest snapshot holds it)
   DIR/collections/<cid>.json                    GET /curation/v1/collections/<cid>
   DIR/collections/<cid>/datasets/<did>.json     GET /curation/v1/collections/<cid>/datasets/<did>
   DIR/gone.json (optional)                      JSON array of ids answered 410 Gone
+  DIR/assets/<name> (optional)                  GET /assets/<name>: file bytes, with Range
+  DIR/assets/<name>.etag (optional)             its ETag (else one from size and mtime)
 Missing resources answer 404 problem+json; ids that are not UUIDs 403, as the real API does.
 
 Faults (--fault KIND, for the requests --fail-first/--fail-every pick):
@@ -95,7 +105,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub fail_every: u64,
     /// Status of an injected fault (e.g. 503, 429, 500)
-    #[arg(long, default_value_t = 503, value_name = "CODE")]
+    #[arg(long, default_value_t = 503, value_name = "CODE", value_parser = clap::value_parser!(u16).range(200..=599))]
     pub fail_status: u16,
     /// Send `Retry-After: SECS` with injected faults
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=86_400))]
@@ -118,7 +128,8 @@ pub struct Args {
     /// Answer 408 and close when a request head takes longer than this
     #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub head_timeout: u64,
-    /// Only requests whose path contains TEXT count for faults
+    /// Only requests whose path contains TEXT count for faults (injected ones
+    /// and --no-range, --wrong-size, --rate)
     #[arg(long, value_name = "TEXT")]
     pub fail_match: Option<String>,
     /// Append one line per request to FILE: `N METHOD PATH STATUS`
@@ -127,10 +138,26 @@ pub struct Args {
     /// Exit by itself after this many seconds (a safety net for scripts)
     #[arg(long, value_name = "SECS")]
     pub lifetime: Option<u64>,
+    /// Point the asset URLs of the served JSON at this server: a `url` of
+    /// https://datasets.cellxgene.cziscience.com/NAME becomes
+    /// http://127.0.0.1:PORT/assets/NAME (served from DIR/assets/NAME)
+    #[arg(long)]
+    pub local_assets: bool,
+    /// Asset requests ignore Range and answer 200 with the whole file
+    #[arg(long)]
+    pub no_range: bool,
+    /// Asset files are served one byte shorter than on disk (and than the index says)
+    #[arg(long)]
+    pub wrong_size: bool,
+    /// Send asset bodies at most this many bytes per second (a slow transfer)
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    pub rate: u64,
 }
 
 struct State {
     args: Args,
+    /// `http://127.0.0.1:PORT/assets/`, where asset bytes are served.
+    asset_base: String,
     gone: HashSet<String>,
     /// The gzip body of --fault gzip-bomb.
     bomb: Option<Vec<u8>>,
@@ -199,6 +226,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let state = Arc::new(State {
         args,
+        asset_base: format!("http://127.0.0.1:{port}/assets/"),
         gone,
         bomb,
         requests: AtomicU64::new(0),
@@ -264,6 +292,8 @@ struct Request {
     method: String,
     target: String,
     close: bool,
+    range: Option<String>,
+    if_range: Option<String>,
 }
 
 /// Why a request head was not read.
@@ -347,6 +377,7 @@ fn read_request(st: &State, stream: &TcpStream, buf: &mut Vec<u8>) -> std::io::R
     let mut close = version != "HTTP/1.1";
     let mut content_length = 0u64;
     let mut total = 0;
+    let (mut range, mut if_range) = (None, None);
     loop {
         let h = match read_limited(&mut r, MAX_HEAD - total.min(MAX_HEAD)) {
             Ok(Some(h)) if h.ends_with('\n') => h,
@@ -363,6 +394,11 @@ fn read_request(st: &State, stream: &TcpStream, buf: &mut Vec<u8>) -> std::io::R
             break;
         }
         if let Some((k, v)) = h.split_once(':') {
+            if k.trim().eq_ignore_ascii_case("range") {
+                range = Some(v.trim().to_string());
+            } else if k.trim().eq_ignore_ascii_case("if-range") {
+                if_range = Some(v.trim().to_string());
+            }
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase());
             if k == "connection" {
                 close = v == "close";
@@ -383,11 +419,16 @@ fn read_request(st: &State, stream: &TcpStream, buf: &mut Vec<u8>) -> std::io::R
         method,
         target,
         close,
+        range,
+        if_range,
     }))
 }
 
 fn serve_connection(st: &State, stream: TcpStream) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
+    // A client that never reads its answer cannot hold the connection (and
+    // with 512 of them, the server) for longer than this.
+    stream.set_write_timeout(Some(Duration::from_secs(st.args.head_timeout.max(30))))?;
     let mut w = stream.try_clone()?;
     let mut pending = Vec::new();
     loop {
@@ -421,7 +462,7 @@ fn serve_connection(st: &State, stream: TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
-fn problem(status: u16, detail: &str) -> Vec<u8> {
+pub(crate) fn problem(status: u16, detail: &str) -> Vec<u8> {
     let title = match cxg_core::http::reason(status) {
         "" => "Error",
         r => r,
@@ -431,7 +472,7 @@ fn problem(status: u16, detail: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-fn respond(
+pub(crate) fn respond(
     w: &mut TcpStream,
     status: u16,
     ctype: &str,
@@ -517,7 +558,7 @@ fn wrong_id(body: &[u8]) -> Vec<u8> {
     }
 }
 
-fn log(st: &State, n: u64, method: &str, target: &str, status: u16, note: &str) {
+pub(crate) fn log(st: &State, n: u64, method: &str, target: &str, status: u16, note: &str) {
     if let Some(log) = &st.log {
         if let Ok(mut f) = log.lock() {
             let _ = writeln!(f, "{n} {method} {target} {status}{note}");
@@ -548,7 +589,16 @@ fn route(st: &State, path: &str, query: &str) -> Route {
             }
             Route::File(dir.join("collections.json"))
         }
-        ["datasets"] => Route::File(dir.join("datasets.json")),
+        ["datasets"] => {
+            // a harvest snapshot (cxg-snapshot) names the index as it was fetched
+            let plain = dir.join("datasets.json");
+            let saved = dir.join("datasets_index.json");
+            Route::File(if !plain.exists() && saved.exists() {
+                saved
+            } else {
+                plain
+            })
+        }
         ["collections", cid] => {
             if !is_uuid(cid) {
                 return bad_id(cid);
@@ -591,6 +641,25 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
         let k = st.matching.fetch_add(1, Ordering::SeqCst) + 1;
         k <= a.fail_first || (a.fail_every > 0 && k % a.fail_every == 0)
     };
+    if req.method == "GET" && !(fault && a.fault == Fault::Status) {
+        if let Some(name) = path.strip_prefix("/assets/") {
+            let faults = assets::Faults {
+                truncate: fault && a.fault == Fault::Truncate,
+                no_range: counts && a.no_range,
+                wrong_size: counts && a.wrong_size,
+                rate: if counts { a.rate } else { 0 },
+            };
+            return assets::serve(
+                st,
+                name,
+                req.range.as_deref(),
+                req.if_range.as_deref(),
+                faults,
+                w,
+                &|status, note| log(st, n, &req.method, &req.target, status, note),
+            );
+        }
+    }
     let mut extra = Vec::new();
     let (status, body, ctype) = if req.method != "GET" {
         (
@@ -618,6 +687,11 @@ fn handle(st: &State, req: &Request, w: &mut TcpStream) -> std::io::Result<bool>
         match route(st, path, query) {
             Route::Problem(s, d) => (s, problem(s, &d), "application/problem+json"),
             Route::File(p) => match std::fs::read(&p) {
+                Ok(b) if a.local_assets => (
+                    200,
+                    assets::rewrite_urls(&b, &st.asset_base),
+                    "application/json",
+                ),
                 Ok(b) => (200, b, "application/json"),
                 Err(_) => (404, problem(404, "Not found"), "application/problem+json"),
             },
@@ -669,6 +743,7 @@ mod route_tests {
         let args = Args::try_parse_from(["cxg-serve", "SNAP"]).unwrap();
         let st = State {
             args,
+            asset_base: String::new(),
             gone: [g.to_string()].into_iter().collect(),
             bomb: None,
             requests: AtomicU64::new(0),

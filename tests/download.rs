@@ -1,0 +1,854 @@
+//! cxg-download against cxg-serve on 127.0.0.1 serving the asset files of
+//! a `cxg-gen --assets` snapshot: complete downloads with correct bytes
+//! and hashes, reruns that transfer nothing, runs interrupted and resumed,
+//! dropped bodies, Range ignored, size mismatches, 404/410, bad names, no
+//! space, files over 4 GiB, an unreachable host.
+
+use cxg_tests::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A snapshot with asset files.
+fn snapshot(args: &[&str]) -> TempDir {
+    let t = TempDir::new();
+    let mut a = vec!["--assets"];
+    a.extend_from_slice(args);
+    generate(&t.join("s"), &a);
+    t
+}
+
+fn snap_dir(t: &TempDir) -> PathBuf {
+    t.join("s")
+}
+
+/// The served index (asset URLs point at the server with --local-assets).
+fn index(s: &Server) -> Vec<u8> {
+    let o = run("cxg-fetch", &["--api-url", &s.url, "datasets"], None);
+    o.ok();
+    o.stdout
+}
+
+fn download(work: &Path, args: &[&str], stdin: Option<&[u8]>) -> Out {
+    let mut c = Command::new(bin("cxg-download"));
+    c.args(args).current_dir(work);
+    run_cmd(c, stdin)
+}
+
+/// Manifest rows as maps column -> value.
+fn manifest(bytes: &[u8]) -> Vec<std::collections::HashMap<String, String>> {
+    let (h, rows) = csv_rows(bytes);
+    assert_eq!(
+        h,
+        [
+            "dataset_id",
+            "dataset_version_id",
+            "url",
+            "path",
+            "bytes",
+            "sha256",
+            "status",
+            "verified_by",
+            "etag",
+            "reason"
+        ]
+    );
+    rows.into_iter()
+        .map(|r| h.iter().cloned().zip(r).collect())
+        .collect()
+}
+
+fn sha256sum(p: &Path) -> String {
+    let o = Command::new("sha256sum")
+        .arg(p)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Lines of the server log for asset requests.
+fn asset_requests(s: &Server) -> Vec<String> {
+    s.requests()
+        .into_iter()
+        .filter(|l| l.contains(" /assets/"))
+        .collect()
+}
+
+/// Every H5AD file name of the snapshot's assets folder.
+fn asset_names(snap: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(snap.join("assets"))
+        .expect("assets/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".h5ad"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn check_identical(snap: &Path, dir: &Path) {
+    for n in asset_names(snap) {
+        assert!(
+            read(&snap.join("assets").join(&n)) == read(&dir.join(&n)),
+            "{n} differs from the served file"
+        );
+    }
+}
+
+#[test]
+fn downloads_every_file_with_hashes_and_a_rerun_transfers_nothing() {
+    let t = snapshot(&["--seed", "3", "--collections", "4", "--datasets", "12"]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "-j", "3", "index.json", "-o", "m.csv"],
+        None,
+    );
+    o.ok()
+        .stderr_has("12 downloaded, 0 resumed, 0 present, 0 failed");
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m.len(), 12);
+    let dir = work.join("h5ad");
+    check_identical(&snap_dir(&t), &dir);
+    for r in &m {
+        assert_eq!(r["status"], "downloaded");
+        assert_eq!(r["verified_by"], "size+etag", "{r:?}");
+        let p = work.join(&r["path"]);
+        assert_eq!(r["sha256"], sha256sum(&p));
+        assert_eq!(
+            r["bytes"],
+            std::fs::metadata(&p).expect("file").len().to_string()
+        );
+        assert!(r["path"].starts_with("h5ad/") && r["path"].ends_with(".h5ad"));
+        assert!(r["dataset_id"].len() == 36 && r["dataset_version_id"].len() == 36);
+    }
+    // nothing but the files is left in the folder
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".h5ad"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(asset_requests(&s).len(), 12);
+
+    // the rerun transfers nothing: no asset request at all, same hashes
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "index.json",
+            "-o",
+            "m2.csv",
+            "--previous",
+            "m.csv",
+        ],
+        None,
+    );
+    o.ok()
+        .stderr_has("0 downloaded, 0 resumed, 12 present, 0 failed; 0 bytes transferred");
+    assert_eq!(asset_requests(&s).len(), 12, "the rerun made requests");
+    let m2 = manifest(&read(&work.join("m2.csv")));
+    for (a, b) in m.iter().zip(&m2) {
+        assert_eq!(b["status"], "present");
+        assert_eq!(a["sha256"], b["sha256"]);
+        assert_eq!(a["path"], b["path"]);
+    }
+    // without --previous the present files are hashed from disk: same hashes
+    let o = download(work.path(), &["--dir", "h5ad", "-q", "index.json"], None);
+    o.ok();
+    let m3 = manifest(&o.stdout);
+    for (a, b) in m.iter().zip(&m3) {
+        assert_eq!(a["sha256"], b["sha256"]);
+    }
+    // the same input gives the same manifest
+    let again = download(work.path(), &["--dir", "h5ad", "-q", "index.json"], None);
+    assert_eq!(again.stdout, o.stdout);
+
+    // --verify notices a file changed on disk since the manifest (same size)
+    let victim = work.join(&m[0]["path"]);
+    let mut bytes = read(&victim);
+    bytes[0] ^= 0xff;
+    std::fs::write(&victim, &bytes).expect("write");
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--verify",
+            "--previous",
+            "m.csv",
+            "index.json",
+        ],
+        None,
+    );
+    o.code(1).stderr_has("the previous manifest says");
+    let m4 = manifest(&o.stdout);
+    assert_eq!(m4[0]["status"], "failed");
+    assert_eq!(m4[1]["verified_by"], "size+sha256");
+    assert!(victim.exists(), "--verify never deletes a file");
+}
+
+#[test]
+fn the_cxg_h5ad_csv_works_with_unknown_sizes_and_rows_without_a_file() {
+    // 20 datasets: one H5AD has filesize -1, one dataset has no H5AD
+    let t = snapshot(&["--seed", "5", "--collections", "4", "--datasets", "20"]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
+    let work = TempDir::new();
+    let script = format!(
+        "cxg-fetch --api-url {u} collections | cxg-datasets | cxg-tocsv > all.csv\n\
+         cxg-h5ad --api-url {u} --extra all.csv > all_h5ad.csv\n\
+         cxg-download --dir h5ad -j 4 --failures failed.csv all_h5ad.csv > m.csv || echo \"rc=$?\"",
+        u = s.url
+    );
+    let o = sh(work.path(), &script);
+    o.ok();
+    assert!(o.text().contains("rc=1"), "{}", o.stderr);
+    assert!(o.stderr.contains("no H5AD url"), "{}", o.stderr);
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m.len(), 20);
+    let failed: Vec<_> = m.iter().filter(|r| r["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["path"], "");
+    let f = manifest(&read(&work.join("failed.csv")));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["dataset_id"], failed[0]["dataset_id"]);
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+    // the -1 row was checked against Content-Length alone, and its rerun
+    // asks the server (a Range past the end, answered 416) before calling it present
+    let (h, rows) = csv_rows(&read(&work.join("all_h5ad.csv")));
+    let si = h.iter().position(|c| c == "h5ad_filesize").expect("col");
+    assert!(
+        rows.iter().any(|r| r[si] == "-1"),
+        "no -1 size in the sample"
+    );
+    let before = asset_requests(&s).len();
+    let o = download(work.path(), &["--dir", "h5ad", "all_h5ad.csv"], None);
+    o.code(1);
+    let probes = &asset_requests(&s)[before..];
+    assert_eq!(probes.len(), 1, "{probes:?}");
+    assert!(probes[0].ends_with(" 416"), "{probes:?}");
+    assert_eq!(
+        manifest(&o.stdout)
+            .iter()
+            .filter(|r| r["status"] == "present")
+            .count(),
+        19
+    );
+}
+
+fn wait_for(cond: impl Fn() -> bool, what: &str) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn size_of(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+#[test]
+fn an_interrupted_run_is_continued_and_only_the_rest_is_transferred() {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "1",
+        "--asset-bytes",
+        "3000000",
+    ]);
+    // 2 MB/s: the first run is interrupted part-way
+    let s = Server::start(&snap_dir(&t), &["--local-assets", "--rate", "2000000"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let name = &asset_names(&snap_dir(&t))[0];
+    let part = work.join(&format!("h5ad/{name}.part"));
+    let mut child = Command::new(bin("cxg-download"))
+        .args(["--dir", "h5ad", "index.json", "-o", "m.csv"])
+        .current_dir(work.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_for(|| size_of(&part) >= 500_000, "part of the file");
+    // Ctrl-C
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let st = child.wait().expect("wait");
+    assert!(!st.success());
+    let kept = size_of(&part);
+    assert!((500_000..3_000_000).contains(&kept), "kept {kept}");
+    assert!(!work.join(&format!("h5ad/{name}")).exists());
+    assert!(!work.join("m.csv").exists());
+    assert!(work.join(&format!("h5ad/{name}.part.json")).exists());
+
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "index.json", "-o", "m.csv"],
+        None,
+    );
+    o.ok().stderr_has("0 downloaded, 1 resumed");
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m[0]["status"], "resumed");
+    assert_eq!(m[0]["verified_by"], "size+etag");
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+    assert_eq!(m[0]["sha256"], sha256sum(&work.join(&m[0]["path"])));
+    // the second run asked only for what the first did not get
+    let reqs = asset_requests(&s);
+    let last = reqs.last().expect("a request");
+    assert!(
+        last.contains(" 206 ") && last.contains(&format!("bytes={kept}-2999999")),
+        "{reqs:?} (kept {kept})"
+    );
+    let moved: u64 = o
+        .stderr
+        .split("; ")
+        .find(|p| p.contains(" bytes transferred"))
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("bytes transferred in the summary");
+    assert_eq!(moved, 3_000_000 - kept);
+}
+
+#[test]
+fn bodies_cut_mid_way_recover_to_identical_files() {
+    let t = snapshot(&["--seed", "9", "--collections", "3", "--datasets", "10"]);
+    let s = Server::start(
+        &snap_dir(&t),
+        &[
+            "--local-assets",
+            "--fail-match",
+            "/assets/",
+            "--fail-every",
+            "2",
+            "--truncate",
+        ],
+    );
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "-j",
+            "3",
+            "--backoff-ms",
+            "1",
+            "index.json",
+            "-o",
+            "m.csv",
+        ],
+        None,
+    );
+    o.ok().stderr_has("resuming from byte");
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+    let m = manifest(&read(&work.join("m.csv")));
+    assert!(m
+        .iter()
+        .all(|r| r["status"] == "downloaded" && r["verified_by"] == "size+etag"));
+    assert!(asset_requests(&s).iter().any(|l| l.ends_with("truncated")));
+    // resumed requests asked for the rest only
+    assert!(asset_requests(&s).iter().any(|l| l.contains(" 206 ")));
+}
+
+#[test]
+fn a_body_cut_on_every_attempt_fails_after_the_retries_and_keeps_the_part() {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "1",
+        "--asset-bytes",
+        "4000",
+    ]);
+    let s = Server::start(
+        &snap_dir(&t),
+        &[
+            "--local-assets",
+            "--fail-match",
+            "/assets/",
+            "--fail-every",
+            "1",
+            "--truncate",
+        ],
+    );
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--retries",
+            "2",
+            "--backoff-ms",
+            "1",
+            "index.json",
+        ],
+        None,
+    );
+    // every attempt halves what is left; once nothing more arrives the retries run out
+    o.code(1).stderr_has("gave up after 3 attempts");
+    let name = &asset_names(&snap_dir(&t))[0];
+    assert!(!work.join(&format!("h5ad/{name}")).exists());
+    assert!(work.join(&format!("h5ad/{name}.part")).exists());
+    assert_eq!(manifest(&o.stdout)[0]["status"], "failed");
+}
+
+/// Leave a `.part` as an interrupted run would: the first `n` bytes and the sidecar.
+fn fake_part(work: &Path, snap: &Path, s: &Server, name: &str, n: u64, etag: Option<&str>) {
+    let dir = work.join("h5ad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let full = read(&snap.join("assets").join(name));
+    std::fs::write(dir.join(format!("{name}.part")), &full[..n as usize]).expect("write");
+    let served_etag = std::fs::read_to_string(snap.join("assets").join(format!("{name}.etag")))
+        .expect("etag")
+        .trim()
+        .to_string();
+    let base = s.url.trim_end_matches("/curation/v1");
+    let side = serde_json::json!({"url": format!("{base}/assets/{name}"), "size": full.len(),
+        "etag": etag.unwrap_or(&served_etag), "last_modified": null});
+    std::fs::write(dir.join(format!("{name}.part.json")), side.to_string()).expect("write");
+}
+
+#[test]
+fn range_ignored_restarts_from_zero_and_a_changed_file_restarts_too() {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "1",
+        "--asset-bytes",
+        "50000",
+    ]);
+    let snap = snap_dir(&t);
+    let name = asset_names(&snap)[0].clone();
+    {
+        let s = Server::start(&snap, &["--local-assets", "--no-range"]);
+        let work = TempDir::new();
+        std::fs::write(work.join("index.json"), index(&s)).expect("write");
+        fake_part(work.path(), &snap, &s, &name, 20_000, None);
+        let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+        o.ok().stderr_has("ignored Range");
+        assert_eq!(manifest(&o.stdout)[0]["status"], "downloaded");
+        check_identical(&snap, &work.join("h5ad"));
+        let r = asset_requests(&s);
+        assert!(r.len() == 1 && r[0].contains(" 200 bytes=0-49999"), "{r:?}");
+    }
+    {
+        // the file on the server changed since the partial download
+        let s = Server::start(&snap, &["--local-assets"]);
+        let work = TempDir::new();
+        std::fs::write(work.join("index.json"), index(&s)).expect("write");
+        fake_part(
+            work.path(),
+            &snap,
+            &s,
+            &name,
+            20_000,
+            Some("\"0123456789abcdef0123456789abcdef\""),
+        );
+        let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+        o.ok().stderr_has("the file changed on the server");
+        check_identical(&snap, &work.join("h5ad"));
+    }
+    {
+        // a plain resume: 206 from the part's length, status resumed
+        let s = Server::start(&snap, &["--local-assets"]);
+        let work = TempDir::new();
+        std::fs::write(work.join("index.json"), index(&s)).expect("write");
+        fake_part(work.path(), &snap, &s, &name, 20_000, None);
+        let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+        o.ok();
+        assert_eq!(manifest(&o.stdout)[0]["status"], "resumed");
+        let r = asset_requests(&s);
+        assert!(
+            r.len() == 1 && r[0].contains(" 206 bytes=20000-49999"),
+            "{r:?}"
+        );
+        check_identical(&snap, &work.join("h5ad"));
+        // a complete .part (renamed never happened): a 416 finishes it
+        let work = TempDir::new();
+        fake_part(work.path(), &snap, &s, &name, 50_000, None);
+        std::fs::write(work.join("index.json"), index(&s)).expect("write");
+        let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+        o.ok();
+        assert_eq!(manifest(&o.stdout)[0]["status"], "resumed");
+        assert!(asset_requests(&s).last().expect("req").ends_with(" 416"));
+        check_identical(&snap, &work.join("h5ad"));
+    }
+}
+
+#[test]
+fn size_mismatch_corrupt_bytes_404_410_and_bad_names_fail_their_rows_only() {
+    let t = snapshot(&["--seed", "4", "--collections", "3", "--datasets", "8"]);
+    let snap = snap_dir(&t);
+    let names = asset_names(&snap);
+    let stem = |n: &str| n.trim_end_matches(".h5ad").to_string();
+    // names[0]: served one byte short; names[1]: removed (410); names[2]: missing (404);
+    // names[3]: bytes that do not match its ETag
+    std::fs::write(snap.join("gone.json"), format!("[\"{}\"]", stem(&names[1]))).expect("gone");
+    std::fs::remove_file(snap.join("assets").join(&names[2])).expect("rm");
+    std::fs::write(
+        snap.join("assets").join(format!("{}.etag", names[3])),
+        "\"00000000000000000000000000000000\"\n",
+    )
+    .expect("etag");
+    let s = Server::start(
+        &snap,
+        &[
+            "--local-assets",
+            "--fail-match",
+            &stem(&names[0]),
+            "--wrong-size",
+        ],
+    );
+    let work = TempDir::new();
+    let base = s.url.trim_end_matches("/curation/v1");
+    // CSV input built from the served index, plus rows with bad names
+    let idx = json(&index(&s));
+    let mut csv = String::from("dataset_id,dataset_version_id,h5ad_url,h5ad_filesize\n");
+    for d in idx.as_array().expect("array") {
+        let a = d["assets"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["filetype"] == "H5AD"))
+            .expect("h5ad");
+        csv.push_str(&format!(
+            "{},{},{},{}\n",
+            d["dataset_id"].as_str().expect("id"),
+            d["dataset_version_id"].as_str().expect("dvid"),
+            a["url"].as_str().expect("url"),
+            a["filesize"]
+        ));
+    }
+    csv.push_str(&format!("x,y,{base}/assets/../../etc/passwd,10\n"));
+    csv.push_str(&format!("x,y,{base}/assets/{}.rds,10\n", stem(&names[4])));
+    csv.push_str(&format!("x,y,{base}/assets/not-a-uuid.h5ad,10\n"));
+    csv.push_str("x,y,file:///etc/passwd,10\n");
+    std::fs::write(work.join("in.csv"), csv).expect("write");
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--backoff-ms",
+            "1",
+            "--failures",
+            "f.csv",
+            "in.csv",
+        ],
+        None,
+    );
+    o.code(1)
+        .stderr_has("size mismatch")
+        .stderr_has("410 Gone")
+        .stderr_has("not found (404)")
+        .stderr_has("do not match the server's ETag")
+        .stderr_has("is not <uuid>.h5ad")
+        .stderr_has("not an http(s) URL")
+        .stderr_has("8 records could not be processed");
+    let m = manifest(&o.stdout);
+    assert_eq!(m.len(), 12);
+    let f = manifest(&read(&work.join("f.csv")));
+    assert_eq!(f.len(), 8);
+    let dir = work.join("h5ad");
+    for (n, bad) in names.iter().enumerate() {
+        let there = dir.join(bad).exists();
+        assert_eq!(there, n >= 4, "{bad}: final file present = {there}");
+    }
+    // failed files leave nothing under their final name, and no empty .part
+    let mut inside: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    inside.sort();
+    let mut want: Vec<String> = names[4..].to_vec();
+    want.sort();
+    assert_eq!(inside, want);
+    // no request was made for the bad names, nothing outside the folder
+    assert!(asset_requests(&s)
+        .iter()
+        .all(|l| !l.contains("passwd") && !l.contains(".rds")));
+    assert!(!work.join("etc").exists());
+    let mut top = work.names();
+    top.sort();
+    assert_eq!(top, ["f.csv", "h5ad", "in.csv"]);
+}
+
+#[test]
+fn not_enough_space_stops_before_any_transfer() {
+    let t = snapshot(&[
+        "--collections",
+        "2",
+        "--datasets",
+        "3",
+        "--asset-bytes",
+        "10000",
+    ]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let mut c = Command::new(bin("cxg-download"));
+    c.args(["--dir", "h5ad", "index.json", "-o", "m.csv"])
+        .current_dir(work.path())
+        .env("CXG_DOWNLOAD_FREE_BYTES", "25000");
+    let o = run_cmd(c, None);
+    o.code(2)
+        .stderr_has("not enough space in 'h5ad': 3 files need 30000 bytes");
+    assert!(asset_requests(&s).is_empty());
+    assert!(!work.join("h5ad").exists() && !work.join("m.csv").exists());
+    // a dry run says what would be transferred and transfers nothing
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "--dry-run", "index.json"],
+        None,
+    );
+    o.ok().stderr_has("3 to fetch (29.3 KiB = 30000 bytes)");
+    assert!(manifest(&o.stdout)
+        .iter()
+        .all(|r| r["status"] == "would-fetch"));
+    assert!(asset_requests(&s).is_empty());
+    assert!(!work.join("h5ad").exists());
+}
+
+#[test]
+fn a_file_over_4_gib_resumes_near_its_end() {
+    // A sparse 4 GiB + 100 kB file on the server; the client's .part is
+    // sparse too and holds all but the last 100,000 bytes, so the test
+    // moves 100 kB over loopback but checks every >4 GiB offset, size and
+    // the SHA-256 of the whole file (zeros).
+    let size: u64 = (4u64 << 30) + 100_000;
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "1",
+        "--sparse-assets",
+        "--asset-bytes",
+        &size.to_string(),
+    ]);
+    let snap = snap_dir(&t);
+    let name = asset_names(&snap)[0].clone();
+    let s = Server::start(&snap, &["--local-assets"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let dir = work.join("h5ad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let have = size - 100_000;
+    std::fs::File::create(dir.join(format!("{name}.part")))
+        .and_then(|f| f.set_len(have))
+        .expect("sparse part");
+    let etag =
+        std::fs::read_to_string(snap.join("assets").join(format!("{name}.etag"))).expect("etag");
+    let base = s.url.trim_end_matches("/curation/v1");
+    std::fs::write(
+        dir.join(format!("{name}.part.json")),
+        serde_json::json!({"url": format!("{base}/assets/{name}"), "size": size, "etag": etag.trim()})
+            .to_string(),
+    )
+    .expect("sidecar");
+    let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+    o.ok();
+    let m = manifest(&o.stdout);
+    assert_eq!(m[0]["status"], "resumed");
+    assert_eq!(m[0]["bytes"], size.to_string());
+    assert_eq!(
+        m[0]["verified_by"], "size",
+        "an ETag of unknown form is not held against the file"
+    );
+    let r = asset_requests(&s);
+    assert!(
+        r.len() == 1 && r[0].contains(&format!(" 206 bytes={have}-{}", size - 1)),
+        "{r:?}"
+    );
+    assert_eq!(size_of(&dir.join(&name)), size);
+    // SHA-256 of 4 GiB + 100 kB of zeros
+    let o = sh(
+        work.path(),
+        &format!("head -c {size} /dev/zero | sha256sum | cut -d' ' -f1"),
+    );
+    assert_eq!(m[0]["sha256"], o.text().trim());
+}
+
+#[test]
+fn an_unreachable_host_is_exit_3_with_the_offline_hint() {
+    let work = TempDir::new();
+    let base = dead_url();
+    let base = base.trim_end_matches("/curation/v1");
+    let csv = format!(
+        "h5ad_url\n{base}/assets/0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad\n{base}/assets/1b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad\n"
+    );
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--retries",
+            "1",
+            "--backoff-ms",
+            "1",
+            "-o",
+            "m.csv",
+        ],
+        Some(csv.as_bytes()),
+    );
+    o.code(3)
+        .stderr_has("the file host cannot be reached")
+        .stderr_has("make demo");
+    assert!(!work.join("m.csv").exists());
+}
+
+#[test]
+fn bad_input_is_exit_2() {
+    let work = TempDir::new();
+    download(work.path(), &[], Some(b"dataset_id,url\nx,y\n"))
+        .code(2)
+        .stderr_has("expected an h5ad_url column");
+    download(work.path(), &[], Some(b"[{\"assets\": [}]"))
+        .code(2)
+        .stderr_has("stdin");
+    download(work.path(), &[], Some(b""))
+        .code(2)
+        .stderr_has("empty");
+    download(
+        work.path(),
+        &["--previous", "nope.csv"],
+        Some(b"h5ad_url\n"),
+    )
+    .code(2)
+    .stderr_has("nope.csv");
+}
+
+#[test]
+fn a_file_host_failing_every_request_is_exit_3_and_one_failing_file_is_exit_1() {
+    let t = snapshot(&["--collections", "2", "--datasets", "3"]);
+    let s = Server::start(
+        &snap_dir(&t),
+        &[
+            "--local-assets",
+            "--fail-match",
+            "/assets/",
+            "--fail-every",
+            "1",
+            "--fail-status",
+            "503",
+        ],
+    );
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--retries",
+            "1",
+            "--backoff-ms",
+            "1",
+            "index.json",
+            "-o",
+            "m.csv",
+        ],
+        None,
+    );
+    o.code(3)
+        .stderr_has("every transfer failed (3 files)")
+        .stderr_has("HTTP 503");
+    assert!(!work.join("m.csv").exists());
+    // only one file's requests fail: that row fails, the others are downloaded
+    let name = asset_names(&snap_dir(&t))[0].clone();
+    let s = Server::start(
+        &snap_dir(&t),
+        &[
+            "--local-assets",
+            "--fail-match",
+            &name,
+            "--fail-every",
+            "1",
+            "--fail-status",
+            "500",
+        ],
+    );
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--retries",
+            "1",
+            "--backoff-ms",
+            "1",
+            "index.json",
+        ],
+        None,
+    );
+    o.code(1).stderr_has("HTTP 500");
+    let m = manifest(&o.stdout);
+    assert_eq!(m.iter().filter(|r| r["status"] == "downloaded").count(), 2);
+}
+
+#[test]
+fn a_progress_bar_only_on_a_terminal() {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "2",
+        "--asset-bytes",
+        "400000",
+    ]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets", "--rate", "800000"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    // not a terminal (the other tests): no bar, just the summary
+    let o = download(work.path(), &["--dir", "plain", "index.json"], None);
+    o.ok();
+    assert!(!o.stderr.contains("ETA"), "{}", o.stderr);
+    if Command::new("script").arg("--version").output().is_err() {
+        skip("`script` is not installed (needed for a terminal)");
+        return;
+    }
+    let cmd = format!(
+        "{} --dir tty index.json -o m.csv",
+        bin("cxg-download").display()
+    );
+    let o = sh(
+        work.path(),
+        &format!("timeout 20 script -qec '{cmd}' /dev/null || true"),
+    );
+    let text = o.text();
+    assert!(text.contains("/2 files") && text.contains("ETA"), "{text}");
+    assert!(text.contains("2 downloaded"), "{text}");
+}
+
+#[test]
+fn symlinks_planted_in_the_folder_are_not_followed() {
+    let t = snapshot(&["--collections", "1", "--datasets", "2"]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let names = asset_names(&snap_dir(&t));
+    let dir = work.join("h5ad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(work.join("victim"), "keep me").expect("write");
+    std::os::unix::fs::symlink(work.join("victim"), dir.join(format!("{}.part", names[0])))
+        .expect("symlink");
+    std::os::unix::fs::symlink(work.join("victim"), dir.join(&names[1])).expect("symlink");
+    let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+    o.code(1).stderr_has("is a symbolic link");
+    assert_eq!(read(&work.join("victim")), b"keep me");
+    assert!(manifest(&o.stdout).iter().all(|r| r["status"] == "failed"));
+}

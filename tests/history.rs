@@ -1,0 +1,460 @@
+//! Harvest history end to end: `make refresh` twice against cxg-serve
+//! leaves two snapshots (identical responses stored once, the working
+//! files linked to the newest) and a diff; provenance.json lists exactly
+//! the requests the server logged and is the same for the same input apart
+//! from times; a snapshot folder served by cxg-serve replays the harvest;
+//! `make snapshots` lists them.
+#![allow(clippy::unwrap_used)]
+
+use cxg_tests::*;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+fn make(args: &[String]) -> Out {
+    let mut c = Command::new("make");
+    c.current_dir(root()).arg("--no-print-directory");
+    c.arg(format!("BIN={}", bin_dir().display()))
+        .arg("CARGO_BUILD=true");
+    c.args(args);
+    run_cmd(c, None)
+}
+
+fn make_in(target: &str, data: &Path, url: &str) -> Out {
+    make(&[
+        target.to_string(),
+        format!("DATA={}", data.display()),
+        format!("API_URL={url}"),
+    ])
+}
+
+fn snapshots(data: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(data.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(char::is_numeric)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(unix)]
+fn inode(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).unwrap().ino()
+}
+
+/// (method, path?query, status) of each request cxg-serve logged.
+fn served(s: &Server) -> BTreeSet<(String, String, u64)> {
+    s.requests()
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[1].to_string(), f[2].to_string(), f[3].parse().unwrap())
+        })
+        .collect()
+}
+
+/// The same triples from provenance.json, with the base URL's path kept.
+fn logged(prov: &Value, base: &str) -> BTreeSet<(String, String, u64)> {
+    let origin = &base[..base.find("/curation").unwrap()];
+    prov["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_string(),
+                r["url"].as_str().unwrap()[origin.len()..].to_string(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// provenance.json without what depends on the clock or the folder.
+fn timeless(prov: &Value, data: &Path) -> Value {
+    let text = prov
+        .to_string()
+        .replace(&data.display().to_string(), "DATA");
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    for k in ["snapshot", "started_at", "finished_at"] {
+        v[k] = Value::Null;
+    }
+    for r in v["requests"].as_array_mut().unwrap() {
+        r["at"] = Value::Null;
+        r["duration_ms"] = Value::Null;
+    }
+    v
+}
+
+#[test]
+fn make_refresh_twice_keeps_two_snapshots_and_a_diff() {
+    let t = TempDir::new();
+    let snap = t.join("api");
+    generate(
+        &snap,
+        &["--seed", "21", "--collections", "12", "--datasets", "60"],
+    );
+    let data = t.join("data");
+    let first = {
+        let s = Server::start(&snap, &[]);
+        let o = make_in("refresh", &data, &s.url);
+        o.ok().stderr_has("saved ");
+        assert!(
+            o.text().contains("fewer than two snapshots"),
+            "{}",
+            o.text()
+        );
+        let snaps = snapshots(&data);
+        assert_eq!(snaps.len(), 1);
+        let prov = json(&read(&snaps[0].join("provenance.json")));
+        // every request the server saw, and nothing else
+        assert_eq!(logged(&prov, &s.url), served(&s));
+        assert_eq!(
+            prov["requests"].as_array().unwrap().len(),
+            s.requests().len()
+        );
+        for r in prov["requests"].as_array().unwrap() {
+            assert_eq!(r["attempts"], 1);
+            assert_eq!(r["sha256"].as_str().unwrap().len(), 64);
+            assert!(r["bytes"].as_u64().unwrap() > 0);
+        }
+        assert_eq!(prov["api_url"], s.url.as_str());
+        assert_eq!(prov["stored"]["datasets_index.json"]["records"], 60);
+        assert_eq!(prov["stored"]["collections.json"]["records"], 12);
+        assert_eq!(
+            prov["schema_versions"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| v.as_u64().unwrap())
+                .sum::<u64>(),
+            60
+        );
+        let csv = data.join("all_datasets_h5ad.csv").display().to_string();
+        assert_eq!(prov["outputs"][&csv]["records"], 60);
+        assert_eq!(
+            prov["outputs"][&csv]["sha256"],
+            cxg_tests_sha(&data.join("all_datasets_h5ad.csv"))
+        );
+        assert!(prov["tools"]["cxg-fetch"].as_str().is_some());
+        // the working copy, and no request log left for the next harvest
+        assert_eq!(
+            read(&data.join("provenance.json")),
+            read(&snaps[0].join("provenance.json"))
+        );
+        assert!(!data.join("requests.jsonl").exists());
+        prov
+    };
+
+    // the API changes: one dataset revised with 7 more cells
+    let mut index = json(&read(&snap.join("datasets.json")));
+    let d = &mut index.as_array_mut().unwrap()[4];
+    let revised = d["dataset_id"].as_str().unwrap().to_string();
+    d["dataset_version_id"] = json!("00000000-0000-4000-8000-000000000007");
+    d["cell_count"] = json!(d["cell_count"].as_i64().unwrap() + 7);
+    let revised_url = d["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["filetype"] == "H5AD")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(snap.join("datasets.json"), index.to_string()).unwrap();
+
+    let s = Server::start(&snap, &[]);
+    let before_refresh = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    make_in("refresh", &data, &s.url).ok();
+    let snaps = snapshots(&data);
+    assert_eq!(snaps.len(), 2);
+    // collections.json, relinked to the copy stored by the first snapshot,
+    // still carries the time it was fetched
+    let fetched = std::fs::metadata(data.join("collections.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(fetched >= before_refresh);
+    let changes = jsonl(&read(&data.join("changes.jsonl")));
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["change"], "revised");
+    assert_eq!(changes[0]["kind"], "content");
+    assert_eq!(changes[0]["dataset_id"], revised.as_str());
+    assert_eq!(changes[0]["fields"]["cell_count"]["delta"], 7);
+    // collections.json did not change: stored once; the working files are the newest
+    #[cfg(unix)]
+    {
+        let (a, b) = (&snaps[0], &snaps[1]);
+        assert_eq!(
+            inode(&a.join("collections.json")),
+            inode(&b.join("collections.json"))
+        );
+        assert_ne!(
+            inode(&a.join("datasets_index.json")),
+            inode(&b.join("datasets_index.json"))
+        );
+        for f in ["collections.json", "datasets_index.json"] {
+            assert_eq!(inode(&data.join(f)), inode(&b.join(f)), "{f}");
+        }
+    }
+    assert_eq!(
+        std::fs::read_link(data.join("snapshots/latest")).unwrap(),
+        Path::new(snaps[1].file_name().unwrap())
+    );
+    // the first snapshot was not touched
+    assert_eq!(json(&read(&snaps[0].join("provenance.json"))), first);
+
+    // the README's re-download pipeline: only the revised dataset, with its link
+    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("cxg-diff -q --only added,revised --format csv --newest data/"))
+        .unwrap();
+    sh(t.path(), line).ok();
+    let (h, rows) = csv_rows(&read(&data.join("changed_h5ad.csv")));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][2], revised);
+    let url = h.iter().position(|c| c == "h5ad_url").unwrap();
+    assert_eq!(rows[0][url], revised_url);
+
+    // make snapshots lists both; make diff again gives the same file
+    let o = make_in("snapshots", &data, &s.url);
+    let text = o.ok().text();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    for sn in &snaps {
+        let name = sn.file_name().unwrap().to_string_lossy().into_owned();
+        let row = text.lines().find(|l| l.starts_with(&name)).unwrap();
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[3..5], ["12", "60"], "{row}");
+    }
+    let before = read(&data.join("changes.jsonl"));
+    make_in("diff", &data, &s.url).ok();
+    assert_eq!(read(&data.join("changes.jsonl")), before);
+
+    // a make with nothing new adds no snapshot
+    make_in("harvest", &data, &s.url).ok();
+    assert_eq!(snapshots(&data).len(), 2);
+}
+
+/// SHA-256 of a file, as lowercase hex.
+fn cxg_tests_sha(p: &Path) -> Value {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(read(p));
+    json!(d.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+#[test]
+fn same_input_same_provenance_and_a_snapshot_replays_offline() {
+    let t = TempDir::new();
+    let snap = t.join("api");
+    generate(
+        &snap,
+        &["--seed", "22", "--collections", "8", "--datasets", "30"],
+    );
+    let s = Server::start(&snap, &[]);
+    // two harvests into the same folder name (collections.list names it)
+    let (a, b) = (t.join("a"), t.join("b"));
+    make_in("harvest", &a, &s.url).ok();
+    std::fs::rename(&a, &b).unwrap();
+    make_in("harvest", &a, &s.url).ok();
+    drop(s);
+    let pa = json(&read(&a.join("provenance.json")));
+    let pb = json(&read(&b.join("provenance.json")));
+    assert_eq!(timeless(&pa, &a), timeless(&pb, &a));
+    assert_ne!(pa["finished_at"], Value::Null);
+
+    // serve the snapshot folder itself: the replayed harvest has the same bytes
+    let sn = &snapshots(&a)[0];
+    let replay = Server::start(sn, &[]);
+    let c = t.join("c");
+    make_in("stages", &c, &replay.url).ok();
+    for f in [
+        "collections.json",
+        "datasets_index.json",
+        "all_datasets_h5ad.csv",
+    ] {
+        assert_eq!(read(&c.join(f)), read(&a.join(f)), "{f}");
+    }
+    assert!(replay
+        .requests()
+        .iter()
+        .any(|l| l.contains(" /curation/v1/datasets 200")));
+}
+
+#[test]
+fn a_swapped_fetch_stage_still_gets_provenance() {
+    let t = TempDir::new();
+    let data = t.join("data");
+    let fx = t.join("api");
+    generate(
+        &fx,
+        &["--seed", "23", "--collections", "5", "--datasets", "20"],
+    );
+    // fetches replaced by plain copies: no request to log, the rest as usual
+    let o = make(&[
+        "harvest".into(),
+        format!("DATA={}", data.display()),
+        "API_URL=http://127.0.0.1:9/curation/v1".into(),
+        format!(
+            "FETCH=f() {{ if [ \"$$1\" = datasets ]; then cp {0}/datasets.json \"$$3\"; else cp {0}/collections.json \"$$3\"; fi; }}; f",
+            fx.display()
+        ),
+    ]);
+    o.ok();
+    let prov = json(&read(&data.join("provenance.json")));
+    assert_eq!(prov["requests"], json!([]));
+    assert_eq!(prov["stored"]["datasets_index.json"]["records"], 20);
+    assert!(prov["started_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn the_request_log_counts_retries_and_names_failures() {
+    let t = TempDir::new();
+    let snap = t.join("api");
+    generate(
+        &snap,
+        &["--seed", "24", "--collections", "3", "--datasets", "6"],
+    );
+    let s = Server::start(&snap, &["--fail-first", "2", "--fail-match", "/datasets"]);
+    let log = t.join("requests.jsonl");
+    let l = log.display().to_string();
+    run(
+        "cxg-fetch",
+        &[
+            "--api-url",
+            &s.url,
+            "--backoff-ms",
+            "1",
+            "--log-requests",
+            &l,
+            "datasets",
+        ],
+        None,
+    )
+    .ok();
+    // a 404 is logged with its status and the reason, appended (here via
+    // the environment variable)
+    let missing = "00000000-0000-4000-8000-000000000000";
+    let o = {
+        let mut c = Command::new(bin("cxg-fetch"));
+        c.args(["--api-url", &s.url, "collection", missing])
+            .env("CXG_LOG_REQUESTS", &log);
+        run_cmd(c, None)
+    };
+    o.code(1);
+    let lines = jsonl(&read(&log));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["attempts"], 3);
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["url"], format!("{}/datasets", s.url).as_str());
+    let body = read(&snap.join("datasets.json"));
+    assert_eq!(lines[0]["bytes"], body.len());
+    assert_eq!(lines[1]["status"], 404);
+    assert_eq!(lines[1]["sha256"], Value::Null);
+    assert!(lines[1]["error"].as_str().unwrap().contains("404"));
+    // an unwritable log is a usage error before any request
+    let before = s.requests().len();
+    run(
+        "cxg-fetch",
+        &[
+            "--api-url",
+            &s.url,
+            "--log-requests",
+            "/no/such/dir/log.jsonl",
+            "datasets",
+        ],
+        None,
+    )
+    .code(2)
+    .stderr_has("--log-requests");
+    assert_eq!(s.requests().len(), before);
+}
+
+#[test]
+fn snapshot_save_never_overwrites_and_leaves_nothing_on_bad_input() {
+    let t = TempDir::new();
+    let a = t.join("collections.json");
+    std::fs::write(&a, "[{\"collection_id\":\"x\"}]\n").unwrap();
+    let snaps = t.join("snaps");
+    let s = snaps.display().to_string();
+    let f = a.display().to_string();
+    for _ in 0..3 {
+        run("cxg-snapshot", &["save", "-q", "--into", &s, &f], None).ok();
+    }
+    // the ontology files a selection used: release from the name, size, SHA-256
+    let onto = t.join("CL-ontology-v2026-03-26.json.zst");
+    std::fs::write(&onto, b"abc").unwrap();
+    let prov = t.join("provenance.json");
+    run(
+        "cxg-snapshot",
+        &[
+            "save",
+            "-q",
+            "--into",
+            &t.join("other").display().to_string(),
+            "--ontology-file",
+            &onto.display().to_string(),
+            "--ontology-release",
+            "EFO v3.90.0",
+            "--provenance",
+            &prov.display().to_string(),
+            &f,
+        ],
+        None,
+    )
+    .ok();
+    let p = json(&read(&prov));
+    assert_eq!(
+        p["ontology_files"],
+        json!([{"file": "CL-ontology-v2026-03-26.json.zst", "ontology": "CL",
+                "release": "v2026-03-26", "bytes": 3,
+                "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}])
+    );
+    assert_eq!(p["ontology_releases"], json!(["EFO v3.90.0"]));
+    std::fs::remove_file(&onto).unwrap();
+    std::fs::remove_file(&prov).unwrap();
+    let list: Vec<_> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('2'))
+        .collect();
+    assert_eq!(list.len(), 3, "{list:?}");
+    // the three share one stored copy
+    assert_eq!(
+        std::fs::read_dir(snaps.join(".objects")).unwrap().count(),
+        1
+    );
+    // truncated JSON: exit 2, named, and no new snapshot or staging folder
+    let bad = t.join("datasets_index.json");
+    std::fs::write(&bad, "[{\"dataset_id\":").unwrap();
+    run(
+        "cxg-snapshot",
+        &["save", "--into", &s, &f, &bad.display().to_string()],
+        None,
+    )
+    .code(2)
+    .stderr_has("datasets_index.json");
+    let after: Vec<_> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(".objects"))
+        .collect();
+    assert_eq!(after.len(), 4, "{after:?}"); // three snapshots + latest
+    assert_eq!(
+        std::fs::read_dir(snaps.join(".objects")).unwrap().count(),
+        1
+    );
+    // the same name twice is refused
+    run("cxg-snapshot", &["save", "--into", &s, &f, &f], None)
+        .code(2)
+        .stderr_has("its own name");
+}

@@ -1,0 +1,181 @@
+//! Asset files for `cxg-serve` to serve (`--assets`): every H5AD the
+//! snapshot lists gets deterministic contents of the size its `filesize`
+//! claims (sizes drawn from `--asset-bytes`, small by default), and the
+//! ETag the file host would send: the MD5 for files under 8 MiB, the S3
+//! multipart ETag of 8 MiB parts (`md5(md5(p1)‖md5(p2)‖…)-N`) above, as
+//! boto3's `upload_file` produces. `--sparse-assets` writes all-zero sparse
+//! files instead (instant at any size, e.g. over 4 GiB) with an ETag of a
+//! form no client can check.
+
+use crate::Rng;
+use cxg_core::{Error, Result};
+use md5::{Digest, Md5};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// S3's (boto3's) multipart threshold and part size.
+pub const PART: u64 = 8 * 1024 * 1024;
+
+/// Parse `N` or `MIN-MAX` (bytes).
+pub fn parse_bytes_range(s: &str) -> std::result::Result<(u64, u64), String> {
+    let num = |t: &str| {
+        t.trim()
+            .parse::<u64>()
+            .map_err(|e| format!("'{t}' is not a number of bytes ({e})"))
+    };
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => {
+            let n = num(s)?;
+            (n, n)
+        }
+    };
+    if a > b {
+        return Err(format!("{a} is more than {b}"));
+    }
+    Ok((a, b))
+}
+
+fn name_seed(seed: u64, name: &str) -> u64 {
+    // FNV-1a over the name, mixed with the seed
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^ seed.rotate_left(17)
+}
+
+/// The size of the asset `name`, in [min, max], from its own generator (so
+/// the rest of the snapshot is the same with or without assets).
+pub fn size_of(seed: u64, name: &str, (min, max): (u64, u64)) -> u64 {
+    let mut r = Rng::new(name_seed(seed, name));
+    min + r.below((max - min).saturating_add(1))
+}
+
+/// The H5AD asset file names (`<dvid>.h5ad`) of a dataset object with the
+/// size each should have, patching `filesize` (unless it is -1, an unknown
+/// size the file host still serves).
+pub fn patch_sizes(v: &mut Value, seed: u64, range: (u64, u64), out: &mut BTreeMap<String, u64>) {
+    let Some(assets) = v.get_mut("assets").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for a in assets {
+        if a.get("filetype").and_then(Value::as_str) != Some("H5AD") {
+            continue;
+        }
+        let Some(name) = a
+            .get("url")
+            .and_then(Value::as_str)
+            .and_then(|u| u.rsplit('/').next())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let size = size_of(seed, &name, range);
+        if a.get("filesize").and_then(Value::as_i64) != Some(-1) {
+            a["filesize"] = Value::from(size);
+        }
+        out.insert(name, size);
+    }
+}
+
+/// Write `dir/<name>` with its deterministic contents and `dir/<name>.etag`.
+pub fn write_asset(dir: &Path, seed: u64, name: &str, size: u64, sparse: bool) -> Result<()> {
+    let path = dir.join(name);
+    let err = |e: std::io::Error| Error::input(format!("cannot write '{}': {e}", path.display()));
+    let f = std::fs::File::create(&path).map_err(err)?;
+    let etag = if sparse {
+        f.set_len(size).map_err(err)?;
+        format!("\"sparse-{size:x}\"")
+    } else {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let mut r = Rng::new(name_seed(seed, name) ^ 0x00A5_5E7B_17E5);
+        let mut whole = Md5::new();
+        let mut part = Md5::new();
+        let mut parts: Vec<u8> = Vec::new();
+        let mut in_part = 0u64;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            for c in buf[..n].chunks_mut(8) {
+                let x = r.next_u64().to_le_bytes();
+                c.copy_from_slice(&x[..c.len()]);
+            }
+            let mut chunk = &buf[..n];
+            while !chunk.is_empty() {
+                let k = chunk.len().min((PART - in_part) as usize);
+                part.update(&chunk[..k]);
+                in_part += k as u64;
+                if in_part == PART {
+                    parts.extend_from_slice(&part.finalize_reset());
+                    in_part = 0;
+                }
+                chunk = &chunk[k..];
+            }
+            whole.update(&buf[..n]);
+            w.write_all(&buf[..n]).map_err(err)?;
+            left -= n as u64;
+        }
+        w.flush().map_err(err)?;
+        if size < PART {
+            format!("\"{}\"", hex(&whole.finalize()))
+        } else {
+            if in_part > 0 {
+                parts.extend_from_slice(&part.finalize());
+            }
+            let n = size.div_ceil(PART);
+            format!("\"{}-{n}\"", hex(&Md5::digest(&parts)))
+        }
+    };
+    std::fs::write(dir.join(format!("{name}.etag")), format!("{etag}\n")).map_err(err)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_sizes() {
+        assert_eq!(parse_bytes_range("10").unwrap(), (10, 10));
+        assert_eq!(parse_bytes_range("1-20").unwrap(), (1, 20));
+        assert!(parse_bytes_range("20-1").is_err());
+        assert!(parse_bytes_range("x").is_err());
+        for name in ["a.h5ad", "b.h5ad"] {
+            let s = size_of(1, name, (100, 200));
+            assert!((100..=200).contains(&s));
+            assert_eq!(s, size_of(1, name, (100, 200)));
+        }
+    }
+
+    #[test]
+    fn etags_as_s3_makes_them() {
+        let d = std::env::temp_dir().join(format!("cxg-gen-assets-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        write_asset(&d, 1, "x.h5ad", 1000, false).unwrap();
+        let bytes = std::fs::read(d.join("x.h5ad")).unwrap();
+        assert_eq!(bytes.len(), 1000);
+        let etag = std::fs::read_to_string(d.join("x.h5ad.etag")).unwrap();
+        assert_eq!(etag.trim(), format!("\"{}\"", hex(&Md5::digest(&bytes))));
+        // multipart: two parts
+        write_asset(&d, 1, "y.h5ad", PART + 5, false).unwrap();
+        let bytes = std::fs::read(d.join("y.h5ad")).unwrap();
+        let mut cat = Md5::digest(&bytes[..PART as usize]).to_vec();
+        cat.extend_from_slice(&Md5::digest(&bytes[PART as usize..]));
+        let etag = std::fs::read_to_string(d.join("y.h5ad.etag")).unwrap();
+        assert_eq!(etag.trim(), format!("\"{}-2\"", hex(&Md5::digest(&cat))));
+        // deterministic
+        write_asset(&d, 1, "y.h5ad", PART + 5, false).unwrap();
+        assert_eq!(std::fs::read(d.join("y.h5ad")).unwrap(), bytes);
+        write_asset(&d, 1, "s.h5ad", 5 << 30, true).unwrap();
+        assert_eq!(std::fs::metadata(d.join("s.h5ad")).unwrap().len(), 5 << 30);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

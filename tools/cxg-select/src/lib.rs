@@ -1,0 +1,1351 @@
+//! cxg-select: choose dataset records by organism, tissue, disease, assay
+//! and the other facets, by ontology id, label or synonym, with every
+//! descendant term included when the cellxgene-ontology-guide files are at
+//! hand. Selected records are written unchanged, one per line.
+
+pub mod ontology;
+mod suggest;
+
+use clap::Parser;
+use cxg_core::io::{Input, Output};
+use cxg_core::jq::{parse_val, Program};
+use cxg_core::json::{minify, JsonStream, Layout};
+use cxg_core::{cli::warn, Error, Outcome, Result};
+use ontology::{Ontology, Term};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+  # human lung (and every part and kind of lung), normal, no spatial assays, no preprints
+  cxg-select --ontology data/ontology --organism 'Homo sapiens' --tissue lung \\
+    --disease normal --exclude-assay 'spatial transcriptomics' --no-preprints datasets.jsonl
+
+  # ids work as well as labels and synonyms; values of one option are OR'ed
+  cxg-select --ontology data/ontology --disease MONDO:0100096 --disease 'lung cancer' datasets.jsonl
+
+  # the term itself only, no descendants
+  cxg-select --ontology data/ontology --exact --tissue lung datasets.jsonl
+
+  # without an ontology: ids and labels as they appear in the data
+  cxg-select --organism 'Mus musculus' --suspension-type nucleus datasets.jsonl
+
+  # from the GET /datasets index (an array), with cell counts and jq for anything else
+  cxg-select --min-cells 10000 --where '.assets | length > 0' datasets_index.json
+
+  # the versions and SHA-256s of the ontology files used, on stderr
+  CXG_ONTOLOGY=data/ontology cxg-select --verbose --tissue brain datasets.jsonl > brain.jsonl";
+
+/// How a facet's values are found in a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A list of `{label, ontology_term_id}` objects.
+    Terms,
+    /// The `tissue_type` of each `tissue` entry: a fixed vocabulary.
+    TissueType,
+    /// A list of strings from a fixed vocabulary.
+    Strings,
+}
+
+struct Facet {
+    /// The option name (`cell-type`).
+    option: &'static str,
+    /// The record field (`cell_type`).
+    field: &'static str,
+    kind: Kind,
+    /// The guide files whose terms this facet uses.
+    ontologies: &'static [&'static str],
+    /// Guide files consulted only for a value none of `ontologies` knows
+    /// (Cellosaurus: 167,000 cell lines, loaded only when needed).
+    fallback: &'static [&'static str],
+    /// The values of a fixed vocabulary.
+    vocabulary: &'static [&'static str],
+}
+
+const FACETS: [Facet; 10] = [
+    Facet {
+        option: "organism",
+        field: "organism",
+        kind: Kind::Terms,
+        ontologies: &["NCBITaxon"],
+        fallback: &[],
+        vocabulary: &[],
+    },
+    Facet {
+        option: "tissue",
+        field: "tissue",
+        kind: Kind::Terms,
+        ontologies: &["UBERON", "CL", "ZFA", "FBbt", "WBbt"],
+        fallback: &["CVCL"],
+        vocabulary: &[],
+    },
+    Facet {
+        option: "tissue-type",
+        field: "tissue",
+        kind: Kind::TissueType,
+        ontologies: &[],
+        fallback: &[],
+        vocabulary: &[
+            "tissue",
+            "organoid",
+            "primary cell culture",
+            "cell culture",
+            "cell line",
+        ],
+    },
+    Facet {
+        option: "disease",
+        field: "disease",
+        kind: Kind::Terms,
+        ontologies: &["MONDO", "PATO"],
+        fallback: &[],
+        vocabulary: &[],
+    },
+    Facet {
+        option: "assay",
+        field: "assay",
+        kind: Kind::Terms,
+        ontologies: &["EFO"],
+        fallback: &[],
+        vocabulary: &[],
+    },
+    Facet {
+        option: "cell-type",
+        field: "cell_type",
+        kind: Kind::Terms,
+        ontologies: &["CL", "ZFA", "FBbt", "WBbt"],
+        fallback: &[],
+        vocabulary: &[],
+    },
+    Facet {
+        option: "development-stage",
+        field: "development_stage",
+        kind: Kind::Terms,
+        ontologies: &["HsapDv", "MmusDv", "UBERON", "FBdv", "WBls", "ZFA"],
+        fallback: &[],
+        vocabulary: &[],
+    },
+    Facet {
+        option: "sex",
+        field: "sex",
+        kind: Kind::Terms,
+        ontologies: &["PATO"],
+        fallback: &[],
+        vocabulary: &[],
+    },
+    Facet {
+        option: "self-reported-ethnicity",
+        field: "self_reported_ethnicity",
+        kind: Kind::Terms,
+        ontologies: &["HANCESTRO"],
+        fallback: &[],
+        vocabulary: &[],
+    },
+    Facet {
+        option: "suspension-type",
+        field: "suspension_type",
+        kind: Kind::Strings,
+        ontologies: &[],
+        fallback: &[],
+        vocabulary: &["cell", "nucleus", "na"],
+    },
+];
+
+/// The two spellings of one tissue type (schema 7.0.0 renamed it).
+fn tissue_type_aliases(v: &str) -> Vec<String> {
+    match v {
+        "cell culture" | "primary cell culture" => {
+            vec!["cell culture".into(), "primary cell culture".into()]
+        }
+        _ => vec![v.to_string()],
+    }
+}
+
+/// Choose dataset records by ontology term, with descendants.
+///
+/// Reads dataset records (JSON Lines as cxg-datasets writes them, or a JSON
+/// array such as the GET /datasets index) and writes the selected ones,
+/// unchanged, as JSON Lines (an input line is written byte for byte).
+/// Values of one option are OR'ed, different options are AND'ed, and an
+/// --exclude-* option removes a record if any of its terms matches. A
+/// value is an ontology id, a label or a synonym, without regard to case;
+/// with --ontology it matches the term and every descendant (is_a and
+/// part_of). `unknown` and `na` match only themselves. Every value's
+/// resolution, its number of matched records, and records in and out are
+/// reported on stderr; a value that is neither a known term nor present in
+/// the data is an error (exit 2) with the closest known labels.
+#[derive(Parser, Debug, Default)]
+#[command(name = "cxg-select", version, after_help = cxg_core::cli::after_help(EXAMPLES))]
+pub struct Args {
+    /// Dataset records: JSON Lines or a JSON array (`-` or none: stdin)
+    pub file: Option<PathBuf>,
+
+    /// Organism (NCBITaxon id or label, e.g. 'Homo sapiens')
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub organism: Vec<String>,
+    /// Tissue (UBERON; CL for cell cultures, Cellosaurus for cell lines; descendants included)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub tissue: Vec<String>,
+    /// Tissue type: tissue, organoid, cell culture (= primary cell culture), cell line
+    #[arg(
+        long,
+        value_name = "TYPE",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub tissue_type: Vec<String>,
+    /// Disease (MONDO, or 'normal' PATO:0000461)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub disease: Vec<String>,
+    /// Assay (EFO, e.g. '10x technology')
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub assay: Vec<String>,
+    /// Cell type (CL)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub cell_type: Vec<String>,
+    /// Development stage (HsapDv, MmusDv, UBERON)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub development_stage: Vec<String>,
+    /// Sex (PATO: female, male)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub sex: Vec<String>,
+    /// Self-reported ethnicity (HANCESTRO)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub self_reported_ethnicity: Vec<String>,
+    /// Suspension type: cell, nucleus, na
+    #[arg(
+        long,
+        value_name = "TYPE",
+        help_heading = "Select (repeat an option to OR its values)"
+    )]
+    pub suspension_type: Vec<String>,
+
+    /// Remove records with this organism
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_organism: Vec<String>,
+    /// Remove records with this tissue (or a descendant)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_tissue: Vec<String>,
+    /// Remove records with this tissue type
+    #[arg(
+        long,
+        value_name = "TYPE",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_tissue_type: Vec<String>,
+    /// Remove records with this disease (or a descendant)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_disease: Vec<String>,
+    /// Remove records with this assay (e.g. 'spatial transcriptomics')
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_assay: Vec<String>,
+    /// Remove records with this cell type (or a descendant)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_cell_type: Vec<String>,
+    /// Remove records with this development stage (or a descendant)
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_development_stage: Vec<String>,
+    /// Remove records with this sex
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_sex: Vec<String>,
+    /// Remove records with this self-reported ethnicity
+    #[arg(
+        long,
+        value_name = "TERM",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_self_reported_ethnicity: Vec<String>,
+    /// Remove records with this suspension type
+    #[arg(
+        long,
+        value_name = "TYPE",
+        help_heading = "Exclude (a record goes if any of its terms matches)"
+    )]
+    pub exclude_suspension_type: Vec<String>,
+
+    /// Folder of cellxgene-ontology-guide files (<NAME>-ontology-<VERSION>.json
+    /// or .json.zst), as `make ontologies` downloads them; without it no
+    /// descendants are included
+    #[arg(long, value_name = "DIR", env = "CXG_ONTOLOGY")]
+    pub ontology: Option<PathBuf>,
+    /// Match each term alone, without its descendants
+    #[arg(long)]
+    pub exact: bool,
+    /// Remove records whose collection is a preprint (unknown status is kept
+    /// and counted)
+    #[arg(long)]
+    pub no_preprints: bool,
+    /// Remove records with fewer than N cells (`cell_count`; records without
+    /// one are kept and counted)
+    #[arg(long, value_name = "N")]
+    pub min_cells: Option<u64>,
+    /// Keep only records for which this jq expression is truthy; a record on
+    /// which it fails is named on stderr, left out, and the exit status is 1
+    #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
+    pub where_: Option<String>,
+    /// Also print the ontology files used: version, path, SHA-256, terms, load time
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl Args {
+    /// (facet index, exclude?, values) for every facet option given.
+    fn requests(&self) -> Vec<(usize, bool, &[String])> {
+        let inc: [&[String]; 10] = [
+            &self.organism,
+            &self.tissue,
+            &self.tissue_type,
+            &self.disease,
+            &self.assay,
+            &self.cell_type,
+            &self.development_stage,
+            &self.sex,
+            &self.self_reported_ethnicity,
+            &self.suspension_type,
+        ];
+        let exc: [&[String]; 10] = [
+            &self.exclude_organism,
+            &self.exclude_tissue,
+            &self.exclude_tissue_type,
+            &self.exclude_disease,
+            &self.exclude_assay,
+            &self.exclude_cell_type,
+            &self.exclude_development_stage,
+            &self.exclude_sex,
+            &self.exclude_self_reported_ethnicity,
+            &self.exclude_suspension_type,
+        ];
+        let mut v = Vec::new();
+        for (i, vals) in inc.iter().enumerate() {
+            if !vals.is_empty() {
+                v.push((i, false, *vals));
+            }
+        }
+        for (i, vals) in exc.iter().enumerate() {
+            if !vals.is_empty() {
+                v.push((i, true, *vals));
+            }
+        }
+        v
+    }
+}
+
+/// What a resolved value matches.
+#[derive(Debug)]
+enum How {
+    /// Records with one of these ontology_term_ids (the term, its
+    /// descendants, and a deprecated id it replaced).
+    Ids(HashSet<String>),
+    /// Records with an id or label equal to one of these (lowercase).
+    Literal(Vec<String>),
+}
+
+/// One value of one option, resolved.
+#[derive(Debug)]
+struct Sel {
+    facet: usize,
+    exclude: bool,
+    given: String,
+    how: How,
+    /// How it was resolved, for the report.
+    desc: String,
+    /// Not known up front: the value must appear in the data.
+    needs_data: bool,
+    matched: usize,
+}
+
+impl Sel {
+    fn option(&self) -> String {
+        let f = &FACETS[self.facet];
+        if self.exclude {
+            format!("--exclude-{}", f.option)
+        } else {
+            format!("--{}", f.option)
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":_-.".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{s}'")
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `a` equals `b_lc` (already lowercase) without regard to case.
+fn eq_ci(a: &str, b_lc: &str) -> bool {
+    if a.is_ascii() && b_lc.is_ascii() {
+        a.eq_ignore_ascii_case(b_lc)
+    } else {
+        a.to_lowercase() == b_lc
+    }
+}
+
+/// The loaded ontologies and what the run knows of them.
+struct Ontologies {
+    dir: Option<PathBuf>,
+    found: std::collections::HashMap<String, ontology::Found>,
+    loaded: Vec<Ontology>,
+    /// Compute each file's SHA-256 (--verbose).
+    hash: bool,
+}
+
+impl Ontologies {
+    fn for_names(&self, names: &[&str]) -> Vec<&Ontology> {
+        names
+            .iter()
+            .filter_map(|n| self.loaded.iter().find(|o| o.name == *n))
+            .collect()
+    }
+    fn for_facet(&self, f: &Facet) -> Vec<&Ontology> {
+        self.for_names(f.ontologies)
+    }
+    /// Load these files (those present and not yet loaded), one thread each.
+    fn load(&mut self, names: &[&str]) -> Result<()> {
+        let hash = self.hash;
+        let files: Vec<&ontology::Found> = names
+            .iter()
+            .filter(|n| !self.loaded.iter().any(|o| o.name == **n))
+            .filter_map(|n| self.found.get(*n))
+            .collect();
+        let results: Vec<Result<Ontology>> = std::thread::scope(|s| {
+            let handles: Vec<_> = files
+                .iter()
+                .map(|f| s.spawn(move || Ontology::load(f, hash)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::input("an ontology file could not be read")))
+                })
+                .collect()
+        });
+        for r in results {
+            self.loaded.push(r?);
+        }
+        Ok(())
+    }
+}
+
+fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ontologies> {
+    let Some(dir) = args.ontology.clone() else {
+        return Ok(Ontologies {
+            dir: None,
+            found: Default::default(),
+            loaded: Vec::new(),
+            hash: args.verbose,
+        });
+    };
+    if !dir.is_dir() {
+        return Err(Error::input(format!(
+            "the ontology folder '{}' does not exist (make ontologies downloads it; --ontology DIR or CXG_ONTOLOGY names it)",
+            dir.display()
+        )));
+    }
+    let found = ontology::scan(&dir)?;
+    if found.is_empty() && !reqs.is_empty() {
+        warn(format_args!(
+            "warning: the ontology folder '{}' holds no <NAME>-ontology-<VERSION>.json[.zst] file",
+            dir.display()
+        ));
+    }
+    let mut wanted: Vec<&str> = Vec::new();
+    for (fi, _, _) in reqs {
+        for n in FACETS[*fi].ontologies {
+            if !wanted.contains(n) {
+                wanted.push(n);
+            }
+        }
+    }
+    let mut o = Ontologies {
+        dir: Some(dir),
+        found,
+        loaded: Vec::new(),
+        hash: args.verbose,
+    };
+    o.load(&wanted)?;
+    Ok(o)
+}
+
+/// A term found in a loaded ontology.
+struct Hit<'a> {
+    o: &'a Ontology,
+    t: &'a Term,
+}
+
+/// An id looks like a CURIE: `PREFIX:LOCAL`, or `PREFIX_LOCAL` as
+/// Cellosaurus writes its ids (`CVCL_0030`); either spelling finds either.
+fn find_id<'a>(onts: &[&'a Ontology], v: &str) -> Option<Hit<'a>> {
+    let sep = v.find([':', '_'])?;
+    let (prefix, local) = (&v[..sep], &v[sep + 1..]);
+    if prefix.is_empty()
+        || local.is_empty()
+        || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
+        || local.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    let other = format!(
+        "{prefix}{}{local}",
+        if v.as_bytes()[sep] == b':' { '_' } else { ':' }
+    );
+    onts.iter()
+        .find_map(|o| o.get(v).or_else(|| o.get(&other)).map(|t| Hit { o, t }))
+}
+
+fn ambiguous(opt: &str, given: &str, what: &str, hits: &[Hit]) -> Error {
+    let list: Vec<String> = hits
+        .iter()
+        .map(|h| format!("{} '{}' ({})", h.t.id, h.t.label, h.o.describe()))
+        .collect();
+    Error::input(format!(
+        "{opt} {}: ambiguous: the {what} of {}; give the id instead",
+        quote(given),
+        list.join(" and ")
+    ))
+}
+
+/// Find `lc` among labels, then synonyms, of non-deprecated terms.
+fn find_label<'a>(
+    onts: &[&'a Ontology],
+    opt: &str,
+    given: &str,
+    lc: &str,
+) -> Result<Option<Hit<'a>>> {
+    for (what, synonyms) in [("label", false), ("synonym", true)] {
+        let mut hits: Vec<Hit> = Vec::new();
+        for o in onts {
+            for t in o.terms() {
+                if t.deprecated {
+                    continue;
+                }
+                let m = if synonyms {
+                    t.synonyms.iter().any(|s| eq_ci(s, lc))
+                } else {
+                    eq_ci(&t.label, lc)
+                };
+                if m && !hits.iter().any(|h| h.t.id == t.id) {
+                    hits.push(Hit { o, t });
+                }
+            }
+        }
+        match hits.len() {
+            0 => continue,
+            1 => return Ok(hits.pop()),
+            _ => return Err(ambiguous(opt, given, what, &hits)),
+        }
+    }
+    Ok(None)
+}
+
+fn names_of(onts: &[&Ontology]) -> String {
+    onts.iter()
+        .map(|o| o.describe())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn resolve(
+    fi: usize,
+    exclude: bool,
+    given: &str,
+    exact: bool,
+    onts: &mut Ontologies,
+) -> Result<Sel> {
+    let f = &FACETS[fi];
+    let mut sel = Sel {
+        facet: fi,
+        exclude,
+        given: given.to_string(),
+        how: How::Literal(Vec::new()),
+        desc: String::new(),
+        needs_data: false,
+        matched: 0,
+    };
+    let opt = sel.option();
+    let v = given.trim();
+    if v.is_empty() {
+        return Err(Error::input(format!("{opt}: empty value")));
+    }
+    let lc = v.to_lowercase();
+    if lc == "unknown" || lc == "na" {
+        sel.how = How::Literal(vec![lc.clone()]);
+        sel.desc = format!("the value '{lc}' itself (never expanded)");
+        return Ok(sel);
+    }
+    if f.kind != Kind::Terms {
+        if f.vocabulary.contains(&lc.as_str()) {
+            let all = if f.kind == Kind::TissueType {
+                tissue_type_aliases(&lc)
+            } else {
+                vec![lc.clone()]
+            };
+            sel.desc = format!("'{}'", all.join("' or '"));
+            sel.how = How::Literal(all);
+        } else {
+            sel.how = How::Literal(vec![lc.clone()]);
+            sel.needs_data = true;
+            sel.desc = format!(
+                "'{lc}' as it appears in the data (not one of: {})",
+                f.vocabulary.join(", ")
+            );
+        }
+        return Ok(sel);
+    }
+    let mut names: Vec<&str> = f.ontologies.to_vec();
+    let known = {
+        let fonts = onts.for_facet(f);
+        find_id(&fonts, v).is_some() || find_label(&fonts, &opt, given, &lc)?.is_some()
+    };
+    if !known && !f.fallback.is_empty() {
+        onts.load(f.fallback)?;
+        names.extend_from_slice(f.fallback);
+    }
+    let onts = &*onts;
+    let fonts = onts.for_names(&names);
+    let hit = match find_id(&fonts, v) {
+        Some(h) => Some(h),
+        None => find_label(&fonts, &opt, given, &lc)?,
+    };
+    let Some(mut hit) = hit else {
+        sel.how = How::Literal(vec![lc.clone()]);
+        sel.needs_data = true;
+        sel.desc = if fonts.is_empty() {
+            let why = if onts.dir.is_none() {
+                "no ontology loaded".to_string()
+            } else {
+                format!("no {} file in the ontology folder", f.ontologies.join("/"))
+            };
+            format!("as it appears in the data ({why}: no descendants)")
+        } else {
+            format!(
+                "not a term of {}: as it appears in the data, no descendants",
+                names_of(&fonts)
+            )
+        };
+        return Ok(sel);
+    };
+    let mut ids: HashSet<String> = HashSet::new();
+    let mut hops = 0;
+    while hit.t.deprecated {
+        ids.insert(hit.t.id.clone());
+        let next = hit
+            .t
+            .replaced_by
+            .as_deref()
+            .and_then(|r| find_id(&fonts, r));
+        match next {
+            Some(n) if hops < 16 => {
+                warn(format_args!(
+                    "warning: {opt} {}: {} is deprecated in {}; using its replacement {} '{}'",
+                    quote(given),
+                    hit.t.id,
+                    hit.o.describe(),
+                    n.t.id,
+                    n.t.label
+                ));
+                hit = n;
+                hops += 1;
+            }
+            _ => {
+                let mut extra = String::new();
+                if let Some(r) = &hit.t.replaced_by {
+                    extra = format!(" (its replacement {r} is not in the loaded files)");
+                } else if !hit.t.consider.is_empty() {
+                    extra = format!(" (consider: {})", hit.t.consider.join(", "));
+                }
+                warn(format_args!(
+                    "warning: {opt} {}: {} is deprecated in {} with no replacement{extra}; matching the id alone",
+                    quote(given),
+                    hit.t.id,
+                    hit.o.describe()
+                ));
+                sel.desc = format!(
+                    "{} (deprecated, {}): the id alone",
+                    hit.t.id,
+                    hit.o.describe()
+                );
+                sel.how = How::Ids(ids);
+                return Ok(sel);
+            }
+        }
+    }
+    ids.insert(hit.t.id.clone());
+    let mut n_desc = 0;
+    if !exact {
+        for d in hit.o.descendants(&hit.t.id) {
+            if ids.insert(d.to_string()) {
+                n_desc += 1;
+            }
+        }
+    }
+    let label = if hit.t.label.is_empty() {
+        String::new()
+    } else {
+        format!(" '{}'", hit.t.label)
+    };
+    sel.desc = if exact {
+        format!(
+            "{}{label} ({}), --exact: the term alone",
+            hit.t.id,
+            hit.o.describe()
+        )
+    } else {
+        format!(
+            "{}{label} ({}) and {}: {}",
+            hit.t.id,
+            hit.o.describe(),
+            plural(n_desc, "descendant", "descendants"),
+            plural(n_desc + 1, "term", "terms")
+        )
+    };
+    sel.how = How::Ids(ids);
+    Ok(sel)
+}
+
+/// One entry of a facet list: `{label, ontology_term_id, tissue_type}` or
+/// a plain string (suspension_type).
+#[derive(Default)]
+struct Entry<'a> {
+    id: Option<Cow<'a, str>>,
+    label: Option<Cow<'a, str>>,
+    tissue_type: Option<Cow<'a, str>>,
+}
+
+struct OptStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for OptStr<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OptStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or null")
+            }
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                v: &'de str,
+            ) -> std::result::Result<OptStr<'de>, E> {
+                Ok(OptStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<OptStr<'de>, E> {
+                Ok(OptStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<OptStr<'de>, E> {
+                Ok(OptStr(None))
+            }
+            fn visit_none<E: de::Error>(self) -> std::result::Result<OptStr<'de>, E> {
+                Ok(OptStr(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entry<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entry<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an ontology term object or a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                v: &'de str,
+            ) -> std::result::Result<Entry<'de>, E> {
+                Ok(Entry {
+                    id: Some(Cow::Borrowed(v)),
+                    ..Entry::default()
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Entry<'de>, E> {
+                Ok(Entry {
+                    id: Some(Cow::Owned(v.to_string())),
+                    ..Entry::default()
+                })
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Entry<'de>, E> {
+                Ok(Entry::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<Entry<'de>, A::Error> {
+                let mut e = Entry::default();
+                while let Some(k) = m.next_key::<OptStr>()? {
+                    match k.0.as_deref() {
+                        Some("ontology_term_id") => e.id = m.next_value::<OptStr>()?.0,
+                        Some("label") => e.label = m.next_value::<OptStr>()?.0,
+                        Some("tissue_type") => e.tissue_type = m.next_value::<OptStr>()?.0,
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(e)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct PublisherMetadata {
+    #[serde(default)]
+    is_preprint: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+struct Collection {
+    #[serde(default)]
+    publisher_metadata: Option<PublisherMetadata>,
+}
+
+/// The fields of a record that selection reads.
+#[derive(Deserialize, Default)]
+struct Rec<'a> {
+    #[serde(borrow, default)]
+    dataset_id: Option<OptStr<'a>>,
+    #[serde(borrow, default)]
+    organism: Option<Vec<Entry<'a>>>,
+    #[serde(borrow, default)]
+    tissue: Option<Vec<Entry<'a>>>,
+    #[serde(borrow, default)]
+    disease: Option<Vec<Entry<'a>>>,
+    #[serde(borrow, default)]
+    assay: Option<Vec<Entry<'a>>>,
+    #[serde(borrow, default)]
+    cell_type: Option<Vec<Entry<'a>>>,
+    #[serde(borrow, default)]
+    development_stage: Option<Vec<Entry<'a>>>,
+    #[serde(borrow, default)]
+    sex: Option<Vec<Entry<'a>>>,
+    #[serde(borrow, default)]
+    self_reported_ethnicity: Option<Vec<Entry<'a>>>,
+    #[serde(borrow, default)]
+    suspension_type: Option<Vec<Entry<'a>>>,
+    #[serde(default)]
+    cell_count: Option<f64>,
+    #[serde(default)]
+    collection: Option<Collection>,
+}
+
+impl<'a> Rec<'a> {
+    fn field(&self, name: &str) -> Option<&[Entry<'a>]> {
+        match name {
+            "organism" => self.organism.as_deref(),
+            "tissue" => self.tissue.as_deref(),
+            "disease" => self.disease.as_deref(),
+            "assay" => self.assay.as_deref(),
+            "cell_type" => self.cell_type.as_deref(),
+            "development_stage" => self.development_stage.as_deref(),
+            "sex" => self.sex.as_deref(),
+            "self_reported_ethnicity" => self.self_reported_ethnicity.as_deref(),
+            "suspension_type" => self.suspension_type.as_deref(),
+            _ => None,
+        }
+    }
+    fn is_preprint(&self) -> Option<bool> {
+        self.collection
+            .as_ref()?
+            .publisher_metadata
+            .as_ref()?
+            .is_preprint
+    }
+}
+
+/// The parts of a (possibly joined, `"MONDO:a || MONDO:b"`) id.
+fn parts(id: &str) -> impl Iterator<Item = &str> {
+    id.split(" || ").map(str::trim)
+}
+
+fn matches(sel: &Sel, kind: Kind, e: &Entry) -> bool {
+    match (&sel.how, kind) {
+        (How::Literal(vals), Kind::TissueType) => e
+            .tissue_type
+            .as_deref()
+            .is_some_and(|t| vals.iter().any(|v| eq_ci(t, v))),
+        (How::Ids(_), Kind::TissueType) => false,
+        (How::Ids(set), _) => e.id.as_deref().is_some_and(|id| {
+            set.contains(id) || (id.contains(" || ") && parts(id).any(|p| set.contains(p)))
+        }),
+        (How::Literal(vals), _) => vals.iter().any(|v| {
+            e.id.as_deref().is_some_and(|id| {
+                eq_ci(id, v) || (id.contains(" || ") && parts(id).any(|p| eq_ci(p, v)))
+            }) || e.label.as_deref().is_some_and(|l| eq_ci(l, v))
+        }),
+    }
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    // Everything that can fail on its own is checked before reading input.
+    let filter = match &args.where_ {
+        Some(code) => Some(Program::compile(code, "--where")?),
+        None => None,
+    };
+    let reqs = args.requests();
+    let mut onts = load_ontologies(&args, &reqs)?;
+    if !reqs.is_empty() && onts.dir.is_none() {
+        warn("no ontology loaded (--ontology DIR or CXG_ONTOLOGY): values match ids and labels as they appear in the data; no descendants are included");
+    }
+    let mut sels: Vec<Sel> = Vec::new();
+    for (fi, exclude, vals) in &reqs {
+        for v in *vals {
+            sels.push(resolve(*fi, *exclude, v, args.exact, &mut onts)?);
+        }
+    }
+    if args.verbose {
+        for o in &onts.loaded {
+            warn(format_args!(
+                "ontology {}: '{}' sha256 {} ({} terms, loaded in {:.0} ms, of which {:.0} ms reading)",
+                o.describe(),
+                o.path.display(),
+                o.sha256.as_deref().unwrap_or("-"),
+                o.term_count,
+                o.load_ms,
+                o.read_ms
+            ));
+        }
+    }
+    let used: Vec<usize> = {
+        let mut u: Vec<usize> = sels.iter().map(|s| s.facet).collect();
+        u.sort();
+        u.dedup();
+        u
+    };
+    // Fields of the facets used that records lack, counted per field.
+    let mut missing: Vec<(usize, usize)> = used.iter().map(|&f| (f, 0)).collect();
+    // Labels and ids seen in the data, for suggestions, per facet whose
+    // values are not all known up front.
+    let mut seen: Vec<BTreeSet<String>> = FACETS.iter().map(|_| BTreeSet::new()).collect();
+    let collect_seen: Vec<bool> = (0..FACETS.len())
+        .map(|f| sels.iter().any(|s| s.facet == f && s.needs_data))
+        .collect();
+    let mut unconfirmed = sels.iter().filter(|s| s.needs_data).count();
+
+    let input = Input::open(args.file.as_deref())?;
+    let mut stream = JsonStream::new(input.name.clone(), input.reader);
+    let mut out = Output::open(args.output.as_deref())?;
+    let oname = out.name();
+    // Held back while a value must still be confirmed in the data, so that
+    // a misspelt value ends the run before anything is written.
+    let mut held: Option<Vec<u8>> = if unconfirmed > 0 {
+        Some(Vec::new())
+    } else {
+        None
+    };
+    let mut scratch = Vec::new();
+    let (mut n_in, mut n_out, mut failed) = (0usize, 0usize, 0usize);
+    let (mut preprints, mut preprint_unknown) = (0usize, 0usize);
+    let (mut few_cells, mut no_count) = (0usize, 0usize);
+    let mut hit = vec![false; sels.len()];
+    let mut record = Vec::new();
+    while let Some(at) = stream.next_raw()?.map(|(at, bytes)| {
+        record.clear();
+        record.extend_from_slice(bytes);
+        at
+    }) {
+        let bytes = &record[..];
+        n_in += 1;
+        let rec: Rec = match serde_json::from_slice(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                let place = stream.place(at);
+                let msg = e.to_string();
+                let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |x| x.0);
+                return Err(Error::input(format!(
+                    "{place}: not a dataset record: {msg} (line {} of the record)",
+                    e.line()
+                )));
+            }
+        };
+        for m in missing.iter_mut() {
+            if rec.field(FACETS[m.0].field).is_none() {
+                m.1 += 1;
+            }
+        }
+        for (f, set) in seen.iter_mut().enumerate() {
+            if !collect_seen[f] || set.len() > 100_000 {
+                continue;
+            }
+            for e in rec.field(FACETS[f].field).unwrap_or(&[]) {
+                let v = if FACETS[f].kind == Kind::TissueType {
+                    &e.tissue_type
+                } else {
+                    &e.label
+                };
+                if let Some(l) = v.as_deref().or(e.id.as_deref()) {
+                    if !set.contains(l) {
+                        set.insert(l.to_string());
+                    }
+                }
+            }
+        }
+        for (i, s) in sels.iter_mut().enumerate() {
+            let kind = FACETS[s.facet].kind;
+            let es = rec.field(FACETS[s.facet].field).unwrap_or(&[]);
+            hit[i] = es.iter().any(|e| matches(s, kind, e));
+            if hit[i] {
+                if s.matched == 0 && s.needs_data {
+                    unconfirmed -= 1;
+                }
+                s.matched += 1;
+            }
+        }
+        if unconfirmed == 0 {
+            if let Some(buf) = held.take() {
+                out.write_all(&buf).map_err(|e| Error::write(&oname, e))?;
+            }
+        }
+        let mut keep = true;
+        for &f in &used {
+            let mut any_inc = false;
+            let mut inc_hit = false;
+            for (i, s) in sels.iter().enumerate() {
+                if s.facet != f {
+                    continue;
+                }
+                if s.exclude {
+                    keep &= !hit[i];
+                } else {
+                    any_inc = true;
+                    inc_hit |= hit[i];
+                }
+            }
+            if any_inc && !inc_hit {
+                keep = false;
+            }
+        }
+        if keep && args.no_preprints {
+            match rec.is_preprint() {
+                Some(true) => {
+                    preprints += 1;
+                    keep = false;
+                }
+                Some(false) => {}
+                None => preprint_unknown += 1,
+            }
+        }
+        if keep {
+            if let Some(min) = args.min_cells {
+                match rec.cell_count {
+                    Some(n) if n < min as f64 => {
+                        few_cells += 1;
+                        keep = false;
+                    }
+                    Some(_) => {}
+                    None => no_count += 1,
+                }
+            }
+        }
+        if keep {
+            if let Some(p) = &filter {
+                let v = parse_val(bytes).map_err(|e| {
+                    Error::input(format!("{}: invalid JSON: {e}", stream.place(at)))
+                })?;
+                match p.is_truthy(v) {
+                    Ok(k) => keep = k,
+                    Err(e) => {
+                        let id = rec
+                            .dataset_id
+                            .as_ref()
+                            .and_then(|d| d.0.as_deref())
+                            .unwrap_or("?");
+                        warn(format_args!(
+                            "--where failed on dataset {id} ({}): {e}",
+                            stream.place(at)
+                        ));
+                        failed += 1;
+                        keep = false;
+                    }
+                }
+            }
+        }
+        if !keep {
+            continue;
+        }
+        n_out += 1;
+        let line: &[u8] = if stream.layout() == Layout::Lines && !bytes.contains(&b'\n') {
+            bytes
+        } else {
+            scratch.clear();
+            minify(bytes, &mut scratch);
+            &scratch
+        };
+        match &mut held {
+            Some(buf) => {
+                buf.extend_from_slice(line);
+                buf.push(b'\n');
+            }
+            None => {
+                out.write_all(line)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(|e| Error::write(&oname, e))?;
+            }
+        }
+    }
+    if unconfirmed > 0 {
+        let mut msgs = Vec::new();
+        for s in sels.iter().filter(|s| s.needs_data && s.matched == 0) {
+            let f = &FACETS[s.facet];
+            let fonts = onts.for_facet(f);
+            let mut cands: Vec<&str> = f.vocabulary.to_vec();
+            for o in &fonts {
+                cands.extend(
+                    o.terms()
+                        .filter(|t| !t.deprecated)
+                        .map(|t| t.label.as_str()),
+                );
+            }
+            cands.extend(seen[s.facet].iter().map(String::as_str));
+            let sugg = suggest::closest(&s.given, &cands, 3);
+            let known = if fonts.is_empty() {
+                "in the data".to_string()
+            } else {
+                format!("in {} nor in the data", names_of(&fonts))
+            };
+            let dym = if sugg.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (did you mean {}?)",
+                    sugg.iter()
+                        .map(|x| format!("'{x}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            msgs.push(format!(
+                "{} {}: no such value {known}{dym}",
+                s.option(),
+                quote(&s.given)
+            ));
+        }
+        // Nothing was written: `held` still holds every selected record.
+        return Err(Error::input(msgs.join("; ")));
+    }
+    for s in &sels {
+        warn(format_args!(
+            "{} {}: {}: {}",
+            s.option(),
+            quote(&s.given),
+            s.desc,
+            plural(s.matched, "record", "records")
+        ));
+    }
+    for s in sels.iter().filter(|s| s.matched == 0) {
+        warn(format_args!(
+            "warning: {} {} matches no record",
+            s.option(),
+            quote(&s.given)
+        ));
+    }
+    for (f, n) in &missing {
+        if *n > 0 {
+            let fname = FACETS[*f].field;
+            let hint = if matches!(
+                fname,
+                "cell_type" | "development_stage" | "sex" | "self_reported_ethnicity"
+            ) {
+                " (dataset previews from GET /collections lack it; the GET /datasets index has it)"
+            } else {
+                ""
+            };
+            warn(format_args!(
+                "warning: {} without '{fname}' cannot match --{}{hint}",
+                plural(*n, "record", "records"),
+                FACETS[*f].option
+            ));
+        }
+    }
+    if args.no_preprints {
+        warn(format_args!(
+            "--no-preprints: {} removed; {} of unknown preprint status kept",
+            plural(preprints, "preprint", "preprints"),
+            plural(preprint_unknown, "record", "records")
+        ));
+    }
+    if let Some(min) = args.min_cells {
+        warn(format_args!(
+            "--min-cells {min}: {} with fewer cells removed; {} without cell_count kept{}",
+            plural(few_cells, "record", "records"),
+            plural(no_count, "record", "records"),
+            if no_count > 0 {
+                " (dataset previews have none; the GET /datasets index has it)"
+            } else {
+                ""
+            }
+        ));
+    }
+    warn(format_args!("{n_in} records in, {n_out} out"));
+    out.finish()?;
+    Ok(if failed == 0 {
+        Outcome::Complete
+    } else {
+        Outcome::Partial(failed)
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn entry<'a>(id: &'a str, label: &'a str, tt: Option<&'a str>) -> Entry<'a> {
+        Entry {
+            id: Some(Cow::Borrowed(id)),
+            label: Some(Cow::Borrowed(label)),
+            tissue_type: tt.map(Cow::Borrowed),
+        }
+    }
+
+    fn sel(facet: usize, how: How) -> Sel {
+        Sel {
+            facet,
+            exclude: false,
+            given: String::new(),
+            how,
+            desc: String::new(),
+            needs_data: false,
+            matched: 0,
+        }
+    }
+
+    #[test]
+    fn ids_labels_joined_ids_and_tissue_types_match() {
+        let ids = sel(3, How::Ids(["MONDO:1".to_string()].into_iter().collect()));
+        assert!(matches(&ids, Kind::Terms, &entry("MONDO:1", "x", None)));
+        assert!(matches(
+            &ids,
+            Kind::Terms,
+            &entry("MONDO:0 || MONDO:1", "x || y", None)
+        ));
+        assert!(!matches(&ids, Kind::Terms, &entry("MONDO:10", "x", None)));
+        let lit = sel(3, How::Literal(vec!["café au lait".into()]));
+        assert!(matches(
+            &lit,
+            Kind::Terms,
+            &entry("X:1", "Café au Lait", None)
+        ));
+        assert!(!matches(&lit, Kind::Terms, &entry("X:1", "café", None)));
+        let tt = sel(2, How::Literal(tissue_type_aliases("cell culture")));
+        assert!(matches(
+            &tt,
+            Kind::TissueType,
+            &entry("CL:1", "T cell", Some("primary cell culture"))
+        ));
+        assert!(!matches(
+            &tt,
+            Kind::TissueType,
+            &entry("CL:1", "cell culture", Some("tissue"))
+        ));
+    }
+
+    #[test]
+    fn records_read_strings_objects_and_nulls() {
+        let r: Rec = serde_json::from_str(
+            r#"{"suspension_type":["cell",null],"tissue":[{"label":"lung","ontology_term_id":"UBERON:0002048","tissue_type":"tissue","x":[1]}],
+                "cell_count":5.0e3,"collection":{"publisher_metadata":null},"other":{"deep":[1,2]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.field("suspension_type").unwrap()[0].id.as_deref(),
+            Some("cell")
+        );
+        assert_eq!(
+            r.field("tissue").unwrap()[0].tissue_type.as_deref(),
+            Some("tissue")
+        );
+        assert_eq!(r.cell_count, Some(5000.0));
+        assert_eq!(r.is_preprint(), None);
+        assert!(r.field("disease").is_none());
+        assert!(serde_json::from_str::<Rec>(r#"{"tissue":"lung"}"#).is_err());
+    }
+
+    #[test]
+    fn option_names_and_quoting() {
+        let mut s = sel(5, How::Literal(vec![]));
+        assert_eq!(s.option(), "--cell-type");
+        s.exclude = true;
+        assert_eq!(s.option(), "--exclude-cell-type");
+        assert_eq!(quote("UBERON:0002048"), "UBERON:0002048");
+        assert_eq!(quote("lung parenchyma"), "'lung parenchyma'");
+        assert_eq!(plural(1, "record", "records"), "1 record");
+    }
+}

@@ -1,0 +1,572 @@
+//! cxg-snapshot: keep every harvest. `save` stores the raw API responses
+//! of a harvest in a new `SNAPSHOTS/<UTC time>/` folder with its
+//! `provenance.json` (tool versions, API URL, times, every request, record
+//! counts, schema versions, SHA-256 of every output), never overwriting an
+//! earlier one; identical files are stored once (content-addressed hard
+//! links) and the working files become links to the newest. `list` shows
+//! the snapshots with their date, counts and size.
+
+use clap::{Parser, Subcommand};
+use cxg_core::cli::warn;
+use cxg_core::io::{write_file_atomic, AtomicFile, Input};
+use cxg_core::json::{write_pretty, JsonStream};
+use cxg_core::reqlog::{sha256_file, utc_rfc3339};
+use cxg_core::{Error, Outcome, Result};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+const EXAMPLES: &str = "\
+  # keep this harvest's raw responses, with provenance of the whole run
+  cxg-snapshot save --into data/snapshots --api-url $API_URL \\
+      --requests data/requests.jsonl --tools-dir target/release \\
+      --output-file data/all_datasets_h5ad.csv \\
+      data/collections.json data/datasets_index.json
+
+  # every snapshot: date, collections, datasets, size
+  cxg-snapshot list data/snapshots
+
+  # replay a past harvest offline
+  cxg-serve --port 0 data/snapshots/20261101T060000Z";
+
+const LAYOUT: &str = "\
+Snapshots folder:
+  SNAPSHOTS/<YYYYMMDDTHHMMSSZ>/   one per harvest: the raw files + provenance.json
+  SNAPSHOTS/.objects/<sha256>     each distinct file once; snapshot files and
+                                  the working files are hard links to these
+  SNAPSHOTS/latest                symlink to the newest snapshot
+A snapshot folder is a cxg-serve folder (datasets_index.json is served as
+GET /datasets), and cxg-diff compares two of them.";
+
+/// Keep dated snapshots of raw harvests with their provenance.
+#[derive(Parser, Debug)]
+#[command(name = "cxg-snapshot", version,
+    after_help = format!("{LAYOUT}\n\n{}", cxg_core::cli::after_help(EXAMPLES)))]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Store raw responses in a new SNAPSHOTS/<UTC time>/ with provenance.json
+    Save(Save),
+    /// List the snapshots: date, collections, datasets, size
+    List(List),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Save {
+    /// Raw API responses to keep (e.g. collections.json datasets_index.json)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The snapshots folder (created if needed)
+    #[arg(long, value_name = "DIR")]
+    pub into: PathBuf,
+    /// An output of the harvest to hash and count in provenance.json (repeat)
+    #[arg(long = "output-file", value_name = "FILE")]
+    pub outputs: Vec<PathBuf>,
+    /// The request log the tools appended to (--log-requests)
+    #[arg(long, value_name = "FILE")]
+    pub requests: Option<PathBuf>,
+    /// The API the harvest read
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Folder of the cxg binaries whose versions are recorded
+    #[arg(long, value_name = "DIR")]
+    pub tools_dir: Option<PathBuf>,
+    /// An ontology release a selection used, by name (repeat)
+    #[arg(long, value_name = "NAME")]
+    pub ontology_release: Vec<String>,
+    /// An ontology file a selection used (`<ONTOLOGY>-ontology-<release>.json[.zst]`,
+    /// as cellxgene-ontology-guide names them): its release, size and SHA-256 (repeat)
+    #[arg(long, value_name = "FILE")]
+    pub ontology_file: Vec<PathBuf>,
+    /// Also write provenance.json to FILE (atomically)
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
+    /// No summary line on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct List {
+    /// The snapshots folder
+    pub dir: PathBuf,
+}
+
+/// How many records a file holds: array elements or JSON Lines values for
+/// `.json`/`.jsonl`, rows for `.csv`, lines otherwise.
+fn count_records(path: &Path) -> Result<u64> {
+    let name = path.to_string_lossy();
+    let input = Input::open(Some(path))?;
+    let mut n = 0u64;
+    if name.ends_with(".json") || name.ends_with(".jsonl") {
+        let mut s = JsonStream::new(input.name, input.reader);
+        while s.next_raw()?.is_some() {
+            n += 1;
+        }
+    } else if name.ends_with(".csv") {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(input.reader);
+        let mut rec = csv::ByteRecord::new();
+        while r
+            .read_byte_record(&mut rec)
+            .map_err(|e| Error::input(format!("{}: {e}", input.name)))?
+        {
+            n += 1;
+        }
+    } else {
+        let mut r = std::io::BufReader::new(input.reader);
+        let mut buf = Vec::new();
+        while std::io::BufRead::read_until(&mut r, b'\n', &mut buf)
+            .map_err(|e| Error::input(format!("{}: {e}", input.name)))?
+            > 0
+        {
+            n += 1;
+            buf.clear();
+        }
+    }
+    Ok(n)
+}
+
+/// The schema_version of every dataset of an index, with counts.
+fn schema_versions(path: &Path) -> Result<BTreeMap<String, u64>> {
+    let input = Input::open(Some(path))?;
+    let mut s = JsonStream::new(input.name, input.reader);
+    let mut m = BTreeMap::new();
+    while let Some((_, v)) = s.next_value()? {
+        let k = v
+            .get("schema_version")
+            .and_then(Value::as_str)
+            .unwrap_or("(none)")
+            .to_string();
+        *m.entry(k).or_insert(0) += 1;
+    }
+    Ok(m)
+}
+
+fn file_entry(path: &Path) -> Result<Value> {
+    let (bytes, sha) = sha256_file(path)
+        .map_err(|e| Error::input(format!("cannot read '{}': {e}", path.display())))?;
+    Ok(json!({
+        "path": path.to_string_lossy(),
+        "bytes": bytes,
+        "sha256": sha,
+        "records": count_records(path)?,
+    }))
+}
+
+/// The request log's lines, sorted by URL then time (parallel requests
+/// finish in any order; the provenance should not).
+fn requests(path: &Path) -> Result<Vec<Value>> {
+    if !path.exists() {
+        warn(format_args!(
+            "no request log at '{}': provenance.json lists no requests \
+             (a stage swapped for another command does not log them)",
+            path.display()
+        ));
+        return Ok(Vec::new());
+    }
+    let input = Input::open(Some(path))?;
+    let mut s = JsonStream::new(input.name, input.reader);
+    let mut v = Vec::new();
+    while let Some((_, r)) = s.next_value()? {
+        v.push(r);
+    }
+    let key = |r: &Value| {
+        (
+            r.get("url")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            r.get("at")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
+    v.sort_by_cached_key(key);
+    Ok(v)
+}
+
+/// `NAME VERSION` of each cxg-* binary in `dir`.
+fn tool_versions(dir: &Path) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return m;
+    };
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let p = e.path();
+        if !name.starts_with("cxg-") || name.contains('.') || !p.is_file() {
+            continue;
+        }
+        let Ok(o) = std::process::Command::new(&p).arg("--version").output() else {
+            continue;
+        };
+        let out = String::from_utf8_lossy(&o.stdout);
+        if let Some(v) = out.trim().strip_prefix(&format!("{name} ")) {
+            m.insert(name, v.to_string());
+        }
+    }
+    m
+}
+
+/// An ontology file a selection used: the ontology and release its name
+/// gives (`CL-ontology-v2026-03-26.json.zst`), size and SHA-256.
+fn ontology_entry(path: &Path) -> Result<Value> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".json.zst")
+        .or_else(|| name.strip_suffix(".json"))
+        .unwrap_or(&name);
+    let (ontology, release) = match stem.split_once("-ontology-") {
+        Some((o, r)) => (Value::from(o), Value::from(r)),
+        None => (Value::Null, Value::Null),
+    };
+    let (bytes, sha) = sha256_file(path)
+        .map_err(|e| Error::input(format!("cannot read '{}': {e}", path.display())))?;
+    Ok(json!({
+        "file": name,
+        "ontology": ontology,
+        "release": release,
+        "bytes": bytes,
+        "sha256": sha,
+    }))
+}
+
+fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
+    Error::input(format!("cannot {what} '{}': {e}", p.display()))
+}
+
+/// Same file on disk (hard links to one inode)?
+fn same_inode(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
+/// Hard-link `src` to `dest` (replacing it atomically), or copy when the
+/// file system cannot link.
+fn link_or_copy(src: &Path, dest: &Path) -> Result<()> {
+    let tmp = dest.with_file_name(format!(
+        ".{}.{}.link",
+        dest.file_name().map_or("f".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(src, &tmp).is_err() {
+        std::fs::copy(src, &tmp).map_err(|e| io_err("copy into", &tmp, e))?;
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err("rename into", dest, e)
+    })
+}
+
+/// Store `src` once under `objects/<sha256>` (read-only); true when the
+/// content was new.
+fn store_object(objects: &Path, src: &Path, sha: &str) -> Result<(PathBuf, bool)> {
+    let obj = objects.join(sha);
+    if obj.exists() {
+        return Ok((obj, false));
+    }
+    link_or_copy(src, &obj)?;
+    if let Ok(m) = std::fs::metadata(&obj) {
+        let mut perm = m.permissions();
+        perm.set_readonly(true);
+        let _ = std::fs::set_permissions(&obj, perm);
+    }
+    Ok((obj, true))
+}
+
+/// A staging folder removed unless it was renamed into place.
+struct Staging(Option<PathBuf>);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+fn save(a: Save) -> Result<Outcome> {
+    let mut names = HashSet::new();
+    for f in &a.files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.is_empty() || name == "provenance.json" || !names.insert(name.clone()) {
+            return Err(Error::input(format!(
+                "'{}': each file needs its own name, other than provenance.json",
+                f.display()
+            )));
+        }
+        if !f.is_file() {
+            return Err(Error::input(format!("'{}' is not a file", f.display())));
+        }
+    }
+    let finished = SystemTime::now();
+    let objects = a.into.join(".objects");
+    std::fs::create_dir_all(&objects).map_err(|e| io_err("create", &objects, e))?;
+    let stage_dir = a.into.join(format!(".saving.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&stage_dir);
+    std::fs::create_dir(&stage_dir).map_err(|e| io_err("create", &stage_dir, e))?;
+    let mut staging = Staging(Some(stage_dir.clone()));
+
+    // the raw files: entries for provenance, then stored once each
+    let mut stored = Map::new();
+    let mut new_bytes = 0u64;
+    let mut index = None;
+    // read (and so check) every file before anything is stored
+    let entries = a
+        .files
+        .iter()
+        .map(|f| file_entry(f))
+        .collect::<Result<Vec<_>>>()?;
+    for (f, entry) in a.files.iter().zip(entries) {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sha = entry["sha256"].as_str().unwrap_or_default().to_string();
+        let (obj, fresh) = store_object(&objects, f, &sha)?;
+        if fresh {
+            new_bytes += entry["bytes"].as_u64().unwrap_or(0);
+        }
+        link_or_copy(&obj, &stage_dir.join(&name))?;
+        if !same_inode(f, &obj) {
+            // the working file becomes a link to the stored copy, keeping
+            // its own time (make and `harvest` read it as the fetch time)
+            let fetched = std::fs::metadata(f).and_then(|m| m.modified()).ok();
+            link_or_copy(&obj, f)?;
+            if let Some(t) = fetched {
+                let _ = std::fs::File::open(f).and_then(|h| h.set_modified(t));
+            }
+        }
+        if name == "datasets_index.json" || name == "datasets.json" {
+            index = Some(f.clone());
+        }
+        stored.insert(name, entry);
+    }
+    let ontologies = a
+        .ontology_file
+        .iter()
+        .map(|f| ontology_entry(f))
+        .collect::<Result<Vec<_>>>()?;
+    let mut outputs = Map::new();
+    for f in &a.outputs {
+        outputs.insert(f.to_string_lossy().into_owned(), file_entry(f)?);
+    }
+    let reqs = match &a.requests {
+        Some(p) => requests(p)?,
+        None => Vec::new(),
+    };
+    let started = reqs
+        .iter()
+        .filter_map(|r| r.get("at").and_then(Value::as_str))
+        .min()
+        .map(String::from)
+        .or_else(|| {
+            a.files
+                .iter()
+                .chain(&a.outputs)
+                .filter_map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+                .min()
+                .map(utc_rfc3339)
+        });
+    let schema = match &index {
+        Some(p) => json!(schema_versions(p)?),
+        None => Value::Null,
+    };
+    let commit = env!("CXG_GIT_COMMIT");
+    let mut name = cxg_core::reqlog::utc_compact(finished);
+    let prov = |name: &str| {
+        json!({
+            "snapshot": name,
+            "api_url": a.api_url,
+            "started_at": started,
+            "finished_at": utc_rfc3339(finished),
+            "tools": a.tools_dir.as_deref().map(tool_versions),
+            "built_from_git_commit": (!commit.is_empty()).then_some(commit),
+            "requests": reqs,
+            "stored": stored,
+            "outputs": outputs,
+            "schema_versions": schema,
+            "ontology_releases": a.ontology_release,
+            "ontology_files": ontologies,
+        })
+    };
+    // never overwrite: a taken name gets -2, -3, ...
+    let mut n = 1;
+    let dest = loop {
+        let dest = a.into.join(&name);
+        let mut f = AtomicFile::create(&stage_dir.join("provenance.json"))?;
+        write_pretty(&mut f, &prov(&name))
+            .and_then(|_| f.write_all(b"\n"))
+            .map_err(|e| Error::write("provenance.json", e))?;
+        f.commit()?;
+        if !dest.exists() && std::fs::rename(&stage_dir, &dest).is_ok() {
+            break dest;
+        }
+        n += 1;
+        if n > 1000 {
+            return Err(Error::input(format!(
+                "cannot create a snapshot folder in '{}'",
+                a.into.display()
+            )));
+        }
+        name = format!("{}-{n}", cxg_core::reqlog::utc_compact(finished));
+    };
+    staging.0 = None;
+    // SNAPSHOTS/latest -> the newest
+    #[cfg(unix)]
+    {
+        let tmp = a.into.join(format!(".latest.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&name, &tmp)
+            .and_then(|_| std::fs::rename(&tmp, a.into.join("latest")))
+            .map_err(|e| io_err("update", &a.into.join("latest"), e))?;
+    }
+    if let Some(p) = &a.provenance {
+        let bytes = std::fs::read(dest.join("provenance.json"))
+            .map_err(|e| io_err("read", &dest.join("provenance.json"), e))?;
+        write_file_atomic(p, &bytes)?;
+    }
+    if !a.quiet {
+        warn(format_args!(
+            "saved {} ({} file{}, {} new bytes stored, {} request{} in provenance.json)",
+            dest.display(),
+            a.files.len(),
+            if a.files.len() == 1 { "" } else { "s" },
+            new_bytes,
+            reqs.len(),
+            if reqs.len() == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(Outcome::Complete)
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn list(a: List) -> Result<Outcome> {
+    let snaps = cxg_core::snapshots::list(&a.dir)?;
+    let mut seen = HashSet::new();
+    let mut rows = vec![[
+        "snapshot".to_string(),
+        "date (UTC)".into(),
+        "collections".into(),
+        "datasets".into(),
+        "size".into(),
+        "new".into(),
+    ]];
+    for s in &snaps {
+        let name = s
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let b = name.as_bytes();
+        let date = format!(
+            "{}-{}-{} {}:{}:{}",
+            &name[0..4],
+            &name[4..6],
+            &name[6..8],
+            &name[9..11],
+            &name[11..13],
+            &name[13..15]
+        );
+        debug_assert!(b.len() >= 16);
+        let count = |p: Option<PathBuf>| match p {
+            Some(p) if p.is_file() => count_records(&p).map(|n| n.to_string()),
+            _ => Ok("-".to_string()),
+        };
+        let colls = count(Some(s.join("collections.json")))?;
+        let sets = count(cxg_core::snapshots::datasets_file(s))?;
+        let (mut size, mut fresh) = (0u64, 0u64);
+        let rd = std::fs::read_dir(s).map_err(|e| io_err("read", s, e))?;
+        for e in rd.filter_map(|e| e.ok()) {
+            let Ok(m) = e.metadata() else { continue };
+            if !m.is_file() {
+                continue;
+            }
+            size += m.len();
+            #[cfg(unix)]
+            let key = {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            };
+            #[cfg(not(unix))]
+            let key = (0u64, seen.len() as u64);
+            if seen.insert(key) {
+                fresh += m.len();
+            }
+        }
+        rows.push([name, date, colls, sets, human(size), human(fresh)]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i < 2 {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end()).map_err(|e| Error::write("stdout", e))?;
+    }
+    if snaps.is_empty() {
+        warn(format_args!(
+            "no snapshots in '{}' yet (each harvest adds one)",
+            a.dir.display()
+        ));
+    }
+    Ok(Outcome::Complete)
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    match args.command {
+        Command::Save(a) => save(a),
+        Command::List(a) => list(a),
+    }
+}
