@@ -978,12 +978,10 @@ mod tests {
             for d in docs {
                 let v = to_jq(d.as_bytes()).unwrap();
                 let jq = p.run(v.clone());
-                match eval_fast(&f, &v) {
-                    Some(x) => {
-                        direct += 1;
-                        assert_eq!(jq.unwrap(), vec![x], "{e} on {d}")
-                    }
-                    None => {} // jaq runs instead: always right
+                // None: jaq runs instead, which is always right
+                if let Some(x) = eval_fast(&f, &v) {
+                    direct += 1;
+                    assert_eq!(jq.unwrap(), vec![x], "{e} on {d}")
                 }
             }
             assert!(direct >= 1, "{e}: never evaluated directly");
