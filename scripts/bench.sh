@@ -7,8 +7,10 @@
 # cxg-h5ad runs in index mode, --per-dataset -j 16 and -j 1 against
 # cxg-serve with LATENCY_MS per request; cxg-diff compares the snapshot with
 # itself and with a copy where most datasets were revised; the whole
-# Makefile pipeline runs end to end. Every command runs RUNS times: median wall time, spread
-# (max - min) and peak RSS (from /usr/bin/time, when installed).
+# Makefile pipeline runs end to end. Every command runs RUNS times: median
+# wall time, spread (max - min), peak RSS and median CPU time (user +
+# system, from /usr/bin/time, when installed). On a shared machine the CPU
+# time is the steadier figure: the CPU stages give ratios for both.
 #
 # Settings (environment): BIN (release binaries), OUT (bench-out),
 # RUNS (3), LATENCY_MS (50), TODAY ("400 2500"), TENX ("4000 25000"),
@@ -42,15 +44,16 @@ serve() {
   url=$(head -n1 "$urlfile"); rm -f "$urlfile"
 }
 
-# measure CMD -> sets $med $spread $rss (KB) over $runs runs (default RUNS)
+# measure CMD -> sets $med $spread $rss (KB) $cpu (s) over $runs runs (default RUNS)
 measure() {
-  local cmd=$1 runs=${2:-$RUNS} t0 t1 ts=() rs=() tf
+  local cmd=$1 runs=${2:-$RUNS} t0 t1 ts=() rs=() cs=() tf
   tf=$(mktemp)
   for _ in $(seq "$runs"); do
     t0=$(date +%s%N)
     if [ "$have_time" = 1 ]; then
-      /usr/bin/time -f "%M" -o "$tf" bash -c "$cmd" >/dev/null 2>>"$OUT/stderr.log"
-      rs+=("$(tail -n1 "$tf")")
+      /usr/bin/time -f "%M %U %S" -o "$tf" bash -c "$cmd" >/dev/null 2>>"$OUT/stderr.log"
+      read -r m u s < <(tail -n1 "$tf")
+      rs+=("$m"); cs+=("$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.3f", u + s}')")
     else
       bash -c "$cmd" >/dev/null 2>>"$OUT/stderr.log"
     fi
@@ -64,13 +67,21 @@ measure() {
   spread=$(echo "$sorted" | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f", (hi-lo)/1000}')
   if [ "${#rs[@]}" -gt 0 ]; then
     rss=$(printf '%s\n' "${rs[@]}" | sort -n | tail -n1)
+    cpu=$(printf '%s\n' "${cs[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}')
   else
-    rss=""
+    rss=""; cpu=""
   fi
 }
 
 mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN {printf "%.0f MB", k/1024}' || echo "n/a"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f× faster", b/a; else print "" }'; }
+# cratio OURS REF OURS_CPU REF_CPU: the wall-time ratio, then the CPU-time one
+cratio() {
+  local w; w=$(ratio "$1" "$2")
+  # /usr/bin/time counts CPU in 10 ms steps: below that no CPU ratio is given
+  [ -n "$w" ] && [ -n "$3" ] && w="$w$(awk -v a="$3" -v b="$4" 'BEGIN { if (a > 0 && b > 0) printf " (CPU %.1f×)", b/a }')"
+  echo "$w"
+}
 
 # results, by "stage|snapshot": our cell, the reference cell, the ratio, our seconds
 declare -A OURS REF RATIO SECS NAME
@@ -139,18 +150,18 @@ bench_size() {
   "$BIN/cxg-tocsv" "$work/datasets.jsonl" > "$work/all.csv"
 
   local ours ours_rss ref ref_rss
-  measure "'$BIN/cxg-split' '$cj'"; ours=$med; ours_s=$spread; ours_rss=$rss
-  if [ $have_jq = 1 ]; then measure "jq -c '.[]' '$cj'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
+  measure "'$BIN/cxg-split' '$cj'"; ours=$med; ours_s=$spread; ours_rss=$rss; ours_cpu=$cpu
+  if [ $have_jq = 1 ]; then measure "jq -c '.[]' '$cj'"; ref=$med; ref_s=$spread; ref_rss=$rss; ref_cpu=$cpu; else ref=""; fi
   sizes+=("$label: $ncol collections, $nds datasets, ${size} MB list")
-  row split "cxg-split vs \`jq -c '.[]'\`" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" "$ours"
+  row split "cxg-split vs \`jq -c '.[]'\`" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · CPU ${ours_cpu} s" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss") · CPU ${ref_cpu} s}" "$(cratio "$ours" "${ref:-0}" "$ours_cpu" "${ref_cpu:-0}")" "$ours"
 
-  measure "'$BIN/cxg-datasets' '$cj'"; ours=$med; ours_s=$spread; ours_rss=$rss
-  if [ $have_jq = 1 ]; then measure "jq -c '$JQ_DATASETS' '$cj'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
-  row datasets "cxg-datasets vs its jq program" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" "$ours"
+  measure "'$BIN/cxg-datasets' '$cj'"; ours=$med; ours_s=$spread; ours_rss=$rss; ours_cpu=$cpu
+  if [ $have_jq = 1 ]; then measure "jq -c '$JQ_DATASETS' '$cj'"; ref=$med; ref_s=$spread; ref_rss=$rss; ref_cpu=$cpu; else ref=""; fi
+  row datasets "cxg-datasets vs its jq program" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · CPU ${ours_cpu} s" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss") · CPU ${ref_cpu} s}" "$(cratio "$ours" "${ref:-0}" "$ours_cpu" "${ref_cpu:-0}")" "$ours"
 
-  measure "'$BIN/cxg-tocsv' '$work/datasets.jsonl'"; ours=$med; ours_s=$spread; ours_rss=$rss
-  if [ $have_jq = 1 ]; then printf '%s' "$JQ_CSV" > "$work/csv.jq"; measure "jq -r -f '$work/csv.jq' '$work/datasets.jsonl'"; ref=$med; ref_s=$spread; ref_rss=$rss; else ref=""; fi
-  row tocsv "cxg-tocsv vs the README's jq @csv program" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss")" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss")}" "$(ratio "$ours" "${ref:-0}")" "$ours"
+  measure "'$BIN/cxg-tocsv' '$work/datasets.jsonl'"; ours=$med; ours_s=$spread; ours_rss=$rss; ours_cpu=$cpu
+  if [ $have_jq = 1 ]; then printf '%s' "$JQ_CSV" > "$work/csv.jq"; measure "jq -r -f '$work/csv.jq' '$work/datasets.jsonl'"; ref=$med; ref_s=$spread; ref_rss=$rss; ref_cpu=$cpu; else ref=""; fi
+  row tocsv "cxg-tocsv vs the README's jq @csv program" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · CPU ${ours_cpu} s" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss") · CPU ${ref_cpu} s}" "$(cratio "$ours" "${ref:-0}" "$ours_cpu" "${ref_cpu:-0}")" "$ours"
 
   bench_select "$label" "$work"
 
@@ -204,7 +215,7 @@ read -r c d <<< "$TENX"; bench_size 10x "$c" "$d"
 growth() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1f×", b/a }'; }
 {
   echo "Measured by \`make bench\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m);"
-  echo "$RUNS runs each (median ± spread · peak RSS; per-dataset modes once), ${LATENCY_MS} ms latency per request; jq: $(jq --version 2>/dev/null || echo none)."
+  echo "$RUNS runs each (median wall time ± spread · peak RSS · median CPU time; per-dataset modes once), ${LATENCY_MS} ms latency per request; jq: $(jq --version 2>/dev/null || echo none); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Snapshots: ${sizes[0]}; ${sizes[1]}. Growth is our time on 10x ÷ our time on today, for $(awk -v a="${TODAY#* }" -v b="${TENX#* }" 'BEGIN {printf "%.0f", b/a}')× the datasets."
   echo
   echo "| stage | today: ours | today: reference | today: ratio | 10x: ours | 10x: reference | 10x: ratio | growth |"

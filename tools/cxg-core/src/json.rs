@@ -29,6 +29,25 @@ pub struct Pos {
     pub column: usize,
 }
 
+/// [`JsonStream::place`] without the stream.
+#[derive(Debug, Clone)]
+pub struct Placer {
+    name: String,
+    layout: Layout,
+}
+
+impl Placer {
+    pub fn place(&self, at: Pos) -> String {
+        match self.layout {
+            Layout::Array => format!(
+                "{}: line {}: array element {}",
+                self.name, at.line, at.index
+            ),
+            _ => format!("{}: line {}: record {}", self.name, at.line, at.index + 1),
+        }
+    }
+}
+
 /// A streaming reader of array elements or JSON Lines values.
 pub struct JsonStream<R> {
     name: String,
@@ -90,6 +109,15 @@ impl<R: Read> JsonStream<R> {
                 self.name, at.line, at.index
             ),
             _ => format!("{}: line {}: record {}", self.name, at.line, at.index + 1),
+        }
+    }
+
+    /// How messages name elements, detached from the stream (to name them
+    /// later or on another thread).
+    pub fn placer(&self) -> Placer {
+        Placer {
+            name: self.name.clone(),
+            layout: self.layout,
         }
     }
 
@@ -157,6 +185,9 @@ impl<R: Read> JsonStream<R> {
     /// input as needed. Returns the end index (exclusive) in `self.buf`.
     fn scan_value(&mut self) -> Result<usize> {
         let first = self.buf[self.pos];
+        if first == b'{' || first == b'[' {
+            return self.scan_container();
+        }
         let mut i = self.pos;
         let mut depth = 0usize;
         let mut in_str = false;
@@ -206,6 +237,53 @@ impl<R: Read> JsonStream<R> {
             }
             let shift = self.fill()?;
             i -= shift;
+        }
+    }
+
+    /// [`Self::scan_value`] for an object or array: a tight loop over
+    /// brackets and strings (the hot path of every stage).
+    fn scan_container(&mut self) -> Result<usize> {
+        let mut i = self.pos;
+        let mut depth = 0usize;
+        let mut in_str = false;
+        loop {
+            let buf = &self.buf[..self.end];
+            while i < buf.len() {
+                if in_str {
+                    while i < buf.len() && buf[i] != b'"' && buf[i] != b'\\' {
+                        i += 1;
+                    }
+                    match buf.get(i) {
+                        Some(b'\\') => i += 2, // may step past the end: the next fill keeps it
+                        Some(_) => {
+                            in_str = false;
+                            i += 1;
+                        }
+                        None => {}
+                    }
+                    continue;
+                }
+                match buf[i] {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            if self.eof {
+                return Err(self.truncated(self.end));
+            }
+            let shift = self.fill()?;
+            i -= shift;
+            if self.eof && i >= self.end {
+                return Err(self.truncated(self.end));
+            }
         }
     }
 
@@ -453,6 +531,16 @@ fn describe(c: u8) -> String {
 /// size stay exact). For text already checked by [`crate::raw::emit`].
 pub fn to_jq(bytes: &[u8]) -> std::result::Result<crate::jq::Val, String> {
     jaq_json::read::parse_single(bytes).map_err(|e| e.to_string())
+}
+
+/// A jq object from `(key, value)` members in order (a repeated key keeps
+/// its first place and its last value, as jq's reader does).
+pub fn jq_object(members: impl IntoIterator<Item = (String, crate::jq::Val)>) -> crate::jq::Val {
+    let mut m = jaq_json::Map::default();
+    for (k, v) in members {
+        m.insert(crate::jq::Val::utf8_str(k), v);
+    }
+    crate::jq::Val::obj(m)
 }
 
 /// Describe a JSON value's type the way jq does.

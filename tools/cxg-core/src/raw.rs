@@ -9,8 +9,6 @@
 //! written again with jq's escapes, so the output bytes match `jq -c`.
 //! Duplicate keys are kept as written.
 
-use std::borrow::Cow;
-
 /// Why a value is not valid JSON, at a byte offset into the value's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
@@ -374,112 +372,184 @@ pub fn line_col(src: &[u8], offset: usize) -> (usize, usize) {
     (line, col + 1)
 }
 
-/// One member of an object: its key (decoded) and its value's compact
-/// text, numbers as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One member of an object in compact JSON text: the key as written in
+/// it (quoted) and the value's text, both borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member<'a> {
-    pub key: Cow<'a, [u8]>,
-    /// The key as it is written in the output (quoted, jq escapes).
-    pub key_json: Vec<u8>,
-    pub value: Vec<u8>,
+    /// The key with its quotes, as [`emit`] writes it.
+    pub key_json: &'a [u8],
+    pub value: &'a [u8],
 }
 
-/// The members of the object in `src`, in order, each value re-emitted
-/// compact; `Ok(None)` when `src` holds valid JSON that is not an object.
-pub fn members(src: &[u8]) -> Result<Option<Vec<Member<'_>>>, Fault> {
-    let mut p = Parser::new(src);
-    p.ws();
-    if p.peek() != Some(b'{') {
-        let mut sink = Vec::new();
-        p.document(&mut sink, None)?;
-        return Ok(None);
+impl Member<'_> {
+    /// True when the key is `name` (a plain key, without escapes).
+    pub fn is(&self, name: &str) -> bool {
+        self.key_json.len() == name.len() + 2
+            && &self.key_json[1..self.key_json.len() - 1] == name.as_bytes()
     }
-    p.enter()?;
-    p.i += 1;
-    let mut out = Vec::new();
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.i += 1;
-        p.ws();
-        if p.i < src.len() {
-            return Err(p.fault("trailing characters"));
-        }
-        return Ok(Some(out));
-    }
-    loop {
-        p.ws();
-        if p.peek() != Some(b'"') {
-            return Err(p.fault(if p.peek().is_none() {
-                "EOF while parsing an object"
-            } else {
-                "key must be a string"
-            }));
-        }
-        let kstart = p.i;
-        let mut key_json = Vec::new();
-        let decoded = p.string(&mut key_json)?;
-        let key = match decoded {
-            Some(t) => Cow::Owned(t),
-            None => Cow::Borrowed(&src[kstart + 1..p.i - 1]),
-        };
-        p.ws();
-        if p.peek() != Some(b':') {
-            return Err(p.fault("expected `:`"));
-        }
-        p.i += 1;
-        let mut value = Vec::new();
-        p.value(&mut value, None)?;
-        out.push(Member {
-            key,
-            key_json,
-            value,
-        });
-        p.ws();
-        match p.peek() {
-            Some(b',') => p.i += 1,
-            Some(b'}') => {
-                p.i += 1;
-                break;
+}
+
+/// The end of the value starting at `i` in compact JSON text (as [`emit`]
+/// writes it): a structural scan, no validation.
+fn skip(s: &[u8], mut i: usize) -> usize {
+    match s.get(i) {
+        Some(b'"') => {
+            i += 1;
+            while let Some(&b) = s.get(i) {
+                match b {
+                    b'\\' => i += 2,
+                    b'"' => return i + 1,
+                    _ => i += 1,
+                }
             }
-            None => return Err(p.fault("EOF while parsing an object")),
-            Some(_) => return Err(p.fault("expected `,` or `}`")),
+            s.len()
+        }
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            while let Some(&b) = s.get(i) {
+                match b {
+                    b'"' => {
+                        i = skip(s, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            s.len()
+        }
+        _ => {
+            while let Some(&b) = s.get(i) {
+                if matches!(b, b',' | b']' | b'}') {
+                    break;
+                }
+                i += 1;
+            }
+            i
         }
     }
-    p.ws();
-    if p.i < src.len() {
-        return Err(p.fault("trailing characters"));
-    }
-    Ok(Some(out))
 }
 
-/// The elements of the array in compact text `src` (as [`emit`] or
-/// [`members`] wrote it), each as its own compact text; `None` when
-/// `src` is not an array.
-pub fn elements(src: &[u8]) -> Result<Option<Vec<Vec<u8>>>, Fault> {
-    let mut p = Parser::new(src);
-    p.ws();
-    if p.peek() != Some(b'[') {
-        return Ok(None);
+/// The members of the object in compact JSON text `src` (as [`emit`]
+/// writes it), in order, borrowed; `None` when `src` is not an object.
+pub fn members(src: &[u8]) -> Option<Vec<Member<'_>>> {
+    if src.first() != Some(&b'{') {
+        return None;
     }
-    p.i += 1;
     let mut out = Vec::new();
-    p.ws();
-    if p.peek() == Some(b']') {
-        return Ok(Some(out));
-    }
-    loop {
-        let mut v = Vec::new();
-        p.value(&mut v, None)?;
-        out.push(v);
-        p.ws();
-        match p.peek() {
-            Some(b',') => p.i += 1,
-            Some(b']') => break,
-            None => return Err(p.fault("EOF while parsing a list")),
-            Some(_) => return Err(p.fault("expected `,` or `]`")),
+    let mut i = 1;
+    while i < src.len() && src[i] != b'}' {
+        let k = skip(src, i);
+        let v = skip(src, k + 1);
+        out.push(Member {
+            key_json: &src[i..k],
+            value: src.get(k + 1..v)?,
+        });
+        i = v + 1; // past ',' (or onto the closing '}')
+        if src.get(v) == Some(&b'}') {
+            break;
         }
     }
-    Ok(Some(out))
+    Some(out)
+}
+
+/// The elements of the array in compact JSON text `src` (as [`emit`]
+/// writes it), borrowed; `None` when `src` is not an array.
+pub fn elements(src: &[u8]) -> Option<Vec<&[u8]>> {
+    if src.first() != Some(&b'[') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < src.len() && src[i] != b']' {
+        let e = skip(src, i);
+        out.push(src.get(i..e)?);
+        if src.get(e) == Some(&b']') {
+            break;
+        }
+        i = e + 1;
+    }
+    Some(out)
+}
+
+/// The members of the object in untrusted JSON text `src` (whitespace
+/// allowed), as `(key, value)` text slices, found by a structural scan:
+/// nothing is validated, so check each slice (with [`emit`]) before use.
+/// `None` when the text is not laid out as one object.
+pub fn split_members(src: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    let ws = |i: &mut usize| {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = src.get(*i) {
+            *i += 1;
+        }
+    };
+    let mut i = 0;
+    ws(&mut i);
+    if src.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    ws(&mut i);
+    let mut out = Vec::new();
+    if src.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            ws(&mut i);
+            if src.get(i) != Some(&b'"') {
+                return None;
+            }
+            let k = skip_loose(src, i)?;
+            let key = &src[i..k];
+            i = k;
+            ws(&mut i);
+            if src.get(i) != Some(&b':') {
+                return None;
+            }
+            i += 1;
+            ws(&mut i);
+            let v = skip_loose(src, i)?;
+            out.push((key, &src[i..v]));
+            i = v;
+            ws(&mut i);
+            match src.get(i) {
+                Some(b',') => i += 1,
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    ws(&mut i);
+    (i == src.len()).then_some(out)
+}
+
+/// The end of the value starting at `i` in untrusted text (structure only).
+fn skip_loose(s: &[u8], i: usize) -> Option<usize> {
+    match s.get(i)? {
+        b'"' | b'{' | b'[' => {
+            let e = skip(s, i);
+            (e <= s.len() && e > i && matches!(s[e - 1], b'"' | b'}' | b']')).then_some(e)
+        }
+        _ => {
+            let mut e = i;
+            while let Some(&b) = s.get(e) {
+                if matches!(b, b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t') {
+                    break;
+                }
+                e += 1;
+            }
+            (e > i).then_some(e)
+        }
+    }
 }
 
 /// jq's name for the type of the compact JSON text `v`.
@@ -512,15 +582,15 @@ pub fn as_str(v: &[u8]) -> Option<String> {
 }
 
 /// The object `{members...}` as compact text.
-pub fn object(members: &[&Member<'_>], out: &mut Vec<u8>) {
+pub fn object(members: &[Member<'_>], out: &mut Vec<u8>) {
     out.push(b'{');
     for (i, m) in members.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(&m.key_json);
+        out.extend_from_slice(m.key_json);
         out.push(b':');
-        out.extend_from_slice(&m.value);
+        out.extend_from_slice(m.value);
     }
     out.push(b'}');
 }
@@ -539,17 +609,20 @@ pub fn shadow(v: &[u8]) -> serde_json::Value {
         "null" => Value::Null,
         _ => Value::from(0),
     };
-    match members(v) {
-        Ok(Some(ms)) => Value::Object(
+    let mut compact = Vec::new();
+    if emit(v, false, &mut compact).is_err() {
+        return Value::Null;
+    }
+    match members(&compact) {
+        Some(ms) => Value::Object(
             ms.iter()
-                .map(|m| (String::from_utf8_lossy(&m.key).into_owned(), one(&m.value)))
+                .map(|m| {
+                    let key = as_str(m.key_json).unwrap_or_default();
+                    (key, one(m.value))
+                })
                 .collect(),
         ),
-        _ => {
-            let mut compact = Vec::new();
-            let _ = emit(v, false, &mut compact);
-            one(&compact)
-        }
+        None => one(&compact),
     }
 }
 
@@ -631,24 +704,56 @@ mod tests {
 
     #[test]
     fn members_and_elements() {
-        let src = br#" {"a\u0062" : [1, 2.0] , "n":1e400, "s":"x\"y"} "#;
-        let m = members(src).unwrap().unwrap();
-        assert_eq!(m.len(), 3);
-        assert_eq!(&*m[0].key, b"ab");
+        let mut c = Vec::new();
+        emit(
+            br#" {"a\u0062" : [1, {"x":"]"}] , "n":1e400, "s":"x\"y,}", "e":{}} "#,
+            false,
+            &mut c,
+        )
+        .unwrap();
+        let m = members(&c).unwrap();
+        assert_eq!(m.len(), 4);
+        assert!(m[0].is("ab"));
         assert_eq!(m[0].key_json, b"\"ab\"");
-        assert_eq!(m[0].value, b"[1,2.0]");
+        assert_eq!(m[0].value, br#"[1,{"x":"]"}]"#);
         assert_eq!(m[1].value, b"1e400");
-        assert_eq!(as_str(&m[2].value).unwrap(), "x\"y");
-        assert_eq!(members(b"[1]").unwrap(), None);
-        assert!(members(b"{\"a\":}").is_err());
-        let e = elements(&m[0].value).unwrap().unwrap();
-        assert_eq!(e, vec![b"1".to_vec(), b"2.0".to_vec()]);
-        assert_eq!(elements(b"[]").unwrap().unwrap().len(), 0);
+        assert_eq!(as_str(m[2].value).unwrap(), "x\"y,}");
+        assert_eq!(m[3].value, b"{}");
+        assert_eq!(members(b"[1]"), None);
+        assert_eq!(members(b"{}").unwrap().len(), 0);
+        let e = elements(m[0].value).unwrap();
+        assert_eq!(e, vec![&b"1"[..], &br#"{"x":"]"}"#[..]]);
+        assert_eq!(elements(b"[]").unwrap().len(), 0);
         let mut out = Vec::new();
-        object(&[&m[1], &m[0]], &mut out);
-        assert_eq!(out, br#"{"n":1e400,"ab":[1,2.0]}"#);
-        assert_eq!(shadow(src)["s"], serde_json::Value::String("x\"y".into()));
+        object(&[m[1], m[0]], &mut out);
+        assert_eq!(out, br#"{"n":1e400,"ab":[1,{"x":"]"}]}"#);
+        assert_eq!(shadow(&c)["s"], serde_json::Value::String("x\"y,}".into()));
         assert_eq!(shadow(b" [1] "), serde_json::json!([]));
         assert_eq!(line_col(b"ab\ncd", 4), (2, 2));
+        let sm =
+            split_members(b" { \"a\" : [1, \"]\"] ,\n\"b\":-1e5 , \"c\":{\"d\":\"}\"}} ").unwrap();
+        assert_eq!(
+            sm,
+            vec![
+                (&b"\"a\""[..], &b"[1, \"]\"]"[..]),
+                (&b"\"b\""[..], &b"-1e5"[..]),
+                (&b"\"c\""[..], &b"{\"d\":\"}\"}"[..])
+            ]
+        );
+        assert_eq!(split_members(b"{}").unwrap().len(), 0);
+        for bad in [
+            &b"[1]"[..],
+            b"{\"a\":1",
+            b"{\"a\" 1}",
+            b"{\"a\":1,}",
+            b"{\"a\":[1}",
+            b"{} x",
+        ] {
+            assert!(
+                split_members(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -70,12 +70,12 @@ fn collection_name(cid: Option<&str>, fallback: &str) -> String {
     }
 }
 
-fn member<'a, 'b>(ms: &'b [Member<'a>], key: &str) -> Option<&'b Member<'a>> {
-    ms.iter().find(|m| &*m.key == key.as_bytes())
+fn member<'a>(ms: &[Member<'a>], key: &str) -> Option<Member<'a>> {
+    ms.iter().find(|m| m.is(key)).copied()
 }
 
 fn str_field(ms: &[Member<'_>], key: &str) -> Option<String> {
-    member(ms, key).and_then(|m| as_str(&m.value))
+    member(ms, key).and_then(|m| as_str(m.value))
 }
 
 /// The saved index: dataset_id -> the record's compact JSON.
@@ -91,8 +91,6 @@ fn load_index(path: &Path) -> Result<HashMap<String, Vec<u8>>> {
         };
         let place = stream.place(at);
         let ms = members(&buf)
-            .ok()
-            .flatten()
             .ok_or_else(|| Error::input(format!("{place}: expected a dataset object")))?;
         if member(&ms, "datasets").is_some() && member(&ms, "dataset_id").is_none() {
             return Err(Error::input(format!(
@@ -135,28 +133,43 @@ impl Failures {
 /// is one) plus `collection`, replacing a `collection` key in place as
 /// jq's `+` does.
 fn dataset_line(d: &[Member<'_>], full: Option<&[Member<'_>]>, col_json: &[u8], out: &mut Vec<u8>) {
-    let mut ms: Vec<&Member<'_>> = Vec::with_capacity(d.len() + 8);
-    for m in d {
-        ms.push(
-            full.and_then(|f| f.iter().find(|x| x.key == m.key))
-                .unwrap_or(m),
-        );
-    }
-    if let Some(f) = full {
-        for m in f {
-            if !d.iter().any(|x| x.key == m.key) {
-                ms.push(m);
+    let col = Member {
+        key_json: b"\"collection\"",
+        value: col_json,
+    };
+    let Some(full) = full else {
+        // the common case, written straight: the dataset's text, then the collection
+        if !d.iter().any(|m| m.is("collection")) {
+            out.push(b'{');
+            for m in d {
+                out.extend_from_slice(m.key_json);
+                out.push(b':');
+                out.extend_from_slice(m.value);
+                out.push(b',');
             }
+            out.extend_from_slice(b"\"collection\":");
+            out.extend_from_slice(col_json);
+            out.push(b'}');
+            return;
+        }
+        let ms: Vec<Member<'_>> = d
+            .iter()
+            .map(|m| if m.is("collection") { col } else { *m })
+            .collect();
+        return object(&ms, out);
+    };
+    let mut ms: Vec<Member<'_>> = Vec::with_capacity(d.len() + full.len() + 1);
+    for m in d {
+        ms.push(*full.iter().find(|x| x.key_json == m.key_json).unwrap_or(m));
+    }
+    for m in full {
+        if !d.iter().any(|x| x.key_json == m.key_json) {
+            ms.push(*m);
         }
     }
-    let col = Member {
-        key: std::borrow::Cow::Borrowed(b"collection"),
-        key_json: b"\"collection\"".to_vec(),
-        value: col_json.to_vec(),
-    };
-    match ms.iter().position(|m| &*m.key == b"collection") {
-        Some(i) => ms[i] = &col,
-        None => ms.push(&col),
+    match ms.iter().position(|m| m.is("collection")) {
+        Some(i) => ms[i] = col,
+        None => ms.push(col),
     }
     object(&ms, out);
 }
@@ -193,7 +206,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             break;
         };
         let place = stream.place(at);
-        let Some(c) = members(&buf).ok().flatten() else {
+        let Some(c) = members(&buf) else {
             return Err(Error::input(format!(
                 "{place}: expected a collection object, found {}",
                 kind(&buf)
@@ -201,8 +214,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         };
         let cid = str_field(&c, "collection_id");
         let cname = collection_name(cid.as_deref(), &place);
-        let slot = c.iter().position(|m| &*m.key == b"datasets");
-        let datasets = match slot.map(|i| &c[i].value) {
+        let slot = c.iter().position(|m| m.is("datasets"));
+        let datasets = match slot.map(|i| c[i].value) {
             None => {
                 if member(&c, "dataset_id").is_some() {
                     return Err(Error::input(format!(
@@ -212,21 +225,21 @@ pub fn run(args: Args) -> Result<Outcome> {
                 }
                 Vec::new()
             }
-            Some(v) if v.as_slice() == b"null" => Vec::new(),
-            Some(v) => elements(v).ok().flatten().ok_or_else(|| {
+            Some(b"null") => Vec::new(),
+            Some(v) => elements(v).ok_or_else(|| {
                 Error::input(format!("{cname}: 'datasets' is {}, not an array", kind(v)))
             })?,
         };
         // the collection without `datasets`, key order kept
-        let rest: Vec<&Member<'_>> = c.iter().filter(|m| &*m.key != b"datasets").collect();
+        let rest: Vec<Member<'_>> = c.iter().filter(|m| !m.is("datasets")).copied().collect();
         let mut col_json = Vec::with_capacity(buf.len());
         object(&rest, &mut col_json);
-        let mut kept: Vec<(Vec<u8>, Vec<u8>)> = Vec::new(); // (dataset as read, line)
+        let mut kept: Vec<&[u8]> = Vec::new(); // for --out-dir
         for (k, d) in datasets.into_iter().enumerate() {
-            let Some(dm) = members(&d).ok().flatten() else {
+            let Some(dm) = members(d) else {
                 return Err(Error::input(format!(
                     "{cname}: datasets[{k}] is {}, not an object",
-                    kind(&d)
+                    kind(d)
                 )));
             };
             seen += 1;
@@ -244,7 +257,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                     );
                 }
             }
-            let full = full_raw.and_then(|r| members(r).ok().flatten());
+            let full = full_raw.and_then(|r| members(r));
             line.clear();
             dataset_line(&dm, full.as_deref(), &col_json, &mut line);
             if let Some(p) = &filter {
@@ -270,24 +283,24 @@ pub fn run(args: Args) -> Result<Outcome> {
                 }
             }
             kept_n += 1;
-            kept.push((d, line.clone()));
+            if args.out_dir.is_some() {
+                kept.push(d);
+                continue;
+            }
+            let r = if args.pretty {
+                let mut p = Vec::with_capacity(line.len() * 2);
+                let _ = emit(&line, true, &mut p);
+                p.push(b'\n');
+                out.write_all(&p)
+            } else {
+                line.push(b'\n');
+                out.write_all(&line)
+            };
+            r.map_err(|e| Error::write(&oname, e))?;
         }
         match &args.out_dir {
-            None => {
-                for (_, l) in &kept {
-                    let r = if args.pretty {
-                        let mut p = Vec::with_capacity(l.len() * 2);
-                        let _ = emit(l, true, &mut p);
-                        p.push(b'\n');
-                        out.write_all(&p)
-                    } else {
-                        out.write_all(l).and_then(|_| out.write_all(b"\n"))
-                    };
-                    r.map_err(|e| Error::write(&oname, e))?;
-                }
-            }
+            None => {}
             Some(dir) => {
-                let kept: Vec<Vec<u8>> = kept.into_iter().map(|(d, _)| d).collect();
                 let files = write_layout(
                     dir,
                     &c,
@@ -357,7 +370,7 @@ fn write_layout(
     dir: &Path,
     c: &[Member<'_>],
     cid: Option<&str>,
-    datasets: Vec<Vec<u8>>,
+    datasets: Vec<&[u8]>,
     place: &str,
     pretty: bool,
     written: &mut Written,
@@ -371,7 +384,7 @@ fn write_layout(
     let cdir = cxg_core::io::create_subdir(dir, &format!("collection_{cid}"))?;
     let mut names = Vec::new();
     for (k, d) in datasets.iter().enumerate() {
-        let dm = members(d).ok().flatten().unwrap_or_default();
+        let dm = members(d).unwrap_or_default();
         let dvid = str_field(&dm, "dataset_version_id").ok_or_else(|| {
             Error::input(format!(
                 "collection {cid}: datasets[{k}] has no string dataset_version_id"
@@ -401,14 +414,13 @@ fn write_layout(
     }
     // the collection as read, its `datasets` (kept ones) where it stood
     let ds = Member {
-        key: std::borrow::Cow::Borrowed(b"datasets"),
-        key_json: b"\"datasets\"".to_vec(),
-        value: arr,
+        key_json: b"\"datasets\"",
+        value: &arr,
     };
-    let mut ms: Vec<&Member<'_>> = c.iter().collect();
-    match ms.iter().position(|m| &*m.key == b"datasets") {
-        Some(i) => ms[i] = &ds,
-        None => ms.push(&ds),
+    let mut ms: Vec<Member<'_>> = c.to_vec();
+    match ms.iter().position(|m| m.is("datasets")) {
+        Some(i) => ms[i] = ds,
+        None => ms.push(ds),
     }
     let mut col = Vec::new();
     object(&ms, &mut col);

@@ -7,9 +7,11 @@ use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
 use cxg_core::io::{csv_record, Input, Output};
 use cxg_core::jq::{Program, Val};
-use cxg_core::json::{to_jq, JsonStream};
+use cxg_core::json::{jq_object, to_jq, JsonStream};
+use cxg_core::raw::{as_str, members};
 use cxg_core::{Error, Outcome, Result};
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -284,38 +286,357 @@ impl From<String> for RowError {
     }
 }
 
-fn make_row(
-    programs: &[(Column, Program)],
-    bytes: &[u8],
-    what: &str,
-) -> std::result::Result<Row, RowError> {
-    // checked strictly first; jaq's reader then keeps number literals as written
+/// A column whose expression is a constant or a chain of plain paths
+/// (`.a.b // .c`) is evaluated directly; anything else (and any error, to
+/// get jaq's message) runs the jq program.
+/// The plan, shared by the worker threads (jq values are not `Sync`).
+#[derive(Clone, Debug)]
+enum FastSpec {
+    Null,
+    Bool(bool),
+    Str(String),
+    Paths(Vec<Vec<String>>),
+    /// `[.a.b[]?.c]`: field c of every element
+    Collect(Vec<String>, String),
+    /// `.a.b // ANYTHING`: `.a.b` when it is truthy, else jq runs
+    FirstOr(Vec<String>),
+    /// `.a.b[N]? | .c // .d`
+    Index(Vec<String>, usize, Vec<Vec<String>>),
+}
+
+/// The plan with its jq values, made on each worker thread.
+enum Fast {
+    Collect(Vec<Val>, Val),
+    FirstOr(Vec<Val>),
+    Index(Vec<Val>, usize, Vec<Vec<Val>>),
+    Const(Val),
+    Paths(Vec<Vec<Val>>),
+}
+
+impl FastSpec {
+    fn realize(&self) -> Fast {
+        match self {
+            FastSpec::Null => Fast::Const(Val::Null),
+            FastSpec::Bool(b) => Fast::Const(Val::Bool(*b)),
+            FastSpec::Str(s) => Fast::Const(Val::utf8_str(s.clone())),
+            FastSpec::Paths(ps) => Fast::Paths(
+                ps.iter()
+                    .map(|p| p.iter().map(|k| Val::utf8_str(k.clone())).collect())
+                    .collect(),
+            ),
+            FastSpec::Collect(p, f) => Fast::Collect(keys(p), Val::utf8_str(f.clone())),
+            FastSpec::FirstOr(p) => Fast::FirstOr(keys(p)),
+            FastSpec::Index(p, n, alts) => {
+                Fast::Index(keys(p), *n, alts.iter().map(|a| keys(a)).collect())
+            }
+        }
+    }
+}
+
+fn keys(p: &[String]) -> Vec<Val> {
+    p.iter().map(|k| Val::utf8_str(k.clone())).collect()
+}
+
+/// The byte offsets of `//`, `|` and `,` outside parentheses, brackets,
+/// braces and string literals; `None` when the text is unbalanced.
+fn top_level_ops(e: &str) -> Option<Vec<(usize, &'static str)>> {
+    let b = e.as_bytes();
+    let (mut depth, mut i, mut ops) = (0i32, 0usize, Vec::new());
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'/' if depth == 0 && b.get(i + 1) == Some(&b'/') => {
+                ops.push((i, "//"));
+                i += 1;
+            }
+            b'|' if depth == 0 => ops.push((i, "|")),
+            b',' if depth == 0 => ops.push((i, ",")),
+            _ => {}
+        }
+        if depth < 0 {
+            return None;
+        }
+        i += 1;
+    }
+    (depth == 0 && i >= b.len()).then_some(ops)
+}
+
+fn fast_for(expr: &str) -> Option<FastSpec> {
+    let spec = fast_simple(expr);
+    if spec.is_some() {
+        return spec;
+    }
+    let e = expr.trim();
+    let ops = top_level_ops(e)?;
+    // `.a.b // REST`, with nothing of lower precedence (| ,) at the top
+    if let [(i, "//"), rest @ ..] = ops.as_slice() {
+        if rest.iter().all(|(_, op)| *op == "//") {
+            return path_keys(&e[..*i]).map(FastSpec::FirstOr);
+        }
+    }
+    // `.a.b[N]? | .c // .d`
+    if let [(i, "|"), rest @ ..] = ops.as_slice() {
+        if rest.iter().all(|(_, op)| *op == "//") {
+            let head = e[..*i].trim().strip_suffix("]?")?;
+            let (p, n) = head.rsplit_once('[')?;
+            let n: usize = n.trim().parse().ok()?;
+            let p = path_keys(p)?;
+            let FastSpec::Paths(alts) = fast_simple(&e[*i + 1..])? else {
+                return None;
+            };
+            return Some(FastSpec::Index(p, n, alts));
+        }
+    }
+    None
+}
+
+fn fast_simple(expr: &str) -> Option<FastSpec> {
+    let e = expr.trim();
+    match e {
+        "null" => return Some(FastSpec::Null),
+        "true" => return Some(FastSpec::Bool(true)),
+        "false" => return Some(FastSpec::Bool(false)),
+        _ => {}
+    }
+    if e.starts_with('"') {
+        let mut c = Vec::new();
+        cxg_core::raw::emit(e.as_bytes(), false, &mut c).ok()?;
+        return as_str(&c).map(FastSpec::Str);
+    }
+    if let Some(inner) = e.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+        let (p, field) = inner.trim().split_once("[]?.")?;
+        let p = path_keys(p)?;
+        let field = path_keys(&format!(".{field}"))?;
+        return match field.as_slice() {
+            [f] => Some(FastSpec::Collect(p, f.clone())),
+            _ => None,
+        };
+    }
+    e.split("//")
+        .map(path_keys)
+        .collect::<Option<Vec<_>>>()
+        .map(FastSpec::Paths)
+}
+
+/// `.a.b.c` as its keys (plain identifiers only).
+fn path_keys(p: &str) -> Option<Vec<String>> {
+    let rest = p.trim().strip_prefix('.')?;
+    rest.split('.')
+        .map(|k| {
+            let ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            ok.then(|| k.to_string())
+        })
+        .collect()
+}
+
+fn walk(v: &Val, keys: &[Val]) -> Option<Val> {
+    walk_ref(v, keys).map(|x| x.cloned().unwrap_or(Val::Null))
+}
+
+/// What `.k1.k2...` gives: `Some(None)` for null, `None` on a type error.
+fn walk_ref<'a>(v: &'a Val, keys: &[Val]) -> Option<Option<&'a Val>> {
+    let mut cur = v;
+    for k in keys {
+        match cur {
+            Val::Obj(m) => match m.get(k) {
+                Some(x) => cur = x,
+                None => return Some(None),
+            },
+            Val::Null => return Some(None),
+            _ => return None, // a type error: jaq names it
+        }
+    }
+    Some(Some(cur))
+}
+
+/// The value jq would give, or `None` to run the program instead.
+fn eval_paths(ps: &[Vec<Val>], v: &Val) -> Option<Val> {
+    for (i, p) in ps.iter().enumerate() {
+        let x = walk(v, p)?;
+        if i + 1 == ps.len() || !matches!(x, Val::Null | Val::Bool(false)) {
+            return Some(x);
+        }
+    }
+    None
+}
+
+fn eval_fast(f: &Fast, v: &Val) -> Option<Val> {
+    match f {
+        Fast::Const(c) => Some(c.clone()),
+        Fast::FirstOr(p) => walk(v, p).filter(|x| !matches!(x, Val::Null | Val::Bool(false))),
+        Fast::Index(p, n, alts) => {
+            let item = match walk_ref(v, p)? {
+                None => Val::Null,
+                Some(Val::Arr(a)) => a.get(*n).cloned().unwrap_or(Val::Null),
+                Some(_) => return None,
+            };
+            eval_paths(alts, &item)
+        }
+        Fast::Collect(p, field) => {
+            let items: Vec<&Val> = match walk_ref(v, p)? {
+                Some(Val::Arr(a)) => a.iter().collect(),
+                Some(Val::Obj(m)) => m.values().collect(),
+                _ => Vec::new(), // `[]?` on anything else gives nothing
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                match x {
+                    Val::Obj(m) => out.push(m.get(field).cloned().unwrap_or(Val::Null)),
+                    Val::Null => out.push(Val::Null),
+                    _ => return None, // a type error: jaq names it
+                }
+            }
+            Some(Val::Arr(out.into()))
+        }
+        Fast::Paths(ps) => eval_paths(ps, v),
+    }
+}
+
+/// A column ready to run.
+pub struct Compiled {
+    col: Column,
+    prog: Program,
+    fast: Option<FastSpec>,
+}
+
+/// Each column's fast plan with its jq values, for one worker thread.
+fn realize(programs: &[Compiled]) -> Vec<Option<Fast>> {
+    programs
+        .iter()
+        .map(|c| c.fast.as_ref().map(FastSpec::realize))
+        .collect()
+}
+
+fn compile(c: Column) -> Result<Compiled> {
+    let prog = Program::compile(&c.expr, &format!("column '{}'", c.name))?;
+    let fast = fast_for(&c.expr);
+    Ok(Compiled { col: c, prog, fast })
+}
+
+thread_local! {
+    /// The last `collection` parsed on this thread: consecutive datasets of
+    /// one collection carry the same text, parsed once.
+    static LAST_COLLECTION: RefCell<Option<(Vec<u8>, Val)>> = const { RefCell::new(None) };
+}
+
+/// The collection's value: the last one parsed on this thread when its
+/// text is the same, else `text` checked and parsed.
+fn collection_val(text: &[u8], scratch: &mut Vec<u8>) -> Option<Val> {
+    LAST_COLLECTION.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((t, v)) = &*c {
+            if t.as_slice() == text {
+                return Some(v.clone());
+            }
+        }
+        scratch.clear();
+        cxg_core::raw::emit(text, false, scratch).ok()?;
+        let v = to_jq(scratch).ok()?;
+        *c = Some((text.to_vec(), v.clone()));
+        Some(v)
+    })
+}
+
+/// The record as a jq value, member by member, so that the collection
+/// shared by consecutive datasets is checked and parsed once. `None` when
+/// anything is amiss: the caller then checks the whole record and names
+/// the fault.
+fn record_val_fast(bytes: &[u8]) -> Option<Val> {
+    let ms = cxg_core::raw::split_members(bytes)?;
+    let mut scratch = Vec::with_capacity(bytes.len());
+    let mut out = Vec::with_capacity(ms.len());
+    for (k, v) in ms {
+        scratch.clear();
+        cxg_core::raw::emit(k, false, &mut scratch).ok()?;
+        let key = as_str(&scratch)?;
+        let val = if key == "collection" && v.len() > 64 {
+            collection_val(v, &mut scratch)?
+        } else {
+            scratch.clear();
+            cxg_core::raw::emit(v, false, &mut scratch).ok()?;
+            to_jq(&scratch).ok()?
+        };
+        out.push((key, val));
+    }
+    Some(jq_object(out))
+}
+
+/// The record (compact text) as a jq value.
+fn record_val(compact: &[u8]) -> std::result::Result<Val, String> {
+    let Some(ms) = members(compact) else {
+        return to_jq(compact);
+    };
+    let mut out = Vec::with_capacity(ms.len());
+    for m in ms {
+        let key = as_str(m.key_json).unwrap_or_default();
+        let v = if m.is("collection") && m.value.len() > 64 {
+            LAST_COLLECTION.with(|c| {
+                let mut c = c.borrow_mut();
+                if let Some((t, v)) = &*c {
+                    if t.as_slice() == m.value {
+                        return Ok(v.clone());
+                    }
+                }
+                let v = to_jq(m.value)?;
+                *c = Some((m.value.to_vec(), v.clone()));
+                Ok::<_, String>(v)
+            })?
+        } else {
+            to_jq(m.value)?
+        };
+        out.push((key, v));
+    }
+    Ok(jq_object(out))
+}
+
+/// The record checked as a whole, naming the first fault.
+fn record_val_checked(bytes: &[u8], what: &dyn Fn() -> String) -> std::result::Result<Val, String> {
     let mut compact = Vec::with_capacity(bytes.len());
     cxg_core::raw::emit(bytes, false, &mut compact).map_err(|f| {
         let (l, c) = cxg_core::raw::line_col(bytes, f.offset);
         format!(
-            "{what}: invalid JSON at line {l}, column {c} of the record: {}",
+            "{}: invalid JSON at line {l}, column {c} of the record: {}",
+            what(),
             f.msg
         )
     })?;
-    let v = to_jq(&compact).map_err(|e| format!("{what}: invalid JSON: {e}"))?;
-    if !matches!(v, Val::Obj(_)) {
-        return Err(format!("{what}: is not a JSON object").into());
-    }
-    let id = text(get(&v, "dataset_id"));
-    let label = match &id {
-        Some(id) => format!("{what} (dataset_id {id})"),
-        None => what.to_string(),
+    record_val(&compact).map_err(|e| format!("{}: invalid JSON: {e}", what()))
+}
+
+fn make_row(
+    programs: &[Compiled],
+    fasts: &[Option<Fast>],
+    bytes: &[u8],
+    what: &dyn Fn() -> String,
+) -> std::result::Result<Row, RowError> {
+    // checked strictly first; jaq's reader then keeps number literals as written
+    let v = match record_val_fast(bytes) {
+        Some(v) => v,
+        None => record_val_checked(bytes, what)?,
     };
-    let Some(dataset_id) = id else {
+    if !matches!(v, Val::Obj(_)) {
+        return Err(format!("{}: is not a JSON object", what()).into());
+    }
+
+    let Some(dataset_id) = text(get(&v, "dataset_id")) else {
         if get(&v, "datasets").is_some() {
             return Err(RowError::Stage(format!(
-                "{label}: this is a collection (it has datasets and no dataset_id), not a dataset: \
-                 run cxg-datasets first (cxg-datasets collections.json | cxg-tocsv)"
+                "{}: this is a collection (it has datasets and no dataset_id), not a dataset: \
+                 run cxg-datasets first (cxg-datasets collections.json | cxg-tocsv)",
+                what()
             )));
         }
-        return Err(format!("{label}: has no string dataset_id").into());
+        return Err(format!("{}: has no string dataset_id", what()).into());
     };
+    let label = || format!("{} (dataset_id {dataset_id})", what());
     let col = get(&v, "collection");
     let pick = |k: &str| {
         text(get(&v, k))
@@ -329,22 +650,31 @@ fn make_row(
     );
     let mut cells = Vec::with_capacity(programs.len());
     let mut filled = Vec::with_capacity(programs.len());
-    for (c, p) in programs {
-        let outs = p.run(v.clone()).map_err(|e| {
-            let msg = format!("{label}: column '{}': {e}", c.name);
-            if cxg_core::jq::is_recursion_error(&e) {
-                // the expression's fault, not the record's: exit 2
-                RowError::Stage(msg)
-            } else {
-                RowError::Record(msg)
-            }
-        })?;
+    for (
+        Compiled {
+            col: c, prog: p, ..
+        },
+        fast,
+    ) in programs.iter().zip(fasts)
+    {
+        let outs = match fast.as_ref().and_then(|f| eval_fast(f, &v)) {
+            Some(x) => vec![x],
+            None => p.run(v.clone()).map_err(|e| {
+                let msg = format!("{}: column '{}': {e}", label(), c.name);
+                if cxg_core::jq::is_recursion_error(&e) {
+                    // the expression's fault, not the record's: exit 2
+                    RowError::Stage(msg)
+                } else {
+                    RowError::Record(msg)
+                }
+            })?,
+        };
         let mut s = String::new();
         for (i, o) in outs.iter().enumerate() {
             if i > 0 {
                 s.push_str(" | ");
             }
-            cell(o, &mut s).map_err(|e| format!("{label}: column '{}' {e}", c.name))?;
+            cell(o, &mut s).map_err(|e| format!("{}: column '{}' {e}", label(), c.name))?;
         }
         filled.push(!s.is_empty());
         cells.push(s);
@@ -358,6 +688,20 @@ fn make_row(
 }
 
 const BATCH: usize = 512;
+
+/// Up to [`BATCH`] raw records.
+fn read_batch<R: std::io::Read>(
+    stream: &mut JsonStream<R>,
+) -> Result<Vec<(cxg_core::json::Pos, Vec<u8>)>> {
+    let mut batch = Vec::with_capacity(BATCH);
+    while batch.len() < BATCH {
+        let Some((at, raw)) = stream.next_raw()? else {
+            break;
+        };
+        batch.push((at, raw.to_vec()));
+    }
+    Ok(batch)
+}
 
 /// Seed columns that are empty by design (the old harvester's placeholders).
 const SEED_EMPTY: [&str; 2] = ["author_cell_type", "embedding"];
@@ -375,37 +719,33 @@ pub fn run(args: Args) -> Result<Outcome> {
         return Ok(Outcome::Complete);
     }
     // Compile every column before reading any input.
-    let programs: Vec<(Column, Program)> = cols
-        .into_iter()
-        .map(|c| {
-            let p = Program::compile(&c.expr, &format!("column '{}'", c.name))?;
-            Ok((c, p))
-        })
-        .collect::<Result<_>>()?;
+    let programs: Vec<Compiled> = cols.into_iter().map(compile).collect::<Result<_>>()?;
     let input = Input::open(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
     let mut rows: Vec<Row> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let (mut failed, mut dropped) = (0usize, 0usize);
     let mut dropped_named: Vec<String> = Vec::new();
+    let mut batch = read_batch(&mut stream)?;
     loop {
-        // Read a batch of raw records, then build their rows in parallel.
-        let mut batch: Vec<(String, Vec<u8>)> = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
-            let Some((at, raw)) = stream.next_raw()? else {
-                break;
-            };
-            let raw = raw.to_vec();
-            let what = stream.place(at);
-            batch.push((what, raw));
-        }
+        // Build this batch's rows in parallel while the next one is read.
         if batch.is_empty() {
             break;
         }
-        let built: Vec<_> = batch
-            .par_iter()
-            .map(|(what, raw)| make_row(&programs, raw, what))
-            .collect();
+        let placer = stream.placer();
+        let (built, next): (Vec<_>, _) = rayon::join(
+            || {
+                batch
+                    .par_iter()
+                    .map_init(
+                        || realize(&programs),
+                        |fasts, (at, raw)| make_row(&programs, fasts, raw, &|| placer.place(*at)),
+                    )
+                    .collect()
+            },
+            || read_batch(&mut stream),
+        );
+        batch = next?;
         for r in built {
             match r {
                 Err(RowError::Stage(e)) => return Err(Error::input(e)),
@@ -458,7 +798,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             .iter()
             .enumerate()
             .filter(|(i, _)| rows.iter().all(|r| !r.filled[*i]))
-            .map(|(_, (c, _))| c.name.as_str())
+            .map(|(_, c)| c.col.name.as_str())
             .filter(|n| !SEED_EMPTY.contains(n))
             .collect();
         if !empty.is_empty() {
@@ -481,7 +821,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let name = out.name();
     let mut out = std::io::BufWriter::new(out);
-    let header: Vec<String> = programs.iter().map(|(c, _)| c.name.clone()).collect();
+    let header: Vec<String> = programs.iter().map(|c| c.col.name.clone()).collect();
     std::io::Write::write_all(&mut out, &csv_record(&header))
         .map_err(|e| Error::write(&name, e))?;
     for row in &rows {
@@ -542,22 +882,21 @@ mod tests {
         let programs: Vec<_> = parse_columns(cols, "t")
             .unwrap()
             .into_iter()
-            .map(|c| {
-                let p = Program::compile(&c.expr, &c.name).unwrap();
-                (c, p)
-            })
+            .map(|c| compile(c).unwrap())
             .collect();
-        make_row(&programs, json.as_bytes(), "rec")
-            .map_err(|e| match e {
-                RowError::Record(s) | RowError::Stage(s) => s,
-            })
-            .map(|r| {
-                let mut rd = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .from_reader(&r.line[..]);
-                let rec = rd.records().next().unwrap().unwrap();
-                rec.iter().map(String::from).collect()
-            })
+        make_row(&programs, &realize(&programs), json.as_bytes(), &|| {
+            "rec".to_string()
+        })
+        .map_err(|e| match e {
+            RowError::Record(s) | RowError::Stage(s) => s,
+        })
+        .map(|r| {
+            let mut rd = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(&r.line[..]);
+            let rec = rd.records().next().unwrap().unwrap();
+            rec.iter().map(String::from).collect()
+        })
     }
 
     #[test]
@@ -579,6 +918,74 @@ mod tests {
         assert!(row("a=.b", r#"{"b":1}"#)
             .unwrap_err()
             .contains("no string dataset_id"));
+    }
+
+    #[test]
+    fn fast_columns_agree_with_jq() {
+        for e in [
+            ".a",
+            ".a.b",
+            ".a // .c",
+            ".a.b // .c.d // .e",
+            "null",
+            "true",
+            "\"x\\\"y\"",
+        ] {
+            assert!(fast_for(e).is_some(), "{e}");
+        }
+        for e in [
+            ".a // .b | .c",
+            ".a // .b, .c",
+            "(.a // .b)",
+            ".a[0] | .b",
+            ".a | .b",
+            "\"a\\(1)\"",
+            ".\"a\"",
+            ". // 1",
+            "[.a]",
+            "1",
+        ] {
+            assert!(fast_for(e).is_none(), "{e}");
+        }
+        let docs = [
+            r#"{"t":[{"label":"lung","x":1},{"x":2},null],"c":{"d":{"k":{"x":1.50},"j":{}}}}"#,
+            r#"{"t":"s","c":{"d":[1]},"a":[{"b":false}]}"#,
+            r#"{"t":{"a":{"label":"q"}},"a":3}"#,
+            r#"{"a":{"b":1.50},"c":{"d":"x"},"e":2}"#,
+            r#"{"a":null,"c":{"d":null},"e":false}"#,
+            r#"{"a":false,"c":null}"#,
+            r#"{"a":{"b":false},"c":{"d":[1]},"e":"z"}"#,
+            r#"{"a":"str","c":3}"#,
+        ];
+        for e in [
+            ".a",
+            ".a.b",
+            ".a // .c",
+            ".a.b // .c.d // .e",
+            "\"x\\\"y\"",
+            "null",
+            "[.t[]?.label]",
+            "[.c.d[]?.x]",
+            "[.a[]?.b]",
+            ".c.d // \"z\"",
+            ".a.b // (.c | tostring)",
+            ".t[0]? | .label // .x",
+            ".a[1]? | .b",
+        ] {
+            let f = fast_for(e).unwrap().realize();
+            let p = Program::compile(e, "t").unwrap();
+            let mut direct = 0;
+            for d in docs {
+                let v = to_jq(d.as_bytes()).unwrap();
+                let jq = p.run(v.clone());
+                // None: jaq runs instead, which is always right
+                if let Some(x) = eval_fast(&f, &v) {
+                    direct += 1;
+                    assert_eq!(jq.unwrap(), vec![x], "{e} on {d}")
+                }
+            }
+            assert!(direct >= 1, "{e}: never evaluated directly");
+        }
     }
 
     #[test]
