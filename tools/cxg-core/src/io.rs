@@ -109,6 +109,39 @@ pub fn remove_temps() -> usize {
     n
 }
 
+/// Temporary folders this process is filling and has not yet renamed or
+/// removed (a snapshot being staged): removed whole on a signal.
+static TEMP_DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn temp_dirs() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Register a temporary folder: a signal removes it with everything in it.
+pub fn register_temp_dir(p: &Path) {
+    temp_dirs().insert(p.to_path_buf());
+}
+
+/// The folder was renamed into place or removed: a signal leaves it alone.
+pub fn unregister_temp_dir(p: &Path) {
+    temp_dirs().remove(p);
+}
+
+/// Remove the registered temporary folders (the signal path). Files may
+/// still be appearing in them from other threads: try a few times.
+fn remove_temp_dirs() {
+    let mut d = temp_dirs();
+    for p in d.iter() {
+        for _ in 0..5 {
+            match std::fs::remove_dir_all(p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => continue,
+                _ => break,
+            }
+        }
+    }
+    d.clear();
+}
+
 /// On SIGINT, SIGTERM or SIGHUP: remove every temporary file this process
 /// created and exit with 128 + the signal number (130, 143, 129), as shells
 /// expect. Installed once by [`crate::cli::main_with`].
@@ -126,6 +159,7 @@ pub fn install_signal_cleanup() {
                 let _ = std::fs::remove_file(p);
             }
             t.clear();
+            remove_temp_dirs();
             std::process::exit(128 + sig);
         }
     });

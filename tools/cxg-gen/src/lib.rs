@@ -68,12 +68,87 @@ pub struct Args {
     /// the sizes the snapshot's filesize says; the sizes come from --asset-bytes
     #[arg(long, conflicts_with = "list_only")]
     pub assets: bool,
-    /// Size of each H5AD file with --assets: N or MIN-MAX bytes
+    /// Size of each H5AD file with --assets: N or MIN-MAX bytes (at most
+    /// 4 GiB, or 64 GiB with --sparse-assets; the files must fit in the
+    /// free space of OUT_DIR's filesystem)
     #[arg(long, default_value = "1000-64000", value_name = "N|MIN-MAX", value_parser = assets::parse_bytes_range, requires = "assets")]
     pub asset_bytes: (u64, u64),
     /// With --assets: all-zero sparse files (instant at any size), ETags of an uncheckable form
     #[arg(long, requires = "assets")]
     pub sparse_assets: bool,
+    /// Free bytes to assume on OUT_DIR's filesystem (tests)
+    #[arg(long, hide = true, env = "CXG_GEN_FREE_BYTES")]
+    pub assume_free_bytes: Option<u64>,
+}
+
+/// The largest asset file written with real contents (--asset-bytes).
+pub const MAX_ASSET_BYTES: u64 = 4 << 30;
+/// The largest sparse asset file (--sparse-assets): no disk blocks, but
+/// every reader of it would still see that many bytes.
+pub const MAX_SPARSE_ASSET_BYTES: u64 = 64 << 30;
+
+/// Free bytes for an unprivileged user on the filesystem that holds `p`
+/// (or its nearest existing ancestor).
+fn free_space(p: &Path) -> std::io::Result<u64> {
+    let mut p = if p.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        p
+    };
+    loop {
+        if p.exists() {
+            let s = rustix::fs::statvfs(p).map_err(std::io::Error::from)?;
+            return Ok(s.f_bavail.saturating_mul(s.f_frsize));
+        }
+        match p.parent() {
+            Some(q) if !q.as_os_str().is_empty() => p = q,
+            _ => p = Path::new("."),
+        }
+    }
+}
+
+/// Refuse asset sizes beyond the bounds.
+fn check_asset_bytes(args: &Args) -> Result<()> {
+    let (limit, what) = if args.sparse_assets {
+        (MAX_SPARSE_ASSET_BYTES, "64 GiB with --sparse-assets")
+    } else {
+        (
+            MAX_ASSET_BYTES,
+            "4 GiB (larger files only as --sparse-assets, up to 64 GiB)",
+        )
+    };
+    if args.asset_bytes.1 > limit {
+        return Err(Error::input(format!(
+            "--asset-bytes {} is more than the limit of {what}",
+            args.asset_bytes.1
+        )));
+    }
+    Ok(())
+}
+
+/// Refuse asset files that do not fit on OUT_DIR's filesystem.
+fn check_asset_space(args: &Args, snap: &Snapshot) -> Result<()> {
+    if args.sparse_assets || snap.assets.is_empty() {
+        return Ok(());
+    }
+    let need: u64 = snap.assets.values().sum();
+    let free = match args.assume_free_bytes {
+        Some(n) => n,
+        None => free_space(&args.out_dir).map_err(|e| {
+            Error::input(format!(
+                "cannot read the free space of '{}': {e}",
+                args.out_dir.display()
+            ))
+        })?,
+    };
+    if need > free {
+        return Err(Error::input(format!(
+            "not enough space for '{}': {} asset files need {need} bytes, {free} bytes are available",
+            args.out_dir.display(),
+            snap.assets.len()
+        )));
+    }
+    Ok(())
 }
 
 /// splitmix64: small, fast and reproducible across platforms.
@@ -756,6 +831,8 @@ pub fn write_with_assets(
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&tmp);
+    // a signal removes the half-written folder (before it is created is fine too)
+    cxg_core::io::register_temp_dir(&tmp);
     let result = (|| {
         mkdir(&tmp.join("collections"))?;
         write_file_atomic(
@@ -801,6 +878,7 @@ pub fn write_with_assets(
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
+    cxg_core::io::unregister_temp_dir(&tmp);
     result
 }
 
@@ -811,7 +889,13 @@ pub fn run(args: Args) -> Result<Outcome> {
             args.unindexed, args.gone, args.datasets
         )));
     }
+    if args.assets {
+        check_asset_bytes(&args)?;
+    }
     let snap = generate(&args);
+    if args.assets {
+        check_asset_space(&args, &snap)?;
+    }
     write_with_assets(
         &snap,
         &args.out_dir,
@@ -857,6 +941,7 @@ mod tests {
             assets: false,
             asset_bytes: (1000, 64000),
             sparse_assets: false,
+            assume_free_bytes: None,
         }
     }
 
