@@ -127,6 +127,10 @@ pub fn serve(
     if cxg_core::ids::unsafe_name_reason(name).is_some() || name.starts_with('.') {
         return problem(w, 403, "Invalid asset name");
     }
+    // the ETag sidecars are the server's own state, not assets
+    if name.ends_with(".etag") {
+        return problem(w, 404, "Not found");
+    }
     let stem = name.split('.').next().unwrap_or_default();
     if st.gone.contains(stem) {
         return problem(w, 410, "Resource has been removed");
