@@ -220,7 +220,8 @@ fn the_cxg_h5ad_csv_works_with_unknown_sizes_and_rows_without_a_file() {
     assert_eq!(f[0]["dataset_id"], failed[0]["dataset_id"]);
     check_identical(&snap_dir(&t), &work.join("h5ad"));
     // the -1 row was checked against Content-Length alone, and its rerun
-    // asks the server (a Range past the end, answered 416) before calling it present
+    // asks the server its size (the first byte, answered 206 with the
+    // total) before calling it present
     let (h, rows) = csv_rows(&read(&work.join("all_h5ad.csv")));
     let si = h.iter().position(|c| c == "h5ad_filesize").expect("col");
     assert!(
@@ -232,7 +233,7 @@ fn the_cxg_h5ad_csv_works_with_unknown_sizes_and_rows_without_a_file() {
     o.code(1);
     let probes = &asset_requests(&s)[before..];
     assert_eq!(probes.len(), 1, "{probes:?}");
-    assert!(probes[0].ends_with(" 416"), "{probes:?}");
+    assert!(probes[0].contains(" 206 bytes=0-0"), "{probes:?}");
     assert_eq!(
         manifest(&o.stdout)
             .iter()
@@ -707,7 +708,11 @@ fn an_unreachable_host_is_exit_3_with_the_offline_hint() {
     o.code(3)
         .stderr_has("the file host cannot be reached")
         .stderr_has("make demo");
-    assert!(!work.join("m.csv").exists());
+    assert!(!o.stderr.contains("0 bytes kept"), "{}", o.stderr);
+    // the manifest of what was done is written even so: every row failed
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m.len(), 2);
+    assert!(m.iter().all(|r| r["status"] == "failed"));
 }
 
 #[test]
@@ -765,8 +770,9 @@ fn a_file_host_failing_every_request_is_exit_3_and_one_failing_file_is_exit_1() 
     );
     o.code(3)
         .stderr_has("every transfer failed (3 files)")
-        .stderr_has("HTTP 503");
-    assert!(!work.join("m.csv").exists());
+        .stderr_has("HTTP 503")
+        .stderr_has("nothing was received");
+    assert_eq!(manifest(&read(&work.join("m.csv"))).len(), 3);
     // only one file's requests fail: that row fails, the others are downloaded
     let name = asset_names(&snap_dir(&t))[0].clone();
     let s = Server::start(
@@ -851,4 +857,358 @@ fn symlinks_planted_in_the_folder_are_not_followed() {
     o.code(1).stderr_has("is a symbolic link");
     assert_eq!(read(&work.join("victim")), b"keep me");
     assert!(manifest(&o.stdout).iter().all(|r| r["status"] == "failed"));
+}
+
+/// A CSV of the served index's H5AD rows; `sizes`: with h5ad_filesize.
+fn index_csv(s: &Server, sizes: bool) -> String {
+    let idx = json(&index(s));
+    let mut csv = String::from(if sizes {
+        "dataset_id,dataset_version_id,h5ad_url,h5ad_filesize\n"
+    } else {
+        "dataset_id,dataset_version_id,h5ad_url\n"
+    });
+    for d in idx.as_array().expect("array") {
+        let a = d["assets"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["filetype"] == "H5AD"))
+            .expect("h5ad");
+        csv.push_str(&format!(
+            "{},{},{}",
+            d["dataset_id"].as_str().expect("id"),
+            d["dataset_version_id"].as_str().expect("dvid"),
+            a["url"].as_str().expect("url"),
+        ));
+        if sizes {
+            csv.push_str(&format!(",{}", a["filesize"]));
+        }
+        csv.push('\n');
+    }
+    csv
+}
+
+#[test]
+fn one_unreachable_host_fails_its_rows_only_and_the_manifest_is_written() {
+    let t = snapshot(&["--collections", "1", "--datasets", "2"]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
+    let work = TempDir::new();
+    let dead = dead_url();
+    let dead = dead.trim_end_matches("/curation/v1");
+    let mut csv = index_csv(&s, true);
+    csv.push_str(&format!(
+        "x,0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11,{dead}/assets/0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad,1000\n"
+    ));
+    std::fs::write(work.join("in.csv"), csv).expect("write");
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "-j",
+            "1",
+            "--retries",
+            "1",
+            "--backoff-ms",
+            "1",
+            "--failures",
+            "f.csv",
+            "-o",
+            "m.csv",
+            "in.csv",
+        ],
+        None,
+    );
+    o.code(1).stderr_has("0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11");
+    assert!(!o.stderr.contains("0 bytes kept"), "{}", o.stderr);
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m.len(), 3);
+    assert_eq!(m[0]["status"], "downloaded");
+    assert_eq!(m[1]["status"], "downloaded");
+    assert_eq!(m[2]["status"], "failed");
+    assert_eq!(manifest(&read(&work.join("f.csv"))).len(), 1);
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+}
+
+#[test]
+fn a_transfer_longer_than_the_timeout_completes_while_bytes_flow() {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "1",
+        "--asset-bytes",
+        "250000",
+    ]);
+    // 2.5 s of body at 100 kB/s, --timeout 1, and Range ignored: only an
+    // idle timeout lets it complete (a whole-body cap restarts it forever)
+    let s = Server::start(
+        &snap_dir(&t),
+        &["--local-assets", "--rate", "100000", "--no-range"],
+    );
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let mut c = Command::new("timeout");
+    c.arg("30")
+        .arg(bin("cxg-download"))
+        .args(["--dir", "h5ad", "--timeout", "1", "index.json"])
+        .current_dir(work.path());
+    let o = run_cmd(c, None);
+    o.ok();
+    assert_eq!(manifest(&o.stdout)[0]["status"], "downloaded");
+    assert_eq!(asset_requests(&s).len(), 1, "{:?}", asset_requests(&s));
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+}
+
+#[test]
+fn a_resume_onto_a_file_of_another_size_with_the_same_etag_starts_again() {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "1",
+        "--asset-bytes",
+        "1000000",
+    ]);
+    let snap = snap_dir(&t);
+    let name = asset_names(&snap)[0].clone();
+    // an ETag of a form the client cannot check (as for many S3 objects):
+    // only the sizes can tell the two files apart
+    std::fs::write(
+        snap.join("assets").join(format!("{name}.etag")),
+        "\"same-etag\"\n",
+    )
+    .expect("etag");
+    let s = Server::start(&snap, &["--local-assets", "--rate", "1000000"]);
+    let work = TempDir::new();
+    // no h5ad_filesize: the size is known only from the server
+    std::fs::write(work.join("in.csv"), index_csv(&s, false)).expect("write");
+    let part = work.join(&format!("h5ad/{name}.part"));
+    let mut child = Command::new(bin("cxg-download"))
+        .args(["--dir", "h5ad", "in.csv"])
+        .current_dir(work.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_for(|| size_of(&part) >= 100_000, "part of the file");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    child.wait().expect("wait");
+    let kept = size_of(&part);
+    assert!((100_000..1_000_000).contains(&kept), "kept {kept}");
+    // the server's file is now another, twice as long, with the same ETag
+    let asset = snap.join("assets").join(&name);
+    let mut bigger = read(&asset);
+    bigger.extend(std::iter::repeat_n(7u8, 1_000_000));
+    std::fs::write(&asset, &bigger).expect("write");
+    let o = download(work.path(), &["--dir", "h5ad", "in.csv"], None);
+    o.ok();
+    let m = manifest(&o.stdout);
+    assert_eq!(m[0]["status"], "downloaded", "{}", o.stderr);
+    assert_eq!(m[0]["bytes"], "2000000");
+    assert!(read(&work.join(&m[0]["path"])) == bigger, "a spliced file");
+}
+
+#[test]
+fn unknown_sizes_are_learned_for_the_space_check_and_an_empty_file_fails() {
+    let t = snapshot(&[
+        "--collections",
+        "2",
+        "--datasets",
+        "3",
+        "--asset-bytes",
+        "10000",
+    ]);
+    let snap = snap_dir(&t);
+    let s = Server::start(&snap, &["--local-assets"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("in.csv"), index_csv(&s, false)).expect("write");
+    let mut c = Command::new(bin("cxg-download"));
+    c.args(["--dir", "h5ad", "in.csv", "-o", "m.csv"])
+        .current_dir(work.path())
+        .env("CXG_DOWNLOAD_FREE_BYTES", "25000");
+    run_cmd(c, None)
+        .code(2)
+        .stderr_has("not enough space in 'h5ad': 3 files need 30000 bytes");
+    assert!(!work.join("h5ad").exists() && !work.join("m.csv").exists());
+    // an empty body is never an H5AD
+    let names = asset_names(&snap);
+    std::fs::write(snap.join("assets").join(&names[0]), b"").expect("empty");
+    let o = download(work.path(), &["--dir", "h5ad", "in.csv"], None);
+    o.code(1).stderr_has("empty");
+    let m = manifest(&o.stdout);
+    assert_eq!(m.iter().filter(|r| r["status"] == "failed").count(), 1);
+    assert!(!work.join("h5ad").join(&names[0]).exists());
+}
+
+#[test]
+fn unknown_sizes_and_range_ignored_a_rerun_says_present() {
+    let t = snapshot(&["--collections", "1", "--datasets", "2"]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets", "--no-range"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("in.csv"), index_csv(&s, false)).expect("write");
+    download(work.path(), &["--dir", "h5ad", "in.csv"], None)
+        .ok()
+        .stderr_has("2 downloaded");
+    let o = download(work.path(), &["--dir", "h5ad", "in.csv"], None);
+    o.ok()
+        .stderr_has("0 downloaded, 0 resumed, 2 present, 0 failed; 0 bytes transferred");
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+}
+
+#[test]
+fn small_things_dry_run_bad_rows_previous_stale_hash_and_messages() {
+    let t = snapshot(&["--collections", "1", "--datasets", "2"]);
+    let snap = snap_dir(&t);
+    let s = Server::start(&snap, &["--local-assets"]);
+    let work = TempDir::new();
+    let base = s.url.trim_end_matches("/curation/v1");
+    let mut csv = index_csv(&s, true);
+    csv.push_str(&format!("x,y,{base}/assets/not-a-uuid.h5ad,10\n"));
+    std::fs::write(work.join("bad.csv"), &csv).expect("write");
+    // a dry run with a bad row says so: exit 1, the row named
+    download(
+        work.path(),
+        &["--dir", "h5ad", "--dry-run", "bad.csv"],
+        None,
+    )
+    .code(1)
+    .stderr_has("row 3");
+    // the same file name with another url: the row number once
+    let first = index_csv(&s, true).lines().nth(1).expect("row").to_string();
+    let other = first.replacen("/assets/", "/assets//", 1);
+    std::fs::write(
+        work.join("dup.csv"),
+        format!("dataset_id,dataset_version_id,h5ad_url,h5ad_filesize\n{first}\n{other}\n"),
+    )
+    .expect("write");
+    let o = download(work.path(), &["--dir", "h5ad", "dup.csv"], None);
+    o.code(1).stderr_has("row 2");
+    assert!(!o.stderr.contains("row 2: row 2"), "{}", o.stderr);
+    // --previous without --verify: a file changed since the manifest is hashed again
+    std::fs::write(work.join("in.csv"), index_csv(&s, true)).expect("write");
+    download(
+        work.path(),
+        &["--dir", "h5ad", "in.csv", "-o", "m.csv"],
+        None,
+    )
+    .ok();
+    let m = manifest(&read(&work.join("m.csv")));
+    let victim = work.join(&m[0]["path"]);
+    std::thread::sleep(Duration::from_millis(20));
+    let mut bytes = read(&victim);
+    bytes[0] ^= 0xff;
+    std::fs::write(&victim, &bytes).expect("write");
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "--previous", "m.csv", "in.csv"],
+        None,
+    );
+    o.ok();
+    let m2 = manifest(&o.stdout);
+    assert_eq!(m2[0]["sha256"], sha256sum(&victim));
+    assert_ne!(m2[0]["sha256"], m[0]["sha256"]);
+    assert_eq!(m2[1]["sha256"], m[1]["sha256"]);
+    // the server does not serve the ETag sidecar files
+    let name = &asset_names(&snap)[0];
+    let port = base.rsplit(':').next().expect("port");
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).expect("connect");
+    write!(
+        c,
+        "GET /assets/{name}.etag HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}
+
+#[test]
+fn cxg_gen_bounds_asset_bytes_and_checks_free_space() {
+    let work = TempDir::new();
+    let gen = |args: &[&str], free: Option<&str>| {
+        let mut c = Command::new(bin("cxg-gen"));
+        c.args(args).current_dir(work.path());
+        if let Some(f) = free {
+            c.env("CXG_GEN_FREE_BYTES", f);
+        }
+        run_cmd(c, None)
+    };
+    gen(
+        &[
+            "--datasets",
+            "2",
+            "--assets",
+            "--asset-bytes",
+            "25000000000",
+            "a",
+        ],
+        None,
+    )
+    .code(2)
+    .stderr_has("--sparse-assets");
+    gen(
+        &[
+            "--datasets",
+            "2",
+            "--assets",
+            "--sparse-assets",
+            "--asset-bytes",
+            "100000000000",
+            "b",
+        ],
+        None,
+    )
+    .code(2)
+    .stderr_has("64 GiB");
+    gen(
+        &[
+            "--collections",
+            "1",
+            "--datasets",
+            "2",
+            "--assets",
+            "--asset-bytes",
+            "100000",
+            "c",
+        ],
+        Some("150000"),
+    )
+    .code(2)
+    .stderr_has("not enough space");
+    assert!(work.names().is_empty(), "{:?}", work.names());
+}
+
+#[test]
+fn cxg_gen_killed_leaves_no_staging_folder() {
+    let work = TempDir::new();
+    let mut child = Command::new(bin("cxg-gen"))
+        .args([
+            "--collections",
+            "2",
+            "--datasets",
+            "40",
+            "--assets",
+            "--asset-bytes",
+            "5000000",
+            "snap",
+        ])
+        .current_dir(work.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let staged = || {
+        work.names()
+            .iter()
+            .any(|n| n.starts_with(".snap.") && n.ends_with(".tmp"))
+    };
+    wait_for(staged, "the staging folder");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let st = child.wait().expect("wait");
+    assert_eq!(st.code(), Some(143));
+    assert!(work.names().is_empty(), "{:?}", work.names());
 }

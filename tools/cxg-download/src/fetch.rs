@@ -8,10 +8,11 @@
 use crate::hash::{etag_form, sha256_file, EtagForm, Hashes};
 use cxg_core::cli::warn;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -20,9 +21,11 @@ pub struct Net {
     pub agent: ureq::Agent,
     pub retries: u32,
     pub backoff: Duration,
-    /// Set when the host could not be reached after retries: the run stops.
-    pub abort: AtomicBool,
-    pub unreachable: Mutex<Option<String>>,
+    /// Hosts (`host:port`) that could not be reached after the retries,
+    /// and why: their other files fail at once, other hosts go on.
+    pub down: Mutex<HashMap<String, String>>,
+    /// Free bytes to assume on the folder's filesystem (tests), else asked.
+    pub assume_free: Option<u64>,
     /// Body bytes received (written to disk) in this run.
     pub transferred: AtomicU64,
     pub requests: AtomicU64,
@@ -35,8 +38,89 @@ pub struct Job {
     pub url: String,
     /// `<uuid>.h5ad`, checked.
     pub name: String,
-    /// The size the input claims; None when unknown (absent or -1).
+    /// The size the input claims, or the server answered a size probe
+    /// with (`learned`); None when unknown.
     pub size: Option<u64>,
+    /// `size` came from the server's answer to a probe, not from the input.
+    pub learned: bool,
+}
+
+/// `host:port` of a URL, the unit that is reachable or not.
+pub fn host_key(url: &str) -> String {
+    url.parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| u.authority().map(|a| a.as_str().to_ascii_lowercase()))
+        .unwrap_or_default()
+}
+
+impl Net {
+    /// Why the host of `url` is known to be unreachable in this run.
+    pub fn host_down(&self, url: &str) -> Option<String> {
+        let d = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        d.get(&host_key(url)).cloned()
+    }
+
+    fn mark_down(&self, url: &str, why: String) {
+        let mut d = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        d.entry(host_key(url)).or_insert(why);
+    }
+
+    /// Free bytes on `dir`'s filesystem now.
+    fn free(&self, dir: &Path) -> Option<u64> {
+        match self.assume_free {
+            Some(n) => Some(n.saturating_sub(self.transferred.load(Ordering::Relaxed))),
+            None => free_space(dir).ok(),
+        }
+    }
+}
+
+/// Free bytes for an unprivileged user on the filesystem holding `dir` (or
+/// its nearest existing ancestor).
+pub fn free_space(dir: &Path) -> std::io::Result<u64> {
+    let mut p = dir;
+    loop {
+        if p.exists() {
+            let s = rustix::fs::statvfs(p).map_err(std::io::Error::from)?;
+            return Ok(s.f_bavail.saturating_mul(s.f_frsize));
+        }
+        match p.parent() {
+            Some(q) if !q.as_os_str().is_empty() => p = q,
+            _ => p = Path::new("."),
+        }
+    }
+}
+
+/// Ask the server for the size of a file whose size the input does not
+/// give: `Range: bytes=0-0` (a 206 names the total; a server ignoring
+/// Range answers 200 with a Content-Length, and the body is not read; a 416
+/// names a total of 0). None when the answer tells nothing (the transfer
+/// then learns the size from its first response).
+/// `Err(())`: the host could not be reached (no more probes for it).
+#[allow(clippy::result_unit_err)]
+pub fn probe_size(net: &Net, job: &Job) -> Result<Option<u64>, ()> {
+    net.requests.fetch_add(1, Ordering::Relaxed);
+    let r = match net
+        .agent
+        .get(&job.url)
+        .header("Accept-Encoding", "identity")
+        .header("Range", "bytes=0-0")
+        .call()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return match transport(e) {
+                Step::Retry {
+                    unreachable: true, ..
+                } => Err(()),
+                _ => Ok(None),
+            }
+        }
+    };
+    Ok(match r.status().as_u16() {
+        206 | 416 => content_range(header(&r, "content-range").as_deref()).and_then(|c| c.2),
+        200 => header(&r, "content-length").and_then(|v| v.parse::<u64>().ok()),
+        _ => None,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +174,26 @@ impl Done {
 pub struct Known {
     pub bytes: u64,
     pub sha256: String,
+    /// When the previous manifest was last written.
+    pub written: Option<std::time::SystemTime>,
+}
+
+impl Known {
+    /// The file at `p` has not changed since the manifest was written: its
+    /// inode change time (which every write, rename or `touch -d` sets to
+    /// now, and which cannot be set back) is strictly older.
+    fn unchanged(&self, p: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let (Some(w), Ok(m)) = (self.written, std::fs::metadata(p)) else {
+            return false;
+        };
+        let ctime = std::time::UNIX_EPOCH
+            + Duration::new(
+                u64::try_from(m.ctime()).unwrap_or(0),
+                u32::try_from(m.ctime_nsec()).unwrap_or(0),
+            );
+        ctime < w
+    }
 }
 
 fn jitter() -> f64 {
@@ -102,6 +206,16 @@ fn jitter() -> f64 {
 /// Get one file into `dir`.
 pub fn fetch(net: &Net, dir: &Path, job: &Job, verify: bool, known: Option<&Known>) -> Done {
     let dest = dir.join(&job.name);
+    if let Some(why) = net.host_down(&job.url) {
+        return Done::failed(
+            format!(
+                "not attempted: {} could not be reached ({why})",
+                host_key(&job.url)
+            ),
+            job.size,
+            true,
+        );
+    }
     for p in [dest.clone(), dir.join(format!("{}.part", job.name))] {
         if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
             return Done::failed(
@@ -123,14 +237,9 @@ pub fn fetch(net: &Net, dir: &Path, job: &Job, verify: bool, known: Option<&Know
             );
         }
         let len = m.len();
-        let complete = match job.size {
-            Some(s) => s == len,
-            None => len > 0 && probe_complete(net, job, len),
-        };
-        if net.abort.load(Ordering::SeqCst) {
-            return Done::failed("not attempted: the host could not be reached", None, true);
-        }
-        if complete {
+        // an empty file is never a complete H5AD; an unknown size (the
+        // probe got no answer) cannot say complete either
+        if len > 0 && job.size == Some(len) {
             return present(&dest, len, verify, known);
         }
         warn(format_args!(
@@ -147,27 +256,11 @@ pub fn fetch(net: &Net, dir: &Path, job: &Job, verify: bool, known: Option<&Know
     t.run(net, job, &dest)
 }
 
-/// For a final file whose expected size is unknown: ask the server for the
-/// bytes after it; a 416 naming the same total means it is complete.
-fn probe_complete(net: &Net, job: &Job, len: u64) -> bool {
-    net.requests.fetch_add(1, Ordering::Relaxed);
-    let resp = net
-        .agent
-        .get(&job.url)
-        .header("Accept-Encoding", "identity")
-        .header("Range", format!("bytes={len}-"))
-        .call();
-    match resp {
-        Ok(r) if r.status().as_u16() == 416 => {
-            content_range(header(&r, "content-range").as_deref()).and_then(|c| c.2) == Some(len)
-        }
-        _ => false,
-    }
-}
-
 /// A final file that is already there.
 fn present(dest: &Path, len: u64, verify: bool, known: Option<&Known>) -> Done {
-    let known = known.filter(|k| k.bytes == len);
+    // a previous manifest's hash is reused only for a file of the same size
+    // that has not changed since that manifest was written
+    let known = known.filter(|k| k.bytes == len && (verify || k.unchanged(dest)));
     let (sha, verified_by) = match (verify, known) {
         (false, Some(k)) => (k.sha256.clone(), "size"),
         _ => match sha256_file(dest) {
@@ -237,12 +330,9 @@ fn content_range(h: Option<&str>) -> Option<(Option<u64>, Option<u64>, Option<u6
 pub fn resumable_bytes(dir: &Path, job: &Job) -> u64 {
     let part = dir.join(format!("{}.part", job.name));
     let len = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-    let ok = Sidecar::read(&dir.join(format!("{}.part.json", job.name)))
-        .is_some_and(|m| m.url == job.url && (job.size.is_none() || m.size == job.size));
-    if ok && job.size.is_none_or(|s| len <= s) {
-        len
-    } else {
-        0
+    match Sidecar::read(&dir.join(format!("{}.part.json", job.name))) {
+        Some(m) if m.fits(job) && m.size.is_some_and(|s| len <= s) => len,
+        _ => 0,
     }
 }
 
@@ -250,12 +340,21 @@ pub fn resumable_bytes(dir: &Path, job: &Job) -> u64 {
 #[derive(Debug, Clone, PartialEq)]
 struct Sidecar {
     url: String,
+    /// The total size of the file the first response announced (its
+    /// Content-Length), kept whether or not the input gave a size: a later
+    /// 206 for another total is another file.
     size: Option<u64>,
     etag: Option<String>,
     last_modified: Option<String>,
 }
 
 impl Sidecar {
+    /// The `.part` it describes is of this job's file: same url, a known
+    /// total, and the size the job expects (when it expects one).
+    fn fits(&self, job: &Job) -> bool {
+        self.url == job.url && self.size.is_some() && job.size.is_none_or(|s| self.size == Some(s))
+    }
+
     fn read(p: &Path) -> Option<Sidecar> {
         let v: Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
@@ -302,6 +401,8 @@ struct Transfer {
     kept_prefix: bool,
     /// Some body bytes arrived in this run (the server is working).
     got_bytes: bool,
+    /// The size was known when the run checked the free space.
+    size_known_before: bool,
     buf: Vec<u8>,
 }
 
@@ -330,8 +431,7 @@ impl Transfer {
             .metadata()
             .map_err(|e| fail(format!("cannot read '{}': {e}", part.display())))?
             .len();
-        let meta = Sidecar::read(&side)
-            .filter(|m| m.url == job.url && (job.size.is_none() || m.size == job.size));
+        let meta = Sidecar::read(&side).filter(|m| m.fits(job));
         let mut t = Transfer {
             part,
             side,
@@ -343,9 +443,14 @@ impl Transfer {
             total: None,
             kept_prefix: false,
             got_bytes: false,
+            size_known_before: job.size.is_some(),
             buf: vec![0u8; 256 * 1024],
         };
-        let too_long = job.size.is_some_and(|s| len > s);
+        let too_long = t
+            .meta
+            .as_ref()
+            .and_then(|m| m.size)
+            .is_some_and(|s| len > s);
         if len > 0 && (t.meta.is_none() || too_long) {
             // a .part we cannot vouch for: start over
             t.reset().map_err(fail)?;
@@ -381,8 +486,15 @@ impl Transfer {
         let mut idle = 0u32;
         let mut restarts = 0u32;
         loop {
-            if net.abort.load(Ordering::SeqCst) {
-                return Done::failed("stopped: the host could not be reached", job.size, true);
+            if let Some(why) = net.host_down(&job.url) {
+                return Done::failed(
+                    format!(
+                        "stopped: {} could not be reached ({why})",
+                        host_key(&job.url)
+                    ),
+                    job.size,
+                    true,
+                );
             }
             if self.total.is_some_and(|t| t == self.offset) && self.hashes.is_some() {
                 break;
@@ -421,16 +533,21 @@ impl Transfer {
                     idle += 1;
                     if idle > net.retries {
                         if unreachable {
-                            net.abort.store(true, Ordering::SeqCst);
-                            if let Ok(mut u) = net.unreachable.lock() {
-                                u.get_or_insert_with(|| format!("GET {} failed: {msg}", job.url));
-                            }
+                            // this host only: files of other hosts go on
+                            net.mark_down(&job.url, msg.clone());
                         }
-                        return Done::failed(
+                        // run() removes a .part with nothing in it
+                        let kept = if self.offset > 0 {
                             format!(
-                                "{msg} (gave up after {} attempts; {} bytes kept in '{}' for the next run)",
-                                idle, self.offset, self.part.display()
-                            ),
+                                "{} bytes kept in '{}' for the next run",
+                                self.offset,
+                                self.part.display()
+                            )
+                        } else {
+                            "nothing was received".to_string()
+                        };
+                        return Done::failed(
+                            format!("{msg} (gave up after {idle} attempts; {kept})"),
                             job.size,
                             !self.got_bytes,
                         );
@@ -474,8 +591,13 @@ impl Transfer {
         let lm = header(&resp, "last-modified");
         let crange = content_range(header(&resp, "content-range").as_deref());
         let clen = header(&resp, "content-length").and_then(|v| v.parse::<u64>().ok());
+        let said = if job.learned {
+            "the server said at the start of the run"
+        } else {
+            "the input says"
+        };
         let mismatch = |served: u64, s: u64| Step::Fail {
-            msg: format!("size mismatch: the server has {served} bytes, the input says {s}"),
+            msg: format!("size mismatch: the server has {served} bytes, {said} {s}"),
             service: false,
         };
         match status {
@@ -491,6 +613,16 @@ impl Transfer {
                         service: false,
                     };
                 };
+                if total == 0 {
+                    return Step::Fail {
+                        msg: "the server sent an empty file (0 bytes): an H5AD is never empty"
+                            .into(),
+                        service: false,
+                    };
+                }
+                if let Some(s) = self.space_short(net, total) {
+                    return s;
+                }
                 if self.offset > 0 {
                     let old = self.meta.as_ref().and_then(|m| m.etag.clone());
                     match (&old, &etag) {
@@ -512,7 +644,7 @@ impl Transfer {
                 }
                 let meta = Sidecar {
                     url: job.url.clone(),
-                    size: job.size,
+                    size: Some(total),
                     etag,
                     last_modified: lm,
                 };
@@ -548,6 +680,20 @@ impl Transfer {
                 let Some(meta) = self.meta.clone() else {
                     return Step::Restart("no record of the first response: starting again".into());
                 };
+                // the total the first response announced (kept in the
+                // sidecar even when the input gives no size): another
+                // total is another file, whatever its ETag says
+                if meta.size != Some(t) {
+                    return Step::Restart(format!(
+                        "the server's file now has {t} bytes, the partial download is of a file of {}: starting again",
+                        meta.size.map_or("unknown size".into(), |k| format!("{k} bytes"))
+                    ));
+                }
+                if b >= t {
+                    return Step::Restart(format!(
+                        "a Content-Range ending at byte {b} of a {t}-byte file: starting again"
+                    ));
+                }
                 let changed = match (&meta.etag, &etag) {
                     (Some(x), Some(y)) => x != y,
                     _ => matches!((&meta.last_modified, &lm), (Some(x), Some(y)) if x != y),
@@ -572,7 +718,8 @@ impl Transfer {
                     Some(t)
                         if self.offset > 0
                             && t == self.offset
-                            && job.size.is_none_or(|s| s == t) =>
+                            && job.size.is_none_or(|s| s == t)
+                            && self.meta.as_ref().is_some_and(|m| m.size == Some(t)) =>
                     {
                         self.total = Some(t);
                         self.form =
@@ -616,6 +763,27 @@ impl Transfer {
                 msg: format!("HTTP {s}"),
                 service: false,
             },
+        }
+    }
+
+    /// When the size was not known before the run (the probe got no
+    /// answer), the free-space check could not count this file: check now
+    /// that the rest of it fits.
+    fn space_short(&self, net: &Net, total: u64) -> Option<Step> {
+        if self.size_known_before {
+            return None;
+        }
+        let dir = self.part.parent().unwrap_or(Path::new("."));
+        let need = total.saturating_sub(self.offset);
+        match net.free(dir) {
+            Some(free) if need > free => Some(Step::Fail {
+                msg: format!(
+                    "not enough space in '{}': the file has {total} bytes ({need} to fetch), {free} bytes are available",
+                    dir.display()
+                ),
+                service: false,
+            }),
+            _ => None,
         }
     }
 

@@ -20,7 +20,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -101,8 +101,9 @@ pub struct Args {
         help_heading = "Common options"
     )]
     pub connect_timeout: u64,
-    /// Longest time one request may take; a transfer still running then is
-    /// continued by a new Range request
+    /// Seconds without any byte arriving (waiting for an answer, or in the
+    /// middle of a body) before a request is given up and retried; a
+    /// transfer that keeps receiving bytes may take as long as it needs
     #[arg(
         long,
         default_value_t = 300,
@@ -181,6 +182,7 @@ fn row(
                 url: url.clone(),
                 name,
                 size,
+                learned: false,
             })
         })
     };
@@ -312,6 +314,8 @@ fn read_rows(input: Input) -> Result<Vec<Row>> {
 /// Rows of a previous manifest: path -> (bytes, sha256).
 fn read_previous(p: &Path) -> Result<HashMap<String, Known>> {
     let input = Input::open(Some(p))?;
+    // a file whose inode changed after this is hashed again (see Known)
+    let written = std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(input.reader);
@@ -341,27 +345,12 @@ fn read_previous(p: &Path) -> Result<HashMap<String, Known>> {
                 Known {
                     bytes,
                     sha256: sha.to_string(),
+                    written,
                 },
             );
         }
     }
     Ok(map)
-}
-
-/// Free bytes for an unprivileged user on the filesystem holding `dir` (or
-/// its nearest existing ancestor).
-fn free_space(dir: &Path) -> std::io::Result<u64> {
-    let mut p = dir;
-    loop {
-        if p.exists() {
-            let s = rustix::fs::statvfs(p).map_err(std::io::Error::from)?;
-            return Ok(s.f_bavail.saturating_mul(s.f_frsize));
-        }
-        match p.parent() {
-            Some(q) if !q.as_os_str().is_empty() => p = q,
-            _ => p = Path::new("."),
-        }
-    }
 }
 
 fn is_loopback(url: &str) -> bool {
@@ -408,13 +397,13 @@ fn plan(dir: &Path, job: &Job) -> Plan {
         .filter(|m| m.is_file())
         .map(|m| m.len());
     if let (Some(l), Some(s)) = (final_len, job.size) {
-        if l == s {
+        if l == s && l > 0 {
             return Plan::Present(l);
         }
     }
     let part = fetch::resumable_bytes(dir, job);
     match job.size {
-        Some(s) if part > 0 => Plan::Fetch(Some(s - part), part),
+        Some(s) if part > 0 => Plan::Fetch(Some(s.saturating_sub(part)), part),
         Some(s) => Plan::Fetch(Some(s), 0),
         None => Plan::Fetch(None, part),
     }
@@ -447,16 +436,14 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let mut jobs: Vec<Job> = Vec::new();
     let mut slot: Vec<std::result::Result<usize, String>> = Vec::with_capacity(rows.len());
     let mut by_name: HashMap<String, usize> = HashMap::new();
-    for (k, r) in rows.iter().enumerate() {
+    for r in &rows {
         slot.push(match &r.job {
             Err(e) => Err(e.clone()),
             Ok(j) => match by_name.get(&j.name) {
                 Some(&i) if jobs[i].url == j.url && jobs[i].size == j.size => Ok(i),
                 Some(&i) => Err(format!(
-                    "row {}: '{}' is also the file of another row with a different url or size ({})",
-                    k + 1,
-                    j.name,
-                    jobs[i].url
+                    "'{}' is also the file of another row with a different url or size ({})",
+                    j.name, jobs[i].url
                 )),
                 None => {
                     by_name.insert(j.name.clone(), jobs.len());
@@ -466,6 +453,19 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             },
         });
     }
+    let mut net = Net {
+        agent: build_agent(&args, &jobs),
+        retries: args.retries,
+        backoff: Duration::from_millis(args.backoff_ms),
+        down: Mutex::new(HashMap::new()),
+        assume_free: args.assume_free_bytes,
+        transferred: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
+        progress: None,
+    };
+    // Sizes the input does not give are asked of the server first, so
+    // that the free-space check and `present` count them.
+    learn_sizes(&net, &mut jobs, usize::from(args.jobs))?;
     // What is there already, and what remains to fetch.
     let plans: Vec<Plan> = jobs.iter().map(|j| plan(&dir, j)).collect();
     let (mut need, mut unknown, mut present, mut partial) = (0u64, 0usize, 0usize, 0u64);
@@ -485,7 +485,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let to_fetch = jobs.len() - present;
     let free = match args.assume_free_bytes {
         Some(n) => n,
-        None => free_space(&dir).map_err(|e| {
+        None => fetch::free_space(&dir).map_err(|e| {
             Error::input(format!(
                 "cannot read the free space of '{}': {e}",
                 dir.display()
@@ -539,15 +539,19 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
                 }
             });
         }
-        write_outputs(ctx, out, &args, &rows, &slot, &results, true)?;
-        return Ok(Outcome::Complete);
+        // rows that cannot be processed are named, and the status says so
+        let bad = write_outputs(ctx, out, &args, &rows, &slot, &results, true)?;
+        return Ok(if bad == 0 {
+            Outcome::Complete
+        } else {
+            Outcome::Partial(bad)
+        });
     }
     if !jobs.is_empty() {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::input(format!("cannot create '{}': {e}", dir.display())))?;
     }
-    let agent = build_agent(&args, &jobs);
-    let progress = (!args.quiet && std::io::stderr().is_terminal() && to_fetch > 0).then(|| {
+    net.progress = (!args.quiet && std::io::stderr().is_terminal() && to_fetch > 0).then(|| {
         let pb = indicatif::ProgressBar::with_draw_target(
             Some(need),
             indicatif::ProgressDrawTarget::stderr(),
@@ -560,28 +564,14 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         pb.set_message(format!("0/{to_fetch} files"));
         pb
     });
-    let net = Net {
-        agent,
-        retries: args.retries,
-        backoff: Duration::from_millis(args.backoff_ms),
-        abort: AtomicBool::new(false),
-        unreachable: Mutex::new(None),
-        transferred: AtomicU64::new(0),
-        requests: AtomicU64::new(0),
-        progress,
-    };
     let done_files = AtomicU64::new(0);
     let mut results: Vec<Option<Done>> = vec![None; jobs.len()];
     cxg_core::par::ordered_map(
         &jobs,
         usize::from(args.jobs),
         |i, j| {
-            let d = if net.abort.load(Ordering::SeqCst) {
-                Done::failed("not attempted: the host could not be reached", j.size, true)
-            } else {
-                let path = dir.join(&j.name).to_string_lossy().into_owned();
-                fetch::fetch(&net, &dir, j, args.verify, previous.get(&path))
-            };
+            let path = dir.join(&j.name).to_string_lossy().into_owned();
+            let d = fetch::fetch(&net, &dir, j, args.verify, previous.get(&path));
             if !matches!(plans[i], Plan::Present(_)) {
                 let n = done_files.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(p) = &net.progress {
@@ -598,20 +588,6 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     if let Some(p) = &net.progress {
         p.finish_and_clear();
     }
-    if net.abort.load(Ordering::SeqCst) {
-        let what = net
-            .unreachable
-            .lock()
-            .ok()
-            .and_then(|u| u.clone())
-            .unwrap_or_else(|| "the host could not be reached".into());
-        return Err(Error::api(format!(
-            "{what}\n  the file host cannot be reached: check the network and the URLs in {iname}.\n  \
-             Partial files are kept; run the same command again to continue.\n  \
-             To work offline, run 'make demo', or serve a snapshot made with 'cxg-gen --assets' \
-             with 'cxg-serve --local-assets DIR'."
-        )));
-    }
     let results: Vec<Done> = results
         .into_iter()
         .map(|d| d.unwrap_or_else(|| Done::failed("internal: no result", None, false)))
@@ -626,10 +602,22 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             .iter()
             .all(|d| d.status == Status::Failed && d.service)
     {
-        for (j, d) in jobs.iter().zip(&results) {
-            if d.status == Status::Failed {
-                warn(format_args!("{}: {}", j.url, d.reason));
-            }
+        // The manifest of what was done (files present, rows failed) is
+        // still written, and --failures, before the exit 3.
+        write_outputs(ctx, out, &args, &rows, &slot, &results, false)?;
+        ctx.finish()?;
+        let down = net.down.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if !down.is_empty() {
+            let mut hosts: Vec<String> =
+                down.iter().map(|(h, why)| format!("{h} ({why})")).collect();
+            hosts.sort();
+            return Err(Error::api(format!(
+                "the file host cannot be reached: {}\n  check the network and the URLs in {iname}.\n  \
+                 Partial files are kept; run the same command again to continue.\n  \
+                 To work offline, run 'make demo', or serve a snapshot made with 'cxg-gen --assets' \
+                 with 'cxg-serve --local-assets DIR'.",
+                hosts.join(", ")
+            )));
         }
         return Err(Error::api(format!(
             "every transfer failed ({} files) with server or network errors: the file host is failing; partial files are kept for the next run",
@@ -660,6 +648,53 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     })
 }
 
+/// Ask the server the size of every file the input gives none for (in
+/// parallel, one request each; a host that cannot be reached is not asked
+/// again).
+fn learn_sizes(net: &Net, jobs: &mut [Job], threads: usize) -> Result<()> {
+    let unknown: Vec<usize> = (0..jobs.len())
+        .filter(|&i| jobs[i].size.is_none())
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let dead: Mutex<std::collections::HashSet<String>> = Mutex::default();
+    let mut sizes: Vec<Option<u64>> = vec![None; unknown.len()];
+    let view: Vec<Job> = unknown.iter().map(|&i| jobs[i].clone()).collect();
+    cxg_core::par::ordered_map(
+        &view,
+        threads,
+        |_, j| {
+            let host = fetch::host_key(&j.url);
+            if dead
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&host)
+            {
+                return None;
+            }
+            match fetch::probe_size(net, j) {
+                Ok(s) => s,
+                Err(()) => {
+                    dead.lock().unwrap_or_else(|e| e.into_inner()).insert(host);
+                    None
+                }
+            }
+        },
+        |k, s| {
+            sizes[k] = s;
+            Ok(())
+        },
+    )?;
+    for (&i, s) in unknown.iter().zip(sizes) {
+        if s.is_some() {
+            jobs[i].size = s;
+            jobs[i].learned = true;
+        }
+    }
+    Ok(())
+}
+
 fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
     let mut cfg = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -669,7 +704,10 @@ fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
         ))
         .timeout_connect(Some(Duration::from_secs(args.connect_timeout.max(1))))
         .timeout_recv_response(Some(Duration::from_secs(args.timeout.max(1))))
-        .timeout_recv_body(Some(Duration::from_secs(args.timeout.max(1))))
+        // an idle limit, not a total one: each read may wait --timeout, a
+        // body that keeps flowing may last as long as it needs
+        .timeout_recv_body(None)
+        .timeout_per_read(Some(Duration::from_secs(args.timeout.max(1))))
         .max_idle_connections_per_host(usize::from(args.jobs).max(2))
         .max_idle_connections(usize::from(args.jobs).max(2) * 2);
     if !jobs.is_empty() && jobs.iter().all(|j| is_loopback(&j.url)) {
