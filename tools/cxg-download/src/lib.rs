@@ -41,6 +41,13 @@ const EXAMPLES: &str = "\
   cxg-fetch datasets | jq -c '.[] | select(any(.tissue[]; .label == \"lung\"))' | cxg-download --dir lung";
 
 /// Download the H5AD files of a CSV or of dataset records, verified and resumable.
+///
+/// Sizes the input does not give are asked of the server first (one
+/// `Range: bytes=0-0` request per file), so that the free-space check and
+/// `present` count them. A host that cannot be reached fails its own rows
+/// (exit 1); exit 3 (every transfer failed for the service's reasons)
+/// still writes the manifest (-o) and --failures, so that what is present
+/// and what failed stays on record.
 #[derive(Parser, Debug)]
 #[command(name = "cxg-download", version, after_help = cxg_core::cli::after_help(EXAMPLES))]
 pub struct Args {
@@ -63,8 +70,10 @@ pub struct Args {
     /// Re-hash files already present (and compare with --previous)
     #[arg(long)]
     pub verify: bool,
-    /// A manifest of an earlier run: its SHA-256 of files still present is
-    /// reused (no re-hash) unless --verify, which compares against it
+    /// A manifest of an earlier run: its SHA-256 of files still present,
+    /// of the same size and unchanged since it was written (inode change
+    /// time older than the manifest), is reused (no re-hash); --verify
+    /// re-hashes and compares against it
     #[arg(long, value_name = "MANIFEST")]
     pub previous: Option<PathBuf>,
     /// No progress bar and no summary line on stderr
