@@ -97,6 +97,28 @@ fn temps() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
     TEMPS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Temporary folders this process created (staging folders renamed into
+/// place when complete), removed with everything in them on a signal.
+static TEMP_DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn temp_dirs() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Create the folder `dir` and register it for removal (with its contents)
+/// on SIGINT, SIGTERM or SIGHUP, until [`forget_temp_dir`].
+pub fn create_temp_dir(dir: &Path) -> std::io::Result<()> {
+    let mut d = temp_dirs();
+    std::fs::create_dir(dir)?;
+    d.insert(dir.to_path_buf());
+    Ok(())
+}
+
+/// The folder `dir` was renamed into place or removed: no longer temporary.
+pub fn forget_temp_dir(dir: &Path) {
+    temp_dirs().remove(dir);
+}
+
 /// Remove every registered temporary file (what a signal does before the
 /// process exits). Returns how many were removed.
 pub fn remove_temps() -> usize {
@@ -126,6 +148,11 @@ pub fn install_signal_cleanup() {
                 let _ = std::fs::remove_file(p);
             }
             t.clear();
+            let mut d = temp_dirs();
+            for p in d.iter() {
+                let _ = std::fs::remove_dir_all(p);
+            }
+            d.clear();
             std::process::exit(128 + sig);
         }
     });
