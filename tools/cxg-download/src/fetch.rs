@@ -27,6 +27,8 @@ pub struct Net {
     pub transferred: AtomicU64,
     pub requests: AtomicU64,
     pub progress: Option<indicatif::ProgressBar>,
+    /// --log-requests: one line per transfer (after its retries)
+    pub log: Option<cxg_core::reqlog::RequestLog>,
 }
 
 /// One file to get.
@@ -303,6 +305,9 @@ struct Transfer {
     /// Some body bytes arrived in this run (the server is working).
     got_bytes: bool,
     buf: Vec<u8>,
+    /// Requests made for this file, and the last HTTP status answered.
+    attempts: u32,
+    last_status: Option<u16>,
 }
 
 impl Transfer {
@@ -344,6 +349,8 @@ impl Transfer {
             kept_prefix: false,
             got_bytes: false,
             buf: vec![0u8; 256 * 1024],
+            attempts: 0,
+            last_status: None,
         };
         let too_long = job.size.is_some_and(|s| len > s);
         if len > 0 && (t.meta.is_none() || too_long) {
@@ -368,7 +375,25 @@ impl Transfer {
     }
 
     fn run(&mut self, net: &Net, job: &Job, dest: &Path) -> Done {
+        let (started, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
         let d = self.run_inner(net, job, dest);
+        if let (Some(log), true) = (&net.log, self.attempts > 0) {
+            let ok = d.status != Status::Failed;
+            log.record(&cxg_core::reqlog::Request {
+                method: "GET",
+                url: &job.url,
+                status: self.last_status,
+                attempts: self.attempts,
+                body: None,
+                streamed: match (ok, d.bytes) {
+                    (true, Some(n)) => Some((n, d.sha256.as_str())),
+                    _ => None,
+                },
+                started,
+                duration: clock.elapsed(),
+                error: (!ok).then_some(d.reason.as_str()),
+            });
+        }
         if d.status == Status::Failed && self.offset == 0 {
             // nothing worth resuming: leave no empty .part behind
             let _ = std::fs::remove_file(&self.part);
@@ -453,6 +478,7 @@ impl Transfer {
     /// One request, and its body streamed to disk.
     fn attempt(&mut self, net: &Net, job: &Job) -> Step {
         net.requests.fetch_add(1, Ordering::Relaxed);
+        self.attempts += 1;
         let mut req = net
             .agent
             .get(&job.url)
@@ -470,6 +496,7 @@ impl Transfer {
             Err(e) => return transport(e),
         };
         let status = resp.status().as_u16();
+        self.last_status = Some(status);
         let etag = header(&resp, "etag");
         let lm = header(&resp, "last-modified");
         let crange = content_range(header(&resp, "content-range").as_deref());
