@@ -506,3 +506,51 @@ fn mangled_files_fail_alone_without_a_panic() {
         assert!(r["status"] == "ok" || r["error"].is_string(), "{r}");
     }
 }
+
+#[test]
+fn a_file_declaring_huge_sizes_fails_alone_without_allocating_them() {
+    // a few KB whose _index and codes claim 10^12 cells, stretched to
+    // 10 GB (sparse) so its length no longer gives the claim away: that
+    // file's error, the files around it are summarised
+    let t = TempDir::new();
+    let huge = t.join("huge.h5ad");
+    std::fs::copy(h5("huge_claims"), &huge).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(10 << 30)
+        .unwrap();
+    let input = format!(
+        "{}\n{}\n{}\n",
+        h5("plain").display(),
+        huge.display(),
+        h5("anndata08").display()
+    );
+    let o = run("cxg-obs", &["-j", "1"], Some(input.as_bytes()));
+    o.code(1).stderr_has("3 files: 2 summarised, 1 failed");
+    assert!(!o.stderr.contains("memory allocation"), "{}", o.stderr);
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs.len(), 3);
+    check_against_anndata(&recs[0], "plain");
+    check_against_anndata(&recs[2], "anndata08");
+    assert_eq!(recs[1]["status"], "failed");
+    assert_eq!(
+        recs[1]["error"],
+        "column 'obs/cell_type_ontology_term_id/codes': declares 1000000000000 values but stores only 1000"
+    );
+}
+
+#[test]
+fn two_dimensional_codes_are_an_unsupported_layout() {
+    // plain.h5ad with its cell type codes reshaped to n/2 x 2: as many
+    // values as cells, but not one per cell
+    let o = run("cxg-obs", &[], Some(&list(&["codes_2d"])));
+    o.code(1);
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs[0]["status"], "failed");
+    assert_eq!(
+        recs[0]["error"],
+        "column 'obs/cell_type_ontology_term_id/codes': unsupported layout: shape [250, 2], expected one dimension (one value per cell)"
+    );
+}
