@@ -421,9 +421,11 @@ fn for_each_piece(
 ) -> R<u64> {
     let n = match ds.shape() {
         [n] => *n,
-        s => return Err(format!(
+        s => {
+            return Err(format!(
             "{place}: unsupported layout: shape {s:?}, expected one dimension (one value per cell)"
-        )),
+        ))
+        }
     };
     let elem = ds.raw_element_size().map_err(h5(place))?;
     if elem == 0 {
