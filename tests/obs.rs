@@ -289,14 +289,17 @@ fn join_adds_the_scalars_to_the_harvester_csv() {
     );
     o.ok();
     let csv = t.join("all_datasets_h5ad.csv");
-    // matched by dataset_version_id; by dataset_id (an older version in the
-    // CSV); no record at all; a quoted multi-line cell survives
+    // matched by dataset_version_id; another version of a dataset with a
+    // record (revised since: its counts must not be attached); no record
+    // at all; by dataset_id for a row without a version; a quoted
+    // multi-line cell survives
     std::fs::write(
         &csv,
         "collection_id,dataset_id,dataset_version_id,title,cell_count\n\
          c1,5e1c7f0a-2b3d-4c5e-8f6a-7b8c9d0e1f2a,0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b,\"two\nlines\",2000\n\
          c1,3b9d2e71-6c4a-4f8b-9e0d-1a2b3c4d5e6f,00000000-0000-4000-8000-000000000001,b,3000\n\
-         c2,00000000-0000-4000-8000-0000000000aa,00000000-0000-4000-8000-0000000000bb,c,7\n",
+         c2,00000000-0000-4000-8000-0000000000aa,00000000-0000-4000-8000-0000000000bb,c,7\n\
+         c1,3b9d2e71-6c4a-4f8b-9e0d-1a2b3c4d5e6f,,d,3000\n",
     )
     .unwrap();
     let out = t.join("all_datasets_obs.csv");
@@ -313,7 +316,11 @@ fn join_adds_the_scalars_to_the_harvester_csv() {
     );
     j.ok()
         .stderr_has("row 3 (dataset 00000000-0000-4000-8000-0000000000bb): no cxg-obs record")
-        .stderr_has("3 rows: 2 joined, 1 without a record, 0 whose file failed");
+        .stderr_has(
+            "row 2 (dataset 3b9d2e71-6c4a-4f8b-9e0d-1a2b3c4d5e6f): no cxg-obs record of version \
+             00000000-0000-4000-8000-000000000001, only of version 7c1e2a44-9d0b-4f3e-b6a1-5e8d2c9f0b77; cells left empty",
+        )
+        .stderr_has("4 rows: 2 joined, 1 without a record, 0 whose file failed, 1 with a record of another version only");
     let (h, rows) = csv_rows(&read(&out));
     assert_eq!(
         &h[5..],
@@ -330,8 +337,9 @@ fn join_adds_the_scalars_to_the_harvester_csv() {
     };
     assert_eq!(rows[0][3], "two\nlines");
     assert_eq!(rows[0][5..], want(&basic));
-    assert_eq!(rows[1][5..], want(&wide));
+    assert_eq!(rows[1][5..], ["", "", ""]);
     assert_eq!(rows[2][5..], ["", "", ""]);
+    assert_eq!(rows[3][5..], want(&wide));
     // a rerun on its own output replaces the columns: same file
     let again = run(
         "cxg-obs",
@@ -553,4 +561,45 @@ fn two_dimensional_codes_are_an_unsupported_layout() {
         recs[0]["error"],
         "column 'obs/cell_type_ontology_term_id/codes': unsupported layout: shape [250, 2], expected one dimension (one value per cell)"
     );
+}
+
+#[test]
+fn join_names_the_first_ten_rows_whose_record_is_another_version() {
+    let t = TempDir::new();
+    let obs = t.join("obs.jsonl");
+    run(
+        "cxg-obs",
+        &[
+            "-o",
+            obs.to_str().unwrap(),
+            fixture("h5ad/manifest.csv").to_str().unwrap(),
+        ],
+        None,
+    )
+    .ok();
+    // twelve revised versions of a dataset whose record is of version 0a3e…
+    let mut text = String::from("dataset_id,dataset_version_id\n");
+    for i in 0..12 {
+        text.push_str(&format!(
+            "5e1c7f0a-2b3d-4c5e-8f6a-7b8c9d0e1f2a,00000000-0000-4000-8000-0000000000{i:02}\n"
+        ));
+    }
+    let csv = t.join("revised.csv");
+    std::fs::write(&csv, text).unwrap();
+    let o = run(
+        "cxg-obs",
+        &["--join", csv.to_str().unwrap(), obs.to_str().unwrap()],
+        None,
+    );
+    // as for rows without a record: named, left empty, status 0
+    o.ok()
+        .stderr_has("row 10 (dataset 5e1c7f0a-2b3d-4c5e-8f6a-7b8c9d0e1f2a): no cxg-obs record of version 00000000-0000-4000-8000-000000000009, only of version 0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b")
+        .stderr_has("12 rows in all have a record of another version only (the first 10 named above)")
+        .stderr_has("12 rows: 0 joined, 0 without a record, 0 whose file failed, 12 with a record of another version only");
+    assert!(!o.stderr.contains("row 11 "), "{}", o.stderr);
+    let (_, rows) = csv_rows(&o.stdout);
+    assert_eq!(rows.len(), 12);
+    for r in &rows {
+        assert_eq!(r[2..], ["", "", ""]);
+    }
 }

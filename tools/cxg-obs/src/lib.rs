@@ -54,8 +54,9 @@ pub struct Args {
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
     /// Append normal_cell_count, primary_cell_count and donor_count to the
-    /// rows of this CSV (joined on dataset_version_id, else dataset_id),
-    /// reading FILE as this tool's JSON Lines
+    /// rows of this CSV (joined on dataset_version_id; on dataset_id only
+    /// for rows without a dataset_version_id), reading FILE as this tool's
+    /// JSON Lines
     #[arg(long, value_name = "CSV")]
     pub join: Option<PathBuf>,
     /// No summary line on stderr
@@ -421,6 +422,7 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
     let jname = input.name.clone();
     let mut stream = JsonStream::new(&jname, input.reader);
     let mut records: Vec<Value> = Vec::new();
+    let mut versions: Vec<String> = Vec::new();
     let (mut by_version, mut by_dataset) = (HashMap::new(), HashMap::new());
     while let Some((at, v)) = stream.next_value()? {
         let Some(dv) = v.get("dataset_version_id").and_then(Value::as_str) else {
@@ -445,6 +447,7 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
             .map(|k| (k.to_string(), v.get(*k).cloned().unwrap_or(Value::Null)))
             .collect();
         records.push(Value::Object(keep));
+        versions.push(dv.to_string());
     }
     let cin = Input::open(Some(csv_path))?;
     let cname = cin.name.clone();
@@ -481,6 +484,7 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
     let werr = |e| csv_write_error(&oname, e);
     w.write_record(&out_header).map_err(werr)?;
     let (mut rows, mut matched, mut unmatched, mut failed) = (0usize, 0usize, 0usize, 0usize);
+    let mut mismatched = 0usize;
     for (k, rec) in rdr.byte_records().enumerate() {
         let rec = rec.map_err(|e| Error::input(format!("{cname}: CSV record {}: {e}", k + 1)))?;
         rows += 1;
@@ -490,10 +494,17 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
                 .unwrap_or_default()
         };
         let (dv, did) = (cell(vi), cell(di));
-        let hit = by_version
-            .get(&dv)
-            .or_else(|| by_dataset.get(&did))
-            .map(|&i| &records[i]);
+        // by version; by dataset only for a row that names no version (a
+        // record of another version of the dataset must not be attached)
+        let hit = if dv.is_empty() {
+            by_dataset.get(&did)
+        } else {
+            by_version.get(&dv)
+        }
+        .map(|&i| &records[i]);
+        let other_version = (hit.is_none() && !dv.is_empty())
+            .then(|| by_dataset.get(&did))
+            .flatten();
         let mut cells: Vec<Vec<u8>> = rec.iter().map(<[u8]>::to_vec).collect();
         cells.resize(out_header.len(), Vec::new());
         let id = if dv.is_empty() { &did } else { &dv };
@@ -511,6 +522,19 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
                 ));
                 vec![String::new(); 3]
             }
+            None if other_version.is_some() => {
+                mismatched += 1;
+                if mismatched <= 10 {
+                    let have = other_version
+                        .map(|&i| versions[i].as_str())
+                        .unwrap_or_default();
+                    warn(format_args!(
+                        "{cname}: row {} (dataset {did}): no cxg-obs record of version {dv}, only of version {have}; cells left empty",
+                        k + 1
+                    ));
+                }
+                vec![String::new(); 3]
+            }
             None => {
                 unmatched += 1;
                 warn(format_args!(
@@ -526,9 +550,14 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
         w.write_record(&cells).map_err(werr)?;
     }
     ctx.put_out(csv_finish(w, &oname)?);
+    if mismatched > 10 {
+        warn(format_args!(
+            "{cname}: {mismatched} rows in all have a record of another version only (the first 10 named above)"
+        ));
+    }
     if !args.quiet {
         warn(format_args!(
-            "{rows} row{}: {matched} joined, {unmatched} without a record, {failed} whose file failed",
+            "{rows} row{}: {matched} joined, {unmatched} without a record, {failed} whose file failed, {mismatched} with a record of another version only",
             if rows == 1 { "" } else { "s" }
         ));
     }
