@@ -195,11 +195,18 @@ fn bad_files_fail_alone_and_are_named() {
 
 #[test]
 fn the_manifest_gives_ids_skips_failed_downloads_and_resolves_paths() {
-    // run from another folder: the manifest's relative paths are found
-    // beside it
+    // run from another folder: the manifest's relative paths are taken
+    // from --base
     let t = TempDir::new();
     let m = fixture("h5ad/manifest.csv");
-    let o = sh(t.path(), &format!("cxg-obs {}", m.display()));
+    let o = sh(
+        t.path(),
+        &format!(
+            "cxg-obs --base {} {}",
+            fixture("h5ad").display(),
+            m.display()
+        ),
+    );
     o.ok()
         .stderr_has(
             "row 3: dataset c4d3e2f1-a0b9-4c8d-9e7f-6a5b4c3d2e1f: the download failed; skipped",
@@ -219,6 +226,76 @@ fn the_manifest_gives_ids_skips_failed_downloads_and_resolves_paths() {
     let o2 = sh(&fixture("h5ad"), "cxg-obs < manifest.csv");
     o2.ok();
     assert_eq!(o2.stdout, o.stdout);
+    // and so does the manifest as a file from its own folder
+    let o3 = sh(&fixture("h5ad"), "cxg-obs manifest.csv");
+    o3.ok();
+    assert_eq!(o3.stdout, o.stdout);
+}
+
+#[test]
+fn a_manifest_row_never_reads_another_file() {
+    // from a folder holding a different plain.h5ad, without --base: the
+    // relative paths are taken from here, and the size check refuses the
+    // stranger instead of summarising it; nothing is looked up beside the
+    // manifest
+    let t = TempDir::new();
+    std::fs::copy(h5("anndata08"), t.join("plain.h5ad")).unwrap();
+    let m = fixture("h5ad/manifest.csv");
+    let o = sh(t.path(), &format!("cxg-obs {}", m.display()));
+    o.code(1)
+        .stderr_has("4 files: 0 summarised, 4 failed")
+        .stderr_has("'plain.h5ad': plain.h5ad has 252048 bytes, the manifest says 143944: not the file the manifest names");
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs.len(), 4);
+    for r in &recs {
+        assert_eq!(r["status"], "failed", "{r}");
+    }
+    assert!(
+        recs[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot open 0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b.h5ad"),
+        "{}",
+        recs[0]
+    );
+    // the size is checked with --base too, and a bytes cell that is not a
+    // number is that row's error
+    let t2 = TempDir::new();
+    std::fs::copy(h5("plain"), t2.join("a.h5ad")).unwrap();
+    std::fs::copy(h5("plain"), t2.join("b.h5ad")).unwrap();
+    let man = t2.join("m.csv");
+    std::fs::write(
+        &man,
+        "dataset_id,dataset_version_id,path,bytes,status
+         d1,v1,a.h5ad,143943,downloaded
+d2,v2,b.h5ad,lots,downloaded
+d3,v3,a.h5ad,143944,cached
+",
+    )
+    .unwrap();
+    let o = run(
+        "cxg-obs",
+        &["--base", t2.path().to_str().unwrap(), man.to_str().unwrap()],
+        None,
+    );
+    o.code(1).stderr_has("3 files: 1 summarised, 2 failed");
+    let recs = jsonl(&o.stdout);
+    let a = t2.join("a.h5ad");
+    assert_eq!(
+        recs[0]["error"],
+        format!(
+            "{} has 143944 bytes, the manifest says 143943: not the file the manifest names",
+            a.display()
+        )
+    );
+    assert_eq!(
+        recs[1]["error"],
+        "the manifest's bytes 'lots' is not a number"
+    );
+    let plain = json(&read(&fixture("h5ad/plain.expected.json")));
+    assert_eq!(recs[2]["status"], "ok");
+    assert_eq!(recs[2]["n_cells"], plain["n_cells"]);
+    assert_eq!(recs[2]["counts"], plain["counts"]);
 }
 
 #[test]
@@ -283,6 +360,8 @@ fn join_adds_the_scalars_to_the_harvester_csv() {
         &[
             "-o",
             obs.to_str().unwrap(),
+            "--base",
+            fixture("h5ad").to_str().unwrap(),
             fixture("h5ad/manifest.csv").to_str().unwrap(),
         ],
         None,
@@ -413,9 +492,10 @@ fn make_obs_summarises_the_manifest_and_joins_the_harvest() {
         let dest = data.join(format!("h5ad/{dv}.h5ad"));
         std::fs::copy(h5(name), &dest).unwrap();
         manifest.push_str(&format!(
-            "{},{dv},u,{},1,s,downloaded\n",
+            "{},{dv},u,{},{},s,downloaded\n",
             row[di],
-            dest.display()
+            dest.display(),
+            std::fs::metadata(&dest).unwrap().len()
         ));
     }
     manifest.push_str(&format!("{},{},u,,,,failed\n", rows[2][di], rows[2][vi]));
@@ -452,7 +532,7 @@ fn make_obs_summarises_the_manifest_and_joins_the_harvest() {
     std::fs::remove_file(data.join("all_datasets_obs.csv")).unwrap();
     let o = make(&args("obs"));
     assert_ne!(o.code, 0);
-    o.stderr_has("not an HDF5 file");
+    o.stderr_has("has 8 bytes, the manifest says");
     assert!(!data.join("obs.jsonl").exists());
     assert!(!data.join("all_datasets_obs.csv").exists());
     let left: Vec<String> = std::fs::read_dir(&data)
@@ -572,6 +652,8 @@ fn join_names_the_first_ten_rows_whose_record_is_another_version() {
         &[
             "-o",
             obs.to_str().unwrap(),
+            "--base",
+            fixture("h5ad").to_str().unwrap(),
             fixture("h5ad/manifest.csv").to_str().unwrap(),
         ],
         None,

@@ -59,6 +59,11 @@ pub struct Args {
     /// JSON Lines
     #[arg(long, value_name = "CSV")]
     pub join: Option<PathBuf>,
+    /// Take relative paths (of the manifest or the list) from DIR. Default:
+    /// the current folder, as cxg-download writes them relative to where it
+    /// ran; never looked up anywhere else
+    #[arg(long, value_name = "DIR")]
+    pub base: Option<PathBuf>,
     /// No summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
@@ -75,6 +80,8 @@ pub struct Job {
     pub resolved: PathBuf,
     pub dataset_id: Option<String>,
     pub dataset_version_id: Option<String>,
+    /// The manifest's `bytes`: the file must have this size.
+    pub bytes: Option<String>,
 }
 
 /// The input: the files to read and the manifest rows skipped.
@@ -86,8 +93,8 @@ pub struct Jobs {
 
 /// Parse the input: a manifest CSV (a header with a `path` column) or
 /// paths, one per line (blank lines and `#` comments ignored). Relative
-/// manifest paths are taken from the current folder, else from the
-/// manifest's folder.
+/// paths are taken from `base` if given, else from the current folder —
+/// one place, never a search.
 pub fn parse_input(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let header: Vec<String> = csv::ReaderBuilder::new()
@@ -107,9 +114,10 @@ pub fn parse_input(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> 
             }
             out.jobs.push(Job {
                 path: p.to_string(),
-                resolved: PathBuf::from(p),
+                resolved: resolve(p, base),
                 dataset_id: None,
                 dataset_version_id: None,
+                bytes: None,
             });
         }
         return Ok(out);
@@ -118,11 +126,12 @@ pub fn parse_input(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> 
         .has_headers(true)
         .from_reader(text.as_bytes());
     let col = |n: &str| header.iter().position(|h| h == n);
-    let (pi, si, di, vi) = (
+    let (pi, si, di, vi, bi) = (
         col("path"),
         col("status"),
         col("dataset_id"),
         col("dataset_version_id"),
+        col("bytes"),
     );
     for (k, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| Error::input(format!("{name}: CSV record {}: {e}", k + 1)))?;
@@ -145,20 +154,45 @@ pub fn parse_input(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> 
             continue;
         }
         let path = cell(pi).unwrap_or_default();
-        let mut resolved = PathBuf::from(&path);
-        if let Some(b) = base {
-            if resolved.is_relative() && !resolved.exists() && b.join(&resolved).exists() {
-                resolved = b.join(&resolved);
-            }
-        }
         out.jobs.push(Job {
+            resolved: resolve(&path, base),
             path,
-            resolved,
             dataset_id,
             dataset_version_id: dvid,
+            bytes: cell(bi),
         });
     }
     Ok(out)
+}
+
+/// Where a path is read from: as written if absolute, else under `base`
+/// (the current folder when none).
+fn resolve(path: &str, base: Option<&Path>) -> PathBuf {
+    match base {
+        Some(b) if Path::new(path).is_relative() => b.join(path),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The file must be as long as the manifest says: cheap, and it catches a
+/// path that resolves to another file.
+fn check_bytes(job: &Job) -> std::result::Result<(), String> {
+    let Some(want) = &job.bytes else {
+        return Ok(());
+    };
+    let want: u64 = want
+        .parse()
+        .map_err(|_| format!("the manifest's bytes '{want}' is not a number"))?;
+    let have = std::fs::metadata(&job.resolved)
+        .map_err(|e| format!("cannot open {}: {e}", job.resolved.display()))?
+        .len();
+    if have != want {
+        return Err(format!(
+            "{} has {have} bytes, the manifest says {want}: not the file the manifest names",
+            job.resolved.display()
+        ));
+    }
+    Ok(())
 }
 
 thread_local! {
@@ -171,6 +205,7 @@ pub fn summarize_job(job: &Job) -> std::result::Result<Summary, String> {
     if job.path.is_empty() {
         return Err("the manifest row has no path".into());
     }
+    check_bytes(job)?;
     QUIET_PANICS.with(|q| q.set(true));
     let r = std::panic::catch_unwind(|| h5ad::summarize(&job.resolved));
     QUIET_PANICS.with(|q| q.set(false));
@@ -334,14 +369,8 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let mut out = ctx.take_out();
     let input = ctx.input(args.file.as_deref())?;
     let name = input.name.clone();
-    let base = args
-        .file
-        .as_deref()
-        .filter(|p| p.as_os_str() != "-")
-        .and_then(Path::parent)
-        .map(Path::to_path_buf);
     let text = read_all(input)?;
-    let jobs = parse_input(&name, &text, base.as_deref())?;
+    let jobs = parse_input(&name, &text, args.base.as_deref())?;
     let started = Instant::now();
     let oname = out.name();
     let threads = args.jobs.map_or_else(
@@ -598,6 +627,7 @@ mod tests {
             resolved: p.into(),
             dataset_id: None,
             dataset_version_id: None,
+            bytes: None,
         };
         let uuid = "0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b";
         assert_eq!(version_id(&job(&format!("d/{uuid}.h5ad")), None), uuid);
