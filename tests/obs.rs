@@ -685,3 +685,23 @@ fn join_names_the_first_ten_rows_whose_record_is_another_version() {
         assert_eq!(r[2..], ["", "", ""]);
     }
 }
+
+#[test]
+fn a_label_column_that_links_to_itself_is_an_error_not_empty_labels() {
+    // plain.h5ad whose obs/cell_type is a soft link to itself: it is in
+    // obs's column-order, so its absence is not "a file with ids only"
+    let o = run(
+        "cxg-obs",
+        &[],
+        Some(&list(&["self_link_label", "ids_only"])),
+    );
+    o.code(1).stderr_has("2 files: 1 summarised, 1 failed");
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs[0]["status"], "failed");
+    assert_eq!(
+        recs[0]["error"],
+        "column 'obs/cell_type' is in obs's column-order but cannot be opened (a soft link that does not resolve?)"
+    );
+    // a file without label columns still has empty labels
+    check_against_anndata(&recs[1], "ids_only");
+}

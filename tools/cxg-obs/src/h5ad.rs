@@ -142,12 +142,26 @@ pub fn summarize(path: &Path) -> R<Summary> {
         file_len: bytes.len(),
     };
     let n_cells = members.n_cells()?;
+    // the columns anndata wrote (a column may be missing from the listing
+    // of members when it is a link that does not resolve)
+    let listed: Vec<String> = obs
+        .attribute("column-order")
+        .ok()
+        .and_then(|a| a.read_strings().ok())
+        .unwrap_or_default();
     let mut facets = Vec::with_capacity(FACETS.len());
     for name in FACETS {
         let (id_col, label_col) = columns(name);
         let ids = members.categorical(&id_col, n_cells)?;
         let labels = match &label_col {
             Some(l) if members.has(l) => Labels::Column(members.categorical(l, n_cells)?),
+            // obs names it but it does not open: a link that never resolves
+            // (a soft link to itself, or to nothing), not "ids only"
+            Some(l) if listed.iter().any(|c| c == l) => {
+                return Err(format!(
+                    "column 'obs/{l}' is in obs's column-order but cannot be opened (a soft link that does not resolve?)"
+                ))
+            }
             // a file not (yet) through CELLxGENE's ingest has ids only
             Some(_) => Labels::None,
             None => Labels::Ids,
