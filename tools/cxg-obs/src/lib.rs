@@ -29,6 +29,10 @@ const EXAMPLES: &str = "\
   # one JSON line per file, from the manifest cxg-download writes
   cxg-obs data/h5ad/manifest.csv > obs.jsonl
 
+  # relative paths are taken from the current folder (where cxg-download
+  # ran), or from --base: a harvest made in /srv/harvest, read from here
+  cxg-obs --base /srv/harvest /srv/harvest/data/h5ad/manifest.csv > obs.jsonl
+
   # or from a list of paths, 4 files at a time, as a flat CSV
   ls data/h5ad/*.h5ad | cxg-obs -j 4 --csv > obs.csv
 
