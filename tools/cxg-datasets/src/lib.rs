@@ -2,7 +2,7 @@
 //! its parent collection (without `datasets`) under the key `collection`.
 
 use clap::Parser;
-use cxg_core::io::{write_file_atomic, Input, Output};
+use cxg_core::io::{write_file_atomic, Input};
 use cxg_core::jq::Program;
 use cxg_core::json::{to_jq, JsonStream};
 use cxg_core::names::{safe, Written};
@@ -54,12 +54,10 @@ pub struct Args {
     /// files on stdout
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// Indent the JSON (as `jq .` does)
-    #[arg(long)]
-    pub pretty: bool,
-    /// Write to FILE (atomically) instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub json: cxg_core::cli::PrettyArgs,
+    #[command(flatten)]
+    pub out: cxg_core::cli::OutputArgs,
 }
 
 /// How messages name a collection: by its id when it has one.
@@ -174,7 +172,15 @@ fn dataset_line(d: &[Member<'_>], full: Option<&[Member<'_>]>, col_json: &[u8], 
     object(&ms, out);
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+/// Run in the context `ctx`: its output (`-o`) was checked before this is
+/// called, and records that could not be processed set the exit status.
+pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
+    let outcome = run_in(args, ctx)?;
+    ctx.add_outcome(outcome);
+    Ok(())
+}
+
+fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     // Compile before reading any input, so a bad expression fails fast.
     let filter = match &args.where_ {
         Some(code) => Some(Program::compile(code, "--where")?),
@@ -184,9 +190,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         Some(p) => Some(load_index(p)?),
         None => None,
     };
-    let input = Input::open(args.file.as_deref())?;
+    let input = ctx.input(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
-    let mut out = Output::open(args.output.as_deref())?;
+    let mut out = ctx.take_out();
     let oname = out.name();
     let mut written = Written::default();
     let mut fails = Failures::default();
@@ -287,7 +293,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 kept.push(d);
                 continue;
             }
-            let r = if args.pretty {
+            let r = if args.json.pretty {
                 let mut p = Vec::with_capacity(line.len() * 2);
                 let _ = emit(&line, true, &mut p);
                 p.push(b'\n');
@@ -307,7 +313,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                     cid.as_deref(),
                     kept,
                     &place,
-                    args.pretty,
+                    args.json.pretty,
                     &mut written,
                 )?;
                 for f in files {
@@ -349,7 +355,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             plural(seen)
         ));
     }
-    out.finish()?;
+    ctx.put_out(out);
     Ok(if fails.total == 0 {
         Outcome::Complete
     } else {
@@ -428,4 +434,60 @@ fn write_layout(
     let mut files = vec![cpath, dpath];
     files.extend(names);
     Ok(files)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod in_process {
+    use super::*;
+
+    fn datasets(flags: &[&str], stdin: &str) -> (i32, String, Vec<String>) {
+        let mut argv = vec!["cxg-datasets"];
+        argv.extend_from_slice(flags);
+        let args = Args::try_parse_from(argv).unwrap();
+        cxg_core::ctx::run_memory(stdin.as_bytes(), |ctx| run(args, ctx))
+    }
+
+    /// Literal collections → literal dataset lines, one line per case.
+    #[test]
+    fn yields() {
+        let c = r#"{"collection_id":"c","name":"N","datasets":[{"dataset_id":"d1","n":1.50},{"dataset_id":"d2","organism":[{"label":"x"}]}],"z":0}"#;
+        let d1 =
+            r#"{"dataset_id":"d1","n":1.50,"collection":{"collection_id":"c","name":"N","z":0}}"#;
+        let d2 = r#"{"dataset_id":"d2","organism":[{"label":"x"}],"collection":{"collection_id":"c","name":"N","z":0}}"#;
+        let cases: Vec<(Vec<&str>, String, i32, String)> = vec![
+            (vec![], format!("[{c}]"), 0, format!("{d1}\n{d2}\n")),
+            (vec![], format!("{c}\n"), 0, format!("{d1}\n{d2}\n")),
+            (
+                vec!["--where", ".organism | length > 0"],
+                format!("[{c}]"),
+                0,
+                format!("{d2}\n"),
+            ),
+            (
+                vec![],
+                r#"[{"collection_id":"e","datasets":null}]"#.into(),
+                0,
+                String::new(),
+            ),
+            (
+                vec![],
+                r#"[{"collection_id":"e","datasets":3}]"#.into(),
+                2,
+                String::new(),
+            ),
+            (vec![], r#"[{"dataset_id":"d"}]"#.into(), 2, String::new()),
+            (
+                vec!["--where", "def f: 1 + f; f"],
+                format!("[{c}]"),
+                2,
+                String::new(),
+            ),
+        ];
+        for (flags, input, code, want) in cases {
+            let (got_code, out, warnings) = datasets(&flags, &input);
+            assert_eq!(got_code, code, "{flags:?} {input}: {warnings:?}");
+            assert_eq!(out, want, "{flags:?} {input}");
+        }
+    }
 }

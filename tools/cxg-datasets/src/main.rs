@@ -2,5 +2,6 @@ use clap::Parser;
 
 fn main() {
     let args = cxg_datasets::Args::parse();
-    cxg_core::cli::main_with("cxg-datasets", || cxg_datasets::run(args))
+    let output = args.out.output.clone();
+    cxg_core::cli::main_ctx("cxg-datasets", output, |ctx| cxg_datasets::run(args, ctx))
 }

@@ -2,7 +2,7 @@
 //! file per value, from a JSON array or JSON Lines, streaming.
 
 use clap::Parser;
-use cxg_core::io::{AtomicFile, Input, Output};
+use cxg_core::io::AtomicFile;
 use cxg_core::json::JsonStream;
 use cxg_core::names::{Template, Written};
 use cxg_core::raw::shadow;
@@ -40,19 +40,25 @@ pub struct Args {
         default_value = "collection_{collection_id}.json"
     )]
     pub name: String,
-    /// Indent the JSON (as `jq .` does)
-    #[arg(long)]
-    pub pretty: bool,
-    /// Write the lines (or the list of files) to FILE, atomically
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub json: cxg_core::cli::PrettyArgs,
+    #[command(flatten)]
+    pub out: cxg_core::cli::OutputArgs,
 }
 
-pub fn run(args: Args) -> Result<Outcome> {
+/// Run in the context `ctx`: its output (`-o`) was checked before this is
+/// called, and records that could not be processed set the exit status.
+pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
+    let outcome = run_in(args, ctx)?;
+    ctx.add_outcome(outcome);
+    Ok(())
+}
+
+fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let template = Template::parse(&args.name)?;
-    let input = Input::open(args.file.as_deref())?;
+    let input = ctx.input(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
-    let mut out = Output::open(args.output.as_deref())?;
+    let mut out = ctx.take_out();
     let oname = out.name();
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir)
@@ -64,7 +70,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut buf = Vec::with_capacity(1 << 16);
     loop {
         buf.clear();
-        let Some(at) = stream.next_emit(args.pretty, &mut buf)? else {
+        let Some(at) = stream.next_emit(args.json.pretty, &mut buf)? else {
             break;
         };
         buf.push(b'\n');
@@ -83,6 +89,63 @@ pub fn run(args: Args) -> Result<Outcome> {
         f.commit()?;
         writeln!(out, "{}", path.display()).map_err(|e| Error::write(&oname, e))?;
     }
-    out.finish()?;
+    ctx.put_out(out);
     Ok(Outcome::Complete)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod in_process {
+    use super::*;
+
+    fn split(flags: &[&str], stdin: &str) -> (i32, String, Vec<String>) {
+        let mut argv = vec!["cxg-split"];
+        argv.extend_from_slice(flags);
+        let args = Args::try_parse_from(argv).unwrap();
+        cxg_core::ctx::run_memory(stdin.as_bytes(), |ctx| run(args, ctx))
+    }
+
+    /// Literal input → literal output (what `jq -c '.[]'` / `jq -c .` print,
+    /// numbers as written), one line per case.
+    #[test]
+    fn yields() {
+        let cases: [(&[&str], &str, i32, &str); 9] = [
+            (
+                &[],
+                "[1, \"a\" ,{\"b\" : [ ]}]",
+                0,
+                "1\n\"a\"\n{\"b\":[]}\n",
+            ),
+            (&[], "[]", 0, ""),
+            (&[], "", 0, ""),
+            (&[], "{\"a\":1}\n{\"a\": 2}\n", 0, "{\"a\":1}\n{\"a\":2}\n"),
+            (
+                &[],
+                "[1.50, 1E2, -0, 123456789012345678901234567890]",
+                0,
+                "1.50\n1E2\n-0\n123456789012345678901234567890\n",
+            ),
+            (&[], "[{\"z\":1,\"a\":2}]", 0, "{\"z\":1,\"a\":2}\n"),
+            (
+                &["--pretty"],
+                "[{\"a\":[1]}]",
+                0,
+                "{\n  \"a\": [\n    1\n  ]\n}\n",
+            ),
+            (&[], "[1, 2", 2, ""),
+            (&[], "[1] x", 2, ""),
+        ];
+        for (flags, input, code, want) in cases {
+            let (got_code, out, warnings) = split(flags, input);
+            assert_eq!(got_code, code, "{input:?}: {warnings:?}");
+            if code == 0 {
+                assert_eq!(out, want, "{input:?}");
+            } else {
+                assert!(
+                    warnings.iter().any(|w| w.contains("stdin")),
+                    "{input:?}: {warnings:?}"
+                );
+            }
+        }
+    }
 }

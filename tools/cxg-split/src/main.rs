@@ -2,5 +2,6 @@ use clap::Parser;
 
 fn main() {
     let args = cxg_split::Args::parse();
-    cxg_core::cli::main_with("cxg-split", || cxg_split::run(args))
+    let output = args.out.output.clone();
+    cxg_core::cli::main_ctx("cxg-split", output, |ctx| cxg_split::run(args, ctx))
 }

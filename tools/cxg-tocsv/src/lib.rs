@@ -5,7 +5,7 @@
 
 use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
-use cxg_core::io::{csv_record, Input, Output};
+use cxg_core::io::csv_record;
 use cxg_core::jq::{Program, Val};
 use cxg_core::json::{jq_object, to_jq, JsonStream};
 use cxg_core::raw::{as_str, members};
@@ -66,9 +66,8 @@ pub struct Args {
     /// Print the column definitions in use (a valid --columns file) and exit
     #[arg(long)]
     pub list_columns: bool,
-    /// Write to FILE (atomically) instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: cxg_core::cli::OutputArgs,
 }
 
 /// One column: its name and jq expression.
@@ -706,21 +705,29 @@ fn read_batch<R: std::io::Read>(
 /// Seed columns that are empty by design (the old harvester's placeholders).
 const SEED_EMPTY: [&str; 2] = ["author_cell_type", "embedding"];
 
-pub fn run(args: Args) -> Result<Outcome> {
+/// Run in the context `ctx`: its output (`-o`) was checked before this is
+/// called, and records that could not be processed set the exit status.
+pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
+    let outcome = run_in(args, ctx)?;
+    ctx.add_outcome(outcome);
+    Ok(())
+}
+
+fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     // The output is checked before any input is read.
-    let out = Output::open(args.output.as_deref())?;
+    let out = ctx.take_out();
     let cols = columns_for(&args)?;
     if args.list_columns {
         let mut out = out;
         let name = out.name();
         std::io::Write::write_all(&mut out, list_columns(&cols).as_bytes())
             .map_err(|e| Error::write(&name, e))?;
-        out.finish()?;
+        ctx.put_out(out);
         return Ok(Outcome::Complete);
     }
     // Compile every column before reading any input.
     let programs: Vec<Compiled> = cols.into_iter().map(compile).collect::<Result<_>>()?;
-    let input = Input::open(args.file.as_deref())?;
+    let input = ctx.input(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
     let mut rows: Vec<Row> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
@@ -830,7 +837,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let out = out
         .into_inner()
         .map_err(|e| Error::write(&name, e.into_error()))?;
-    out.finish()?;
+    ctx.put_out(out);
     Ok(if failed == 0 {
         Outcome::Complete
     } else {

@@ -7,5 +7,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args = cxg_tocsv::Args::parse();
-    cxg_core::cli::main_with("cxg-tocsv", || cxg_tocsv::run(args))
+    let output = args.out.output.clone();
+    cxg_core::cli::main_ctx("cxg-tocsv", output, |ctx| cxg_tocsv::run(args, ctx))
 }
