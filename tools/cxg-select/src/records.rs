@@ -224,18 +224,28 @@ impl Lines {
         self.end = loop {
             let mut found = None;
             while i < self.buf.len() {
-                let c = self.buf[i];
-                i += 1;
                 if in_str {
                     if esc {
                         esc = false;
-                    } else if c == b'\\' {
-                        esc = true;
-                    } else if c == b'"' {
-                        in_str = false;
+                        i += 1;
+                        continue;
+                    }
+                    // the string's plain run in one step (the hot path)
+                    match self.buf[i..].iter().position(|&b| b == b'"' || b == b'\\') {
+                        None => i = self.buf.len(),
+                        Some(k) => {
+                            if self.buf[i + k] == b'\\' {
+                                esc = true;
+                            } else {
+                                in_str = false;
+                            }
+                            i += k + 1;
+                        }
                     }
                     continue;
                 }
+                let c = self.buf[i];
+                i += 1;
                 match c {
                     b'"' => in_str = true,
                     b'{' | b'[' => depth += 1,
@@ -268,5 +278,42 @@ impl Lines {
             )));
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn all(input: &[u8]) -> Result<Vec<u8>> {
+        let mut r = Records::open("t".into(), Box::new(Cursor::new(input.to_vec())))?;
+        let mut out = Vec::new();
+        while r.next()? {
+            r.write_to(&mut out).unwrap();
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn lines_as_read_strings_with_brackets_and_escapes() {
+        let lines: &[u8] = b"\xEF\xBB\xBF\n {\"a\":\"x\\\"}{[\",\"b\":\"\\\\\"}\r\n\t{\"c\":1}";
+        assert_eq!(
+            all(lines).unwrap(),
+            b" {\"a\":\"x\\\"}{[\",\"b\":\"\\\\\"}\r\n\t{\"c\":1}\n"
+        );
+        // over two lines: one compact line
+        assert_eq!(all(b"{\"c\":\n [1]}\n").unwrap(), b"{\"c\":[1]}\n");
+        // arrays go to the stream
+        assert_eq!(all(b"\n[ {\"a\": 1} ]").unwrap(), b"{\"a\":1}\n");
+        let e = all(b"{\"a\":1}\n\n{\"b\":").unwrap_err().to_string();
+        assert!(e.contains("t: line 3: record 2: unexpected end"), "{e}");
+        let e = all(b"{\"a\":1} {\"b\":2}\n").unwrap_err().to_string();
+        assert!(e.contains("line 1: record 1: '{' after the end"), "{e}");
+        let e = all(b"{\"a\":1}\n7\n").unwrap_err().to_string();
+        assert!(
+            e.contains("line 2: record 2: expected a JSON object"),
+            "{e}"
+        );
     }
 }
