@@ -98,7 +98,7 @@ FORCE:
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
-	@start=$$(date +%s); $(MAKE) stages; $(MAKE) snapshot; \
+	@start=$$(date +%s); rm -f "$(REQUEST_LOG)"; $(MAKE) stages; $(MAKE) snapshot; \
 	t=$$(stat -c %Y "$(DATA)/collections.json"); age=$$(( $$(date +%s) - t )); \
 	if [ "$$t" -ge "$$start" ]; then \
 	  echo "harvest complete: $(DATA)/all_datasets_h5ad.csv (fetched just now from $(API_URL))"; \
@@ -192,11 +192,13 @@ downloads: $(DATA)/all_datasets_h5ad.csv
 	$(DOWNLOAD) --dir "$(DATA)/h5ad" $(if $(wildcard $(DATA)/h5ad/manifest.csv),--previous "$(DATA)/h5ad/manifest.csv") --failures "$(DATA)/h5ad/failures.csv" -o "$(DATA)/h5ad/manifest.csv" "$<"
 
 # Every request of the networked stages is appended to $(REQUEST_LOG)
-# (cxg-core's --log-requests, via its environment variable), for provenance.json.
+# (cxg-core's --log-requests, via its environment variable), for provenance.json;
+# harvest starts it afresh, so an earlier failed run's requests are not listed.
 $(OUTPUTS): export CXG_LOG_REQUESTS = $(REQUEST_LOG)
 
 # After the stages: keep the raw responses and the provenance of this harvest in a new,
-# never overwritten $(SNAPSHOTS)/<UTC time>/; the request log starts afresh.
+# never overwritten $(SNAPSHOTS)/<UTC time>/ (none when nothing was fetched and the
+# raw files equal the newest snapshot's: provenance.json is still rewritten).
 # ONTOLOGY_FILES (set by the selection stage) and ONTOLOGY_RELEASE name the
 # ontology releases a selection used.
 $(DATA)/provenance.json: $(OUTPUTS)
@@ -216,6 +218,7 @@ snapshots:
 	@$(SNAP) list "$(SNAPSHOTS)"
 
 ## diff: what changed between the two newest snapshots, into $(DATA)/changes.jsonl
+# (a rebuild that fetched nothing adds no snapshot, so it leaves this diff as it was)
 diff:
 	@if [ "$$(ls -d "$(SNAPSHOTS)"/[0-9]*T*Z*/ 2>/dev/null | wc -l)" -lt 2 ]; then \
 		echo "diff: fewer than two snapshots in $(SNAPSHOTS) so far; each 'make refresh' adds one"; \

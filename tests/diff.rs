@@ -589,3 +589,139 @@ fn one_harvest_in_every_form_compares_equal() {
         }
     }
 }
+
+/// A minimal dataset record for the tests below.
+fn rec(id: &str, version: &str, revised_at: &str, cells: Value, size: Value) -> Value {
+    json!({"dataset_id": id, "collection_id": uuid(900), "dataset_version_id": version,
+           "revised_at": revised_at, "cell_count": cells,
+           "assets": [{"filetype": "H5AD", "url": "https://x/a.h5ad", "filesize": size}]})
+}
+
+fn lines(v: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in v {
+        out.extend(serde_json::to_vec(r).unwrap());
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn deltas_beyond_i64_never_panic_nor_wrap() {
+    let t = TempDir::new();
+    let (a, b) = (t.join("a.jsonl"), t.join("b.jsonl"));
+    let id = uuid(1);
+    std::fs::write(&a, lines(&[rec(&id, "v1", "2026", json!(-1), json!(-1))])).unwrap();
+    std::fs::write(
+        &b,
+        lines(&[rec(&id, "v2", "2026", json!(i64::MAX), json!(i64::MAX))]),
+    )
+    .unwrap();
+    let o = diff(&[&p(&a), &p(&b)]);
+    let recs = jsonl(&o.ok().stdout);
+    let f = &recs[0]["fields"];
+    // i64::MAX - (-1) = 2^63: exact, not wrapped to i64::MIN
+    assert_eq!(f["cell_count"]["delta"], json!(9223372036854775808u64));
+    assert_eq!(
+        f["assets.H5AD.filesize"]["delta"],
+        json!(9223372036854775808u64)
+    );
+    // the other way: exactly i64::MIN
+    let o = diff(&[&p(&b), &p(&a)]);
+    let recs = jsonl(&o.ok().stdout);
+    assert_eq!(
+        recs[0]["fields"]["cell_count"]["delta"],
+        json!(-9223372036854775808i64)
+    );
+    diff(&[&p(&b), &p(&a), "--format", "csv"]).ok();
+}
+
+#[test]
+fn duplicates_choose_the_same_record_whatever_the_order_and_are_named() {
+    let t = TempDir::new();
+    let id = uuid(7);
+    let other = uuid(8);
+    let x = rec(&id, "v1", "2026-01-01", json!(10), json!(5));
+    let y = rec(&id, "v1", "2026-01-01", json!(12), json!(5));
+    let base = t.join("base.jsonl");
+    std::fs::write(
+        &base,
+        lines(&[
+            rec(&id, "v1", "2026-01-01", json!(11), json!(5)),
+            rec(&other, "v1", "2026-01-01", json!(1), json!(1)),
+        ]),
+    )
+    .unwrap();
+    let (f1, f2) = (t.join("xy.jsonl"), t.join("yx.jsonl"));
+    let o2 = rec(&other, "v1", "2026-01-01", json!(1), json!(1));
+    std::fs::write(&f1, lines(&[x.clone(), o2.clone(), y.clone()])).unwrap();
+    std::fs::write(&f2, lines(&[y, o2, x])).unwrap();
+    let a = diff(&[&p(&base), &p(&f1)]);
+    let b = diff(&[&p(&base), &p(&f2)]);
+    assert_eq!(a.ok().stdout, b.ok().stdout);
+    a.stderr_has("1 dataset id appears more than once")
+        .stderr_has(&id);
+    // the larger content (12 cells) is the one compared
+    let recs = jsonl(&a.stdout);
+    assert_eq!(recs[0]["fields"]["cell_count"]["new"], 12);
+    // a later revised_at wins over larger content
+    let z = rec(&id, "v1", "2026-02-01", json!(3), json!(5));
+    let w = rec(&id, "v1", "2026-01-01", json!(99), json!(5));
+    std::fs::write(&f1, lines(&[z.clone(), w.clone()])).unwrap();
+    std::fs::write(&f2, lines(&[w, z])).unwrap();
+    let a = diff(&[&p(&base), &p(&f1)]);
+    let b = diff(&[&p(&base), &p(&f2)]);
+    assert_eq!(a.stdout, b.stdout);
+    let recs = jsonl(&a.stdout);
+    let r = recs
+        .iter()
+        .find(|r| r["dataset_id"] == id.as_str())
+        .unwrap();
+    assert_eq!(r["fields"]["cell_count"]["new"], 3);
+
+    // duplicate collection entries in a snapshot folder: the same choice either way
+    let (s1, s2, s0) = (t.join("s1"), t.join("s2"), t.join("s0"));
+    let idx = json!([rec(&id, "v1", "2026-01-01", json!(11), json!(5))]);
+    let c = |name: &str| json!({"collection_id": uuid(900), "name": name});
+    for (dir, colls) in [
+        (&s0, json!([c("base")])),
+        (&s1, json!([c("first"), c("second")])),
+        (&s2, json!([c("second"), c("first")])),
+    ] {
+        std::fs::create_dir_all(dir).unwrap();
+        write_json(&dir.join("datasets_index.json"), &idx);
+        write_json(&dir.join("collections.json"), &colls);
+    }
+    let a = diff(&[&p(&s0), &p(&s1)]);
+    let b = diff(&[&p(&s0), &p(&s2)]);
+    assert_eq!(a.ok().stdout, b.ok().stdout);
+    a.stderr_has("1 collection id appears more than once")
+        .stderr_has(&uuid(900));
+    let recs = jsonl(&a.stdout);
+    assert_eq!(recs[0]["fields"]["collection.name"]["new"], "second");
+}
+
+#[test]
+fn ids_compare_case_insensitively_and_an_empty_side_is_an_error() {
+    let t = TempDir::new();
+    let id = "0000000a-0000-4000-8000-00000000000a";
+    let a = t.join("a.jsonl");
+    let b = t.join("b.jsonl");
+    std::fs::write(&a, lines(&[rec(id, "v1", "2026", json!(1), json!(1))])).unwrap();
+    std::fs::write(
+        &b,
+        lines(&[rec(&id.to_uppercase(), "v1", "2026", json!(1), json!(1))]),
+    )
+    .unwrap();
+    let o = diff(&[&p(&a), &p(&b)]);
+    assert!(o.ok().stdout.is_empty(), "{}", o.text());
+    // an empty NEW (e.g. </dev/null) is refused, not "everything removed"
+    let o = run("cxg-diff", &[&p(&a), "-"], Some(b""));
+    o.code(2).stderr_has("holds no datasets");
+    assert!(o.stdout.is_empty());
+    diff(&["/dev/null", &p(&a)])
+        .code(2)
+        .stderr_has("--allow-empty");
+    let o = run("cxg-diff", &["--allow-empty", &p(&a), "-"], Some(b""));
+    assert_eq!(jsonl(&o.ok().stdout)[0]["change"], "removed");
+}

@@ -1212,3 +1212,63 @@ fn cxg_gen_killed_leaves_no_staging_folder() {
     assert_eq!(st.code(), Some(143));
     assert!(work.names().is_empty(), "{:?}", work.names());
 }
+
+#[test]
+fn log_requests_records_each_transfer_for_provenance() {
+    let t = snapshot(&["--seed", "8", "--collections", "2", "--datasets", "4"]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--log-requests",
+            "requests.jsonl",
+            "index.json",
+            "-o",
+            "m.csv",
+        ],
+        None,
+    );
+    o.ok();
+    let m = manifest(&read(&work.join("m.csv")));
+    let log = jsonl(&read(&work.join("requests.jsonl")));
+    assert_eq!(log.len(), 4, "{log:?}");
+    for r in &m {
+        let l = log
+            .iter()
+            .find(|l| l["url"] == r["url"].as_str())
+            .expect("every transfer is logged");
+        assert_eq!(l["method"], "GET");
+        assert_eq!(l["status"], 200);
+        assert_eq!(l["attempts"], 1);
+        assert_eq!(l["tool"], "cxg-download");
+        assert_eq!(l["sha256"], r["sha256"].as_str());
+        assert_eq!(l["bytes"].to_string(), r["bytes"]);
+    }
+    // a rerun transfers nothing and so logs nothing; the variable works too
+    let mut c = Command::new(bin("cxg-download"));
+    c.args(["--dir", "h5ad", "index.json", "-o", "m.csv"])
+        .current_dir(work.path())
+        .env("CXG_LOG_REQUESTS", work.join("requests.jsonl"));
+    run_cmd(c, None).ok();
+    assert_eq!(jsonl(&read(&work.join("requests.jsonl"))).len(), 4);
+    // an unwritable log is a usage error before any transfer
+    let before = asset_requests(&s).len();
+    download(
+        work.path(),
+        &[
+            "--log-requests",
+            "/no/such/dir/l.jsonl",
+            "--dir",
+            "h5ad2",
+            "index.json",
+        ],
+        None,
+    )
+    .code(2)
+    .stderr_has("--log-requests");
+    assert_eq!(asset_requests(&s).len(), before);
+}

@@ -202,8 +202,11 @@ fn make_refresh_twice_keeps_two_snapshots_and_a_diff() {
             inode(&a.join("datasets_index.json")),
             inode(&b.join("datasets_index.json"))
         );
+        // the working files hold the newest content but never share an
+        // inode with the store (editing them cannot reach a snapshot)
         for f in ["collections.json", "datasets_index.json"] {
-            assert_eq!(inode(&data.join(f)), inode(&b.join(f)), "{f}");
+            assert_ne!(inode(&data.join(f)), inode(&b.join(f)), "{f}");
+            assert_eq!(read(&data.join(f)), read(&b.join(f)), "{f}");
         }
     }
     assert_eq!(
@@ -243,6 +246,15 @@ fn make_refresh_twice_keeps_two_snapshots_and_a_diff() {
     // a make with nothing new adds no snapshot
     make_in("harvest", &data, &s.url).ok();
     assert_eq!(snapshots(&data).len(), 2);
+    // a rebuild that fetches nothing adds none either, and make diff keeps
+    // the changes of the last fetch (not an empty diff)
+    std::fs::remove_file(data.join("all_datasets_h5ad.csv")).unwrap();
+    let o = make_in("harvest", &data, &s.url);
+    o.ok().stderr_has("no new snapshot");
+    assert_eq!(snapshots(&data).len(), 2);
+    assert!(data.join("all_datasets_h5ad.csv").exists());
+    make_in("diff", &data, &s.url).ok();
+    assert_eq!(read(&data.join("changes.jsonl")), before);
 }
 
 /// SHA-256 of a file, as lowercase hex.
@@ -387,8 +399,18 @@ fn snapshot_save_never_overwrites_and_leaves_nothing_on_bad_input() {
     let snaps = t.join("snaps");
     let s = snaps.display().to_string();
     let f = a.display().to_string();
-    for _ in 0..3 {
-        run("cxg-snapshot", &["save", "-q", "--into", &s, &f], None).ok();
+    run("cxg-snapshot", &["save", "-q", "--into", &s, &f], None).ok();
+    // the same raw files and no requests: no new snapshot unless --always
+    run("cxg-snapshot", &["save", "--into", &s, &f], None)
+        .ok()
+        .stderr_has("no new snapshot");
+    for _ in 0..2 {
+        run(
+            "cxg-snapshot",
+            &["save", "-q", "--always", "--into", &s, &f],
+            None,
+        )
+        .ok();
     }
     // the ontology files a selection used: release from the name, size, SHA-256
     let onto = t.join("CL-ontology-v2026-03-26.json.zst");
@@ -457,4 +479,204 @@ fn snapshot_save_never_overwrites_and_leaves_nothing_on_bad_input() {
     run("cxg-snapshot", &["save", "--into", &s, &f, &f], None)
         .code(2)
         .stderr_has("its own name");
+}
+
+fn snap_names(snaps: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('2'))
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(unix)]
+#[test]
+fn editing_a_working_file_never_reaches_the_store_and_damage_is_repaired() {
+    let t = TempDir::new();
+    let data = t.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let c = data.join("collections.json");
+    let good = b"[{\"collection_id\":\"x\"}]\n".to_vec();
+    std::fs::write(&c, &good).unwrap();
+    let snaps = t.join("snaps");
+    let s = snaps.display().to_string();
+    let f = c.display().to_string();
+    run("cxg-snapshot", &["save", "-q", "--into", &s, &f], None).ok();
+    let first = snaps.join(&snap_names(&snaps)[0]);
+    assert_ne!(inode(&c), inode(&first.join("collections.json")));
+    // `echo X >> data/collections.json` touches the working file only
+    let mut edited = good.clone();
+    edited.extend(b"X\n");
+    std::fs::write(&c, &edited).unwrap();
+    assert_eq!(read(&first.join("collections.json")), good);
+    run("cxg-snapshot", &["verify", &s], None)
+        .ok()
+        .stderr_has("0 damaged");
+    // the store damaged behind its back (root ignores the read-only bit)
+    std::fs::write(&c, &good).unwrap();
+    let obj = std::fs::read_dir(snaps.join(".objects"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut perm = std::fs::metadata(&obj).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(&obj, perm).unwrap();
+    std::fs::write(&obj, b"corrupt").unwrap();
+    run("cxg-snapshot", &["verify", &s], None)
+        .code(1)
+        .stderr_has(&obj.display().to_string())
+        .stderr_has(&first.display().to_string());
+    // the next save re-hashes the object, names it and stores the good copy
+    let o = run("cxg-snapshot", &["save", "--into", &s, &f], None);
+    o.ok().stderr_has("damaged");
+    let names = snap_names(&snaps);
+    assert_eq!(names.len(), 2);
+    assert_eq!(read(&snaps.join(&names[1]).join("collections.json")), good);
+    assert_eq!(read(&obj), good);
+    assert_eq!(read(&c), good);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_working_file_is_stored_by_its_content() {
+    let t = TempDir::new();
+    let store = t.join("store");
+    let data = t.join("data");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let body = b"[{\"collection_id\":\"y\"}]\n";
+    std::fs::write(store.join("c.json"), body).unwrap();
+    let c = data.join("collections.json");
+    std::os::unix::fs::symlink("../store/c.json", &c).unwrap();
+    let snaps = t.join("snaps");
+    run(
+        "cxg-snapshot",
+        &[
+            "save",
+            "-q",
+            "--into",
+            &snaps.display().to_string(),
+            &c.display().to_string(),
+        ],
+        None,
+    )
+    .ok();
+    let saved = snaps.join(&snap_names(&snaps)[0]).join("collections.json");
+    let m = std::fs::symlink_metadata(&saved).unwrap();
+    assert!(m.file_type().is_file(), "{m:?}");
+    assert_eq!(read(&saved), body);
+    // the working link is left as it was
+    assert!(std::fs::symlink_metadata(&c)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn list_names_a_damaged_snapshot_and_lists_the_others() {
+    let t = TempDir::new();
+    let c = t.join("collections.json");
+    let snaps = t.join("snaps");
+    let s = snaps.display().to_string();
+    for body in ["[{\"collection_id\":\"a\"}]", "[{\"collection_id\":\"b\"}]"] {
+        std::fs::write(&c, body).unwrap();
+        run(
+            "cxg-snapshot",
+            &["save", "-q", "--into", &s, &c.display().to_string()],
+            None,
+        )
+        .ok();
+    }
+    let names = snap_names(&snaps);
+    assert_eq!(names.len(), 2);
+    let broken = snaps.join(&names[0]).join("collections.json");
+    std::fs::remove_file(&broken).unwrap();
+    std::fs::write(&broken, "[{\"collection_id\":").unwrap();
+    // and a staging folder left by a save killed with SIGKILL
+    let stale = snaps.join(".saving.999999999");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("collections.json"), "x").unwrap();
+    let o = run("cxg-snapshot", &["list", &s], None);
+    o.code(1)
+        .stderr_has(&format!("snapshot {} is damaged", names[0]))
+        .stderr_has("interrupted save");
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let listed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(listed.contains(&names[1].as_str()), "{text}");
+    assert!(!listed.contains(&names[0].as_str()), "{text}");
+    assert!(!stale.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_during_save_leaves_no_staging_folder() {
+    let t = TempDir::new();
+    let c = t.join("collections.json");
+    std::fs::write(&c, "[]").unwrap();
+    // an output that blocks the save after its staging folder exists
+    let fifo = t.join("fifo.csv");
+    sh(t.path(), &format!("mkfifo '{}'", fifo.display())).ok();
+    let snaps = t.join("snaps");
+    let mut child = Command::new(bin("cxg-snapshot"))
+        .args(["save", "--into"])
+        .arg(&snaps)
+        .arg("--output-file")
+        .arg(&fifo)
+        .arg(&c)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let staging = snaps.join(format!(".saving.{}", child.id()));
+    let mut waited = 0;
+    while !staging.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waited += 1;
+        assert!(waited < 1500, "no staging folder appeared");
+    }
+    // let the signal thread start (it is installed before any work)
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(130));
+    assert!(!staging.exists());
+    assert!(snap_names(&snaps).is_empty());
+}
+
+#[test]
+fn provenance_lists_only_this_runs_requests() {
+    let t = TempDir::new();
+    let snap = t.join("api");
+    generate(
+        &snap,
+        &["--seed", "25", "--collections", "3", "--datasets", "6"],
+    );
+    let data = t.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // an earlier failed run left its requests in the log
+    std::fs::write(
+        data.join("requests.jsonl"),
+        "{\"at\":\"2000-01-01T00:00:00Z\",\"method\":\"GET\",\
+         \"url\":\"http://127.0.0.1:9/curation/v1/old\",\"status\":500}\n",
+    )
+    .unwrap();
+    let s = Server::start(&snap, &[]);
+    make_in("harvest", &data, &s.url).ok();
+    let prov = json(&read(&data.join("provenance.json")));
+    assert_eq!(logged(&prov, &s.url), served(&s));
+    assert_eq!(
+        prov["requests"].as_array().unwrap().len(),
+        s.requests().len()
+    );
+    assert!(!prov["started_at"].as_str().unwrap().starts_with("2000"));
 }

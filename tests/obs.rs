@@ -195,11 +195,18 @@ fn bad_files_fail_alone_and_are_named() {
 
 #[test]
 fn the_manifest_gives_ids_skips_failed_downloads_and_resolves_paths() {
-    // run from another folder: the manifest's relative paths are found
-    // beside it
+    // run from another folder: the manifest's relative paths are taken
+    // from --base
     let t = TempDir::new();
     let m = fixture("h5ad/manifest.csv");
-    let o = sh(t.path(), &format!("cxg-obs {}", m.display()));
+    let o = sh(
+        t.path(),
+        &format!(
+            "cxg-obs --base {} {}",
+            fixture("h5ad").display(),
+            m.display()
+        ),
+    );
     o.ok()
         .stderr_has(
             "row 3: dataset c4d3e2f1-a0b9-4c8d-9e7f-6a5b4c3d2e1f: the download failed; skipped",
@@ -219,6 +226,76 @@ fn the_manifest_gives_ids_skips_failed_downloads_and_resolves_paths() {
     let o2 = sh(&fixture("h5ad"), "cxg-obs < manifest.csv");
     o2.ok();
     assert_eq!(o2.stdout, o.stdout);
+    // and so does the manifest as a file from its own folder
+    let o3 = sh(&fixture("h5ad"), "cxg-obs manifest.csv");
+    o3.ok();
+    assert_eq!(o3.stdout, o.stdout);
+}
+
+#[test]
+fn a_manifest_row_never_reads_another_file() {
+    // from a folder holding a different plain.h5ad, without --base: the
+    // relative paths are taken from here, and the size check refuses the
+    // stranger instead of summarising it; nothing is looked up beside the
+    // manifest
+    let t = TempDir::new();
+    std::fs::copy(h5("anndata08"), t.join("plain.h5ad")).unwrap();
+    let m = fixture("h5ad/manifest.csv");
+    let o = sh(t.path(), &format!("cxg-obs {}", m.display()));
+    o.code(1)
+        .stderr_has("4 files: 0 summarised, 4 failed")
+        .stderr_has("'plain.h5ad': plain.h5ad has 252048 bytes, the manifest says 143944: not the file the manifest names");
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs.len(), 4);
+    for r in &recs {
+        assert_eq!(r["status"], "failed", "{r}");
+    }
+    assert!(
+        recs[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot open 0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b.h5ad"),
+        "{}",
+        recs[0]
+    );
+    // the size is checked with --base too, and a bytes cell that is not a
+    // number is that row's error
+    let t2 = TempDir::new();
+    std::fs::copy(h5("plain"), t2.join("a.h5ad")).unwrap();
+    std::fs::copy(h5("plain"), t2.join("b.h5ad")).unwrap();
+    let man = t2.join("m.csv");
+    std::fs::write(
+        &man,
+        "dataset_id,dataset_version_id,path,bytes,status
+         d1,v1,a.h5ad,143943,downloaded
+d2,v2,b.h5ad,lots,downloaded
+d3,v3,a.h5ad,143944,cached
+",
+    )
+    .unwrap();
+    let o = run(
+        "cxg-obs",
+        &["--base", t2.path().to_str().unwrap(), man.to_str().unwrap()],
+        None,
+    );
+    o.code(1).stderr_has("3 files: 1 summarised, 2 failed");
+    let recs = jsonl(&o.stdout);
+    let a = t2.join("a.h5ad");
+    assert_eq!(
+        recs[0]["error"],
+        format!(
+            "{} has 143944 bytes, the manifest says 143943: not the file the manifest names",
+            a.display()
+        )
+    );
+    assert_eq!(
+        recs[1]["error"],
+        "the manifest's bytes 'lots' is not a number"
+    );
+    let plain = json(&read(&fixture("h5ad/plain.expected.json")));
+    assert_eq!(recs[2]["status"], "ok");
+    assert_eq!(recs[2]["n_cells"], plain["n_cells"]);
+    assert_eq!(recs[2]["counts"], plain["counts"]);
 }
 
 #[test]
@@ -283,20 +360,25 @@ fn join_adds_the_scalars_to_the_harvester_csv() {
         &[
             "-o",
             obs.to_str().unwrap(),
+            "--base",
+            fixture("h5ad").to_str().unwrap(),
             fixture("h5ad/manifest.csv").to_str().unwrap(),
         ],
         None,
     );
     o.ok();
     let csv = t.join("all_datasets_h5ad.csv");
-    // matched by dataset_version_id; by dataset_id (an older version in the
-    // CSV); no record at all; a quoted multi-line cell survives
+    // matched by dataset_version_id; another version of a dataset with a
+    // record (revised since: its counts must not be attached); no record
+    // at all; by dataset_id for a row without a version; a quoted
+    // multi-line cell survives
     std::fs::write(
         &csv,
         "collection_id,dataset_id,dataset_version_id,title,cell_count\n\
          c1,5e1c7f0a-2b3d-4c5e-8f6a-7b8c9d0e1f2a,0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b,\"two\nlines\",2000\n\
          c1,3b9d2e71-6c4a-4f8b-9e0d-1a2b3c4d5e6f,00000000-0000-4000-8000-000000000001,b,3000\n\
-         c2,00000000-0000-4000-8000-0000000000aa,00000000-0000-4000-8000-0000000000bb,c,7\n",
+         c2,00000000-0000-4000-8000-0000000000aa,00000000-0000-4000-8000-0000000000bb,c,7\n\
+         c1,3b9d2e71-6c4a-4f8b-9e0d-1a2b3c4d5e6f,,d,3000\n",
     )
     .unwrap();
     let out = t.join("all_datasets_obs.csv");
@@ -313,7 +395,11 @@ fn join_adds_the_scalars_to_the_harvester_csv() {
     );
     j.ok()
         .stderr_has("row 3 (dataset 00000000-0000-4000-8000-0000000000bb): no cxg-obs record")
-        .stderr_has("3 rows: 2 joined, 1 without a record, 0 whose file failed");
+        .stderr_has(
+            "row 2 (dataset 3b9d2e71-6c4a-4f8b-9e0d-1a2b3c4d5e6f): no cxg-obs record of version \
+             00000000-0000-4000-8000-000000000001, only of version 7c1e2a44-9d0b-4f3e-b6a1-5e8d2c9f0b77; cells left empty",
+        )
+        .stderr_has("4 rows: 2 joined, 1 without a record, 0 whose file failed, 1 with a record of another version only");
     let (h, rows) = csv_rows(&read(&out));
     assert_eq!(
         &h[5..],
@@ -330,8 +416,9 @@ fn join_adds_the_scalars_to_the_harvester_csv() {
     };
     assert_eq!(rows[0][3], "two\nlines");
     assert_eq!(rows[0][5..], want(&basic));
-    assert_eq!(rows[1][5..], want(&wide));
+    assert_eq!(rows[1][5..], ["", "", ""]);
     assert_eq!(rows[2][5..], ["", "", ""]);
+    assert_eq!(rows[3][5..], want(&wide));
     // a rerun on its own output replaces the columns: same file
     let again = run(
         "cxg-obs",
@@ -405,9 +492,10 @@ fn make_obs_summarises_the_manifest_and_joins_the_harvest() {
         let dest = data.join(format!("h5ad/{dv}.h5ad"));
         std::fs::copy(h5(name), &dest).unwrap();
         manifest.push_str(&format!(
-            "{},{dv},u,{},1,s,downloaded\n",
+            "{},{dv},u,{},{},s,downloaded\n",
             row[di],
-            dest.display()
+            dest.display(),
+            std::fs::metadata(&dest).unwrap().len()
         ));
     }
     manifest.push_str(&format!("{},{},u,,,,failed\n", rows[2][di], rows[2][vi]));
@@ -444,7 +532,7 @@ fn make_obs_summarises_the_manifest_and_joins_the_harvest() {
     std::fs::remove_file(data.join("all_datasets_obs.csv")).unwrap();
     let o = make(&args("obs"));
     assert_ne!(o.code, 0);
-    o.stderr_has("not an HDF5 file");
+    o.stderr_has("has 8 bytes, the manifest says");
     assert!(!data.join("obs.jsonl").exists());
     assert!(!data.join("all_datasets_obs.csv").exists());
     let left: Vec<String> = std::fs::read_dir(&data)
@@ -505,4 +593,115 @@ fn mangled_files_fail_alone_without_a_panic() {
     for r in &recs {
         assert!(r["status"] == "ok" || r["error"].is_string(), "{r}");
     }
+}
+
+#[test]
+fn a_file_declaring_huge_sizes_fails_alone_without_allocating_them() {
+    // a few KB whose _index and codes claim 10^12 cells, stretched to
+    // 10 GB (sparse) so its length no longer gives the claim away: that
+    // file's error, the files around it are summarised
+    let t = TempDir::new();
+    let huge = t.join("huge.h5ad");
+    std::fs::copy(h5("huge_claims"), &huge).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(10 << 30)
+        .unwrap();
+    let input = format!(
+        "{}\n{}\n{}\n",
+        h5("plain").display(),
+        huge.display(),
+        h5("anndata08").display()
+    );
+    let o = run("cxg-obs", &["-j", "1"], Some(input.as_bytes()));
+    o.code(1).stderr_has("3 files: 2 summarised, 1 failed");
+    assert!(!o.stderr.contains("memory allocation"), "{}", o.stderr);
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs.len(), 3);
+    check_against_anndata(&recs[0], "plain");
+    check_against_anndata(&recs[2], "anndata08");
+    assert_eq!(recs[1]["status"], "failed");
+    assert_eq!(
+        recs[1]["error"],
+        "column 'obs/cell_type_ontology_term_id/codes': declares 1000000000000 values but stores only 1000"
+    );
+}
+
+#[test]
+fn two_dimensional_codes_are_an_unsupported_layout() {
+    // plain.h5ad with its cell type codes reshaped to n/2 x 2: as many
+    // values as cells, but not one per cell
+    let o = run("cxg-obs", &[], Some(&list(&["codes_2d"])));
+    o.code(1);
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs[0]["status"], "failed");
+    assert_eq!(
+        recs[0]["error"],
+        "column 'obs/cell_type_ontology_term_id/codes': unsupported layout: shape [250, 2], expected one dimension (one value per cell)"
+    );
+}
+
+#[test]
+fn join_names_the_first_ten_rows_whose_record_is_another_version() {
+    let t = TempDir::new();
+    let obs = t.join("obs.jsonl");
+    run(
+        "cxg-obs",
+        &[
+            "-o",
+            obs.to_str().unwrap(),
+            "--base",
+            fixture("h5ad").to_str().unwrap(),
+            fixture("h5ad/manifest.csv").to_str().unwrap(),
+        ],
+        None,
+    )
+    .ok();
+    // twelve revised versions of a dataset whose record is of version 0a3e…
+    let mut text = String::from("dataset_id,dataset_version_id\n");
+    for i in 0..12 {
+        text.push_str(&format!(
+            "5e1c7f0a-2b3d-4c5e-8f6a-7b8c9d0e1f2a,00000000-0000-4000-8000-0000000000{i:02}\n"
+        ));
+    }
+    let csv = t.join("revised.csv");
+    std::fs::write(&csv, text).unwrap();
+    let o = run(
+        "cxg-obs",
+        &["--join", csv.to_str().unwrap(), obs.to_str().unwrap()],
+        None,
+    );
+    // as for rows without a record: named, left empty, status 0
+    o.ok()
+        .stderr_has("row 10 (dataset 5e1c7f0a-2b3d-4c5e-8f6a-7b8c9d0e1f2a): no cxg-obs record of version 00000000-0000-4000-8000-000000000009, only of version 0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b")
+        .stderr_has("12 rows in all have a record of another version only (the first 10 named above)")
+        .stderr_has("12 rows: 0 joined, 0 without a record, 0 whose file failed, 12 with a record of another version only");
+    assert!(!o.stderr.contains("row 11 "), "{}", o.stderr);
+    let (_, rows) = csv_rows(&o.stdout);
+    assert_eq!(rows.len(), 12);
+    for r in &rows {
+        assert_eq!(r[2..], ["", "", ""]);
+    }
+}
+
+#[test]
+fn a_label_column_that_links_to_itself_is_an_error_not_empty_labels() {
+    // plain.h5ad whose obs/cell_type is a soft link to itself: it is in
+    // obs's column-order, so its absence is not "a file with ids only"
+    let o = run(
+        "cxg-obs",
+        &[],
+        Some(&list(&["self_link_label", "ids_only"])),
+    );
+    o.code(1).stderr_has("2 files: 1 summarised, 1 failed");
+    let recs = jsonl(&o.stdout);
+    assert_eq!(recs[0]["status"], "failed");
+    assert_eq!(
+        recs[0]["error"],
+        "column 'obs/cell_type' is in obs's column-order but cannot be opened (a soft link that does not resolve?)"
+    );
+    // a file without label columns still has empty labels
+    check_against_anndata(&recs[1], "ids_only");
 }

@@ -341,13 +341,18 @@ fn bad_input_and_bad_folders_are_named() {
         Some(b"{\"tissue\":[{\"label\":\"lung\"}]}\n{\"tissue\":"),
     );
     o.code(2).stderr_has("stdin: line 2");
+    // a field an option reads with an unexpected type: that record is
+    // named and left out (exit 1); a record that is no object: exit 2
     let o = run(
         "cxg-select",
         &["--tissue", "lung"],
-        Some(b"{\"tissue\":\"lung\"}\n"),
+        Some(b"{\"tissue\":\"lung\"}\n{\"tissue\":[{\"label\":\"lung\"}]}\n"),
     );
-    o.code(2)
-        .stderr_has("stdin: line 1: record 1: not a dataset record");
+    o.code(1)
+        .stderr_has("stdin: line 1: record 1: dataset ?: 'tissue' is not a list of ontology terms");
+    run("cxg-select", &[], Some(b"[1]"))
+        .code(2)
+        .stderr_has("stdin: line 1: array element 0: not a dataset record");
     run("cxg-select", &["nonexistent.jsonl"], None)
         .code(2)
         .stderr_has("cannot open 'nonexistent.jsonl'");
@@ -767,4 +772,271 @@ fn the_real_release_files_load_and_expand() {
         "spatial transcriptomics",
     ]);
     assert_eq!(picked(&o), picked(&fx));
+}
+
+/// A record of `n` bytes or so with one tissue entry.
+fn big_record(i: usize, label: &str, n: usize) -> String {
+    format!(
+        "{{\"dataset_id\":\"{i:08}-0000-4000-8000-000000000000\",\"tissue\":[{{\"label\":\"{label}\",\"ontology_term_id\":\"X:{i}\",\"tissue_type\":\"tissue\"}}],\"pad\":\"{}\"}}\n",
+        "p".repeat(n)
+    )
+}
+
+/// The peak resident memory (VmHWM, kB) of a running process.
+fn peak_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    l.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_value_found_only_in_the_data_does_not_hold_the_output_in_memory() {
+    if !Path::new("/proc/self/status").exists() {
+        assert!(std::env::var_os("CI").is_none(), "no /proc in CI");
+        skip("no /proc to read a process's peak memory");
+        return;
+    }
+    // 60 MB of lung records, then the one record that confirms 'zzzdata':
+    // until then every selected record must be held back (a misspelt
+    // value writes nothing), but in a file, not in memory.
+    let t = TempDir::new();
+    let input = t.join("in.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    for i in 0..600 {
+        f.write_all(big_record(i, "lung", 100_000).as_bytes())
+            .unwrap();
+    }
+    f.write_all(big_record(600, "zzzdata", 10).as_bytes())
+        .unwrap();
+    f.into_inner().unwrap().sync_all().unwrap();
+    let mut child = Command::new(bin("cxg-select"))
+        .args(["--tissue", "lung", "--exclude-tissue", "zzzdata"])
+        .arg(&input)
+        .env_remove("CXG_ONTOLOGY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // The first byte comes once the value is confirmed, after the last
+    // record was read; the tool then blocks on the full pipe, alive, with
+    // its peak memory behind it.
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    let peak = peak_kb(child.id()).unwrap();
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut rest).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let want: usize = (0..600).map(|i| big_record(i, "lung", 100_000).len()).sum();
+    assert_eq!(rest.len() + 1, want);
+    assert!(
+        peak < 40_000,
+        "peak memory {peak} kB for 60 MB of held output"
+    );
+    assert!(t.names() == ["in.jsonl"], "{:?}", t.names());
+    // and a value in neither the ontologies nor the data still writes nothing
+    let out = t.join("out.jsonl");
+    let o = run(
+        "cxg-select",
+        &[
+            "--tissue",
+            "lung",
+            "--exclude-tissue",
+            "zzzmissing",
+            "-o",
+            out.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ],
+        None,
+    );
+    o.code(2)
+        .stderr_has("--exclude-tissue zzzmissing: no such value");
+    assert!(o.stdout.is_empty());
+    assert!(t.names() == ["in.jsonl"], "{:?}", t.names());
+}
+
+#[test]
+fn fields_no_option_uses_pass_through_whatever_their_type() {
+    for rec in [
+        r#"{"sex":"female"}"#,
+        r#"{"cell_count":"5"}"#,
+        r#"{"collection":"c1"}"#,
+        r#"{"collection":{"publisher_metadata":{"is_preprint":"no"}}}"#,
+        r#"{"cell_count":1e400}"#,
+        r#"{"tissue":"lung","tissue":3,"organism":{"x":1}}"#,
+    ] {
+        let input = format!("{rec}\n");
+        let o = run("cxg-select", &[], Some(input.as_bytes()));
+        o.ok();
+        assert_eq!(o.text(), input);
+        // an option that does not read the field passes it too
+        let o = run(
+            "cxg-select",
+            &["--suspension-type", "na", "--exact"],
+            Some(input.as_bytes()),
+        );
+        assert_ne!(o.code, 2, "{rec}: {}", o.stderr);
+    }
+    // a field an option needs with an unexpected type: that record is
+    // named and left out (exit 1); the others are selected
+    let good = r#"{"dataset_id":"g","sex":[{"label":"female","ontology_term_id":"PATO:0000383"}],"cell_count":9,"collection":{"publisher_metadata":{"is_preprint":false}}}"#;
+    for (args, bad, says) in [
+        (
+            &["--sex", "female"][..],
+            r#"{"dataset_id":"b","sex":"female"}"#,
+            "'sex'",
+        ),
+        (
+            &["--min-cells", "5"][..],
+            r#"{"dataset_id":"b","cell_count":"5"}"#,
+            "'cell_count'",
+        ),
+        (
+            &["--min-cells", "5"][..],
+            r#"{"dataset_id":"b","cell_count":1e400}"#,
+            "'cell_count'",
+        ),
+        (
+            &["--no-preprints"][..],
+            r#"{"dataset_id":"b","collection":"c1"}"#,
+            "'collection'",
+        ),
+        (
+            &["--no-preprints"][..],
+            r#"{"dataset_id":"b","collection":{"publisher_metadata":{"is_preprint":"no"}}}"#,
+            "'collection'",
+        ),
+    ] {
+        let input = format!("{bad}\n{good}\n");
+        let o = run("cxg-select", args, Some(input.as_bytes()));
+        o.code(1)
+            .stderr_has("stdin: line 1: record 1: dataset b: ")
+            .stderr_has(says)
+            .stderr_has("2 records in, 1 out");
+        assert_eq!(o.text(), format!("{good}\n"));
+    }
+    // input of the wrong stage (collections) is named once: exit 2
+    let o = run(
+        "cxg-select",
+        &["--sex", "female"],
+        Some(b"{\"collection_id\":\"c\",\"datasets\":[]}\n"),
+    );
+    o.code(2)
+        .stderr_has("this is a collection")
+        .stderr_has("not a dataset: run cxg-datasets first");
+}
+
+#[test]
+fn json_lines_are_copied_as_read_including_cr_and_spaces() {
+    let input: &[u8] = b"{\"a\":1}\r\n  {\"b\": 2}\t\n\n{\"c\":3}";
+    let o = run("cxg-select", &[], Some(input));
+    o.ok().stderr_has("3 records in, 3 out");
+    assert_eq!(o.stdout, b"{\"a\":1}\r\n  {\"b\": 2}\t\n{\"c\":3}\n");
+    // a selection keeps the selected lines as read
+    let input: &[u8] =
+        b"{\"suspension_type\":[\"cell\"]}\r\n {\"suspension_type\":[\"nucleus\"]} \r\n";
+    let o = run("cxg-select", &["--suspension-type", "nucleus"], Some(input));
+    o.ok();
+    assert_eq!(o.stdout, b" {\"suspension_type\":[\"nucleus\"]} \r\n");
+    // a record over several lines is one compact line
+    let o = run("cxg-select", &[], Some(b"{\"a\":\n  [1, 2]}\n{\"b\":1}\n"));
+    o.ok();
+    assert_eq!(o.stdout, b"{\"a\":[1,2]}\n{\"b\":1}\n");
+    let help = run("cxg-select", &["--help"], None);
+    assert!(help.text().contains("byte for byte"), "{}", help.text());
+}
+
+#[test]
+fn tissue_and_tissue_type_hold_for_the_same_tissue_entry() {
+    let lung = r#"{"label":"lung","ontology_term_id":"UBERON:0002048","tissue_type":"tissue"}"#;
+    let lung_org =
+        r#"{"label":"lung","ontology_term_id":"UBERON:0002048","tissue_type":"organoid"}"#;
+    let brain_org =
+        r#"{"label":"brain","ontology_term_id":"UBERON:0000955","tissue_type":"organoid"}"#;
+    let input = format!(
+        "{{\"dataset_id\":\"1\",\"tissue\":[{lung},{brain_org}]}}\n{{\"dataset_id\":\"2\",\"tissue\":[{lung_org}]}}\n"
+    );
+    let o = sel_on(
+        &["--tissue", "lung", "--tissue-type", "organoid"],
+        input.as_bytes(),
+    );
+    o.ok();
+    let got: Vec<String> = jsonl(&o.stdout)
+        .iter()
+        .map(|v| v["dataset_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, ["2"]);
+    // each alone still matches any entry
+    assert_eq!(
+        jsonl(&sel_on(&["--tissue-type", "organoid"], input.as_bytes()).stdout).len(),
+        2
+    );
+    let help = run("cxg-select", &["--help"], None);
+    assert!(help.text().contains("same tissue entry"), "{}", help.text());
+}
+
+/// cxg-select with the fixture ontology on `input` (stdin).
+fn sel_on(args: &[&str], input: &[u8]) -> Out {
+    let o = onto();
+    let mut a = vec!["--ontology", o.to_str().unwrap()];
+    a.extend_from_slice(args);
+    run("cxg-select", &a, Some(input))
+}
+
+#[test]
+fn an_empty_cxg_ontology_is_unset() {
+    let mut c = Command::new(bin("cxg-select"));
+    c.env("CXG_ONTOLOGY", "").args(["--sex", "female"]);
+    let o = run_cmd(c, Some(b"{\"sex\":[{\"label\":\"female\"}]}\n"));
+    o.ok().stderr_has("no ontology loaded");
+    assert_eq!(jsonl(&o.stdout).len(), 1);
+}
+
+#[test]
+fn a_short_or_partial_value_gets_suggestions_from_every_loaded_ontology() {
+    // 'pulmo' is a synonym of lung (UBERON), given to --disease
+    let o = sel(&["--tissue", "lung", "--disease", "pulmo"]);
+    o.code(2)
+        .stderr_has("--disease pulmo: no such value")
+        .stderr_has("UBERON:0002048 'lung'")
+        .stderr_has("--tissue");
+    // a partial label
+    sel(&["--disease", "adenocarc"])
+        .code(2)
+        .stderr_has("did you mean 'lung adenocarcinoma', 'lung cancer'?");
+    // a short misspelling
+    sel(&["--tissue", "lng"])
+        .code(2)
+        .stderr_has("did you mean 'lung'");
+}
+
+#[test]
+fn a_replacement_loop_is_named() {
+    let t = TempDir::new();
+    std::fs::write(
+        t.join("UBERON-ontology-v1.json"),
+        r#"{"UBERON:1":{"label":"a","ancestors":{},"deprecated":true,"replaced_by":"UBERON:2"},
+            "UBERON:2":{"label":"b","ancestors":{},"deprecated":true,"replaced_by":"UBERON:1"}}"#,
+    )
+    .unwrap();
+    let o = run(
+        "cxg-select",
+        &[
+            "--ontology",
+            t.path().to_str().unwrap(),
+            "--tissue",
+            "UBERON:1",
+        ],
+        Some(b""),
+    );
+    o.code(2)
+        .stderr_has("replacement loop")
+        .stderr_has("UBERON:1 -> UBERON:2 -> UBERON:1");
+    assert!(!o.stderr.contains("the id alone"), "{}", o.stderr);
 }

@@ -97,6 +97,28 @@ fn temps() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
     TEMPS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Temporary folders this process created (staging folders renamed into
+/// place when complete), removed with everything in them on a signal.
+static TEMP_DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn temp_dirs() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Create the folder `dir` and register it for removal (with its contents)
+/// on SIGINT, SIGTERM or SIGHUP, until [`forget_temp_dir`].
+pub fn create_temp_dir(dir: &Path) -> std::io::Result<()> {
+    let mut d = temp_dirs();
+    std::fs::create_dir(dir)?;
+    d.insert(dir.to_path_buf());
+    Ok(())
+}
+
+/// The folder `dir` was renamed into place or removed: no longer temporary.
+pub fn forget_temp_dir(dir: &Path) {
+    temp_dirs().remove(dir);
+}
+
 /// Remove every registered temporary file (what a signal does before the
 /// process exits). Returns how many were removed.
 pub fn remove_temps() -> usize {
@@ -107,39 +129,6 @@ pub fn remove_temps() -> usize {
     }
     t.clear();
     n
-}
-
-/// Temporary folders this process is filling and has not yet renamed or
-/// removed (a snapshot being staged): removed whole on a signal.
-static TEMP_DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
-
-fn temp_dirs() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
-    TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Register a temporary folder: a signal removes it with everything in it.
-pub fn register_temp_dir(p: &Path) {
-    temp_dirs().insert(p.to_path_buf());
-}
-
-/// The folder was renamed into place or removed: a signal leaves it alone.
-pub fn unregister_temp_dir(p: &Path) {
-    temp_dirs().remove(p);
-}
-
-/// Remove the registered temporary folders (the signal path). Files may
-/// still be appearing in them from other threads: try a few times.
-fn remove_temp_dirs() {
-    let mut d = temp_dirs();
-    for p in d.iter() {
-        for _ in 0..5 {
-            match std::fs::remove_dir_all(p) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => continue,
-                _ => break,
-            }
-        }
-    }
-    d.clear();
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: remove every temporary file this process
@@ -159,7 +148,17 @@ pub fn install_signal_cleanup() {
                 let _ = std::fs::remove_file(p);
             }
             t.clear();
-            remove_temp_dirs();
+            let mut d = temp_dirs();
+            for p in d.iter() {
+                // files may still be appearing in it from other threads
+                for _ in 0..5 {
+                    match std::fs::remove_dir_all(p) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => continue,
+                        _ => break,
+                    }
+                }
+            }
+            d.clear();
             std::process::exit(128 + sig);
         }
     });

@@ -87,6 +87,10 @@ pub struct Args {
     /// tombstoned), not_found (404) or still_served (the index left it out)
     #[arg(long)]
     pub confirm_removed: bool,
+    /// Compare even when one side holds no datasets (otherwise an error:
+    /// an empty input would report every dataset added or removed)
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Requests in flight at once for --confirm-removed
     #[arg(short = 'j', long, default_value_t = 8, value_name = "N")]
     pub jobs: usize,
@@ -251,6 +255,58 @@ struct Side {
     name: String,
     datasets: BTreeMap<Box<str>, Fp>,
     collections: HashMap<Box<str>, BTreeMap<&'static str, Box<str>>>,
+    /// dataset ids seen more than once
+    dup_datasets: BTreeSet<Box<str>>,
+    /// collection ids seen more than once in collections.json
+    dup_collections: BTreeSet<Box<str>>,
+}
+
+/// Ids named on stderr at most when warning about duplicates.
+const MAX_DUP_IDS: usize = 10;
+
+/// How one of two different records of the same dataset is chosen, the
+/// same whatever the input order: the later revised_at, then the larger
+/// dataset_version_id, then the larger content (compared as text, with
+/// term names rather than this run's term numbers).
+fn rank<'a>(fp: &'a Fp, int: &Interner) -> (Option<&'a str>, Option<&'a str>, String) {
+    let mut canon = String::new();
+    canon.extend([
+        &*fp.collection_id,
+        "\u{1d}",
+        &fp.scalars,
+        "\u{1d}",
+        &fp.assets,
+    ]);
+    for i in 0..FACETS.len() {
+        canon.push('\u{1d}');
+        let mut names: Vec<&str> = fp.facet(i).iter().map(|t| int.name(*t)).collect();
+        names.sort_unstable();
+        for n in names {
+            canon.extend([n, "\u{1f}"]);
+        }
+    }
+    (fp.revised_at.as_deref(), fp.version.as_deref(), canon)
+}
+
+/// Say which ids appeared more than once (the first few and how many).
+fn warn_dups(side: &str, what: &str, ids: &BTreeSet<Box<str>>, rule: &str) {
+    if ids.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = ids.iter().take(MAX_DUP_IDS).map(|s| &**s).collect();
+    warn(format_args!(
+        "{side}: {} {what} id{} appear{} more than once{}: {}{}; {rule}",
+        ids.len(),
+        if ids.len() == 1 { "" } else { "s" },
+        if ids.len() == 1 { "s" } else { "" },
+        if ids.len() > MAX_DUP_IDS {
+            format!(" (the first {MAX_DUP_IDS})")
+        } else {
+            String::new()
+        },
+        shown.join(", "),
+        if ids.len() > MAX_DUP_IDS { ", ..." } else { "" },
+    ));
 }
 
 fn text(v: Option<&Value>) -> Box<str> {
@@ -313,8 +369,9 @@ impl Side {
                 type_name(v)
             )));
         };
+        // UUIDs: the same id in upper or lower case is one dataset
         let id = match o.get("dataset_id") {
-            Some(Value::String(s)) if is_uuid(s) => s.as_str(),
+            Some(Value::String(s)) if is_uuid(s) => s.to_ascii_lowercase(),
             Some(Value::String(s)) => {
                 return Err(Error::input(format!(
                     "{at}: dataset_id '{s}' is not a UUID"
@@ -327,7 +384,9 @@ impl Side {
             .get("collection_id")
             .or_else(|| coll.and_then(|c| c.get("collection_id")))
             .and_then(Value::as_str)
-            .unwrap_or("");
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let cid = cid.as_str();
         if let Some(c) = coll {
             let f = COLLECTION_FIELDS
                 .iter()
@@ -389,19 +448,11 @@ impl Side {
             facet_ends,
             assets: packed.into(),
         };
-        match self.datasets.get(id) {
-            Some(prev) if *prev == fp => {}
+        match self.datasets.get(id.as_str()) {
             Some(prev) => {
-                // Keep the newer-looking version whatever the input order.
-                let keep_new = (&fp.version, &fp.revised_at) > (&prev.version, &prev.revised_at);
-                warn(format_args!(
-                    "{}: dataset {id} appears more than once with different contents; \
-                     comparing the one with dataset_version_id {}",
-                    self.name,
-                    if keep_new { &fp.version } else { &prev.version }
-                        .as_deref()
-                        .unwrap_or("(none)")
-                ));
+                // the same choice whatever the input order
+                let keep_new = *prev != fp && rank(&fp, int) > rank(prev, int);
+                self.dup_datasets.insert(id.as_str().into());
                 if keep_new {
                     self.datasets.insert(id.into(), fp);
                 }
@@ -534,6 +585,7 @@ fn read_records(side: &mut Side, input: Input, int: &mut Interner) -> Result<()>
 
 /// Collection-level fields from a snapshot's collections.json.
 fn read_collections(side: &mut Side, path: &Path) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
     let input = Input::open(Some(path))?;
     let name = input.name.clone();
     let mut s = JsonStream::new(name.clone(), input.reader);
@@ -544,12 +596,29 @@ fn read_collections(side: &mut Side, path: &Path) -> Result<()> {
                 at.line, at.index
             )));
         };
-        let f = COLLECTION_FIELDS
+        let cid = cid.to_ascii_lowercase();
+        let f: Vec<(&'static str, Box<str>)> = COLLECTION_FIELDS
             .iter()
             .map(|k| (*k, text(v.get(*k))))
             .collect();
-        side.collections.remove(cid);
-        side.collection_fields(cid, f);
+        if seen.insert(cid.clone()) {
+            // collections.json's fields replace what the datasets carried
+            side.collections.remove(cid.as_str());
+            side.collection_fields(&cid, f);
+        } else {
+            // a duplicate entry: the greater one (as text, field by field in
+            // a fixed order) whatever the input order
+            side.dup_collections.insert(cid.as_str().into());
+            let entry = side.collections.entry(cid.into()).or_default();
+            let old: Vec<&str> = COLLECTION_FIELDS
+                .iter()
+                .map(|k| entry.get(k).map_or("", |v| &**v))
+                .collect();
+            let new: Vec<&str> = f.iter().map(|(_, v)| &**v).collect();
+            if new > old {
+                *entry = f.into_iter().collect();
+            }
+        }
     }
     Ok(())
 }
@@ -578,6 +647,19 @@ fn load(path: &Path, int: &mut Interner) -> Result<Side> {
         side.name = input.name.clone();
         read_records(&mut side, input, int)?;
     }
+    warn_dups(
+        &side.name,
+        "dataset",
+        &side.dup_datasets,
+        "where their records differ, the later revised_at, then the larger \
+         dataset_version_id, then the larger content is compared",
+    );
+    warn_dups(
+        &side.name,
+        "collection",
+        &side.dup_collections,
+        "where their entries differ, the greater is compared",
+    );
     Ok(side)
 }
 
@@ -586,8 +668,14 @@ fn parse(t: &str) -> Value {
 }
 
 fn delta(old: &str, new: &str) -> Option<Value> {
+    // i128 holds the difference of any two i64s; a difference beyond i64
+    // (JSON numbers as serde_json keeps them) is left out, never wrapped
     if let (Ok(a), Ok(b)) = (old.parse::<i64>(), new.parse::<i64>()) {
-        return Some(Value::from(b - a));
+        let d = i128::from(b) - i128::from(a);
+        return i64::try_from(d)
+            .map(Value::from)
+            .ok()
+            .or_else(|| u64::try_from(d).map(Value::from).ok());
     }
     match (old.parse::<f64>(), new.parse::<f64>()) {
         (Ok(a), Ok(b)) => serde_json::Number::from_f64(b - a).map(Value::Number),
@@ -1041,6 +1129,17 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     });
     let (old, mut int) = ra?;
     let (mut new, int_b) = rb?;
+    if !args.allow_empty {
+        for side in [&old, &new] {
+            if side.datasets.is_empty() {
+                return Err(Error::input(format!(
+                    "{} holds no datasets: refusing to report every dataset of the other \
+                     side as added or removed (--allow-empty compares it anyway)",
+                    side.name
+                )));
+            }
+        }
+    }
     let renumber: Vec<u32> = int_b.names.iter().map(|n| int.id(n)).collect();
     for fp in new.datasets.values_mut() {
         fp.renumber(&renumber);

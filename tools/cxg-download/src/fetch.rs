@@ -30,6 +30,8 @@ pub struct Net {
     pub transferred: AtomicU64,
     pub requests: AtomicU64,
     pub progress: Option<indicatif::ProgressBar>,
+    /// --log-requests: one line per transfer (after its retries)
+    pub log: Option<cxg_core::reqlog::RequestLog>,
 }
 
 /// One file to get.
@@ -404,6 +406,9 @@ struct Transfer {
     /// The size was known when the run checked the free space.
     size_known_before: bool,
     buf: Vec<u8>,
+    /// Requests made for this file, and the last HTTP status answered.
+    attempts: u32,
+    last_status: Option<u16>,
 }
 
 impl Transfer {
@@ -445,6 +450,8 @@ impl Transfer {
             got_bytes: false,
             size_known_before: job.size.is_some(),
             buf: vec![0u8; 256 * 1024],
+            attempts: 0,
+            last_status: None,
         };
         let too_long = t
             .meta
@@ -473,7 +480,25 @@ impl Transfer {
     }
 
     fn run(&mut self, net: &Net, job: &Job, dest: &Path) -> Done {
+        let (started, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
         let d = self.run_inner(net, job, dest);
+        if let (Some(log), true) = (&net.log, self.attempts > 0) {
+            let ok = d.status != Status::Failed;
+            log.record(&cxg_core::reqlog::Request {
+                method: "GET",
+                url: &job.url,
+                status: self.last_status,
+                attempts: self.attempts,
+                body: None,
+                streamed: match (ok, d.bytes) {
+                    (true, Some(n)) => Some((n, d.sha256.as_str())),
+                    _ => None,
+                },
+                started,
+                duration: clock.elapsed(),
+                error: (!ok).then_some(d.reason.as_str()),
+            });
+        }
         if d.status == Status::Failed && self.offset == 0 {
             // nothing worth resuming: leave no empty .part behind
             let _ = std::fs::remove_file(&self.part);
@@ -570,6 +595,7 @@ impl Transfer {
     /// One request, and its body streamed to disk.
     fn attempt(&mut self, net: &Net, job: &Job) -> Step {
         net.requests.fetch_add(1, Ordering::Relaxed);
+        self.attempts += 1;
         let mut req = net
             .agent
             .get(&job.url)
@@ -587,6 +613,7 @@ impl Transfer {
             Err(e) => return transport(e),
         };
         let status = resp.status().as_u16();
+        self.last_status = Some(status);
         let etag = header(&resp, "etag");
         let lm = header(&resp, "last-modified");
         let crange = content_range(header(&resp, "content-range").as_deref());

@@ -120,6 +120,15 @@ pub struct Args {
         help_heading = "Common options"
     )]
     pub timeout: u64,
+    /// Append one JSON line per file transfer to FILE: URL, status,
+    /// attempts, bytes, duration, SHA-256 of the file (provenance)
+    #[arg(
+        long,
+        env = "CXG_LOG_REQUESTS",
+        value_name = "FILE",
+        help_heading = "Common options"
+    )]
+    pub log_requests: Option<PathBuf>,
 }
 
 /// Manifest (and failures file) columns.
@@ -433,6 +442,10 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     if let Some(f) = &args.failures {
         cxg_core::io::plan_output(f)?;
     }
+    let log = match &args.log_requests {
+        Some(p) => Some(cxg_core::reqlog::RequestLog::open(p)?),
+        None => None,
+    };
     let input = ctx.input(args.file.as_deref())?;
     let iname = input.name.clone();
     let rows = read_rows(input)?;
@@ -471,6 +484,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         transferred: AtomicU64::new(0),
         requests: AtomicU64::new(0),
         progress: None,
+        log,
     };
     // Sizes the input does not give are asked of the server first, so
     // that the free-space check and `present` count them.

@@ -831,8 +831,12 @@ pub fn write_with_assets(
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&tmp);
-    // a signal removes the half-written folder (before it is created is fine too)
-    cxg_core::io::register_temp_dir(&tmp);
+    if let Some(p) = tmp.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(p);
+    }
+    // a signal removes the half-written folder
+    cxg_core::io::create_temp_dir(&tmp)
+        .map_err(|e| Error::input(format!("cannot create '{}': {e}", tmp.display())))?;
     let result = (|| {
         mkdir(&tmp.join("collections"))?;
         write_file_atomic(
@@ -878,7 +882,7 @@ pub fn write_with_assets(
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    cxg_core::io::unregister_temp_dir(&tmp);
+    cxg_core::io::forget_temp_dir(&tmp);
     result
 }
 

@@ -139,14 +139,29 @@ pub fn summarize(path: &Path) -> R<Summary> {
         groups,
         datasets,
         budget,
+        file_len: bytes.len(),
     };
     let n_cells = members.n_cells()?;
+    // the columns anndata wrote (a column may be missing from the listing
+    // of members when it is a link that does not resolve)
+    let listed: Vec<String> = obs
+        .attribute("column-order")
+        .ok()
+        .and_then(|a| a.read_strings().ok())
+        .unwrap_or_default();
     let mut facets = Vec::with_capacity(FACETS.len());
     for name in FACETS {
         let (id_col, label_col) = columns(name);
         let ids = members.categorical(&id_col, n_cells)?;
         let labels = match &label_col {
             Some(l) if members.has(l) => Labels::Column(members.categorical(l, n_cells)?),
+            // obs names it but it does not open: a link that never resolves
+            // (a soft link to itself, or to nothing), not "ids only"
+            Some(l) if listed.iter().any(|c| c == l) => {
+                return Err(format!(
+                    "column 'obs/{l}' is in obs's column-order but cannot be opened (a soft link that does not resolve?)"
+                ))
+            }
             // a file not (yet) through CELLxGENE's ingest has ids only
             Some(_) => Labels::None,
             None => Labels::Ids,
@@ -201,6 +216,8 @@ struct Members<'a> {
     datasets: Vec<String>,
     /// The most bytes one read may decode.
     budget: usize,
+    /// The file's length: contiguous data must fit in it.
+    file_len: u64,
 }
 
 /// The most a compressed byte can expand to (deflate's limit is ~1,032).
@@ -277,9 +294,14 @@ impl Members<'_> {
                 &g,
                 "codes",
                 &format!("column 'obs/{name}/codes'"),
-                self.budget,
+                self.file_len,
             )?;
-            let cats = read_strings(&g, "categories", &format!("column 'obs/{name}/categories'"))?;
+            let cats = read_strings(
+                &g,
+                "categories",
+                &format!("column 'obs/{name}/categories'"),
+                self.file_len,
+            )?;
             Column {
                 codes,
                 categories: cats,
@@ -288,6 +310,7 @@ impl Members<'_> {
             let ds = self.obs.dataset(name).map_err(h5(&place))?;
             if is_string(ds.dtype()) {
                 // a plain string column: intern the values
+                for_each_piece(&ds, &place, self.file_len, |_| Ok(()))?;
                 let values = ds.read_strings().map_err(h5(&place))?;
                 let mut index: HashMap<String, i32> = HashMap::new();
                 let mut categories = Vec::new();
@@ -303,9 +326,13 @@ impl Members<'_> {
                 Column { codes, categories }
             } else if let Ok(legacy) = self.obs.group("__categories") {
                 // before anndata 0.8: codes here, categories in __categories
-                let codes = read_codes(self.obs, name, &place, self.budget)?;
-                let categories =
-                    read_strings(&legacy, name, &format!("column 'obs/__categories/{name}'"))?;
+                let codes = read_codes(self.obs, name, &place, self.file_len)?;
+                let categories = read_strings(
+                    &legacy,
+                    name,
+                    &format!("column 'obs/__categories/{name}'"),
+                    self.file_len,
+                )?;
                 Column { codes, categories }
             } else {
                 return Err(format!(
@@ -349,11 +376,21 @@ impl Members<'_> {
                 ));
             }
             (
-                bools(&g, "values", &format!("column 'obs/{name}/values'"))?,
-                Some(bools(&g, "mask", &format!("column 'obs/{name}/mask'"))?),
+                bools(
+                    &g,
+                    "values",
+                    &format!("column 'obs/{name}/values'"),
+                    self.file_len,
+                )?,
+                Some(bools(
+                    &g,
+                    "mask",
+                    &format!("column 'obs/{name}/mask'"),
+                    self.file_len,
+                )?),
             )
         } else if self.datasets.iter().any(|d| d == name) {
-            (bools(self.obs, name, &place)?, None)
+            (bools(self.obs, name, &place, self.file_len)?, None)
         } else {
             return Err(format!("{place} is missing"));
         };
@@ -371,7 +408,7 @@ impl Members<'_> {
     }
 }
 
-fn read_strings(g: &Group, name: &str, place: &str) -> R<Vec<String>> {
+fn read_strings(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<String>> {
     let ds = g.dataset(name).map_err(h5(place))?;
     if !is_string(ds.dtype()) {
         return Err(format!(
@@ -379,70 +416,137 @@ fn read_strings(g: &Group, name: &str, place: &str) -> R<Vec<String>> {
             describe(ds.dtype())
         ));
     }
+    // the stored chunks must hold every declared value before the whole
+    // dataset is read (one chunk decoded at a time, then dropped)
+    for_each_piece(&ds, place, file_len, |_| Ok(()))?;
     ds.read_strings().map_err(h5(place))
 }
 
-fn read_codes(g: &Group, name: &str, place: &str, budget: usize) -> R<Vec<i32>> {
+/// Visit the values of a one-dimensional dataset in order, as raw bytes of
+/// `elem` bytes each, piece by piece. Chunked data is decoded one chunk at a
+/// time (the chunks the file stores, never the size it declares: a chunk
+/// missing or out of order is an error); contiguous data is first checked
+/// to fit in the file. So nothing is allocated from a declared size alone.
+fn for_each_piece(
+    ds: &hdf5_reader::Dataset,
+    place: &str,
+    file_len: u64,
+    mut f: impl FnMut(&[u8]) -> R<()>,
+) -> R<u64> {
+    let n = match ds.shape() {
+        [n] => *n,
+        s => {
+            return Err(format!(
+            "{place}: unsupported layout: shape {s:?}, expected one dimension (one value per cell)"
+        ))
+        }
+    };
+    let elem = ds.raw_element_size().map_err(h5(place))?;
+    if elem == 0 {
+        return Err(format!("{place}: zero-size elements"));
+    }
+    let elem64 = elem as u64;
+    if ds.chunks().is_none() {
+        let bytes = n.saturating_mul(elem64);
+        if bytes > file_len {
+            return Err(format!(
+                "{place}: declares {n} values ({bytes} bytes), more than the file's {file_len} bytes"
+            ));
+        }
+        let raw = ds.read_raw_bytes().map_err(h5(place))?;
+        if raw.len() as u64 != bytes {
+            return Err(format!(
+                "{place}: {} bytes stored for {n} values",
+                raw.len()
+            ));
+        }
+        f(&raw)?;
+        return Ok(n);
+    }
+    let mut done = 0u64;
+    for chunk in ds.iter_chunks().map_err(h5(place))? {
+        let chunk = chunk.map_err(h5(place))?;
+        if chunk.offsets().first().copied() != Some(done) {
+            return Err(format!(
+                "{place}: the stored chunks do not follow each other (at value {done}); missing or out-of-order chunks are not supported"
+            ));
+        }
+        if done >= n {
+            break;
+        }
+        let bytes = chunk.bytes();
+        let take = (bytes.len() as u64 / elem64).min(n - done);
+        if take == 0 {
+            return Err(format!("{place}: an empty chunk at value {done}"));
+        }
+        // take <= bytes.len() / elem, so the product fits
+        f(&bytes[..(take as usize) * elem])?;
+        done += take;
+    }
+    if done != n {
+        return Err(format!(
+            "{place}: declares {n} values but stores only {done}"
+        ));
+    }
+    Ok(n)
+}
+
+/// Grow `v` by `more` without aborting when memory runs out.
+fn reserve<T>(v: &mut Vec<T>, more: usize, place: &str) -> R<()> {
+    v.try_reserve(more)
+        .map_err(|_| format!("{place}: not enough memory for {} values", v.len() + more))
+}
+
+fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<i32>> {
     let ds = g.dataset(name).map_err(h5(place))?;
-    let n = usize::try_from(ds.num_elements().map_err(h5(place))?)
-        .ok()
-        .filter(|n| n.saturating_mul(8) <= budget)
-        .ok_or_else(|| format!("{place}: claims more values than this file can hold"))?;
-    macro_rules! read {
-        ($t:ty) => {{
-            let mut v: Vec<$t> = vec![0; n];
-            ds.read_into(&mut v).map_err(h5(place))?;
-            v.into_iter()
-                .map(|x| i32::try_from(x).map_err(|_| format!("{place}: code {x} is out of range")))
-                .collect()
-        }};
-    }
-    match ds.dtype() {
+    let (size, signed, big) = match ds.dtype() {
         Datatype::FixedPoint {
-            size: 1,
-            signed: true,
-            ..
-        } => read!(i8),
-        Datatype::FixedPoint {
-            size: 2,
-            signed: true,
-            ..
-        } => read!(i16),
-        Datatype::FixedPoint {
-            size: 4,
-            signed: true,
-            ..
-        } => read!(i32),
-        Datatype::FixedPoint {
-            size: 8,
-            signed: true,
-            ..
-        } => read!(i64),
-        Datatype::FixedPoint {
-            size: 1,
-            signed: false,
-            ..
-        } => read!(u8),
-        Datatype::FixedPoint {
-            size: 2,
-            signed: false,
-            ..
-        } => read!(u16),
-        Datatype::FixedPoint {
-            size: 4,
-            signed: false,
-            ..
-        } => read!(u32),
-        dt => Err(format!(
-            "{place}: unsupported layout: codes of type {}, not integers",
-            describe(dt)
-        )),
-    }
+            size: size @ (1 | 2 | 4 | 8),
+            signed,
+            byte_order,
+        } if *signed || *size < 8 => (
+            usize::from(*size),
+            *signed,
+            matches!(byte_order, hdf5_reader::ByteOrder::BigEndian),
+        ),
+        dt => {
+            return Err(format!(
+                "{place}: unsupported layout: codes of type {}, not integers",
+                describe(dt)
+            ))
+        }
+    };
+    let mut codes: Vec<i32> = Vec::new();
+    for_each_piece(&ds, place, file_len, |raw| {
+        if raw.len() % size != 0 {
+            return Err(format!("{place}: {} bytes is not whole values", raw.len()));
+        }
+        reserve(&mut codes, raw.len() / size, place)?;
+        for v in raw.chunks_exact(size) {
+            let mut b = [0u8; 8];
+            if big {
+                b[8 - size..].copy_from_slice(v);
+                b.reverse();
+            } else {
+                b[..size].copy_from_slice(v);
+            }
+            // sign-extend from the value's own width
+            let x = if signed {
+                let shift = 64 - 8 * size as u32;
+                (i64::from_le_bytes(b) << shift) >> shift
+            } else {
+                i64::from_le_bytes(b)
+            };
+            codes.push(i32::try_from(x).map_err(|_| format!("{place}: code {x} is out of range"))?);
+        }
+        Ok(())
+    })?;
+    Ok(codes)
 }
 
 /// One bool per element of an HDF5 bool (an enum over int8, as h5py writes
 /// it), or of an integer 0/1 dataset.
-fn bools(g: &Group, name: &str, place: &str) -> R<Vec<bool>> {
+fn bools(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<bool>> {
     let ds = g.dataset(name).map_err(h5(place))?;
     let (size, truth): (usize, Option<Vec<u8>>) = match ds.dtype() {
         Datatype::Enum { base, members } => {
@@ -479,17 +583,19 @@ fn bools(g: &Group, name: &str, place: &str) -> R<Vec<bool>> {
     if size == 0 {
         return Err(format!("{place}: zero-size elements"));
     }
-    let raw = ds.read_raw_bytes().map_err(h5(place))?;
-    if raw.len() % size != 0 {
-        return Err(format!("{place}: {} bytes is not whole values", raw.len()));
-    }
-    Ok(raw
-        .chunks_exact(size)
-        .map(|v| match &truth {
+    let mut out: Vec<bool> = Vec::new();
+    for_each_piece(&ds, place, file_len, |raw| {
+        if raw.len() % size != 0 {
+            return Err(format!("{place}: {} bytes is not whole values", raw.len()));
+        }
+        reserve(&mut out, raw.len() / size, place)?;
+        out.extend(raw.chunks_exact(size).map(|v| match &truth {
             Some(t) => v == t.as_slice(),
             None => v.iter().any(|b| *b != 0),
-        })
-        .collect())
+        }));
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Where a facet's labels come from.

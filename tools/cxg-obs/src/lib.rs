@@ -29,6 +29,10 @@ const EXAMPLES: &str = "\
   # one JSON line per file, from the manifest cxg-download writes
   cxg-obs data/h5ad/manifest.csv > obs.jsonl
 
+  # relative paths are taken from the current folder (where cxg-download
+  # ran), or from --base: a harvest made in /srv/harvest, read from here
+  cxg-obs --base /srv/harvest /srv/harvest/data/h5ad/manifest.csv > obs.jsonl
+
   # or from a list of paths, 4 files at a time, as a flat CSV
   ls data/h5ad/*.h5ad | cxg-obs -j 4 --csv > obs.csv
 
@@ -54,10 +58,16 @@ pub struct Args {
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
     /// Append normal_cell_count, primary_cell_count and donor_count to the
-    /// rows of this CSV (joined on dataset_version_id, else dataset_id),
-    /// reading FILE as this tool's JSON Lines
+    /// rows of this CSV (joined on dataset_version_id; on dataset_id only
+    /// for rows without a dataset_version_id), reading FILE as this tool's
+    /// JSON Lines
     #[arg(long, value_name = "CSV")]
     pub join: Option<PathBuf>,
+    /// Take relative paths (of the manifest or the list) from DIR. Default:
+    /// the current folder, as cxg-download writes them relative to where it
+    /// ran; never looked up anywhere else
+    #[arg(long, value_name = "DIR")]
+    pub base: Option<PathBuf>,
     /// No summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
@@ -74,6 +84,8 @@ pub struct Job {
     pub resolved: PathBuf,
     pub dataset_id: Option<String>,
     pub dataset_version_id: Option<String>,
+    /// The manifest's `bytes`: the file must have this size.
+    pub bytes: Option<String>,
 }
 
 /// The input: the files to read and the manifest rows skipped.
@@ -85,8 +97,8 @@ pub struct Jobs {
 
 /// Parse the input: a manifest CSV (a header with a `path` column) or
 /// paths, one per line (blank lines and `#` comments ignored). Relative
-/// manifest paths are taken from the current folder, else from the
-/// manifest's folder.
+/// paths are taken from `base` if given, else from the current folder —
+/// one place, never a search.
 pub fn parse_input(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let header: Vec<String> = csv::ReaderBuilder::new()
@@ -106,9 +118,10 @@ pub fn parse_input(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> 
             }
             out.jobs.push(Job {
                 path: p.to_string(),
-                resolved: PathBuf::from(p),
+                resolved: resolve(p, base),
                 dataset_id: None,
                 dataset_version_id: None,
+                bytes: None,
             });
         }
         return Ok(out);
@@ -117,11 +130,12 @@ pub fn parse_input(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> 
         .has_headers(true)
         .from_reader(text.as_bytes());
     let col = |n: &str| header.iter().position(|h| h == n);
-    let (pi, si, di, vi) = (
+    let (pi, si, di, vi, bi) = (
         col("path"),
         col("status"),
         col("dataset_id"),
         col("dataset_version_id"),
+        col("bytes"),
     );
     for (k, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| Error::input(format!("{name}: CSV record {}: {e}", k + 1)))?;
@@ -144,20 +158,45 @@ pub fn parse_input(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> 
             continue;
         }
         let path = cell(pi).unwrap_or_default();
-        let mut resolved = PathBuf::from(&path);
-        if let Some(b) = base {
-            if resolved.is_relative() && !resolved.exists() && b.join(&resolved).exists() {
-                resolved = b.join(&resolved);
-            }
-        }
         out.jobs.push(Job {
+            resolved: resolve(&path, base),
             path,
-            resolved,
             dataset_id,
             dataset_version_id: dvid,
+            bytes: cell(bi),
         });
     }
     Ok(out)
+}
+
+/// Where a path is read from: as written if absolute, else under `base`
+/// (the current folder when none).
+fn resolve(path: &str, base: Option<&Path>) -> PathBuf {
+    match base {
+        Some(b) if Path::new(path).is_relative() => b.join(path),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The file must be as long as the manifest says: cheap, and it catches a
+/// path that resolves to another file.
+fn check_bytes(job: &Job) -> std::result::Result<(), String> {
+    let Some(want) = &job.bytes else {
+        return Ok(());
+    };
+    let want: u64 = want
+        .parse()
+        .map_err(|_| format!("the manifest's bytes '{want}' is not a number"))?;
+    let have = std::fs::metadata(&job.resolved)
+        .map_err(|e| format!("cannot open {}: {e}", job.resolved.display()))?
+        .len();
+    if have != want {
+        return Err(format!(
+            "{} has {have} bytes, the manifest says {want}: not the file the manifest names",
+            job.resolved.display()
+        ));
+    }
+    Ok(())
 }
 
 thread_local! {
@@ -170,6 +209,7 @@ pub fn summarize_job(job: &Job) -> std::result::Result<Summary, String> {
     if job.path.is_empty() {
         return Err("the manifest row has no path".into());
     }
+    check_bytes(job)?;
     QUIET_PANICS.with(|q| q.set(true));
     let r = std::panic::catch_unwind(|| h5ad::summarize(&job.resolved));
     QUIET_PANICS.with(|q| q.set(false));
@@ -333,14 +373,8 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let mut out = ctx.take_out();
     let input = ctx.input(args.file.as_deref())?;
     let name = input.name.clone();
-    let base = args
-        .file
-        .as_deref()
-        .filter(|p| p.as_os_str() != "-")
-        .and_then(Path::parent)
-        .map(Path::to_path_buf);
     let text = read_all(input)?;
-    let jobs = parse_input(&name, &text, base.as_deref())?;
+    let jobs = parse_input(&name, &text, args.base.as_deref())?;
     let started = Instant::now();
     let oname = out.name();
     let threads = args.jobs.map_or_else(
@@ -421,6 +455,7 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
     let jname = input.name.clone();
     let mut stream = JsonStream::new(&jname, input.reader);
     let mut records: Vec<Value> = Vec::new();
+    let mut versions: Vec<String> = Vec::new();
     let (mut by_version, mut by_dataset) = (HashMap::new(), HashMap::new());
     while let Some((at, v)) = stream.next_value()? {
         let Some(dv) = v.get("dataset_version_id").and_then(Value::as_str) else {
@@ -445,6 +480,7 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
             .map(|k| (k.to_string(), v.get(*k).cloned().unwrap_or(Value::Null)))
             .collect();
         records.push(Value::Object(keep));
+        versions.push(dv.to_string());
     }
     let cin = Input::open(Some(csv_path))?;
     let cname = cin.name.clone();
@@ -481,6 +517,7 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
     let werr = |e| csv_write_error(&oname, e);
     w.write_record(&out_header).map_err(werr)?;
     let (mut rows, mut matched, mut unmatched, mut failed) = (0usize, 0usize, 0usize, 0usize);
+    let mut mismatched = 0usize;
     for (k, rec) in rdr.byte_records().enumerate() {
         let rec = rec.map_err(|e| Error::input(format!("{cname}: CSV record {}: {e}", k + 1)))?;
         rows += 1;
@@ -490,10 +527,17 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
                 .unwrap_or_default()
         };
         let (dv, did) = (cell(vi), cell(di));
-        let hit = by_version
-            .get(&dv)
-            .or_else(|| by_dataset.get(&did))
-            .map(|&i| &records[i]);
+        // by version; by dataset only for a row that names no version (a
+        // record of another version of the dataset must not be attached)
+        let hit = if dv.is_empty() {
+            by_dataset.get(&did)
+        } else {
+            by_version.get(&dv)
+        }
+        .map(|&i| &records[i]);
+        let other_version = (hit.is_none() && !dv.is_empty())
+            .then(|| by_dataset.get(&did))
+            .flatten();
         let mut cells: Vec<Vec<u8>> = rec.iter().map(<[u8]>::to_vec).collect();
         cells.resize(out_header.len(), Vec::new());
         let id = if dv.is_empty() { &did } else { &dv };
@@ -511,6 +555,19 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
                 ));
                 vec![String::new(); 3]
             }
+            None if other_version.is_some() => {
+                mismatched += 1;
+                if mismatched <= 10 {
+                    let have = other_version
+                        .map(|&i| versions[i].as_str())
+                        .unwrap_or_default();
+                    warn(format_args!(
+                        "{cname}: row {} (dataset {did}): no cxg-obs record of version {dv}, only of version {have}; cells left empty",
+                        k + 1
+                    ));
+                }
+                vec![String::new(); 3]
+            }
             None => {
                 unmatched += 1;
                 warn(format_args!(
@@ -526,9 +583,14 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
         w.write_record(&cells).map_err(werr)?;
     }
     ctx.put_out(csv_finish(w, &oname)?);
+    if mismatched > 10 {
+        warn(format_args!(
+            "{cname}: {mismatched} rows in all have a record of another version only (the first 10 named above)"
+        ));
+    }
     if !args.quiet {
         warn(format_args!(
-            "{rows} row{}: {matched} joined, {unmatched} without a record, {failed} whose file failed",
+            "{rows} row{}: {matched} joined, {unmatched} without a record, {failed} whose file failed, {mismatched} with a record of another version only",
             if rows == 1 { "" } else { "s" }
         ));
     }
@@ -569,6 +631,7 @@ mod tests {
             resolved: p.into(),
             dataset_id: None,
             dataset_version_id: None,
+            bytes: None,
         };
         let uuid = "0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b";
         assert_eq!(version_id(&job(&format!("d/{uuid}.h5ad")), None), uuid);

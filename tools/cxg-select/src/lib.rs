@@ -4,15 +4,17 @@
 //! hand. Selected records are written unchanged, one per line.
 
 pub mod ontology;
+mod records;
 mod suggest;
 
 use clap::Parser;
 use cxg_core::jq::{parse_val, Program};
-use cxg_core::json::{minify, JsonStream, Layout};
 use cxg_core::{cli::warn, Error, Outcome, Result};
 use ontology::{Ontology, Term};
+use records::Records;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -168,12 +170,22 @@ fn tissue_type_aliases(v: &str) -> Vec<String> {
 ///
 /// Reads dataset records (JSON Lines as cxg-datasets writes them, or a JSON
 /// array such as the GET /datasets index) and writes the selected ones,
-/// unchanged, as JSON Lines (an input line is written byte for byte).
+/// unchanged, as JSON Lines: a JSON Lines input line is written byte for
+/// byte, as read (surrounding spaces and tabs and the \r of CRLF included;
+/// "\n" is added only where the last line lacks one); an element of an
+/// array, or a record spread over several lines, is written as one compact
+/// line. Fields no option reads pass through whatever they hold; a field an
+/// option reads that has an unexpected type is that record's problem: it is
+/// named on stderr and left out, and the exit status is 1.
 /// Values of one option are OR'ed, different options are AND'ed, and an
 /// --exclude-* option removes a record if any of its terms matches. A
 /// value is an ontology id, a label or a synonym, without regard to case;
 /// with --ontology it matches the term and every descendant (is_a and
-/// part_of). `unknown` and `na` match only themselves. Every value's
+/// part_of). `unknown` and `na` match only themselves. --tissue and
+/// --tissue-type given together must hold for the same tissue entry (a
+/// tissue type belongs to a tissue entry): `--tissue lung --tissue-type
+/// organoid` selects lung organoids, not a lung tissue beside a brain
+/// organoid; excludes remove a record if any entry matches. Every value's
 /// resolution, its number of matched records, and records in and out are
 /// reported on stderr; a value that is neither a known term nor present in
 /// the data is an error (exit 2) with the closest known labels.
@@ -197,7 +209,8 @@ pub struct Args {
         help_heading = "Select (repeat an option to OR its values)"
     )]
     pub tissue: Vec<String>,
-    /// Tissue type: tissue, organoid, cell culture (= primary cell culture), cell line
+    /// Tissue type: tissue, organoid, cell culture (= primary cell culture), cell line;
+    /// with --tissue, both must hold for the same tissue entry
     #[arg(
         long,
         value_name = "TYPE",
@@ -327,8 +340,8 @@ pub struct Args {
 
     /// Folder of cellxgene-ontology-guide files (<NAME>-ontology-<VERSION>.json
     /// or .json.zst), as `make ontologies` downloads them; without it no
-    /// descendants are included
-    #[arg(long, value_name = "DIR", env = "CXG_ONTOLOGY")]
+    /// descendants are included. Default: $CXG_ONTOLOGY (unset when empty)
+    #[arg(long, value_name = "DIR")]
     pub ontology: Option<PathBuf>,
     /// Match each term alone, without its descendants
     #[arg(long)]
@@ -501,7 +514,9 @@ impl Ontologies {
 }
 
 fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ontologies> {
-    let Some(dir) = args.ontology.clone() else {
+    // CXG_ONTOLOGY set to nothing (`CXG_ONTOLOGY= cxg-select`) is unset
+    let env = || std::env::var_os("CXG_ONTOLOGY").filter(|v| !v.is_empty());
+    let Some(dir) = args.ontology.clone().or_else(|| env().map(PathBuf::from)) else {
         return Ok(Ontologies {
             dir: None,
             found: Default::default(),
@@ -699,16 +714,32 @@ fn resolve(
         return Ok(sel);
     };
     let mut ids: HashSet<String> = HashSet::new();
-    let mut hops = 0;
+    // The ids followed, to name a loop of replacements.
+    let mut chain: Vec<String> = Vec::new();
     while hit.t.deprecated {
         ids.insert(hit.t.id.clone());
+        chain.push(hit.t.id.clone());
         let next = hit
             .t
             .replaced_by
             .as_deref()
             .and_then(|r| find_id(&fonts, r));
+        if let Some(n) = &next {
+            if chain.contains(&n.t.id) {
+                // No current term to use: the ontology file is broken here,
+                // and matching the deprecated ids alone would hide it.
+                chain.push(n.t.id.clone());
+                return Err(Error::input(format!(
+                    "{opt} {}: {} is deprecated and its replaced_by ids form a replacement loop in {}: {}; give a current term instead",
+                    quote(given),
+                    chain[0],
+                    hit.o.describe(),
+                    chain.join(" -> ")
+                )));
+            }
+        }
         match next {
-            Some(n) if hops < 16 => {
+            Some(n) => {
                 warn(format_args!(
                     "warning: {opt} {}: {} is deprecated in {}; using its replacement {} '{}'",
                     quote(given),
@@ -718,7 +749,6 @@ fn resolve(
                     n.t.label
                 ));
                 hit = n;
-                hops += 1;
             }
             _ => {
                 let mut extra = String::new();
@@ -778,7 +808,7 @@ fn resolve(
 
 /// One entry of a facet list: `{label, ontology_term_id, tissue_type}` or
 /// a plain string (suspension_type).
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct Entry<'a> {
     id: Option<Cow<'a, str>>,
     label: Option<Cow<'a, str>>,
@@ -875,57 +905,199 @@ struct Collection {
     publisher_metadata: Option<PublisherMetadata>,
 }
 
-/// The fields of a record that selection reads.
-#[derive(Deserialize, Default)]
+/// The top-level fields selection may read; `FIELDS[..9]` are the facet
+/// lists, in the order of [`Rec::raw`].
+const FIELDS: [&str; 13] = [
+    "organism",
+    "tissue",
+    "disease",
+    "assay",
+    "cell_type",
+    "development_stage",
+    "sex",
+    "self_reported_ethnicity",
+    "suspension_type",
+    "dataset_id",
+    "cell_count",
+    "collection",
+    "datasets",
+];
+const F_DATASET_ID: usize = 9;
+const F_CELL_COUNT: usize = 10;
+const F_COLLECTION: usize = 11;
+const F_DATASETS: usize = 12;
+
+/// A record with the fields selection may read left as JSON text: a field
+/// is parsed (and its type checked) only when an option needs it, so that
+/// fields no option uses pass through whatever they hold.
+#[derive(Default)]
 struct Rec<'a> {
-    #[serde(borrow, default)]
-    dataset_id: Option<OptStr<'a>>,
-    #[serde(borrow, default)]
-    organism: Option<Vec<Entry<'a>>>,
-    #[serde(borrow, default)]
-    tissue: Option<Vec<Entry<'a>>>,
-    #[serde(borrow, default)]
-    disease: Option<Vec<Entry<'a>>>,
-    #[serde(borrow, default)]
-    assay: Option<Vec<Entry<'a>>>,
-    #[serde(borrow, default)]
-    cell_type: Option<Vec<Entry<'a>>>,
-    #[serde(borrow, default)]
-    development_stage: Option<Vec<Entry<'a>>>,
-    #[serde(borrow, default)]
-    sex: Option<Vec<Entry<'a>>>,
-    #[serde(borrow, default)]
-    self_reported_ethnicity: Option<Vec<Entry<'a>>>,
-    #[serde(borrow, default)]
-    suspension_type: Option<Vec<Entry<'a>>>,
-    #[serde(default)]
-    cell_count: Option<f64>,
-    #[serde(default)]
-    collection: Option<Collection>,
+    raw: [Option<&'a RawValue>; 13],
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Rec<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Rec<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a dataset record (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<Rec<'de>, A::Error> {
+                let mut r = Rec::default();
+                while let Some(k) = m.next_key::<OptStr>()? {
+                    match FIELDS.iter().position(|f| Some(*f) == k.0.as_deref()) {
+                        // the last of repeated keys counts, as in jq
+                        Some(i) => r.raw[i] = Some(m.next_value::<&'de RawValue>()?),
+                        None => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// serde_json's message without its " at line L column C" suffix.
+fn bare(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    msg.rsplit_once(" at line ")
+        .map_or(msg.as_str(), |x| x.0)
+        .to_string()
 }
 
 impl<'a> Rec<'a> {
-    fn field(&self, name: &str) -> Option<&[Entry<'a>]> {
-        match name {
-            "organism" => self.organism.as_deref(),
-            "tissue" => self.tissue.as_deref(),
-            "disease" => self.disease.as_deref(),
-            "assay" => self.assay.as_deref(),
-            "cell_type" => self.cell_type.as_deref(),
-            "development_stage" => self.development_stage.as_deref(),
-            "sex" => self.sex.as_deref(),
-            "self_reported_ethnicity" => self.self_reported_ethnicity.as_deref(),
-            "suspension_type" => self.suspension_type.as_deref(),
-            _ => None,
+    /// Field `i` (`null` = absent) parsed as `T`, or why it is not one.
+    fn parse<T: Deserialize<'a>>(
+        &self,
+        i: usize,
+        what: &str,
+    ) -> std::result::Result<Option<T>, String> {
+        match self.raw[i] {
+            None => Ok(None),
+            Some(r) => serde_json::from_str::<Option<T>>(r.get())
+                .map_err(|e| format!("'{}' is not {what}: {}", FIELDS[i], bare(&e))),
         }
     }
-    fn is_preprint(&self) -> Option<bool> {
-        self.collection
-            .as_ref()?
-            .publisher_metadata
-            .as_ref()?
-            .is_preprint
+    /// The facet list `i` (< 9).
+    fn entries(&self, i: usize) -> std::result::Result<Option<Vec<Entry<'a>>>, String> {
+        self.parse(
+            i,
+            if i == 8 {
+                "a list of strings"
+            } else {
+                "a list of ontology terms"
+            },
+        )
     }
+    fn cell_count(&self) -> std::result::Result<Option<f64>, String> {
+        self.parse(F_CELL_COUNT, "a number")
+    }
+    fn is_preprint(&self) -> std::result::Result<Option<bool>, String> {
+        let c: Option<Collection> = self.parse(
+            F_COLLECTION,
+            "a collection with publisher_metadata.is_preprint true or false",
+        )?;
+        Ok(c.and_then(|c| c.publisher_metadata?.is_preprint))
+    }
+    /// The dataset_id, to name the record.
+    fn id(&self) -> String {
+        match self.raw[F_DATASET_ID] {
+            None => "?".into(),
+            Some(r) => match serde_json::from_str::<String>(r.get()) {
+                Ok(s) => s,
+                Err(_) => r.get().chars().take(60).collect(),
+            },
+        }
+    }
+    /// A collection (datasets and no dataset_id): input of the wrong stage.
+    fn is_collection(&self) -> bool {
+        self.raw[F_DATASETS].is_some() && self.raw[F_DATASET_ID].is_none()
+    }
+}
+
+/// A value that is a term of an ontology other facets use: `; it is
+/// UBERON:0002048 'lung' of UBERON v…, a value for --tissue or
+/// --development-stage`.
+fn elsewhere(onts: &Ontologies, facet: usize, given: &str) -> String {
+    let own = FACETS[facet].ontologies;
+    let v = given.trim();
+    let lc = v.to_lowercase();
+    let mut found: Vec<String> = Vec::new();
+    for o in onts
+        .loaded
+        .iter()
+        .filter(|o| !own.contains(&o.name.as_str()))
+    {
+        let hit = find_id(&[o], v).map(|h| h.t).or_else(|| {
+            o.terms()
+                .filter(|t| !t.deprecated)
+                .find(|t| eq_ci(&t.label, &lc) || t.synonyms.iter().any(|y| eq_ci(y, &lc)))
+        });
+        let Some(t) = hit else { continue };
+        let opts: Vec<String> = FACETS
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| *i != facet && f.ontologies.contains(&o.name.as_str()))
+            .map(|(_, f)| format!("--{}", f.option))
+            .collect();
+        if opts.is_empty() {
+            continue;
+        }
+        found.push(format!(
+            "{} '{}' of {}, a value for {}",
+            t.id,
+            t.label,
+            o.describe(),
+            opts.join(" or ")
+        ));
+        if found.len() == 3 {
+            break;
+        }
+    }
+    if found.is_empty() {
+        String::new()
+    } else {
+        format!("; it is {}", found.join("; and "))
+    }
+}
+
+/// Where in [`FIELDS`] a facet's list is.
+fn field_index(name: &str) -> usize {
+    FIELDS.iter().position(|f| *f == name).unwrap_or(0)
+}
+
+const TISSUE: usize = 1;
+const TISSUE_TYPE: usize = 2;
+
+/// A file for the records held back: unnamed (created and unlinked at once,
+/// or O_TMPFILE), so no signal or crash leaves it behind; in the output's
+/// folder, or the temporary folder when writing to stdout.
+fn hold_file(args: &Args) -> Result<std::fs::File> {
+    let dir = match &args.out.output {
+        Some(p) if p.as_os_str() != "-" => match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+        _ => std::env::temp_dir(),
+    };
+    tempfile::tempfile_in(&dir)
+        .map_err(|e| Error::write(&format!("a temporary file in '{}'", dir.display()), e))
+}
+
+/// Write the held records to the output.
+fn release(buf: std::io::BufWriter<std::fs::File>, out: &mut dyn Write) -> std::io::Result<()> {
+    use std::io::Seek;
+    let mut f = buf.into_inner().map_err(|e| e.into_error())?;
+    f.seek(std::io::SeekFrom::Start(0))?;
+    std::io::copy(&mut f, out)?;
+    Ok(())
 }
 
 /// The parts of a (possibly joined, `"MONDO:a || MONDO:b"`) id.
@@ -1006,43 +1178,101 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let mut unconfirmed = sels.iter().filter(|s| s.needs_data).count();
 
     let input = ctx.input(args.file.as_deref())?;
-    let mut stream = JsonStream::new(input.name.clone(), input.reader);
+    let mut src = Records::open(input.name.clone(), input.reader)?;
     let mut out = ctx.take_out();
     let oname = out.name();
     // Held back while a value must still be confirmed in the data, so that
-    // a misspelt value ends the run before anything is written.
-    let mut held: Option<Vec<u8>> = if unconfirmed > 0 {
-        Some(Vec::new())
+    // a misspelt value ends the run before anything is written: in an
+    // unnamed temporary file (gone with the process, whatever ends it), so
+    // that memory does not grow with the output.
+    let mut held: Option<std::io::BufWriter<std::fs::File>> = if unconfirmed > 0 {
+        Some(std::io::BufWriter::with_capacity(
+            1 << 16,
+            hold_file(&args)?,
+        ))
     } else {
         None
     };
-    let mut scratch = Vec::new();
+    // A record that is not a dataset at all (a collection) is input of the
+    // wrong stage; it matters only when an option reads a record's fields.
+    let reads_fields = !reqs.is_empty() || args.no_preprints || args.min_cells.is_some();
+    // The facet lists any option reads.
+    let wanted: Vec<usize> = (0..9)
+        .filter(|&i| {
+            FACETS
+                .iter()
+                .enumerate()
+                .any(|(f, fc)| field_index(fc.field) == i && (used.contains(&f) || collect_seen[f]))
+        })
+        .collect();
+    let fidx: Vec<usize> = FACETS.iter().map(|f| field_index(f.field)).collect();
+    // --tissue and --tissue-type together hold for one tissue entry.
+    let joint = sels.iter().any(|s| s.facet == TISSUE && !s.exclude)
+        && sels.iter().any(|s| s.facet == TISSUE_TYPE && !s.exclude);
     let (mut n_in, mut n_out, mut failed) = (0usize, 0usize, 0usize);
     let (mut preprints, mut preprint_unknown) = (0usize, 0usize);
     let (mut few_cells, mut no_count) = (0usize, 0usize);
     let mut hit = vec![false; sels.len()];
-    let mut record = Vec::new();
-    while let Some(at) = stream.next_raw()?.map(|(at, bytes)| {
-        record.clear();
-        record.extend_from_slice(bytes);
-        at
-    }) {
-        let bytes = &record[..];
+    while src.next()? {
+        let bytes = src.json();
         n_in += 1;
         let rec: Rec = match serde_json::from_slice(bytes) {
             Ok(r) => r,
             Err(e) => {
-                let place = stream.place(at);
-                let msg = e.to_string();
-                let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |x| x.0);
                 return Err(Error::input(format!(
-                    "{place}: not a dataset record: {msg} (line {} of the record)",
+                    "{}: not a dataset record: {} (line {} of the record)",
+                    src.place(),
+                    bare(&e),
                     e.line()
                 )));
             }
         };
+        if reads_fields && rec.is_collection() {
+            return Err(Error::input(format!(
+                "{}: this is a collection (it has datasets and no dataset_id), not a dataset: \
+                 run cxg-datasets first (cxg-datasets collections.json | cxg-select ...)",
+                src.place()
+            )));
+        }
+        // Only the fields an option reads are parsed; one of an unexpected
+        // type is this record's problem: named, left out, exit status 1.
+        let mut ents: [Option<Vec<Entry>>; 9] = Default::default();
+        let mut problem = None;
+        for &i in &wanted {
+            match rec.entries(i) {
+                Ok(v) => ents[i] = v,
+                Err(e) => {
+                    problem = Some(e);
+                    break;
+                }
+            }
+        }
+        let mut cell_count = None;
+        if problem.is_none() && args.min_cells.is_some() {
+            match rec.cell_count() {
+                Ok(c) => cell_count = c,
+                Err(e) => problem = Some(e),
+            }
+        }
+        let mut preprint = None;
+        if problem.is_none() && args.no_preprints {
+            match rec.is_preprint() {
+                Ok(p) => preprint = p,
+                Err(e) => problem = Some(e),
+            }
+        }
+        if let Some(p) = problem {
+            warn(format_args!(
+                "{}: dataset {}: {p}; left out",
+                src.place(),
+                rec.id()
+            ));
+            failed += 1;
+            continue;
+        }
+        let field = |f: usize| ents[fidx[f]].as_deref();
         for m in missing.iter_mut() {
-            if rec.field(FACETS[m.0].field).is_none() {
+            if field(m.0).is_none() {
                 m.1 += 1;
             }
         }
@@ -1050,22 +1280,25 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             if !collect_seen[f] || set.len() > 100_000 {
                 continue;
             }
-            for e in rec.field(FACETS[f].field).unwrap_or(&[]) {
+            for e in field(f).unwrap_or(&[]) {
                 let v = if FACETS[f].kind == Kind::TissueType {
                     &e.tissue_type
                 } else {
                     &e.label
                 };
                 if let Some(l) = v.as_deref().or(e.id.as_deref()) {
-                    if !set.contains(l) {
-                        set.insert(l.to_string());
+                    // each part of a joined label ("a || b") on its own
+                    for l in parts(l) {
+                        if !set.contains(l) {
+                            set.insert(l.to_string());
+                        }
                     }
                 }
             }
         }
         for (i, s) in sels.iter_mut().enumerate() {
             let kind = FACETS[s.facet].kind;
-            let es = rec.field(FACETS[s.facet].field).unwrap_or(&[]);
+            let es = field(s.facet).unwrap_or(&[]);
             hit[i] = es.iter().any(|e| matches(s, kind, e));
             if hit[i] {
                 if s.matched == 0 && s.needs_data {
@@ -1076,7 +1309,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         }
         if unconfirmed == 0 {
             if let Some(buf) = held.take() {
-                out.write_all(&buf).map_err(|e| Error::write(&oname, e))?;
+                release(buf, &mut out).map_err(|e| Error::write(&oname, e))?;
             }
         }
         let mut keep = true;
@@ -1098,8 +1331,17 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
                 keep = false;
             }
         }
+        if keep && joint {
+            keep = field(TISSUE).unwrap_or(&[]).iter().any(|e| {
+                let inc = |f: usize, kind: Kind| {
+                    sels.iter()
+                        .any(|s| s.facet == f && !s.exclude && matches(s, kind, e))
+                };
+                inc(TISSUE, Kind::Terms) && inc(TISSUE_TYPE, Kind::TissueType)
+            });
+        }
         if keep && args.no_preprints {
-            match rec.is_preprint() {
+            match preprint {
                 Some(true) => {
                     preprints += 1;
                     keep = false;
@@ -1110,7 +1352,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         }
         if keep {
             if let Some(min) = args.min_cells {
-                match rec.cell_count {
+                match cell_count {
                     Some(n) if n < min as f64 => {
                         few_cells += 1;
                         keep = false;
@@ -1122,20 +1364,15 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         }
         if keep {
             if let Some(p) = &filter {
-                let v = parse_val(bytes).map_err(|e| {
-                    Error::input(format!("{}: invalid JSON: {e}", stream.place(at)))
-                })?;
+                let v = parse_val(bytes)
+                    .map_err(|e| Error::input(format!("{}: invalid JSON: {e}", src.place())))?;
                 match p.is_truthy(v) {
                     Ok(k) => keep = k,
                     Err(e) => {
-                        let id = rec
-                            .dataset_id
-                            .as_ref()
-                            .and_then(|d| d.0.as_deref())
-                            .unwrap_or("?");
                         warn(format_args!(
-                            "--where failed on dataset {id} ({}): {e}",
-                            stream.place(at)
+                            "--where failed on dataset {} ({}): {e}",
+                            rec.id(),
+                            src.place()
                         ));
                         failed += 1;
                         keep = false;
@@ -1147,40 +1384,48 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             continue;
         }
         n_out += 1;
-        let line: &[u8] = if stream.layout() == Layout::Lines && !bytes.contains(&b'\n') {
-            bytes
-        } else {
-            scratch.clear();
-            minify(bytes, &mut scratch);
-            &scratch
-        };
         match &mut held {
-            Some(buf) => {
-                buf.extend_from_slice(line);
-                buf.push(b'\n');
-            }
-            None => {
-                out.write_all(line)
-                    .and_then(|()| out.write_all(b"\n"))
-                    .map_err(|e| Error::write(&oname, e))?;
-            }
+            Some(buf) => src
+                .write_to(buf)
+                .map_err(|e| Error::write("a temporary file", e))?,
+            None => src
+                .write_to(&mut out)
+                .map_err(|e| Error::write(&oname, e))?,
         }
     }
     if unconfirmed > 0 {
+        // The run fails: load the other facets' ontologies too, to say
+        // where a value given to the wrong option belongs (best effort).
+        let mut every: Vec<&str> = Vec::new();
+        for f in &FACETS {
+            for n in f.ontologies {
+                if !every.contains(n) {
+                    every.push(n);
+                }
+            }
+        }
+        let _ = onts.load(&every);
         let mut msgs = Vec::new();
         for s in sels.iter().filter(|s| s.needs_data && s.matched == 0) {
             let f = &FACETS[s.facet];
             let fonts = onts.for_facet(f);
-            let mut cands: Vec<&str> = f.vocabulary.to_vec();
+            // (text compared, label suggested): labels, then synonyms
+            let mut cands: Vec<(&str, &str)> = f.vocabulary.iter().map(|v| (*v, *v)).collect();
             for o in &fonts {
                 cands.extend(
                     o.terms()
                         .filter(|t| !t.deprecated)
-                        .map(|t| t.label.as_str()),
+                        .map(|t| (t.label.as_str(), t.label.as_str())),
                 );
             }
-            cands.extend(seen[s.facet].iter().map(String::as_str));
+            cands.extend(seen[s.facet].iter().map(|v| (v.as_str(), v.as_str())));
+            for o in &fonts {
+                for t in o.terms().filter(|t| !t.deprecated) {
+                    cands.extend(t.synonyms.iter().map(|y| (y.as_str(), t.label.as_str())));
+                }
+            }
             let sugg = suggest::closest(&s.given, &cands, 3);
+            let other = elsewhere(&onts, s.facet, &s.given);
             let known = if fonts.is_empty() {
                 "in the data".to_string()
             } else {
@@ -1198,12 +1443,12 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
                 )
             };
             msgs.push(format!(
-                "{} {}: no such value {known}{dym}",
+                "{} {}: no such value {known}{dym}{other}",
                 s.option(),
                 quote(&s.given)
             ));
         }
-        // Nothing was written: `held` still holds every selected record.
+        // Nothing was written: the held records go with the temporary file.
         return Err(Error::input(msgs.join("; ")));
     }
     for s in &sels {
@@ -1330,18 +1575,24 @@ mod tests {
                 "cell_count":5.0e3,"collection":{"publisher_metadata":null},"other":{"deep":[1,2]}}"#,
         )
         .unwrap();
-        assert_eq!(
-            r.field("suspension_type").unwrap()[0].id.as_deref(),
-            Some("cell")
-        );
-        assert_eq!(
-            r.field("tissue").unwrap()[0].tissue_type.as_deref(),
-            Some("tissue")
-        );
-        assert_eq!(r.cell_count, Some(5000.0));
-        assert_eq!(r.is_preprint(), None);
-        assert!(r.field("disease").is_none());
-        assert!(serde_json::from_str::<Rec>(r#"{"tissue":"lung"}"#).is_err());
+        let st = r.entries(8).unwrap().unwrap();
+        assert_eq!(st[0].id.as_deref(), Some("cell"));
+        let t = r.entries(1).unwrap().unwrap();
+        assert_eq!(t[0].tissue_type.as_deref(), Some("tissue"));
+        assert_eq!(r.cell_count(), Ok(Some(5000.0)));
+        assert_eq!(r.is_preprint(), Ok(None));
+        assert!(r.entries(2).unwrap().is_none());
+        // a field is type-checked only when read; the last of repeated keys counts
+        let r: Rec =
+            serde_json::from_str(r#"{"tissue":"lung","sex":3,"sex":[],"cell_count":1e400}"#)
+                .unwrap();
+        assert!(r.entries(1).unwrap_err().contains("'tissue' is not a list"));
+        assert!(r.entries(6).unwrap().unwrap().is_empty());
+        assert!(r
+            .cell_count()
+            .unwrap_err()
+            .contains("'cell_count' is not a number"));
+        assert!(serde_json::from_str::<Rec>("[1]").is_err());
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! of a harvest in a new `SNAPSHOTS/<UTC time>/` folder with its
 //! `provenance.json` (tool versions, API URL, times, every request, record
 //! counts, schema versions, SHA-256 of every output), never overwriting an
-//! earlier one; identical files are stored once (content-addressed hard
-//! links) and the working files become links to the newest. `list` shows
-//! the snapshots with their date, counts and size.
+//! earlier one; identical files are stored once (content-addressed: a copy
+//! in `.objects/<sha256>`, hard-linked into each snapshot; the working files
+//! stay independent files, so editing them never reaches the store). A save
+//! that fetched nothing (no requests) with the same raw files as the newest
+//! snapshot adds none. `list` shows the snapshots with their date, counts
+//! and size; `verify` re-hashes the store.
 
 use clap::{Parser, Subcommand};
 use cxg_core::cli::warn;
-use cxg_core::io::{write_file_atomic, AtomicFile, Input};
+use cxg_core::io::{create_temp_dir, forget_temp_dir, write_file_atomic, AtomicFile, Input};
 use cxg_core::json::{write_pretty, JsonStream};
-use cxg_core::reqlog::{sha256_file, utc_rfc3339};
+use cxg_core::reqlog::{sha256_file, utc_rfc3339, Hasher};
 use cxg_core::{Error, Outcome, Result};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -28,15 +31,22 @@ const EXAMPLES: &str = "\
   # every snapshot: date, collections, datasets, size
   cxg-snapshot list data/snapshots
 
+  # re-hash every stored file; name the damaged ones and their snapshots
+  cxg-snapshot verify data/snapshots
+
   # replay a past harvest offline
   cxg-serve --port 0 data/snapshots/20261101T060000Z";
 
 const LAYOUT: &str = "\
 Snapshots folder:
   SNAPSHOTS/<YYYYMMDDTHHMMSSZ>/   one per harvest: the raw files + provenance.json
-  SNAPSHOTS/.objects/<sha256>     each distinct file once; snapshot files and
-                                  the working files are hard links to these
+  SNAPSHOTS/.objects/<sha256>     each distinct file once (a copy of the working
+                                  file, links followed); snapshot files are hard
+                                  links to these, the working files never are
   SNAPSHOTS/latest                symlink to the newest snapshot
+A save with no requests logged whose raw files equal the newest snapshot's
+(a rebuild that fetched nothing) adds no snapshot (--always adds one anyway);
+--provenance FILE is still written, naming that snapshot.
 A snapshot folder is a cxg-serve folder (datasets_index.json is served as
 GET /datasets), and cxg-diff compares two of them.";
 
@@ -55,6 +65,8 @@ pub enum Command {
     Save(Save),
     /// List the snapshots: date, collections, datasets, size
     List(List),
+    /// Re-hash the stored files; name each damaged object and snapshot file
+    Verify(List),
 }
 
 #[derive(clap::Args, Debug)]
@@ -87,6 +99,10 @@ pub struct Save {
     /// Also write provenance.json to FILE (atomically)
     #[arg(long, value_name = "FILE")]
     pub provenance: Option<PathBuf>,
+    /// A new snapshot even when nothing was fetched and the raw files equal
+    /// the newest snapshot's
+    #[arg(long)]
+    pub always: bool,
     /// No summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
@@ -248,23 +264,6 @@ fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
     Error::input(format!("cannot {what} '{}': {e}", p.display()))
 }
 
-/// Same file on disk (hard links to one inode)?
-fn same_inode(a: &Path, b: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match (std::fs::metadata(a), std::fs::metadata(b)) {
-            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-            _ => false,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (a, b);
-        false
-    }
-}
-
 /// Hard-link `src` to `dest` (replacing it atomically), or copy when the
 /// file system cannot link.
 fn link_or_copy(src: &Path, dest: &Path) -> Result<()> {
@@ -283,14 +282,56 @@ fn link_or_copy(src: &Path, dest: &Path) -> Result<()> {
     })
 }
 
-/// Store `src` once under `objects/<sha256>` (read-only); true when the
-/// content was new.
-fn store_object(objects: &Path, src: &Path, sha: &str) -> Result<(PathBuf, bool)> {
-    let obj = objects.join(sha);
-    if obj.exists() {
-        return Ok((obj, false));
+/// Is `obj` a regular file of `bytes` bytes with SHA-256 `sha`?
+fn object_ok(obj: &Path, bytes: u64, sha: &str) -> bool {
+    match std::fs::symlink_metadata(obj) {
+        Ok(m) if m.is_file() && m.len() == bytes => {
+            matches!(sha256_file(obj), Ok((n, h)) if n == bytes && h == sha)
+        }
+        _ => false,
     }
-    link_or_copy(src, &obj)?;
+}
+
+/// Store a copy of `src` (a symlink is followed: its target's content is
+/// stored) once under `objects/<sha256>`, read-only. An object already
+/// there is re-hashed first: one that does not match its name (damaged) is
+/// named and replaced from `src`. True when bytes were written.
+fn store_object(objects: &Path, src: &Path, bytes: u64, sha: &str) -> Result<(PathBuf, bool)> {
+    let obj = objects.join(sha);
+    if std::fs::symlink_metadata(&obj).is_ok() {
+        if object_ok(&obj, bytes, sha) {
+            return Ok((obj, false));
+        }
+        warn(format_args!(
+            "stored object '{}' is damaged (its content no longer has the SHA-256 it is \
+             named by); replaced from '{}'; snapshots saved with it before still hold \
+             the damaged copy: 'cxg-snapshot verify' names them",
+            obj.display(),
+            src.display()
+        ));
+    }
+    let mut input = std::fs::File::open(src).map_err(|e| io_err("read", src, e))?;
+    let mut out = AtomicFile::create(&obj)?;
+    let mut h = Hasher::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match std::io::Read::read(&mut input, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err("read", src, e)),
+        };
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::write(&obj.display().to_string(), e))?;
+    }
+    if h.finish() != (bytes, sha.to_string()) {
+        return Err(Error::input(format!(
+            "'{}' changed while it was being saved; nothing stored",
+            src.display()
+        )));
+    }
+    out.commit()?;
     if let Ok(m) = std::fs::metadata(&obj) {
         let mut perm = m.permissions();
         perm.set_readonly(true);
@@ -299,13 +340,71 @@ fn store_object(objects: &Path, src: &Path, sha: &str) -> Result<(PathBuf, bool)
     Ok((obj, true))
 }
 
-/// A staging folder removed unless it was renamed into place.
+/// Remove the staging folders (`.saving.<pid>`) of saves whose process is
+/// gone (killed before it could clean up).
+fn remove_stale_staging(into: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return; // no way to tell a running process here
+    }
+    let Ok(rd) = std::fs::read_dir(into) else {
+        return;
+    };
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(".saving.")
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        if std::fs::remove_dir_all(e.path()).is_ok() {
+            warn(format_args!(
+                "removed '{}', left by an interrupted save (process {pid} is gone)",
+                e.path().display()
+            ));
+        }
+    }
+}
+
+/// The newest snapshot when it holds exactly `files` (name -> SHA-256).
+fn same_as_newest(into: &Path, files: &BTreeMap<String, String>) -> Result<Option<PathBuf>> {
+    let Some(newest) = cxg_core::snapshots::list(into)?.pop() else {
+        return Ok(None);
+    };
+    let Ok(rd) = std::fs::read_dir(&newest) else {
+        return Ok(None);
+    };
+    let mut names = BTreeMap::new();
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name != "provenance.json" {
+            names.insert(name, e.path());
+        }
+    }
+    if names.len() != files.len() {
+        return Ok(None);
+    }
+    for (name, sha) in files {
+        match names.get(name).map(|p| sha256_file(p)) {
+            Some(Ok((_, h))) if &h == sha => {}
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(newest))
+}
+
+/// A staging folder removed unless it was renamed into place (and on a
+/// signal: it is registered with cxg-core's signal cleanup).
 struct Staging(Option<PathBuf>);
 
 impl Drop for Staging {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_dir_all(p);
+            let _ = std::fs::remove_dir_all(&p);
+            forget_temp_dir(&p);
         }
     }
 }
@@ -328,42 +427,65 @@ fn save(a: Save) -> Result<Outcome> {
         }
     }
     let finished = SystemTime::now();
-    let objects = a.into.join(".objects");
-    std::fs::create_dir_all(&objects).map_err(|e| io_err("create", &objects, e))?;
-    let stage_dir = a.into.join(format!(".saving.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&stage_dir);
-    std::fs::create_dir(&stage_dir).map_err(|e| io_err("create", &stage_dir, e))?;
-    let mut staging = Staging(Some(stage_dir.clone()));
-
-    // the raw files: entries for provenance, then stored once each
-    let mut stored = Map::new();
-    let mut new_bytes = 0u64;
-    let mut index = None;
+    remove_stale_staging(&a.into);
     // read (and so check) every file before anything is stored
     let entries = a
         .files
         .iter()
         .map(|f| file_entry(f))
         .collect::<Result<Vec<_>>>()?;
+    let reqs = match &a.requests {
+        Some(p) => requests(p)?,
+        None => Vec::new(),
+    };
+    // a rebuild that fetched nothing: the newest snapshot already holds it
+    let shas: BTreeMap<String, String> = a
+        .files
+        .iter()
+        .zip(&entries)
+        .map(|(f, e)| {
+            (
+                f.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                e["sha256"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let unchanged = if reqs.is_empty() && !a.always {
+        same_as_newest(&a.into, &shas)?
+    } else {
+        None
+    };
+    let objects = a.into.join(".objects");
+    let stage_dir = a.into.join(format!(".saving.{}", std::process::id()));
+    let mut staging = Staging(None);
+    if unchanged.is_none() {
+        std::fs::create_dir_all(&objects).map_err(|e| io_err("create", &objects, e))?;
+        let _ = std::fs::remove_dir_all(&stage_dir);
+        create_temp_dir(&stage_dir).map_err(|e| io_err("create", &stage_dir, e))?;
+        staging.0 = Some(stage_dir.clone());
+    }
+
+    // the raw files: entries for provenance, then stored once each
+    let mut stored = Map::new();
+    let mut new_bytes = 0u64;
+    let mut index = None;
     for (f, entry) in a.files.iter().zip(entries) {
         let name = f
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let sha = entry["sha256"].as_str().unwrap_or_default().to_string();
-        let (obj, fresh) = store_object(&objects, f, &sha)?;
-        if fresh {
-            new_bytes += entry["bytes"].as_u64().unwrap_or(0);
-        }
-        link_or_copy(&obj, &stage_dir.join(&name))?;
-        if !same_inode(f, &obj) {
-            // the working file becomes a link to the stored copy, keeping
-            // its own time (make and `harvest` read it as the fetch time)
-            let fetched = std::fs::metadata(f).and_then(|m| m.modified()).ok();
-            link_or_copy(&obj, f)?;
-            if let Some(t) = fetched {
-                let _ = std::fs::File::open(f).and_then(|h| h.set_modified(t));
+        if unchanged.is_none() {
+            // the working file is copied, never linked: editing it later
+            // cannot reach the store or a snapshot
+            let bytes = entry["bytes"].as_u64().unwrap_or(0);
+            let (obj, fresh) = store_object(&objects, f, bytes, &sha)?;
+            if fresh {
+                new_bytes += bytes;
             }
+            link_or_copy(&obj, &stage_dir.join(&name))?;
         }
         if name == "datasets_index.json" || name == "datasets.json" {
             index = Some(f.clone());
@@ -379,10 +501,6 @@ fn save(a: Save) -> Result<Outcome> {
     for f in &a.outputs {
         outputs.insert(f.to_string_lossy().into_owned(), file_entry(f)?);
     }
-    let reqs = match &a.requests {
-        Some(p) => requests(p)?,
-        None => Vec::new(),
-    };
     let started = reqs
         .iter()
         .filter_map(|r| r.get("at").and_then(Value::as_str))
@@ -418,6 +536,24 @@ fn save(a: Save) -> Result<Outcome> {
             "ontology_files": ontologies,
         })
     };
+    if let Some(newest) = unchanged {
+        let name = newest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(p) = &a.provenance {
+            let mut bytes = Vec::new();
+            write_pretty(&mut bytes, &prov(&name)).map_err(|e| Error::write("provenance", e))?;
+            bytes.push(b'\n');
+            write_file_atomic(p, &bytes)?;
+        }
+        warn(format_args!(
+            "no new snapshot: nothing was fetched (no requests logged) and the raw files \
+             equal those of the newest snapshot, {} (--always saves one anyway)",
+            newest.display()
+        ));
+        return Ok(Outcome::Complete);
+    }
     // never overwrite: a taken name gets -2, -3, ...
     let mut n = 1;
     let dest = loop {
@@ -440,6 +576,7 @@ fn save(a: Save) -> Result<Outcome> {
         name = format!("{}-{n}", cxg_core::reqlog::utc_compact(finished));
     };
     staging.0 = None;
+    forget_temp_dir(&stage_dir);
     // SNAPSHOTS/latest -> the newest
     #[cfg(unix)]
     {
@@ -484,8 +621,10 @@ fn human(bytes: u64) -> String {
 }
 
 fn list(a: List) -> Result<Outcome> {
+    remove_stale_staging(&a.dir);
     let snaps = cxg_core::snapshots::list(&a.dir)?;
     let mut seen = HashSet::new();
+    let mut damaged = 0usize;
     let mut rows = vec![[
         "snapshot".to_string(),
         "date (UTC)".into(),
@@ -514,10 +653,25 @@ fn list(a: List) -> Result<Outcome> {
             Some(p) if p.is_file() => count_records(&p).map(|n| n.to_string()),
             _ => Ok("-".to_string()),
         };
-        let colls = count(Some(s.join("collections.json")))?;
-        let sets = count(cxg_core::snapshots::datasets_file(s))?;
+        // a damaged snapshot is named; the others are still listed
+        let (colls, sets) = match count(Some(s.join("collections.json")))
+            .and_then(|c| Ok((c, count(cxg_core::snapshots::datasets_file(s))?)))
+        {
+            Ok(x) => x,
+            Err(e) => {
+                warn(format_args!("snapshot {name} is damaged: {e}"));
+                damaged += 1;
+                continue;
+            }
+        };
         let (mut size, mut fresh) = (0u64, 0u64);
-        let rd = std::fs::read_dir(s).map_err(|e| io_err("read", s, e))?;
+        let Ok(rd) = std::fs::read_dir(s) else {
+            warn(format_args!(
+                "snapshot {name} is damaged: cannot read its folder"
+            ));
+            damaged += 1;
+            continue;
+        };
         for e in rd.filter_map(|e| e.ok()) {
             let Ok(m) = e.metadata() else { continue };
             if !m.is_file() {
@@ -561,12 +715,98 @@ fn list(a: List) -> Result<Outcome> {
             a.dir.display()
         ));
     }
-    Ok(Outcome::Complete)
+    Ok(if damaged > 0 {
+        Outcome::Partial(damaged)
+    } else {
+        Outcome::Complete
+    })
+}
+
+/// Re-hash every stored object (its name is its SHA-256) and every file of
+/// every snapshot against the SHA-256 its provenance.json recorded.
+fn verify(a: List) -> Result<Outcome> {
+    let mut bad = 0usize;
+    let mut objects = 0usize;
+    let dir = a.dir.join(".objects");
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        for n in names {
+            objects += 1;
+            let p = dir.join(&n);
+            match sha256_file(&p) {
+                Ok((_, h)) if h == n => {}
+                Ok((_, h)) => {
+                    warn(format_args!(
+                        "object '{}' is damaged: its SHA-256 is now {h}",
+                        p.display()
+                    ));
+                    bad += 1;
+                }
+                Err(e) => {
+                    warn(format_args!("object '{}' cannot be read: {e}", p.display()));
+                    bad += 1;
+                }
+            }
+        }
+    }
+    let snaps = cxg_core::snapshots::list(&a.dir)?;
+    for s in &snaps {
+        let prov = s.join("provenance.json");
+        let v = std::fs::read(&prov)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        let Some(stored) = v
+            .as_ref()
+            .and_then(|v| v.get("stored")?.as_object().cloned())
+        else {
+            warn(format_args!(
+                "snapshot '{}' is damaged: no readable provenance.json",
+                s.display()
+            ));
+            bad += 1;
+            continue;
+        };
+        for (name, entry) in stored {
+            let p = s.join(&name);
+            let want = entry.get("sha256").and_then(Value::as_str).unwrap_or("");
+            match sha256_file(&p) {
+                Ok((_, h)) if h == want => {}
+                Ok(_) => {
+                    warn(format_args!(
+                        "snapshot file '{}' is damaged: its SHA-256 differs from provenance.json's",
+                        p.display()
+                    ));
+                    bad += 1;
+                }
+                Err(e) => {
+                    warn(format_args!("snapshot file '{}': {e}", p.display()));
+                    bad += 1;
+                }
+            }
+        }
+    }
+    warn(format_args!(
+        "verified {objects} stored object{} and {} snapshot{}: {bad} damaged",
+        if objects == 1 { "" } else { "s" },
+        snaps.len(),
+        if snaps.len() == 1 { "" } else { "s" },
+    ));
+    Ok(if bad > 0 {
+        Outcome::Partial(bad)
+    } else {
+        Outcome::Complete
+    })
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
     match args.command {
         Command::Save(a) => save(a),
         Command::List(a) => list(a),
+        Command::Verify(a) => verify(a),
     }
 }
