@@ -189,7 +189,7 @@ download: build
 # the files and $(DATA)/h5ad/manifest.csv; the last manifest saves re-hashing files already there
 downloads: $(DATA)/all_datasets_h5ad.csv
 	@mkdir -p "$(DATA)/h5ad"
-	$(DOWNLOAD) --dir "$(DATA)/h5ad" $(if $(wildcard $(DATA)/h5ad/manifest.csv),--previous "$(DATA)/h5ad/manifest.csv") --failures "$(DATA)/h5ad/failures.csv" -o "$(DATA)/h5ad/manifest.csv" "$<"
+	$(DOWNLOAD) --dir "$(DATA)/h5ad" --index "$(DATA)/datasets_index.json" $(if $(wildcard $(DATA)/h5ad/manifest.csv),--previous "$(DATA)/h5ad/manifest.csv") --failures "$(DATA)/h5ad/failures.csv" -o "$(DATA)/h5ad/manifest.csv" "$<"
 
 # Every request of the networked stages is appended to $(REQUEST_LOG)
 # (cxg-core's --log-requests, via its environment variable), for provenance.json;

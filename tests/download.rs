@@ -1272,3 +1272,59 @@ fn log_requests_records_each_transfer_for_provenance() {
     .stderr_has("--log-requests");
     assert_eq!(asset_requests(&s).len(), before);
 }
+
+#[test]
+fn sizes_from_a_saved_index_need_no_size_requests() {
+    let t = snapshot(&["--collections", "1", "--datasets", "3"]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
+    let work = TempDir::new();
+    std::fs::write(work.join("in.csv"), index_csv(&s, false)).expect("write");
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let before = s.requests().len();
+    let mut c = Command::new(bin("cxg-download"));
+    c.args([
+        "--dir",
+        "h5ad",
+        "--index",
+        "index.json",
+        "in.csv",
+        "-o",
+        "m.csv",
+    ])
+    .current_dir(work.path())
+    // the space check counts the sizes from the index: 3 files of the
+    // generator's default sizes do not fit in 10 bytes
+    .env("CXG_DOWNLOAD_FREE_BYTES", "10");
+    run_cmd(c, None).code(2).stderr_has("not enough space");
+    assert_eq!(
+        s.requests().len(),
+        before,
+        "no request before the space check"
+    );
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "--index", "index.json", "in.csv"],
+        None,
+    );
+    o.ok();
+    let assets: Vec<String> = s.requests()[before..]
+        .iter()
+        .filter(|l| l.contains("/assets/"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        assets.len(),
+        asset_names(&snap_dir(&t)).len(),
+        "one request a file: {assets:?}"
+    );
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+    // an index without sizes is no index
+    std::fs::write(work.join("bad.json"), b"[{\"dataset_id\":\"x\"}]").expect("write");
+    download(
+        work.path(),
+        &["--dir", "h5ad", "--index", "bad.json", "in.csv"],
+        None,
+    )
+    .code(2)
+    .stderr_has("holds no H5AD asset");
+}

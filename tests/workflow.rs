@@ -177,12 +177,54 @@ fn h5ad_snapshot_of(dir: &Path, gen: &[&str], datasets: usize) -> Vec<String> {
         .filter(|n| n.ends_with(".h5ad"))
         .collect();
     names.sort();
+    let mut sizes = std::collections::HashMap::new();
     for (i, name) in names.iter().enumerate() {
         let a = dir.join("assets").join(name);
-        std::fs::copy(fixture(&format!("h5ad/{}", H5ADS[i % H5ADS.len()])), &a).unwrap();
+        let n = std::fs::copy(fixture(&format!("h5ad/{}", H5ADS[i % H5ADS.len()])), &a).unwrap();
         std::fs::remove_file(a.with_file_name(format!("{name}.etag"))).unwrap();
+        sizes.insert(name.clone(), n);
     }
+    // the served records state the real sizes of the files now served
+    set_h5ad_sizes(dir, &sizes);
     names
+}
+
+/// In every JSON file of a snapshot, the `filesize` of each H5AD asset
+/// whose url ends in a name of `sizes`.
+fn set_h5ad_sizes(dir: &Path, sizes: &std::collections::HashMap<String, u64>) {
+    fn walk(v: &mut serde_json::Value, sizes: &std::collections::HashMap<String, u64>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                let name = o
+                    .get("url")
+                    .and_then(|u| u.as_str())
+                    .and_then(|u| u.rsplit('/').next())
+                    .map(str::to_string);
+                if o.get("filetype").and_then(|t| t.as_str()) == Some("H5AD") {
+                    if let Some(n) = name.and_then(|n| sizes.get(&n)) {
+                        o.insert("filesize".into(), (*n).into());
+                    }
+                }
+                o.values_mut().for_each(|x| walk(x, sizes));
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, sizes)),
+            _ => {}
+        }
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                walk(&mut v, sizes);
+                std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+            }
+        }
+    }
 }
 
 /// Every file make writes for the harvest, the downloads and the obs
@@ -428,11 +470,12 @@ fn a_failed_obs_job_keeps_the_download_and_a_rerun_fetches_nothing_again() {
     let snap = t.join("snap");
     let names = h5ad_snapshot(&snap, 3);
     // one file lacks an obs column: its obs job fails, every time
-    std::fs::copy(
+    let n = std::fs::copy(
         fixture("h5ad/missing_column.h5ad"),
         snap.join("assets").join(&names[2]),
     )
     .unwrap();
+    set_h5ad_sizes(&snap, &[(names[2].clone(), n)].into_iter().collect());
     let s = Server::start(&snap, &["--local-assets"]);
     let wf = t.join("wf");
     let o = run_local(&sm, &wf, &s.url, &[], &[]);

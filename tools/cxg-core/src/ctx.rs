@@ -201,11 +201,7 @@ impl Ctx {
                 "internal: the output was taken and not given back",
             ));
         }
-        Ok(if self.failed == 0 {
-            Outcome::Complete
-        } else {
-            Outcome::Partial(self.failed)
-        })
+        Ok(Outcome::of_failures(self.failed))
     }
 
     /// What an in-process run wrote (empty for a real run).

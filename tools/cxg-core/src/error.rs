@@ -35,6 +35,17 @@ pub enum Outcome {
     Partial(usize),
 }
 
+impl Outcome {
+    /// Complete when nothing failed, else Partial with that count.
+    pub fn of_failures(failed: usize) -> Outcome {
+        if failed == 0 {
+            Outcome::Complete
+        } else {
+            Outcome::Partial(failed)
+        }
+    }
+}
+
 /// An error that ends a tool: an exit status and a one-line message.
 #[derive(Debug)]
 pub struct Error {

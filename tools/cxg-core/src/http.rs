@@ -188,7 +188,9 @@ pub fn parse_base_url(url: &str) -> Result<String, Error> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
-fn is_loopback(base: &str) -> bool {
+/// True when the URL's host is loopback (127.0.0.0/8, ::1, localhost):
+/// such requests never go through a proxy from the environment.
+pub fn is_loopback(base: &str) -> bool {
     let host = base.parse::<ureq::http::Uri>().ok().and_then(|u| {
         u.host()
             .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())

@@ -356,11 +356,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         ));
     }
     ctx.put_out(out);
-    Ok(if fails.total == 0 {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(fails.total)
-    })
+    Ok(Outcome::of_failures(fails.total))
 }
 
 fn emit_file(v: &[u8], pretty: bool) -> Vec<u8> {

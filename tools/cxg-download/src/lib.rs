@@ -55,6 +55,11 @@ pub struct Args {
     /// dataset_version_id when present) or JSON (array or lines) of dataset
     /// records with assets; `-` or none: stdin
     pub file: Option<PathBuf>,
+    /// A saved datasets index (`cxg-fetch datasets`): sizes the input lacks
+    /// are taken from its H5AD assets (matched by URL), so no request is
+    /// needed to learn them
+    #[arg(long, value_name = "FILE")]
+    pub index: Option<PathBuf>,
     /// Folder the files go into, named <dataset_version_id>.h5ad as in the URL
     #[arg(long, default_value = "h5ad", value_name = "DIR")]
     pub dir: PathBuf,
@@ -371,20 +376,6 @@ fn read_previous(p: &Path) -> Result<HashMap<String, Known>> {
     Ok(map)
 }
 
-fn is_loopback(url: &str) -> bool {
-    let host = url.parse::<ureq::http::Uri>().ok().and_then(|u| {
-        u.host()
-            .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
-    });
-    match host.as_deref() {
-        Some("localhost") => true,
-        Some(h) => h
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
-}
-
 /// Bytes in binary units, for messages.
 pub fn human(n: u64) -> String {
     const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -486,8 +477,15 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         progress: None,
         log,
     };
-    // Sizes the input does not give are asked of the server first, so
-    // that the free-space check and `present` count them.
+    // Sizes the input does not give come from the index when one is given,
+    // else they are asked of the server first, so that the free-space check
+    // and `present` count them.
+    if let Some(p) = &args.index {
+        let sizes = index_sizes(ctx.input(Some(p))?)?;
+        for j in jobs.iter_mut().filter(|j| j.size.is_none()) {
+            j.size = sizes.get(&j.url).copied();
+        }
+    }
     learn_sizes(&net, &mut jobs, usize::from(args.jobs))?;
     // What is there already, and what remains to fetch.
     let plans: Vec<Plan> = jobs.iter().map(|j| plan(&dir, j)).collect();
@@ -564,11 +562,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         }
         // rows that cannot be processed are named, and the status says so
         let bad = write_outputs(ctx, out, &args, &rows, &slot, &results, true)?;
-        return Ok(if bad == 0 {
-            Outcome::Complete
-        } else {
-            Outcome::Partial(bad)
-        });
+        return Ok(Outcome::of_failures(bad));
     }
     if !jobs.is_empty() {
         std::fs::create_dir_all(&dir)
@@ -664,11 +658,35 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             net.requests.load(Ordering::Relaxed)
         ));
     }
-    Ok(if failed == 0 {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(failed)
-    })
+    Ok(Outcome::of_failures(failed))
+}
+
+/// H5AD url -> filesize from a datasets index (sizes of -1 or absent are
+/// left out).
+fn index_sizes(input: Input) -> Result<HashMap<String, u64>> {
+    let mut s = JsonStream::new(input.name.clone(), input.reader);
+    let mut sizes = HashMap::new();
+    while let Some((_, v)) = s.next_value()? {
+        let assets = v.get("assets").and_then(Value::as_array);
+        for a in assets.into_iter().flatten() {
+            if a.get("filetype").and_then(Value::as_str) != Some("H5AD") {
+                continue;
+            }
+            if let (Some(u), Some(n)) = (
+                a.get("url").and_then(Value::as_str),
+                a.get("filesize").and_then(Value::as_u64),
+            ) {
+                sizes.insert(u.to_string(), n);
+            }
+        }
+    }
+    if sizes.is_empty() {
+        return Err(Error::input(format!(
+            "{}: the index holds no H5AD asset with a size (not a saved `cxg-fetch datasets` response?)",
+            input.name
+        )));
+    }
+    Ok(sizes)
 }
 
 /// Ask the server the size of every file the input gives none for (in
@@ -733,7 +751,7 @@ fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
         .timeout_per_read(Some(Duration::from_secs(args.timeout.max(1))))
         .max_idle_connections_per_host(usize::from(args.jobs).max(2))
         .max_idle_connections(usize::from(args.jobs).max(2) * 2);
-    if !jobs.is_empty() && jobs.iter().all(|j| is_loopback(&j.url)) {
+    if !jobs.is_empty() && jobs.iter().all(|j| cxg_core::http::is_loopback(&j.url)) {
         // never send loopback traffic through a proxy from the environment
         cfg = cfg.proxy(None);
     }

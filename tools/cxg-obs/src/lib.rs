@@ -427,11 +427,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             started.elapsed().as_secs_f64()
         ));
     }
-    Ok(if failed == 0 {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(failed)
-    })
+    Ok(Outcome::of_failures(failed))
 }
 
 fn note(job: &Job, r: &std::result::Result<Summary, String>, failed: &mut usize, cells: &mut u64) {
@@ -594,11 +590,7 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
             if rows == 1 { "" } else { "s" }
         ));
     }
-    Ok(if failed == 0 {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(failed)
-    })
+    Ok(Outcome::of_failures(failed))
 }
 
 #[cfg(test)]

@@ -1506,11 +1506,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     }
     warn(format_args!("{n_in} records in, {n_out} out"));
     ctx.put_out(out);
-    Ok(if failed == 0 {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(failed)
-    })
+    Ok(Outcome::of_failures(failed))
 }
 
 #[cfg(test)]

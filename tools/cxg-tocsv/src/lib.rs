@@ -838,11 +838,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         .into_inner()
         .map_err(|e| Error::write(&name, e.into_error()))?;
     ctx.put_out(out);
-    Ok(if failed == 0 {
-        Outcome::Complete
-    } else {
-        Outcome::Partial(failed)
-    })
+    Ok(Outcome::of_failures(failed))
 }
 
 #[cfg(test)]
