@@ -9,18 +9,6 @@ use serde_json::Value;
 use std::path::Path;
 
 /// The harvester CSV of a snapshot (from its collections list).
-fn csv_of(snapshot: &Path) -> Vec<u8> {
-    let ds = run(
-        "cxg-datasets",
-        &[snapshot.join("collections.json").to_str().unwrap()],
-        None,
-    );
-    ds.ok();
-    let o = run("cxg-tocsv", &[], Some(&ds.stdout));
-    o.ok();
-    o.stdout
-}
-
 fn check_against_truth(out: &[u8], input: &[u8], snapshot: &Path) {
     let (hi, rows_in) = csv_rows(input);
     let (h, rows) = csv_rows(out);

@@ -12,15 +12,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-fn make(args: &[String]) -> Out {
-    let mut c = Command::new("make");
-    c.current_dir(root()).arg("--no-print-directory");
-    c.arg(format!("BIN={}", bin_dir().display()))
-        .arg("CARGO_BUILD=true");
-    c.args(args);
-    run_cmd(c, None)
-}
-
 fn make_in(target: &str, data: &Path, url: &str) -> Out {
     make(&[
         target.to_string(),

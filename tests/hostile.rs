@@ -161,19 +161,7 @@ fn a_tool_waiting_on_the_network_leaves_nothing_when_killed() {
 #[test]
 fn output_paths_are_checked_before_any_request() {
     let s = Server::start(&snapshot(), &[]);
-    let csv = run(
-        "cxg-tocsv",
-        &[],
-        Some(
-            &run(
-                "cxg-datasets",
-                &[snapshot().join("collections.json").to_str().unwrap()],
-                None,
-            )
-            .stdout,
-        ),
-    )
-    .stdout;
+    let csv = csv_of(&snapshot());
     let t = TempDir::new();
     for extra in [
         vec!["-o", "/nonexistent-dir/out.csv"],
@@ -299,19 +287,7 @@ fn answers_that_are_not_the_record_asked_for_are_failures() {
         o.code(1).stderr_has(&format!("collection {cid}"));
         assert!(o.stdout.is_empty(), "{fault}: nothing written");
     }
-    let csv = run(
-        "cxg-tocsv",
-        &[],
-        Some(
-            &run(
-                "cxg-datasets",
-                &[snapshot().join("collections.json").to_str().unwrap()],
-                None,
-            )
-            .stdout,
-        ),
-    )
-    .stdout;
+    let csv = csv_of(&snapshot());
     // every per-dataset answer about another dataset: the service is broken
     let s = Server::start(
         &snapshot(),
@@ -366,19 +342,7 @@ fn an_api_that_is_down_is_exit_3_early_not_a_row_per_failure() {
             "/datasets/",
         ],
     );
-    let csv = run(
-        "cxg-tocsv",
-        &[],
-        Some(
-            &run(
-                "cxg-datasets",
-                &[snapshot().join("collections.json").to_str().unwrap()],
-                None,
-            )
-            .stdout,
-        ),
-    )
-    .stdout;
+    let csv = csv_of(&snapshot());
     let rows = csv.iter().filter(|&&b| b == b'\n').count() - 1;
     let o = run(
         "cxg-h5ad",
@@ -611,19 +575,7 @@ fn a_repeated_dataset_id_in_the_index_is_named() {
     let id = dup["dataset_id"].as_str().unwrap().to_string();
     index.push(dup);
     std::fs::write(t.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    let csv = run(
-        "cxg-tocsv",
-        &[],
-        Some(
-            &run(
-                "cxg-datasets",
-                &[snapshot().join("collections.json").to_str().unwrap()],
-                None,
-            )
-            .stdout,
-        ),
-    )
-    .stdout;
+    let csv = csv_of(&snapshot());
     let o = run(
         "cxg-h5ad",
         &[
@@ -766,12 +718,7 @@ fn more_hostile_cases() {
     );
     o.code(2).stderr_has("recursion too deep");
     // an API refusing every request (403 for valid ids) is down, not 100 bad rows
-    let csv = run(
-        "cxg-tocsv",
-        &[],
-        Some(&run("cxg-datasets", &[input.to_str().unwrap()], None).stdout),
-    )
-    .stdout;
+    let csv = csv_of(&snapshot());
     let s = Server::start(
         &snapshot(),
         &[

@@ -455,15 +455,6 @@ fn join_adds_the_scalars_to_the_harvester_csv() {
     .stderr_has("expected a dataset_version_id or dataset_id column");
 }
 
-fn make(args: &[String]) -> Out {
-    let mut c = std::process::Command::new("make");
-    c.current_dir(root()).arg("--no-print-directory");
-    c.arg(format!("BIN={}", bin_dir().display()))
-        .arg("CARGO_BUILD=true");
-    c.args(args);
-    run_cmd(c, None)
-}
-
 #[test]
 fn make_obs_summarises_the_manifest_and_joins_the_harvest() {
     // a harvest of the committed snapshot, then "downloads": the fixture

@@ -9,15 +9,6 @@ use cxg_tests::*;
 use std::path::Path;
 use std::process::Command;
 
-fn make(args: &[String]) -> Out {
-    let mut c = Command::new("make");
-    c.current_dir(root()).arg("--no-print-directory");
-    c.arg(format!("BIN={}", bin_dir().display()))
-        .arg("CARGO_BUILD=true");
-    c.args(args);
-    run_cmd(c, None)
-}
-
 fn stages(data: &Path, url: &str, extra: &[&str]) -> Out {
     let mut a = vec![
         "stages".to_string(),

@@ -469,15 +469,6 @@ fn file_server(dir: &Path) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-fn make(args: &[String]) -> Out {
-    let mut c = Command::new("make");
-    c.current_dir(root()).arg("--no-print-directory");
-    c.arg(format!("BIN={}", bin_dir().display()))
-        .arg("CARGO_BUILD=true");
-    c.args(args);
-    run_cmd(c, None)
-}
-
 #[test]
 fn make_ontologies_downloads_and_verifies_the_pinned_files() {
     let t = TempDir::new();

@@ -229,6 +229,32 @@ pub fn run_cmd(mut cmd: Command, stdin: Option<&[u8]>) -> Out {
     }
 }
 
+/// Run `make ARGS` in the repository with the test binaries (no build).
+pub fn make(args: &[String]) -> Out {
+    let mut c = Command::new("make");
+    c.current_dir(root()).arg("--no-print-directory");
+    c.arg(format!("BIN={}", bin_dir().display()))
+        .arg("CARGO_BUILD=true");
+    c.args(args);
+    run_cmd(c, None)
+}
+
+/// The harvester CSV of a snapshot folder (cxg-datasets | cxg-tocsv).
+pub fn csv_of(snapshot: &Path) -> Vec<u8> {
+    let ds = run(
+        "cxg-datasets",
+        &[snapshot
+            .join("collections.json")
+            .to_str()
+            .expect("utf-8 path")],
+        None,
+    );
+    ds.ok();
+    let o = run("cxg-tocsv", &[], Some(&ds.stdout));
+    o.ok();
+    o.stdout
+}
+
 /// Run one of the tools.
 pub fn run(tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Out {
     let mut c = Command::new(bin(tool));
