@@ -39,8 +39,8 @@ SNAKEMAKE_ARGS ?=
 # so "my data/out" would write into data/out here and remove "my". Such
 # values (and quotes, and empty required paths) are refused before anything
 # runs. Add new path variables to PATH_VARS.
-PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR OUT ONTOLOGY SNAPSHOTS REQUEST_LOG
-REQUIRED_PATHS := DATA DEMO BIN SNAPSHOT
+PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR ONTOLOGY ONTOLOGY_PINS SNAPSHOTS REQUEST_LOG VENV
+REQUIRED_PATHS := DATA DEMO BIN SNAPSHOT VENV
 space := $(subst ,, )
 tab := $(subst ,,	)
 bad_path = $(or $(findstring $(space),$($(1))),$(findstring $(tab),$($(1))),$(findstring ",$($(1))),$(findstring ',$($(1))))
@@ -92,7 +92,7 @@ ONTOLOGY ?= $(DATA)/ontology
 ONTOLOGY_URL ?= https://raw.githubusercontent.com/chanzuckerberg/cellxgene-ontology-guide
 ONTOLOGY_PINS ?= scripts/ontologies.pin
 ONTOLOGY_FILES = $(wildcard $(ONTOLOGY)/*-ontology-*.json $(ONTOLOGY)/*-ontology-*.json.zst)
-SELECT_STAGE ?= $(BIN)/cxg-select $(if $(ONTOLOGY_FILES),--ontology $(ONTOLOGY)) --verbose $(SELECT)
+SELECT_STAGE ?= "$(BIN)/cxg-select" $(if $(ONTOLOGY_FILES),--ontology "$(ONTOLOGY)") --verbose $(SELECT)
 .PHONY: ontologies FORCE
 FORCE:
 
@@ -247,13 +247,14 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
-## bench: measure every stage against jq and the whole pipeline (not part of test)
+## bench: every stage against jq, cxg-select and cxg-diff, cxg-obs against anndata, the
+##        downloads against curl, and the whole pipeline (not part of test)
 bench: build
 	BIN="$(BIN)" scripts/bench.sh
 	BIN="$(BIN)" scripts/bench_obs.sh
-	BIN="$(BIN)" scripts/bench-download.sh
+	@$(MAKE) bench-download
 
-## bench-download: only the download measurements (1 GiB vs curl, 200 files at 50 ms, resume)
+## bench-download: only the download measurements (1 GiB vs curl, ~200 small files at 50 ms, resume)
 bench-download: build
 	BIN="$(BIN)" scripts/bench-download.sh
 
@@ -266,9 +267,9 @@ install: build
 workflow-venv: $(VENV)/.installed
 
 $(VENV)/.installed: workflow/requirements.txt
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r workflow/requirements.txt
+	@$(call rm_rf,$(VENV))
+	$(PYTHON) -m venv "$(VENV)"
+	"$(VENV)/bin/pip" install --quiet --disable-pip-version-check -r workflow/requirements.txt
 	touch $@
 
 ## workflow: build, then run workflow/Snakefile on this machine (profile local) into $(DATA)/

@@ -196,11 +196,11 @@ bench_size() {
   mkdir -p "$next"; cp "$snap/collections.json" "$next/"
   sed -e 's/"dataset_version_id":"[0-9a-e]/"dataset_version_id":"f/g' -e 's/"cell_count":1/"cell_count":2/g' "$ix" > "$next/datasets.json"
   local ixmb; ixmb=$(du -m "$ix" | cut -f1)
-  measure "'$BIN/cxg-diff' -q '$snap' '$snap'"; ours=$med; ours_s=$spread; ours_rss=$rss
-  row diffsame "cxg-diff, a snapshot against itself (index + list)" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · ${ixmb} MB index" "" "" "$ours"
-  measure "'$BIN/cxg-diff' -q '$snap' '$next'"; ours=$med; ours_s=$spread; ours_rss=$rss
+  measure "'$BIN/cxg-diff' -q '$snap' '$snap'"; ours=$med; ours_s=$spread; ours_rss=$rss; ours_cpu=$cpu
+  row diffsame "cxg-diff, a snapshot against itself (index + list)" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · CPU ${ours_cpu} s · ${ixmb} MB index" "" "" "$ours"
+  measure "'$BIN/cxg-diff' -q '$snap' '$next'"; ours=$med; ours_s=$spread; ours_rss=$rss; ours_cpu=$cpu
   local changed; changed=$("$BIN/cxg-diff" -q "$snap" "$next" | wc -l)
-  row diff "cxg-diff, against a copy with most datasets revised" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · $changed changes" "" "" "$ours"
+  row diff "cxg-diff, against a copy with most datasets revised" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · CPU ${ours_cpu} s · $changed changes" "" "" "$ours"
 
   before=$(wc -l < "$log")
   measure "rm -rf '$work/data' && make -C '$ROOT' --no-print-directory stages BIN='$BIN' CARGO_BUILD=true API_URL='$url' DATA='$work/data'"; ours=$med; ours_s=$spread; ours_rss=$rss

@@ -1328,3 +1328,44 @@ fn sizes_from_a_saved_index_need_no_size_requests() {
     .code(2)
     .stderr_has("holds no H5AD asset");
 }
+
+#[test]
+fn retry_after_dates_are_honoured_and_numeric_options_are_bounded() {
+    let t = snapshot(&["--collections", "1", "--datasets", "1"]);
+    let s = Server::start(
+        &snap_dir(&t),
+        &[
+            "--local-assets",
+            "--fail-first",
+            "1",
+            "--fail-status",
+            "429",
+            "--retry-after",
+            "1",
+            "--retry-after-date",
+            "--fail-match",
+            "/assets/",
+        ],
+    );
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "--backoff-ms", "1", "index.json"],
+        None,
+    );
+    o.ok().stderr_has("retry 1 of 4");
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+    for bad in [
+        ["--retries", "1000"],
+        ["--timeout", "0"],
+        ["--backoff-ms", "99999999999"],
+    ] {
+        let mut a = vec!["--dir", "h5ad"];
+        a.extend(bad);
+        a.push("index.json");
+        let o = download(work.path(), &a, None);
+        o.code(2);
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    }
+}

@@ -208,7 +208,7 @@ pub fn is_loopback(base: &str) -> bool {
 static JITTER: AtomicU64 = AtomicU64::new(0);
 
 /// A factor in [0.5, 1.0) from a splitmix64 sequence seeded by the clock.
-fn jitter() -> f64 {
+pub fn jitter() -> f64 {
     let mut seed = JITTER.load(Ordering::Relaxed);
     if seed == 0 {
         seed = std::time::SystemTime::now()
@@ -296,7 +296,7 @@ pub fn retry_after(value: &str, now: std::time::SystemTime) -> RetryAfter {
 /// The backoff before retry number `attempt` (1-based): `base` doubled
 /// each time, times `jitter`, at most [`MAX_BACKOFF`] seconds. Saturates
 /// instead of overflowing.
-fn backoff_wait(base: Duration, attempt: u32, jitter: f64) -> Duration {
+pub fn backoff_wait(base: Duration, attempt: u32, jitter: f64) -> Duration {
     let exp = 2f64.powi(attempt.saturating_sub(1).min(60) as i32);
     let secs = (base.as_secs_f64() * exp * jitter).clamp(0.0, MAX_BACKOFF);
     Duration::try_from_secs_f64(secs).unwrap_or(Duration::from_secs(MAX_BACKOFF as u64))
@@ -564,14 +564,6 @@ impl Client {
             error: err.as_deref(),
         });
         res
-    }
-
-    /// Record a request made outside [`Client::get`] (e.g. a download
-    /// streamed to a file) in the `--log-requests` log, when there is one.
-    pub fn log_request(&self, r: &crate::reqlog::Request) {
-        if let Some(log) = &self.log {
-            log.record(r);
-        }
     }
 
     fn get_retrying(&self, path: &str) -> Result<Vec<u8>, HttpError> {

@@ -119,18 +119,6 @@ pub fn forget_temp_dir(dir: &Path) {
     temp_dirs().remove(dir);
 }
 
-/// Remove every registered temporary file (what a signal does before the
-/// process exits). Returns how many were removed.
-pub fn remove_temps() -> usize {
-    let mut t = temps();
-    let n = t.len();
-    for p in t.iter() {
-        let _ = std::fs::remove_file(p);
-    }
-    t.clear();
-    n
-}
-
 /// On SIGINT, SIGTERM or SIGHUP: remove every temporary file this process
 /// created and exit with 128 + the signal number (130, 143, 129), as shells
 /// expect. Installed once by [`crate::cli::main_with`].

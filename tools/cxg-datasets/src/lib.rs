@@ -389,10 +389,10 @@ fn write_layout(
         let dm = members(d).unwrap_or_default();
         let dvid = str_field(&dm, "dataset_version_id").ok_or_else(|| {
             Error::input(format!(
-                "collection {cid}: datasets[{k}] has no string dataset_version_id"
+                "{place}: collection {cid}: datasets[{k}] has no string dataset_version_id"
             ))
         })?;
-        let what = format!("collection {cid}: datasets[{k}]: dataset_version_id");
+        let what = format!("{place}: collection {cid}: datasets[{k}]: dataset_version_id");
         safe(&dvid, &what)?;
         let p = cdir.join(format!("dataset_{dvid}.json"));
         written.claim(&p, &what)?;

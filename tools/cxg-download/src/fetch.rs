@@ -198,13 +198,6 @@ impl Known {
     }
 }
 
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0);
-    0.5 + (h.finish() >> 11) as f64 / (1u64 << 53) as f64 * 0.5
-}
-
 /// Get one file into `dir`.
 pub fn fetch(net: &Net, dir: &Path, job: &Job, verify: bool, known: Option<&Known>) -> Done {
     let dest = dir.join(&job.name);
@@ -577,8 +570,9 @@ impl Transfer {
                             !self.got_bytes,
                         );
                     }
-                    let backoff = net.backoff.mul_f64(2f64.powi(idle as i32 - 1) * jitter());
-                    let wait = wait.unwrap_or(backoff.min(Duration::from_secs(30)));
+                    let wait = wait.unwrap_or_else(|| {
+                        cxg_core::http::backoff_wait(net.backoff, idle, cxg_core::http::jitter())
+                    });
                     warn(format_args!(
                         "{}: {msg}; retry {idle} of {} in {:.1} s",
                         job.url,
@@ -779,13 +773,30 @@ impl Transfer {
                     .into(),
                 service: false,
             },
-            s if s == 429 || s >= 500 => Step::Retry {
-                msg: format!("HTTP {s}"),
-                wait: header(&resp, "retry-after")
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .map(|s| Duration::from_secs(s.min(120))),
-                unreachable: false,
-            },
+            s if s == 429 || s >= 500 => {
+                use cxg_core::http::{retry_after, RetryAfter};
+                let ra = header(&resp, "retry-after")
+                    .map(|v| retry_after(&v, std::time::SystemTime::now()));
+                match ra {
+                    Some(RetryAfter::TooLong(w)) => Step::Fail {
+                        msg: format!(
+                            "HTTP {s} (the server asks to retry after {} s, longer than is waited)",
+                            w.as_secs()
+                        ),
+                        service: true,
+                    },
+                    Some(RetryAfter::Wait(w)) => Step::Retry {
+                        msg: format!("HTTP {s}"),
+                        wait: Some(w),
+                        unreachable: false,
+                    },
+                    Some(RetryAfter::Backoff) | None => Step::Retry {
+                        msg: format!("HTTP {s}"),
+                        wait: None,
+                        unreachable: false,
+                    },
+                }
+            }
             s => Step::Fail {
                 msg: format!("HTTP {s}"),
                 service: false,

@@ -96,6 +96,7 @@ pub struct Args {
         long,
         default_value_t = 4,
         value_name = "N",
+        value_parser = clap::value_parser!(u32).range(0..=100),
         help_heading = "Common options"
     )]
     pub retries: u32,
@@ -104,6 +105,7 @@ pub struct Args {
         long,
         default_value_t = 500,
         value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(0..=600_000),
         help_heading = "Common options"
     )]
     pub backoff_ms: u64,
@@ -112,6 +114,7 @@ pub struct Args {
         long,
         default_value_t = 15,
         value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=3600),
         help_heading = "Common options"
     )]
     pub connect_timeout: u64,
@@ -122,6 +125,7 @@ pub struct Args {
         long,
         default_value_t = 300,
         value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
         help_heading = "Common options"
     )]
     pub timeout: u64,

@@ -456,8 +456,8 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
     while let Some((at, v)) = stream.next_value()? {
         let Some(dv) = v.get("dataset_version_id").and_then(Value::as_str) else {
             return Err(Error::input(format!(
-                "{jname}: line {}: record {} has no string dataset_version_id (not cxg-obs output?)",
-                at.line, at.index
+                "{}: has no string dataset_version_id (not cxg-obs output?)",
+                stream.place(at)
             )));
         };
         if by_version.insert(dv.to_string(), records.len()).is_some() {

@@ -11,7 +11,6 @@
 
 use cxg_core::{Error, Result};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
@@ -165,12 +164,6 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Found>> {
     Ok(found.into_iter().map(|(k, (f, _))| (k, f)).collect())
 }
 
-/// Lowercase hex of a SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Decompress every zstd frame of `bytes`.
 fn unzstd(name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() * 12);
@@ -198,7 +191,7 @@ impl Ontology {
         let name = format!("'{}'", f.path.display());
         let raw =
             std::fs::read(&f.path).map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
-        let sha256 = hash.then(|| sha256_hex(&raw));
+        let sha256 = hash.then(|| cxg_core::reqlog::sha256_hex(&raw));
         let json = if f.path.to_string_lossy().ends_with(".zst") {
             Cow::Owned(unzstd(&name, &raw)?)
         } else {

@@ -563,8 +563,13 @@ fn save(a: Save) -> Result<Outcome> {
             .and_then(|_| f.write_all(b"\n"))
             .map_err(|e| Error::write("provenance.json", e))?;
         f.commit()?;
-        if !dest.exists() && std::fs::rename(&stage_dir, &dest).is_ok() {
-            break dest;
+        if !dest.exists() {
+            match std::fs::rename(&stage_dir, &dest) {
+                Ok(()) => break dest,
+                // taken meanwhile by another save: try the next name
+                Err(e) if dest.exists() || e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {}
+                Err(e) => return Err(io_err("rename the new snapshot into", &dest, e)),
+            }
         }
         n += 1;
         if n > 1000 {
@@ -584,7 +589,10 @@ fn save(a: Save) -> Result<Outcome> {
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&name, &tmp)
             .and_then(|_| std::fs::rename(&tmp, a.into.join("latest")))
-            .map_err(|e| io_err("update", &a.into.join("latest"), e))?;
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                io_err("update", &a.into.join("latest"), e)
+            })?;
     }
     if let Some(p) = &a.provenance {
         let bytes = std::fs::read(dest.join("provenance.json"))
