@@ -362,6 +362,26 @@ pub fn create_subdir(parent: &Path, name: &str) -> Result<PathBuf> {
     }
 }
 
+/// Free bytes for an unprivileged user on the filesystem that holds `p`
+/// (or its nearest existing ancestor).
+pub fn free_space(p: &Path) -> std::io::Result<u64> {
+    let mut p = if p.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        p
+    };
+    loop {
+        if p.exists() {
+            let s = rustix::fs::statvfs(p).map_err(std::io::Error::from)?;
+            return Ok(s.f_bavail.saturating_mul(s.f_frsize));
+        }
+        match p.parent() {
+            Some(q) if !q.as_os_str().is_empty() => p = q,
+            _ => p = Path::new("."),
+        }
+    }
+}
+
 /// Where an output path leads, decided before any work is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

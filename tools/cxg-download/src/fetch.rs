@@ -71,23 +71,7 @@ impl Net {
     fn free(&self, dir: &Path) -> Option<u64> {
         match self.assume_free {
             Some(n) => Some(n.saturating_sub(self.transferred.load(Ordering::Relaxed))),
-            None => free_space(dir).ok(),
-        }
-    }
-}
-
-/// Free bytes for an unprivileged user on the filesystem holding `dir` (or
-/// its nearest existing ancestor).
-pub fn free_space(dir: &Path) -> std::io::Result<u64> {
-    let mut p = dir;
-    loop {
-        if p.exists() {
-            let s = rustix::fs::statvfs(p).map_err(std::io::Error::from)?;
-            return Ok(s.f_bavail.saturating_mul(s.f_frsize));
-        }
-        match p.parent() {
-            Some(q) if !q.as_os_str().is_empty() => p = q,
-            _ => p = Path::new("."),
+            None => cxg_core::io::free_space(dir).ok(),
         }
     }
 }

@@ -510,7 +510,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let to_fetch = jobs.len() - present;
     let free = match args.assume_free_bytes {
         Some(n) => n,
-        None => fetch::free_space(&dir).map_err(|e| {
+        None => cxg_core::io::free_space(&dir).map_err(|e| {
             Error::input(format!(
                 "cannot read the free space of '{}': {e}",
                 dir.display()

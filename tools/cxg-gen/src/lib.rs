@@ -87,26 +87,6 @@ pub const MAX_ASSET_BYTES: u64 = 4 << 30;
 /// every reader of it would still see that many bytes.
 pub const MAX_SPARSE_ASSET_BYTES: u64 = 64 << 30;
 
-/// Free bytes for an unprivileged user on the filesystem that holds `p`
-/// (or its nearest existing ancestor).
-fn free_space(p: &Path) -> std::io::Result<u64> {
-    let mut p = if p.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        p
-    };
-    loop {
-        if p.exists() {
-            let s = rustix::fs::statvfs(p).map_err(std::io::Error::from)?;
-            return Ok(s.f_bavail.saturating_mul(s.f_frsize));
-        }
-        match p.parent() {
-            Some(q) if !q.as_os_str().is_empty() => p = q,
-            _ => p = Path::new("."),
-        }
-    }
-}
-
 /// Refuse asset sizes beyond the bounds.
 fn check_asset_bytes(args: &Args) -> Result<()> {
     let (limit, what) = if args.sparse_assets {
@@ -134,7 +114,7 @@ fn check_asset_space(args: &Args, snap: &Snapshot) -> Result<()> {
     let need: u64 = snap.assets.values().sum();
     let free = match args.assume_free_bytes {
         Some(n) => n,
-        None => free_space(&args.out_dir).map_err(|e| {
+        None => cxg_core::io::free_space(&args.out_dir).map_err(|e| {
             Error::input(format!(
                 "cannot read the free space of '{}': {e}",
                 args.out_dir.display()
