@@ -746,6 +746,24 @@ mod tests {
     }
 
     #[test]
+    fn escapes_split_across_a_chunk_boundary() {
+        // a backslash just before, on and just after the end of a read
+        for shift in 0..6 {
+            for esc in [r#"\""#, r"\\", r"\u0041"] {
+                let head = "[{\"s\":\"";
+                let pad = "y".repeat(CHUNK - head.len() - 3 + shift);
+                let doc = format!("{head}{pad}{esc}z\"}},{{\"t\":1}}]");
+                let v = all(&doc).unwrap_or_else(|e| panic!("shift {shift} {esc}: {}", e.msg));
+                assert_eq!(v.len(), 2, "shift {shift} {esc}");
+                let want: serde_json::Value =
+                    serde_json::from_str(&format!("\"{pad}{esc}z\"")).unwrap();
+                assert_eq!(v[0]["s"], want, "shift {shift} {esc}");
+                assert_eq!(v[1]["t"], 1);
+            }
+        }
+    }
+
+    #[test]
     fn errors_name_input_and_line() {
         assert_eq!(
             err("[{\"a\":1},\n{\"a\":"),
