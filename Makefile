@@ -91,6 +91,8 @@ SELECT ?=
 ONTOLOGY ?= $(DATA)/ontology
 ONTOLOGY_URL ?= https://raw.githubusercontent.com/chanzuckerberg/cellxgene-ontology-guide
 ONTOLOGY_PINS ?= scripts/ontologies.pin
+ONTOLOGY_SOURCE ?= auto
+ONTOLOGY_WHEEL_URL ?=
 ONTOLOGY_FILES = $(wildcard $(ONTOLOGY)/*-ontology-*.json $(ONTOLOGY)/*-ontology-*.json.zst)
 SELECT_STAGE ?= "$(BIN)/cxg-select" $(if $(ONTOLOGY_FILES),--ontology "$(ONTOLOGY)") --verbose $(SELECT)
 .PHONY: ontologies FORCE
@@ -148,8 +150,12 @@ $(DATA)/select.args: FORCE
 	@printf '%s\n' "$$SELECT_ARGS" > $@.new; if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
 ## ontologies: download the pinned cellxgene-ontology-guide files into $(ONTOLOGY)/, verifying SHA-256s
-ontologies:
-	DIR="$(ONTOLOGY)" ONTOLOGY_URL="$(ONTOLOGY_URL)" PINS="$(ONTOLOGY_PINS)" scripts/ontologies.sh
+##   (from GitHub, else from the release's PyPI wheel; ONTOLOGY_SOURCE=github|pypi picks one)
+##   and index them (cxg-select --prepare), so that the first selection is fast
+ontologies: build
+	DIR="$(ONTOLOGY)" ONTOLOGY_URL="$(ONTOLOGY_URL)" PINS="$(ONTOLOGY_PINS)" \
+	  ONTOLOGY_SOURCE="$(ONTOLOGY_SOURCE)" ONTOLOGY_WHEEL_URL="$(ONTOLOGY_WHEEL_URL)" scripts/ontologies.sh
+	"$(BIN)/cxg-select" --ontology "$(ONTOLOGY)" --prepare
 
 # 4. the harvester CSV
 $(DATA)/all_datasets.csv: $(DATA)/selected.jsonl

@@ -195,6 +195,14 @@ impl Out {
         );
         self
     }
+    pub fn stderr_lacks(&self, s: &str) -> &Self {
+        assert!(
+            !self.stderr.contains(s),
+            "stderr has {s:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
 }
 
 /// Run a command with optional stdin; RUST_BACKTRACE is cleared so that

@@ -3,6 +3,7 @@
 //! descendant term included when the cellxgene-ontology-guide files are at
 //! hand. Selected records are written unchanged, one per line.
 
+mod index;
 pub mod ontology;
 mod records;
 mod suggest;
@@ -10,7 +11,7 @@ mod suggest;
 use clap::Parser;
 use cxg_core::jq::{parse_val, Program};
 use cxg_core::{cli::warn, Error, Outcome, Result};
-use ontology::{Ontology, Term};
+use ontology::{Indexed, Ontology, Term};
 use records::Records;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
@@ -340,7 +341,9 @@ pub struct Args {
 
     /// Folder of cellxgene-ontology-guide files (<NAME>-ontology-<VERSION>.json
     /// or .json.zst), as `make ontologies` downloads them; without it no
-    /// descendants are included. Default: $CXG_ONTOLOGY (unset when empty)
+    /// descendants are included. Each file is indexed on first use into
+    /// DIR/.index/ (rebuilt when the file changes). Default: $CXG_ONTOLOGY
+    /// (unset when empty)
     #[arg(long, value_name = "DIR")]
     pub ontology: Option<PathBuf>,
     /// Match each term alone, without its descendants
@@ -358,9 +361,15 @@ pub struct Args {
     /// which it fails is named on stderr, left out, and the exit status is 1
     #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
     pub where_: Option<String>,
-    /// Also print the ontology files used: version, path, SHA-256, terms, load time
+    /// Also print the ontology files used: version, path, SHA-256 (computed
+    /// now; an index made from other bytes is then rebuilt), terms, load time
     #[arg(short, long)]
     pub verbose: bool,
+    /// Index every ontology file of the --ontology folder that has no
+    /// current index, then exit without reading records (`make ontologies`
+    /// runs this, so that the first selection is fast)
+    #[arg(long)]
+    pub prepare: bool,
     #[command(flatten)]
     pub out: cxg_core::cli::OutputArgs,
 }
@@ -507,7 +516,27 @@ impl Ontologies {
                 .collect()
         });
         for r in results {
-            self.loaded.push(r?);
+            let o = r?;
+            let stale = o
+                .stale
+                .as_deref()
+                .map(|why| format!(" (the index there was {why})"))
+                .unwrap_or_default();
+            match &o.indexed {
+                Indexed::Read => {}
+                Indexed::Built => warn(format_args!(
+                    "indexed {} in {:.0} ms into '{}'{stale}; later runs read the index",
+                    o.describe(),
+                    o.load_ms,
+                    o.index_path.display()
+                )),
+                Indexed::NotKept(why) => warn(format_args!(
+                    "warning: indexed {} in {:.0} ms, but cannot keep the index: {why}; it is built again each run",
+                    o.describe(),
+                    o.load_ms
+                )),
+            }
+            self.loaded.push(o);
         }
         Ok(())
     }
@@ -558,7 +587,7 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
 /// A term found in a loaded ontology.
 struct Hit<'a> {
     o: &'a Ontology,
-    t: &'a Term,
+    t: Term,
 }
 
 /// An id looks like a CURIE: `PREFIX:LOCAL`, or `PREFIX_LOCAL` as
@@ -603,16 +632,13 @@ fn find_label<'a>(
     for (what, synonyms) in [("label", false), ("synonym", true)] {
         let mut hits: Vec<Hit> = Vec::new();
         for o in onts {
-            for t in o.terms() {
-                if t.deprecated {
-                    continue;
-                }
-                let m = if synonyms {
-                    t.synonyms.iter().any(|s| eq_ci(s, lc))
-                } else {
-                    eq_ci(&t.label, lc)
-                };
-                if m && !hits.iter().any(|h| h.t.id == t.id) {
+            let terms = if synonyms {
+                o.by_synonym(lc)
+            } else {
+                o.by_label(lc)
+            };
+            for t in terms {
+                if !hits.iter().any(|h| h.t.id == t.id) {
                     hits.push(Hit { o, t });
                 }
             }
@@ -776,7 +802,7 @@ fn resolve(
     ids.insert(hit.t.id.clone());
     let mut n_desc = 0;
     if !exact {
-        for d in hit.o.descendants(&hit.t.id) {
+        for d in hit.o.descendants(&hit.t)? {
             if ids.insert(d.to_string()) {
                 n_desc += 1;
             }
@@ -1035,11 +1061,9 @@ fn elsewhere(onts: &Ontologies, facet: usize, given: &str) -> String {
         .iter()
         .filter(|o| !own.contains(&o.name.as_str()))
     {
-        let hit = find_id(&[o], v).map(|h| h.t).or_else(|| {
-            o.terms()
-                .filter(|t| !t.deprecated)
-                .find(|t| eq_ci(&t.label, &lc) || t.synonyms.iter().any(|y| eq_ci(y, &lc)))
-        });
+        let hit = find_id(&[o], v)
+            .map(|h| h.t)
+            .or_else(|| o.by_label(&lc).into_iter().chain(o.by_synonym(&lc)).next());
         let Some(t) = hit else { continue };
         let opts: Vec<String> = FACETS
             .iter()
@@ -1131,7 +1155,46 @@ pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
     Ok(())
 }
 
+/// --prepare: index the whole folder.
+fn prepare(args: &Args) -> Result<Outcome> {
+    if !args.requests().is_empty()
+        || args.file.is_some()
+        || args.where_.is_some()
+        || args.min_cells.is_some()
+        || args.no_preprints
+    {
+        return Err(Error::input(
+            "--prepare indexes the ontology folder and reads no records: give it no FILE and no selection option",
+        ));
+    }
+    let mut onts = load_ontologies(args, &[])?;
+    let Some(dir) = onts.dir.clone() else {
+        return Err(Error::input(
+            "--prepare needs the ontology folder (--ontology DIR or CXG_ONTOLOGY)",
+        ));
+    };
+    let mut names: Vec<String> = onts.found.keys().cloned().collect();
+    names.sort();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    onts.load(&names)?;
+    let built = onts
+        .loaded
+        .iter()
+        .filter(|o| !matches!(o.indexed, Indexed::Read))
+        .count();
+    warn(format_args!(
+        "'{}': {}: {built} indexed now, {} already indexed",
+        dir.display(),
+        plural(onts.loaded.len(), "ontology file", "ontology files"),
+        onts.loaded.len() - built
+    ));
+    Ok(Outcome::Complete)
+}
+
 fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
+    if args.prepare {
+        return prepare(&args);
+    }
     // Everything that can fail on its own is checked before reading input.
     let filter = match &args.where_ {
         Some(code) => Some(Program::compile(code, "--where")?),
@@ -1150,14 +1213,18 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     }
     if args.verbose {
         for o in &onts.loaded {
+            let how = match &o.indexed {
+                Indexed::Read => "index read".to_string(),
+                Indexed::Built => format!("indexed into '{}'", o.index_path.display()),
+                Indexed::NotKept(_) => "indexed, not kept".to_string(),
+            };
             warn(format_args!(
-                "ontology {}: '{}' sha256 {} ({} terms, loaded in {:.0} ms, of which {:.0} ms reading)",
+                "ontology {}: '{}' sha256 {} ({} terms, {how} in {:.0} ms)",
                 o.describe(),
                 o.path.display(),
                 o.sha256.as_deref().unwrap_or("-"),
                 o.term_count,
                 o.load_ms,
-                o.read_ms
             ));
         }
     }
@@ -1412,16 +1479,12 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             // (text compared, label suggested): labels, then synonyms
             let mut cands: Vec<(&str, &str)> = f.vocabulary.iter().map(|v| (*v, *v)).collect();
             for o in &fonts {
-                cands.extend(
-                    o.terms()
-                        .filter(|t| !t.deprecated)
-                        .map(|t| (t.label.as_str(), t.label.as_str())),
-                );
+                cands.extend(o.current().map(|(l, _)| (l, l)));
             }
             cands.extend(seen[s.facet].iter().map(|v| (v.as_str(), v.as_str())));
             for o in &fonts {
-                for t in o.terms().filter(|t| !t.deprecated) {
-                    cands.extend(t.synonyms.iter().map(|y| (y.as_str(), t.label.as_str())));
+                for (l, syns) in o.current() {
+                    cands.extend(syns.into_iter().map(|y| (y, l)));
                 }
             }
             let sugg = suggest::closest(&s.given, &cands, 3);

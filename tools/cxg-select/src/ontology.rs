@@ -9,6 +9,7 @@
 //! fields this tool does not need. Descendants are not stored: a term
 //! descends from R when R is among its ancestors.
 
+use crate::index::{Built, Index, Key, Stamp, TermIn};
 use cxg_core::{Error, Result};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -20,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// A decompressed ontology may not be larger than this (the largest real
-/// one, MONDO, is 17 MB): a guard against a corrupt or hostile file.
-const MAX_JSON_BYTES: u64 = 1 << 30;
+/// one, NCBITaxon, is 844 MB): a guard against a corrupt or hostile file.
+const MAX_JSON_BYTES: u64 = 4 << 30;
 
 /// A fast hash for the id interner (FxHash's multiply-rotate): the
 /// ancestors of every term are interned, about 1.5 million lookups for
@@ -47,25 +48,48 @@ impl Hasher for Fx {
     }
 }
 
-type Index = HashMap<String, u32, BuildHasherDefault<Fx>>;
+type Ids = HashMap<String, u32, BuildHasherDefault<Fx>>;
 
-/// One term of an ontology file.
-#[derive(Debug, Default)]
+/// One term, as selection sees it.
+#[derive(Debug, Default, Clone)]
 pub struct Term {
+    /// The term's number in its ontology's index.
+    pub num: usize,
     pub id: String,
     pub label: String,
     pub synonyms: Vec<String>,
     pub deprecated: bool,
     pub replaced_by: Option<String>,
     pub consider: Vec<String>,
-    /// Ancestors, as indexes into [`Ontology::ids`].
+}
+
+/// One term of a file being parsed.
+#[derive(Debug, Default)]
+struct Parsed {
+    id: String,
+    label: String,
+    synonyms: Vec<String>,
+    deprecated: bool,
+    replaced_by: Option<String>,
+    consider: Vec<String>,
+    /// Ancestors, as indexes into the builder's terms.
     ancestors: Vec<u32>,
     /// False for ids seen only as someone's ancestor (not a key of the file).
     present: bool,
 }
 
-/// One loaded file.
+/// Where an ontology's index came from this run.
 #[derive(Debug)]
+pub enum Indexed {
+    /// Read from `<folder>/.index/`.
+    Read,
+    /// Built from the file, and kept for the next run.
+    Built,
+    /// Built, but it could not be kept (why).
+    NotKept(String),
+}
+
+/// One loaded file.
 pub struct Ontology {
     /// As in the file name: `UBERON`, `HsapDv`.
     pub name: String,
@@ -73,16 +97,17 @@ pub struct Ontology {
     pub version: String,
     pub path: PathBuf,
     /// SHA-256 of the file as stored (compressed or not), lowercase hex;
-    /// computed only when asked for (--verbose).
+    /// computed from the file only when asked for (--verbose).
     pub sha256: Option<String>,
-    /// Every id the file names (keys and ancestors), by index.
-    terms: Vec<Term>,
-    index: Index,
-    /// Number of keys (terms) in the file.
+    idx: Index,
+    /// Number of terms (keys) in the file.
     pub term_count: usize,
     pub load_ms: f64,
-    /// Of which reading and decompressing.
-    pub read_ms: f64,
+    pub indexed: Indexed,
+    /// The index file (whether or not it could be written).
+    pub index_path: PathBuf,
+    /// Why an index found was not used (it is rebuilt), if one was found.
+    pub stale: Option<String>,
 }
 
 /// A file in an ontology folder that looks like a guide file.
@@ -111,8 +136,9 @@ pub fn parse_file_name(file: &str) -> Option<(String, String, bool)> {
 
 /// The guide files in `dir`, one per ontology name. Two versions of one
 /// ontology are an error (which one was meant is unknowable); the plain
-/// and the compressed file of one version are one file (the plain one is
-/// read: it is faster).
+/// and the compressed file of one version are one file (the compressed one
+/// is read: it is the file the release publishes and `make ontologies`
+/// pins, and the index makes its decompression a one-time cost).
 pub fn scan(dir: &Path) -> Result<HashMap<String, Found>> {
     let rd = std::fs::read_dir(dir).map_err(|e| {
         Error::input(format!(
@@ -155,7 +181,7 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Found>> {
                 )));
             }
             Some((_, old_zst)) => {
-                if *old_zst && !zst {
+                if !*old_zst && zst {
                     found.insert(name, (f, zst));
                 }
             }
@@ -184,79 +210,148 @@ fn unzstd(name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The folder of indexes beside the ontology files.
+pub const INDEX_DIR: &str = ".index";
+
 impl Ontology {
-    /// Read and index one guide file, with its SHA-256 when `hash`.
+    /// The file's index: read from `<folder>/.index/` when one made from
+    /// this state of the file is there, else built from the file (and kept
+    /// there when the folder can be written). With `hash`, the file's
+    /// SHA-256 is computed now, and an index made from other bytes is not
+    /// used.
     pub fn load(f: &Found, hash: bool) -> Result<Ontology> {
         let start = Instant::now();
         let name = format!("'{}'", f.path.display());
-        let raw =
-            std::fs::read(&f.path).map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
-        let sha256 = hash.then(|| cxg_core::reqlog::sha256_hex(&raw));
-        let json = if f.path.to_string_lossy().ends_with(".zst") {
-            Cow::Owned(unzstd(&name, &raw)?)
+        let meta = std::fs::metadata(&f.path)
+            .map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
+        let stamp = Stamp::of(&meta);
+        let file_name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = f.path.parent().unwrap_or(Path::new("."));
+        let index_path = dir.join(INDEX_DIR).join(format!("{file_name}.idx"));
+        let sha = if hash {
+            let (_, hex) = cxg_core::reqlog::sha256_file(&f.path)
+                .map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
+            Some(hex)
         } else {
-            Cow::Borrowed(&raw[..])
+            None
         };
-        let read_ms = start.elapsed().as_secs_f64() * 1000.0;
-        let mut b = Builder::default();
-        {
-            let mut de = serde_json::Deserializer::from_slice(&json);
-            FileSeed(&mut b)
-                .deserialize(&mut de)
-                .and_then(|()| de.end())
-                .map_err(|e| {
-                    let msg = e.to_string();
-                    let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |x| x.0);
-                    Error::input(format!(
-                        "{name}: line {}, column {}: not an ontology file of the cellxgene-ontology-guide: {msg}",
-                        e.line(),
-                        e.column()
-                    ))
-                })?;
-        }
-        let term_count = b.terms.iter().filter(|t| t.present).count();
+        let want = sha.as_deref().and_then(unhex);
+        let mut stale = None;
+        let (idx, indexed) = match Index::open(&index_path, &stamp, want.as_ref()) {
+            Ok(idx) => (idx, Indexed::Read),
+            Err(why) => {
+                if index_path.exists() {
+                    stale = Some(why);
+                }
+                let raw = std::fs::read(&f.path)
+                    .map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
+                let digest = match want {
+                    Some(d) => d,
+                    None => cxg_core::reqlog::sha256_bytes(&raw),
+                };
+                let json = if f.path.to_string_lossy().ends_with(".zst") {
+                    unzstd(&name, &raw)?
+                } else {
+                    raw
+                };
+                let built = parse(&name, json, &stamp, &digest)?;
+                let kept = keep(dir, &index_path, &built)
+                    .and_then(|()| Index::open(&index_path, &stamp, Some(&digest)));
+                match kept {
+                    Ok(idx) => (idx, Indexed::Built),
+                    Err(why) => (
+                        Index::from_bytes(built.into_bytes())
+                            .map_err(|e| Error::input(format!("{name}: {e}")))?,
+                        Indexed::NotKept(why),
+                    ),
+                }
+            }
+        };
         Ok(Ontology {
             name: f.name.clone(),
             version: f.version.clone(),
             path: f.path.clone(),
-            sha256,
-            terms: b.terms,
-            index: b.index,
-            term_count,
+            sha256: sha,
+            term_count: idx.len(),
+            idx,
             load_ms: start.elapsed().as_secs_f64() * 1000.0,
-            read_ms,
+            indexed,
+            index_path,
+            stale,
         })
     }
 
+    fn term(&self, i: usize) -> Term {
+        let x = &self.idx;
+        Term {
+            num: i,
+            id: x.id(i).to_string(),
+            label: x.label(i).to_string(),
+            synonyms: x.synonyms(i).into_iter().map(str::to_string).collect(),
+            deprecated: x.deprecated(i),
+            replaced_by: x.replaced_by(i).map(str::to_string),
+            consider: x.consider(i).into_iter().map(str::to_string).collect(),
+        }
+    }
+
     /// The term with this id (exact spelling first, then without regard to case).
-    pub fn get(&self, id: &str) -> Option<&Term> {
-        let i = match self.index.get(id) {
-            Some(i) => *i,
-            None => {
-                let lc = id.to_lowercase();
-                self.terms
-                    .iter()
-                    .position(|t| t.present && t.id.to_lowercase() == lc)? as u32
-            }
+    pub fn get(&self, id: &str) -> Option<Term> {
+        let i = match self.idx.find(id) {
+            Some(i) => i,
+            None => *self.idx.lookup(Key::Id, &id.to_lowercase()).first()?,
         };
-        self.terms.get(i as usize).filter(|t| t.present)
+        Some(self.term(i))
     }
 
-    /// Every term of the file.
-    pub fn terms(&self) -> impl Iterator<Item = &Term> {
-        self.terms.iter().filter(|t| t.present)
-    }
-
-    /// The ids of every term that has `root` among its ancestors.
-    pub fn descendants(&self, root: &str) -> Vec<&str> {
-        let Some(&r) = self.index.get(root) else {
-            return Vec::new();
-        };
-        self.terms
-            .iter()
-            .filter(|t| t.present && t.ancestors.contains(&r))
-            .map(|t| t.id.as_str())
+    /// Current (not deprecated) terms with this label (`lc`: lowercase).
+    pub fn by_label(&self, lc: &str) -> Vec<Term> {
+        self.idx
+            .lookup(Key::Label, lc)
+            .into_iter()
+            .map(|i| self.term(i))
             .collect()
+    }
+
+    /// Current terms with this synonym (`lc`: lowercase).
+    pub fn by_synonym(&self, lc: &str) -> Vec<Term> {
+        self.idx
+            .lookup(Key::Synonym, lc)
+            .into_iter()
+            .map(|i| self.term(i))
+            .collect()
+    }
+
+    /// (label, synonyms) of every current term, for suggestions.
+    pub fn current(&self) -> impl Iterator<Item = (&str, Vec<&str>)> {
+        (0..self.idx.len())
+            .filter(|&i| !self.idx.deprecated(i))
+            .map(|i| (self.idx.label(i), self.idx.synonyms(i)))
+    }
+
+    /// The ids of every term that has `t` among its ancestors.
+    pub fn descendants(&self, t: &Term) -> Result<Vec<&str>> {
+        let v = self.idx.descendants(t.num).map_err(|e| {
+            Error::input(format!(
+                "'{}': {e}; remove it (it is rebuilt)",
+                self.index_path.display()
+            ))
+        })?;
+        Ok(v.into_iter().map(|i| self.idx.id(i)).collect())
     }
 
     /// "UBERON v2026-04-01"
@@ -265,10 +360,75 @@ impl Ontology {
     }
 }
 
+/// Write the index into `<dir>/.index/` (atomically; a folder planted as
+/// a symbolic link is not written through).
+fn keep(dir: &Path, path: &Path, built: &Built) -> std::result::Result<(), String> {
+    cxg_core::io::create_subdir(dir, INDEX_DIR).map_err(|e| e.msg)?;
+    let mut f = cxg_core::io::AtomicFile::create_unsynced(path).map_err(|e| e.msg)?;
+    built
+        .write_to(&mut f)
+        .map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
+    f.commit().map_err(|e| e.msg)
+}
+
+/// Parse a guide file and build its index.
+fn parse(name: &str, json: Vec<u8>, stamp: &Stamp, sha: &[u8; 32]) -> Result<Built> {
+    let mut b = Builder::default();
+    let mut de = serde_json::Deserializer::from_slice(&json);
+    FileSeed(&mut b)
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| {
+            let msg = e.to_string();
+            let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |x| x.0);
+            Error::input(format!(
+                "{name}: line {}, column {}: not an ontology file of the cellxgene-ontology-guide: {msg}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+    drop(de);
+    drop(json);
+    drop(std::mem::take(&mut b.index));
+    // only the file's keys are terms; ancestors named nowhere else are dropped
+    let mut num = vec![u32::MAX; b.terms.len()];
+    let mut n = 0u32;
+    for (i, t) in b.terms.iter().enumerate() {
+        if t.present {
+            num[i] = n;
+            n += 1;
+        }
+    }
+    b.terms.retain(|t| t.present);
+    for t in &mut b.terms {
+        t.ancestors.retain_mut(|a| {
+            *a = num[*a as usize];
+            *a != u32::MAX
+        });
+        t.ancestors.sort_unstable();
+        t.ancestors.dedup();
+    }
+    drop(num);
+    let terms: Vec<TermIn> = b
+        .terms
+        .iter()
+        .map(|t| TermIn {
+            id: &t.id,
+            label: &t.label,
+            deprecated: t.deprecated,
+            synonyms: &t.synonyms,
+            replaced_by: t.replaced_by.as_deref(),
+            consider: &t.consider,
+            ancestors: &t.ancestors,
+        })
+        .collect();
+    crate::index::build(&terms, stamp, sha).map_err(|e| Error::input(format!("{name}: {e}")))
+}
+
 #[derive(Default)]
 struct Builder {
-    terms: Vec<Term>,
-    index: Index,
+    terms: Vec<Parsed>,
+    index: Ids,
 }
 
 impl Builder {
@@ -277,9 +437,9 @@ impl Builder {
             return i;
         }
         let i = self.terms.len() as u32;
-        self.terms.push(Term {
+        self.terms.push(Parsed {
             id: id.to_string(),
-            ..Term::default()
+            ..Parsed::default()
         });
         self.index.insert(id.to_string(), i);
         i
@@ -355,7 +515,7 @@ impl<'de> Visitor<'de> for TermSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<(), A::Error> {
         let TermSeed(b, i) = self;
-        let mut t = Term::default();
+        let mut t = Parsed::default();
         let (mut has_label, mut has_anc) = (false, false);
         while let Some(Str(k)) = m.next_key::<Str>()? {
             match &*k {
@@ -472,6 +632,12 @@ mod tests {
         r
     }
 
+    impl std::fmt::Debug for Ontology {
+        fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "{}", self.describe())
+        }
+    }
+
     #[test]
     fn descendants_scan_ancestors() {
         let o = load_text(
@@ -482,10 +648,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(o.term_count, 4);
-        let mut d = o.descendants("T:1");
-        d.sort();
+        let d = o.descendants(&o.get("T:1").unwrap()).unwrap();
         assert_eq!(d, ["T:2", "T:3"]);
-        assert_eq!(o.descendants("T:3"), Vec::<&str>::new());
+        assert_eq!(
+            o.descendants(&o.get("T:3").unwrap()).unwrap(),
+            Vec::<&str>::new()
+        );
+        assert_eq!(o.by_label("leaf")[0].id, "T:3");
+        assert_eq!(o.by_synonym("léaf")[0].id, "T:3");
+        assert!(o.by_label("").is_empty());
         assert_eq!(o.get("t:3").unwrap().synonyms, ["léaf"]);
         assert_eq!(o.get("T:9").unwrap().replaced_by.as_deref(), Some("T:2"));
         assert!(o.get("T:4").is_none());
