@@ -124,7 +124,7 @@ fn a_closed_stdout_pipe_ends_quietly_with_0() {
 fn fetch_collection_does_not_wait_on_a_terminal() {
     // no ids and stdin a terminal: say how to give ids instead of hanging
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` is not installed");
+        skip("`script` is not installed (needed for a terminal)");
         return;
     }
     let t = TempDir::new();

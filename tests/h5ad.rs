@@ -481,7 +481,7 @@ fn progress_only_when_stderr_is_a_terminal() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: `script` is not installed");
+        skip("`script` is not installed (needed for a terminal)");
         return;
     }
     let cmd = format!(
