@@ -498,3 +498,135 @@ fn progress_only_when_stderr_is_a_terminal() {
     );
     assert_eq!(csv_rows(&read(&t.join("out.csv"))).1.len(), 100);
 }
+
+/// Every file below `dir`, by its path relative to `dir`, sorted.
+fn files_below(dir: &Path) -> Vec<String> {
+    fn walk(d: &Path, rel: &str, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &r, out);
+            } else {
+                out.push(r);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, "", &mut v);
+    v.sort();
+    v
+}
+
+#[test]
+fn keep_responses_writes_the_per_dataset_answers_only() {
+    let snap = fixture("snapshot");
+    let s = Server::start(&snap, &[]);
+    let input = csv_of(&snap);
+    let index: Vec<String> = snapshot_datasets(&snap)
+        .iter()
+        .map(|d| d["dataset_id"].as_str().unwrap().to_string())
+        .collect();
+    let saved: Value = serde_json::from_slice(&read(&snap.join("datasets.json"))).unwrap();
+    let in_index: std::collections::HashSet<&str> = saved
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["dataset_id"].as_str().unwrap())
+        .collect();
+    // the rows the saved index lacks, as (collection, dataset)
+    let (h, rows) = csv_rows(&input);
+    let (ci, di) = (
+        h.iter().position(|x| x == "collection_id").unwrap(),
+        h.iter().position(|x| x == "dataset_id").unwrap(),
+    );
+    let mut misses: Vec<String> = rows
+        .iter()
+        .filter(|r| !in_index.contains(r[di].as_str()))
+        .map(|r| format!("collections/{}/datasets/{}.json", r[ci], r[di]))
+        .collect();
+    misses.sort();
+    assert_eq!(misses.len(), 2);
+    assert!(index.len() > in_index.len());
+
+    let t = TempDir::new();
+    let keep = t.join("responses");
+    let o = run(
+        "cxg-h5ad",
+        &[
+            "--api-url",
+            &s.url,
+            "--index",
+            snap.join("datasets.json").to_str().unwrap(),
+            "--keep-responses",
+            keep.to_str().unwrap(),
+        ],
+        Some(&input),
+    );
+    o.ok()
+        .stderr_has("98 from the index, 2 per dataset, 0 failed");
+    // one file per per-dataset row, byte for byte what the server sent;
+    // none for the 98 rows the index answered
+    assert_eq!(files_below(&keep), misses);
+    for m in &misses {
+        assert_eq!(read(&keep.join(m)), read(&snap.join(m)), "{m}");
+    }
+
+    // a 404 row writes nothing; a good one beside it does
+    let c = "6e2974ee-853a-4444-b781-01a428af919f";
+    let d = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+    let keep2 = t.join("two");
+    let csv =
+        format!("collection_id,dataset_id\n{c},{d}\n{c},00000000-0000-4000-8000-00000000dead\n");
+    let o = run(
+        "cxg-h5ad",
+        &[
+            "--api-url",
+            &s.url,
+            "--per-dataset",
+            "--keep-responses",
+            keep2.to_str().unwrap(),
+        ],
+        Some(csv.as_bytes()),
+    );
+    o.code(1).stderr_has("not found (404)");
+    let want = format!("collections/{c}/datasets/{d}.json");
+    assert_eq!(files_below(&keep2), [want.clone()]);
+    assert_eq!(read(&keep2.join(&want)), read(&snap.join(&want)));
+}
+
+#[cfg(unix)]
+#[test]
+fn keep_responses_never_writes_through_a_planted_symlink() {
+    let snap = fixture("snapshot");
+    let s = Server::start(&snap, &[]);
+    let c = "6e2974ee-853a-4444-b781-01a428af919f";
+    let d = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+    let csv = format!("collection_id,dataset_id\n{c},{d}\n");
+    for planted in ["collections", &format!("collections/{c}")] {
+        let t = TempDir::new();
+        let (keep, outside) = (t.join("responses"), t.join("outside"));
+        std::fs::create_dir_all(&outside).unwrap();
+        let link = keep.join(planted);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let o = run(
+            "cxg-h5ad",
+            &[
+                "--api-url",
+                &s.url,
+                "--per-dataset",
+                "--keep-responses",
+                keep.to_str().unwrap(),
+            ],
+            Some(csv.as_bytes()),
+        );
+        o.code(2).stderr_has("is a symbolic link");
+        assert!(files_below(&outside).is_empty(), "{planted}");
+    }
+}

@@ -8,13 +8,15 @@ use clap::Parser;
 use cxg_core::cli::OutputArgs;
 use cxg_core::http::{Client, HttpArgs};
 use cxg_core::ids::is_uuid;
-use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input, Output};
+use cxg_core::io::{
+    create_subdir, csv_finish, csv_write_error, csv_writer, write_file_atomic, Input, Output,
+};
 use cxg_core::json::JsonStream;
 use cxg_core::{Ctx, Error, Result};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -30,7 +32,11 @@ const EXAMPLES: &str = "\
   cxg-h5ad --per-dataset -j 16 --failures failed.csv all_datasets.csv > out.csv
 
   # a tab-separated list of dataset ids (the collection comes from the index)
-  cxg-h5ad --delimiter tab --index datasets_index.json ids.tsv";
+  cxg-h5ad --delimiter tab --index datasets_index.json ids.tsv
+
+  # keep each per-dataset answer (for cxg-snapshot save --responses, so that
+  # cxg-serve can replay the harvest offline)
+  cxg-h5ad --index datasets_index.json --keep-responses responses all_datasets.csv > out.csv";
 
 /// Append cell_count and h5ad_url (and with --extra more) to each CSV row.
 #[derive(Parser, Debug)]
@@ -58,6 +64,11 @@ pub struct Args {
     /// (dataset_id,collection_id,status,reason)
     #[arg(long, value_name = "FILE")]
     pub failures: Option<PathBuf>,
+    /// Write the body of every accepted per-dataset answer, byte for byte,
+    /// to DIR/collections/<collection_id>/datasets/<dataset_id>.json (the
+    /// layout cxg-serve serves; rows answered by the index write nothing)
+    #[arg(long, value_name = "DIR")]
+    pub keep_responses: Option<PathBuf>,
     /// No summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
@@ -226,7 +237,23 @@ fn fail(status: impl Into<String>, reason: impl Into<String>) -> Lookup {
     })
 }
 
-fn per_dataset(client: &Client, cid: &str, did: &str) -> Result<Lookup> {
+/// Keep one accepted answer as `dir/collections/<cid>/datasets/<did>.json`.
+/// Both ids are UUIDs (checked before the request), so no name can leave
+/// `dir`; a symlink planted at any folder below `dir` is refused.
+fn keep_response(dir: &Path, cid: &str, did: &str, body: &[u8]) -> Result<()> {
+    if !is_uuid(cid) || !is_uuid(did) {
+        return Err(Error::input(format!(
+            "collection {cid}, dataset {did}: not UUIDs; no file kept"
+        )));
+    }
+    let mut d = create_subdir(dir, "collections")?;
+    for name in [cid, "datasets"] {
+        d = create_subdir(&d, name)?;
+    }
+    write_file_atomic(&d.join(format!("{did}.json")), body)
+}
+
+fn per_dataset(client: &Client, cid: &str, did: &str, keep: Option<&Path>) -> Result<Lookup> {
     if !is_uuid(cid) || !is_uuid(did) {
         let bad = if is_uuid(cid) {
             format!("dataset_id '{did}'")
@@ -244,6 +271,9 @@ fn per_dataset(client: &Client, cid: &str, did: &str) -> Result<Lookup> {
             let bad = match serde_json::from_slice::<Value>(&body) {
                 Ok(v) if v.get("dataset_id").and_then(Value::as_str) == Some(did) => {
                     client.good_answer();
+                    if let Some(dir) = keep {
+                        keep_response(dir, cid, did, &body)?;
+                    }
                     return Ok(Lookup::Found(info(&v)));
                 }
                 Ok(v) if v.is_object() => match v.get("dataset_id") {
@@ -358,6 +388,7 @@ fn look_up(
     index: &HashMap<String, Info>,
     client: &Client,
     jobs: usize,
+    keep: Option<&Path>,
 ) -> Result<(Vec<Lookup>, usize)> {
     let progress = Progress::new(t.rows.len());
     let mut results: Vec<Option<Lookup>> = t
@@ -383,7 +414,7 @@ fn look_up(
             let r = &t.rows[k];
             let did = t.cell(r, t.di);
             let res = match t.ci {
-                Some(ci) => per_dataset(client, &t.cell(r, ci), &did),
+                Some(ci) => per_dataset(client, &t.cell(r, ci), &did, keep),
                 None => Ok(fail(
                     "not-in-index",
                     "the index lacks this dataset and the CSV has no collection_id column to ask the API with",
@@ -497,13 +528,27 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         Some(p) => Some(ctx.extra_output(p)?),
         None => None,
     };
+    if let Some(dir) = &args.keep_responses {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::input(format!(
+                "--keep-responses: cannot create '{}': {e}",
+                dir.display()
+            ))
+        })?;
+    }
     let input = ctx.input(args.file.as_deref())?;
     let table = read_table(input, args.delimiter)?;
     let jobs = usize::from(args.jobs);
     let client = Client::new(&args.http, jobs)?.with_notify(ctx.warner());
     let started = Instant::now();
     let index = read_index(&args, &client, ctx)?;
-    let (results, from_index) = look_up(&table, &index, &client, jobs)?;
+    let (results, from_index) = look_up(
+        &table,
+        &index,
+        &client,
+        jobs,
+        args.keep_responses.as_deref(),
+    )?;
     let failures = write_rows(&table, &results, args.extra, ctx)?;
     if let Some(f) = failures_out {
         write_failures(f, &failures)?;
