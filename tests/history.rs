@@ -671,3 +671,216 @@ fn provenance_lists_only_this_runs_requests() {
     );
     assert!(!prov["started_at"].as_str().unwrap().starts_with("2000"));
 }
+
+/// Every file of a folder tree, by its path relative to `dir`, with its size.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, u64> {
+    fn walk(d: &Path, rel: &str, out: &mut std::collections::BTreeMap<String, u64>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &r, out);
+            } else {
+                out.insert(r, e.metadata().unwrap().len());
+            }
+        }
+    }
+    let mut m = std::collections::BTreeMap::new();
+    walk(dir, "", &mut m);
+    m
+}
+
+#[cfg(unix)]
+#[test]
+fn saved_responses_are_stored_deduplicated_compared_listed_and_verified() {
+    let t = TempDir::new();
+    let c = t.join("collections.json");
+    std::fs::write(&c, "[{\"collection_id\":\"x\"}]\n").unwrap();
+    let (c1, c2) = (
+        "6e2974ee-853a-4444-b781-01a428af919f",
+        "9a060f6a-80f0-4498-bc22-5ecebdfc4476",
+    );
+    let (d1, d2, d3) = (
+        "781bd1e1-bddd-4d9c-aa52-e77450c51ed9",
+        "fa8d0451-4377-4177-9d5b-3c408f64d941",
+        "16e44f1d-3a01-4f15-9241-a871958eddac",
+    );
+    let resp = t.join("responses");
+    let put = |cid: &str, did: &str, body: &str| {
+        let dir = resp.join(format!("collections/{cid}/datasets"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{did}.json")), body).unwrap();
+    };
+    // d2 and d3 have the same bytes: one stored object for both
+    put(c1, d1, "{\"dataset_id\":\"one\", \"n\": 1.50}");
+    put(c1, d2, "{\"dataset_id\":\"same\"}");
+    put(c2, d3, "{\"dataset_id\":\"same\"}");
+    let snaps = t.join("snaps");
+    let (s, f, r) = (
+        snaps.display().to_string(),
+        c.display().to_string(),
+        resp.display().to_string(),
+    );
+    let save = |extra: &[&str]| {
+        let mut a = vec!["save", "--into", &s, "--responses", &r];
+        a.extend_from_slice(extra);
+        a.push(&f);
+        run("cxg-snapshot", &a, None)
+    };
+    save(&[]).ok().stderr_has("4 files");
+    let names = snap_names(&snaps);
+    assert_eq!(names.len(), 1);
+    let first = snaps.join(&names[0]);
+    let rel = |cid: &str, did: &str| format!("collections/{cid}/datasets/{did}.json");
+    let files = tree(&first);
+    let want: Vec<String> = vec![
+        rel(c1, d2),
+        rel(c1, d1),
+        rel(c2, d3),
+        "collections.json".into(),
+        "provenance.json".into(),
+    ];
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    assert_eq!(files.keys().cloned().collect::<Vec<_>>(), want_sorted);
+    for (cid, did) in [(c1, d1), (c1, d2), (c2, d3)] {
+        assert_eq!(
+            read(&first.join(rel(cid, did))),
+            read(&resp.join(rel(cid, did)))
+        );
+    }
+    // recorded in provenance.json under their paths; 3 distinct objects
+    let prov = json(&read(&first.join("provenance.json")));
+    let stored: Vec<&String> = prov["stored"].as_object().unwrap().keys().collect();
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    assert_eq!(prov["stored"][rel(c1, d1)]["bytes"], json!(31));
+    assert_eq!(
+        std::fs::read_dir(snaps.join(".objects")).unwrap().count(),
+        3
+    );
+    assert_eq!(
+        inode(&first.join(rel(c1, d2))),
+        inode(&first.join(rel(c2, d3)))
+    );
+    // list counts the nested files in the size
+    let total: u64 = files.values().sum();
+    let o = run("cxg-snapshot", &["list", &s], None);
+    o.ok();
+    assert!(
+        o.text().contains(&format!(" {total} B "))
+            || o.text()
+                .contains(&format!("{:.1} kB", total as f64 / 1000.0)),
+        "{total}: {}",
+        o.text()
+    );
+    // the same files and no requests: no new snapshot
+    save(&[]).ok().stderr_has("no new snapshot");
+    // an answer changed, or one fewer: a new snapshot each
+    put(c1, d1, "{\"dataset_id\":\"one\", \"n\": 2}");
+    save(&["-q"]).ok();
+    std::fs::remove_file(resp.join(rel(c2, d3))).unwrap();
+    save(&["-q"]).ok();
+    let names = snap_names(&snaps);
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(!snaps.join(&names[2]).join(rel(c2, d3)).exists());
+    // and without --responses the raw file alone differs from the newest too
+    run("cxg-snapshot", &["save", "-q", "--into", &s, &f], None).ok();
+    assert_eq!(snap_names(&snaps).len(), 4);
+    run("cxg-snapshot", &["verify", &s], None)
+        .ok()
+        .stderr_has("verified 4 stored objects and 4 snapshots: 0 damaged");
+    // a nested file damaged behind the store's back is named by verify
+    let obj = std::fs::canonicalize(first.join(rel(c1, d1))).unwrap();
+    let mut perm = std::fs::metadata(&obj).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(&obj, perm).unwrap();
+    std::fs::write(&obj, b"corrupt").unwrap();
+    run("cxg-snapshot", &["verify", &s], None)
+        .code(1)
+        .stderr_has(&first.join(rel(c1, d1)).display().to_string());
+}
+
+#[cfg(unix)]
+#[test]
+fn anything_else_in_the_responses_folder_is_named_and_refused() {
+    let c1 = "6e2974ee-853a-4444-b781-01a428af919f";
+    let d1 = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
+    let good = format!("collections/{c1}/datasets/{d1}.json");
+    // (what is planted beside a good answer, the name stderr must give)
+    let cases: Vec<(&str, Box<dyn Fn(&Path, &Path)>)> = vec![
+        (
+            "notes.txt",
+            Box::new(|r: &Path, _: &Path| std::fs::write(r.join("notes.txt"), "x").unwrap()),
+        ),
+        (
+            "datasets/evil.json",
+            Box::new(move |r: &Path, _: &Path| {
+                std::fs::write(r.join(format!("collections/{c1}/datasets/evil.json")), "{}")
+                    .unwrap()
+            }),
+        ),
+        (
+            "collections/9a060f6a-80f0-4498-bc22-5ecebdfc4476",
+            Box::new(|r: &Path, outside: &Path| {
+                std::os::unix::fs::symlink(
+                    outside,
+                    r.join("collections/9a060f6a-80f0-4498-bc22-5ecebdfc4476"),
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "fa8d0451-4377-4177-9d5b-3c408f64d941.json",
+            Box::new(move |r: &Path, outside: &Path| {
+                std::os::unix::fs::symlink(
+                    outside.join("secret"),
+                    r.join(format!(
+                        "collections/{c1}/datasets/fa8d0451-4377-4177-9d5b-3c408f64d941.json"
+                    )),
+                )
+                .unwrap()
+            }),
+        ),
+    ];
+    for (named, plant) in cases {
+        let t = TempDir::new();
+        let c = t.join("collections.json");
+        std::fs::write(&c, "[]\n").unwrap();
+        let (resp, outside) = (t.join("responses"), t.join("outside"));
+        std::fs::create_dir_all(resp.join(&good).parent().unwrap()).unwrap();
+        std::fs::write(resp.join(&good), "{}").unwrap();
+        std::fs::create_dir_all(outside.join("datasets")).unwrap();
+        std::fs::write(outside.join("secret"), "secret").unwrap();
+        plant(&resp, &outside);
+        let snaps = t.join("snaps");
+        run(
+            "cxg-snapshot",
+            &[
+                "save",
+                "--into",
+                &snaps.display().to_string(),
+                "--responses",
+                &resp.display().to_string(),
+                &c.display().to_string(),
+            ],
+            None,
+        )
+        .code(2)
+        .stderr_has(named)
+        .stderr_has("nothing saved");
+        // nothing stored, no snapshot, no staging folder left
+        let left: Vec<String> = std::fs::read_dir(&snaps)
+            .map(|rd| {
+                rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{named}: {left:?}");
+    }
+}

@@ -6,11 +6,15 @@
 //! in `.objects/<sha256>`, hard-linked into each snapshot; the working files
 //! stay independent files, so editing them never reaches the store). A save
 //! that fetched nothing (no requests) with the same raw files as the newest
-//! snapshot adds none. `list` shows the snapshots with their date, counts
+//! snapshot adds none. With `--responses DIR` the per-dataset answers
+//! `cxg-h5ad --keep-responses DIR` kept are stored too (under their
+//! `collections/<cid>/datasets/<did>.json` paths), so that `cxg-serve`
+//! replays the whole harvest. `list` shows the snapshots with their date, counts
 //! and size; `verify` re-hashes the store.
 
 use clap::{Parser, Subcommand};
 use cxg_core::cli::warn;
+use cxg_core::ids::is_uuid;
 use cxg_core::io::{create_temp_dir, forget_temp_dir, write_file_atomic, AtomicFile, Input};
 use cxg_core::json::{write_pretty, JsonStream};
 use cxg_core::reqlog::{sha256_file, utc_rfc3339, Hasher};
@@ -28,6 +32,11 @@ const EXAMPLES: &str = "\
       --output-file data/all_datasets_h5ad.csv \\
       data/collections.json data/datasets_index.json
 
+  # ... with the per-dataset answers cxg-h5ad --keep-responses kept, so that
+  # a replay also answers the rows the index lacked
+  cxg-snapshot save --into data/snapshots --responses data/responses \
+      data/collections.json data/datasets_index.json
+
   # every snapshot: date, collections, datasets, size
   cxg-snapshot list data/snapshots
 
@@ -40,6 +49,7 @@ const EXAMPLES: &str = "\
 const LAYOUT: &str = "\
 Snapshots folder:
   SNAPSHOTS/<YYYYMMDDTHHMMSSZ>/   one per harvest: the raw files + provenance.json
+    collections/<cid>/datasets/<did>.json   the per-dataset answers (--responses)
   SNAPSHOTS/.objects/<sha256>     each distinct file once (a copy of the working
                                   file, links followed); snapshot files are hard
                                   links to these, the working files never are
@@ -103,6 +113,13 @@ pub struct Save {
     /// the newest snapshot's
     #[arg(long)]
     pub always: bool,
+    /// Also keep the per-dataset answers in DIR (as `cxg-h5ad
+    /// --keep-responses DIR` writes them): every
+    /// DIR/collections/<uuid>/datasets/<uuid>.json, under the same path. Any
+    /// other entry in DIR (another name, a symlink) is named and the save
+    /// refused before anything is stored
+    #[arg(long, value_name = "DIR")]
+    pub responses: Option<PathBuf>,
     /// No summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
@@ -369,21 +386,114 @@ fn remove_stale_staging(into: &Path) {
     }
 }
 
-/// The newest snapshot when it holds exactly `files` (name -> SHA-256).
+/// The entries of folder `d`, sorted by name, with their own type (a
+/// symlink is a symlink, not what it points to).
+fn dir_entries(d: &Path) -> Result<Vec<(String, PathBuf, std::fs::FileType)>> {
+    let rd = std::fs::read_dir(d).map_err(|e| io_err("read the folder", d, e))?;
+    let mut v = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| io_err("read the folder", d, e))?;
+        let t = e
+            .file_type()
+            .map_err(|err| io_err("read", &e.path(), err))?;
+        v.push((e.file_name().to_string_lossy().into_owned(), e.path(), t));
+    }
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(v)
+}
+
+/// The per-dataset answers in `dir` (`cxg-h5ad --keep-responses`), sorted:
+/// (path relative to `dir`, file). Only regular files at
+/// `collections/<uuid>/datasets/<uuid>.json`; anything else there (another
+/// name, a symlink, which could lead out of `dir`) is named and refused.
+fn responses(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::input(format!(
+            "--responses '{}' is not a folder",
+            dir.display()
+        )));
+    }
+    let mut found = Vec::new();
+    let mut bad = Vec::new();
+    for (c, cp, t) in dir_entries(dir)? {
+        if c != "collections" || !t.is_dir() {
+            bad.push(cp);
+            continue;
+        }
+        for (cid, cidp, t) in dir_entries(&cp)? {
+            if !is_uuid(&cid) || !t.is_dir() {
+                bad.push(cidp);
+                continue;
+            }
+            for (x, xp, t) in dir_entries(&cidp)? {
+                if x != "datasets" || !t.is_dir() {
+                    bad.push(xp);
+                    continue;
+                }
+                for (f, fp, t) in dir_entries(&xp)? {
+                    match f.strip_suffix(".json") {
+                        Some(did) if is_uuid(did) && t.is_file() => {
+                            found.push((format!("collections/{cid}/datasets/{f}"), fp));
+                        }
+                        _ => bad.push(fp),
+                    }
+                }
+            }
+        }
+    }
+    if !bad.is_empty() {
+        let shown: Vec<String> = bad
+            .iter()
+            .take(10)
+            .map(|p| format!("'{}'", p.display()))
+            .collect();
+        return Err(Error::input(format!(
+            "--responses '{}': only regular files collections/<uuid>/datasets/<uuid>.json \
+             (as cxg-h5ad --keep-responses writes them) belong there; nothing saved because of \
+             {}{}",
+            dir.display(),
+            shown.join(", "),
+            if bad.len() > 10 {
+                format!(" and {} more", bad.len() - 10)
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(found)
+}
+
+/// Every entry below snapshot folder `dir` that is not a folder, by its
+/// path relative to `dir` (`collections/<cid>/datasets/<did>.json`).
+fn snapshot_files(dir: &Path, prefix: &str, out: &mut BTreeMap<String, PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        match e.file_type() {
+            Ok(t) if t.is_dir() => snapshot_files(&e.path(), &rel, out),
+            _ => {
+                out.insert(rel, e.path());
+            }
+        }
+    }
+}
+
+/// The newest snapshot when it holds exactly `files` (name or relative
+/// path -> SHA-256).
 fn same_as_newest(into: &Path, files: &BTreeMap<String, String>) -> Result<Option<PathBuf>> {
     let Some(newest) = cxg_core::snapshots::list(into)?.pop() else {
         return Ok(None);
     };
-    let Ok(rd) = std::fs::read_dir(&newest) else {
-        return Ok(None);
-    };
     let mut names = BTreeMap::new();
-    for e in rd.filter_map(|e| e.ok()) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name != "provenance.json" {
-            names.insert(name, e.path());
-        }
-    }
+    snapshot_files(&newest, "", &mut names);
+    names.remove("provenance.json");
     if names.len() != files.len() {
         return Ok(None);
     }
@@ -426,28 +536,48 @@ fn save(a: Save) -> Result<Outcome> {
             return Err(Error::input(format!("'{}' is not a file", f.display())));
         }
     }
+    // every file by its name in the snapshot: the raw files, then the
+    // per-dataset answers under their relative paths
+    let mut items: Vec<(String, PathBuf)> = a
+        .files
+        .iter()
+        .map(|f| {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, f.clone())
+        })
+        .collect();
+    if let Some(dir) = &a.responses {
+        let found = responses(dir)?;
+        if !found.is_empty() && names.contains("collections") {
+            return Err(Error::input(
+                "a file named 'collections' cannot be saved with --responses \
+                 (they are stored in the snapshot's collections/ folder)"
+                    .to_string(),
+            ));
+        }
+        items.extend(found);
+    }
     let finished = SystemTime::now();
     remove_stale_staging(&a.into);
     // read (and so check) every file before anything is stored
-    let entries = a
-        .files
+    let entries = items
         .iter()
-        .map(|f| file_entry(f))
+        .map(|(_, f)| file_entry(f))
         .collect::<Result<Vec<_>>>()?;
     let reqs = match &a.requests {
         Some(p) => requests(p)?,
         None => Vec::new(),
     };
     // a rebuild that fetched nothing: the newest snapshot already holds it
-    let shas: BTreeMap<String, String> = a
-        .files
+    let shas: BTreeMap<String, String> = items
         .iter()
         .zip(&entries)
-        .map(|(f, e)| {
+        .map(|((name, _), e)| {
             (
-                f.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                name.clone(),
                 e["sha256"].as_str().unwrap_or_default().to_string(),
             )
         })
@@ -471,11 +601,7 @@ fn save(a: Save) -> Result<Outcome> {
     let mut stored = Map::new();
     let mut new_bytes = 0u64;
     let mut index = None;
-    for (f, entry) in a.files.iter().zip(entries) {
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for ((name, f), entry) in items.iter().zip(entries) {
         let sha = entry["sha256"].as_str().unwrap_or_default().to_string();
         if unchanged.is_none() {
             // the working file is copied, never linked: editing it later
@@ -485,12 +611,17 @@ fn save(a: Save) -> Result<Outcome> {
             if fresh {
                 new_bytes += bytes;
             }
-            link_or_copy(&obj, &stage_dir.join(&name))?;
+            let dest = stage_dir.join(name);
+            if let Some(parent) = dest.parent() {
+                // below the staging folder this process just made
+                std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
+            }
+            link_or_copy(&obj, &dest)?;
         }
         if name == "datasets_index.json" || name == "datasets.json" {
             index = Some(f.clone());
         }
-        stored.insert(name, entry);
+        stored.insert(name.clone(), entry);
     }
     let ontologies = a
         .ontology_file
@@ -603,8 +734,8 @@ fn save(a: Save) -> Result<Outcome> {
         warn(format_args!(
             "saved {} ({} file{}, {} new bytes stored, {} request{} in provenance.json)",
             dest.display(),
-            a.files.len(),
-            if a.files.len() == 1 { "" } else { "s" },
+            items.len(),
+            if items.len() == 1 { "" } else { "s" },
             new_bytes,
             reqs.len(),
             if reqs.len() == 1 { "" } else { "s" }
@@ -673,15 +804,20 @@ fn list(a: List) -> Result<Outcome> {
             }
         };
         let (mut size, mut fresh) = (0u64, 0u64);
-        let Ok(rd) = std::fs::read_dir(s) else {
+        if std::fs::read_dir(s).is_err() {
             warn(format_args!(
                 "snapshot {name} is damaged: cannot read its folder"
             ));
             damaged += 1;
             continue;
-        };
-        for e in rd.filter_map(|e| e.ok()) {
-            let Ok(m) = e.metadata() else { continue };
+        }
+        // the per-dataset answers in its subfolders count too
+        let mut files = BTreeMap::new();
+        snapshot_files(s, "", &mut files);
+        for p in files.values() {
+            let Ok(m) = std::fs::symlink_metadata(p) else {
+                continue;
+            };
             if !m.is_file() {
                 continue;
             }
