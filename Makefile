@@ -166,9 +166,11 @@ $(DATA)/datasets_index.json:
 	@mkdir -p "$(@D)"
 	$(FETCH) datasets -o "$@"
 
-# 5. cell counts and H5AD links
+# 5. cell counts and H5AD links; the per-dataset answers (rows the index lacks) are
+#    kept in $(DATA)/responses/ for the snapshot (emptied first: only this run's)
 $(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.json
-	$(call atomic,$(H5AD) --index "$(DATA)/datasets_index.json" --failures "$(DATA)/h5ad_failures.csv" "$<")
+	@$(call rm_rf,$(DATA)/responses)
+	$(call atomic,$(H5AD) --index "$(DATA)/datasets_index.json" --failures "$(DATA)/h5ad_failures.csv" --keep-responses "$(DATA)/responses" "$<")
 
 ## obs: cell-level summaries of the downloaded H5ADs ($(DATA)/h5ad/manifest.csv) into
 ##      $(DATA)/obs.jsonl, and all_datasets_h5ad.csv with them as $(DATA)/all_datasets_obs.csv
@@ -203,12 +205,14 @@ downloads: $(DATA)/all_datasets_h5ad.csv
 $(OUTPUTS): export CXG_LOG_REQUESTS = $(REQUEST_LOG)
 
 # After the stages: keep the raw responses and the provenance of this harvest in a new,
-# never overwritten $(SNAPSHOTS)/<UTC time>/ (none when nothing was fetched and the
+# never overwritten $(SNAPSHOTS)/<UTC time>/, with the per-dataset answers of
+# $(DATA)/responses/ when cxg-h5ad kept any (none when nothing was fetched and the
 # raw files equal the newest snapshot's: provenance.json is still rewritten).
 # ONTOLOGY_FILES (set by the selection stage) and ONTOLOGY_RELEASE name the
 # ontology releases a selection used.
 $(DATA)/provenance.json: $(OUTPUTS)
-	$(SNAP) save --into "$(SNAPSHOTS)" --api-url "$(API_URL)" --requests "$(REQUEST_LOG)" \
+	resp=(); if [ -d "$(DATA)/responses" ]; then resp=(--responses "$(DATA)/responses"); fi; \
+	$(SNAP) save --into "$(SNAPSHOTS)" --api-url "$(API_URL)" --requests "$(REQUEST_LOG)" "$${resp[@]}" \
 		--tools-dir "$(BIN)" --provenance "$@" \
 		$(addprefix --output-file ,$(OUTPUTS) $(wildcard $(DATA)/h5ad_failures.csv)) \
 		$(addprefix --ontology-release ,$(ONTOLOGY_RELEASE)) \

@@ -339,3 +339,90 @@ fn an_interrupted_stage_leaves_no_temporary_file() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// The README's commands outside the tour: the offline replay of a saved
+/// harvest (History) and the by-hand runs of a failed stage
+/// (Troubleshooting), in a folder laid out as `make` leaves it.
+#[test]
+fn the_readme_replay_and_troubleshooting_commands_run() {
+    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
+    let section = |from: &str, to: &str| {
+        let s = &readme[readme.find(from).unwrap()..];
+        s[..s.find(to).unwrap()].to_string()
+    };
+    // `cxg-...` spans that read data/, with the line breaks of the prose undone
+    let commands = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|s| s.starts_with("cxg-") && s.contains(" data/"))
+            .collect()
+    };
+    let s = Server::start(&fixture("snapshot"), &[]);
+    let t = TempDir::new();
+    let data = t.join("data");
+    make(&[
+        format!("DATA={}", data.display()),
+        format!("API_URL={}", s.url),
+    ])
+    .ok();
+    let first = read(&data.join("all_datasets_h5ad.csv"));
+
+    // History: `cxg-serve --port 0 data/snapshots/latest` replays the harvest
+    let history = section("### Harvest history", "### Downloading the H5AD files");
+    let serve: Vec<&str> = history
+        .lines()
+        .filter(|l| l.starts_with("cxg-serve "))
+        .map(|l| l.split("  #").next().unwrap().trim())
+        .collect();
+    assert_eq!(serve, ["cxg-serve --port 0 data/snapshots/latest"]);
+    let replay = Server::start(&data.join("snapshots/latest"), &[]);
+    let again = t.join("again");
+    make(&[
+        format!("DATA={}", again.display()),
+        format!("API_URL={}", replay.url),
+    ])
+    .ok();
+    assert_eq!(read(&again.join("all_datasets_h5ad.csv")), first);
+
+    // Troubleshooting: cxg-h5ad and cxg-obs run by hand
+    let cmds = commands(&section("## Troubleshooting", "## Building and testing"));
+    assert_eq!(cmds.len(), 2, "{cmds:?}");
+    // what make download leaves: a manifest of H5AD files
+    std::fs::create_dir_all(data.join("h5ad")).unwrap();
+    let rows: String = ["plain", "anndata08"]
+        .iter()
+        .map(|n| {
+            let f = fixture(&format!("h5ad/{n}.h5ad"));
+            let bytes = std::fs::metadata(&f).unwrap().len();
+            format!("d,{n},u,{},{bytes},s,ok\n", f.display())
+        })
+        .collect();
+    std::fs::write(
+        data.join("h5ad/manifest.csv"),
+        format!("dataset_id,dataset_version_id,url,path,bytes,sha256,status\n{rows}"),
+    )
+    .unwrap();
+    for cmd in &cmds {
+        let out = cmd.split(" -o ").nth(1).unwrap().trim();
+        let mut c = Command::new("bash");
+        c.arg("-c")
+            .arg(cmd)
+            .current_dir(t.path())
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap()),
+            )
+            // anything not in the index is asked of the loopback server
+            .env("CXG_API_URL", &s.url);
+        let o = run_cmd(c, None);
+        assert_eq!(o.code, 0, "{cmd}: {}", o.stderr);
+        let written = read(&t.join(out));
+        if cmd.starts_with("cxg-h5ad") {
+            assert_eq!(written, first, "{cmd}");
+        } else {
+            assert_eq!(jsonl(&written).len(), 2, "{cmd}");
+        }
+    }
+}
