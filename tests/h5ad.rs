@@ -596,7 +596,7 @@ fn keep_responses_writes_the_per_dataset_answers_only() {
     );
     o.code(1).stderr_has("not found (404)");
     let want = format!("collections/{c}/datasets/{d}.json");
-    assert_eq!(files_below(&keep2), [want.clone()]);
+    assert_eq!(files_below(&keep2), std::slice::from_ref(&want));
     assert_eq!(read(&keep2.join(&want)), read(&snap.join(&want)));
 }
 

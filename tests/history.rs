@@ -813,7 +813,8 @@ fn anything_else_in_the_responses_folder_is_named_and_refused() {
     let d1 = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
     let good = format!("collections/{c1}/datasets/{d1}.json");
     // (what is planted beside a good answer, the name stderr must give)
-    let cases: Vec<(&str, Box<dyn Fn(&Path, &Path)>)> = vec![
+    type Plant = Box<dyn Fn(&Path, &Path)>;
+    let cases: Vec<(&str, Plant)> = vec![
         (
             "notes.txt",
             Box::new(|r: &Path, _: &Path| std::fs::write(r.join("notes.txt"), "x").unwrap()),

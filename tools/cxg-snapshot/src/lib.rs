@@ -69,6 +69,8 @@ pub struct Args {
     pub command: Command,
 }
 
+// parsed once per run: the size of the Save variant costs nothing
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Store raw responses in a new SNAPSHOTS/<UTC time>/ with provenance.json
