@@ -866,9 +866,8 @@ fn make_select_runs_between_datasets_and_the_csv() {
     assert!(!d.join("all_datasets.csv.tmp").exists());
 }
 
-#[test]
-fn each_file_is_indexed_once_and_the_index_follows_the_file() {
-    let t = TempDir::new();
+/// A folder of two fixture files (one compressed, one plain) in `t`.
+fn uberon_and_pato(t: &TempDir) -> PathBuf {
     let dir = t.join("onto");
     std::fs::create_dir_all(&dir).unwrap();
     for n in [
@@ -877,6 +876,13 @@ fn each_file_is_indexed_once_and_the_index_follows_the_file() {
     ] {
         std::fs::copy(onto().join(n), dir.join(n)).unwrap();
     }
+    dir
+}
+
+#[test]
+fn each_file_is_indexed_once_and_the_index_follows_the_file() {
+    let t = TempDir::new();
+    let dir = uberon_and_pato(&t);
     let d = data();
     let go = |extra: &[&str]| {
         let mut a = vec!["--ontology", dir.to_str().unwrap(), "--tissue", "lung"];
@@ -989,14 +995,7 @@ fn each_file_is_indexed_once_and_the_index_follows_the_file() {
 #[test]
 fn prepare_index_dir_and_hostile_folders() {
     let t = TempDir::new();
-    let dir = t.join("onto");
-    std::fs::create_dir_all(&dir).unwrap();
-    for n in [
-        "UBERON-ontology-v2026-04-01.json.zst",
-        "PATO-ontology-v2025-05-14.json",
-    ] {
-        std::fs::copy(onto().join(n), dir.join(n)).unwrap();
-    }
+    let dir = uberon_and_pato(&t);
     let dirs = dir.to_str().unwrap();
     let d = data();
     // --prepare indexes everything once, reads no records and writes nothing

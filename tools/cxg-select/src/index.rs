@@ -846,7 +846,12 @@ mod tests {
         let total = le64(&b, at_total).unwrap() + grow;
         b[at_total..at_total + 8].copy_from_slice(&total.to_le_bytes());
         std::fs::write(&p, &b).unwrap();
-        std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(total).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(total)
+            .unwrap();
         let r = Index::open(&p, &stamp(), None);
         assert!(matches!(r, Err(e) if e.contains("damaged")));
         let _ = std::fs::remove_dir_all(&d);
