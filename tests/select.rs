@@ -702,6 +702,52 @@ fn make_ontologies_takes_the_files_from_the_release_wheel_when_github_fails() {
     let o = make(&args("pypi"));
     assert_ne!(o.code, 0, "{}", o.stderr);
     o.stderr_has("the wheel holds no cellxgene_ontology_guide/data/EFO-ontology-v1.json.zst");
+    // without unzip, Python's zipfile reads the wheel; with neither, say so
+    std::fs::write(
+        &pin,
+        format!(
+            "{pins}wheel {url}/pkg/guide-1.0-py3-none-any.whl {}\n",
+            whl_sum.trim()
+        ),
+    )
+    .unwrap();
+    let tools = t.join("bin");
+    std::fs::create_dir_all(&tools).unwrap();
+    for tool in [
+        "bash",
+        "awk",
+        "sha256sum",
+        "cut",
+        "mkdir",
+        "rm",
+        "mv",
+        "curl",
+        "basename",
+        "cat",
+    ] {
+        let p = sh(t.path(), &format!("command -v {tool}")).text();
+        std::os::unix::fs::symlink(p.trim(), tools.join(tool)).unwrap();
+    }
+    let script = |path: &str| {
+        std::fs::remove_dir_all(&dest).unwrap();
+        let mut c = Command::new(tools.join("bash"));
+        c.arg(root().join("scripts/ontologies.sh"))
+            .env("PATH", path)
+            .env("DIR", &dest)
+            .env("PINS", &pin)
+            .env("ONTOLOGY_SOURCE", "pypi");
+        run_cmd(c, None)
+    };
+    let o = script(tools.to_str().unwrap());
+    assert_ne!(o.code, 0);
+    o.stderr_has("reading the wheel needs unzip or python3");
+    let py = sh(t.path(), "python3 -c 'import sys; print(sys.executable)'").text();
+    std::os::unix::fs::symlink(py.trim(), tools.join("python3")).unwrap();
+    let o = script(tools.to_str().unwrap());
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for n in names {
+        assert_eq!(read(&dest.join(n)), read(&onto().join(n)));
+    }
     // a bad source, a bad wheel line
     make(&args("ftp")).stderr_has("ONTOLOGY_SOURCE is 'ftp'; expected auto, github or pypi");
     std::fs::write(&pin, format!("{pins}wheel file:///etc/passwd abc\n")).unwrap();
@@ -820,9 +866,8 @@ fn make_select_runs_between_datasets_and_the_csv() {
     assert!(!d.join("all_datasets.csv.tmp").exists());
 }
 
-#[test]
-fn each_file_is_indexed_once_and_the_index_follows_the_file() {
-    let t = TempDir::new();
+/// A folder of two fixture files (one compressed, one plain) in `t`.
+fn uberon_and_pato(t: &TempDir) -> PathBuf {
     let dir = t.join("onto");
     std::fs::create_dir_all(&dir).unwrap();
     for n in [
@@ -831,6 +876,13 @@ fn each_file_is_indexed_once_and_the_index_follows_the_file() {
     ] {
         std::fs::copy(onto().join(n), dir.join(n)).unwrap();
     }
+    dir
+}
+
+#[test]
+fn each_file_is_indexed_once_and_the_index_follows_the_file() {
+    let t = TempDir::new();
+    let dir = uberon_and_pato(&t);
     let d = data();
     let go = |extra: &[&str]| {
         let mut a = vec!["--ontology", dir.to_str().unwrap(), "--tissue", "lung"];
@@ -865,18 +917,26 @@ fn each_file_is_indexed_once_and_the_index_follows_the_file() {
         .ok()
         .stderr_has("(the index there was made from an earlier state of the file)")
         .stderr_has("'lung' (UBERON v2026-04-01) and 5 descendants");
-    // other bytes of the same size and time: a run trusts the stamp (as
-    // make does), --verbose hashes the file, sees, and makes it again
+    // the same size and modification time, other bytes (an edit followed
+    // by `touch -r`): the change time tells, and the index is made again
     let pato = dir.join("PATO-ontology-v2025-05-14.json");
-    let normal = |extra: &[&str]| {
-        let mut a = vec!["--ontology", dir.to_str().unwrap(), "--disease", "normal"];
-        a.extend_from_slice(extra);
-        a.push(d.to_str().unwrap());
-        run("cxg-select", &a, None)
+    let normal = || {
+        run(
+            "cxg-select",
+            &[
+                "--ontology",
+                dir.to_str().unwrap(),
+                "--disease",
+                "normal",
+                d.to_str().unwrap(),
+            ],
+            None,
+        )
     };
-    normal(&[]).ok().stderr_has("PATO:0000461 'normal'");
+    normal().ok().stderr_has("PATO:0000461 'normal'");
     let meta = std::fs::metadata(&pato).unwrap();
     let text = String::from_utf8(read(&pato)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(
         &pato,
         text.replace("\"label\":\"normal\"", "\"label\":\"lamron\""),
@@ -886,18 +946,29 @@ fn each_file_is_indexed_once_and_the_index_follows_the_file() {
     f.set_modified(meta.modified().unwrap()).unwrap();
     drop(f);
     assert_eq!(std::fs::metadata(&pato).unwrap().len(), meta.len());
-    normal(&[]).ok().stderr_has("PATO:0000461 'normal'");
-    normal(&["--verbose"])
+    normal()
         .ok()
-        .stderr_has("(the index there was made from other bytes of the file)")
+        .stderr_has("(the index there was made from an earlier state of the file)")
         .stderr_lacks("PATO:0000461 'normal'");
     // a byte of the index itself damaged (just past its header): made again
     let mut ib = read(&idx);
-    ib[450] ^= 0xff;
+    ib[500] ^= 0xff;
     std::fs::write(&idx, &ib).unwrap();
     let o = go(&[]);
     o.ok().stderr_has("(the index there was a damaged index)");
     assert_eq!(picked(&o), [1, 2, 3, 4, 5, 8, 9]);
+    // damage in the descendants (read only when asked for): found by their
+    // checksum when lung's are read, and the index is made again
+    let mut ib = read(&idx);
+    let last = ib.len() - 1;
+    ib[last] ^= 0x01;
+    std::fs::write(&idx, &ib).unwrap();
+    let o = go(&[]);
+    o.ok().stderr_has(
+        "was a damaged index (found reading the descendants of UBERON:0002048): indexed UBERON v2026-04-01 again",
+    );
+    assert_eq!(picked(&o), [1, 2, 3, 4, 5, 8, 9]);
+    go(&[]).ok().stderr_lacks("again").stderr_lacks("indexed");
     // not an index at all
     std::fs::write(&idx, "not an index").unwrap();
     go(&[])
@@ -919,6 +990,134 @@ fn each_file_is_indexed_once_and_the_index_follows_the_file() {
         .ok()
         .stderr_has("is a symbolic link: refusing to write through it");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
+
+#[test]
+fn prepare_index_dir_and_hostile_folders() {
+    let t = TempDir::new();
+    let dir = uberon_and_pato(&t);
+    let dirs = dir.to_str().unwrap();
+    let d = data();
+    // --prepare indexes everything once, reads no records and writes nothing
+    run("cxg-select", &["--ontology", dirs, "--prepare"], None)
+        .ok()
+        .stderr_has(": 2 ontology files: 2 indexed now, 0 already indexed");
+    std::fs::write(t.join("precious"), "keep me").unwrap();
+    for bad in [
+        vec!["--prepare", "-o", t.join("precious").to_str().unwrap()],
+        vec!["--prepare", "--exact"],
+        vec!["--prepare", "--tissue", "lung"],
+        vec!["--prepare", d.to_str().unwrap()],
+    ] {
+        let mut a = vec!["--ontology", dirs];
+        a.extend(bad);
+        run("cxg-select", &a, None)
+            .code(2)
+            .stderr_has("--prepare indexes the ontology folder and writes no records");
+    }
+    assert_eq!(read(&t.join("precious")), b"keep me");
+    run("cxg-select", &["--prepare"], None)
+        .code(2)
+        .stderr_has("--prepare needs the ontology folder");
+    // an index of a file no longer there, and an old temporary file, go
+    let stale = dir.join(".index/MONDO-ontology-v2020-01-01.json.idx");
+    std::fs::write(&stale, "old").unwrap();
+    let tmp = dir.join(".index/.UBERON-ontology-v2026-04-01.json.zst.idx.abc123.tmp");
+    std::fs::write(&tmp, "half").unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&tmp).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
+    drop(f);
+    run("cxg-select", &["--ontology", dirs, "--prepare"], None)
+        .ok()
+        .stderr_has("0 indexed now, 2 already indexed; removed 2 stale index files");
+    assert!(!stale.exists() && !tmp.exists());
+    // a folder where nothing can be kept: --prepare says so, exit 1
+    std::fs::remove_dir_all(dir.join(".index")).unwrap();
+    std::fs::write(dir.join(".index"), "").unwrap();
+    run("cxg-select", &["--ontology", dirs, "--prepare"], None)
+        .code(1)
+        .stderr_has("2 indexed now (2 could not be kept: see above)");
+    // --index-dir (or CXG_ONTOLOGY_INDEX): indexes kept elsewhere
+    let elsewhere = t.join("cache");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let o = run(
+        "cxg-select",
+        &[
+            "--ontology",
+            dirs,
+            "--index-dir",
+            elsewhere.to_str().unwrap(),
+            "--tissue",
+            "lung",
+            d.to_str().unwrap(),
+        ],
+        None,
+    );
+    o.ok().stderr_has("indexed UBERON v2026-04-01");
+    assert_eq!(picked(&o), [1, 2, 3, 4, 5, 8, 9]);
+    assert!(elsewhere
+        .join("UBERON-ontology-v2026-04-01.json.zst.idx")
+        .exists());
+    let mut c = Command::new(bin("cxg-select"));
+    c.args(["--ontology", dirs, "--tissue", "lung", d.to_str().unwrap()])
+        .env("CXG_ONTOLOGY_INDEX", &elsewhere);
+    let o = run_cmd(c, None);
+    o.ok().stderr_lacks("indexed");
+    run(
+        "cxg-select",
+        &[
+            "--ontology",
+            dirs,
+            "--index-dir",
+            "/nonexistent/x",
+            "--tissue",
+            "lung",
+        ],
+        None,
+    )
+    .code(2)
+    .stderr_has("the index folder '/nonexistent/x' does not exist");
+    std::fs::remove_file(dir.join(".index")).unwrap();
+    // a FIFO planted where the index goes is not opened (it would block)
+    std::fs::create_dir_all(dir.join(".index")).unwrap();
+    let fifo = dir.join(".index/UBERON-ontology-v2026-04-01.json.zst.idx");
+    sh(t.path(), &format!("mkfifo '{}'", fifo.display())).ok();
+    let o = sh(
+        t.path(),
+        &format!(
+            "timeout 60 '{}' --ontology '{dirs}' --tissue lung '{}'",
+            bin("cxg-select").display(),
+            d.display()
+        ),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    o.stderr_has("(the index there was not a regular file)");
+    assert!(std::fs::metadata(&fifo).unwrap().is_file());
+    // a damaged .zst (its frame checksum differs) is refused, not indexed
+    let zst = dir.join("UBERON-ontology-v2026-04-01.json.zst");
+    let mut b = read(&zst);
+    let at = b.len() - 1; // the frame's checksum
+    b[at] ^= 0x01;
+    std::fs::write(&zst, &b).unwrap();
+    let o = run(
+        "cxg-select",
+        &["--ontology", dirs, "--tissue", "lung", d.to_str().unwrap()],
+        None,
+    );
+    o.code(2)
+        .stderr_has("UBERON-ontology-v2026-04-01.json.zst': corrupt zstd data");
+    // the plain file and the .zst of one version: the .zst is read, and said
+    std::fs::copy(onto().join("UBERON-ontology-v2026-04-01.json.zst"), &zst).unwrap();
+    std::fs::write(dir.join("UBERON-ontology-v2026-04-01.json"), "{}").unwrap();
+    run(
+        "cxg-select",
+        &["--ontology", dirs, "--tissue", "lung", d.to_str().unwrap()],
+        None,
+    )
+    .ok()
+    .stderr_has("holds UBERON v2026-04-01 twice")
+    .stderr_has("reading the .json.zst (remove the other)");
 }
 
 /// The folder `make ontologies` fills, when it has run (CI runs it).

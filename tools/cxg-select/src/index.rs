@@ -28,7 +28,7 @@ use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"CXGONTIX";
 /// Bumped whenever the layout changes: an older index is then rebuilt.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 const ID_OFF: usize = 0;
 const ID_BLOB: usize = 1;
@@ -46,22 +46,48 @@ const KEY_ID: usize = 11;
 const KEY_LABEL: usize = 14;
 const KEY_SYN: usize = 17;
 const DESC_OFF: usize = 20;
+/// A checksum of each block of the descendants section.
+const DESC_SUMS: usize = 21;
 /// Always the last section: not read when the index is opened.
-const DESC: usize = 21;
-const NSEC: usize = 22;
+const DESC: usize = 22;
+const NSEC: usize = 23;
+/// The descendants are checked in blocks of this many bytes.
+const BLOCK: usize = 1 << 16;
+/// An index whose part read at open is larger than this is not believed
+/// (NCBITaxon's is 130 MB): a damaged header cannot ask for absurd memory.
+const MAX_HEAD: u64 = 4 << 30;
 
-/// magic, format, terms, file size, mtime (s, ns, pad), SHA-256, sections
-/// (start, length), total length, checksum of the part read at open.
-const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 8 + 4 + 4 + 32 + NSEC * 16 + 8 + 8;
+/// magic, format, terms, the file's stamp (size, mtime s+ns, ctime s+ns,
+/// device, inode), SHA-256, sections (start, length), total length,
+/// checksum of the part read at open.
+const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 32 + NSEC * 16 + 8 + 8;
 
-/// A fast checksum (multiply-rotate over 8-byte words) of the bytes read
-/// when an index is opened, so that a damaged index is rebuilt rather than
+/// A fast checksum (multiply-rotate over 8-byte words, seeded, with the
+/// length mixed in) of the bytes read when an index is opened and of each
+/// block of descendants, so that a damaged index is rebuilt rather than
 /// believed. Not cryptographic: the index is this tool's own file.
-#[derive(Default)]
 struct Sum {
     h: u64,
     carry: [u8; 8],
     nc: usize,
+    len: u64,
+}
+
+impl Default for Sum {
+    fn default() -> Sum {
+        Sum {
+            h: 0x9e37_79b9_7f4a_7c15,
+            carry: [0; 8],
+            nc: 0,
+            len: 0,
+        }
+    }
+}
+
+fn sum_of(b: &[u8]) -> u64 {
+    let mut s = Sum::default();
+    s.update(b);
+    s.finish()
 }
 
 impl Sum {
@@ -70,6 +96,7 @@ impl Sum {
             (self.h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
     fn update(&mut self, mut b: &[u8]) {
+        self.len += b.len() as u64;
         while self.nc > 0 && !b.is_empty() {
             self.carry[self.nc] = b[0];
             self.nc = (self.nc + 1) % 8;
@@ -94,8 +121,8 @@ impl Sum {
         if n > 0 {
             self.carry[n..].fill(0);
             self.word(self.carry);
-            self.word((n as u64).to_le_bytes());
         }
+        self.word(self.len.to_le_bytes());
         self.h
     }
 }
@@ -121,13 +148,18 @@ impl Key {
     }
 }
 
-/// What an index was made from: the file's size and modification time,
-/// and its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which file, in which state, an index was made from: the file's size,
+/// modification and change times, device and inode. A file rewritten with
+/// its old mtime (`cp -p`, `touch -r`) still has a new ctime or inode.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Stamp {
     pub len: u64,
     pub mtime_s: i64,
     pub mtime_ns: u32,
+    pub ctime_s: i64,
+    pub ctime_ns: u32,
+    pub dev: u64,
+    pub ino: u64,
 }
 
 impl Stamp {
@@ -137,6 +169,10 @@ impl Stamp {
             len: meta.len(),
             mtime_s: meta.mtime(),
             mtime_ns: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
+            ctime_s: meta.ctime(),
+            ctime_ns: u32::try_from(meta.ctime_nsec()).unwrap_or(0),
+            dev: meta.dev(),
+            ino: meta.ino(),
         }
     }
 }
@@ -298,6 +334,10 @@ pub fn build(terms: &[TermIn], stamp: &Stamp, sha: &[u8; 32]) -> Result<Built, S
             fill[x as usize] += 1;
         }
     }
+    sec[DESC_SUMS] = desc
+        .chunks(BLOCK)
+        .flat_map(|b| sum_of(b).to_le_bytes())
+        .collect();
     sec[DESC] = desc;
 
     let mut out = Vec::with_capacity(HEADER_LEN);
@@ -307,7 +347,10 @@ pub fn build(terms: &[TermIn], stamp: &Stamp, sha: &[u8; 32]) -> Result<Built, S
     out.extend_from_slice(&stamp.len.to_le_bytes());
     out.extend_from_slice(&stamp.mtime_s.to_le_bytes());
     put_u32(&mut out, stamp.mtime_ns);
-    put_u32(&mut out, 0);
+    put_u32(&mut out, stamp.ctime_ns);
+    out.extend_from_slice(&stamp.ctime_s.to_le_bytes());
+    out.extend_from_slice(&stamp.dev.to_le_bytes());
+    out.extend_from_slice(&stamp.ino.to_le_bytes());
     out.extend_from_slice(sha);
     let mut at = HEADER_LEN as u64;
     for s in &sec {
@@ -372,14 +415,18 @@ fn header(b: &[u8]) -> Result<Header, String> {
         len: le64(b, 16).ok_or_else(bad)?,
         mtime_s: le64(b, 24).ok_or_else(bad)? as i64,
         mtime_ns: le32(b, 32).ok_or_else(bad)?,
+        ctime_ns: le32(b, 36).ok_or_else(bad)?,
+        ctime_s: le64(b, 40).ok_or_else(bad)? as i64,
+        dev: le64(b, 48).ok_or_else(bad)?,
+        ino: le64(b, 56).ok_or_else(bad)?,
     };
     let mut sha = [0u8; 32];
-    sha.copy_from_slice(&b[40..72]);
+    sha.copy_from_slice(&b[64..96]);
     let mut sec = [(0usize, 0usize); NSEC];
     let mut at = HEADER_LEN as u64;
     for (i, s) in sec.iter_mut().enumerate() {
-        let start = le64(b, 72 + i * 16).ok_or_else(bad)?;
-        let len = le64(b, 80 + i * 16).ok_or_else(bad)?;
+        let start = le64(b, 96 + i * 16).ok_or_else(bad)?;
+        let len = le64(b, 104 + i * 16).ok_or_else(bad)?;
         if start != at {
             return Err(bad());
         }
@@ -389,11 +436,26 @@ fn header(b: &[u8]) -> Result<Header, String> {
             usize::try_from(len).map_err(|_| bad())?,
         );
     }
-    let total = le64(b, 72 + NSEC * 16).ok_or_else(bad)?;
+    let total = le64(b, 96 + NSEC * 16).ok_or_else(bad)?;
     if total != at {
         return Err(bad());
     }
-    let sum = le64(b, 80 + NSEC * 16).ok_or_else(bad)?;
+    let sum = le64(b, 104 + NSEC * 16).ok_or_else(bad)?;
+    // sizes that follow from the number of terms, checked before anything
+    // is read: a damaged header cannot ask for absurd memory
+    let cols = (n as u64 + 1) * 4;
+    let desc_len = sec[DESC].1 as u64;
+    if [ID_OFF, LABEL_OFF, SYN_OFF, REPL_OFF, CONS_OFF, DESC_OFF]
+        .iter()
+        .any(|&c| sec[c].1 as u64 != cols)
+        || sec[FLAGS].1 != n
+        || sec[DESC].0 as u64 > MAX_HEAD
+        || desc_len % 4 != 0
+        || desc_len > 4 * u64::from(u32::MAX)
+        || sec[DESC_SUMS].1 as u64 != desc_len.div_ceil(BLOCK as u64) * 8
+    {
+        return Err(bad());
+    }
     Ok(Header {
         n,
         stamp,
@@ -436,8 +498,19 @@ impl Index {
     /// The index at `path`, if it is one of a file with this stamp (and,
     /// when `sha` is given, this SHA-256). Err says why it cannot be used.
     pub fn open(path: &Path, stamp: &Stamp, sha: Option<&[u8; 32]>) -> Result<Index, String> {
+        // a FIFO or device planted there would block or never end
+        if !std::fs::metadata(path)
+            .map_err(|e| e.to_string())?
+            .is_file()
+        {
+            return Err("not a regular file".into());
+        }
         let mut f = File::open(path).map_err(|e| e.to_string())?;
-        let len = f.metadata().map_err(|e| e.to_string())?.len();
+        let meta = f.metadata().map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("not a regular file".into());
+        }
+        let len = meta.len();
         let mut head = vec![0u8; HEADER_LEN];
         f.read_exact(&mut head)
             .map_err(|_| "not an ontology index".to_string())?;
@@ -633,28 +706,46 @@ impl Index {
     }
 
     /// The descendants of term `i` (not the term itself), in term order.
+    /// The blocks holding them are checked against their checksums, and
+    /// the list must be well formed (rising, other terms): Err means the
+    /// index is damaged.
     pub fn descendants(&self, i: usize) -> Result<Vec<usize>, String> {
+        let bad = || "a damaged index".to_string();
         let (s, e) = (self.off(DESC_OFF, i), self.off(DESC_OFF, i + 1));
+        if i >= self.n || e < s || e - s > self.n {
+            return Err(bad());
+        }
         let (base, len) = self.sec[DESC];
-        let (from, bytes) = (base + s * 4, (e.saturating_sub(s)) * 4);
+        if s == e {
+            return Ok(Vec::new());
+        }
+        // the whole blocks that hold bytes s*4 .. e*4 of the section
+        let (first, last) = (s * 4 / BLOCK, (e * 4 - 1) / BLOCK);
+        let (from, to) = (first * BLOCK, ((last + 1) * BLOCK).min(len));
+        if e * 4 > len || from >= to {
+            return Err(bad());
+        }
         let data: Cow<[u8]> = match &self.file {
-            None => Cow::Borrowed(self.head.get(from..from + bytes).unwrap_or(&[])),
+            None => Cow::Borrowed(self.head.get(base + from..base + to).ok_or_else(bad)?),
             Some(f) => {
-                let mut b = vec![0u8; bytes];
-                if e * 4 > len {
-                    return Err("a damaged index".into());
-                }
-                f.read_exact_at(&mut b, from as u64)
+                let mut b = vec![0u8; to - from];
+                f.read_exact_at(&mut b, (base + from) as u64)
                     .map_err(|e| format!("cannot read the index: {e}"))?;
                 Cow::Owned(b)
             }
         };
-        let v: Vec<usize> = data
+        for (k, block) in data.chunks(BLOCK).enumerate() {
+            if le64(self.bytes(DESC_SUMS), (first + k) * 8) != Some(sum_of(block)) {
+                return Err(bad());
+            }
+        }
+        let list = data.get(s * 4 - from..e * 4 - from).ok_or_else(bad)?;
+        let v: Vec<usize> = list
             .chunks_exact(4)
             .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
             .collect();
-        if v.len() * 4 != bytes || v.iter().any(|&d| d >= self.n) {
-            return Err("a damaged index".into());
+        if v.iter().any(|&d| d >= self.n || d == i) || v.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(bad());
         }
         Ok(v)
     }
@@ -678,6 +769,16 @@ fn partition(n: usize, below: impl Fn(usize) -> bool) -> usize {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn stamp() -> Stamp {
+        Stamp {
+            len: 7,
+            mtime_s: 1,
+            mtime_ns: 2,
+            ino: 9,
+            ..Stamp::default()
+        }
+    }
 
     fn sample() -> Vec<u8> {
         let syn = vec!["Léaf".to_string(), "tip".to_string()];
@@ -721,12 +822,39 @@ mod tests {
                 ancestors: &[],
             },
         ];
-        let stamp = Stamp {
-            len: 7,
-            mtime_s: 1,
-            mtime_ns: 2,
-        };
-        build(&terms, &stamp, &[7; 32]).unwrap().into_bytes()
+        build(&terms, &stamp(), &[7; 32]).unwrap().into_bytes()
+    }
+
+    #[test]
+    fn a_header_asking_for_absurd_memory_is_refused_before_anything_is_read() {
+        let d = std::env::temp_dir().join(format!("cxg-index-huge-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("x.idx");
+        let mut b = sample();
+        // the ID blob claims a terabyte; every later section moves up, the
+        // total follows, and the (sparse) file is made that long
+        let grow: u64 = 1 << 40;
+        let at_len = 104 + ID_BLOB * 16;
+        let len = le64(&b, at_len).unwrap();
+        b[at_len..at_len + 8].copy_from_slice(&(len + grow).to_le_bytes());
+        for i in ID_BLOB + 1..NSEC {
+            let at = 96 + i * 16;
+            let start = le64(&b, at).unwrap();
+            b[at..at + 8].copy_from_slice(&(start + grow).to_le_bytes());
+        }
+        let at_total = 96 + NSEC * 16;
+        let total = le64(&b, at_total).unwrap() + grow;
+        b[at_total..at_total + 8].copy_from_slice(&total.to_le_bytes());
+        std::fs::write(&p, &b).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(total)
+            .unwrap();
+        let r = Index::open(&p, &stamp(), None);
+        assert!(matches!(r, Err(e) if e.contains("damaged")));
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
@@ -761,11 +889,7 @@ mod tests {
         let p = d.join("x.idx");
         let bytes = sample();
         std::fs::write(&p, &bytes).unwrap();
-        let stamp = Stamp {
-            len: 7,
-            mtime_s: 1,
-            mtime_ns: 2,
-        };
+        let stamp = stamp();
         let ix = Index::open(&p, &stamp, Some(&[7; 32])).unwrap();
         assert_eq!(ix.descendants(0).unwrap(), [1, 2]);
         let other = Stamp {

@@ -367,9 +367,14 @@ pub struct Args {
     pub verbose: bool,
     /// Index every ontology file of the --ontology folder that has no
     /// current index, then exit without reading records (`make ontologies`
-    /// runs this, so that the first selection is fast)
+    /// runs this, so that the first selection is fast); indexes of files no
+    /// longer there are removed. Exit 1 when an index cannot be kept
     #[arg(long)]
     pub prepare: bool,
+    /// Keep the ontology indexes in DIR instead of <ontology folder>/.index
+    /// (for a folder you cannot write). Default: $CXG_ONTOLOGY_INDEX
+    #[arg(long, value_name = "DIR")]
+    pub index_dir: Option<PathBuf>,
     #[command(flatten)]
     pub out: cxg_core::cli::OutputArgs,
 }
@@ -482,6 +487,8 @@ struct Ontologies {
     loaded: Vec<Ontology>,
     /// Compute each file's SHA-256 (--verbose).
     hash: bool,
+    /// Where indexes are kept (--index-dir), if not beside the files.
+    index_dir: Option<PathBuf>,
 }
 
 impl Ontologies {
@@ -497,6 +504,7 @@ impl Ontologies {
     /// Load these files (those present and not yet loaded), one thread each.
     fn load(&mut self, names: &[&str]) -> Result<()> {
         let hash = self.hash;
+        let index_dir = self.index_dir.as_deref();
         let files: Vec<&ontology::Found> = names
             .iter()
             .filter(|n| !self.loaded.iter().any(|o| o.name == **n))
@@ -505,13 +513,17 @@ impl Ontologies {
         let results: Vec<Result<Ontology>> = std::thread::scope(|s| {
             let handles: Vec<_> = files
                 .iter()
-                .map(|f| s.spawn(move || Ontology::load(f, hash)))
+                .map(|f| (f, s.spawn(move || Ontology::load(f, hash, index_dir))))
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::input("an ontology file could not be read")))
+                .map(|(f, h)| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::input(format!(
+                            "the ontology file '{}' could not be read (its reader failed)",
+                            f.path.display()
+                        )))
+                    })
                 })
                 .collect()
         });
@@ -551,6 +563,7 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
             found: Default::default(),
             loaded: Vec::new(),
             hash: args.verbose,
+            index_dir: None,
         });
     };
     if !dir.is_dir() {
@@ -574,11 +587,25 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
             }
         }
     }
+    let index_dir = args.index_dir.clone().or_else(|| {
+        std::env::var_os("CXG_ONTOLOGY_INDEX")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(d) = &index_dir {
+        if !d.is_dir() {
+            return Err(Error::input(format!(
+                "the index folder '{}' does not exist (--index-dir or CXG_ONTOLOGY_INDEX names it)",
+                d.display()
+            )));
+        }
+    }
     let mut o = Ontologies {
         dir: Some(dir),
         found,
         loaded: Vec::new(),
         hash: args.verbose,
+        index_dir,
     };
     o.load(&wanted)?;
     Ok(o)
@@ -803,7 +830,7 @@ fn resolve(
     let mut n_desc = 0;
     if !exact {
         for d in hit.o.descendants(&hit.t)? {
-            if ids.insert(d.to_string()) {
+            if ids.insert(d) {
                 n_desc += 1;
             }
         }
@@ -1162,9 +1189,11 @@ fn prepare(args: &Args) -> Result<Outcome> {
         || args.where_.is_some()
         || args.min_cells.is_some()
         || args.no_preprints
+        || args.exact
+        || args.out.output.is_some()
     {
         return Err(Error::input(
-            "--prepare indexes the ontology folder and reads no records: give it no FILE and no selection option",
+            "--prepare indexes the ontology folder and writes no records: give it no FILE, no -o and no selection option",
         ));
     }
     let mut onts = load_ontologies(args, &[])?;
@@ -1182,13 +1211,37 @@ fn prepare(args: &Args) -> Result<Outcome> {
         .iter()
         .filter(|o| !matches!(o.indexed, Indexed::Read))
         .count();
+    let lost = onts
+        .loaded
+        .iter()
+        .filter(|o| matches!(o.indexed, Indexed::NotKept(_)))
+        .count();
+    let own = onts.index_dir.is_none();
+    let index_dir = onts
+        .index_dir
+        .clone()
+        .unwrap_or_else(|| dir.join(ontology::INDEX_DIR));
+    let pruned = ontology::prune(&index_dir, &onts.loaded, own);
     warn(format_args!(
-        "'{}': {}: {built} indexed now, {} already indexed",
+        "'{}': {}: {built} indexed now{}, {} already indexed{}",
         dir.display(),
         plural(onts.loaded.len(), "ontology file", "ontology files"),
-        onts.loaded.len() - built
+        if lost > 0 {
+            format!(" ({lost} could not be kept: see above)")
+        } else {
+            String::new()
+        },
+        onts.loaded.len() - built,
+        if pruned > 0 {
+            format!(
+                "; removed {}",
+                plural(pruned, "stale index file", "stale index files")
+            )
+        } else {
+            String::new()
+        }
     ));
-    Ok(Outcome::Complete)
+    Ok(Outcome::of_failures(lost))
 }
 
 fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {

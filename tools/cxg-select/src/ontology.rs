@@ -180,7 +180,14 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Found>> {
                     f.path.display()
                 )));
             }
-            Some((_, old_zst)) => {
+            Some((old, old_zst)) => {
+                // the same version plain and compressed: the .zst is read
+                cxg_core::cli::warn(format_args!(
+                    "warning: the ontology folder '{}' holds {name} {version} twice ('{}' and '{}'): reading the .json.zst (remove the other)",
+                    dir.display(),
+                    old.path.display(),
+                    f.path.display()
+                ));
                 if !*old_zst && zst {
                     found.insert(name, (f, zst));
                 }
@@ -195,12 +202,26 @@ fn unzstd(name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() * 12);
     let mut input = bytes;
     while !input.is_empty() {
-        let dec = ruzstd::decoding::StreamingDecoder::new(&mut input)
+        let mut dec = ruzstd::decoding::StreamingDecoder::new(&mut input)
             .map_err(|e| Error::input(format!("{name}: not a valid zstd file: {e}")))?;
         let room = MAX_JSON_BYTES.saturating_sub(out.len() as u64);
-        dec.take(room + 1)
+        (&mut dec)
+            .take(room + 1)
             .read_to_end(&mut out)
             .map_err(|e| Error::input(format!("{name}: corrupt zstd data: {e}")))?;
+        // the frame's own checksum (XXH64), when it has one: a damaged file
+        // must not be indexed and believed
+        let frame = dec.into_frame_decoder();
+        if let (Some(want), Some(got)) = (
+            frame.get_checksum_from_data(),
+            frame.get_calculated_checksum(),
+        ) {
+            if want != got && out.len() as u64 <= MAX_JSON_BYTES {
+                return Err(Error::input(format!(
+                    "{name}: corrupt zstd data: the frame's checksum does not match its content"
+                )));
+            }
+        }
         if out.len() as u64 > MAX_JSON_BYTES {
             return Err(Error::input(format!(
                 "{name}: decompresses to more than {MAX_JSON_BYTES} bytes"
@@ -230,23 +251,38 @@ impl Ontology {
     /// there when the folder can be written). With `hash`, the file's
     /// SHA-256 is computed now, and an index made from other bytes is not
     /// used.
-    pub fn load(f: &Found, hash: bool) -> Result<Ontology> {
+    pub fn load(f: &Found, hash: bool, index_dir: Option<&Path>) -> Result<Ontology> {
         let start = Instant::now();
         let name = format!("'{}'", f.path.display());
-        let meta = std::fs::metadata(&f.path)
-            .map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
-        let stamp = Stamp::of(&meta);
+        let cannot = |e: std::io::Error| Error::input(format!("cannot read {name}: {e}"));
+        // one descriptor for the stamp, the hash and the bytes parsed
+        let meta = std::fs::metadata(&f.path).map_err(cannot)?;
+        if !meta.is_file() {
+            return Err(Error::input(format!("{name} is not a regular file")));
+        }
+        let mut file = std::fs::File::open(&f.path).map_err(cannot)?;
+        let stamp = Stamp::of(&file.metadata().map_err(cannot)?);
         let file_name = f
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let dir = f.path.parent().unwrap_or(Path::new("."));
-        let index_path = dir.join(INDEX_DIR).join(format!("{file_name}.idx"));
-        let sha = if hash {
-            let (_, hex) = cxg_core::reqlog::sha256_file(&f.path)
-                .map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
-            Some(hex)
+        let index_path = match index_dir {
+            Some(d) => d.join(format!("{file_name}.idx")),
+            None => dir.join(INDEX_DIR).join(format!("{file_name}.idx")),
+        };
+        let mut sha = if hash {
+            let mut h = cxg_core::reqlog::Hasher::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = file.read(&mut buf).map_err(cannot)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            Some(h.finish().1)
         } else {
             None
         };
@@ -255,31 +291,15 @@ impl Ontology {
         let (idx, indexed) = match Index::open(&index_path, &stamp, want.as_ref()) {
             Ok(idx) => (idx, Indexed::Read),
             Err(why) => {
-                if index_path.exists() {
+                if std::fs::symlink_metadata(&index_path).is_ok() {
                     stale = Some(why);
                 }
-                let raw = std::fs::read(&f.path)
-                    .map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
-                let digest = match want {
-                    Some(d) => d,
-                    None => cxg_core::reqlog::sha256_bytes(&raw),
-                };
-                let json = if f.path.to_string_lossy().ends_with(".zst") {
-                    unzstd(&name, &raw)?
-                } else {
-                    raw
-                };
-                let built = parse(&name, json, &stamp, &digest)?;
-                let kept = keep(dir, &index_path, &built)
-                    .and_then(|()| Index::open(&index_path, &stamp, Some(&digest)));
-                match kept {
-                    Ok(idx) => (idx, Indexed::Built),
-                    Err(why) => (
-                        Index::from_bytes(built.into_bytes())
-                            .map_err(|e| Error::input(format!("{name}: {e}")))?,
-                        Indexed::NotKept(why),
-                    ),
+                let (idx, indexed, digest) = build(f, &mut file, &stamp, &index_path)?;
+                if hash {
+                    // the bytes indexed are the bytes named
+                    sha = Some(hex(&digest));
                 }
+                (idx, indexed)
             }
         };
         Ok(Ontology {
@@ -343,15 +363,38 @@ impl Ontology {
             .map(|i| (self.idx.label(i), self.idx.synonyms(i)))
     }
 
-    /// The ids of every term that has `t` among its ancestors.
-    pub fn descendants(&self, t: &Term) -> Result<Vec<&str>> {
-        let v = self.idx.descendants(t.num).map_err(|e| {
-            Error::input(format!(
-                "'{}': {e}; remove it (it is rebuilt)",
-                self.index_path.display()
-            ))
-        })?;
-        Ok(v.into_iter().map(|i| self.idx.id(i)).collect())
+    /// The ids of every term that has `t` among its ancestors. Descendants
+    /// are checked as they are read: when the index turns out damaged there,
+    /// it is built again from the file (and kept) and asked again.
+    pub fn descendants(&self, t: &Term) -> Result<Vec<String>> {
+        match self.idx.descendants(t.num) {
+            Ok(v) => Ok(v.into_iter().map(|i| self.idx.id(i).to_string()).collect()),
+            Err(why) => {
+                let name = format!("'{}'", self.path.display());
+                let cannot = |e: std::io::Error| Error::input(format!("cannot read {name}: {e}"));
+                let mut file = std::fs::File::open(&self.path).map_err(cannot)?;
+                let stamp = Stamp::of(&file.metadata().map_err(cannot)?);
+                let f = Found {
+                    name: self.name.clone(),
+                    version: self.version.clone(),
+                    path: self.path.clone(),
+                };
+                let (idx, _, _) = build(&f, &mut file, &stamp, &self.index_path)?;
+                cxg_core::cli::warn(format_args!(
+                    "the index '{}' was {why} (found reading the descendants of {}): indexed {} again",
+                    self.index_path.display(),
+                    t.id,
+                    self.describe()
+                ));
+                let Some(i) = idx.find(&t.id) else {
+                    return Ok(Vec::new());
+                };
+                let v = idx
+                    .descendants(i)
+                    .map_err(|e| Error::input(format!("{name}: a fresh index of it is {e}")))?;
+                Ok(v.into_iter().map(|i| idx.id(i).to_string()).collect())
+            }
+        }
     }
 
     /// "UBERON v2026-04-01"
@@ -360,11 +403,102 @@ impl Ontology {
     }
 }
 
-/// Write the index into `<dir>/.index/` (atomically; a folder planted as
-/// a symbolic link is not written through).
-fn keep(dir: &Path, path: &Path, built: &Built) -> std::result::Result<(), String> {
-    cxg_core::io::create_subdir(dir, INDEX_DIR).map_err(|e| e.msg)?;
-    let mut f = cxg_core::io::AtomicFile::create_unsynced(path).map_err(|e| e.msg)?;
+/// Remove from `index_dir` what no run will read again: temporary files
+/// left by an interrupted indexing (over an hour old), and, when the
+/// folder is the ontology folder's own `.index`, indexes of files that are
+/// no longer there. Returns how many files went.
+pub fn prune(index_dir: &Path, loaded: &[Ontology], own: bool) -> usize {
+    let Ok(meta) = std::fs::symlink_metadata(index_dir) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return 0;
+    }
+    let Ok(rd) = std::fs::read_dir(index_dir) else {
+        return 0;
+    };
+    let keep: Vec<&std::path::PathBuf> = loaded.iter().map(|o| &o.index_path).collect();
+    let mut n = 0;
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(m) = e.metadata() else { continue };
+        if !m.is_file() {
+            continue;
+        }
+        let old_tmp = name.starts_with('.')
+            && name.ends_with(".tmp")
+            && m.modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 3600);
+        let gone = own
+            && name.ends_with(".idx")
+            && parse_file_name(name.trim_end_matches(".idx")).is_some()
+            && !keep.iter().any(|k| **k == e.path());
+        if (old_tmp || gone) && std::fs::remove_file(e.path()).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Read, parse and index the file open as `file` (from its start), and keep
+/// the index at `index_path` when its folder can be written. Returns the
+/// index, how it was kept, and the SHA-256 of the bytes indexed.
+fn build(
+    f: &Found,
+    file: &mut std::fs::File,
+    stamp: &Stamp,
+    index_path: &Path,
+) -> Result<(Index, Indexed, [u8; 32])> {
+    use std::io::Seek;
+    let name = format!("'{}'", f.path.display());
+    let cannot = |e: std::io::Error| Error::input(format!("cannot read {name}: {e}"));
+    file.rewind().map_err(cannot)?;
+    let mut raw = Vec::new();
+    file.read_to_end(&mut raw).map_err(cannot)?;
+    let digest = cxg_core::reqlog::sha256_bytes(&raw);
+    let json = if f.path.to_string_lossy().ends_with(".zst") {
+        unzstd(&name, &raw)?
+    } else {
+        raw
+    };
+    let built = parse(&name, json, stamp, &digest)?;
+    let kept =
+        keep(index_path, &built).and_then(|()| Index::open(index_path, stamp, Some(&digest)));
+    Ok(match kept {
+        Ok(idx) => (idx, Indexed::Built, digest),
+        Err(why) => (
+            Index::from_bytes(built.into_bytes())
+                .map_err(|e| Error::input(format!("{name}: {e}")))?,
+            Indexed::NotKept(why),
+            digest,
+        ),
+    })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Write the index at `path` (atomically, flushed to disk; its folder,
+/// `.index` beside the ontology files, is created, and never written
+/// through when it is a symbolic link planted there).
+fn keep(path: &Path, built: &Built) -> std::result::Result<(), String> {
+    let (Some(dir), Some(leaf)) = (path.parent(), path.parent().and_then(Path::file_name)) else {
+        return Err(format!("'{}' has no folder", path.display()));
+    };
+    if leaf == INDEX_DIR {
+        if let Some(parent) = dir.parent() {
+            cxg_core::io::create_subdir(parent, INDEX_DIR).map_err(|e| e.msg)?;
+        }
+    } else if !dir.is_dir() {
+        return Err(format!(
+            "the index folder '{}' does not exist",
+            dir.display()
+        ));
+    }
+    let mut f = cxg_core::io::AtomicFile::create(path).map_err(|e| e.msg)?;
     built
         .write_to(&mut f)
         .map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
@@ -627,6 +761,7 @@ mod tests {
                 path: p,
             },
             true,
+            None,
         );
         let _ = std::fs::remove_dir_all(&d);
         r
