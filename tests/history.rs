@@ -804,6 +804,17 @@ fn saved_responses_are_stored_deduplicated_compared_listed_and_verified() {
     run("cxg-snapshot", &["verify", &s], None)
         .code(1)
         .stderr_has(&first.join(rel(c1, d1)).display().to_string());
+    // a provenance.json edited to name a file outside the snapshot: named,
+    // never read
+    let last = snaps.join(snap_names(&snaps).pop().unwrap());
+    let prov = last.join("provenance.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&read(&prov)).unwrap();
+    v["stored"]["../../outside"] = serde_json::json!({"sha256": "0"});
+    std::fs::remove_file(&prov).unwrap();
+    std::fs::write(&prov, serde_json::to_vec(&v).unwrap()).unwrap();
+    run("cxg-snapshot", &["verify", &s], None)
+        .code(1)
+        .stderr_has("names '../../outside', which is not a file a snapshot holds");
 }
 
 #[cfg(unix)]

@@ -388,6 +388,19 @@ fn remove_stale_staging(into: &Path) {
     }
 }
 
+/// A path a snapshot can hold: a plain file name (not `.`, `..` or hidden),
+/// or `collections/<uuid>/datasets/<uuid>.json`.
+fn is_snapshot_path(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts.as_slice() {
+        [f] => !f.is_empty() && !f.starts_with('.'),
+        ["collections", cid, "datasets", f] => {
+            is_uuid(cid) && f.strip_suffix(".json").is_some_and(is_uuid)
+        }
+        _ => false,
+    }
+}
+
 /// The entries of folder `d`, sorted by name, with their own type (a
 /// symlink is a symlink, not what it points to).
 fn dir_entries(d: &Path) -> Result<Vec<(String, PathBuf, std::fs::FileType)>> {
@@ -918,6 +931,15 @@ fn verify(a: List) -> Result<Outcome> {
             continue;
         };
         for (name, entry) in stored {
+            // a name from provenance.json is read only inside the snapshot
+            if !is_snapshot_path(&name) {
+                warn(format_args!(
+                    "snapshot '{}' is damaged: its provenance.json names '{name}', which is not a file a snapshot holds",
+                    s.display()
+                ));
+                bad += 1;
+                continue;
+            }
             let p = s.join(&name);
             let want = entry.get("sha256").and_then(Value::as_str).unwrap_or("");
             match sha256_file(&p) {
