@@ -54,12 +54,14 @@ atomic = trap 'rm -f "$@.tmp"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; t
 	$(1) > "$@.tmp"; mv "$@.tmp" "$@"
 
 # $(call rm_rf,PATH): remove PATH, refusing an empty path, /, the home
-# folder, and this repository or any folder holding it.
-rm_rf = d=$$(realpath -m -- "$(1)"); \
+# folder, and this repository or any folder holding it. A symbolic link is
+# removed itself, never the folder it points to.
+rm_rf = if [ -L "$(1)" ]; then rm -f -- "$(1)"; else \
+	d=$$(realpath -m -- "$(1)"); \
 	if [ -z "$(strip $(1))" ] || [ "$$d" = / ] || [ "$$d" = "$$(realpath -m -- "$$HOME")" ] || \
 	   case "$(CURDIR)/" in "$$d"/*) true;; *) false;; esac; then \
 	  echo "make: refusing to remove '$(1)' ($$d): it is /, your home folder or holds this repository" >&2; exit 2; \
-	fi; rm -rf -- "$$d"
+	fi; rm -rf -- "$$d"; fi
 
 TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-diff cxg-snapshot cxg-download
 
@@ -167,10 +169,12 @@ $(DATA)/datasets_index.json:
 	$(FETCH) datasets -o "$@"
 
 # 5. cell counts and H5AD links; the per-dataset answers (rows the index lacks) are
-#    kept in $(DATA)/responses/ for the snapshot (emptied first: only this run's)
+#    kept in $(DATA)/responses/ for the snapshot (emptied first: only this run's;
+#    given through the environment, so that a swapped H5AD stage can ignore it)
+$(DATA)/all_datasets_h5ad.csv: export CXG_KEEP_RESPONSES = $(DATA)/responses
 $(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.json
 	@$(call rm_rf,$(DATA)/responses)
-	$(call atomic,$(H5AD) --index "$(DATA)/datasets_index.json" --failures "$(DATA)/h5ad_failures.csv" --keep-responses "$(DATA)/responses" "$<")
+	$(call atomic,$(H5AD) --index "$(DATA)/datasets_index.json" --failures "$(DATA)/h5ad_failures.csv" "$<")
 
 ## obs: cell-level summaries of the downloaded H5ADs ($(DATA)/h5ad/manifest.csv) into
 ##      $(DATA)/obs.jsonl, and all_datasets_h5ad.csv with them as $(DATA)/all_datasets_obs.csv

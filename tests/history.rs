@@ -780,20 +780,33 @@ fn saved_responses_are_stored_deduplicated_compared_listed_and_verified() {
     );
     // the same files and no requests: no new snapshot
     save(&[]).ok().stderr_has("no new snapshot");
-    // an answer changed, or one fewer: a new snapshot each
+    // an answer changed: a new snapshot
     put(c1, d1, "{\"dataset_id\":\"one\", \"n\": 2}");
     save(&["-q"]).ok();
+    assert_eq!(snap_names(&snaps).len(), 2);
+    // one answer fewer, or none, and nothing fetched (a narrower selection
+    // of the same harvest): the newest still holds it, no new snapshot
     std::fs::remove_file(resp.join(rel(c2, d3))).unwrap();
+    save(&[]).ok().stderr_has("no new snapshot");
+    run("cxg-snapshot", &["save", "--into", &s, &f], None)
+        .ok()
+        .stderr_has("no new snapshot");
+    // but an answer the newest lacks is new
+    put(c2, d3, "{\"dataset_id\":\"three\", \"n\": 3}");
     save(&["-q"]).ok();
     let names = snap_names(&snaps);
     assert_eq!(names.len(), 3, "{names:?}");
-    assert!(!snaps.join(&names[2]).join(rel(c2, d3)).exists());
-    // and without --responses the raw file alone differs from the newest too
-    run("cxg-snapshot", &["save", "-q", "--into", &s, &f], None).ok();
+    assert!(snaps.join(&names[2]).join(rel(c2, d3)).exists());
+    run(
+        "cxg-snapshot",
+        &["save", "-q", "--always", "--into", &s, &f],
+        None,
+    )
+    .ok();
     assert_eq!(snap_names(&snaps).len(), 4);
     run("cxg-snapshot", &["verify", &s], None)
         .ok()
-        .stderr_has("verified 4 stored objects and 4 snapshots: 0 damaged");
+        .stderr_has("verified 5 stored objects and 4 snapshots: 0 damaged");
     // a nested file damaged behind the store's back is named by verify
     let obj = std::fs::canonicalize(first.join(rel(c1, d1))).unwrap();
     let mut perm = std::fs::metadata(&obj).unwrap().permissions();
@@ -815,6 +828,26 @@ fn saved_responses_are_stored_deduplicated_compared_listed_and_verified() {
     run("cxg-snapshot", &["verify", &s], None)
         .code(1)
         .stderr_has("names '../../outside', which is not a file a snapshot holds");
+    // a file planted in a snapshot (a replay would serve it), and a
+    // collections folder swapped for a link to elsewhere: named
+    let planted = first.join(format!(
+        "collections/{c1}/datasets/{}.json",
+        "0".repeat(8) + "-0000-4000-8000-000000000000"
+    ));
+    std::fs::write(&planted, "{}").unwrap();
+    let o = run("cxg-snapshot", &["verify", &s], None);
+    o.code(1).stderr_has(&format!(
+        "holds '{}', which its provenance.json does not list",
+        planted.display()
+    ));
+    let second = snaps.join(&snap_names(&snaps)[1]);
+    let elsewhere = t.join("elsewhere");
+    std::fs::rename(second.join("collections"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, second.join("collections")).unwrap();
+    run("cxg-snapshot", &["verify", &s], None)
+        .code(1)
+        .stderr_has("which its provenance.json does not list")
+        .stderr_has("is missing (or reached through a symbolic link)");
 }
 
 #[cfg(unix)]

@@ -426,3 +426,55 @@ fn the_readme_replay_and_troubleshooting_commands_run() {
         }
     }
 }
+
+/// The per-dataset answers folder: a symbolic link planted there is removed
+/// itself, never the folder it points to; and a swapped H5AD stage that
+/// knows nothing of --keep-responses still runs (it comes by environment).
+#[test]
+fn the_responses_folder_is_never_followed_and_a_swapped_h5ad_stage_runs() {
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    // datasets the index lacks: cxg-h5ad asks for them one by one
+    generate(
+        &snap,
+        &[
+            "--seed",
+            "5",
+            "--collections",
+            "4",
+            "--datasets",
+            "20",
+            "--unindexed",
+            "5",
+        ],
+    );
+    let s = Server::start(&snap, &[]);
+    let data = t.join("data");
+    stages(&data, &s.url, &[]).ok();
+    let kept = data.join("responses");
+    assert!(!files_below(&kept).is_empty());
+    let victim = t.join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("keep.txt"), "mine").unwrap();
+    std::fs::remove_dir_all(&kept).unwrap();
+    std::os::unix::fs::symlink(&victim, &kept).unwrap();
+    std::fs::remove_file(data.join("all_datasets_h5ad.csv")).unwrap();
+    stages(&data, &s.url, &[]).ok();
+    assert_eq!(read(&victim.join("keep.txt")), b"mine");
+    assert!(std::fs::symlink_metadata(&kept).unwrap().is_dir());
+    assert!(!files_below(&kept).is_empty());
+    // a stage that refuses options it does not know
+    let strict = t.join("strict-h5ad");
+    std::fs::write(
+        &strict,
+        format!(
+            "#!/bin/sh\nfor a; do [ \"$a\" = --keep-responses ] && {{ echo 'unknown option' >&2; exit 9; }}; done\nexec '{}' --api-url '{}' \"$@\"\n",
+            bin("cxg-h5ad").display(),
+            s.url
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&strict, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::remove_file(data.join("all_datasets_h5ad.csv")).unwrap();
+    stages(&data, &s.url, &[&format!("H5AD={}", strict.display())]).ok();
+}

@@ -454,3 +454,27 @@ pub fn csv_rows(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
 pub fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
+
+/// Every file below `dir`, by its path relative to `dir`, sorted.
+pub fn files_below(dir: &Path) -> Vec<String> {
+    fn walk(d: &Path, rel: &str, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &r, out);
+            } else {
+                out.push(r);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, "", &mut v);
+    v.sort();
+    v
+}

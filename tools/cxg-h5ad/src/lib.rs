@@ -66,8 +66,10 @@ pub struct Args {
     pub failures: Option<PathBuf>,
     /// Write the body of every accepted per-dataset answer, byte for byte,
     /// to DIR/collections/<collection_id>/datasets/<dataset_id>.json (the
-    /// layout cxg-serve serves; rows answered by the index write nothing)
-    #[arg(long, value_name = "DIR")]
+    /// layout cxg-serve serves; rows answered by the index write nothing).
+    /// DIR must be empty or absent: answers of an earlier run would pass for
+    /// this one's. Answers refused (404, 410, wrong record) are not kept
+    #[arg(long, env = "CXG_KEEP_RESPONSES", value_name = "DIR")]
     pub keep_responses: Option<PathBuf>,
     /// No summary line on stderr
     #[arg(short, long)]
@@ -535,6 +537,20 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
                 dir.display()
             ))
         })?;
+        let held = std::fs::read_dir(dir)
+            .map_err(|e| {
+                Error::input(format!(
+                    "--keep-responses: cannot read '{}': {e}",
+                    dir.display()
+                ))
+            })?
+            .count();
+        if held > 0 {
+            return Err(Error::input(format!(
+                "--keep-responses: '{}' is not empty: answers of an earlier run would pass for this one's (empty it, or name a new folder)",
+                dir.display()
+            )));
+        }
     }
     let input = ctx.input(args.file.as_deref())?;
     let table = read_table(input, args.delimiter)?;

@@ -388,12 +388,12 @@ fn remove_stale_staging(into: &Path) {
     }
 }
 
-/// A path a snapshot can hold: a plain file name (not `.`, `..` or hidden),
+/// A path a snapshot can hold: a plain file name (not `.` or `..`),
 /// or `collections/<uuid>/datasets/<uuid>.json`.
 fn is_snapshot_path(name: &str) -> bool {
     let parts: Vec<&str> = name.split('/').collect();
     match parts.as_slice() {
-        [f] => !f.is_empty() && !f.starts_with('.'),
+        [f] => !f.is_empty() && *f != "." && *f != "..",
         ["collections", cid, "datasets", f] => {
             is_uuid(cid) && f.strip_suffix(".json").is_some_and(is_uuid)
         }
@@ -509,7 +509,11 @@ fn same_as_newest(into: &Path, files: &BTreeMap<String, String>) -> Result<Optio
     let mut names = BTreeMap::new();
     snapshot_files(&newest, "", &mut names);
     names.remove("provenance.json");
-    if names.len() != files.len() {
+    // the raw files must be the same set; per-dataset answers (paths with a
+    // '/') may be fewer (a narrower selection asks for fewer rows, and
+    // nothing was fetched), but each one kept must be the newest's
+    let top = |n: &String| !n.contains('/');
+    if names.keys().filter(|n| top(n)).count() != files.keys().filter(|n| top(n)).count() {
         return Ok(None);
     }
     for (name, sha) in files {
@@ -930,9 +934,32 @@ fn verify(a: List) -> Result<Outcome> {
             bad += 1;
             continue;
         };
+        // what the folder holds beyond what provenance.json lists (cxg-serve
+        // would serve it on a replay), a symbolic link above all
+        let mut held = BTreeMap::new();
+        snapshot_files(s, "", &mut held);
+        for (name, p) in &held {
+            if name != "provenance.json" && !stored.contains_key(name) {
+                warn(format_args!(
+                    "snapshot '{}' is damaged: it holds '{}', which its provenance.json does not list",
+                    s.display(),
+                    p.display()
+                ));
+                bad += 1;
+            }
+        }
         for (name, entry) in stored {
-            // a name from provenance.json is read only inside the snapshot
-            if !is_snapshot_path(&name) {
+            // a name from provenance.json is read only inside the snapshot,
+            // and never through a symbolic link
+            if !is_snapshot_path(&name) || !held.contains_key(&name) {
+                if is_snapshot_path(&name) {
+                    warn(format_args!(
+                        "snapshot file '{}' is missing (or reached through a symbolic link)",
+                        s.join(&name).display()
+                    ));
+                    bad += 1;
+                    continue;
+                }
                 warn(format_args!(
                     "snapshot '{}' is damaged: its provenance.json names '{name}', which is not a file a snapshot holds",
                     s.display()
