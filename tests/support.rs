@@ -458,15 +458,15 @@ pub fn read(p: &Path) -> Vec<u8> {
 /// Every file below `dir`, by its path relative to `dir`, sorted.
 pub fn files_below(dir: &Path) -> Vec<String> {
     fn walk(d: &Path, rel: &str, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let e = e.unwrap();
+        for e in std::fs::read_dir(d).expect("a folder to list") {
+            let e = e.expect("a folder entry");
             let name = e.file_name().to_string_lossy().into_owned();
             let r = if rel.is_empty() {
                 name
             } else {
                 format!("{rel}/{name}")
             };
-            if e.file_type().unwrap().is_dir() {
+            if e.file_type().expect("an entry's type").is_dir() {
                 walk(&e.path(), &r, out);
             } else {
                 out.push(r);
