@@ -929,3 +929,57 @@ fn anything_else_in_the_responses_folder_is_named_and_refused() {
         assert!(left.is_empty(), "{named}: {left:?}");
     }
 }
+
+/// cxg-diff on snapshot folders counts the per-dataset answers they keep
+/// (datasets the index lacked) as datasets of the harvest.
+#[test]
+fn diff_sees_datasets_known_only_from_kept_answers() {
+    let all: Vec<Value> =
+        serde_json::from_slice(&read(&fixture("snapshot/datasets.json"))).unwrap();
+    let (a, b) = (all[0].clone(), all[1].clone());
+    let t = TempDir::new();
+    let id = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
+    // OLD: the index holds `a`; `b` is known from its answer only
+    // NEW: `b` changed its cell count, still known from its answer only
+    let side = |name: &str, b_cells: u64| {
+        let d = t.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("datasets_index.json"),
+            serde_json::to_vec(&vec![a.clone()]).unwrap(),
+        )
+        .unwrap();
+        let mut rec = b.clone();
+        rec.as_object_mut().unwrap().remove("collection_id");
+        rec["cell_count"] = serde_json::json!(b_cells);
+        let f = d.join(format!(
+            "collections/{}/datasets/{}.json",
+            id(&b, "collection_id"),
+            id(&b, "dataset_id")
+        ));
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, serde_json::to_vec(&rec).unwrap()).unwrap();
+        d
+    };
+    let (old, new) = (side("old", 100), side("new", 150));
+    let o = run(
+        "cxg-diff",
+        &[old.to_str().unwrap(), new.to_str().unwrap()],
+        None,
+    );
+    o.ok();
+    let lines = jsonl(&o.stdout);
+    assert_eq!(lines.len(), 1, "{}", o.text());
+    assert_eq!(lines[0]["dataset_id"], b["dataset_id"]);
+    assert_eq!(lines[0]["collection_id"], b["collection_id"]);
+    assert_eq!(lines[0]["fields"]["cell_count"]["delta"], 50);
+    // the same answer in both: nothing changed (and not "added")
+    let same = side("same", 100);
+    let o = run(
+        "cxg-diff",
+        &[old.to_str().unwrap(), same.to_str().unwrap()],
+        None,
+    );
+    o.ok();
+    assert!(o.stdout.is_empty(), "{}", o.text());
+}
