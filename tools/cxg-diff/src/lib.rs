@@ -583,57 +583,6 @@ fn read_records(side: &mut Side, input: Input, int: &mut Interner) -> Result<()>
     Ok(())
 }
 
-/// The per-dataset answers a snapshot keeps for datasets its index lacked
-/// (`collections/<cid>/datasets/<did>.json`, from `cxg-h5ad
-/// --keep-responses`): each is one more dataset of the harvest. A dataset
-/// the index holds is taken from the index. Read in id order; links and
-/// other names are not read.
-fn read_answers(side: &mut Side, snap: &Path, int: &mut Interner) -> Result<()> {
-    let sorted = |d: &Path| -> Vec<(String, PathBuf)> {
-        let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(d)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.file_type().is_ok_and(|t| !t.is_symlink()))
-                    .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
-    let root = snap.join("collections");
-    if !std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
-        return Ok(());
-    }
-    for (cid, cdir) in sorted(&root) {
-        if !is_uuid(&cid) {
-            continue;
-        }
-        for (f, file) in sorted(&cdir.join("datasets")) {
-            let Some(did) = f.strip_suffix(".json").filter(|d| is_uuid(d)) else {
-                continue;
-            };
-            if side
-                .datasets
-                .contains_key(did.to_ascii_lowercase().as_str())
-            {
-                continue;
-            }
-            let name = format!("'{}'", file.display());
-            let bytes = std::fs::read(&file)
-                .map_err(|e| Error::input(format!("cannot read {name}: {e}")))?;
-            let Slim(mut v, _) = serde_json::from_slice::<Slim<DatasetKeys>>(&bytes)
-                .map_err(|e| Error::input(format!("{name}: not a dataset record: {e}")))?;
-            if let Some(o) = v.as_object_mut() {
-                o.entry("collection_id")
-                    .or_insert_with(|| Value::from(cid.as_str()));
-            }
-            side.add(&name, &v, int)?;
-        }
-    }
-    Ok(())
-}
-
 /// Collection-level fields from a snapshot's collections.json.
 fn read_collections(side: &mut Side, path: &Path) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
@@ -689,7 +638,6 @@ fn load(path: &Path, int: &mut Interner) -> Result<Side> {
             )));
         };
         read_records(&mut side, Input::open(Some(&index))?, int)?;
-        read_answers(&mut side, path, int)?;
         let colls = path.join("collections.json");
         if colls.is_file() {
             read_collections(&mut side, &colls)?;
