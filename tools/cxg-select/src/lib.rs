@@ -40,7 +40,13 @@ const EXAMPLES: &str = "\
   cxg-select --min-cells 10000 --where '.assets | length > 0' datasets_index.json
 
   # the versions and SHA-256s of the ontology files used, on stderr
-  CXG_ONTOLOGY=data/ontology cxg-select --verbose --tissue brain datasets.jsonl > brain.jsonl";
+  CXG_ONTOLOGY=data/ontology cxg-select --verbose --tissue brain datasets.jsonl > brain.jsonl
+
+  # index every ontology file now (make ontologies does), not on first use
+  cxg-select --ontology data/ontology --prepare
+
+  # a shared ontology folder you cannot write: keep the indexes elsewhere
+  cxg-select --ontology /shared/ontology --index-dir ~/.cache/cxg-index --tissue lung datasets.jsonl";
 
 /// How a facet's values are found in a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +72,9 @@ struct Facet {
     fallback: &'static [&'static str],
     /// The values of a fixed vocabulary.
     vocabulary: &'static [&'static str],
+    /// The branches the facet's terms come from (the CELLxGENE schema's
+    /// rule), when its ontology holds other things too; empty: any term.
+    roots: &'static [&'static str],
 }
 
 const FACETS: [Facet; 10] = [
@@ -76,6 +85,7 @@ const FACETS: [Facet; 10] = [
         ontologies: &["NCBITaxon"],
         fallback: &[],
         vocabulary: &[],
+        roots: &[],
     },
     Facet {
         option: "tissue",
@@ -84,6 +94,7 @@ const FACETS: [Facet; 10] = [
         ontologies: &["UBERON", "CL", "ZFA", "FBbt", "WBbt"],
         fallback: &["CVCL"],
         vocabulary: &[],
+        roots: &[],
     },
     Facet {
         option: "tissue-type",
@@ -98,6 +109,7 @@ const FACETS: [Facet; 10] = [
             "cell culture",
             "cell line",
         ],
+        roots: &[],
     },
     Facet {
         option: "disease",
@@ -106,6 +118,7 @@ const FACETS: [Facet; 10] = [
         ontologies: &["MONDO", "PATO"],
         fallback: &[],
         vocabulary: &[],
+        roots: &[],
     },
     Facet {
         option: "assay",
@@ -114,6 +127,8 @@ const FACETS: [Facet; 10] = [
         ontologies: &["EFO"],
         fallback: &[],
         vocabulary: &[],
+        // assay by molecule, single cell library construction
+        roots: &["EFO:0002772", "EFO:0010183"],
     },
     Facet {
         option: "cell-type",
@@ -122,6 +137,7 @@ const FACETS: [Facet; 10] = [
         ontologies: &["CL", "ZFA", "FBbt", "WBbt"],
         fallback: &[],
         vocabulary: &[],
+        roots: &[],
     },
     Facet {
         option: "development-stage",
@@ -130,6 +146,7 @@ const FACETS: [Facet; 10] = [
         ontologies: &["HsapDv", "MmusDv", "UBERON", "FBdv", "WBls", "ZFA"],
         fallback: &[],
         vocabulary: &[],
+        roots: &[],
     },
     Facet {
         option: "sex",
@@ -138,6 +155,7 @@ const FACETS: [Facet; 10] = [
         ontologies: &["PATO"],
         fallback: &[],
         vocabulary: &[],
+        roots: &[],
     },
     Facet {
         option: "self-reported-ethnicity",
@@ -146,6 +164,7 @@ const FACETS: [Facet; 10] = [
         ontologies: &["HANCESTRO"],
         fallback: &[],
         vocabulary: &[],
+        roots: &[],
     },
     Facet {
         option: "suspension-type",
@@ -154,6 +173,7 @@ const FACETS: [Facet; 10] = [
         ontologies: &[],
         fallback: &[],
         vocabulary: &["cell", "nucleus", "na"],
+        roots: &[],
     },
 ];
 
@@ -371,8 +391,9 @@ pub struct Args {
     /// longer there are removed. Exit 1 when an index cannot be kept
     #[arg(long)]
     pub prepare: bool,
-    /// Keep the ontology indexes in DIR instead of <ontology folder>/.index
-    /// (for a folder you cannot write). Default: $CXG_ONTOLOGY_INDEX
+    /// Keep the ontology indexes in DIR (created if needed) instead of
+    /// <ontology folder>/.index, for a folder you cannot write. Default:
+    /// $CXG_ONTOLOGY_INDEX
     #[arg(long, value_name = "DIR")]
     pub index_dir: Option<PathBuf>,
     #[command(flatten)]
@@ -593,12 +614,12 @@ fn load_ontologies(args: &Args, reqs: &[(usize, bool, &[String])]) -> Result<Ont
             .map(PathBuf::from)
     });
     if let Some(d) = &index_dir {
-        if !d.is_dir() {
-            return Err(Error::input(format!(
-                "the index folder '{}' does not exist (--index-dir or CXG_ONTOLOGY_INDEX names it)",
+        std::fs::create_dir_all(d).map_err(|e| {
+            Error::input(format!(
+                "cannot create the index folder '{}' (--index-dir or CXG_ONTOLOGY_INDEX names it): {e}",
                 d.display()
-            )));
-        }
+            ))
+        })?;
     }
     let mut o = Ontologies {
         dir: Some(dir),
@@ -677,6 +698,21 @@ fn find_label<'a>(
         }
     }
     Ok(None)
+}
+
+/// Whether `t` (of `o`) lies in one of the facet's branches: itself a root
+/// or a descendant of one. True when the facet has no roots, or when `o`
+/// holds none of them (nothing to tell by).
+fn in_branch(o: &Ontology, t: &Term, roots: &[&str]) -> Result<bool> {
+    let mut known = false;
+    for root in roots {
+        let Some(r) = o.get(root) else { continue };
+        known = true;
+        if r.id == t.id || o.descendants(&r)?.iter().any(|d| *d == t.id) {
+            return Ok(true);
+        }
+    }
+    Ok(!known)
 }
 
 fn names_of(onts: &[&Ontology]) -> String {
@@ -825,6 +861,16 @@ fn resolve(
                 return Ok(sel);
             }
         }
+    }
+    if !in_branch(hit.o, &hit.t, f.roots)? {
+        warn(format_args!(
+            "warning: {opt} {}: {} '{}' is not a term CELLxGENE uses for --{} (those descend from {}): no dataset should have it",
+            quote(given),
+            hit.t.id,
+            hit.t.label,
+            f.option,
+            f.roots.join(" or ")
+        ));
     }
     ids.insert(hit.t.id.clone());
     let mut n_desc = 0;
@@ -1095,7 +1141,11 @@ fn elsewhere(onts: &Ontologies, facet: usize, given: &str) -> String {
         let opts: Vec<String> = FACETS
             .iter()
             .enumerate()
-            .filter(|(i, f)| *i != facet && f.ontologies.contains(&o.name.as_str()))
+            .filter(|(i, f)| {
+                *i != facet
+                    && f.ontologies.contains(&o.name.as_str())
+                    && in_branch(o, &t, f.roots).unwrap_or(true)
+            })
             .map(|(_, f)| format!("--{}", f.option))
             .collect();
         if opts.is_empty() {
