@@ -708,7 +708,7 @@ fn in_branch(o: &Ontology, t: &Term, roots: &[&str]) -> Result<bool> {
     for root in roots {
         let Some(r) = o.get(root) else { continue };
         known = true;
-        if r.id == t.id || o.descendants(&r)?.iter().any(|d| *d == t.id) {
+        if r.id == t.id || o.descendants(&r)?.contains(&t.id) {
             return Ok(true);
         }
     }
