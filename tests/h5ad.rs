@@ -559,21 +559,26 @@ fn keep_responses_writes_the_per_dataset_answers_only() {
     let keep2 = t.join("two");
     let csv =
         format!("collection_id,dataset_id\n{c},{d}\n{c},00000000-0000-4000-8000-00000000dead\n");
-    let o = run(
-        "cxg-h5ad",
-        &[
-            "--api-url",
-            &s.url,
-            "--per-dataset",
-            "--keep-responses",
-            keep2.to_str().unwrap(),
-        ],
-        Some(csv.as_bytes()),
-    );
+    let o = keep_run(&s.url, &keep2, &csv);
     o.code(1).stderr_has("not found (404)");
     let want = format!("collections/{c}/datasets/{d}.json");
     assert_eq!(files_below(&keep2), std::slice::from_ref(&want));
     assert_eq!(read(&keep2.join(&want)), read(&snap.join(&want)));
+}
+
+/// cxg-h5ad per dataset against `url`, keeping its answers in `dir`.
+fn keep_run(url: &str, dir: &Path, csv: &str) -> Out {
+    run(
+        "cxg-h5ad",
+        &[
+            "--api-url",
+            url,
+            "--per-dataset",
+            "--keep-responses",
+            dir.to_str().unwrap(),
+        ],
+        Some(csv.as_bytes()),
+    )
 }
 
 #[cfg(unix)]
@@ -591,17 +596,7 @@ fn keep_responses_refuses_a_folder_holding_a_planted_symlink() {
         let link = keep.join(planted);
         std::fs::create_dir_all(link.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink(&outside, &link).unwrap();
-        let o = run(
-            "cxg-h5ad",
-            &[
-                "--api-url",
-                &s.url,
-                "--per-dataset",
-                "--keep-responses",
-                keep.to_str().unwrap(),
-            ],
-            Some(csv.as_bytes()),
-        );
+        let o = keep_run(&s.url, &keep, &csv);
         // refused before any request: the folder must start empty (a link
         // planted while the run goes is refused as it is met: create_subdir)
         o.code(2).stderr_has("is not empty");

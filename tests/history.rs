@@ -472,6 +472,16 @@ fn snapshot_save_never_overwrites_and_leaves_nothing_on_bad_input() {
         .stderr_has("its own name");
 }
 
+/// Damage a stored object behind the store's back (it is read-only; root
+/// ignores that, others need the bit cleared).
+fn corrupt(obj: &Path) {
+    let mut perm = std::fs::metadata(obj).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(obj, perm).unwrap();
+    std::fs::write(obj, b"corrupt").unwrap();
+}
+
 fn snap_names(snaps: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(snaps)
         .unwrap()
@@ -513,11 +523,7 @@ fn editing_a_working_file_never_reaches_the_store_and_damage_is_repaired() {
         .unwrap()
         .unwrap()
         .path();
-    let mut perm = std::fs::metadata(&obj).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perm.set_readonly(false);
-    std::fs::set_permissions(&obj, perm).unwrap();
-    std::fs::write(&obj, b"corrupt").unwrap();
+    corrupt(&obj);
     run("cxg-snapshot", &["verify", &s], None)
         .code(1)
         .stderr_has(&obj.display().to_string())
@@ -809,11 +815,7 @@ fn saved_responses_are_stored_deduplicated_compared_listed_and_verified() {
         .stderr_has("verified 5 stored objects and 4 snapshots: 0 damaged");
     // a nested file damaged behind the store's back is named by verify
     let obj = std::fs::canonicalize(first.join(rel(c1, d1))).unwrap();
-    let mut perm = std::fs::metadata(&obj).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perm.set_readonly(false);
-    std::fs::set_permissions(&obj, perm).unwrap();
-    std::fs::write(&obj, b"corrupt").unwrap();
+    corrupt(&obj);
     run("cxg-snapshot", &["verify", &s], None)
         .code(1)
         .stderr_has(&first.join(rel(c1, d1)).display().to_string());
