@@ -311,15 +311,23 @@ fn an_interrupted_stage_leaves_no_temporary_file() {
         .arg(format!("BIN={}", bin_dir().display()))
         .arg(format!("DATA={}", data.display()))
         .arg(format!("API_URL={}", s.url))
-        .arg("SPLIT=sh -c 'head -c 100; sleep 60'")
+        // the stage says when it has written part of its output and is
+        // waiting (exec: the sleep is the stage, as a tool would be; a
+        // signal that came while `head` ran could leave the shell going on
+        // to a full 60 s sleep and a clean exit, and make would rename it)
+        .arg(format!(
+            "SPLIT=sh -c 'head -c 100; : > {}; exec sleep 60'",
+            t.join("ready").display()
+        ))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .process_group(0)
         .spawn()
         .expect("make");
     let tmp = data.join("collections.jsonl.tmp");
+    let ready = t.join("ready");
     let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !(tmp.exists() && std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0) > 0) {
+    while !(ready.exists() && std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0) > 0) {
         assert!(std::time::Instant::now() < until, "the stage never started");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
