@@ -29,6 +29,17 @@ fn index(s: &Server) -> Vec<u8> {
     o.stdout
 }
 
+/// `snap` served with its files (`--local-assets`) and these faults, and a
+/// fresh work folder holding the server's datasets index as index.json.
+fn serve_files(snap: &Path, faults: &[&str]) -> (Server, TempDir) {
+    let mut a = vec!["--local-assets"];
+    a.extend_from_slice(faults);
+    let s = Server::start(snap, &a);
+    let work = TempDir::new();
+    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    (s, work)
+}
+
 fn download(work: &Path, args: &[&str], stdin: Option<&[u8]>) -> Out {
     let mut c = Command::new(bin("cxg-download"));
     c.args(args).current_dir(work);
@@ -101,9 +112,7 @@ fn check_identical(snap: &Path, dir: &Path) {
 #[test]
 fn downloads_every_file_with_hashes_and_a_rerun_transfers_nothing() {
     let t = snapshot(&["--seed", "3", "--collections", "4", "--datasets", "12"]);
-    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let (s, work) = serve_files(&snap_dir(&t), &[]);
     let o = download(
         work.path(),
         &["--dir", "h5ad", "-j", "3", "index.json", "-o", "m.csv"],
@@ -269,9 +278,7 @@ fn an_interrupted_run_is_continued_and_only_the_rest_is_transferred() {
         "3000000",
     ]);
     // 2 MB/s: the first run is interrupted part-way
-    let s = Server::start(&snap_dir(&t), &["--local-assets", "--rate", "2000000"]);
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let (s, work) = serve_files(&snap_dir(&t), &["--rate", "2000000"]);
     let name = &asset_names(&snap_dir(&t))[0];
     let part = work.join(&format!("h5ad/{name}.part"));
     let mut child = Command::new(bin("cxg-download"))
@@ -325,10 +332,9 @@ fn an_interrupted_run_is_continued_and_only_the_rest_is_transferred() {
 #[test]
 fn bodies_cut_mid_way_recover_to_identical_files() {
     let t = snapshot(&["--seed", "9", "--collections", "3", "--datasets", "10"]);
-    let s = Server::start(
+    let (s, work) = serve_files(
         &snap_dir(&t),
         &[
-            "--local-assets",
             "--fail-match",
             "/assets/",
             "--fail-every",
@@ -336,8 +342,6 @@ fn bodies_cut_mid_way_recover_to_identical_files() {
             "--truncate",
         ],
     );
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
     let o = download(
         work.path(),
         &[
@@ -374,10 +378,9 @@ fn a_body_cut_on_every_attempt_fails_after_the_retries_and_keeps_the_part() {
         "--asset-bytes",
         "4000",
     ]);
-    let s = Server::start(
+    let (_s, work) = serve_files(
         &snap_dir(&t),
         &[
-            "--local-assets",
             "--fail-match",
             "/assets/",
             "--fail-every",
@@ -385,8 +388,6 @@ fn a_body_cut_on_every_attempt_fails_after_the_retries_and_keeps_the_part() {
             "--truncate",
         ],
     );
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
     let o = download(
         work.path(),
         &[
@@ -437,9 +438,7 @@ fn range_ignored_restarts_from_zero_and_a_changed_file_restarts_too() {
     let snap = snap_dir(&t);
     let name = asset_names(&snap)[0].clone();
     {
-        let s = Server::start(&snap, &["--local-assets", "--no-range"]);
-        let work = TempDir::new();
-        std::fs::write(work.join("index.json"), index(&s)).expect("write");
+        let (s, work) = serve_files(&snap, &["--no-range"]);
         fake_part(work.path(), &snap, &s, &name, 20_000, None);
         let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
         o.ok().stderr_has("ignored Range");
@@ -450,9 +449,7 @@ fn range_ignored_restarts_from_zero_and_a_changed_file_restarts_too() {
     }
     {
         // the file on the server changed since the partial download
-        let s = Server::start(&snap, &["--local-assets"]);
-        let work = TempDir::new();
-        std::fs::write(work.join("index.json"), index(&s)).expect("write");
+        let (s, work) = serve_files(&snap, &[]);
         fake_part(
             work.path(),
             &snap,
@@ -467,9 +464,7 @@ fn range_ignored_restarts_from_zero_and_a_changed_file_restarts_too() {
     }
     {
         // a plain resume: 206 from the part's length, status resumed
-        let s = Server::start(&snap, &["--local-assets"]);
-        let work = TempDir::new();
-        std::fs::write(work.join("index.json"), index(&s)).expect("write");
+        let (s, work) = serve_files(&snap, &[]);
         fake_part(work.path(), &snap, &s, &name, 20_000, None);
         let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
         o.ok();
@@ -598,9 +593,7 @@ fn not_enough_space_stops_before_any_transfer() {
         "--asset-bytes",
         "10000",
     ]);
-    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let (s, work) = serve_files(&snap_dir(&t), &[]);
     let mut c = Command::new(bin("cxg-download"));
     c.args(["--dir", "h5ad", "index.json", "-o", "m.csv"])
         .current_dir(work.path())
@@ -642,9 +635,7 @@ fn a_file_over_4_gib_resumes_near_its_end() {
     ]);
     let snap = snap_dir(&t);
     let name = asset_names(&snap)[0].clone();
-    let s = Server::start(&snap, &["--local-assets"]);
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let (s, work) = serve_files(&snap, &[]);
     let dir = work.join("h5ad");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let have = size - 100_000;
@@ -739,10 +730,9 @@ fn bad_input_is_exit_2() {
 #[test]
 fn a_file_host_failing_every_request_is_exit_3_and_one_failing_file_is_exit_1() {
     let t = snapshot(&["--collections", "2", "--datasets", "3"]);
-    let s = Server::start(
+    let (_s, work) = serve_files(
         &snap_dir(&t),
         &[
-            "--local-assets",
             "--fail-match",
             "/assets/",
             "--fail-every",
@@ -751,8 +741,6 @@ fn a_file_host_failing_every_request_is_exit_3_and_one_failing_file_is_exit_1() 
             "503",
         ],
     );
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
     let o = download(
         work.path(),
         &[
@@ -816,9 +804,7 @@ fn a_progress_bar_only_on_a_terminal() {
         "--asset-bytes",
         "400000",
     ]);
-    let s = Server::start(&snap_dir(&t), &["--local-assets", "--rate", "800000"]);
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let (_s, work) = serve_files(&snap_dir(&t), &["--rate", "800000"]);
     // not a terminal (the other tests): no bar, just the summary
     let o = download(work.path(), &["--dir", "plain", "index.json"], None);
     o.ok();
@@ -843,9 +829,7 @@ fn a_progress_bar_only_on_a_terminal() {
 #[test]
 fn symlinks_planted_in_the_folder_are_not_followed() {
     let t = snapshot(&["--collections", "1", "--datasets", "2"]);
-    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let (_s, work) = serve_files(&snap_dir(&t), &[]);
     let names = asset_names(&snap_dir(&t));
     let dir = work.join("h5ad");
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -940,12 +924,7 @@ fn a_transfer_longer_than_the_timeout_completes_while_bytes_flow() {
     ]);
     // 2.5 s of body at 100 kB/s, --timeout 1, and Range ignored: only an
     // idle timeout lets it complete (a whole-body cap restarts it forever)
-    let s = Server::start(
-        &snap_dir(&t),
-        &["--local-assets", "--rate", "100000", "--no-range"],
-    );
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let (s, work) = serve_files(&snap_dir(&t), &["--rate", "100000", "--no-range"]);
     let mut c = Command::new("timeout");
     c.arg("30")
         .arg(bin("cxg-download"))
@@ -1216,9 +1195,7 @@ fn cxg_gen_killed_leaves_no_staging_folder() {
 #[test]
 fn log_requests_records_each_transfer_for_provenance() {
     let t = snapshot(&["--seed", "8", "--collections", "2", "--datasets", "4"]);
-    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
+    let (s, work) = serve_files(&snap_dir(&t), &[]);
     let o = download(
         work.path(),
         &[
@@ -1332,10 +1309,9 @@ fn sizes_from_a_saved_index_need_no_size_requests() {
 #[test]
 fn retry_after_dates_are_honoured_and_numeric_options_are_bounded() {
     let t = snapshot(&["--collections", "1", "--datasets", "1"]);
-    let s = Server::start(
+    let (_s, work) = serve_files(
         &snap_dir(&t),
         &[
-            "--local-assets",
             "--fail-first",
             "1",
             "--fail-status",
@@ -1347,8 +1323,6 @@ fn retry_after_dates_are_honoured_and_numeric_options_are_bounded() {
             "/assets/",
         ],
     );
-    let work = TempDir::new();
-    std::fs::write(work.join("index.json"), index(&s)).expect("write");
     let o = download(
         work.path(),
         &["--dir", "h5ad", "--backoff-ms", "1", "index.json"],

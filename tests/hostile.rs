@@ -289,41 +289,11 @@ fn answers_that_are_not_the_record_asked_for_are_failures() {
     }
     let csv = csv_of(&snapshot());
     // every per-dataset answer about another dataset: the service is broken
-    let s = Server::start(
-        &snapshot(),
-        &[
-            "--fail-every",
-            "1",
-            "--fault",
-            "wrong-id",
-            "--fail-match",
-            "/datasets/",
-        ],
-    );
-    let o = run(
-        "cxg-h5ad",
-        &["--api-url", &s.url, "--per-dataset", "-j", "1"],
-        Some(&csv),
-    );
+    let (s, o) = per_dataset_with(&csv, &["--fail-every", "1", "--fault", "wrong-id"]);
     o.code(3).stderr_has("not what was asked for");
     assert!(s.requests().len() < 10, "it did not stop early");
     // some answers about another dataset: failed rows, not blank ones
-    let s = Server::start(
-        &snapshot(),
-        &[
-            "--fail-every",
-            "4",
-            "--fault",
-            "wrong-id",
-            "--fail-match",
-            "/datasets/",
-        ],
-    );
-    let o = run(
-        "cxg-h5ad",
-        &["--api-url", &s.url, "--per-dataset", "-j", "1"],
-        Some(&csv),
-    );
+    let (_s, o) = per_dataset_with(&csv, &["--fail-every", "4", "--fault", "wrong-id"]);
     o.code(1)
         .stderr_has("bad-response")
         .stderr_has("not the one asked for");
@@ -702,6 +672,20 @@ fn a_closed_stdin_is_an_error_not_an_empty_input() {
     o.code(2).stderr_has("stdin is closed");
 }
 
+/// cxg-h5ad, one dataset at a time, on `csv` against the sample snapshot
+/// served with these faults on its per-dataset answers.
+fn per_dataset_with(csv: &[u8], faults: &[&str]) -> (Server, Out) {
+    let mut a = faults.to_vec();
+    a.extend(["--fail-match", "/datasets/"]);
+    let s = Server::start(&snapshot(), &a);
+    let o = run(
+        "cxg-h5ad",
+        &["--api-url", &s.url, "--per-dataset", "-j", "1"],
+        Some(csv),
+    );
+    (s, o)
+}
+
 #[test]
 fn more_hostile_cases() {
     let t = TempDir::new();
@@ -719,22 +703,7 @@ fn more_hostile_cases() {
     o.code(2).stderr_has("recursion too deep");
     // an API refusing every request (403 for valid ids) is down, not 100 bad rows
     let csv = csv_of(&snapshot());
-    let s = Server::start(
-        &snapshot(),
-        &[
-            "--fail-every",
-            "1",
-            "--fail-status",
-            "403",
-            "--fail-match",
-            "/datasets/",
-        ],
-    );
-    let o = run(
-        "cxg-h5ad",
-        &["--api-url", &s.url, "--per-dataset", "-j", "1"],
-        Some(&csv),
-    );
+    let (s, o) = per_dataset_with(&csv, &["--fail-every", "1", "--fail-status", "403"]);
     o.code(3);
     assert!(s.requests().len() < 10, "{} requests", s.requests().len());
     // an empty index is not an index
