@@ -148,7 +148,8 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
     Ok(h.finish())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of a digest (or any bytes).
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -2,6 +2,7 @@
 //! MD5 that the server's ETag can be checked against when it has a form we
 //! know (a plain MD5, or an S3 multipart ETag of 8 MiB parts).
 
+use cxg_core::reqlog::hex;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 use std::io::Read;
@@ -42,10 +43,6 @@ pub fn etag_form(etag: Option<&str>, size: u64) -> EtagForm {
         }
     }
     EtagForm::Unknown
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Digests computed on one thread: SHA-256 and/or the MD5s the ETag form needs.

@@ -8,6 +8,7 @@
 //! form no client can check.
 
 use crate::Rng;
+use cxg_core::reqlog::hex;
 use cxg_core::{Error, Result};
 use md5::{Digest, Md5};
 use serde_json::Value;
@@ -131,10 +132,6 @@ pub fn write_asset(dir: &Path, seed: u64, name: &str, size: u64, sparse: bool) -
         }
     };
     std::fs::write(dir.join(format!("{name}.etag")), format!("{etag}\n")).map_err(err)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -297,7 +297,7 @@ impl Ontology {
                 let (idx, indexed, digest) = build(f, &mut file, &stamp, &index_path)?;
                 if hash {
                     // the bytes indexed are the bytes named
-                    sha = Some(hex(&digest));
+                    sha = Some(cxg_core::reqlog::hex(&digest));
                 }
                 (idx, indexed)
             }
@@ -475,10 +475,6 @@ fn build(
             digest,
         ),
     })
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Write the index at `path` (atomically, flushed to disk; its folder,
