@@ -2,6 +2,7 @@
 //! epilogue (examples, common options, exit codes) and the function that
 //! turns a run's result into an exit status.
 
+use crate::ctx::Ctx;
 use crate::error::{Exit, Outcome, Result, EXIT_CODES};
 use std::io::Write;
 use std::sync::OnceLock;
@@ -57,17 +58,31 @@ pub struct PrettyArgs {
     pub pretty: bool,
 }
 
-/// Run a tool's `run(args, &mut Ctx)` in the context of a real run: `-o`
-/// (`output`) is checked before anything else, and the exit status comes
-/// from the records the tool failed (see [`crate::ctx::Ctx`]).
-pub fn main_ctx(
-    name: &'static str,
-    output: Option<std::path::PathBuf>,
-    run: impl FnOnce(&mut crate::ctx::Ctx) -> Result<()>,
-) -> ! {
+/// The parsed arguments of a tool that runs in a [`Ctx`]: where its main
+/// output goes (`-o FILE`; `None` is stdout).
+pub trait ToolArgs: clap::Parser {
+    fn output(&self) -> Option<&std::path::Path>;
+}
+
+/// A tool's whole `main.rs`: `cxg_core::main!(cxg_split);` runs
+/// `cxg_split::run(Args, &mut Ctx)` as a real run (see [`run_main`]).
+#[macro_export]
+macro_rules! main {
+    ($tool:ident) => {
+        fn main() {
+            $crate::cli::run_main(env!("CARGO_PKG_NAME"), $tool::run)
+        }
+    };
+}
+
+/// Parse the arguments, check `-o` before anything else, run the tool in
+/// the context of a real run, and exit with the status its records earned
+/// (see [`Ctx`]).
+pub fn run_main<A: ToolArgs>(name: &'static str, run: fn(A, &mut Ctx) -> Result<()>) -> ! {
     main_with(name, || {
-        let mut ctx = crate::ctx::Ctx::new(output.as_deref())?;
-        run(&mut ctx)?;
+        let args = A::parse();
+        let mut ctx = Ctx::new(args.output())?;
+        run(args, &mut ctx)?;
         ctx.finish()
     })
 }

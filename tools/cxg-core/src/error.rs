@@ -24,7 +24,9 @@ Exit status:
   0  success: every record was processed
   1  completed, but some records could not be processed (each named on stderr)
   2  bad usage or bad input (file, JSON, CSV, expression, unsafe name)
-  3  the API or the network failed (after retries)";
+  3  the API or the network failed (after retries)
+  129, 130, 143  stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM: every temporary file
+                 the tool made was removed first";
 
 /// How a run that did not fail outright ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,4 +96,24 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+/// The place an error happened, put before its message, so that a `?`
+/// keeps the file, record or option it concerns:
+/// `File::open(p).at(format_args!("cannot open '{}'", p.display()))?`.
+///
+/// A library error (I/O, CSV, JSON) becomes bad input (exit 2) reading
+/// `place: error`; an [`Error`] keeps its exit status and gains the place.
+pub trait At<T> {
+    fn at(self, place: impl fmt::Display) -> Result<T>;
+}
+
+impl<T, E: std::error::Error> At<T> for std::result::Result<T, E> {
+    fn at(self, place: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Error::input(format!("{place}: {e}")))
+    }
+}
+
+impl<T> At<T> for Result<T> {
+    fn at(self, place: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| e.context(place))
+    }
+}

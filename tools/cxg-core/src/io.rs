@@ -492,10 +492,15 @@ pub fn check_stdout() -> Result<()> {
 pub struct LazyFile {
     dest: PathBuf,
     file: Option<AtomicFile>,
+    /// Committed by [`Output::finish`]: never created again.
+    done: bool,
 }
 
 impl LazyFile {
     fn get(&mut self) -> io::Result<&mut AtomicFile> {
+        if self.done {
+            return Err(io::Error::other("the output was already committed"));
+        }
         if self.file.is_none() {
             let f = AtomicFile::create(&self.dest).map_err(|e| io::Error::other(e.msg))?;
             self.file = Some(f);
@@ -513,7 +518,7 @@ pub enum Output {
     File(LazyFile),
     Direct(String, BufWriter<File>),
     /// In memory, for in-process tests (see [`crate::ctx::Ctx::memory`]).
-    Memory(std::sync::Arc<Mutex<Vec<u8>>>),
+    Memory(Vec<u8>),
 }
 
 impl Output {
@@ -522,7 +527,11 @@ impl Output {
     pub fn open(path: Option<&Path>) -> Result<Output> {
         match path {
             Some(p) if p.as_os_str() != "-" => match plan_output(p)? {
-                Target::Replace(dest) => Ok(Output::File(LazyFile { dest, file: None })),
+                Target::Replace(dest) => Ok(Output::File(LazyFile {
+                    dest,
+                    file: None,
+                    done: false,
+                })),
                 Target::Stdout => Self::open(None),
                 Target::Stderr => {
                     use std::os::fd::AsFd;
@@ -564,20 +573,29 @@ impl Output {
         }
     }
 
+    /// The error for a failed write to this output (a closed pipe is
+    /// recognised, so that the tool ends quietly).
+    pub fn error(&self, e: io::Error) -> Error {
+        Error::write(&self.name(), e)
+    }
+
     /// Flush stdout, or commit the file into place (created empty when
-    /// nothing was written).
-    pub fn finish(self) -> Result<()> {
+    /// nothing was written). Writes after this go nowhere and fail.
+    pub fn finish(&mut self) -> Result<()> {
         match self {
-            Output::Stdout(mut w) => w.flush().map_err(|e| Error::write("stdout", e)),
-            Output::File(mut f) => {
+            Output::Stdout(w) => w.flush().map_err(|e| Error::write("stdout", e)),
+            Output::File(f) => {
                 let name = format!("'{}'", f.dest.display());
                 f.get().map_err(|e| Error::write(&name, e))?;
                 match f.file.take() {
-                    Some(file) => file.commit(),
+                    Some(file) => {
+                        f.done = true;
+                        file.commit()
+                    }
                     None => Ok(()),
                 }
             }
-            Output::Direct(name, mut w) => w.flush().map_err(|e| Error::write(&name, e)),
+            Output::Direct(name, w) => w.flush().map_err(|e| Error::write(name, e)),
             Output::Memory(_) => Ok(()),
         }
     }
@@ -590,9 +608,7 @@ impl Write for Output {
             Output::File(f) => f.get()?.write(buf),
             Output::Direct(_, w) => w.write(buf),
             Output::Memory(m) => {
-                m.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend_from_slice(buf);
+                m.extend_from_slice(buf);
                 Ok(buf.len())
             }
         }
@@ -603,9 +619,7 @@ impl Write for Output {
             Output::File(f) => f.get()?.write_all(buf),
             Output::Direct(_, w) => w.write_all(buf),
             Output::Memory(m) => {
-                m.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend_from_slice(buf);
+                m.extend_from_slice(buf);
                 Ok(())
             }
         }
@@ -719,7 +733,7 @@ mod tests {
         let e = Output::open(Some(&d)).err().unwrap();
         assert!(e.msg.contains("is a folder"), "{}", e.msg);
         let dest = d.join("out.csv");
-        let out = Output::open(Some(&dest)).unwrap();
+        let mut out = Output::open(Some(&dest)).unwrap();
         assert_eq!(
             std::fs::read_dir(&d).unwrap().count(),
             0,

@@ -1,23 +1,18 @@
-//! Plumbing shared by every cxg tool: exit codes and errors, input and
-//! atomic output, the streaming JSON reader and jq-compatible writer, the
-//! HTTP client with its retry policy, the jq expression engine, and the
-//! small checks (UUIDs, safe file names) that guard paths and URLs.
+//! Plumbing shared by every cxg tool: exit codes and errors, the command
+//! line's common parts, the run context, input and atomic output, ordered
+//! parallel work, digests and timestamps, and the safe-name rule.
 //!
-//! The core holds no tool's domain logic.
+//! The core holds no tool's domain logic, no JSON and no network: those
+//! are `cxg-json`, `cxg-http` and `cxg-catalog`.
 
 pub mod cli;
 pub mod ctx;
+pub mod digest;
 pub mod error;
-pub mod http;
-pub mod ids;
 pub mod io;
-pub mod jq;
-pub mod json;
-pub mod names;
 pub mod par;
-pub mod raw;
-pub mod reqlog;
-pub mod snapshots;
+pub mod paths;
+pub mod time;
 
 pub use ctx::Ctx;
-pub use error::{Error, Exit, Outcome, Result};
+pub use error::{At, Error, Exit, Outcome, Result};

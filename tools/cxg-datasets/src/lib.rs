@@ -3,11 +3,11 @@
 
 use clap::Parser;
 use cxg_core::io::{write_file_atomic, Input};
-use cxg_core::jq::Program;
-use cxg_core::json::{to_jq, JsonStream};
-use cxg_core::names::{safe, Written};
-use cxg_core::raw::{as_str, elements, emit, kind, members, object, Member};
 use cxg_core::{cli::warn, Error, Outcome, Result};
+use cxg_json::jq::Program;
+use cxg_json::names::{safe, Written};
+use cxg_json::raw::{as_str, elements, emit, kind, members, object, Member};
+use cxg_json::stream::{to_jq, JsonStream};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -58,6 +58,12 @@ pub struct Args {
     pub json: cxg_core::cli::PrettyArgs,
     #[command(flatten)]
     pub out: cxg_core::cli::OutputArgs,
+}
+
+impl cxg_core::cli::ToolArgs for Args {
+    fn output(&self) -> Option<&std::path::Path> {
+        self.out.output.as_deref()
+    }
 }
 
 /// How messages name a collection: by its id when it has one.
@@ -176,7 +182,7 @@ fn dataset_line(d: &[Member<'_>], full: Option<&[Member<'_>]>, col_json: &[u8], 
 /// called, and records that could not be processed set the exit status.
 pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
     let outcome = run_in(args, ctx)?;
-    ctx.add_outcome(outcome);
+    ctx.diag.add_outcome(outcome);
     Ok(())
 }
 
@@ -192,7 +198,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     };
     let input = ctx.input(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
-    let mut out = ctx.take_out();
+    let out = &mut ctx.out;
     let oname = out.name();
     let mut written = Written::default();
     let mut fails = Failures::default();
@@ -271,7 +277,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
                 match p.is_truthy(v) {
                     Ok(true) => {}
                     Ok(false) => continue,
-                    Err(e) if cxg_core::jq::is_recursion_error(&e) => {
+                    Err(e) if cxg_json::jq::is_recursion_error(&e) => {
                         // the expression's fault, not the record's
                         return Err(Error::input(format!(
                             "--where '{}': {e}",
@@ -355,7 +361,6 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             plural(seen)
         ));
     }
-    ctx.put_out(out);
     Ok(Outcome::of_failures(fails.total))
 }
 

@@ -10,12 +10,12 @@
 //! with the number of datasets, not with the bytes of the input.
 
 use clap::{Parser, ValueEnum};
+use cxg_catalog::ids::is_uuid;
 use cxg_core::cli::warn;
-use cxg_core::http::{Client, HttpArgs};
-use cxg_core::ids::is_uuid;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input};
-use cxg_core::json::{type_name, write_compact, JsonStream};
 use cxg_core::{Error, Exit, Outcome, Result};
+use cxg_http::{Client, HttpArgs};
+use cxg_json::stream::{type_name, write_compact, JsonStream};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -98,6 +98,12 @@ pub struct Args {
     pub out: cxg_core::cli::OutputArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+impl cxg_core::cli::ToolArgs for Args {
+    fn output(&self) -> Option<&std::path::Path> {
+        self.out.output.as_deref()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -630,7 +636,7 @@ fn load(path: &Path, int: &mut Interner) -> Result<Side> {
         ..Side::default()
     };
     if path.is_dir() {
-        let Some(index) = cxg_core::snapshots::datasets_file(path) else {
+        let Some(index) = cxg_catalog::snapshots::datasets_file(path) else {
             return Err(Error::input(format!(
                 "'{}' is a folder without datasets_index.json or datasets.json \
                  (expected a snapshot folder)",
@@ -1076,7 +1082,7 @@ fn summary(old: &Side, new: &Side, recs: &[Record], unchanged: usize) {
 
 fn sides(args: &Args) -> Result<(PathBuf, PathBuf)> {
     if let Some(dir) = &args.newest {
-        let list = cxg_core::snapshots::list(dir)?;
+        let list = cxg_catalog::snapshots::list(dir)?;
         return match list.as_slice() {
             [.., a, b] => Ok((a.clone(), b.clone())),
             _ => Err(Error::new(
@@ -1106,13 +1112,13 @@ fn sides(args: &Args) -> Result<(PathBuf, PathBuf)> {
 /// called, and records that could not be processed set the exit status.
 pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
     let outcome = run_in(args, ctx)?;
-    ctx.add_outcome(outcome);
+    ctx.diag.add_outcome(outcome);
     Ok(())
 }
 
 fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let (a, b) = sides(&args)?;
-    let mut out = ctx.take_out();
+    let mut out = &mut ctx.out;
     // the two sides are read at once (each with its own term table), then
     // NEW's term ids are renumbered into OLD's table
     let (ra, rb) = std::thread::scope(|sc| {
@@ -1179,7 +1185,6 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             csv_finish(w, &name)?;
         }
     }
-    ctx.put_out(out);
     let differences = shown.iter().any(|r| r.change != Change::Unchanged);
     if failed > 0 {
         return Ok(Outcome::Partial(failed));

@@ -31,7 +31,7 @@ pub struct Net {
     pub requests: AtomicU64,
     pub progress: Option<indicatif::ProgressBar>,
     /// --log-requests: one line per transfer (after its retries)
-    pub log: Option<cxg_core::reqlog::RequestLog>,
+    pub log: Option<cxg_http::log::RequestLog>,
 }
 
 /// One file to get.
@@ -461,7 +461,7 @@ impl Transfer {
         let d = self.run_inner(net, job, dest);
         if let (Some(log), true) = (&net.log, self.attempts > 0) {
             let ok = d.status != Status::Failed;
-            log.record(&cxg_core::reqlog::Request {
+            log.record(&cxg_http::log::Request {
                 method: "GET",
                 url: &job.url,
                 status: self.last_status,
@@ -555,7 +555,7 @@ impl Transfer {
                         );
                     }
                     let wait = wait.unwrap_or_else(|| {
-                        cxg_core::http::backoff_wait(net.backoff, idle, cxg_core::http::jitter())
+                        cxg_http::backoff_wait(net.backoff, idle, cxg_http::jitter())
                     });
                     warn(format_args!(
                         "{}: {msg}; retry {idle} of {} in {:.1} s",
@@ -758,7 +758,7 @@ impl Transfer {
                 service: false,
             },
             s if s == 429 || s >= 500 => {
-                use cxg_core::http::{retry_after, RetryAfter};
+                use cxg_http::{retry_after, RetryAfter};
                 let ra = header(&resp, "retry-after")
                     .map(|v| retry_after(&v, std::time::SystemTime::now()));
                 match ra {

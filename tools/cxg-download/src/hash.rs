@@ -2,7 +2,7 @@
 //! MD5 that the server's ETag can be checked against when it has a form we
 //! know (a plain MD5, or an S3 multipart ETag of 8 MiB parts).
 
-use cxg_core::reqlog::hex;
+use cxg_core::digest::hex;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 use std::io::Read;

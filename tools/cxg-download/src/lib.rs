@@ -12,9 +12,9 @@ pub mod hash;
 
 use clap::Parser;
 use cxg_core::cli::warn;
-use cxg_core::io::{csv_finish, csv_write_error, csv_writer, AtomicFile, Input, Output};
-use cxg_core::json::JsonStream;
+use cxg_core::io::{csv_finish, csv_write_error, csv_writer, AtomicFile, Input};
 use cxg_core::{Error, Outcome, Result};
+use cxg_json::stream::JsonStream;
 use fetch::{Done, Job, Known, Net, Status};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -140,6 +140,12 @@ pub struct Args {
     pub log_requests: Option<PathBuf>,
 }
 
+impl cxg_core::cli::ToolArgs for Args {
+    fn output(&self) -> Option<&std::path::Path> {
+        self.out.output.as_deref()
+    }
+}
+
 /// Manifest (and failures file) columns.
 pub const COLUMNS: [&str; 10] = [
     "dataset_id",
@@ -178,7 +184,7 @@ pub fn file_name(url: &str) -> std::result::Result<String, String> {
     }
     let name = uri.path().rsplit('/').next().unwrap_or_default();
     match name.strip_suffix(".h5ad") {
-        Some(stem) if cxg_core::ids::is_uuid(stem) => Ok(name.to_string()),
+        Some(stem) if cxg_catalog::ids::is_uuid(stem) => Ok(name.to_string()),
         _ => Err(format!(
             "the file name of '{url}' is not <uuid>.h5ad; nothing written"
         )),
@@ -426,19 +432,19 @@ fn plan(dir: &Path, job: &Job) -> Plan {
 /// called, and records that could not be processed set the exit status.
 pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
     let outcome = run_in(args, ctx)?;
-    ctx.add_outcome(outcome);
+    ctx.diag.add_outcome(outcome);
     Ok(())
 }
 
 fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let started = Instant::now();
-    // -o and --failures are checked before any work (created at the end)
-    let out = ctx.take_out();
+    // -o (checked by the context) and --failures are checked before any
+    // work (created at the end)
     if let Some(f) = &args.failures {
         cxg_core::io::plan_output(f)?;
     }
     let log = match &args.log_requests {
-        Some(p) => Some(cxg_core::reqlog::RequestLog::open(p)?),
+        Some(p) => Some(cxg_http::log::RequestLog::open(p)?),
         None => None,
     };
     let input = ctx.input(args.file.as_deref())?;
@@ -565,7 +571,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             });
         }
         // rows that cannot be processed are named, and the status says so
-        let bad = write_outputs(ctx, out, &args, &rows, &slot, &results, true)?;
+        let bad = write_outputs(ctx, &args, &rows, &slot, &results, true)?;
         return Ok(Outcome::of_failures(bad));
     }
     if !jobs.is_empty() {
@@ -625,7 +631,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     {
         // The manifest of what was done (files present, rows failed) is
         // still written, and --failures, before the exit 3.
-        write_outputs(ctx, out, &args, &rows, &slot, &results, false)?;
+        write_outputs(ctx, &args, &rows, &slot, &results, false)?;
         ctx.finish()?;
         let down = net.down.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if !down.is_empty() {
@@ -645,7 +651,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             tried.len()
         )));
     }
-    let failed = write_outputs(ctx, out, &args, &rows, &slot, &results, false)?;
+    let failed = write_outputs(ctx, &args, &rows, &slot, &results, false)?;
     if !args.quiet {
         let count = |s: Status| results.iter().filter(|d| d.status == s).count();
         let secs = started.elapsed().as_secs_f64();
@@ -755,7 +761,7 @@ fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
         .timeout_per_read(Some(Duration::from_secs(args.timeout.max(1))))
         .max_idle_connections_per_host(usize::from(args.jobs).max(2))
         .max_idle_connections(usize::from(args.jobs).max(2) * 2);
-    if !jobs.is_empty() && jobs.iter().all(|j| cxg_core::http::is_loopback(&j.url)) {
+    if !jobs.is_empty() && jobs.iter().all(|j| cxg_http::is_loopback(&j.url)) {
         // never send loopback traffic through a proxy from the environment
         cfg = cfg.proxy(None);
     }
@@ -766,15 +772,14 @@ fn build_agent(args: &Args, jobs: &[Job]) -> ureq::Agent {
 /// failed row on stderr. Returns the number of failed rows.
 fn write_outputs(
     ctx: &mut cxg_core::Ctx,
-    out: Output,
     args: &Args,
     rows: &[Row],
     slot: &[std::result::Result<usize, String>],
     results: &[Done],
     dry: bool,
 ) -> Result<usize> {
-    let oname = out.name();
-    let mut w = csv_writer(out);
+    let oname = ctx.out.name();
+    let mut w = csv_writer(&mut ctx.out);
     let werr = |e| csv_write_error(&oname, e);
     w.write_record(COLUMNS).map_err(werr)?;
     let mut failed_rows: Vec<Vec<String>> = Vec::new();
@@ -817,7 +822,7 @@ fn write_outputs(
         }
         w.write_record(&cells).map_err(werr)?;
     }
-    let out = csv_finish(w, &oname)?;
+    csv_finish(w, &oname)?;
     if let Some(p) = &args.failures {
         let fname = format!("'{}'", p.display());
         let mut fw = csv_writer(AtomicFile::create(p)?);
@@ -828,7 +833,6 @@ fn write_outputs(
         }
         csv_finish(fw, &fname)?.commit()?;
     }
-    ctx.put_out(out);
     Ok(failed_rows.len())
 }
 

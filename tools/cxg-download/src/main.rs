@@ -1,7 +1,1 @@
-use clap::Parser;
-
-fn main() {
-    let args = cxg_download::Args::parse();
-    let output = args.out.output.clone();
-    cxg_core::cli::main_ctx("cxg-download", output, |ctx| cxg_download::run(args, ctx))
-}
+cxg_core::main!(cxg_download);

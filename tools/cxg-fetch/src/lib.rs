@@ -3,13 +3,13 @@
 //! was checked to be complete and of the expected shape.
 
 use clap::{Parser, Subcommand};
+use cxg_catalog::ids::{id_in, IdKind};
 use cxg_core::cli::{OutputArgs, PrettyArgs};
-use cxg_core::http::{Client, HttpArgs};
-use cxg_core::ids::{id_in, IdKind};
-use cxg_core::json::{check_shape, minify, write_pretty, JsonStream};
 use cxg_core::Ctx;
 use cxg_core::{Error, Result};
-use std::io::{BufRead, BufReader, Read};
+use cxg_http::{Client, HttpArgs};
+use cxg_json::stream::{check_shape, minify, write_pretty, JsonStream};
+use std::io::{BufRead, BufReader, Read, Write};
 
 const EXAMPLES: &str = "\
   # every public collection (the default command)
@@ -38,6 +38,12 @@ pub struct Args {
     pub json: PrettyArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+impl cxg_core::cli::ToolArgs for Args {
+    fn output(&self) -> Option<&std::path::Path> {
+        self.out.output.as_deref()
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,14 +93,14 @@ fn write_json(ctx: &mut Ctx, body: &[u8], pretty: bool) -> Result<()> {
     let r = if pretty {
         let v: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| Error::api(format!("cannot re-read the response: {e}")))?;
-        write_pretty(ctx.out(), &v)
+        write_pretty(&mut ctx.out, &v)
     } else {
         let mut buf = Vec::with_capacity(body.len() + 1);
         minify(body, &mut buf);
-        ctx.out().write_all(&buf)
+        ctx.out.write_all(&buf)
     };
-    r.and_then(|()| ctx.out().write_all(b"\n"))
-        .map_err(|e| ctx.write_error(e))
+    r.and_then(|()| ctx.out.write_all(b"\n"))
+        .map_err(|e| ctx.out.error(e))
 }
 
 /// Collection ids from stdin: JSON objects with `collection_id`, or one
@@ -236,17 +242,18 @@ fn fetch_collections(
                     }
                 }
             }
-            Ok::<_, cxg_core::http::HttpError>(checked.map(|_| body))
+            Ok::<_, cxg_http::HttpError>(checked.map(|_| body))
         },
         |k, r| match r {
             Ok(Ok(body)) => write_json(ctx, &body, pretty),
             Ok(Err(msg)) => {
-                ctx.fail(format_args!("collection {}: {msg}", ids[k].0));
+                ctx.diag
+                    .fail(format_args!("collection {}: {msg}", ids[k].0));
                 Ok(())
             }
             Err(e) if e.service => Err(e.into_error()),
             Err(e) => {
-                ctx.fail(format_args!("collection {}: {e}", ids[k].0));
+                ctx.diag.fail(format_args!("collection {}: {e}", ids[k].0));
                 Ok(())
             }
         },
@@ -264,7 +271,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         Command::Collection { jobs, .. } => usize::from(*jobs),
         _ => 1,
     };
-    let client = Client::new(&args.http, jobs)?.with_notify(ctx.warner());
+    let client = Client::new(&args.http, jobs)?.with_notify(ctx.diag.clone());
     match command {
         Command::Collections { visibility } => {
             if !query_value(&visibility) {

@@ -1,7 +1,1 @@
-use clap::Parser;
-
-fn main() {
-    let args = cxg_fetch::Args::parse();
-    let output = args.out.output.clone();
-    cxg_core::cli::main_ctx("cxg-fetch", output, |ctx| cxg_fetch::run(args, ctx))
-}
+cxg_core::main!(cxg_fetch);

@@ -8,7 +8,7 @@
 //! form no client can check.
 
 use crate::Rng;
-use cxg_core::reqlog::hex;
+use cxg_core::digest::hex;
 use cxg_core::{Error, Result};
 use md5::{Digest, Md5};
 use serde_json::Value;

@@ -10,7 +10,7 @@ pub mod assets;
 
 use clap::Parser;
 use cxg_core::io::write_file_atomic;
-use cxg_core::reqlog::civil_date;
+use cxg_core::time::civil_date;
 use cxg_core::{cli::warn, Error, Outcome, Result};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -752,7 +752,7 @@ fn assemble(args: &Args, rng: &mut Rng, cols: Vec<Collection>) -> Snapshot {
 fn to_bytes(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
-    let _ = cxg_core::json::write_compact(&mut out, v);
+    let _ = cxg_json::stream::write_compact(&mut out, v);
     out
 }
 
@@ -951,7 +951,7 @@ mod tests {
     fn uuids_and_timestamps() {
         let mut r = Rng::new(1);
         for _ in 0..100 {
-            assert!(cxg_core::ids::is_uuid(&r.uuid()));
+            assert!(cxg_catalog::ids::is_uuid(&r.uuid()));
         }
         assert_eq!(timestamp(T0 + 3661, 5), "2019-01-01T01:01:01.000005+00:00");
     }

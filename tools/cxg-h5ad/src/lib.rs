@@ -5,14 +5,14 @@
 //! could not be completed is named on stderr and the exit status says so.
 
 use clap::Parser;
+use cxg_catalog::ids::is_uuid;
 use cxg_core::cli::OutputArgs;
-use cxg_core::http::{Client, HttpArgs};
-use cxg_core::ids::is_uuid;
 use cxg_core::io::{
     create_subdir, csv_finish, csv_write_error, csv_writer, write_file_atomic, Input, Output,
 };
-use cxg_core::json::JsonStream;
 use cxg_core::{Ctx, Error, Result};
+use cxg_http::{Client, HttpArgs};
+use cxg_json::stream::JsonStream;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -78,6 +78,12 @@ pub struct Args {
     pub out: OutputArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+impl cxg_core::cli::ToolArgs for Args {
+    fn output(&self) -> Option<&std::path::Path> {
+        self.out.output.as_deref()
+    }
 }
 
 fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
@@ -157,7 +163,7 @@ fn load_index(ctx: &Ctx, name: &str, r: impl std::io::Read) -> Result<HashMap<St
         repeated.sort();
         repeated.dedup();
         let shown: Vec<&str> = repeated.iter().take(10).map(String::as_str).collect();
-        ctx.warn(format_args!(
+        ctx.diag.warn(format_args!(
             "{name}: {} dataset_id{} appear more than once; the last entry of each is used: {}{}",
             repeated.len(),
             if repeated.len() == 1 { "" } else { "s" },
@@ -461,8 +467,8 @@ fn write_rows(t: &Table, results: &[Lookup], extra: bool, ctx: &mut Ctx) -> Resu
             }
         })
         .collect();
-    let oname = ctx.out_name().to_string();
-    let mut w = csv_writer(ctx.take_out());
+    let oname = ctx.out.name();
+    let mut w = csv_writer(&mut ctx.out);
     let werr = |e| csv_write_error(&oname, e);
     w.write_record(&out_header).map_err(werr)?;
     let mut failures = Vec::new();
@@ -484,7 +490,7 @@ fn write_rows(t: &Table, results: &[Lookup], extra: bool, ctx: &mut Ctx) -> Resu
             Lookup::Failed(f) => {
                 let did = t.cell(r, t.di);
                 let cid = t.ci.map(|ci| t.cell(r, ci)).unwrap_or_default();
-                ctx.fail(format_args!(
+                ctx.diag.fail(format_args!(
                     "dataset {did} (collection {}): {} ({})",
                     if cid.is_empty() { "?" } else { &cid },
                     f.reason,
@@ -499,7 +505,7 @@ fn write_rows(t: &Table, results: &[Lookup], extra: bool, ctx: &mut Ctx) -> Resu
         }
         w.write_record(&cells).map_err(werr)?;
     }
-    ctx.put_out(csv_finish(w, &oname)?);
+    csv_finish(w, &oname)?;
     Ok(failures)
 }
 
@@ -555,7 +561,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let input = ctx.input(args.file.as_deref())?;
     let table = read_table(input, args.delimiter)?;
     let jobs = usize::from(args.jobs);
-    let client = Client::new(&args.http, jobs)?.with_notify(ctx.warner());
+    let client = Client::new(&args.http, jobs)?.with_notify(ctx.diag.clone());
     let started = Instant::now();
     let index = read_index(&args, &client, ctx)?;
     let (results, from_index) = look_up(
@@ -575,7 +581,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
             .iter()
             .filter(|l| matches!(l, Lookup::Found(i) if !i.h5ad_url.is_empty()))
             .count();
-        ctx.warn(format_args!(
+        ctx.diag.warn(format_args!(
             "{n} rows ({with_url} with an H5AD url): {from_index} from the index, {} per dataset, {} failed; {} HTTP requests in {:.2} s",
             n - from_index,
             failures.len(),

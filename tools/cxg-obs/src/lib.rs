@@ -12,11 +12,11 @@ pub mod h5ad;
 pub mod lzf;
 
 use clap::Parser;
+use cxg_catalog::ids::is_uuid;
 use cxg_core::cli::warn;
-use cxg_core::ids::is_uuid;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Input};
-use cxg_core::json::JsonStream;
 use cxg_core::{Error, Outcome, Result};
+use cxg_json::stream::JsonStream;
 use h5ad::{Summary, FACETS};
 use serde_json::{json, Map, Value};
 use std::cell::Cell;
@@ -73,6 +73,12 @@ pub struct Args {
     pub quiet: bool,
     #[command(flatten)]
     pub out: cxg_core::cli::OutputArgs,
+}
+
+impl cxg_core::cli::ToolArgs for Args {
+    fn output(&self) -> Option<&std::path::Path> {
+        self.out.output.as_deref()
+    }
 }
 
 /// One file to summarise.
@@ -360,7 +366,7 @@ fn read_all(input: Input) -> Result<String> {
 /// called, and records that could not be processed set the exit status.
 pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
     let outcome = run_in(args, ctx)?;
-    ctx.add_outcome(outcome);
+    ctx.diag.add_outcome(outcome);
     Ok(())
 }
 
@@ -370,8 +376,8 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     }
     install_panic_hook();
     // -o is checked before any work
-    let mut out = ctx.take_out();
     let input = ctx.input(args.file.as_deref())?;
+    let mut out = &mut ctx.out;
     let name = input.name.clone();
     let text = read_all(input)?;
     let jobs = parse_input(&name, &text, args.base.as_deref())?;
@@ -415,7 +421,6 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             },
         )?;
     }
-    ctx.put_out(out);
     if !args.quiet {
         let n = jobs.jobs.len();
         warn(format_args!(
@@ -445,9 +450,9 @@ fn note(job: &Job, r: &std::result::Result<Summary, String>, failed: &mut usize,
 pub const JOINED: [&str; 3] = ["normal_cell_count", "primary_cell_count", "donor_count"];
 
 fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
-    let out = ctx.take_out();
-    // the records, by dataset_version_id and by dataset_id
     let input = ctx.input(args.file.as_deref())?;
+    let out = &mut ctx.out;
+    // the records, by dataset_version_id and by dataset_id
     let jname = input.name.clone();
     let mut stream = JsonStream::new(&jname, input.reader);
     let mut records: Vec<Value> = Vec::new();
@@ -578,7 +583,7 @@ fn join(args: &Args, csv_path: &Path, ctx: &mut cxg_core::Ctx) -> Result<Outcome
         }
         w.write_record(&cells).map_err(werr)?;
     }
-    ctx.put_out(csv_finish(w, &oname)?);
+    csv_finish(w, &oname)?;
     if mismatched > 10 {
         warn(format_args!(
             "{cname}: {mismatched} rows in all have a record of another version only (the first 10 named above)"

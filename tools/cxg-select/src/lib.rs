@@ -9,8 +9,8 @@ mod records;
 mod suggest;
 
 use clap::Parser;
-use cxg_core::jq::{parse_val, Program};
 use cxg_core::{cli::warn, Error, Outcome, Result};
+use cxg_json::jq::{parse_val, Program};
 use ontology::{Indexed, Ontology, Term};
 use records::Records;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
@@ -398,6 +398,12 @@ pub struct Args {
     pub index_dir: Option<PathBuf>,
     #[command(flatten)]
     pub out: cxg_core::cli::OutputArgs,
+}
+
+impl cxg_core::cli::ToolArgs for Args {
+    fn output(&self) -> Option<&std::path::Path> {
+        self.out.output.as_deref()
+    }
 }
 
 impl Args {
@@ -1228,7 +1234,7 @@ fn matches(sel: &Sel, kind: Kind, e: &Entry) -> bool {
 /// called, and records that could not be processed set the exit status.
 pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
     let outcome = run_in(args, ctx)?;
-    ctx.add_outcome(outcome);
+    ctx.diag.add_outcome(outcome);
     Ok(())
 }
 
@@ -1349,7 +1355,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
 
     let input = ctx.input(args.file.as_deref())?;
     let mut src = Records::open(input.name.clone(), input.reader)?;
-    let mut out = ctx.take_out();
+    let mut out = &mut ctx.out;
     let oname = out.name();
     // Held back while a value must still be confirmed in the data, so that
     // a misspelt value ends the run before anything is written: in an
@@ -1671,7 +1677,6 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         ));
     }
     warn(format_args!("{n_in} records in, {n_out} out"));
-    ctx.put_out(out);
     Ok(Outcome::of_failures(failed))
 }
 

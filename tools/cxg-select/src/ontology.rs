@@ -273,7 +273,7 @@ impl Ontology {
             None => dir.join(INDEX_DIR).join(format!("{file_name}.idx")),
         };
         let mut sha = if hash {
-            let mut h = cxg_core::reqlog::Hasher::new();
+            let mut h = cxg_core::digest::Hasher::new();
             let mut buf = vec![0u8; 1 << 16];
             loop {
                 let n = file.read(&mut buf).map_err(cannot)?;
@@ -297,7 +297,7 @@ impl Ontology {
                 let (idx, indexed, digest) = build(f, &mut file, &stamp, &index_path)?;
                 if hash {
                     // the bytes indexed are the bytes named
-                    sha = Some(cxg_core::reqlog::hex(&digest));
+                    sha = Some(cxg_core::digest::hex(&digest));
                 }
                 (idx, indexed)
             }
@@ -457,7 +457,7 @@ fn build(
     file.rewind().map_err(cannot)?;
     let mut raw = Vec::new();
     file.read_to_end(&mut raw).map_err(cannot)?;
-    let digest = cxg_core::reqlog::sha256_bytes(&raw);
+    let digest = cxg_core::digest::sha256_bytes(&raw);
     let json = if f.path.to_string_lossy().ends_with(".zst") {
         unzstd(&name, &raw)?
     } else {

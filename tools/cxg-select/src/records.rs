@@ -4,8 +4,8 @@
 //! one), or one compact line for an element of a JSON array or a record
 //! spread over several lines.
 
-use cxg_core::json::{minify, JsonStream, Pos};
 use cxg_core::{Error, Result};
+use cxg_json::stream::{minify, JsonStream, Pos};
 use std::io::{BufRead, BufReader, Cursor, Read, Write};
 
 type Reader = Box<dyn Read + Send>;

@@ -100,7 +100,7 @@ pub fn serve(
         )?;
         Ok(true)
     };
-    if cxg_core::ids::unsafe_name_reason(name).is_some() || name.starts_with('.') {
+    if cxg_core::paths::unsafe_name_reason(name).is_some() || name.starts_with('.') {
         return problem(w, 403, "Invalid asset name");
     }
     // the ETag sidecars are the server's own state, not assets

@@ -9,7 +9,7 @@
 mod assets;
 
 use clap::Parser;
-use cxg_core::ids::is_uuid;
+use cxg_catalog::ids::is_uuid;
 use cxg_core::{cli::warn, Error, Outcome, Result};
 use std::collections::HashSet;
 use std::fs::File;
@@ -463,7 +463,7 @@ fn serve_connection(st: &State, stream: TcpStream) -> std::io::Result<()> {
 }
 
 pub(crate) fn problem(status: u16, detail: &str) -> Vec<u8> {
-    let title = match cxg_core::http::reason(status) {
+    let title = match cxg_http::reason(status) {
         "" => "Error",
         r => r,
     };
@@ -481,7 +481,7 @@ pub(crate) fn respond(
 ) -> std::io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n",
-        match cxg_core::http::reason(status) {
+        match cxg_http::reason(status) {
             "" => "Status",
             r => r,
         },

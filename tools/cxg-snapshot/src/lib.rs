@@ -13,12 +13,13 @@
 //! and size; `verify` re-hashes the store.
 
 use clap::{Parser, Subcommand};
+use cxg_catalog::ids::is_uuid;
 use cxg_core::cli::warn;
-use cxg_core::ids::is_uuid;
+use cxg_core::digest::{sha256_file, Hasher};
 use cxg_core::io::{create_temp_dir, forget_temp_dir, write_file_atomic, AtomicFile, Input};
-use cxg_core::json::{write_pretty, JsonStream};
-use cxg_core::reqlog::{sha256_file, utc_rfc3339, Hasher};
+use cxg_core::time::utc_rfc3339;
 use cxg_core::{Error, Outcome, Result};
+use cxg_json::stream::{write_pretty, JsonStream};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -503,7 +504,7 @@ fn snapshot_files(dir: &Path, prefix: &str, out: &mut BTreeMap<String, PathBuf>)
 /// The newest snapshot when it holds exactly `files` (name or relative
 /// path -> SHA-256).
 fn same_as_newest(into: &Path, files: &BTreeMap<String, String>) -> Result<Option<PathBuf>> {
-    let Some(newest) = cxg_core::snapshots::list(into)?.pop() else {
+    let Some(newest) = cxg_catalog::snapshots::list(into)?.pop() else {
         return Ok(None);
     };
     let mut names = BTreeMap::new();
@@ -669,7 +670,7 @@ fn save(a: Save) -> Result<Outcome> {
         None => Value::Null,
     };
     let commit = env!("CXG_GIT_COMMIT");
-    let mut name = cxg_core::reqlog::utc_compact(finished);
+    let mut name = cxg_core::time::utc_compact(finished);
     let prov = |name: &str| {
         json!({
             "snapshot": name,
@@ -728,7 +729,7 @@ fn save(a: Save) -> Result<Outcome> {
                 a.into.display()
             )));
         }
-        name = format!("{}-{n}", cxg_core::reqlog::utc_compact(finished));
+        name = format!("{}-{n}", cxg_core::time::utc_compact(finished));
     };
     staging.0 = None;
     forget_temp_dir(&stage_dir);
@@ -780,7 +781,7 @@ fn human(bytes: u64) -> String {
 
 fn list(a: List) -> Result<Outcome> {
     remove_stale_staging(&a.dir);
-    let snaps = cxg_core::snapshots::list(&a.dir)?;
+    let snaps = cxg_catalog::snapshots::list(&a.dir)?;
     let mut seen = HashSet::new();
     let mut damaged = 0usize;
     let mut rows = vec![[
@@ -813,7 +814,7 @@ fn list(a: List) -> Result<Outcome> {
         };
         // a damaged snapshot is named; the others are still listed
         let (colls, sets) = match count(Some(s.join("collections.json")))
-            .and_then(|c| Ok((c, count(cxg_core::snapshots::datasets_file(s))?)))
+            .and_then(|c| Ok((c, count(cxg_catalog::snapshots::datasets_file(s))?)))
         {
             Ok(x) => x,
             Err(e) => {
@@ -917,7 +918,7 @@ fn verify(a: List) -> Result<Outcome> {
             }
         }
     }
-    let snaps = cxg_core::snapshots::list(&a.dir)?;
+    let snaps = cxg_catalog::snapshots::list(&a.dir)?;
     for s in &snaps {
         let prov = s.join("provenance.json");
         let v = std::fs::read(&prov)

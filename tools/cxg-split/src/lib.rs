@@ -3,10 +3,10 @@
 
 use clap::Parser;
 use cxg_core::io::AtomicFile;
-use cxg_core::json::JsonStream;
-use cxg_core::names::{Template, Written};
-use cxg_core::raw::shadow;
 use cxg_core::{Error, Outcome, Result};
+use cxg_json::names::{Template, Written};
+use cxg_json::raw::shadow;
+use cxg_json::stream::JsonStream;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -46,11 +46,17 @@ pub struct Args {
     pub out: cxg_core::cli::OutputArgs,
 }
 
+impl cxg_core::cli::ToolArgs for Args {
+    fn output(&self) -> Option<&std::path::Path> {
+        self.out.output.as_deref()
+    }
+}
+
 /// Run in the context `ctx`: its output (`-o`) was checked before this is
 /// called, and records that could not be processed set the exit status.
 pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
     let outcome = run_in(args, ctx)?;
-    ctx.add_outcome(outcome);
+    ctx.diag.add_outcome(outcome);
     Ok(())
 }
 
@@ -58,7 +64,7 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
     let template = Template::parse(&args.name)?;
     let input = ctx.input(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
-    let mut out = ctx.take_out();
+    let out = &mut ctx.out;
     let oname = out.name();
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir)
@@ -89,7 +95,6 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
         f.commit()?;
         writeln!(out, "{}", path.display()).map_err(|e| Error::write(&oname, e))?;
     }
-    ctx.put_out(out);
     Ok(Outcome::Complete)
 }
 

@@ -3,13 +3,18 @@
 //! sets are such definitions too. One row per dataset_id (the most recent
 //! version wins), RFC 4180, byte-identical for the same input.
 
+// Building a jq value per record allocates many small strings and maps:
+// mimalloc makes that about a third of the time it takes with the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, ValueEnum};
 use cxg_core::cli::warn;
 use cxg_core::io::csv_record;
-use cxg_core::jq::{Program, Val};
-use cxg_core::json::{jq_object, to_jq, JsonStream};
-use cxg_core::raw::{as_str, members};
 use cxg_core::{Error, Outcome, Result};
+use cxg_json::jq::{Program, Val};
+use cxg_json::raw::{as_str, members};
+use cxg_json::stream::{jq_object, to_jq, JsonStream};
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -68,6 +73,12 @@ pub struct Args {
     pub list_columns: bool,
     #[command(flatten)]
     pub out: cxg_core::cli::OutputArgs,
+}
+
+impl cxg_core::cli::ToolArgs for Args {
+    fn output(&self) -> Option<&std::path::Path> {
+        self.out.output.as_deref()
+    }
 }
 
 /// One column: its name and jq expression.
@@ -406,7 +417,7 @@ fn fast_simple(expr: &str) -> Option<FastSpec> {
     }
     if e.starts_with('"') {
         let mut c = Vec::new();
-        cxg_core::raw::emit(e.as_bytes(), false, &mut c).ok()?;
+        cxg_json::raw::emit(e.as_bytes(), false, &mut c).ok()?;
         return as_str(&c).map(FastSpec::Str);
     }
     if let Some(inner) = e.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
@@ -537,7 +548,7 @@ fn collection_val(text: &[u8], scratch: &mut Vec<u8>) -> Option<Val> {
             }
         }
         scratch.clear();
-        cxg_core::raw::emit(text, false, scratch).ok()?;
+        cxg_json::raw::emit(text, false, scratch).ok()?;
         let v = to_jq(scratch).ok()?;
         *c = Some((text.to_vec(), v.clone()));
         Some(v)
@@ -549,18 +560,18 @@ fn collection_val(text: &[u8], scratch: &mut Vec<u8>) -> Option<Val> {
 /// anything is amiss: the caller then checks the whole record and names
 /// the fault.
 fn record_val_fast(bytes: &[u8]) -> Option<Val> {
-    let ms = cxg_core::raw::split_members(bytes)?;
+    let ms = cxg_json::raw::split_members(bytes)?;
     let mut scratch = Vec::with_capacity(bytes.len());
     let mut out = Vec::with_capacity(ms.len());
     for (k, v) in ms {
         scratch.clear();
-        cxg_core::raw::emit(k, false, &mut scratch).ok()?;
+        cxg_json::raw::emit(k, false, &mut scratch).ok()?;
         let key = as_str(&scratch)?;
         let val = if key == "collection" && v.len() > 64 {
             collection_val(v, &mut scratch)?
         } else {
             scratch.clear();
-            cxg_core::raw::emit(v, false, &mut scratch).ok()?;
+            cxg_json::raw::emit(v, false, &mut scratch).ok()?;
             to_jq(&scratch).ok()?
         };
         out.push((key, val));
@@ -599,8 +610,8 @@ fn record_val(compact: &[u8]) -> std::result::Result<Val, String> {
 /// The record checked as a whole, naming the first fault.
 fn record_val_checked(bytes: &[u8], what: &dyn Fn() -> String) -> std::result::Result<Val, String> {
     let mut compact = Vec::with_capacity(bytes.len());
-    cxg_core::raw::emit(bytes, false, &mut compact).map_err(|f| {
-        let (l, c) = cxg_core::raw::line_col(bytes, f.offset);
+    cxg_json::raw::emit(bytes, false, &mut compact).map_err(|f| {
+        let (l, c) = cxg_json::raw::line_col(bytes, f.offset);
         format!(
             "{}: invalid JSON at line {l}, column {c} of the record: {}",
             what(),
@@ -660,7 +671,7 @@ fn make_row(
             Some(x) => vec![x],
             None => p.run(v.clone()).map_err(|e| {
                 let msg = format!("{}: column '{}': {e}", label(), c.name);
-                if cxg_core::jq::is_recursion_error(&e) {
+                if cxg_json::jq::is_recursion_error(&e) {
                     // the expression's fault, not the record's: exit 2
                     RowError::Stage(msg)
                 } else {
@@ -691,7 +702,7 @@ const BATCH: usize = 512;
 /// Up to [`BATCH`] raw records.
 fn read_batch<R: std::io::Read>(
     stream: &mut JsonStream<R>,
-) -> Result<Vec<(cxg_core::json::Pos, Vec<u8>)>> {
+) -> Result<Vec<(cxg_json::stream::Pos, Vec<u8>)>> {
     let mut batch = Vec::with_capacity(BATCH);
     while batch.len() < BATCH {
         let Some((at, raw)) = stream.next_raw()? else {
@@ -709,20 +720,15 @@ const SEED_EMPTY: [&str; 2] = ["author_cell_type", "embedding"];
 /// called, and records that could not be processed set the exit status.
 pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
     let outcome = run_in(args, ctx)?;
-    ctx.add_outcome(outcome);
+    ctx.diag.add_outcome(outcome);
     Ok(())
 }
 
 fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
-    // The output is checked before any input is read.
-    let out = ctx.take_out();
     let cols = columns_for(&args)?;
     if args.list_columns {
-        let mut out = out;
-        let name = out.name();
-        std::io::Write::write_all(&mut out, list_columns(&cols).as_bytes())
-            .map_err(|e| Error::write(&name, e))?;
-        ctx.put_out(out);
+        std::io::Write::write_all(&mut ctx.out, list_columns(&cols).as_bytes())
+            .map_err(|e| ctx.out.error(e))?;
         return Ok(Outcome::Complete);
     }
     // Compile every column before reading any input.
@@ -826,18 +832,16 @@ fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
             ));
         }
     }
-    let name = out.name();
-    let mut out = std::io::BufWriter::new(out);
+    let name = ctx.out.name();
+    let mut out = std::io::BufWriter::new(&mut ctx.out);
     let header: Vec<String> = programs.iter().map(|c| c.col.name.clone()).collect();
     std::io::Write::write_all(&mut out, &csv_record(&header))
         .map_err(|e| Error::write(&name, e))?;
     for row in &rows {
         std::io::Write::write_all(&mut out, &row.line).map_err(|e| Error::write(&name, e))?;
     }
-    let out = out
-        .into_inner()
+    out.into_inner()
         .map_err(|e| Error::write(&name, e.into_error()))?;
-    ctx.put_out(out);
     Ok(Outcome::of_failures(failed))
 }
 

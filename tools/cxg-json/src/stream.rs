@@ -6,7 +6,7 @@
 //! document. A fast byte scanner finds each element's extent; serde_json
 //! then parses just that slice, so errors carry absolute line numbers.
 
-use crate::error::{Error, Result};
+use cxg_core::error::{Error, Result};
 use serde_json::Value;
 use std::io::{self, Read, Write};
 

@@ -3,7 +3,7 @@
 //! `provenance.json`. Shared by `cxg-snapshot` (save, list) and `cxg-diff`
 //! (compare the two newest).
 
-use crate::error::{Error, Result};
+use cxg_core::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// True for a snapshot folder name: `YYYYMMDDTHHMMSSZ`, optionally with a

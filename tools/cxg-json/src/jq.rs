@@ -2,7 +2,7 @@
 //! so that tools compile an expression once, report syntax errors with
 //! their position before reading any input, and run it on each record.
 
-use crate::error::{Error, Result};
+use cxg_core::error::{Error, Result};
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{compile, data::JustLut, Compiler, Ctx, Vars};
 pub use jaq_json::Val;
@@ -428,7 +428,7 @@ mod tests {
     #[test]
     fn syntax_errors_have_a_position() {
         let e = Program::compile(".a | (", "--where").unwrap_err();
-        assert_eq!(e.exit, crate::Exit::Input);
+        assert_eq!(e.exit, cxg_core::Exit::Input);
         assert!(
             e.msg.starts_with("--where: syntax error at column"),
             "{}",

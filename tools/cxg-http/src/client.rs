@@ -4,8 +4,8 @@
 //! `Retry-After`). 404 and 410 are never retried. Failures name the method,
 //! URL, status and the `detail` of the problem+json body.
 
-use crate::cli::{tool, warn};
-use crate::error::Error;
+use cxg_core::cli::{tool, warn};
+use cxg_core::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -152,7 +152,7 @@ pub struct Client {
     /// Where retry notices go (stderr with the tool's prefix by default).
     notify: Box<dyn Fn(&str) + Send + Sync>,
     /// `--log-requests`: where each completed request is recorded.
-    log: Option<crate::reqlog::RequestLog>,
+    log: Option<crate::log::RequestLog>,
 }
 
 /// Why the service was taken as down, and the diagnosis later errors repeat.
@@ -363,15 +363,15 @@ impl Client {
             bad_in_a_row: AtomicU64::new(0),
             notify: Box::new(|m| warn(m)),
             log: match &args.log_requests {
-                Some(p) => Some(crate::reqlog::RequestLog::open(p)?),
+                Some(p) => Some(crate::log::RequestLog::open(p)?),
                 None => None,
             },
         })
     }
 
     /// Send retry notices to `f` instead of stderr.
-    pub fn with_notify(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Client {
-        self.notify = Box::new(f);
+    pub fn with_notify(mut self, diag: cxg_core::ctx::Diag) -> Client {
+        self.notify = Box::new(move |m| diag.warn(m));
         self
     }
 
@@ -549,7 +549,7 @@ impl Client {
         let res = self.get_retrying(path);
         let url = format!("{}{path}", self.base);
         let err = res.as_ref().err().map(|e| e.to_string());
-        log.record(&crate::reqlog::Request {
+        log.record(&crate::log::Request {
             method: "GET",
             url: &url,
             status: match &res {

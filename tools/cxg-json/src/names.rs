@@ -3,8 +3,8 @@
 //! detection, so nothing is written outside the output folder and no file
 //! is silently overwritten.
 
-use crate::error::{Error, Result};
-use crate::ids::unsafe_name_reason;
+use cxg_core::error::{Error, Result};
+use cxg_core::paths::unsafe_name_reason;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -60,7 +60,7 @@ impl Template {
                 Some(other) => {
                     return Err(Error::input(format!(
                         "{what}: field '{s}' is {}, not a string",
-                        crate::json::type_name(other)
+                        crate::stream::type_name(other)
                     )))
                 }
                 None if v.is_object() => {
@@ -69,7 +69,7 @@ impl Template {
                 None => {
                     return Err(Error::input(format!(
                         "{what}: is {}, not an object",
-                        crate::json::type_name(v)
+                        crate::stream::type_name(v)
                     )))
                 }
             };
