@@ -11,7 +11,7 @@ $CARGO build --locked --workspace --bins || exit $?
 log=$(mktemp)
 skips=$(mktemp)
 trap 'rm -f "$log" "$skips"' EXIT
-CXG_SKIP_LOG=$skips $CARGO test --locked --workspace 2>&1 | tee "$log"
+CXG_BINS_BUILT=1 CXG_SKIP_LOG=$skips $CARGO test --locked --workspace 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 read -r passed failed ignored < <(awk '/^test result:/ {
     for (i = 1; i <= NF; i++) {

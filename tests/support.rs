@@ -2,7 +2,7 @@
 //! fresh temporary folder per test, commands run with stdin fed and
 //! stdout/stderr/exit status captured, and `cxg-serve` started on
 //! 127.0.0.1 and stopped when the test ends. Binaries come from the
-//! workspace target folder (`make test` builds them first).
+//! workspace target folder (built on first use; `make test` builds them first).
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
@@ -95,7 +95,16 @@ pub fn has_jq() -> bool {
 }
 
 /// Folder holding the built binaries (next to the test executable's deps/).
+/// The first call in a test process builds them there (`cargo build
+/// --workspace --bins`, a no-op when they are fresh), so that a plain
+/// `cargo test` on a fresh clone runs the binaries of the code it tests;
+/// `make test` builds them once before and sets `CXG_BINS_BUILT`.
 pub fn bin_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_bins).clone()
+}
+
+fn build_bins() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe
         .parent()
@@ -103,6 +112,22 @@ pub fn bin_dir() -> PathBuf {
         .parent()
         .expect("profile dir")
         .to_path_buf();
+    if std::env::var_os("CXG_BINS_BUILT").is_none() {
+        let target = dir.parent().expect("target dir");
+        let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+        cargo
+            .args(["build", "--quiet", "--locked", "--workspace", "--bins"])
+            .arg("--target-dir")
+            .arg(target)
+            .current_dir(root());
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cargo.arg("--release");
+        }
+        let status = cargo
+            .status()
+            .expect("cannot run cargo to build the binaries");
+        assert!(status.success(), "cargo build --workspace --bins failed");
+    }
     assert!(
         dir.join("cxg-fetch").exists(),
         "binaries not found in {}: run `cargo build --workspace --bins` first (make test does)",
