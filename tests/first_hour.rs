@@ -1,8 +1,8 @@
 //! A newcomer's first hour (issue 11): numbers pass through untouched,
 //! the index join fills every column, inputs from the wrong stage or a
 //! misspelt --where are named once, --select, the Makefile's path safety
-//! and age message, every make command in the README, and skips that are
-//! counted (and fail under CI).
+//! and age message, every make command in the README and docs/, and skips
+//! that are counted (and fail under CI).
 #![allow(clippy::unwrap_used)]
 
 use cxg_tests::*;
@@ -315,41 +315,12 @@ fn make_run_twice_says_how_old_the_harvest_is() {
     );
 }
 
-/// Every `make ...` command the README shows, in code blocks or inline.
-fn readme_make_commands() -> Vec<String> {
-    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
-    let mut cmds: Vec<String> = Vec::new();
-    let mut in_block = false;
-    for line in readme.lines() {
-        if line.starts_with("```") {
-            in_block = !in_block;
-            continue;
-        }
-        if in_block {
-            let l = line.trim();
-            if l == "make" || l.starts_with("make ") {
-                let cmd = match l.find("  #") {
-                    Some(i) => l[..i].trim(),
-                    None => l,
-                };
-                cmds.push(cmd.to_string());
-            }
-            continue;
-        }
-        for span in line.split('`').skip(1).step_by(2) {
-            if span == "make" || span.starts_with("make ") {
-                cmds.push(span.to_string());
-            }
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    cmds.retain(|c| seen.insert(c.clone()));
-    cmds
-}
-
+/// Every `make` command of the README and docs/ (in code blocks or inline
+/// code), run against a local server; tests/docs.rs counts on this test to
+/// run the `sh` blocks that hold only `make` commands.
 #[test]
-fn every_make_command_in_the_readme_runs() {
-    let cmds = readme_make_commands();
+fn every_make_command_in_the_docs_runs() {
+    let cmds = doc_make_commands();
     assert!(cmds.len() >= 12, "{cmds:?}");
     let s = Server::start(&fixture("snapshot"), &[]);
     let t = TempDir::new();
