@@ -315,6 +315,46 @@ fn make_run_twice_says_how_old_the_harvest_is() {
     );
 }
 
+/// The target a `make` command line names: its first word that is not a
+/// `VAR=value` (a quoted value may hold spaces), else the default, harvest.
+fn make_target(cmd: &str) -> &str {
+    let mut quote = None;
+    let mut start = None;
+    let mut words = Vec::new();
+    for (i, c) in cmd.char_indices() {
+        match (quote, c) {
+            (None, ' ') => words.extend(start.take().map(|s| &cmd[s..i])),
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
+        }
+        if c != ' ' || quote.is_some() {
+            start.get_or_insert(i);
+        }
+    }
+    words.extend(start.map(|s| &cmd[s..]));
+    words
+        .into_iter()
+        .skip(1)
+        .find(|w| !w.contains('='))
+        .unwrap_or("harvest")
+}
+
+#[test]
+fn make_targets_are_read_past_quoted_values() {
+    assert_eq!(make_target("make"), "harvest");
+    assert_eq!(make_target("make obs"), "obs");
+    assert_eq!(make_target("make DATA=/tmp/x PRESET=full"), "harvest");
+    assert_eq!(
+        make_target("make SELECT=\"--organism 'Homo sapiens' --tissue lung\""),
+        "harvest"
+    );
+    assert_eq!(
+        make_target("make workflow SELECT=\"--organism 'Homo sapiens'\""),
+        "workflow"
+    );
+}
+
 /// Every `make` command of the README and docs/ (in code blocks or inline
 /// code), run against a local server; tests/docs.rs counts on this test to
 /// run the `sh` blocks that hold only `make` commands.
@@ -344,11 +384,7 @@ fn every_make_command_in_the_docs_runs() {
         if cmd.contains("jq ") && !has_jq() {
             continue;
         }
-        let target = cmd
-            .split_whitespace()
-            .skip(1)
-            .find(|w| !w.contains('='))
-            .unwrap_or("harvest");
+        let target = make_target(cmd);
         // `make test` is what runs this test, lint and bench take minutes:
         // those are checked as a dry run (make -n), and so is
         // `make ontologies`, which needs the network (tests/select.rs runs
