@@ -94,8 +94,8 @@ row() { # key name snapshot ours ref ratio seconds
 }
 
 JQ_DATASETS='.[] | . as $c | (.datasets // [])[] | . + {collection: ($c | del(.datasets))}'
-# the README's jq program for the default CSV columns
-JQ_CSV=$(awk '/^jq -r .\[\(\.collection\.collection_url/{f=1} f{print} /@csv. datasets\.jsonl/{exit}' "$ROOT/README.md" \
+# the jq program of docs/jq.md for the default CSV columns
+JQ_CSV=$(awk '/^jq -r .\[\(\.collection\.collection_url/{f=1} f{print} /@csv. datasets\.jsonl/{exit}' "$ROOT/docs/jq.md" \
   | sed -e "1s/^jq -r '//" -e "s/' datasets\.jsonl.*$//")
 
 # cxg-select: a three-facet selection with descendants against the jq
@@ -169,7 +169,7 @@ bench_size() {
 
   measure "'$BIN/cxg-tocsv' '$work/datasets.jsonl'"; ours=$med; ours_s=$spread; ours_rss=$rss; ours_cpu=$cpu
   if [ $have_jq = 1 ]; then printf '%s' "$JQ_CSV" > "$work/csv.jq"; measure "jq -r -f '$work/csv.jq' '$work/datasets.jsonl'"; ref=$med; ref_s=$spread; ref_rss=$rss; ref_cpu=$cpu; else ref=""; fi
-  row tocsv "cxg-tocsv vs the README's jq @csv program" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · CPU ${ours_cpu} s" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss") · CPU ${ref_cpu} s}" "$(cratio "$ours" "${ref:-0}" "$ours_cpu" "${ref_cpu:-0}")" "$ours"
+  row tocsv "cxg-tocsv vs the jq @csv program of docs/jq.md" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · CPU ${ours_cpu} s" "${ref:+$ref s ±$ref_s · $(mb "$ref_rss") · CPU ${ref_cpu} s}" "$(cratio "$ours" "${ref:-0}" "$ours_cpu" "${ref_cpu:-0}")" "$ours"
 
   bench_select "$label" "$work"
 

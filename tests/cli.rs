@@ -42,6 +42,7 @@ fn readme_shows_the_same_exit_code_table() {
         "| 1 | completed, but some records could not be processed (each named on stderr) |",
         "| 2 | bad usage or bad input (file, JSON, CSV, expression, unsafe name) |",
         "| 3 | the API or the network failed (after retries) |",
+        "| 129, 130, 143 | stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM: every temporary file the tool made was removed first |",
     ] {
         assert!(readme.contains(line), "README lacks {line}");
     }

@@ -1,8 +1,8 @@
 //! A newcomer's first hour (issue 11): numbers pass through untouched,
 //! the index join fills every column, inputs from the wrong stage or a
 //! misspelt --where are named once, --select, the Makefile's path safety
-//! and age message, every make command in the README, and skips that are
-//! counted (and fail under CI).
+//! and age message, every make command in the README and docs/, and skips
+//! that are counted (and fail under CI).
 #![allow(clippy::unwrap_used)]
 
 use cxg_tests::*;
@@ -315,41 +315,52 @@ fn make_run_twice_says_how_old_the_harvest_is() {
     );
 }
 
-/// Every `make ...` command the README shows, in code blocks or inline.
-fn readme_make_commands() -> Vec<String> {
-    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
-    let mut cmds: Vec<String> = Vec::new();
-    let mut in_block = false;
-    for line in readme.lines() {
-        if line.starts_with("```") {
-            in_block = !in_block;
-            continue;
+/// The target a `make` command line names: its first word that is not a
+/// `VAR=value` (a quoted value may hold spaces), else the default, harvest.
+fn make_target(cmd: &str) -> &str {
+    let mut quote = None;
+    let mut start = None;
+    let mut words = Vec::new();
+    for (i, c) in cmd.char_indices() {
+        match (quote, c) {
+            (None, ' ') => words.extend(start.take().map(|s| &cmd[s..i])),
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
         }
-        if in_block {
-            let l = line.trim();
-            if l == "make" || l.starts_with("make ") {
-                let cmd = match l.find("  #") {
-                    Some(i) => l[..i].trim(),
-                    None => l,
-                };
-                cmds.push(cmd.to_string());
-            }
-            continue;
-        }
-        for span in line.split('`').skip(1).step_by(2) {
-            if span == "make" || span.starts_with("make ") {
-                cmds.push(span.to_string());
-            }
+        if c != ' ' || quote.is_some() {
+            start.get_or_insert(i);
         }
     }
-    let mut seen = std::collections::HashSet::new();
-    cmds.retain(|c| seen.insert(c.clone()));
-    cmds
+    words.extend(start.map(|s| &cmd[s..]));
+    words
+        .into_iter()
+        .skip(1)
+        .find(|w| !w.contains('='))
+        .unwrap_or("harvest")
 }
 
 #[test]
-fn every_make_command_in_the_readme_runs() {
-    let cmds = readme_make_commands();
+fn make_targets_are_read_past_quoted_values() {
+    assert_eq!(make_target("make"), "harvest");
+    assert_eq!(make_target("make obs"), "obs");
+    assert_eq!(make_target("make DATA=/tmp/x PRESET=full"), "harvest");
+    assert_eq!(
+        make_target("make SELECT=\"--organism 'Homo sapiens' --tissue lung\""),
+        "harvest"
+    );
+    assert_eq!(
+        make_target("make workflow SELECT=\"--organism 'Homo sapiens'\""),
+        "workflow"
+    );
+}
+
+/// Every `make` command of the README and docs/ (in code blocks or inline
+/// code), run against a local server; tests/docs.rs counts on this test to
+/// run the `sh` blocks that hold only `make` commands.
+#[test]
+fn every_make_command_in_the_docs_runs() {
+    let cmds = doc_make_commands();
     assert!(cmds.len() >= 12, "{cmds:?}");
     let s = Server::start(&fixture("snapshot"), &[]);
     let t = TempDir::new();
@@ -373,11 +384,7 @@ fn every_make_command_in_the_readme_runs() {
         if cmd.contains("jq ") && !has_jq() {
             continue;
         }
-        let target = cmd
-            .split_whitespace()
-            .skip(1)
-            .find(|w| !w.contains('='))
-            .unwrap_or("harvest");
+        let target = make_target(cmd);
         // `make test` is what runs this test, lint and bench take minutes:
         // those are checked as a dry run (make -n), and so is
         // `make ontologies`, which needs the network (tests/select.rs runs

@@ -207,13 +207,12 @@ fn make_refresh_twice_keeps_two_snapshots_and_a_diff() {
     // the first snapshot was not touched
     assert_eq!(json(&read(&snaps[0].join("provenance.json"))), first);
 
-    // the README's re-download pipeline: only the revised dataset, with its link
-    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
-    let line = readme
-        .lines()
-        .find(|l| l.starts_with("cxg-diff -q --only added,revised --format csv --newest data/"))
-        .unwrap();
-    sh(t.path(), line).ok();
+    // the re-download pipeline of docs/history.md: only the revised dataset, with its link
+    let block = doc_sh("docs/history.md", "### Fetching only what changed").concat();
+    let cmds = commands(&block);
+    assert_eq!(cmds.len(), 1, "{cmds:?}");
+    assert!(cmds[0].starts_with("cxg-diff -q --only added,revised --format csv --newest data/"));
+    sh(t.path(), &block).ok();
     let (h, rows) = csv_rows(&read(&data.join("changed_h5ad.csv")));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][2], revised);

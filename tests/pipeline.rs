@@ -1,8 +1,8 @@
 //! End to end: the Makefile pipeline against cxg-serve (counts, every
 //! dataset once, every h5ad_url equal to the snapshot's asset), stages
 //! swapped for jq, a failing stage that leaves no partial target and a
-//! rerun that completes, byte-identical reruns, `make demo`, and the
-//! README's tour.
+//! rerun that completes, byte-identical reruns, `make demo`, the README's
+//! example and the tour of docs/.
 #![allow(clippy::unwrap_used)]
 
 use cxg_tests::*;
@@ -251,22 +251,28 @@ fn make_install_honours_prefix_and_destdir() {
     }
 }
 
+/// The tour of docs/harvest.md and the pages that continue it, as one
+/// script in one folder (later pages read what earlier ones wrote), in a
+/// folder laid out like the repository; blocks that call jq only where it
+/// is installed. The `make` blocks of those pages are run by
+/// tests/first_hour.rs.
 #[test]
-fn the_readme_tour_runs() {
-    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
-    let tour = &readme[readme.find("## A tour").unwrap()..readme.find("## Exit codes").unwrap()];
+fn the_docs_tour_runs() {
+    let mut blocks = doc_sh("docs/harvest.md", "## A tour");
+    blocks.extend(doc_sh("docs/select.md", "## By hand"));
+    blocks.extend(doc_sh("docs/obs.md", "## Examples"));
+    blocks.extend(doc_sh("docs/obs.md", "## Files it cannot read"));
+    blocks.extend(doc_sh("docs/jq.md", "## The jq programs the tools replace"));
+    blocks.extend(doc_sh("docs/offline.md", "## Serving a snapshot folder"));
+    blocks.extend(doc_sh("docs/history.md", "## Provenance"));
+    blocks.extend(doc_sh("docs/download.md", "## Offline"));
     let mut script = String::from("trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n");
-    let mut rest = tour;
-    while let Some(i) = rest.find("```sh\n") {
-        let body = &rest[i + 6..];
-        let end = body.find("```").unwrap();
-        let block = &body[..end];
-        if block.contains("jq ") && !has_jq() {
-            rest = &body[end + 3..];
+    let jq = blocks.iter().any(|b| b.contains("jq ")) && has_jq();
+    for block in &blocks {
+        if block.contains("jq ") && !jq {
             continue;
         }
         script.push_str(block);
-        rest = &body[end + 3..];
     }
     let t = TempDir::new();
     std::os::unix::fs::symlink(root().join("tests"), t.join("tests")).unwrap();
@@ -296,6 +302,51 @@ fn the_readme_tour_runs() {
         "{}",
         o.text()
     );
+}
+
+/// The README's select, download and summarise example, as written, in a
+/// folder laid out like the repository (the tests/ fixtures and
+/// target/release, here the binaries under test).
+#[test]
+fn the_readme_example_runs() {
+    let blocks = doc_sh("README.md", "## Select, download, summarise");
+    let script = format!(
+        "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{}",
+        blocks.concat()
+    );
+    assert!(script.contains("export PATH=\"$PWD/target/release:$PATH\""));
+    let t = TempDir::new();
+    std::os::unix::fs::symlink(root().join("tests"), t.join("tests")).unwrap();
+    std::fs::create_dir_all(t.join("target")).unwrap();
+    std::os::unix::fs::symlink(bin_dir(), t.join("target/release")).unwrap();
+    let mut c = Command::new("bash");
+    c.arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .current_dir(t.path());
+    let o = run_cmd(c, None);
+    o.ok();
+    // the two human datasets of the sample: selected, downloaded, summarised
+    let (_, rows) = csv_rows(&read(&t.join("manifest.csv")));
+    assert_eq!(rows.len(), 2, "{}", o.stderr);
+    assert!(rows
+        .iter()
+        .all(|r| r[6] == "downloaded" && r[7] == "size+etag"));
+    let obs = jsonl(&read(&t.join("obs.jsonl")));
+    assert_eq!(obs.len(), 2);
+    assert!(obs
+        .iter()
+        .all(|r| r["status"] == "ok" && r["n_cells"].as_u64() > Some(0)));
+    let (h, rows) = csv_rows(&read(&t.join("selected_obs.csv")));
+    let donors = h.iter().position(|c| c == "donor_count").unwrap();
+    assert!(rows.iter().all(|r| !r[donors].is_empty()), "{rows:?}");
+    // what the last line prints: each dataset with its three counts
+    assert!(
+        o.text()
+            .starts_with("dataset_id,normal_cell_count,primary_cell_count,donor_count\n"),
+        "{}",
+        o.text()
+    );
+    assert_eq!(o.text().lines().count(), 3, "{}", o.text());
 }
 
 #[test]
@@ -348,25 +399,11 @@ fn an_interrupted_stage_leaves_no_temporary_file() {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
-/// The README's commands outside the tour: the offline replay of a saved
-/// harvest (History) and the by-hand runs of a failed stage
-/// (Troubleshooting), in a folder laid out as `make` leaves it.
+/// The commands of docs/ that read data/: the offline replay of a saved
+/// harvest (history.md) and the by-hand runs of a failed stage
+/// (troubleshooting.md), in a folder laid out as `make` leaves it.
 #[test]
-fn the_readme_replay_and_troubleshooting_commands_run() {
-    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
-    let section = |from: &str, to: &str| {
-        let s = &readme[readme.find(from).unwrap()..];
-        s[..s.find(to).unwrap()].to_string()
-    };
-    // `cxg-...` spans that read data/, with the line breaks of the prose undone
-    let commands = |text: &str| -> Vec<String> {
-        text.split('`')
-            .skip(1)
-            .step_by(2)
-            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|s| s.starts_with("cxg-") && s.contains(" data/"))
-            .collect()
-    };
+fn the_docs_replay_and_troubleshooting_commands_run() {
     let s = Server::start(&fixture("snapshot"), &[]);
     let t = TempDir::new();
     let data = t.join("data");
@@ -377,15 +414,11 @@ fn the_readme_replay_and_troubleshooting_commands_run() {
     .ok();
     let first = read(&data.join("all_datasets_h5ad.csv"));
 
-    // History: `cxg-serve --port 0 data/snapshots/latest` replays the harvest
-    let history = section("### Harvest history", "### Downloading the H5AD files");
-    let serve: Vec<&str> = history
-        .lines()
-        .filter(|l| l.starts_with("cxg-serve "))
-        .map(|l| l.split("  #").next().unwrap().trim())
-        .collect();
+    // history.md: `cxg-serve --port 0 data/snapshots/latest` replays the harvest
+    let serve = commands(&doc_sh("docs/history.md", "## Replaying a harvest").concat());
     assert_eq!(serve, ["cxg-serve --port 0 data/snapshots/latest"]);
-    let replay = Server::start(&data.join("snapshots/latest"), &[]);
+    let folder = serve[0].strip_prefix("cxg-serve --port 0 ").unwrap();
+    let replay = Server::start(&t.join(folder), &[]);
     let again = t.join("again");
     make(&[
         format!("DATA={}", again.display()),
@@ -394,8 +427,9 @@ fn the_readme_replay_and_troubleshooting_commands_run() {
     .ok();
     assert_eq!(read(&again.join("all_datasets_h5ad.csv")), first);
 
-    // Troubleshooting: cxg-h5ad and cxg-obs run by hand
-    let cmds = commands(&section("## Troubleshooting", "## Building and testing"));
+    // troubleshooting.md: cxg-h5ad and cxg-obs run by hand
+    let cmds =
+        commands(&doc_sh("docs/troubleshooting.md", "### Keeping what did complete").concat());
     assert_eq!(cmds.len(), 2, "{cmds:?}");
     // what make download leaves: a manifest of H5AD files
     std::fs::create_dir_all(data.join("h5ad")).unwrap();

@@ -503,3 +503,166 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The documentation whose commands the tests run: README.md,
+/// BENCHMARKS.md and docs/*.md, relative to the repository root.
+pub fn doc_files() -> Vec<String> {
+    let mut pages: Vec<String> = std::fs::read_dir(root().join("docs"))
+        .expect("docs/")
+        .map(|e| e.expect("an entry of docs/").file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("docs/{n}"))
+        .collect();
+    pages.sort();
+    let mut files = vec!["README.md".to_string(), "BENCHMARKS.md".to_string()];
+    files.extend(pages);
+    files
+}
+
+/// A fenced code block of a documentation file.
+pub struct Fence {
+    /// Its line number (1-based) in the file.
+    pub line: usize,
+    /// What follows the opening backticks (`sh`, `text`).
+    pub info: String,
+    /// The heading lines it sits under, outermost first ("## A tour").
+    pub headings: Vec<String>,
+    /// Its lines, each with its newline.
+    pub body: String,
+}
+
+/// The lines of a documentation file, read whole.
+pub fn doc_text(file: &str) -> String {
+    String::from_utf8(read(&root().join(file))).expect("UTF-8 documentation")
+}
+
+/// True for a line that opens or closes a fenced code block.
+pub fn is_fence(line: &str) -> bool {
+    line.trim_start().starts_with("```")
+}
+
+/// Every fenced code block of `file`, in order, with the headings above it.
+pub fn doc_fences(file: &str) -> Vec<Fence> {
+    let text = doc_text(file);
+    let mut fences = Vec::new();
+    let mut headings: Vec<(usize, String)> = Vec::new();
+    let mut open: Option<Fence> = None;
+    for (i, line) in text.lines().enumerate() {
+        if let Some(f) = open.as_mut() {
+            if is_fence(line) {
+                fences.extend(open.take());
+            } else {
+                f.body.push_str(line);
+                f.body.push('\n');
+            }
+        } else if is_fence(line) {
+            open = Some(Fence {
+                line: i + 1,
+                info: line.trim_start().trim_start_matches('`').trim().to_string(),
+                headings: headings.iter().map(|(_, h)| h.clone()).collect(),
+                body: String::new(),
+            });
+        } else if line.starts_with('#') {
+            let level = line.chars().take_while(|c| *c == '#').count();
+            if line[level..].starts_with(' ') {
+                headings.retain(|(l, _)| *l < level);
+                headings.push((level, line.trim_end().to_string()));
+            }
+        }
+    }
+    assert!(open.is_none(), "{file}: a code block is never closed");
+    fences
+}
+
+/// The `sh` blocks of `file` under the heading line `section` (such as
+/// "## A tour": up to the next heading of the same or a higher level; ""
+/// for the whole file), in order, for a test to run. Panics when there is
+/// none, so that a renamed heading fails the test that runs it.
+///
+/// tests/docs.rs reads the arguments of every call of this function in
+/// tests/*.rs to check that every `sh` block is run by some test: pass them
+/// as string literals.
+pub fn doc_sh(file: &str, section: &str) -> Vec<String> {
+    let blocks: Vec<String> = doc_fences(file)
+        .into_iter()
+        .filter(|f| f.info == "sh")
+        .filter(|f| section.is_empty() || f.headings.iter().any(|h| h == section))
+        .map(|f| f.body)
+        .collect();
+    assert!(
+        !blocks.is_empty(),
+        "{file} has no sh block under {section:?}"
+    );
+    blocks
+}
+
+/// The commands of a shell block: comments and blank lines left out,
+/// lines continued with `\` joined.
+pub fn commands(block: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in block.lines() {
+        let l = line.trim();
+        if cur.is_empty() && (l.is_empty() || l.starts_with('#')) {
+            continue;
+        }
+        match l.strip_suffix('\\') {
+            Some(part) => {
+                cur.push_str(part);
+                cur.push(' ');
+            }
+            None => {
+                cur.push_str(l);
+                out.push(std::mem::take(&mut cur));
+            }
+        }
+    }
+    out
+}
+
+/// A `make` command line (`make` alone, or `make ...`).
+pub fn is_make(command: &str) -> bool {
+    command == "make" || command.starts_with("make ")
+}
+
+/// True when a `sh` block holds `make` commands only: tests/first_hour.rs
+/// runs those (see [`doc_make_commands`]).
+pub fn make_only(block: &str) -> bool {
+    let cmds = commands(block);
+    !cmds.is_empty() && cmds.iter().all(|c| is_make(c))
+}
+
+/// Every `make ...` command the documentation shows, in code blocks
+/// (a trailing `  # comment` cut) or in inline code, each once.
+pub fn doc_make_commands() -> Vec<String> {
+    let mut cmds: Vec<String> = Vec::new();
+    for file in doc_files() {
+        let mut in_block = false;
+        for line in doc_text(&file).lines() {
+            if is_fence(line) {
+                in_block = !in_block;
+                continue;
+            }
+            if in_block {
+                let l = line.trim();
+                if is_make(l) {
+                    let cmd = match l.find("  #") {
+                        Some(i) => l[..i].trim(),
+                        None => l,
+                    };
+                    cmds.push(cmd.to_string());
+                }
+                continue;
+            }
+            for span in line.split('`').skip(1).step_by(2) {
+                if is_make(span) {
+                    cmds.push(span.to_string());
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    cmds.retain(|c| seen.insert(c.clone()));
+    cmds
+}

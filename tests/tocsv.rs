@@ -1,6 +1,6 @@
 //! cxg-tocsv: golden files for both presets and custom columns, the
 //! awkward cases, expression errors, deduplication, both input shapes,
-//! the jq swap from the README, and conformance on the real capture.
+//! the jq swap of docs/jq.md, and conformance on the real capture.
 #![allow(clippy::unwrap_used)]
 
 use cxg_tests::*;
@@ -268,16 +268,19 @@ fn same_input_same_bytes() {
     assert!(!a.stdout.contains(&b'\r'));
 }
 
-/// The jq program the README shows for the default columns.
-fn readme_jq_program() -> String {
-    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
-    let start = readme.find("jq -r '[(.collection.collection_url").unwrap();
-    let rest = &readme[start + "jq -r '".len()..];
+/// The jq program docs/jq.md shows for the default columns.
+fn doc_jq_program() -> String {
+    let blocks = doc_sh("docs/jq.md", "## The jq programs the tools replace");
+    let block = blocks
+        .iter()
+        .find(|b| b.starts_with("jq -r '[(.collection.collection_url"))
+        .unwrap();
+    let rest = &block["jq -r '".len()..];
     rest[..rest.find("' datasets.jsonl").unwrap()].to_string()
 }
 
 #[test]
-fn the_readme_jq_program_gives_the_same_cells() {
+fn the_docs_jq_program_gives_the_same_cells() {
     if !has_jq() {
         return;
     }
@@ -285,7 +288,7 @@ fn the_readme_jq_program_gives_the_same_cells() {
     let ds = t.join("datasets.jsonl");
     std::fs::write(&ds, datasets_of(&fixture("snapshot/collections.json"))).unwrap();
     let mut c = Command::new("jq");
-    c.arg("-r").arg(readme_jq_program()).arg(&ds);
+    c.arg("-r").arg(doc_jq_program()).arg(&ds);
     let jq = run_cmd(c, None);
     jq.ok();
     let ours = run("cxg-tocsv", &[ds.to_str().unwrap()], None);

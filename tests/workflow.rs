@@ -1,6 +1,6 @@
 //! The Snakemake workflow (workflow/Snakefile) against cxg-serve on
 //! loopback: the same files as the Makefile route, a second run that does
-//! nothing, the SLURM profile's dry run, and the README's commands. The
+//! nothing, the SLURM profile's dry run, and the commands of docs/workflow.md. The
 //! tests need the pinned Snakemake in `.venv-workflow/` (`make
 //! workflow-venv`, which `.ci/run` runs): without it they print
 //! `skipped: ...`, and fail when CI is set.
@@ -297,7 +297,7 @@ fn the_harvest_alone_matches_make_on_the_sample_snapshot() {
 }
 
 /// A selection with the ontology subset (descendants included), its text
-/// ending in a quote so it goes in a --configfile as the README says: the
+/// ending in a quote so it goes in a --configfile as docs/workflow.md says: the
 /// same selected.jsonl, select.args, CSVs and report as `make SELECT=...
 /// ONTOLOGY=...` (the report's load times aside).
 #[test]
@@ -666,24 +666,17 @@ fn the_slurm_dry_run_sizes_the_per_dataset_jobs_from_the_h5ad_filesize() {
     assert!(!t.join("data/h5ad").exists(), "a dry run downloads nothing");
 }
 
-/// The README's "Scale out" section, run as written in a folder laid out
+/// The commands of docs/workflow.md, run as written in a folder laid out
 /// like a clone (the Makefile, workflow/, the venv and target/release
 /// linked in), against cxg-serve: the laptop block for real, the SLURM
 /// block as a dry run (`-n` appended to its snakemake line).
 #[test]
-fn the_readme_workflow_section_runs() {
+fn the_docs_workflow_commands_run() {
     let Some(_) = snakemake() else { return };
-    let readme = String::from_utf8(read(&root().join("README.md"))).unwrap();
-    let start = readme.find("## Scale out").unwrap();
-    let section = &readme[start..];
-    let section = &section[..section[3..].find("\n## ").unwrap() + 3];
     let mut script = String::new();
-    let mut rest = section;
     let mut blocks = 0;
-    while let Some(i) = rest.find("```sh\n") {
-        let body = &rest[i + 6..];
-        let end = body.find("```").unwrap();
-        for line in body[..end].lines() {
+    for block in doc_sh("docs/workflow.md", "") {
+        for line in block.lines() {
             script.push_str(line);
             if line.contains("profiles/slurm") {
                 script.push_str(" -n");
@@ -691,7 +684,6 @@ fn the_readme_workflow_section_runs() {
             script.push('\n');
         }
         blocks += 1;
-        rest = &body[end + 3..];
     }
     assert_eq!(blocks, 2, "a laptop block and a SLURM block");
     let t = TempDir::new();
