@@ -155,7 +155,10 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let a = agent(&net(), BodyTimeout::Total, 1, true);
-        let e = a.get(&format!("http://127.0.0.1:{port}/")).call().unwrap_err();
+        let e = a
+            .get(&format!("http://127.0.0.1:{port}/"))
+            .call()
+            .unwrap_err();
         assert!(
             matches!(
                 transport_verdict(&e),

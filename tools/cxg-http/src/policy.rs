@@ -120,7 +120,8 @@ impl Retry {
     /// The wait before retry number `n` (1-based): the server's `asked`
     /// wait, else the backoff. `None` once the retries are spent.
     pub fn wait(&self, n: u32, asked: Option<Duration>) -> Option<Duration> {
-        (n <= self.retries).then(|| asked.unwrap_or_else(|| backoff_wait(self.backoff, n, jitter())))
+        (n <= self.retries)
+            .then(|| asked.unwrap_or_else(|| backoff_wait(self.backoff, n, jitter())))
     }
 
     /// The notice of retry `n` after `wait`: "retry 1 of 4 in 0.5 s".
