@@ -706,6 +706,104 @@ fn an_unreachable_host_is_exit_3_with_the_offline_hint() {
     assert!(m.iter().all(|r| r["status"] == "failed"));
 }
 
+/// A failed name lookup is the host not being reached, as a refused
+/// connection is (and as it is for cxg-fetch and cxg-h5ad): exit 3 with
+/// the offline hint when every row is of that host; with another host
+/// alive, its rows fail (exit 1) and the host is not asked again. `.invalid`
+/// never resolves (RFC 6761).
+#[test]
+fn a_failed_name_lookup_is_a_host_that_cannot_be_reached() {
+    let work = TempDir::new();
+    let ids = [
+        "0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11",
+        "1b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11",
+    ];
+    let rows: Vec<String> = ids
+        .iter()
+        .map(|id| format!("{id},http://nonexistent.invalid/assets/{id}.h5ad,1000\n"))
+        .collect();
+    let csv = format!(
+        "dataset_version_id,h5ad_url,h5ad_filesize\n{}",
+        rows.concat()
+    );
+    let args = [
+        "--dir",
+        "h5ad",
+        "-j",
+        "1",
+        "--retries",
+        "1",
+        "--backoff-ms",
+        "1",
+        "-o",
+        "m.csv",
+    ];
+    let o = download(work.path(), &args, Some(csv.as_bytes()));
+    o.code(3)
+        .stderr_has("the file host cannot be reached: nonexistent.invalid")
+        .stderr_has("make demo");
+    // the second file is not tried: its host is known to be unreachable
+    o.stderr_has("not attempted: nonexistent.invalid could not be reached");
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m.len(), 2);
+    assert!(m.iter().all(|r| r["status"] == "failed"), "{m:?}");
+    // beside a host that answers: the rows of the unknown host fail, exit 1
+    let t = snapshot(&["--collections", "1", "--datasets", "1"]);
+    let s = Server::start(&snap_dir(&t), &["--local-assets"]);
+    let mut csv = index_csv(&s, true);
+    csv.push_str(&format!(
+        "x,{},http://nonexistent.invalid/assets/{}.h5ad,1000\n",
+        ids[0], ids[0]
+    ));
+    std::fs::write(work.join("in.csv"), csv).expect("write");
+    let o = download(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--retries",
+            "1",
+            "--backoff-ms",
+            "1",
+            "in.csv",
+        ],
+        None,
+    );
+    o.code(1).stderr_has("nonexistent.invalid");
+    let m = manifest(&o.stdout);
+    assert_eq!(m[0]["status"], "downloaded");
+    assert_eq!(m[1]["status"], "failed");
+}
+
+/// `-o` and `--failures` naming one file would let one replace the other:
+/// refused before any work, worded as cxg-h5ad words it. A symlink to the
+/// other file, or another spelling of its path, is the same file.
+#[test]
+fn the_manifest_and_the_failures_file_cannot_be_one_file() {
+    let work = TempDir::new();
+    let csv = format!(
+        "h5ad_url\n{}/assets/0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad\n",
+        dead_url()
+    );
+    download(
+        work.path(),
+        &["--dir", "h5ad", "-o", "x.csv", "--failures", "x.csv"],
+        Some(csv.as_bytes()),
+    )
+    .code(2)
+    .stderr_has("--failures 'x.csv' is also -o: give them different files");
+    std::os::unix::fs::symlink("x.csv", work.join("link.csv")).expect("symlink");
+    download(
+        work.path(),
+        &["--dir", "h5ad", "-o", "link.csv", "--failures", "./x.csv"],
+        Some(csv.as_bytes()),
+    )
+    .code(2)
+    .stderr_has("is also -o: give them different files");
+    // nothing was done: no folder, no file
+    assert_eq!(work.names(), ["link.csv"]);
+}
+
 #[test]
 fn bad_input_is_exit_2() {
     let work = TempDir::new();

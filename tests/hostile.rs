@@ -79,6 +79,40 @@ fn devices_fifos_and_dev_stdout_are_written_directly() {
     assert_eq!(entries(t.path()), ["pipe"]);
 }
 
+/// cxg-download's `--failures` is written as `-o` is: a device stays a
+/// device and a FIFO is written into, not replaced by a regular file.
+#[test]
+fn download_failures_to_a_device_or_a_fifo_are_written_directly() {
+    let t = TempDir::new();
+    // a row without a URL fails: nothing to transfer, the failures file has it
+    let csv = b"dataset_id,h5ad_url\nx,\n";
+    let download = |failures: &str| {
+        let mut c = Command::new(bin("cxg-download"));
+        c.args(["--dir", "h5ad", "--dry-run", "--failures", failures])
+            .current_dir(t.path());
+        run_cmd(c, Some(csv))
+    };
+    download("f.csv").code(1);
+    let want = read(&t.join("f.csv"));
+    assert!(String::from_utf8_lossy(&want).contains("no H5AD url"));
+    download("/dev/null").code(1);
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    let fifo = t.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let f2 = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read(f2).unwrap());
+    download("pipe").code(1);
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(reader.join().unwrap(), want);
+}
+
 #[test]
 fn a_symlinked_output_replaces_its_target_and_stays_a_link() {
     let t = TempDir::new();
@@ -377,6 +411,17 @@ fn a_dns_failure_gets_the_same_offline_hint_as_a_refused_connection() {
         return;
     };
     o.code(3).stderr_has("make demo");
+    let work = TempDir::new();
+    let Some(o) = without_network(&format!(
+        "cd '{}' && printf 'h5ad_url\\nhttp://cxg-test-host.invalid/assets/0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad\\n' | '{}' --dir h5ad --retries 1 --backoff-ms 1",
+        work.path().display(),
+        bin("cxg-download").display()
+    )) else {
+        return;
+    };
+    o.code(3)
+        .stderr_has("cannot be reached")
+        .stderr_has("make demo");
 }
 
 #[test]

@@ -1,77 +1,16 @@
-//! The HTTP client every tool shares: one ureq agent, timeouts, gzip, a
-//! User-Agent naming the tool, and retries with exponential backoff and
-//! jitter on connection errors, timeouts, 429 and 5xx (honouring
-//! `Retry-After`). 404 and 410 are never retried. Failures name the method,
-//! URL, status and the `detail` of the problem+json body.
+//! The client of the API tools: one agent ([`crate::agent`]), the retry
+//! policy ([`crate::policy`]) on connection errors, timeouts, 429 and 5xx,
+//! bodies read whole (at most `--max-bytes`), and the service taken as down
+//! once it fails as a whole. 404 and 410 are never retried. Failures name
+//! the method, URL, status and the `detail` of the problem+json body.
 
-use cxg_core::cli::{tool, warn};
+use crate::agent::{agent, is_loopback, BodyTimeout};
+use crate::args::HttpArgs;
+use crate::policy::{status_verdict, transport_verdict, Retry, Verdict};
+use cxg_core::cli::warn;
 use cxg_core::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-/// The production curation API.
-pub const DEFAULT_API_URL: &str = "https://api.cellxgene.cziscience.com/curation/v1";
-
-/// The HTTP options common to every tool that talks to the API. Every
-/// number is bounded, so no option can overflow a clock or a counter.
-#[derive(clap::Args, Clone, Debug)]
-pub struct HttpArgs {
-    /// Base URL of the curation API (http or https)
-    #[arg(long, env = "CXG_API_URL", default_value = DEFAULT_API_URL, value_name = "URL", help_heading = "Common options", global = true)]
-    pub api_url: String,
-    /// Retries of a request after a connection error, timeout, 429 or 5xx (0-100)
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = "Common options", global = true)]
-    pub retries: u32,
-    /// First retry delay in milliseconds, doubling each retry with jitter, at most 30 s (0-600000)
-    #[arg(long, default_value_t = 500, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600_000), help_heading = "Common options", global = true)]
-    pub backoff_ms: u64,
-    /// Seconds to wait for a connection (1-3600)
-    #[arg(long, default_value_t = 15, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Common options", global = true)]
-    pub connect_timeout: u64,
-    /// Seconds to wait for a response and its body; the lists are several MB (1-86400)
-    #[arg(long, default_value_t = 300, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400), help_heading = "Common options", global = true)]
-    pub timeout: u64,
-    /// Append one JSON line per request to FILE: method, URL, status,
-    /// attempts, bytes, duration, SHA-256 of the body (provenance)
-    #[arg(
-        long,
-        env = "CXG_LOG_REQUESTS",
-        value_name = "FILE",
-        help_heading = "Common options",
-        global = true
-    )]
-    pub log_requests: Option<std::path::PathBuf>,
-    /// Largest response body accepted, after decompression: bytes, or with K, M or G
-    #[arg(long, default_value = "1G", value_name = "SIZE", value_parser = parse_size, help_heading = "Common options", global = true)]
-    pub max_bytes: u64,
-}
-
-/// A size: plain bytes, or a number with K, M or G (powers of 1024).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => return Err(format!("'{s}': the unit must be K, M, G or T")),
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
-    };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size (bytes, or a whole number with K, M, G or T)"))?;
-    match n.checked_mul(mult) {
-        Some(0) | None => Err(format!("'{s}': expected a size from 1 byte to 16 EiB")),
-        Some(v) => Ok(v),
-    }
-}
 
 /// A failed request, after retries.
 #[derive(Debug, Clone)]
@@ -135,8 +74,7 @@ pub const DOWN_HINT: &str =
 pub struct Client {
     agent: ureq::Agent,
     base: String,
-    retries: u32,
-    backoff: Duration,
+    retry: Retry,
     max_bytes: u64,
     requests: AtomicU64,
     /// Set once the service as a whole failed (the host could not be
@@ -188,44 +126,6 @@ pub fn parse_base_url(url: &str) -> Result<String, Error> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
-/// True when the URL's host is loopback (127.0.0.0/8, ::1, localhost):
-/// such requests never go through a proxy from the environment.
-pub fn is_loopback(base: &str) -> bool {
-    let host = base.parse::<ureq::http::Uri>().ok().and_then(|u| {
-        u.host()
-            .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
-    });
-    match host.as_deref() {
-        Some("localhost") => true,
-        Some(h) => h
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false),
-        None => false,
-    }
-}
-
-static JITTER: AtomicU64 = AtomicU64::new(0);
-
-/// A factor in [0.5, 1.0) from a splitmix64 sequence seeded by the clock.
-pub fn jitter() -> f64 {
-    let mut seed = JITTER.load(Ordering::Relaxed);
-    if seed == 0 {
-        seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            | 1;
-    }
-    let next = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    JITTER.store(next, Ordering::Relaxed);
-    let mut z = next;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    0.5 + (z >> 11) as f64 / (1u64 << 53) as f64 * 0.5
-}
-
 thread_local! {
     /// Attempts made by the current thread's request (for the request log).
     static ATTEMPTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
@@ -233,22 +133,17 @@ thread_local! {
     static STATUS: std::cell::Cell<u16> = const { std::cell::Cell::new(0) };
 }
 
-/// The longest `Retry-After` we honour.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
-
 /// How much of an error response's body is read (for its message).
 const ERROR_BODY_MAX: u64 = 64 * 1024;
 
-/// The longest wait between two attempts from the backoff.
-const MAX_BACKOFF: f64 = 30.0;
-
+/// How one attempt ended.
 enum Attempt {
     Done(Vec<u8>),
     Retry {
         msg: String,
         status: Option<u16>,
         unreachable: bool,
-        wait: Option<Duration>,
+        wait: Option<std::time::Duration>,
     },
     Fail {
         msg: String,
@@ -258,48 +153,28 @@ enum Attempt {
     },
 }
 
-/// What a `Retry-After` value asks for: delay-seconds or an HTTP date
-/// (RFC 9110 10.2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryAfter {
-    /// Wait this long (more than zero, at most [`MAX_RETRY_AFTER`]).
-    Wait(Duration),
-    /// No usable wait (a date already past, zero, unreadable): the backoff
-    /// applies, so a bad header cannot make a hot loop.
-    Backoff,
-    /// Longer than [`MAX_RETRY_AFTER`]: the server is not coming back soon,
-    /// so retrying is pointless.
-    TooLong(Duration),
-}
-
-/// Read a `Retry-After` value at time `now`.
-pub fn retry_after(value: &str, now: std::time::SystemTime) -> RetryAfter {
-    let v = value.trim();
-    let wait = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        // delay-seconds; more digits than a u64 holds is simply "very long"
-        Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX))
-    } else {
-        match httpdate::parse_http_date(v) {
-            Ok(when) => when.duration_since(now).unwrap_or(Duration::ZERO),
-            Err(_) => return RetryAfter::Backoff,
+impl Attempt {
+    /// A failed attempt, as the policy's verdict says.
+    fn of(verdict: Verdict, msg: String, status: Option<u16>) -> Attempt {
+        match verdict {
+            Verdict::Retry { wait, unreachable } => Attempt::Retry {
+                msg,
+                status,
+                unreachable,
+                wait,
+            },
+            Verdict::TooLong(w) => Attempt::Fail {
+                msg: msg + &Verdict::too_long_note(w),
+                status,
+                service: true,
+            },
+            Verdict::Fail => Attempt::Fail {
+                msg,
+                status,
+                service: false,
+            },
         }
-    };
-    if wait.is_zero() {
-        RetryAfter::Backoff
-    } else if wait > MAX_RETRY_AFTER {
-        RetryAfter::TooLong(wait)
-    } else {
-        RetryAfter::Wait(wait)
     }
-}
-
-/// The backoff before retry number `attempt` (1-based): `base` doubled
-/// each time, times `jitter`, at most [`MAX_BACKOFF`] seconds. Saturates
-/// instead of overflowing.
-pub fn backoff_wait(base: Duration, attempt: u32, jitter: f64) -> Duration {
-    let exp = 2f64.powi(attempt.saturating_sub(1).min(60) as i32);
-    let secs = (base.as_secs_f64() * exp * jitter).clamp(0.0, MAX_BACKOFF);
-    Duration::try_from_secs_f64(secs).unwrap_or(Duration::from_secs(MAX_BACKOFF as u64))
 }
 
 /// Text for a problem+json (or any) error body: its `detail`, else
@@ -335,34 +210,17 @@ impl Client {
     /// Build the client; `jobs` sizes the connection pool.
     pub fn new(args: &HttpArgs, jobs: usize) -> Result<Client, Error> {
         let base = parse_base_url(&args.api_url)?;
-        let mut cfg = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(format!(
-                "{}/{} (cxg harvester for CZ CELLxGENE Discover)",
-                tool(),
-                env!("CARGO_PKG_VERSION")
-            ))
-            .timeout_connect(Some(Duration::from_secs(args.connect_timeout.max(1))))
-            .timeout_recv_response(Some(Duration::from_secs(args.timeout.max(1))))
-            .timeout_recv_body(Some(Duration::from_secs(args.timeout.max(1))))
-            .max_idle_connections_per_host(jobs.max(3))
-            .max_idle_connections(jobs.max(3) * 2);
-        if is_loopback(&base) {
-            // Never send loopback traffic through a proxy from the environment.
-            cfg = cfg.proxy(None);
-        }
         Ok(Client {
-            agent: cfg.build().into(),
+            agent: agent(&args.net, BodyTimeout::Total, jobs, is_loopback(&base)),
             base,
-            retries: args.retries,
-            backoff: Duration::from_millis(args.backoff_ms),
+            retry: Retry::new(&args.net),
             max_bytes: args.max_bytes,
             requests: AtomicU64::new(0),
             down: std::sync::Mutex::new(None),
             failing: AtomicU64::new(0),
             bad_in_a_row: AtomicU64::new(0),
             notify: Box::new(|m| warn(m)),
-            log: match &args.log_requests {
+            log: match &args.net.log_requests {
                 Some(p) => Some(crate::log::RequestLog::open(p)?),
                 None => None,
             },
@@ -399,30 +257,12 @@ impl Client {
         ATTEMPTS.with(|n| n.set(n.get() + 1));
         let mut resp = match self.agent.get(url).call() {
             Ok(r) => r,
-            Err(e) => return transport_failure(e),
+            Err(e) => return Attempt::of(transport_verdict(&e), e.to_string(), None),
         };
         let status = resp.status().as_u16();
         STATUS.with(|s| s.set(status));
-        let limit = self.max_bytes;
         if (200..300).contains(&status) {
-            let body = resp.body_mut().with_config().limit(limit).read_to_vec();
-            return match body {
-                Ok(b) => Attempt::Done(b),
-                Err(ureq::Error::BodyExceedsLimit(_)) => Attempt::Fail {
-                    msg: format!(
-                        "the response body is larger than --max-bytes {limit} bytes (decompressed); \
-                         raise --max-bytes if the API really serves that much"
-                    ),
-                    status: None,
-                    service: true,
-                },
-                Err(e) => Attempt::Retry {
-                    msg: format!("the response body could not be read ({e})"),
-                    status: None,
-                    unreachable: false,
-                    wait: None,
-                },
-            };
+            return self.read_body(resp.body_mut());
         }
         // An error body only gives the message: its first 64 KiB are plenty
         // (a server answering errors with a huge body costs no memory).
@@ -431,46 +271,36 @@ impl Client {
             &mut std::io::Read::take(resp.body_mut().as_reader(), ERROR_BODY_MAX),
             &mut head,
         );
-        let detail = problem_detail(&head);
-        let msg = format!("{}: {detail}", reason(status));
-        if status == 429 || status >= 500 {
-            let ra = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(|v| retry_after(v, std::time::SystemTime::now()));
-            match ra {
-                Some(RetryAfter::TooLong(w)) => Attempt::Fail {
-                    msg: format!(
-                        "{msg} (the server asks to retry after {} s, more than the {} s waited at most)",
-                        w.as_secs(),
-                        MAX_RETRY_AFTER.as_secs()
-                    ),
-                    status: Some(status),
-                    service: true,
-                },
-                Some(RetryAfter::Wait(w)) => Attempt::Retry {
-                    msg,
-                    status: Some(status),
-                    unreachable: false,
-                    wait: Some(w),
-                },
-                Some(RetryAfter::Backoff) | None => Attempt::Retry {
-                    msg,
-                    status: Some(status),
-                    unreachable: false,
-                    wait: None,
-                },
-            }
-        } else {
-            Attempt::Fail {
-                msg,
-                status: Some(status),
-                // 401, 403 (for an id already checked to be a UUID) and 407
-                // are the service refusing us, not a problem of one record:
-                // they count towards SERVICE_DOWN_AFTER
-                service: false,
-            }
+        let msg = format!("{}: {}", reason(status), problem_detail(&head));
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok());
+        // 401, 403 (for an id already checked to be a UUID) and 407 are the
+        // service refusing us, not a problem of one record: get_retrying
+        // counts them towards SERVICE_DOWN_AFTER
+        Attempt::of(status_verdict(status, retry_after), msg, Some(status))
+    }
+
+    /// The body of a 2xx answer, at most `--max-bytes`.
+    fn read_body(&self, body: &mut ureq::Body) -> Attempt {
+        let limit = self.max_bytes;
+        match body.with_config().limit(limit).read_to_vec() {
+            Ok(b) => Attempt::Done(b),
+            Err(ureq::Error::BodyExceedsLimit(_)) => Attempt::Fail {
+                msg: format!(
+                    "the response body is larger than --max-bytes {limit} bytes (decompressed); \
+                     raise --max-bytes if the API really serves that much"
+                ),
+                status: None,
+                service: true,
+            },
+            Err(e) => Attempt::Retry {
+                msg: format!("the response body could not be read ({e})"),
+                status: None,
+                unreachable: false,
+                wait: None,
+            },
         }
     }
 
@@ -581,7 +411,7 @@ impl Client {
                 });
             }
             attempt += 1;
-            match self.attempt(&url) {
+            let (msg, status, unreachable, wait) = match self.attempt(&url) {
                 Attempt::Done(body) => {
                     self.failing.store(0, Ordering::Relaxed);
                     return Ok(body);
@@ -591,18 +421,7 @@ impl Client {
                     status,
                     service,
                 } => {
-                    // 401, 403 (for an id already checked to be a UUID) and
-                    // 407 are the service refusing us, not one record's fault
-                    let refused = matches!(status, Some(401 | 403 | 407));
-                    let service = if service {
-                        self.mark_down(format!("an earlier request failed: {msg}"), status, false);
-                        true
-                    } else if refused {
-                        self.count_failure(attempt, status)
-                    } else {
-                        self.failing.store(0, Ordering::Relaxed);
-                        false
-                    };
+                    let service = self.failed_for_good(&msg, status, service, attempt);
                     return Err(HttpError {
                         url,
                         status,
@@ -617,86 +436,60 @@ impl Client {
                     status,
                     unreachable,
                     wait,
-                } => {
-                    if attempt > self.retries {
-                        let service = if unreachable {
-                            self.mark_down(
-                                "the host could not be reached by an earlier request".into(),
-                                None,
-                                true,
-                            );
-                            true
-                        } else {
-                            self.count_failure(attempt, status)
-                        };
-                        return Err(HttpError {
-                            url,
-                            status,
-                            msg,
-                            unreachable,
-                            service,
-                            attempts: attempt,
-                        });
-                    }
-                    let wait =
-                        wait.unwrap_or_else(|| backoff_wait(self.backoff, attempt, jitter()));
-                    let what = match status {
-                        Some(s) => format!("HTTP {s} {msg}"),
-                        None => msg,
-                    };
-                    (self.notify)(&format!(
-                        "GET {url}: {what}; retry {attempt} of {} in {:.1} s",
-                        self.retries,
-                        wait.as_secs_f64()
-                    ));
-                    std::thread::sleep(wait);
-                }
-            }
+                } => (msg, status, unreachable, wait),
+            };
+            let Some(wait) = self.retry.wait(attempt, wait) else {
+                let service = self.retries_spent(status, unreachable, attempt);
+                return Err(HttpError {
+                    url,
+                    status,
+                    msg,
+                    unreachable,
+                    service,
+                    attempts: attempt,
+                });
+            };
+            let what = match status {
+                Some(s) => format!("HTTP {s} {msg}"),
+                None => msg,
+            };
+            (self.notify)(&format!(
+                "GET {url}: {what}; {}",
+                self.retry.notice(attempt, wait)
+            ));
+            std::thread::sleep(wait);
         }
     }
-}
 
-/// True for the error a failed name lookup gives (std reports
-/// getaddrinfo failures as an uncategorised I/O error).
-fn is_lookup_failure(e: &std::io::Error) -> bool {
-    e.to_string().contains("failed to lookup address")
-}
-
-fn transport_failure(e: ureq::Error) -> Attempt {
-    use std::io::ErrorKind as K;
-    let (retry, unreachable) = match &e {
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => (true, true),
-        ureq::Error::Io(io) => (
-            true,
-            is_lookup_failure(io)
-                || matches!(
-                    io.kind(),
-                    K::ConnectionRefused
-                        | K::AddrNotAvailable
-                        | K::NetworkUnreachable
-                        | K::HostUnreachable
-                ),
-        ),
-        ureq::Error::Timeout(t) => (
-            true,
-            matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve),
-        ),
-        ureq::Error::Protocol(_) => (true, false),
-        _ => (false, false),
-    };
-    let msg = e.to_string();
-    if retry {
-        Attempt::Retry {
-            msg,
-            status: None,
-            unreachable,
-            wait: None,
+    /// A request failed without a retry: whether that is the service's
+    /// failure (it marks the service down, or counts towards it).
+    fn failed_for_good(&self, msg: &str, status: Option<u16>, service: bool, attempt: u32) -> bool {
+        // 401, 403 (for an id already checked to be a UUID) and 407 are the
+        // service refusing us, not one record's fault
+        let refused = matches!(status, Some(401 | 403 | 407));
+        if service {
+            self.mark_down(format!("an earlier request failed: {msg}"), status, false);
+            true
+        } else if refused {
+            self.count_failure(attempt, status)
+        } else {
+            self.failing.store(0, Ordering::Relaxed);
+            false
         }
-    } else {
-        Attempt::Fail {
-            msg,
-            status: None,
-            service: false,
+    }
+
+    /// A request failed after its retries: whether that is the service's
+    /// failure (an unreachable host always is).
+    fn retries_spent(&self, status: Option<u16>, unreachable: bool, attempt: u32) -> bool {
+        if unreachable {
+            self.mark_down(
+                "the host could not be reached by an earlier request".into(),
+                None,
+                true,
+            );
+            true
+        } else {
+            self.count_failure(attempt, status)
         }
     }
 }
@@ -705,6 +498,7 @@ fn transport_failure(e: ureq::Error) -> Attempt {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::args::NetArgs;
 
     #[test]
     fn base_urls() {
@@ -717,10 +511,20 @@ mod tests {
         assert!(parse_base_url("http://").is_err());
         assert!(parse_base_url("not a url").is_err());
         assert!(parse_base_url("http://h/x?y=1").is_err());
-        assert!(is_loopback("http://127.0.0.1:1/a"));
-        assert!(is_loopback("http://localhost:1/a"));
-        assert!(is_loopback("http://[::1]:1/a"));
-        assert!(!is_loopback(DEFAULT_API_URL));
+    }
+
+    fn args(api_url: String) -> HttpArgs {
+        HttpArgs {
+            api_url,
+            net: NetArgs {
+                retries: 1,
+                backoff_ms: 1,
+                connect_timeout: 2,
+                timeout: 2,
+                log_requests: None,
+            },
+            max_bytes: 1 << 20,
+        }
     }
 
     #[test]
@@ -729,16 +533,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let args = HttpArgs {
-            api_url: format!("http://127.0.0.1:{port}/curation/v1"),
-            retries: 1,
-            backoff_ms: 1,
-            connect_timeout: 2,
-            timeout: 2,
-            log_requests: None,
-            max_bytes: 1 << 20,
-        };
-        let c = Client::new(&args, 1).unwrap();
+        let c = Client::new(&args(format!("http://127.0.0.1:{port}/curation/v1")), 1).unwrap();
         let first = c.get("/collections").unwrap_err();
         assert!(first.unreachable && first.attempts == 2, "{first}");
         assert_eq!(c.requests(), 2);
@@ -750,12 +545,14 @@ mod tests {
         assert!(second.into_error().msg.contains("make demo"));
     }
 
+    /// A name that does not resolve (`.invalid` never does) is a host that
+    /// cannot be reached, with the offline hint.
     #[test]
-    fn jitter_is_in_range() {
-        for _ in 0..1000 {
-            let j = jitter();
-            assert!((0.5..1.0).contains(&j));
-        }
+    fn a_failed_name_lookup_is_an_unreachable_host() {
+        let c = Client::new(&args("http://nonexistent.invalid/curation/v1".into()), 1).unwrap();
+        let e = c.get("/collections").unwrap_err();
+        assert!(e.unreachable && e.service && e.attempts == 2, "{e}");
+        assert!(e.into_error().msg.contains("cannot be reached"));
     }
 
     #[test]
@@ -768,79 +565,5 @@ mod tests {
         );
         assert_eq!(problem_detail(b""), "(empty body)");
         assert_eq!(problem_detail(b"<html>oops</html>"), "<html>oops</html>");
-    }
-
-    #[test]
-    fn retry_after_seconds_and_dates() {
-        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        let secs = |n| RetryAfter::Wait(Duration::from_secs(n));
-        assert_eq!(retry_after("4", now), secs(4));
-        assert_eq!(retry_after(" 120 ", now), secs(120));
-        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:41 GMT", now), secs(4));
-        // a date in the past, zero, or garbage: the backoff, never a hot loop
-        assert_eq!(
-            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            RetryAfter::Backoff
-        );
-        assert_eq!(retry_after("0", now), RetryAfter::Backoff);
-        assert_eq!(retry_after("soon", now), RetryAfter::Backoff);
-        assert_eq!(retry_after("-5", now), RetryAfter::Backoff);
-        // too long to wait for: give up
-        assert_eq!(
-            retry_after("121", now),
-            RetryAfter::TooLong(Duration::from_secs(121))
-        );
-        assert!(matches!(
-            retry_after("999999999999999999999999", now),
-            RetryAfter::TooLong(_)
-        ));
-        assert!(matches!(
-            retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now),
-            RetryAfter::TooLong(_)
-        ));
-    }
-
-    #[test]
-    fn backoff_saturates() {
-        let b = Duration::from_millis(1);
-        assert_eq!(backoff_wait(b, 1, 1.0), Duration::from_millis(1));
-        assert_eq!(backoff_wait(b, 3, 0.5), Duration::from_millis(2));
-        assert_eq!(backoff_wait(b, 100, 1.0), Duration::from_secs(30));
-        assert_eq!(
-            backoff_wait(Duration::from_secs(600), u32::MAX, 1.0),
-            Duration::from_secs(30)
-        );
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        assert_eq!(parse_size("512k"), Ok(512 << 10));
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("1X").is_err());
-        assert!(parse_size("99999999999T").is_err());
-        assert!(parse_size("").is_err());
-    }
-
-    #[test]
-    fn lookup_failures_count_as_unreachable() {
-        let e = std::io::Error::other(
-            "failed to lookup address information: Temporary failure in name resolution",
-        );
-        assert!(matches!(
-            transport_failure(ureq::Error::Io(e)),
-            Attempt::Retry {
-                unreachable: true,
-                ..
-            }
-        ));
-        assert!(matches!(
-            transport_failure(ureq::Error::HostNotFound),
-            Attempt::Retry {
-                unreachable: true,
-                ..
-            }
-        ));
     }
 }

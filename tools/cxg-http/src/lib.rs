@@ -1,9 +1,20 @@
-//! The one HTTP policy of the cxg tools: [`client`] holds the agent, the
-//! options every networked tool shares, retries with backoff and
-//! `Retry-After`, and the classification of failures; [`log`] is the
-//! request log behind `--log-requests`.
+//! The one HTTP policy of the cxg tools: [`args`] declares the HTTP
+//! options once, [`agent`] builds the one kind of agent, [`policy`] is the
+//! retry policy (backoff, `Retry-After`) and the classification of
+//! failures, [`client`] is the API tools' client on top of them, and
+//! [`log`] is the request log behind `--log-requests`. cxg-download uses
+//! the first three for its file transfers.
 
+pub mod agent;
+pub mod args;
 pub mod client;
 pub mod log;
+pub mod policy;
 
+pub use agent::{agent, is_loopback, BodyTimeout};
+pub use args::{parse_size, HttpArgs, NetArgs, DEFAULT_API_URL};
 pub use client::*;
+pub use policy::{
+    backoff_wait, jitter, retry_after, status_verdict, transport_verdict, Retry, RetryAfter,
+    Verdict, MAX_RETRY_AFTER,
+};

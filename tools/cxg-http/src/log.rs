@@ -4,7 +4,7 @@
 
 use cxg_core::cli::{tool, warn};
 use cxg_core::digest::sha256_hex;
-use cxg_core::error::{Error, Result};
+use cxg_core::error::{At, Result};
 use cxg_core::time::utc_rfc3339;
 use std::fs::File;
 use std::io::Write;
@@ -46,12 +46,10 @@ impl RequestLog {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| {
-                Error::input(format!(
-                    "--log-requests: cannot open '{}' for appending: {e}",
-                    path.display()
-                ))
-            })?;
+            .at(format_args!(
+                "--log-requests: cannot open '{}' for appending",
+                path.display()
+            ))?;
         Ok(RequestLog {
             path: path.to_path_buf(),
             file: Mutex::new(file),

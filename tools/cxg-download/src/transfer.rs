@@ -1,0 +1,401 @@
+//! One file's transfer: streamed to `<name>.part`, resumed with Range from
+//! the bytes already on disk (after a dropped connection or an earlier
+//! run), checked against the expected size and the ETag, then renamed into
+//! place. The `.part` and its sidecar `<name>.part.json` (url, size, ETag,
+//! Last-Modified of the first response) are the resume state: they are
+//! kept when a run is interrupted, and removed once the file is complete.
+//!
+//! This module holds the entry point, the transfer's state and its retry
+//! loop; [`answer`] reads one response, [`stream`] writes a body to disk,
+//! [`sidecar`] is the resume state.
+
+mod answer;
+mod sidecar;
+mod stream;
+
+pub use answer::{content_range, header};
+pub use sidecar::resumable_bytes;
+
+use crate::hash::{sha256_file, EtagForm, Hashes};
+use crate::job::{Done, Job, Status, Why};
+use crate::net::{host_key, Net};
+use crate::previous::Known;
+use answer::Step;
+use sidecar::Sidecar;
+use std::fs::{File, OpenOptions};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Get one file into `dir`.
+pub fn fetch(net: &Net, dir: &Path, job: &Job, verify: bool, known: Option<&Known>) -> Done {
+    let dest = dir.join(&job.name);
+    if let Some(why) = net.host_down(&job.url) {
+        let host = host_key(&job.url);
+        let msg = format!("not attempted: {host} could not be reached ({why})");
+        return Done::failed(msg, job.size, true);
+    }
+    for p in [dest.clone(), dir.join(format!("{}.part", job.name))] {
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            let msg = format!(
+                "'{}' is a symbolic link: not followed, not replaced",
+                p.display()
+            );
+            return Done::failed(msg, job.size, false);
+        }
+    }
+    if let Ok(m) = std::fs::metadata(&dest) {
+        if !m.is_file() {
+            let msg = format!("'{}' exists and is not a file", dest.display());
+            return Done::failed(msg, job.size, false);
+        }
+        let len = m.len();
+        // an empty file is never a complete H5AD; an unknown size (the
+        // probe got no answer) cannot say complete either
+        if len > 0 && job.size == Some(len) {
+            return present(&dest, len, verify, known);
+        }
+        net.diag.warn(format_args!(
+            "'{}' has {len} bytes but {} are expected: downloading it again",
+            dest.display(),
+            job.size
+                .map_or_else(|| "another size".to_string(), |s| s.to_string())
+        ));
+    }
+    match Transfer::open(dir, job) {
+        Ok(mut t) => t.run(net, job, &dest),
+        Err(msg) => Done::failed(msg, job.size, false),
+    }
+}
+
+/// A final file that is already there.
+fn present(dest: &Path, len: u64, verify: bool, known: Option<&Known>) -> Done {
+    // a previous manifest's hash is reused only for a file of the same size
+    // that has not changed since that manifest was written
+    let known = known.filter(|k| k.bytes == len && (verify || k.unchanged(dest)));
+    let (sha, verified_by) = match (verify, known) {
+        (false, Some(k)) => (k.sha256.clone(), "size"),
+        _ => match sha256_file(dest) {
+            Ok(s) => match known {
+                Some(k) if verify && k.sha256 != s => {
+                    let msg = format!(
+                        "'{}' has SHA-256 {s}, the previous manifest says {}; left in place",
+                        dest.display(),
+                        k.sha256
+                    );
+                    return Done::failed(msg, Some(len), false);
+                }
+                Some(_) if verify => (s, "size+sha256"),
+                _ => (s, "size"),
+            },
+            Err(e) => {
+                let msg = format!("cannot read '{}': {e}", dest.display());
+                return Done::failed(msg, Some(len), false);
+            }
+        },
+    };
+    Done {
+        status: Status::Present,
+        bytes: Some(len),
+        sha256: sha,
+        verified_by: verified_by.into(),
+        etag: String::new(),
+        reason: String::new(),
+        service: false,
+    }
+}
+
+/// The state of one file's transfer.
+struct Transfer {
+    part: PathBuf,
+    side: PathBuf,
+    file: File,
+    offset: u64,
+    meta: Option<Sidecar>,
+    hashes: Option<Hashes>,
+    form: EtagForm,
+    total: Option<u64>,
+    /// The bytes left by an earlier run are still in use.
+    kept_prefix: bool,
+    /// Some body bytes arrived in this run (the server is working).
+    got_bytes: bool,
+    /// The size was known when the run checked the free space.
+    size_known_before: bool,
+    buf: Vec<u8>,
+    /// Requests made for this file, and the last HTTP status answered.
+    attempts: u32,
+    last_status: Option<u16>,
+}
+
+/// A `.part` opened for writing, never through a symlink, and locked.
+fn open_part(part: &Path) -> Result<File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        // never write through a symlink planted in the folder
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(part)
+        .why(format_args!("cannot open '{}'", part.display()))?;
+    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        return Err(format!(
+            "'{}' is being written by another process (another cxg-download?)",
+            part.display()
+        ));
+    }
+    Ok(file)
+}
+
+impl Transfer {
+    /// The transfer of `job`, continuing the `.part` in `dir` when its
+    /// sidecar vouches for it; the message says why it cannot start.
+    fn open(dir: &Path, job: &Job) -> Result<Transfer, String> {
+        let part = dir.join(format!("{}.part", job.name));
+        let side = dir.join(format!("{}.part.json", job.name));
+        let file = open_part(&part)?;
+        let len = file
+            .metadata()
+            .why(format_args!("cannot read '{}'", part.display()))?
+            .len();
+        let meta = Sidecar::read(&side).filter(|m| m.fits(job));
+        let mut t = Transfer {
+            part,
+            side,
+            file,
+            offset: len,
+            meta,
+            hashes: None,
+            form: EtagForm::Unknown,
+            total: None,
+            kept_prefix: false,
+            got_bytes: false,
+            size_known_before: job.size.is_some(),
+            buf: vec![0u8; 256 * 1024],
+            attempts: 0,
+            last_status: None,
+        };
+        let too_long = t
+            .meta
+            .as_ref()
+            .and_then(|m| m.size)
+            .is_some_and(|s| len > s);
+        if len > 0 && (t.meta.is_none() || too_long) {
+            // a .part we cannot vouch for: start over
+            t.reset()?;
+        }
+        t.kept_prefix = t.offset > 0;
+        Ok(t)
+    }
+
+    fn reset(&mut self) -> Result<(), String> {
+        self.file
+            .set_len(0)
+            .why(format_args!("cannot truncate '{}'", self.part.display()))?;
+        self.offset = 0;
+        self.meta = None;
+        self.hashes = None;
+        self.total = None;
+        self.kept_prefix = false;
+        let _ = std::fs::remove_file(&self.side);
+        Ok(())
+    }
+
+    /// Transfer the file, log the transfer (--log-requests), and leave no
+    /// empty `.part` behind when it failed.
+    fn run(&mut self, net: &Net, job: &Job, dest: &Path) -> Done {
+        let (started, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
+        let d = match self.transfer(net, job) {
+            ControlFlow::Continue(()) => self.finish(job, dest),
+            ControlFlow::Break(d) => d,
+        };
+        if let (Some(log), true) = (&net.log, self.attempts > 0) {
+            let ok = d.status != Status::Failed;
+            log.record(&cxg_http::log::Request {
+                method: "GET",
+                url: &job.url,
+                status: self.last_status,
+                attempts: self.attempts,
+                body: None,
+                streamed: match (ok, d.bytes) {
+                    (true, Some(n)) => Some((n, d.sha256.as_str())),
+                    _ => None,
+                },
+                started,
+                duration: clock.elapsed(),
+                error: (!ok).then_some(d.reason.as_str()),
+            });
+        }
+        if d.status == Status::Failed && self.offset == 0 {
+            // nothing worth resuming: leave no empty .part behind
+            let _ = std::fs::remove_file(&self.part);
+            let _ = std::fs::remove_file(&self.side);
+        }
+        d
+    }
+
+    /// Request until every byte is on disk (Continue) or the file fails
+    /// (Break). Attempts that bring bytes are not counted as retries: the
+    /// next one continues from the bytes on disk.
+    fn transfer(&mut self, net: &Net, job: &Job) -> ControlFlow<Done> {
+        let (mut idle, mut restarts) = (0u32, 0u32);
+        loop {
+            if let Some(why) = net.host_down(&job.url) {
+                let host = host_key(&job.url);
+                let msg = format!("stopped: {host} could not be reached ({why})");
+                return ControlFlow::Break(Done::failed(msg, job.size, true));
+            }
+            if self.total.is_some_and(|t| t == self.offset) && self.hashes.is_some() {
+                return ControlFlow::Continue(());
+            }
+            let before = self.offset;
+            match self.attempt(net, job) {
+                Step::Complete => return ControlFlow::Continue(()),
+                Step::Fail { msg, service } => {
+                    return ControlFlow::Break(Done::failed(msg, job.size, service))
+                }
+                Step::Restart(msg) => {
+                    restarts += 1;
+                    self.restart(net, job, &msg, restarts)?;
+                }
+                Step::Retry { msg, .. } if self.offset > before => {
+                    idle = 0;
+                    net.diag.warn(format_args!(
+                        "{}: {msg}; resuming from byte {}",
+                        job.url, self.offset
+                    ));
+                }
+                Step::Retry {
+                    msg,
+                    wait,
+                    unreachable,
+                } => {
+                    idle += 1;
+                    self.wait_to_retry(net, job, msg, wait, unreachable, idle)?;
+                }
+            }
+        }
+    }
+
+    /// Start over from byte 0, at most 3 times.
+    fn restart(&mut self, net: &Net, job: &Job, msg: &str, restarts: u32) -> ControlFlow<Done> {
+        if restarts > 3 {
+            let msg = format!("{msg} (3 restarts already)");
+            return ControlFlow::Break(Done::failed(msg, job.size, false));
+        }
+        net.diag.warn(format_args!("{}: {msg}", job.url));
+        match self.reset() {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(Done::failed(e, job.size, false)),
+        }
+    }
+
+    /// Wait before retry number `idle` as the policy says, or give up once
+    /// the retries are spent (an unreachable host is marked down: its other
+    /// files fail at once, files of other hosts go on).
+    fn wait_to_retry(
+        &self,
+        net: &Net,
+        job: &Job,
+        msg: String,
+        wait: Option<Duration>,
+        unreachable: bool,
+        idle: u32,
+    ) -> ControlFlow<Done> {
+        if let Some(wait) = net.retry.wait(idle, wait) {
+            let notice = net.retry.notice(idle, wait);
+            net.diag.warn(format_args!("{}: {msg}; {notice}", job.url));
+            std::thread::sleep(wait);
+            return ControlFlow::Continue(());
+        }
+        if unreachable {
+            net.mark_down(&job.url, msg.clone());
+        }
+        // run() removes a .part with nothing in it
+        let kept = if self.offset > 0 {
+            format!(
+                "{} bytes kept in '{}' for the next run",
+                self.offset,
+                self.part.display()
+            )
+        } else {
+            "nothing was received".to_string()
+        };
+        let msg = format!("{msg} (gave up after {idle} attempts; {kept})");
+        ControlFlow::Break(Done::failed(msg, job.size, !self.got_bytes))
+    }
+
+    /// Check the complete `.part` and rename it into place.
+    fn finish(&mut self, job: &Job, dest: &Path) -> Done {
+        let fail = |msg: String| Done::failed(msg, job.size, false);
+        let total = self.total.unwrap_or(self.offset);
+        let on_disk = self.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        if on_disk != total || self.offset != total || job.size.is_some_and(|s| s != total) {
+            return fail(format!(
+                "size mismatch: '{}' has {on_disk} bytes, expected {total}",
+                self.part.display()
+            ));
+        }
+        if let Err(e) = self.file.sync_all() {
+            return fail(format!("cannot flush '{}': {e}", self.part.display()));
+        }
+        let Some(hashes) = self.hashes.take() else {
+            return fail("internal: no digests".into());
+        };
+        let (sha, etag_ok) = hashes.finish();
+        let etag = self
+            .meta
+            .as_ref()
+            .and_then(|m| m.etag.clone())
+            .unwrap_or_default();
+        if etag_ok == Some(false) {
+            let _ = std::fs::remove_file(&self.part);
+            let _ = std::fs::remove_file(&self.side);
+            return fail(format!(
+                "the bytes do not match the server's ETag {etag} (damaged in transit?); the partial file was removed"
+            ));
+        }
+        if let Err(e) = self.rename_into_place(dest) {
+            return fail(e);
+        }
+        Done {
+            status: if self.kept_prefix {
+                Status::Resumed
+            } else {
+                Status::Downloaded
+            },
+            bytes: Some(total),
+            sha256: sha,
+            verified_by: if etag_ok == Some(true) {
+                "size+etag"
+            } else {
+                "size"
+            }
+            .into(),
+            etag,
+            reason: String::new(),
+            service: false,
+        }
+    }
+
+    /// Rename the `.part` to `dest`, remove the sidecar, and make the
+    /// rename durable.
+    fn rename_into_place(&self, dest: &Path) -> Result<(), String> {
+        std::fs::rename(&self.part, dest).why(format_args!(
+            "cannot rename '{}' to '{}'",
+            self.part.display(),
+            dest.display()
+        ))?;
+        let _ = std::fs::remove_file(&self.side);
+        if let Some(d) = dest.parent() {
+            let d = if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            };
+            let _ = File::open(d).and_then(|f| f.sync_all());
+        }
+        Ok(())
+    }
+}

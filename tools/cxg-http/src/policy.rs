@@ -1,0 +1,330 @@
+//! The one retry policy: which failures are worth another attempt (by the
+//! HTTP status, or by ureq's error variant and the I/O error's kind, never
+//! by message text), which mean the host cannot be reached at all, how long
+//! to wait (exponential backoff with jitter, or the server's
+//! `Retry-After`), and when to give up.
+
+use crate::args::NetArgs;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// The longest `Retry-After` we honour.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// The longest wait between two attempts from the backoff.
+const MAX_BACKOFF: f64 = 30.0;
+
+/// What a failed attempt calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Try again: after `wait` when the server asked for it
+    /// (`Retry-After`), else after the backoff. `unreachable`: the host
+    /// could not be reached at all (refused, no route, the name does not
+    /// resolve, the connection timed out).
+    Retry {
+        wait: Option<Duration>,
+        unreachable: bool,
+    },
+    /// The server asks to wait longer than [`MAX_RETRY_AFTER`]: it is not
+    /// coming back soon, so retrying is pointless. A failure of the
+    /// service, not of the request.
+    TooLong(Duration),
+    /// Not worth another attempt (a 4xx, a bad URL, ...).
+    Fail,
+}
+
+impl Verdict {
+    /// What a `TooLong` adds to the failure's message.
+    pub fn too_long_note(wait: Duration) -> String {
+        format!(
+            " (the server asks to retry after {} s, more than the {} s waited at most)",
+            wait.as_secs(),
+            MAX_RETRY_AFTER.as_secs()
+        )
+    }
+}
+
+/// The verdict on an HTTP answer that is not a success: 429 and 5xx are
+/// retried (after the `Retry-After` the server gives, when it gives one),
+/// anything else is not.
+pub fn status_verdict(status: u16, retry_after_header: Option<&str>) -> Verdict {
+    if status != 429 && status < 500 {
+        return Verdict::Fail;
+    }
+    let asked = retry_after_header.map(|v| retry_after(v, SystemTime::now()));
+    match asked {
+        Some(RetryAfter::TooLong(w)) => Verdict::TooLong(w),
+        Some(RetryAfter::Wait(w)) => Verdict::Retry {
+            wait: Some(w),
+            unreachable: false,
+        },
+        Some(RetryAfter::Backoff) | None => Verdict::Retry {
+            wait: None,
+            unreachable: false,
+        },
+    }
+}
+
+/// The verdict on a request that got no answer: connection errors,
+/// timeouts and protocol errors are retried; the host is unreachable when
+/// the name did not resolve, the connection was refused or had no route,
+/// or connecting timed out.
+pub fn transport_verdict(e: &ureq::Error) -> Verdict {
+    use std::io::ErrorKind as K;
+    let (retry, unreachable) = match e {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => (true, true),
+        ureq::Error::Io(io) => (
+            true,
+            crate::agent::is_lookup_failure(io)
+                || matches!(
+                    io.kind(),
+                    K::ConnectionRefused
+                        | K::AddrNotAvailable
+                        | K::NetworkUnreachable
+                        | K::HostUnreachable
+                ),
+        ),
+        ureq::Error::Timeout(t) => (
+            true,
+            matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve),
+        ),
+        ureq::Error::Protocol(_) => (true, false),
+        _ => (false, false),
+    };
+    if retry {
+        Verdict::Retry {
+            wait: None,
+            unreachable,
+        }
+    } else {
+        Verdict::Fail
+    }
+}
+
+/// How many times to retry and how long to wait: `--retries` and
+/// `--backoff-ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub retries: u32,
+    pub backoff: Duration,
+}
+
+impl Retry {
+    pub fn new(args: &NetArgs) -> Retry {
+        Retry {
+            retries: args.retries,
+            backoff: Duration::from_millis(args.backoff_ms),
+        }
+    }
+
+    /// The wait before retry number `n` (1-based): the server's `asked`
+    /// wait, else the backoff. `None` once the retries are spent.
+    pub fn wait(&self, n: u32, asked: Option<Duration>) -> Option<Duration> {
+        (n <= self.retries)
+            .then(|| asked.unwrap_or_else(|| backoff_wait(self.backoff, n, jitter())))
+    }
+
+    /// The notice of retry `n` after `wait`: "retry 1 of 4 in 0.5 s".
+    pub fn notice(&self, n: u32, wait: Duration) -> String {
+        format!(
+            "retry {n} of {} in {:.1} s",
+            self.retries,
+            wait.as_secs_f64()
+        )
+    }
+}
+
+static JITTER: AtomicU64 = AtomicU64::new(0);
+
+/// A factor in [0.5, 1.0) from a splitmix64 sequence seeded by the clock.
+pub fn jitter() -> f64 {
+    let mut seed = JITTER.load(Ordering::Relaxed);
+    if seed == 0 {
+        seed = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            | 1;
+    }
+    let next = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    JITTER.store(next, Ordering::Relaxed);
+    let mut z = next;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    0.5 + (z >> 11) as f64 / (1u64 << 53) as f64 * 0.5
+}
+
+/// What a `Retry-After` value asks for: delay-seconds or an HTTP date
+/// (RFC 9110 10.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// Wait this long (more than zero, at most [`MAX_RETRY_AFTER`]).
+    Wait(Duration),
+    /// No usable wait (a date already past, zero, unreadable): the backoff
+    /// applies, so a bad header cannot make a hot loop.
+    Backoff,
+    /// Longer than [`MAX_RETRY_AFTER`]: the server is not coming back soon,
+    /// so retrying is pointless.
+    TooLong(Duration),
+}
+
+/// Read a `Retry-After` value at time `now`.
+pub fn retry_after(value: &str, now: SystemTime) -> RetryAfter {
+    let v = value.trim();
+    let wait = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // delay-seconds; more digits than a u64 holds is simply "very long"
+        Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        match httpdate::parse_http_date(v) {
+            Ok(when) => when.duration_since(now).unwrap_or(Duration::ZERO),
+            Err(_) => return RetryAfter::Backoff,
+        }
+    };
+    if wait.is_zero() {
+        RetryAfter::Backoff
+    } else if wait > MAX_RETRY_AFTER {
+        RetryAfter::TooLong(wait)
+    } else {
+        RetryAfter::Wait(wait)
+    }
+}
+
+/// The backoff before retry number `attempt` (1-based): `base` doubled
+/// each time, times `jitter`, at most [`MAX_BACKOFF`] seconds. Saturates
+/// instead of overflowing.
+pub fn backoff_wait(base: Duration, attempt: u32, jitter: f64) -> Duration {
+    let exp = 2f64.powi(attempt.saturating_sub(1).min(60) as i32);
+    let secs = (base.as_secs_f64() * exp * jitter).clamp(0.0, MAX_BACKOFF);
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::from_secs(MAX_BACKOFF as u64))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_is_in_range() {
+        for _ in 0..1000 {
+            let j = jitter();
+            assert!((0.5..1.0).contains(&j));
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        let secs = |n| RetryAfter::Wait(Duration::from_secs(n));
+        assert_eq!(retry_after("4", now), secs(4));
+        assert_eq!(retry_after(" 120 ", now), secs(120));
+        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:41 GMT", now), secs(4));
+        // a date in the past, zero, or garbage: the backoff, never a hot loop
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            RetryAfter::Backoff
+        );
+        assert_eq!(retry_after("0", now), RetryAfter::Backoff);
+        assert_eq!(retry_after("soon", now), RetryAfter::Backoff);
+        assert_eq!(retry_after("-5", now), RetryAfter::Backoff);
+        // too long to wait for: give up
+        assert_eq!(
+            retry_after("121", now),
+            RetryAfter::TooLong(Duration::from_secs(121))
+        );
+        assert!(matches!(
+            retry_after("999999999999999999999999", now),
+            RetryAfter::TooLong(_)
+        ));
+        assert!(matches!(
+            retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now),
+            RetryAfter::TooLong(_)
+        ));
+    }
+
+    #[test]
+    fn backoff_saturates() {
+        let b = Duration::from_millis(1);
+        assert_eq!(backoff_wait(b, 1, 1.0), Duration::from_millis(1));
+        assert_eq!(backoff_wait(b, 3, 0.5), Duration::from_millis(2));
+        assert_eq!(backoff_wait(b, 100, 1.0), Duration::from_secs(30));
+        assert_eq!(
+            backoff_wait(Duration::from_secs(600), u32::MAX, 1.0),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn statuses() {
+        let retry = |wait| Verdict::Retry {
+            wait,
+            unreachable: false,
+        };
+        // one line a case: status, Retry-After, verdict
+        let cases = [
+            (503, None, retry(None)),
+            (429, Some("2"), retry(Some(Duration::from_secs(2)))),
+            (500, Some("soon"), retry(None)),
+            (502, Some("0"), retry(None)),
+            (503, Some("600"), Verdict::TooLong(Duration::from_secs(600))),
+            (404, None, Verdict::Fail),
+            (410, Some("5"), Verdict::Fail),
+            (403, None, Verdict::Fail),
+            (416, None, Verdict::Fail),
+        ];
+        for (status, ra, want) in cases {
+            assert_eq!(status_verdict(status, ra), want, "{status} {ra:?}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_by_variant_and_kind() {
+        use std::io::{Error as E, ErrorKind as K};
+        let unreachable = Verdict::Retry {
+            wait: None,
+            unreachable: true,
+        };
+        let retry = Verdict::Retry {
+            wait: None,
+            unreachable: false,
+        };
+        let cases = [
+            (ureq::Error::HostNotFound, unreachable),
+            (ureq::Error::ConnectionFailed, unreachable),
+            (ureq::Error::Io(E::from(K::ConnectionRefused)), unreachable),
+            (ureq::Error::Io(E::from(K::HostUnreachable)), unreachable),
+            (ureq::Error::Timeout(ureq::Timeout::Connect), unreachable),
+            (ureq::Error::Timeout(ureq::Timeout::Resolve), unreachable),
+            (ureq::Error::Io(E::from(K::ConnectionReset)), retry),
+            (ureq::Error::Timeout(ureq::Timeout::RecvBody), retry),
+            // the words of a lookup failure, without its type, are not one
+            (
+                ureq::Error::Io(E::other("failed to lookup address information")),
+                retry,
+            ),
+            (ureq::Error::BadUri("x".into()), Verdict::Fail),
+        ];
+        for (e, want) in cases {
+            assert_eq!(transport_verdict(&e), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn the_retries_are_counted_and_the_asked_wait_wins() {
+        let r = Retry {
+            retries: 2,
+            backoff: Duration::from_millis(100),
+        };
+        let w = r.wait(1, None).unwrap();
+        assert!(w >= Duration::from_millis(50) && w < Duration::from_millis(100));
+        assert_eq!(
+            r.wait(2, Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(r.wait(3, None), None);
+        assert_eq!(
+            r.notice(1, Duration::from_millis(1500)),
+            "retry 1 of 2 in 1.5 s"
+        );
+    }
+}
