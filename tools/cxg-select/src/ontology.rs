@@ -10,6 +10,7 @@
 //! descends from R when R is among its ancestors.
 
 use crate::index::{Built, Index, Key, Stamp, TermIn};
+use cxg_core::ctx::Diag;
 use cxg_core::{Error, Result};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -57,7 +58,6 @@ pub struct Term {
     pub num: usize,
     pub id: String,
     pub label: String,
-    pub synonyms: Vec<String>,
     pub deprecated: bool,
     pub replaced_by: Option<String>,
     pub consider: Vec<String>,
@@ -139,7 +139,7 @@ pub fn parse_file_name(file: &str) -> Option<(String, String, bool)> {
 /// and the compressed file of one version are one file (the compressed one
 /// is read: it is the file the release publishes and `make ontologies`
 /// pins, and the index makes its decompression a one-time cost).
-pub fn scan(dir: &Path) -> Result<HashMap<String, Found>> {
+pub fn scan(dir: &Path, diag: &Diag) -> Result<HashMap<String, Found>> {
     let rd = std::fs::read_dir(dir).map_err(|e| {
         Error::input(format!(
             "cannot read the ontology folder '{}': {e}",
@@ -182,7 +182,7 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Found>> {
             }
             Some((old, old_zst)) => {
                 // the same version plain and compressed: the .zst is read
-                cxg_core::cli::warn(format_args!(
+                diag.warn(format_args!(
                     "warning: the ontology folder '{}' holds {name} {version} twice ('{}' and '{}'): reading the .json.zst (remove the other)",
                     dir.display(),
                     old.path.display(),
@@ -322,7 +322,6 @@ impl Ontology {
             num: i,
             id: x.id(i).to_string(),
             label: x.label(i).to_string(),
-            synonyms: x.synonyms(i).into_iter().map(str::to_string).collect(),
             deprecated: x.deprecated(i),
             replaced_by: x.replaced_by(i).map(str::to_string),
             consider: x.consider(i).into_iter().map(str::to_string).collect(),
@@ -366,7 +365,7 @@ impl Ontology {
     /// The ids of every term that has `t` among its ancestors. Descendants
     /// are checked as they are read: when the index turns out damaged there,
     /// it is built again from the file (and kept) and asked again.
-    pub fn descendants(&self, t: &Term) -> Result<Vec<String>> {
+    pub fn descendants(&self, t: &Term, diag: &Diag) -> Result<Vec<String>> {
         match self.idx.descendants(t.num) {
             Ok(v) => Ok(v.into_iter().map(|i| self.idx.id(i).to_string()).collect()),
             Err(why) => {
@@ -380,7 +379,7 @@ impl Ontology {
                     path: self.path.clone(),
                 };
                 let (idx, _, _) = build(&f, &mut file, &stamp, &self.index_path)?;
-                cxg_core::cli::warn(format_args!(
+                diag.warn(format_args!(
                     "the index '{}' was {why} (found reading the descendants of {}): indexed {} again",
                     self.index_path.display(),
                     t.id,
@@ -779,16 +778,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(o.term_count, 4);
-        let d = o.descendants(&o.get("T:1").unwrap()).unwrap();
+        let diag = cxg_core::Ctx::memory(b"").diag;
+        let d = o.descendants(&o.get("T:1").unwrap(), &diag).unwrap();
         assert_eq!(d, ["T:2", "T:3"]);
         assert_eq!(
-            o.descendants(&o.get("T:3").unwrap()).unwrap(),
+            o.descendants(&o.get("T:3").unwrap(), &diag).unwrap(),
             Vec::<&str>::new()
         );
         assert_eq!(o.by_label("leaf")[0].id, "T:3");
         assert_eq!(o.by_synonym("léaf")[0].id, "T:3");
         assert!(o.by_label("").is_empty());
-        assert_eq!(o.get("t:3").unwrap().synonyms, ["léaf"]);
+        // an id without regard to case
+        assert_eq!(o.get("t:3").unwrap().id, "T:3");
         assert_eq!(o.get("T:9").unwrap().replaced_by.as_deref(), Some("T:2"));
         assert!(o.get("T:4").is_none());
     }
