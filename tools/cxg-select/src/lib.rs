@@ -101,6 +101,7 @@ mod in_process {
         let input = format!("{LUNG}\n{PARENCHYMA}\r\n{BRAIN}");
         let all = format!("{LUNG}\n{PARENCHYMA}\r\n{BRAIN}\n");
         let bad = r#"{"dataset_id":"x","tissue":"lung"}"#;
+        let n = |v: &str| format!("{{\"dataset_id\":\"n\",\"n\":{v}}}\n");
         #[rustfmt::skip]
         let cases: Vec<Case> = vec![
             (&[], false, input.clone(), 0, all.clone(), "3 records in, 3 out"),
@@ -114,6 +115,8 @@ mod in_process {
             (&["--min-cells", "5"], false, input.clone(), 0, format!("{LUNG}\n{PARENCHYMA}\r\n"), "1 record without cell_count kept"),
             (&["--no-preprints"], false, input.clone(), 0, format!("{LUNG}\n{PARENCHYMA}\r\n"), "1 preprint removed"),
             (&["--where", ".cell_count > 5"], false, input.clone(), 0, format!("{LUNG}\n"), "3 records in, 1 out"),
+            (&["--where", "(.n|tostring) == \"1.50\""], false, n("1.50") + &n("1.5"), 0, n("1.50"), "2 records in, 1 out"),
+            (&["--where", "def f: 1 + f; f"], false, input.clone(), 2, String::new(), "recursion too deep"),
             (&["--where", ".cell_count + \"x\""], false, LUNG.into(), 1, String::new(), "--where failed on dataset lung"),
             (&["--tissue", "lung"], false, format!("{bad}\n{LUNG}"), 1, format!("{LUNG}\n"), "'tissue' is not a list of ontology terms"),
             (&[], false, format!("{bad}\n{LUNG}"), 0, format!("{bad}\n{LUNG}\n"), "2 records in, 2 out"),

@@ -10,19 +10,22 @@ use cxg_catalog::facets::{Kind, FACETS};
 use cxg_core::ctx::Diag;
 use cxg_core::io::Output;
 use cxg_core::{Error, Result};
-use cxg_json::jq::{parse_val, Program};
+use cxg_json::jq::{is_recursion_error, Program};
+use cxg_json::stream::to_jq;
 use std::collections::BTreeSet;
 use std::io::{BufWriter, Seek};
 use std::path::PathBuf;
 
 /// `--where`: the expression, compiled.
 pub(crate) struct Filter {
+    code: String,
     program: Program,
 }
 
 impl Filter {
     pub fn compile(code: &str) -> Result<Filter> {
         Ok(Filter {
+            code: code.to_string(),
             program: Program::compile(code, "--where")?,
         })
     }
@@ -317,15 +320,20 @@ impl Selection {
         }
     }
 
-    /// --where. A record on which it fails is named and counted as failed.
+    /// --where, on the record as written (numbers as their text). A record
+    /// on which it fails is named and counted as failed; a runaway
+    /// recursion is the expression's fault and ends the run (exit 2).
     fn by_filter(&self, src: &Records, rec: &Rec, diag: &Diag) -> Result<bool> {
         let Some(f) = &self.filter else {
             return Ok(true);
         };
-        let v = parse_val(src.json())
+        let v = to_jq(src.json())
             .map_err(|e| Error::input(format!("{}: invalid JSON: {e}", src.place())))?;
         match f.program.is_truthy(v) {
             Ok(k) => Ok(k),
+            Err(e) if is_recursion_error(&e) => {
+                Err(Error::input(format!("--where '{}': {e}", f.code)))
+            }
             Err(e) => {
                 diag.fail(format_args!(
                     "--where failed on dataset {} ({}): {e}",
