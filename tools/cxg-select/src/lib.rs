@@ -3,12 +3,12 @@
 //! descendant term included when the cellxgene-ontology-guide files are at
 //! hand. Selected records are written unchanged, one per line.
 //!
-//! By concern: [`args`] (the command line, its facet options generated
-//! from the catalogue's facet table), [`folder`] (the ontology folder and
-//! `--prepare`), [`ontology`] and [`index`] (one guide file and its kept
-//! index), [`resolve`] (what each value matches), [`records`] and
-//! [`fields`] (reading records), [`select`] (the selection), [`report`]
-//! (stderr), [`suggest`] ("did you mean").
+//! By concern: `args` (the command line, its facet options generated
+//! from the catalogue's facet table), `folder` (the ontology folder and
+//! `--prepare`), `ontology` and `index` (one guide file and its kept
+//! index), `resolve` (what each value matches), `records` and
+//! `fields` (reading records), `select` (the selection), `report`
+//! (stderr), `suggest` ("did you mean").
 
 mod args;
 mod fields;
@@ -98,6 +98,9 @@ mod in_process {
     /// Literal records → literal records, one line per case.
     #[test]
     fn selects() {
+        // the rows without --ontology must not find a folder in the
+        // environment (no other test of this crate reads it)
+        std::env::remove_var("CXG_ONTOLOGY");
         let input = format!("{LUNG}\n{PARENCHYMA}\r\n{BRAIN}");
         let all = format!("{LUNG}\n{PARENCHYMA}\r\n{BRAIN}\n");
         let bad = r#"{"dataset_id":"x","tissue":"lung"}"#;
