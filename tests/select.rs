@@ -1545,3 +1545,35 @@ fn a_replacement_loop_is_named() {
         .stderr_has("UBERON:1 -> UBERON:2 -> UBERON:1");
     assert!(!o.stderr.contains("the id alone"), "{}", o.stderr);
 }
+
+/// Dataset lines of two datasets whose `n` is 1.50 and 1.5, from the
+/// collections array that cxg-datasets reads.
+fn two_numbers() -> (&'static [u8], Vec<u8>) {
+    let c = br#"[{"collection_id":"c","datasets":[{"dataset_id":"d1","n":1.50},{"dataset_id":"d2","n":1.5}]}]"#;
+    let lines = run("cxg-datasets", &[], Some(c));
+    lines.ok();
+    (c, lines.stdout)
+}
+
+#[test]
+fn where_reads_numbers_as_written_as_cxg_datasets_does() {
+    let (c, lines) = two_numbers();
+    let w = r#"(.n|tostring) == "1.50""#;
+    let ds = run("cxg-datasets", &["--where", w], Some(c));
+    let o = run("cxg-select", &["--where", w], Some(&lines));
+    o.ok().stderr_has("2 records in, 1 out");
+    assert_eq!(jsonl(&o.stdout)[0]["dataset_id"], "d1");
+    assert_eq!(o.stdout, ds.ok().stdout);
+}
+
+#[test]
+fn a_runaway_where_stops_the_run_with_exit_2_as_in_cxg_datasets() {
+    let (c, lines) = two_numbers();
+    for (tool, input) in [("cxg-datasets", c), ("cxg-select", &lines[..])] {
+        let o = run(tool, &["--where", "def f: 1 + f; f"], Some(input));
+        o.code(2)
+            .stderr_has("recursion too deep")
+            .stderr_has("--where 'def f: 1 + f; f'");
+        assert!(!o.stderr.contains("records in"), "{tool}: {}", o.stderr);
+    }
+}

@@ -37,13 +37,20 @@ pub struct Facet {
     /// The branches the facet's terms come from (the CELLxGENE schema's
     /// rule), when its ontology holds other things too; empty: any term.
     pub roots: &'static [&'static str],
+    /// The help of the cxg-select option (`--cell-type`).
+    pub help: &'static str,
+    /// The help of its exclude option (`--exclude-cell-type`).
+    pub exclude_help: &'static str,
 }
 
+/// A facet of ontology terms.
 const fn terms(
     option: &'static str,
     field: &'static str,
     obs_column: &'static str,
     ontologies: &'static [&'static str],
+    help: &'static str,
+    exclude_help: &'static str,
 ) -> Facet {
     Facet {
         option,
@@ -55,6 +62,8 @@ const fn terms(
         fallback: &[],
         vocabulary: &[],
         roots: &[],
+        help,
+        exclude_help,
     }
 }
 
@@ -65,6 +74,8 @@ pub const FACETS: [Facet; 10] = [
         "organism",
         "organism_ontology_term_id",
         &["NCBITaxon"],
+        "Organism (NCBITaxon id or label, e.g. 'Homo sapiens')",
+        "Remove records with this organism",
     ),
     Facet {
         fallback: &["CVCL"],
@@ -73,6 +84,8 @@ pub const FACETS: [Facet; 10] = [
             "tissue",
             "tissue_ontology_term_id",
             &["UBERON", "CL", "ZFA", "FBbt", "WBbt"],
+            "Tissue (UBERON; CL for cell cultures, Cellosaurus for cell lines; descendants included)",
+            "Remove records with this tissue (or a descendant)",
         )
     },
     Facet {
@@ -91,36 +104,61 @@ pub const FACETS: [Facet; 10] = [
             "cell line",
         ],
         roots: &[],
+        help: "Tissue type: tissue, organoid, cell culture (= primary cell culture), cell line; \
+               with --tissue, both must hold for the same tissue entry",
+        exclude_help: "Remove records with this tissue type",
     },
     terms(
         "disease",
         "disease",
         "disease_ontology_term_id",
         &["MONDO", "PATO"],
+        "Disease (MONDO, or 'normal' PATO:0000461)",
+        "Remove records with this disease (or a descendant)",
     ),
     Facet {
         // assay by molecule, single cell library construction
         roots: &["EFO:0002772", "EFO:0010183"],
-        ..terms("assay", "assay", "assay_ontology_term_id", &["EFO"])
+        ..terms(
+            "assay",
+            "assay",
+            "assay_ontology_term_id",
+            &["EFO"],
+            "Assay (EFO, e.g. '10x technology')",
+            "Remove records with this assay (e.g. 'spatial transcriptomics')",
+        )
     },
     terms(
         "cell-type",
         "cell_type",
         "cell_type_ontology_term_id",
         &["CL", "ZFA", "FBbt", "WBbt"],
+        "Cell type (CL)",
+        "Remove records with this cell type (or a descendant)",
     ),
     terms(
         "development-stage",
         "development_stage",
         "development_stage_ontology_term_id",
         &["HsapDv", "MmusDv", "UBERON", "FBdv", "WBls", "ZFA"],
+        "Development stage (HsapDv, MmusDv, UBERON)",
+        "Remove records with this development stage (or a descendant)",
     ),
-    terms("sex", "sex", "sex_ontology_term_id", &["PATO"]),
+    terms(
+        "sex",
+        "sex",
+        "sex_ontology_term_id",
+        &["PATO"],
+        "Sex (PATO: female, male)",
+        "Remove records with this sex",
+    ),
     terms(
         "self-reported-ethnicity",
         "self_reported_ethnicity",
         "self_reported_ethnicity_ontology_term_id",
         &["HANCESTRO"],
+        "Self-reported ethnicity (HANCESTRO)",
+        "Remove records with this self-reported ethnicity",
     ),
     Facet {
         option: "suspension-type",
@@ -132,6 +170,8 @@ pub const FACETS: [Facet; 10] = [
         fallback: &[],
         vocabulary: &["cell", "nucleus", "na"],
         roots: &[],
+        help: "Suspension type: cell, nucleus, na",
+        exclude_help: "Remove records with this suspension type",
     },
 ];
 
@@ -188,6 +228,7 @@ mod tests {
                     assert!(!f.vocabulary.is_empty(), "{}", f.option)
                 }
             }
+            assert!(!f.help.is_empty() && !f.exclude_help.is_empty());
         }
         assert_eq!(term_fields().count(), 9);
         assert_eq!(by_option("cell-type").map(|f| f.field), Some("cell_type"));

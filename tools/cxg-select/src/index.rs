@@ -255,32 +255,81 @@ impl Built {
     }
 }
 
+/// The terms given, in term order: numbered by id.
+struct Sorted<'a, 't> {
+    terms: &'a [TermIn<'t>],
+    /// term number -> given index
+    order: Vec<u32>,
+    /// given index -> term number
+    num: Vec<u32>,
+}
+
+impl<'a, 't> Sorted<'a, 't> {
+    fn new(terms: &'a [TermIn<'t>]) -> Sorted<'a, 't> {
+        let n = terms.len();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by(|&a, &b| terms[a as usize].id.cmp(terms[b as usize].id));
+        let mut num = vec![0u32; n];
+        for (k, &i) in order.iter().enumerate() {
+            num[i as usize] = k as u32;
+        }
+        Sorted { terms, order, num }
+    }
+
+    fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Term number `k`.
+    fn t(&self, k: usize) -> &'a TermIn<'t> {
+        &self.terms[self.order[k] as usize]
+    }
+
+    /// The ancestors of term `k` as term numbers (itself left out).
+    fn ancestors(&self, k: usize) -> impl Iterator<Item = u32> + '_ {
+        self.t(k)
+            .ancestors
+            .iter()
+            .filter_map(|&i| self.num.get(i as usize).copied())
+            .filter(move |&a| a != k as u32)
+    }
+}
+
 /// Build the index of `terms` (made from a file with this stamp and hash).
 /// Terms are numbered by id; lookup tables and descendants follow.
 pub fn build(terms: &[TermIn], stamp: &Stamp, sha: &[u8; 32]) -> Result<Built, String> {
-    let n = terms.len();
-    u32_of(n, "terms")?;
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_by(|&a, &b| terms[a as usize].id.cmp(terms[b as usize].id));
-    // given index -> term number
-    let mut num = vec![0u32; n];
-    for (k, &i) in order.iter().enumerate() {
-        num[i as usize] = k as u32;
-    }
-    let t = |k: usize| &terms[order[k] as usize];
+    u32_of(terms.len(), "terms")?;
+    let sorted = Sorted::new(terms);
     let mut sec: Vec<Vec<u8>> = vec![Vec::new(); NSEC];
-    (sec[ID_OFF], sec[ID_BLOB]) = str_column((0..n).map(|k| t(k).id))?;
-    (sec[LABEL_OFF], sec[LABEL_BLOB]) = str_column((0..n).map(|k| t(k).label))?;
-    sec[FLAGS] = (0..n).map(|k| u8::from(t(k).deprecated)).collect();
+    columns(&sorted, &mut sec)?;
+    lookup_tables(&sorted, &mut sec)?;
+    descendants(&sorted, &mut sec)?;
+    Ok(Built {
+        header: header_bytes(terms.len(), stamp, sha, &sec),
+        sections: sec,
+    })
+}
+
+/// The columns of the terms' fields.
+fn columns(s: &Sorted, sec: &mut [Vec<u8>]) -> Result<(), String> {
+    let n = s.len();
+    (sec[ID_OFF], sec[ID_BLOB]) = str_column((0..n).map(|k| s.t(k).id))?;
+    (sec[LABEL_OFF], sec[LABEL_BLOB]) = str_column((0..n).map(|k| s.t(k).label))?;
+    sec[FLAGS] = (0..n).map(|k| u8::from(s.t(k).deprecated)).collect();
     (sec[SYN_OFF], sec[SYN_BLOB]) =
-        list_column((0..n).map(|k| t(k).synonyms.iter().map(String::as_str)))?;
-    (sec[REPL_OFF], sec[REPL_BLOB]) = list_column((0..n).map(|k| t(k).replaced_by.into_iter()))?;
+        list_column((0..n).map(|k| s.t(k).synonyms.iter().map(String::as_str)))?;
+    (sec[REPL_OFF], sec[REPL_BLOB]) = list_column((0..n).map(|k| s.t(k).replaced_by.into_iter()))?;
     (sec[CONS_OFF], sec[CONS_BLOB]) =
-        list_column((0..n).map(|k| t(k).consider.iter().map(String::as_str)))?;
-    // lookup tables, sorted by (key, term)
+        list_column((0..n).map(|k| s.t(k).consider.iter().map(String::as_str)))?;
+    Ok(())
+}
+
+/// The lookup tables (lowercase id, label, synonym → term), sorted by
+/// (key, term).
+fn lookup_tables(s: &Sorted, sec: &mut [Vec<u8>]) -> Result<(), String> {
     let mut keys: [Vec<(String, u32)>; 3] = Default::default();
-    for k in 0..n {
-        let term = t(k);
+    for k in 0..s.len() {
+        let term = s.t(k);
         keys[0].push((term.id.to_lowercase(), k as u32));
         if term.deprecated {
             continue;
@@ -288,8 +337,8 @@ pub fn build(terms: &[TermIn], stamp: &Stamp, sha: &[u8; 32]) -> Result<Built, S
         if !term.label.is_empty() {
             keys[1].push((term.label.to_lowercase(), k as u32));
         }
-        for s in term.synonyms {
-            keys[2].push((s.to_lowercase(), k as u32));
+        for syn in term.synonyms {
+            keys[2].push((syn.to_lowercase(), k as u32));
         }
     }
     for (table, base) in keys.iter_mut().zip([KEY_ID, KEY_LABEL, KEY_SYN]) {
@@ -298,16 +347,16 @@ pub fn build(terms: &[TermIn], stamp: &Stamp, sha: &[u8; 32]) -> Result<Built, S
         (sec[base], sec[base + 1]) = str_column(table.iter().map(|(s, _)| s.as_str()))?;
         sec[base + 2] = table.iter().flat_map(|(_, k)| k.to_le_bytes()).collect();
     }
-    // descendants: the transpose of the ancestors, each list in term order
-    let ancestors = |k: usize| {
-        t(k).ancestors
-            .iter()
-            .filter_map(|&i| num.get(i as usize).copied())
-            .filter(move |&a| a != k as u32)
-    };
+    Ok(())
+}
+
+/// The descendants: the transpose of the ancestors, each list in term
+/// order, with the checksum of each block.
+fn descendants(s: &Sorted, sec: &mut [Vec<u8>]) -> Result<(), String> {
+    let n = s.len();
     let mut count = vec![0u64; n + 1];
     for k in 0..n {
-        for x in ancestors(k) {
+        for x in s.ancestors(k) {
             count[x as usize + 1] += 1;
         }
     }
@@ -328,7 +377,7 @@ pub fn build(terms: &[TermIn], stamp: &Stamp, sha: &[u8; 32]) -> Result<Built, S
     let mut desc = vec![0u8; total as usize * 4];
     // terms in increasing order: every list comes out sorted
     for k in 0..n {
-        for x in ancestors(k) {
+        for x in s.ancestors(k) {
             let at = fill[x as usize] as usize * 4;
             desc[at..at + 4].copy_from_slice(&(k as u32).to_le_bytes());
             fill[x as usize] += 1;
@@ -339,7 +388,11 @@ pub fn build(terms: &[TermIn], stamp: &Stamp, sha: &[u8; 32]) -> Result<Built, S
         .flat_map(|b| sum_of(b).to_le_bytes())
         .collect();
     sec[DESC] = desc;
+    Ok(())
+}
 
+/// The header of an index of `n` terms with these sections.
+fn header_bytes(n: usize, stamp: &Stamp, sha: &[u8; 32], sec: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(MAGIC);
     put_u32(&mut out, FORMAT);
@@ -353,7 +406,7 @@ pub fn build(terms: &[TermIn], stamp: &Stamp, sha: &[u8; 32]) -> Result<Built, S
     out.extend_from_slice(&stamp.ino.to_le_bytes());
     out.extend_from_slice(sha);
     let mut at = HEADER_LEN as u64;
-    for s in &sec {
+    for s in sec {
         out.extend_from_slice(&at.to_le_bytes());
         out.extend_from_slice(&(s.len() as u64).to_le_bytes());
         at += s.len() as u64;
@@ -364,10 +417,7 @@ pub fn build(terms: &[TermIn], stamp: &Stamp, sha: &[u8; 32]) -> Result<Built, S
         sum.update(s);
     }
     out.extend_from_slice(&sum.finish().to_le_bytes());
-    Ok(Built {
-        header: out,
-        sections: sec,
-    })
+    out
 }
 
 /// An opened index.

@@ -10,7 +10,8 @@
 //! descends from R when R is among its ancestors.
 
 use crate::index::{Built, Index, Key, Stamp, TermIn};
-use cxg_core::{Error, Result};
+use cxg_core::ctx::Diag;
+use cxg_core::{At, Error, Result};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -57,7 +58,6 @@ pub struct Term {
     pub num: usize,
     pub id: String,
     pub label: String,
-    pub synonyms: Vec<String>,
     pub deprecated: bool,
     pub replaced_by: Option<String>,
     pub consider: Vec<String>,
@@ -139,22 +139,13 @@ pub fn parse_file_name(file: &str) -> Option<(String, String, bool)> {
 /// and the compressed file of one version are one file (the compressed one
 /// is read: it is the file the release publishes and `make ontologies`
 /// pins, and the index makes its decompression a one-time cost).
-pub fn scan(dir: &Path) -> Result<HashMap<String, Found>> {
-    let rd = std::fs::read_dir(dir).map_err(|e| {
-        Error::input(format!(
-            "cannot read the ontology folder '{}': {e}",
-            dir.display()
-        ))
-    })?;
+pub fn scan(dir: &Path, diag: &Diag) -> Result<HashMap<String, Found>> {
+    let cannot = format!("cannot read the ontology folder '{}'", dir.display());
+    let rd = std::fs::read_dir(dir).at(&cannot)?;
     let mut found: HashMap<String, (Found, bool)> = HashMap::new();
     let mut names: Vec<String> = Vec::new();
     for entry in rd {
-        let entry = entry.map_err(|e| {
-            Error::input(format!(
-                "cannot read the ontology folder '{}': {e}",
-                dir.display()
-            ))
-        })?;
+        let entry = entry.at(&cannot)?;
         let file = entry.file_name().to_string_lossy().into_owned();
         names.push(file);
     }
@@ -182,7 +173,7 @@ pub fn scan(dir: &Path) -> Result<HashMap<String, Found>> {
             }
             Some((old, old_zst)) => {
                 // the same version plain and compressed: the .zst is read
-                cxg_core::cli::warn(format_args!(
+                diag.warn(format_args!(
                     "warning: the ontology folder '{}' holds {name} {version} twice ('{}' and '{}'): reading the .json.zst (remove the other)",
                     dir.display(),
                     old.path.display(),
@@ -203,12 +194,12 @@ fn unzstd(name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
     let mut input = bytes;
     while !input.is_empty() {
         let mut dec = ruzstd::decoding::StreamingDecoder::new(&mut input)
-            .map_err(|e| Error::input(format!("{name}: not a valid zstd file: {e}")))?;
+            .at(format_args!("{name}: not a valid zstd file"))?;
         let room = MAX_JSON_BYTES.saturating_sub(out.len() as u64);
         (&mut dec)
             .take(room + 1)
             .read_to_end(&mut out)
-            .map_err(|e| Error::input(format!("{name}: corrupt zstd data: {e}")))?;
+            .at(format_args!("{name}: corrupt zstd data"))?;
         // the frame's own checksum (XXH64), when it has one: a damaged file
         // must not be indexed and believed
         let frame = dec.into_frame_decoder();
@@ -254,14 +245,14 @@ impl Ontology {
     pub fn load(f: &Found, hash: bool, index_dir: Option<&Path>) -> Result<Ontology> {
         let start = Instant::now();
         let name = format!("'{}'", f.path.display());
-        let cannot = |e: std::io::Error| Error::input(format!("cannot read {name}: {e}"));
+        let cannot = format!("cannot read {name}");
         // one descriptor for the stamp, the hash and the bytes parsed
-        let meta = std::fs::metadata(&f.path).map_err(cannot)?;
+        let meta = std::fs::metadata(&f.path).at(&cannot)?;
         if !meta.is_file() {
             return Err(Error::input(format!("{name} is not a regular file")));
         }
-        let mut file = std::fs::File::open(&f.path).map_err(cannot)?;
-        let stamp = Stamp::of(&file.metadata().map_err(cannot)?);
+        let mut file = std::fs::File::open(&f.path).at(&cannot)?;
+        let stamp = Stamp::of(&file.metadata().at(&cannot)?);
         let file_name = f
             .path
             .file_name()
@@ -276,7 +267,7 @@ impl Ontology {
             let mut h = cxg_core::digest::Hasher::new();
             let mut buf = vec![0u8; 1 << 16];
             loop {
-                let n = file.read(&mut buf).map_err(cannot)?;
+                let n = file.read(&mut buf).at(&cannot)?;
                 if n == 0 {
                     break;
                 }
@@ -322,7 +313,6 @@ impl Ontology {
             num: i,
             id: x.id(i).to_string(),
             label: x.label(i).to_string(),
-            synonyms: x.synonyms(i).into_iter().map(str::to_string).collect(),
             deprecated: x.deprecated(i),
             replaced_by: x.replaced_by(i).map(str::to_string),
             consider: x.consider(i).into_iter().map(str::to_string).collect(),
@@ -366,21 +356,21 @@ impl Ontology {
     /// The ids of every term that has `t` among its ancestors. Descendants
     /// are checked as they are read: when the index turns out damaged there,
     /// it is built again from the file (and kept) and asked again.
-    pub fn descendants(&self, t: &Term) -> Result<Vec<String>> {
+    pub fn descendants(&self, t: &Term, diag: &Diag) -> Result<Vec<String>> {
         match self.idx.descendants(t.num) {
             Ok(v) => Ok(v.into_iter().map(|i| self.idx.id(i).to_string()).collect()),
             Err(why) => {
                 let name = format!("'{}'", self.path.display());
-                let cannot = |e: std::io::Error| Error::input(format!("cannot read {name}: {e}"));
-                let mut file = std::fs::File::open(&self.path).map_err(cannot)?;
-                let stamp = Stamp::of(&file.metadata().map_err(cannot)?);
+                let cannot = format!("cannot read {name}");
+                let mut file = std::fs::File::open(&self.path).at(&cannot)?;
+                let stamp = Stamp::of(&file.metadata().at(&cannot)?);
                 let f = Found {
                     name: self.name.clone(),
                     version: self.version.clone(),
                     path: self.path.clone(),
                 };
                 let (idx, _, _) = build(&f, &mut file, &stamp, &self.index_path)?;
-                cxg_core::cli::warn(format_args!(
+                diag.warn(format_args!(
                     "the index '{}' was {why} (found reading the descendants of {}): indexed {} again",
                     self.index_path.display(),
                     t.id,
@@ -453,10 +443,10 @@ fn build(
 ) -> Result<(Index, Indexed, [u8; 32])> {
     use std::io::Seek;
     let name = format!("'{}'", f.path.display());
-    let cannot = |e: std::io::Error| Error::input(format!("cannot read {name}: {e}"));
-    file.rewind().map_err(cannot)?;
+    let cannot = format!("cannot read {name}");
+    file.rewind().at(&cannot)?;
     let mut raw = Vec::new();
-    file.read_to_end(&mut raw).map_err(cannot)?;
+    file.read_to_end(&mut raw).at(&cannot)?;
     let digest = cxg_core::digest::sha256_bytes(&raw);
     let json = if f.path.to_string_lossy().ends_with(".zst") {
         unzstd(&name, &raw)?
@@ -779,16 +769,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(o.term_count, 4);
-        let d = o.descendants(&o.get("T:1").unwrap()).unwrap();
+        let diag = cxg_core::Ctx::memory(b"").diag;
+        let d = o.descendants(&o.get("T:1").unwrap(), &diag).unwrap();
         assert_eq!(d, ["T:2", "T:3"]);
         assert_eq!(
-            o.descendants(&o.get("T:3").unwrap()).unwrap(),
+            o.descendants(&o.get("T:3").unwrap(), &diag).unwrap(),
             Vec::<&str>::new()
         );
         assert_eq!(o.by_label("leaf")[0].id, "T:3");
         assert_eq!(o.by_synonym("léaf")[0].id, "T:3");
         assert!(o.by_label("").is_empty());
-        assert_eq!(o.get("t:3").unwrap().synonyms, ["léaf"]);
+        // an id without regard to case
+        assert_eq!(o.get("t:3").unwrap().id, "T:3");
         assert_eq!(o.get("T:9").unwrap().replaced_by.as_deref(), Some("T:2"));
         assert!(o.get("T:4").is_none());
     }

@@ -4,7 +4,7 @@
 //! one), or one compact line for an element of a JSON array or a record
 //! spread over several lines.
 
-use cxg_core::{Error, Result};
+use cxg_core::{At, Error, Result};
 use cxg_json::stream::{minify, JsonStream, Pos};
 use std::io::{BufRead, BufReader, Cursor, Read, Write};
 
@@ -57,10 +57,6 @@ pub struct Records {
     scratch: Vec<u8>,
 }
 
-fn read_err(name: &str, e: std::io::Error) -> Error {
-    Error::input(format!("cannot read {name}: {e}"))
-}
-
 impl Records {
     /// JSON Lines when the first non-blank line starts with `{`; anything
     /// else (an array, or input that is neither) goes to the JSON stream,
@@ -73,7 +69,7 @@ impl Records {
             let start = pre.len();
             let n = r
                 .read_until(b'\n', &mut pre)
-                .map_err(|e| read_err(&name, e))?;
+                .at(format_args!("cannot read {name}"))?;
             if n == 0 {
                 break;
             }
@@ -176,6 +172,58 @@ impl Records {
     }
 }
 
+/// Where a scan of an object stands: its depth, and inside a string
+/// (after a backslash).
+#[derive(Default)]
+struct Scan {
+    depth: usize,
+    in_str: bool,
+    esc: bool,
+}
+
+impl Scan {
+    /// Scan `buf` from `*i`: the end of the object (just past its closing
+    /// brace) when it is in `buf`; else `None`, with `*i` at the end.
+    fn run(&mut self, buf: &[u8], i: &mut usize) -> Option<usize> {
+        while *i < buf.len() {
+            if self.in_str {
+                if self.esc {
+                    self.esc = false;
+                    *i += 1;
+                    continue;
+                }
+                // the string's plain run in one step (the hot path)
+                match buf[*i..].iter().position(|&b| b == b'"' || b == b'\\') {
+                    None => *i = buf.len(),
+                    Some(k) => {
+                        if buf[*i + k] == b'\\' {
+                            self.esc = true;
+                        } else {
+                            self.in_str = false;
+                        }
+                        *i += k + 1;
+                    }
+                }
+                continue;
+            }
+            let c = buf[*i];
+            *i += 1;
+            match c {
+                b'"' => self.in_str = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(*i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
 impl Lines {
     fn read_line(&mut self) -> Result<usize> {
         if let Some(p) = self.pending.take() {
@@ -185,99 +233,79 @@ impl Lines {
         let n = self
             .r
             .read_until(b'\n', &mut self.buf)
-            .map_err(|e| read_err(&self.name, e))?;
+            .at(format_args!("cannot read {}", self.name))?;
         if n > 0 {
             self.line += 1;
         }
         Ok(n)
     }
 
+    /// `NAME: line L: record N`, at the line read last.
+    fn place(&self) -> String {
+        format!("{}: line {}: record {}", self.name, self.line, self.index)
+    }
+
     fn next(&mut self) -> Result<bool> {
         self.multi = false;
-        let first = loop {
+        let Some(first) = self.first_line()? else {
+            return Ok(false);
+        };
+        self.at_line = self.line;
+        self.index += 1;
+        if self.buf[first] != b'{' {
+            return Err(Error::input(format!(
+                "{}: expected a JSON object, found {}",
+                self.place(),
+                describe(self.buf[first])
+            )));
+        }
+        self.start = first;
+        self.end = self.object_end(first)?;
+        if let Some(c) = self.buf[self.end..].iter().find(|&&b| !is_ws(b)) {
+            return Err(Error::input(format!(
+                "{}: {} after the end of the object (JSON Lines holds one object per line)",
+                self.place(),
+                describe(*c)
+            )));
+        }
+        Ok(true)
+    }
+
+    /// Read the next line that is not blank into `buf`: where its text
+    /// starts, or `None` at the end of the input.
+    fn first_line(&mut self) -> Result<Option<usize>> {
+        loop {
             self.buf.clear();
             let pending = self.pending.is_some();
             if self.read_line()? == 0 {
-                return Ok(false);
+                return Ok(None);
             }
             if pending {
                 self.line += 1;
             }
             if let Some(i) = self.buf.iter().position(|&b| !is_ws(b)) {
-                break i;
+                return Ok(Some(i));
             }
-        };
-        self.at_line = self.line;
-        self.index += 1;
-        let place = |l: &Lines| format!("{}: line {}: record {}", l.name, l.line, l.index);
-        if self.buf[first] != b'{' {
-            return Err(Error::input(format!(
-                "{}: expected a JSON object, found {}",
-                place(self),
-                describe(self.buf[first])
-            )));
         }
-        self.start = first;
-        // Find the end of the object, reading more lines while it is open.
-        let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    }
+
+    /// The end of the object that starts at `first`, reading more lines
+    /// while it is open.
+    fn object_end(&mut self, first: usize) -> Result<usize> {
+        let mut scan = Scan::default();
         let mut i = first;
-        self.end = loop {
-            let mut found = None;
-            while i < self.buf.len() {
-                if in_str {
-                    if esc {
-                        esc = false;
-                        i += 1;
-                        continue;
-                    }
-                    // the string's plain run in one step (the hot path)
-                    match self.buf[i..].iter().position(|&b| b == b'"' || b == b'\\') {
-                        None => i = self.buf.len(),
-                        Some(k) => {
-                            if self.buf[i + k] == b'\\' {
-                                esc = true;
-                            } else {
-                                in_str = false;
-                            }
-                            i += k + 1;
-                        }
-                    }
-                    continue;
-                }
-                let c = self.buf[i];
-                i += 1;
-                match c {
-                    b'"' => in_str = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            found = Some(i);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(e) = found {
-                break e;
+        loop {
+            if let Some(end) = scan.run(&self.buf, &mut i) {
+                return Ok(end);
             }
             if self.read_line()? == 0 {
                 return Err(Error::input(format!(
                     "{}: unexpected end of input (truncated JSON?)",
-                    place(self)
+                    self.place()
                 )));
             }
             self.multi = true;
-        };
-        if let Some(c) = self.buf[self.end..].iter().find(|&&b| !is_ws(b)) {
-            return Err(Error::input(format!(
-                "{}: {} after the end of the object (JSON Lines holds one object per line)",
-                place(self),
-                describe(*c)
-            )));
         }
-        Ok(true)
     }
 }
 

@@ -1,0 +1,209 @@
+//! The report on stderr: each value's resolution and its matches, the
+//! values that matched nothing, the fields records lacked, what
+//! --no-preprints and --min-cells removed, records in and out; and, when a
+//! value was found neither in an ontology nor in the data, the error that
+//! ends the run, with the closest known labels.
+
+use crate::folder::Ontologies;
+use crate::resolve::{find_id, in_branch, names_of, Sel};
+use crate::select::{Selection, Tally};
+use crate::suggest;
+use cxg_catalog::facets::FACETS;
+use cxg_core::ctx::Diag;
+use cxg_core::Error;
+
+/// A value as the user could type it again: quoted unless plain.
+pub(crate) fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":_-.".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{s}'")
+    }
+}
+
+/// `1 record`, `2 records`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The report of a run that selected.
+pub(crate) fn summary(sel: &Selection, tally: &Tally, diag: &Diag) {
+    for s in &sel.sels {
+        diag.warn(format_args!(
+            "{} {}: {}: {}",
+            s.option(),
+            quote(&s.given),
+            s.desc,
+            plural(s.matched, "record", "records")
+        ));
+    }
+    for s in sel.sels.iter().filter(|s| s.matched == 0) {
+        diag.warn(format_args!(
+            "warning: {} {} matches no record",
+            s.option(),
+            quote(&s.given)
+        ));
+    }
+    missing(tally, diag);
+    removed(sel, tally, diag);
+    diag.warn(format_args!(
+        "{} records in, {} out",
+        tally.n_in, tally.n_out
+    ));
+}
+
+/// The records that lacked the field of a facet given a value.
+fn missing(tally: &Tally, diag: &Diag) {
+    for &(f, n) in tally.missing.iter().filter(|m| m.1 > 0) {
+        let fname = FACETS[f].field;
+        let hint = if matches!(
+            fname,
+            "cell_type" | "development_stage" | "sex" | "self_reported_ethnicity"
+        ) {
+            " (dataset previews from GET /collections lack it; the GET /datasets index has it)"
+        } else {
+            ""
+        };
+        diag.warn(format_args!(
+            "warning: {} without '{fname}' cannot match --{}{hint}",
+            plural(n, "record", "records"),
+            FACETS[f].option
+        ));
+    }
+}
+
+/// What --no-preprints and --min-cells removed and kept.
+fn removed(sel: &Selection, tally: &Tally, diag: &Diag) {
+    if sel.no_preprints {
+        diag.warn(format_args!(
+            "--no-preprints: {} removed; {} of unknown preprint status kept",
+            plural(tally.preprints, "preprint", "preprints"),
+            plural(tally.preprint_unknown, "record", "records")
+        ));
+    }
+    if let Some(min) = sel.min_cells {
+        diag.warn(format_args!(
+            "--min-cells {min}: {} with fewer cells removed; {} without cell_count kept{}",
+            plural(tally.few_cells, "record", "records"),
+            plural(tally.no_count, "record", "records"),
+            if tally.no_count > 0 {
+                " (dataset previews have none; the GET /datasets index has it)"
+            } else {
+                ""
+            }
+        ));
+    }
+}
+
+/// The error of a run in which values were found neither in an ontology
+/// nor in the data: each named, with the closest known labels and, when it
+/// is a term another facet uses, that facet. Nothing was written: the held
+/// records go with the temporary file.
+pub(crate) fn unconfirmed(sel: &Selection, tally: &Tally, onts: &Ontologies) -> Error {
+    let msgs: Vec<String> = sel
+        .sels
+        .iter()
+        .filter(|s| s.needs_data && s.matched == 0)
+        .map(|s| no_such_value(s, &tally.seen[s.facet], onts))
+        .collect();
+    Error::input(msgs.join("; "))
+}
+
+fn no_such_value(s: &Sel, seen: &std::collections::BTreeSet<String>, onts: &Ontologies) -> String {
+    let f = s.of();
+    let fonts = onts.for_names(f.ontologies);
+    // (text compared, label suggested): labels, then synonyms
+    let mut cands: Vec<(&str, &str)> = f.vocabulary.iter().map(|v| (*v, *v)).collect();
+    for o in &fonts {
+        cands.extend(o.current().map(|(l, _)| (l, l)));
+    }
+    cands.extend(seen.iter().map(|v| (v.as_str(), v.as_str())));
+    for o in &fonts {
+        for (l, syns) in o.current() {
+            cands.extend(syns.into_iter().map(|y| (y, l)));
+        }
+    }
+    let sugg = suggest::closest(&s.given, &cands, 3);
+    let known = if fonts.is_empty() {
+        "in the data".to_string()
+    } else {
+        format!("in {} nor in the data", names_of(&fonts))
+    };
+    let dym = if sugg.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = sugg.iter().map(|x| format!("'{x}'")).collect();
+        format!(" (did you mean {}?)", list.join(", "))
+    };
+    format!(
+        "{} {}: no such value {known}{dym}{}",
+        s.option(),
+        quote(&s.given),
+        elsewhere(onts, s.facet, &s.given)
+    )
+}
+
+/// A value that is a term of an ontology other facets use: `; it is
+/// UBERON:0002048 'lung' of UBERON v…, a value for --tissue or
+/// --development-stage`.
+fn elsewhere(onts: &Ontologies, facet: usize, given: &str) -> String {
+    let own = FACETS[facet].ontologies;
+    let v = given.trim();
+    let lc = v.to_lowercase();
+    let mut found: Vec<String> = Vec::new();
+    for o in onts
+        .loaded
+        .iter()
+        .filter(|o| !own.contains(&o.name.as_str()))
+    {
+        let hit = find_id(&[o], v)
+            .map(|h| h.t)
+            .or_else(|| o.by_label(&lc).into_iter().chain(o.by_synonym(&lc)).next());
+        let Some(t) = hit else { continue };
+        let opts: Vec<String> = FACETS
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| {
+                *i != facet
+                    && f.ontologies.contains(&o.name.as_str())
+                    && in_branch(o, &t, f.roots, &onts.diag).unwrap_or(true)
+            })
+            .map(|(_, f)| format!("--{}", f.option))
+            .collect();
+        if opts.is_empty() {
+            continue;
+        }
+        found.push(format!(
+            "{} '{}' of {}, a value for {}",
+            t.id,
+            t.label,
+            o.describe(),
+            opts.join(" or ")
+        ));
+        if found.len() == 3 {
+            break;
+        }
+    }
+    if found.is_empty() {
+        String::new()
+    } else {
+        format!("; it is {}", found.join("; and "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_and_plurals() {
+        assert_eq!(quote("UBERON:0002048"), "UBERON:0002048");
+        assert_eq!(quote("lung parenchyma"), "'lung parenchyma'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(plural(1, "record", "records"), "1 record");
+        assert_eq!(plural(0, "record", "records"), "0 records");
+    }
+}
