@@ -40,6 +40,8 @@ pub(crate) fn list(a: List, ctx: &mut Ctx) -> Result<()> {
     }
     write_table(&rows, &mut ctx.out)?;
     if snaps.is_empty() {
+        // the table first, as a terminal shows it
+        ctx.out.flush().map_err(|e| ctx.out.error(e))?;
         ctx.diag.warn(format_args!(
             "no snapshots in '{}' yet (each harvest adds one)",
             a.dir.display()
