@@ -7,7 +7,7 @@ use crate::file_name;
 use crate::inputs::count_records;
 use crate::store::{remove_stale_staging, snapshot_files};
 use cxg_core::io::Output;
-use cxg_core::{Ctx, Result};
+use cxg_core::{Ctx, Error, Result};
 use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -53,7 +53,7 @@ pub(crate) fn list(a: List, ctx: &mut Ctx) -> Result<()> {
 /// The line of snapshot `s`, or why it is damaged. Its size counts the
 /// per-dataset answers in its subfolders too; what it adds counts only
 /// the files no earlier snapshot holds (`seen`).
-fn row(s: &Path, seen: &mut HashSet<(u64, u64)>) -> Result<Row, String> {
+fn row(s: &Path, seen: &mut HashSet<(u64, u64)>) -> Result<Row> {
     let name = file_name(s);
     let date = format!(
         "{}-{}-{} {}:{}:{}",
@@ -68,10 +68,10 @@ fn row(s: &Path, seen: &mut HashSet<(u64, u64)>) -> Result<Row, String> {
         Some(p) if p.is_file() => count_records(&p).map(|n| n.to_string()),
         _ => Ok("-".to_string()),
     };
-    let colls = count(Some(s.join("collections.json"))).map_err(|e| e.to_string())?;
-    let sets = count(cxg_catalog::snapshots::datasets_file(s)).map_err(|e| e.to_string())?;
+    let colls = count(Some(s.join("collections.json")))?;
+    let sets = count(cxg_catalog::snapshots::datasets_file(s))?;
     if std::fs::read_dir(s).is_err() {
-        return Err("cannot read its folder".into());
+        return Err(Error::input("cannot read its folder"));
     }
     let (mut size, mut fresh) = (0u64, 0u64);
     for p in snapshot_files(s).values() {
