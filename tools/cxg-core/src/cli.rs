@@ -104,7 +104,7 @@ pub fn run_main<A: ToolArgs>(name: &'static str, run: fn(A, &mut Ctx) -> Result<
 /// Errors are printed as one line `TOOL: message` (never a backtrace), a
 /// closed stdout pipe ends quietly with status 0, and a partial run exits 1
 /// after a summary line.
-pub fn main_with(name: &'static str, run: impl FnOnce() -> Result<Outcome>) -> ! {
+fn main_with(name: &'static str, run: impl FnOnce() -> Result<Outcome>) -> ! {
     let _ = TOOL.set(name);
     crate::io::install_signal_cleanup();
     let code = match run() {

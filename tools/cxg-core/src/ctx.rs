@@ -108,7 +108,10 @@ impl Ctx {
     /// stdout carries no product (see [`crate::cli::ToolArgs::writes_stdout`]).
     pub fn any_stdout() -> Ctx {
         Ctx {
-            out: Output::Stdout(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())),
+            out: Output::Stdout(std::io::BufWriter::with_capacity(
+                1 << 16,
+                std::io::stdout(),
+            )),
             diag: Diag::new(Sink::Stderr),
             stdin: None,
         }
