@@ -510,3 +510,37 @@ fn the_committed_snapshot_is_what_the_generator_makes() {
         o.text()
     );
 }
+
+#[test]
+fn server_writes_its_url_to_dash_o_at_once_and_runs_with_stdout_closed() {
+    let t = TempDir::new();
+    let url_of = |f: &std::path::Path| {
+        // the server runs until killed: the file is there while it serves
+        for _ in 0..200 {
+            if let Ok(s) = std::fs::read_to_string(f) {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("cxg-serve wrote no {}", f.display());
+    };
+    for (how, file, redirect) in [
+        ("-o", "o.url", ">/dev/null"),
+        ("--url-file", "u.url", ">&-"),
+    ] {
+        let f = t.join(file);
+        let snap = snapshot();
+        let script = format!(
+            "cxg-serve --port 0 --lifetime 60 {how} '{}' '{}' {redirect} 2>/dev/null & echo $!",
+            f.display(),
+            snap.display()
+        );
+        let o = sh(t.path(), &script);
+        o.ok();
+        let pid = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let url = url_of(&f);
+        let _ = std::process::Command::new("kill").arg(&pid).status();
+        assert!(url.starts_with("http://127.0.0.1:"), "{how}: {url:?}");
+        assert!(url.ends_with("/curation/v1\n"), "{how}: {url:?}");
+    }
+}

@@ -930,3 +930,48 @@ fn anything_else_in_the_responses_folder_is_named_and_refused() {
         assert!(left.is_empty(), "{named}: {left:?}");
     }
 }
+
+#[test]
+fn list_writes_its_table_to_dash_o_and_refuses_a_closed_stdout() {
+    let t = TempDir::new();
+    let c = t.join("collections.json");
+    std::fs::write(&c, "[{},{}]").unwrap();
+    let s = t.join("snaps").display().to_string();
+    let c = c.display().to_string();
+    run("cxg-snapshot", &["save", "-q", "--into", &s, &c], None).ok();
+    let table = run("cxg-snapshot", &["list", &s], None);
+    table.ok();
+    assert!(String::from_utf8_lossy(&table.stdout).starts_with("snapshot "));
+    // -o FILE: the same table, nothing on stdout
+    let f = t.join("list.txt");
+    let o = run(
+        "cxg-snapshot",
+        &["list", "-o", f.to_str().unwrap(), &s],
+        None,
+    );
+    o.ok();
+    assert!(o.stdout.is_empty());
+    assert_eq!(read(&f), table.stdout);
+    // the table is the product: a closed stdout is an error, as in every
+    // filter; save and verify write none, so for them it is no error
+    sh(t.path(), &format!("cxg-snapshot list '{s}' >&-"))
+        .code(2)
+        .stderr_has("cxg-snapshot: cannot write stdout: it is closed");
+    sh(
+        t.path(),
+        &format!("cxg-snapshot save --always -q --into '{s}' '{c}' >&-"),
+    )
+    .ok();
+    sh(t.path(), &format!("cxg-snapshot verify '{s}' >&-"))
+        .ok()
+        .stderr_has("verified 1 stored object and 2 snapshots: 0 damaged");
+    sh(
+        t.path(),
+        &format!(
+            "cxg-gen --collections 2 --datasets 2 '{}' >&-",
+            t.join("gen").display()
+        ),
+    )
+    .ok()
+    .stderr_has("wrote ");
+}

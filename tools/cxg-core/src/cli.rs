@@ -62,6 +62,15 @@ pub struct PrettyArgs {
 /// output goes (`-o FILE`; `None` is stdout).
 pub trait ToolArgs: clap::Parser {
     fn output(&self) -> Option<&std::path::Path>;
+
+    /// Whether this run writes its product to stdout, so that a closed
+    /// stdout is refused before any work (see [`crate::io::check_stdout`]).
+    /// A run that writes files elsewhere and at most an announcement on
+    /// stdout (cxg-gen, cxg-serve, cxg-snapshot save) answers false: its
+    /// stdout is used as it is, closed or not.
+    fn writes_stdout(&self) -> bool {
+        true
+    }
 }
 
 /// A tool's whole `main.rs`: `cxg_core::main!(cxg_split);` runs
@@ -81,7 +90,10 @@ macro_rules! main {
 pub fn run_main<A: ToolArgs>(name: &'static str, run: fn(A, &mut Ctx) -> Result<()>) -> ! {
     main_with(name, || {
         let args = A::parse();
-        let mut ctx = Ctx::new(args.output())?;
+        let mut ctx = match args.output() {
+            None if !args.writes_stdout() => Ctx::any_stdout(),
+            output => Ctx::new(output)?,
+        };
         run(args, &mut ctx)?;
         ctx.finish()
     })
@@ -92,7 +104,7 @@ pub fn run_main<A: ToolArgs>(name: &'static str, run: fn(A, &mut Ctx) -> Result<
 /// Errors are printed as one line `TOOL: message` (never a backtrace), a
 /// closed stdout pipe ends quietly with status 0, and a partial run exits 1
 /// after a summary line.
-pub fn main_with(name: &'static str, run: impl FnOnce() -> Result<Outcome>) -> ! {
+fn main_with(name: &'static str, run: impl FnOnce() -> Result<Outcome>) -> ! {
     let _ = TOOL.set(name);
     crate::io::install_signal_cleanup();
     let code = match run() {

@@ -104,6 +104,19 @@ impl Ctx {
         })
     }
 
+    /// The context of a real run on stdout, closed or not: for a run whose
+    /// stdout carries no product (see [`crate::cli::ToolArgs::writes_stdout`]).
+    pub fn any_stdout() -> Ctx {
+        Ctx {
+            out: Output::Stdout(std::io::BufWriter::with_capacity(
+                1 << 16,
+                std::io::stdout(),
+            )),
+            diag: Diag::new(Sink::Stderr),
+            stdin: None,
+        }
+    }
+
     /// A context for in-process tests: `stdin` is what the tool reads when
     /// given no file; output and warnings are kept in memory (see
     /// [`Ctx::output`], [`Ctx::warnings`]).

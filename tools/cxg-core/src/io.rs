@@ -121,7 +121,7 @@ pub fn forget_temp_dir(dir: &Path) {
 
 /// On SIGINT, SIGTERM or SIGHUP: remove every temporary file this process
 /// created and exit with 128 + the signal number (130, 143, 129), as shells
-/// expect. Installed once by [`crate::cli::main_with`].
+/// expect. Installed once by [`crate::cli::run_main`].
 pub fn install_signal_cleanup() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {

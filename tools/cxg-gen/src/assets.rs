@@ -7,9 +7,11 @@
 //! files instead (instant at any size, e.g. over 4 GiB) with an ETag of a
 //! form no client can check.
 
-use crate::Rng;
+use crate::args::Args;
+use crate::rng::Rng;
+use crate::snapshot::Snapshot;
 use cxg_core::digest::hex;
-use cxg_core::{Error, Result};
+use cxg_core::{At, Error, Result};
 use md5::{Digest, Md5};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -17,27 +19,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// S3's (boto3's) multipart threshold and part size.
-pub const PART: u64 = 8 * 1024 * 1024;
-
-/// Parse `N` or `MIN-MAX` (bytes).
-pub fn parse_bytes_range(s: &str) -> std::result::Result<(u64, u64), String> {
-    let num = |t: &str| {
-        t.trim()
-            .parse::<u64>()
-            .map_err(|e| format!("'{t}' is not a number of bytes ({e})"))
-    };
-    let (a, b) = match s.split_once('-') {
-        Some((a, b)) => (num(a)?, num(b)?),
-        None => {
-            let n = num(s)?;
-            (n, n)
-        }
-    };
-    if a > b {
-        return Err(format!("{a} is more than {b}"));
-    }
-    Ok((a, b))
-}
+const PART: u64 = 8 * 1024 * 1024;
 
 fn name_seed(seed: u64, name: &str) -> u64 {
     // FNV-1a over the name, mixed with the seed
@@ -50,7 +32,7 @@ fn name_seed(seed: u64, name: &str) -> u64 {
 
 /// The size of the asset `name`, in [min, max], from its own generator (so
 /// the rest of the snapshot is the same with or without assets).
-pub fn size_of(seed: u64, name: &str, (min, max): (u64, u64)) -> u64 {
+fn size_of(seed: u64, name: &str, (min, max): (u64, u64)) -> u64 {
     let mut r = Rng::new(name_seed(seed, name));
     min + r.below((max - min).saturating_add(1))
 }
@@ -58,7 +40,12 @@ pub fn size_of(seed: u64, name: &str, (min, max): (u64, u64)) -> u64 {
 /// The H5AD asset file names (`<dvid>.h5ad`) of a dataset object with the
 /// size each should have, patching `filesize` (unless it is -1, an unknown
 /// size the file host still serves).
-pub fn patch_sizes(v: &mut Value, seed: u64, range: (u64, u64), out: &mut BTreeMap<String, u64>) {
+pub(crate) fn patch_sizes(
+    v: &mut Value,
+    seed: u64,
+    range: (u64, u64),
+    out: &mut BTreeMap<String, u64>,
+) {
     let Some(assets) = v.get_mut("assets").and_then(Value::as_array_mut) else {
         return;
     };
@@ -82,56 +69,90 @@ pub fn patch_sizes(v: &mut Value, seed: u64, range: (u64, u64), out: &mut BTreeM
     }
 }
 
+/// Refuse asset files that do not fit on the filesystem of the folder
+/// the snapshot goes to (sparse files need no space).
+pub(crate) fn check_space(args: &Args, snap: &Snapshot) -> Result<()> {
+    if args.sparse_assets || snap.assets.is_empty() {
+        return Ok(());
+    }
+    let need: u64 = snap.assets.values().sum();
+    let free = match args.assume_free_bytes {
+        Some(n) => n,
+        None => cxg_core::io::free_space(&args.out_dir).at(format_args!(
+            "cannot read the free space of '{}'",
+            args.out_dir.display()
+        ))?,
+    };
+    if need > free {
+        return Err(Error::input(format!(
+            "not enough space for '{}': {} asset files need {need} bytes, {free} bytes are available",
+            args.out_dir.display(),
+            snap.assets.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Write `dir/<name>` with its deterministic contents and `dir/<name>.etag`.
-pub fn write_asset(dir: &Path, seed: u64, name: &str, size: u64, sparse: bool) -> Result<()> {
+pub(crate) fn write_asset(
+    dir: &Path,
+    seed: u64,
+    name: &str,
+    size: u64,
+    sparse: bool,
+) -> Result<()> {
     let path = dir.join(name);
-    let err = |e: std::io::Error| Error::input(format!("cannot write '{}': {e}", path.display()));
-    let f = std::fs::File::create(&path).map_err(err)?;
+    let place = format!("cannot write '{}'", path.display());
+    let f = std::fs::File::create(&path).at(&place)?;
     let etag = if sparse {
-        f.set_len(size).map_err(err)?;
+        f.set_len(size).at(&place)?;
         format!("\"sparse-{size:x}\"")
     } else {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        let mut r = Rng::new(name_seed(seed, name) ^ 0x00A5_5E7B_17E5);
-        let mut whole = Md5::new();
-        let mut part = Md5::new();
-        let mut parts: Vec<u8> = Vec::new();
-        let mut in_part = 0u64;
-        let mut buf = vec![0u8; 1 << 16];
-        let mut left = size;
-        while left > 0 {
-            let n = left.min(buf.len() as u64) as usize;
-            for c in buf[..n].chunks_mut(8) {
-                let x = r.next_u64().to_le_bytes();
-                c.copy_from_slice(&x[..c.len()]);
-            }
-            let mut chunk = &buf[..n];
-            while !chunk.is_empty() {
-                let k = chunk.len().min((PART - in_part) as usize);
-                part.update(&chunk[..k]);
-                in_part += k as u64;
-                if in_part == PART {
-                    parts.extend_from_slice(&part.finalize_reset());
-                    in_part = 0;
-                }
-                chunk = &chunk[k..];
-            }
-            whole.update(&buf[..n]);
-            w.write_all(&buf[..n]).map_err(err)?;
-            left -= n as u64;
-        }
-        w.flush().map_err(err)?;
-        if size < PART {
-            format!("\"{}\"", hex(&whole.finalize()))
-        } else {
-            if in_part > 0 {
-                parts.extend_from_slice(&part.finalize());
-            }
-            let n = size.div_ceil(PART);
-            format!("\"{}-{n}\"", hex(&Md5::digest(&parts)))
-        }
+        fill(f, Rng::new(name_seed(seed, name) ^ 0x00A5_5E7B_17E5), size).at(&place)?
     };
-    std::fs::write(dir.join(format!("{name}.etag")), format!("{etag}\n")).map_err(err)
+    std::fs::write(dir.join(format!("{name}.etag")), format!("{etag}\n")).at(&place)
+}
+
+/// Write `size` bytes from `r` to `f`; returns the ETag the file host
+/// gives them: the MD5, or above one part the MD5 of the parts' MD5s.
+fn fill(f: std::fs::File, mut r: Rng, size: u64) -> std::io::Result<String> {
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let mut whole = Md5::new();
+    let mut part = Md5::new();
+    let mut parts: Vec<u8> = Vec::new();
+    let mut in_part = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        for c in buf[..n].chunks_mut(8) {
+            let x = r.next_u64().to_le_bytes();
+            c.copy_from_slice(&x[..c.len()]);
+        }
+        let mut chunk = &buf[..n];
+        while !chunk.is_empty() {
+            let k = chunk.len().min((PART - in_part) as usize);
+            part.update(&chunk[..k]);
+            in_part += k as u64;
+            if in_part == PART {
+                parts.extend_from_slice(&part.finalize_reset());
+                in_part = 0;
+            }
+            chunk = &chunk[k..];
+        }
+        whole.update(&buf[..n]);
+        w.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    w.flush()?;
+    if size < PART {
+        return Ok(format!("\"{}\"", hex(&whole.finalize())));
+    }
+    if in_part > 0 {
+        parts.extend_from_slice(&part.finalize());
+    }
+    let n = size.div_ceil(PART);
+    Ok(format!("\"{}-{n}\"", hex(&Md5::digest(&parts))))
 }
 
 #[cfg(test)]
@@ -140,11 +161,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranges_and_sizes() {
-        assert_eq!(parse_bytes_range("10").unwrap(), (10, 10));
-        assert_eq!(parse_bytes_range("1-20").unwrap(), (1, 20));
-        assert!(parse_bytes_range("20-1").is_err());
-        assert!(parse_bytes_range("x").is_err());
+    fn sizes() {
         for name in ["a.h5ad", "b.h5ad"] {
             let s = size_of(1, name, (100, 200));
             assert!((100..=200).contains(&s));

@@ -11,6 +11,7 @@
 //! (`--no-range`), a file one byte shorter than the index says
 //! (`--wrong-size`), and a slow transfer (`--rate BYTES`).
 
+use crate::http::{problem, respond};
 use crate::State;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where the file host's URLs are rewritten from, with `--local-assets`.
-pub const PUBLIC_HOST: &str = "https://datasets.cellxgene.cziscience.com/";
+const PUBLIC_HOST: &str = "https://datasets.cellxgene.cziscience.com/";
 
 /// What the request asked for, parsed from `Range: bytes=...`.
 #[derive(Debug, PartialEq)]
@@ -72,74 +73,44 @@ fn parse_range(h: Option<&str>, len: u64) -> Want {
 }
 
 /// An HTTP date (IMF-fixdate) for `Last-Modified`.
-pub fn http_date(t: SystemTime) -> String {
+fn http_date(t: SystemTime) -> String {
     httpdate::fmt_http_date(t)
 }
 
-/// Answer `GET /assets/<name>`; `log` is called with the status and a
-/// note (`bytes=A-B`, ` truncated`) before anything is sent, so the request
-/// log is complete by the time the client has the answer. Returns the plan
-/// that was carried out: whether the connection may stay open.
-pub fn serve(
+/// Answer `GET /assets/<name>` (with the request's `Range` and
+/// `If-Range`); `log` is called with the status and a note (`bytes=A-B`,
+/// ` truncated`) before anything is sent, so the request log is complete by
+/// the time the client has the answer. Returns the plan that was carried
+/// out: whether the connection may stay open.
+pub(crate) fn serve(
     st: &State,
     name: &str,
-    range: Option<&str>,
-    if_range: Option<&str>,
+    (range, if_range): (Option<&str>, Option<&str>),
     faults: Faults,
     w: &mut TcpStream,
     log: &dyn Fn(u16, &str),
 ) -> std::io::Result<bool> {
-    let problem = |w: &mut TcpStream, status: u16, detail: &str| -> std::io::Result<bool> {
-        log(status, "");
-        crate::respond(
-            w,
-            status,
-            "application/problem+json",
-            &crate::problem(status, detail),
-            &[],
-        )?;
-        Ok(true)
-    };
-    if cxg_core::paths::unsafe_name_reason(name).is_some() || name.starts_with('.') {
-        return problem(w, 403, "Invalid asset name");
-    }
-    // the ETag sidecars are the server's own state, not assets
-    if name.ends_with(".etag") {
-        return problem(w, 404, "Not found");
-    }
-    let stem = name.split('.').next().unwrap_or_default();
-    if st.gone.contains(stem) {
-        return problem(w, 410, "Resource has been removed");
-    }
-    let path: PathBuf = st.args.dir.join("assets").join(name);
-    let Ok(mut file) = File::open(&path) else {
-        return problem(w, 404, "Not found");
-    };
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return problem(w, 404, "Not found");
-    }
-    let mut len = meta.len();
-    if faults.wrong_size {
-        len = len.saturating_sub(1);
-    }
-    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
-    let etag = match std::fs::read_to_string(path.with_file_name(format!("{name}.etag"))) {
-        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
-        _ => format!(
-            "\"{len:x}-{:x}\"",
-            mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
-        ),
+    let (mut file, len, etag, mtime) = match open(st, name, faults)? {
+        Ok(found) => found,
+        Err((status, detail)) => {
+            log(status, "");
+            respond(
+                w,
+                status,
+                "application/problem+json",
+                &problem(status, detail),
+                &[],
+            )?;
+            return Ok(true);
+        }
     };
     let mut want = if faults.no_range {
         Want::All
     } else {
         parse_range(range, len)
     };
-    if let Some(ir) = if_range {
-        if ir.trim() != etag {
-            want = Want::All;
-        }
+    if if_range.is_some_and(|ir| ir.trim() != etag) {
+        want = Want::All;
     }
     let mut extra = vec![
         ("Accept-Ranges", "bytes".to_string()),
@@ -155,40 +126,91 @@ pub fn serve(
         Want::Unsatisfiable => {
             extra.push(("Content-Range", format!("bytes */{len}")));
             log(416, "");
-            crate::respond(
-                w,
-                416,
-                "application/problem+json",
-                &crate::problem(416, "Range Not Satisfiable"),
-                &extra,
-            )?;
+            let body = problem(416, "Range Not Satisfiable");
+            respond(w, 416, "application/problem+json", &body, &extra)?;
             return Ok(true);
         }
     };
+    let note = if count == 0 {
+        "bytes=0".to_string()
+    } else {
+        format!("bytes={start}-{}", start + count - 1)
+    };
+    let truncated = if faults.truncate { " truncated" } else { "" };
+    log(status, &format!(" {note}{truncated}"));
+    send(w, &mut file, (status, start, count), &extra, faults)
+}
+
+/// An asset file that can be served, with the size it is served at, its
+/// ETag and modification time; or the problem status and detail to answer.
+type Found = (File, u64, String, SystemTime);
+
+/// Open asset `name`: 403 for a name that could leave the folder, 404 for
+/// what is not an asset (an ETag sidecar, a missing file, a folder), 410 for
+/// the files of removed datasets (`gone.json`).
+fn open(
+    st: &State,
+    name: &str,
+    faults: Faults,
+) -> std::io::Result<Result<Found, (u16, &'static str)>> {
+    if cxg_core::paths::unsafe_name_reason(name).is_some() || name.starts_with('.') {
+        return Ok(Err((403, "Invalid asset name")));
+    }
+    // the ETag sidecars are the server's own state, not assets
+    if name.ends_with(".etag") {
+        return Ok(Err((404, "Not found")));
+    }
+    let stem = name.split('.').next().unwrap_or_default();
+    if st.gone.contains(stem) {
+        return Ok(Err((410, "Resource has been removed")));
+    }
+    let path: PathBuf = st.args.dir.join("assets").join(name);
+    let Ok(file) = File::open(&path) else {
+        return Ok(Err((404, "Not found")));
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(Err((404, "Not found")));
+    }
+    let mut len = meta.len();
+    if faults.wrong_size {
+        len = len.saturating_sub(1);
+    }
+    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+    let etag = match std::fs::read_to_string(path.with_file_name(format!("{name}.etag"))) {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => format!(
+            "\"{len:x}-{:x}\"",
+            mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+        ),
+    };
+    Ok(Ok((file, len, etag, mtime)))
+}
+
+/// Send the head and `count` bytes of `file` from `start` (half of them,
+/// then close, for a truncate fault).
+fn send(
+    w: &mut TcpStream,
+    file: &mut File,
+    (status, start, count): (u16, u64, u64),
+    extra: &[(&str, String)],
+    faults: Faults,
+) -> std::io::Result<bool> {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {count}\r\n",
         if status == 200 { "OK" } else { "Partial Content" }
     );
-    for (k, v) in &extra {
+    for (k, v) in extra {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     if faults.truncate {
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
-    let note = if count == 0 {
-        "bytes=0".to_string()
-    } else {
-        format!("bytes={start}-{}", start + count - 1)
-    };
-    log(
-        status,
-        &format!(" {note}{}", if faults.truncate { " truncated" } else { "" }),
-    );
     w.write_all(head.as_bytes())?;
     let send = if faults.truncate { count / 2 } else { count };
     file.seek(SeekFrom::Start(start))?;
-    copy_paced(&mut file, w, send, faults.rate)?;
+    copy_paced(file, w, send, faults.rate)?;
     w.flush()?;
     if faults.truncate {
         let _ = w.shutdown(std::net::Shutdown::Both);
@@ -198,7 +220,7 @@ pub fn serve(
 
 /// The faults that apply to one asset request.
 #[derive(Clone, Copy, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     pub truncate: bool,
     pub no_range: bool,
     pub wrong_size: bool,
@@ -243,7 +265,7 @@ fn copy_paced(r: &mut File, w: &mut TcpStream, n: u64, rate: u64) -> std::io::Re
 /// document at this server (`"url":"https://datasets.cellxgene.cziscience.com/X"`
 /// becomes `"url":"http://127.0.0.1:PORT/assets/X"`). Only `url` members
 /// change; citations and other text that mention the host are left alone.
-pub fn rewrite_urls(body: &[u8], local: &str) -> Vec<u8> {
+pub(crate) fn rewrite_urls(body: &[u8], local: &str) -> Vec<u8> {
     let host = PUBLIC_HOST.as_bytes();
     let mut out = Vec::with_capacity(body.len());
     let mut from = 0;

@@ -1,6 +1,1 @@
-use clap::Parser;
-
-fn main() {
-    let args = cxg_snapshot::Args::parse();
-    cxg_core::cli::main_with("cxg-snapshot", || cxg_snapshot::run(args))
-}
+cxg_core::main!(cxg_snapshot);
