@@ -140,7 +140,7 @@ pub(crate) fn summarize(path: &Path) -> R<Summary> {
     let (file, file_len, budget) = open(path)?;
     let root = file
         .root_group()
-        .map_err(|e| format!("not a readable HDF5 file (truncated?): {e}"))?;
+        .at("not a readable HDF5 file (truncated?)")?;
     let obs = root.group("obs").map_err(|e| match e {
         H5Error::GroupNotFound(_) => "no 'obs' group: not an AnnData file".to_string(),
         e => format!("cannot read the 'obs' group (a damaged file?): {e}"),
