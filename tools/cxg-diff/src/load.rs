@@ -2,8 +2,9 @@
 //! collections.json), an index array or JSON Lines, each streamed and
 //! reduced to fingerprints as it is read.
 
-use crate::fp::{Interner, FACETS};
+use crate::fp::Interner;
 use crate::side::Side;
+use cxg_catalog::facets;
 use cxg_core::ctx::Diag;
 use cxg_core::io::Input;
 use cxg_core::Ctx;
@@ -16,7 +17,6 @@ use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::LazyLock;
 
 /// Read both sides at once (each with its own term table), then number
 /// NEW's terms as OLD's. Duplicate ids are named on `ctx.diag`, OLD's
@@ -164,53 +164,73 @@ fn warn_dup(
 
 /// Which keys of an object are kept by [`Slim`].
 trait Keys {
-    fn keys() -> &'static [&'static str];
+    /// The kept key equal to `key`.
+    fn find(key: &str) -> Option<&'static str>;
     const WHAT: &'static str;
 }
 
-/// What a dataset record is compared by: ids, collection fields, the
-/// scalars, the assets and the catalogue's term facets.
-static DATASET_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    let fixed = [
-        "dataset_id",
-        "dataset_version_id",
-        "revised_at",
-        "collection_id",
-        "collection",
-        "collection_name",
-        "collection_doi",
-        "collection_version_id",
-        "cell_count",
-        "primary_cell_count",
-        "title",
-        "is_primary_data",
-        "donor_id",
-        "schema_version",
-        "assets",
-    ];
-    fixed.into_iter().chain(FACETS.iter().copied()).collect()
-});
+/// The key of `list` equal to `key` (the lists are constants, so that
+/// the comparisons are against known strings: this runs for every key of
+/// every record).
+fn find_in(list: &'static [&'static str], key: &str) -> Option<&'static str> {
+    list.iter().find(|k| **k == key).copied()
+}
+
+/// What a dataset record is compared by besides its facets: ids,
+/// collection fields, the scalars and the assets.
+const DATASET_FIELDS: [&str; 15] = [
+    "dataset_id",
+    "dataset_version_id",
+    "revised_at",
+    "collection_id",
+    "collection",
+    "collection_name",
+    "collection_doi",
+    "collection_version_id",
+    "cell_count",
+    "primary_cell_count",
+    "title",
+    "is_primary_data",
+    "donor_id",
+    "schema_version",
+    "assets",
+];
+
+/// The record field of every facet in the catalogue's table (a superset
+/// of [`crate::fp::FACETS`], known at compile time).
+const FACET_FIELDS: [&str; facets::FACETS.len()] = {
+    let mut out = [""; facets::FACETS.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = facets::FACETS[i].field;
+        i += 1;
+    }
+    out
+};
 
 struct DatasetKeys;
 impl Keys for DatasetKeys {
-    fn keys() -> &'static [&'static str] {
-        &DATASET_KEYS
+    fn find(key: &str) -> Option<&'static str> {
+        find_in(&DATASET_FIELDS, key).or_else(|| find_in(&FACET_FIELDS, key))
     }
     const WHAT: &'static str = "a dataset object";
 }
 
 struct CollectionKeys;
 impl Keys for CollectionKeys {
-    fn keys() -> &'static [&'static str] {
-        &[
-            "collection_id",
-            "collection_version_id",
-            "name",
-            "doi",
-            "publisher_metadata",
-            "links",
-            "consortia",
-        ]
+    fn find(key: &str) -> Option<&'static str> {
+        find_in(
+            &[
+                "collection_id",
+                "collection_version_id",
+                "name",
+                "doi",
+                "publisher_metadata",
+                "links",
+                "consortia",
+            ],
+            key,
+        )
     }
     const WHAT: &'static str = "a collection object";
 }
@@ -235,7 +255,7 @@ impl<K: Keys> Visitor<'_> for KeySeed<K> {
         f.write_str("an object key")
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(K::keys().iter().find(|k| **k == v).copied())
+        Ok(K::find(v))
     }
 }
 
@@ -266,5 +286,20 @@ impl<'de, K: Keys> Visitor<'de> for SlimVisitor<K> {
 impl<'de, K: Keys> Deserialize<'de> for Slim<K> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(SlimVisitor::<K>(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_compared_facet_is_kept() {
+        for f in crate::fp::FACETS.iter() {
+            assert_eq!(DatasetKeys::find(f), Some(*f));
+        }
+        assert_eq!(DatasetKeys::find("donor_id"), Some("donor_id"));
+        assert_eq!(DatasetKeys::find("citation"), None);
+        assert_eq!(CollectionKeys::find("links"), Some("links"));
     }
 }
