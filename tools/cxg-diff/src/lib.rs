@@ -269,6 +269,50 @@ mod tests {
         }
     }
 
+    /// Two snapshot folders (dataset index and collections.json): the
+    /// collection's fields come from collections.json, and a collection
+    /// that went is named.
+    #[test]
+    fn snapshot_folders() {
+        let d = "0000000d-0000-4000-8000-00000000000d";
+        let root = std::env::temp_dir().join(format!("cxg-diff-snap-{}", std::process::id()));
+        let ds = |id: &str, c: &str| {
+            format!(r#"{{"dataset_id":"{id}","collection_id":"{c}","dataset_version_id":"v1"}}"#)
+        };
+        let coll = |c: &str, name: &str| format!(r#"{{"collection_id":"{c}","name":"{name}"}}"#);
+        for (side, index, colls) in [
+            (
+                "old",
+                format!("[{},{}]", ds(A, C), ds(B, d)),
+                format!("[{},{}]", coll(C, "x"), coll(d, "d")),
+            ),
+            (
+                "new",
+                format!("[{}]", ds(A, C)),
+                format!("[{}]", coll(C, "y")),
+            ),
+        ] {
+            std::fs::create_dir_all(root.join(side)).unwrap();
+            std::fs::write(root.join(side).join("datasets_index.json"), index).unwrap();
+            std::fs::write(root.join(side).join("collections.json"), colls).unwrap();
+        }
+        let (old, new) = (root.join("old"), root.join("new"));
+        let args = Args::try_parse_from(["cxg-diff", old.to_str().unwrap(), new.to_str().unwrap()]);
+        let (code, out, warnings) = cxg_core::ctx::run_memory(b"", |ctx| run(args.unwrap(), ctx));
+        let nulls = r#""old_revised_at":null,"new_revised_at":null"#;
+        assert_eq!(code, 0);
+        assert_eq!(out, format!(
+            "{{\"change\":\"metadata\",\"dataset_id\":\"{A}\",\"collection_id\":\"{C}\",\"old_dataset_version_id\":\"v1\",\"new_dataset_version_id\":\"v1\",{nulls},\"fields\":{{\"collection.name\":{{\"old\":\"x\",\"new\":\"y\"}}}}}}\n\
+             {{\"change\":\"removed\",\"dataset_id\":\"{B}\",\"collection_id\":\"{d}\",\"collection_change\":\"removed\",\"old_dataset_version_id\":\"v1\",\"new_dataset_version_id\":null,{nulls}}}\n"
+        ));
+        assert!(warnings[0].ends_with(": 0 added, 1 removed, 0 revised (0 schema_migration, 0 content), 1 metadata, 0 unchanged"), "{warnings:?}");
+        assert_eq!(
+            warnings[1],
+            format!("collection {d} removed with its 1 dataset")
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
     /// What goes to stderr: the summary (unless -q), duplicates, bad input.
     #[test]
     fn warnings() {

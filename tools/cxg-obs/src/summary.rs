@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// A file's summary, or why it has none.
-type Outcome = std::result::Result<Summary, String>;
+type FileResult = std::result::Result<Summary, String>;
 
 /// Summarise every job into `ctx.out` with `threads` workers, as CSV rows
 /// or JSON Lines; then, unless `quiet`, one line of counts.
@@ -28,7 +28,7 @@ pub(crate) fn run(
     install_panic_hook();
     let started = Instant::now();
     let (mut failed, mut cells) = (0usize, 0u64);
-    let mut note = |job: &Job, r: &Outcome| match r {
+    let mut note = |job: &Job, r: &FileResult| match r {
         Ok(s) => cells += s.n_cells,
         Err(e) => {
             failed += 1;
@@ -79,7 +79,7 @@ thread_local! {
 
 /// Summarise one file; a panic inside the HDF5 reader (a bug on a hostile
 /// file) becomes this file's error instead of ending the run.
-fn summarize_job(job: &Job) -> Outcome {
+fn summarize_job(job: &Job) -> FileResult {
     if job.path.is_empty() {
         return Err("the manifest row has no path".into());
     }
@@ -141,7 +141,7 @@ const SUMMARY_KEYS: [&str; 8] = [
 ];
 
 /// The JSON record of one file (every record has the same keys).
-fn record(job: &Job, r: &Outcome) -> Value {
+fn record(job: &Job, r: &FileResult) -> Value {
     let mut m = Map::new();
     m.insert(
         "dataset_version_id".into(),
