@@ -725,3 +725,28 @@ fn ids_compare_case_insensitively_and_an_empty_side_is_an_error() {
     let o = run("cxg-diff", &["--allow-empty", &p(&a), "-"], Some(b""));
     assert_eq!(jsonl(&o.ok().stdout)[0]["change"], "removed");
 }
+
+#[test]
+fn jobs_are_refused_outside_1_to_256_as_in_every_other_tool() {
+    let t = TempDir::new();
+    let a = t.join("a.jsonl");
+    std::fs::write(
+        &a,
+        lines(&[rec(&uuid(1), "v1", "2026", json!(1), json!(1))]),
+    )
+    .unwrap();
+    for j in ["0", "257", "99999999999", "x"] {
+        let o = diff(&["-j", j, &p(&a), &p(&a)]);
+        o.code(2);
+        assert!(o.stdout.is_empty());
+        // word for word what cxg-h5ad and cxg-obs say
+        for other in ["cxg-h5ad", "cxg-obs"] {
+            let r = run(other, &["-j", j], Some(b""));
+            r.code(2);
+            assert_eq!(o.stderr, r.stderr, "-j {j}: cxg-diff and {other}");
+        }
+    }
+    for j in ["1", "256"] {
+        diff(&["-j", j, &p(&a), &p(&a)]).ok();
+    }
+}

@@ -58,6 +58,17 @@ pub struct PrettyArgs {
     pub pretty: bool,
 }
 
+/// The most threads or requests in flight that `-j N` may ask for.
+pub const MAX_JOBS: u16 = 256;
+
+/// The parser of every tool's `-j N`, so that each refuses the same
+/// values in the same words: a whole number from 1 to [`MAX_JOBS`]
+/// (`#[arg(short = 'j', long, value_parser = cxg_core::cli::jobs())]` on
+/// a `u16` field; the default and the help stay the tool's own).
+pub fn jobs() -> clap::builder::RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(1..=i64::from(MAX_JOBS))
+}
+
 /// The parsed arguments of a tool that runs in a [`Ctx`]: where its main
 /// output goes (`-o FILE`; `None` is stdout).
 pub trait ToolArgs: clap::Parser {
@@ -124,4 +135,25 @@ fn main_with(name: &'static str, run: impl FnOnce() -> Result<Outcome>) -> ! {
     };
     let _ = std::io::stdout().flush();
     std::process::exit(code as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Arg, Command};
+
+    #[test]
+    fn jobs_are_1_to_256() {
+        let parse = |j: &str| {
+            Command::new("t")
+                .arg(Arg::new("jobs").short('j').value_parser(super::jobs()))
+                .try_get_matches_from(["t", "-j", j])
+                .map(|m| m.get_one::<u16>("jobs").copied())
+        };
+        for (j, want) in [("1", Some(1)), ("256", Some(256))] {
+            assert_eq!(parse(j).ok().flatten(), want, "-j {j}");
+        }
+        for j in ["0", "257", "99999999999", "x", ""] {
+            assert!(parse(j).is_err(), "-j {j}");
+        }
+    }
 }

@@ -97,7 +97,6 @@ fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
 /// What the API says about one dataset.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Info {
-    pub collection_id: String,
     pub cell_count: String,
     pub h5ad_url: String,
     pub title: String,
@@ -125,7 +124,6 @@ pub fn info(d: &Value) -> Info {
     };
     let h5ad = asset("H5AD");
     Info {
-        collection_id: scalar(d.get("collection_id")),
         cell_count: scalar(d.get("cell_count")),
         h5ad_url: scalar(h5ad.and_then(|a| a.get("url"))),
         title: scalar(d.get("title")),
@@ -607,7 +605,6 @@ mod tests {
             Info {
                 cell_count: "12".into(),
                 h5ad_url: "h".into(),
-                collection_id: String::new(),
                 title: "T".into(),
                 explorer_url: "E".into(),
                 h5ad_filesize: "-1".into(),

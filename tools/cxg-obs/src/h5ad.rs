@@ -9,13 +9,18 @@
 //! Compression: what hdf5-reader decodes (gzip, shuffle, ...) plus LZF
 //! (`lzf.rs`). Anything else is an error naming the column.
 
+use cxg_catalog::facets;
+use hdf5_reader::error::Error as H5Error;
 use hdf5_reader::group::Group;
 use hdf5_reader::{Datatype, Hdf5File, OpenOptions, StringSize, VarLenKind};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::LazyLock;
 
-/// The facets counted per file, in output order.
-pub const FACETS: [&str; 9] = [
+/// The facets counted per file, by the name each has in the output, in
+/// output order (an output-format decision; what each is comes from the
+/// catalogue's facet table, see [`OBS_FACETS`]).
+const ORDER: [&str; 9] = [
     "cell_type",
     "tissue",
     "disease",
@@ -27,37 +32,56 @@ pub const FACETS: [&str; 9] = [
     "tissue_type",
 ];
 
-/// The disease term of cells from healthy donors.
-pub const NORMAL: &str = "PATO:0000461";
-
-/// The obs column holding a facet's term ids, and the one holding its labels.
-pub fn columns(facet: &str) -> (String, Option<String>) {
-    match facet {
-        "suspension_type" | "tissue_type" => (facet.to_string(), None),
-        f => (format!("{f}_ontology_term_id"), Some(f.to_string())),
-    }
+/// A facet as the obs table holds it.
+pub(crate) struct ObsFacet {
+    /// Its name in the output: its column of labels, else of values.
+    pub(crate) name: &'static str,
+    /// The column of term ids (or of the values of a vocabulary).
+    ids: &'static str,
+    /// The column of labels; none: the values are their own labels.
+    labels: Option<&'static str>,
 }
+
+/// [`ORDER`]'s facets, read from the catalogue's table.
+pub(crate) static OBS_FACETS: LazyLock<Vec<ObsFacet>> = LazyLock::new(|| {
+    ORDER
+        .iter()
+        .filter_map(|name| {
+            facets::FACETS
+                .iter()
+                .find(|f| f.obs_label.unwrap_or(f.obs_column) == *name)
+        })
+        .map(|f| ObsFacet {
+            name: f.obs_label.unwrap_or(f.obs_column),
+            ids: f.obs_column,
+            labels: f.obs_label,
+        })
+        .collect()
+});
+
+/// The facet whose cells are counted as normal by [`facets::NORMAL`].
+const DISEASE: &str = "disease";
 
 /// Cells per term of one facet.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Facet {
-    pub name: &'static str,
+pub(crate) struct Facet {
+    pub(crate) name: &'static str,
     /// (term id, cells, label), most cells first, ties by id.
-    pub items: Vec<(String, u64, String)>,
+    pub(crate) items: Vec<(String, u64, String)>,
     /// Cells with no value (code -1).
-    pub missing: u64,
+    pub(crate) missing: u64,
 }
 
 /// What one file says.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Summary {
-    pub schema_version: Option<String>,
-    pub uns_dataset_version_id: Option<String>,
-    pub n_cells: u64,
-    pub normal_cell_count: u64,
-    pub primary_cell_count: u64,
-    pub donor_count: u64,
-    pub facets: Vec<Facet>,
+pub(crate) struct Summary {
+    pub(crate) schema_version: Option<String>,
+    pub(crate) uns_dataset_version_id: Option<String>,
+    pub(crate) n_cells: u64,
+    pub(crate) normal_cell_count: u64,
+    pub(crate) primary_cell_count: u64,
+    pub(crate) donor_count: u64,
+    pub(crate) facets: Vec<Facet>,
 }
 
 /// A categorical column: one code per cell (-1 = missing) and the values.
@@ -66,132 +90,79 @@ struct Column {
     categories: Vec<String>,
 }
 
+/// A file's error: one line, which becomes its record's `error` (never an
+/// exit status, so plain text).
 type R<T> = std::result::Result<T, String>;
 
-fn h5(what: &str) -> impl Fn(hdf5_reader::error::Error) -> String + '_ {
-    move |e| {
-        let msg = e.to_string();
-        if let Some(id) = msg
-            .strip_prefix("unsupported filter: ")
-            .or_else(|| msg.split("unsupported filter: ").nth(1))
-        {
-            let id = id.trim_start_matches("filter id ").trim();
-            let known = match id {
-                "32001" => " (Blosc)",
-                "32004" => " (LZ4)",
-                "32015" => " (Zstandard)",
-                "307" => " (bzip2)",
-                _ => "",
-            };
-            format!("{what}: unsupported compression filter {id}{known}; only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read")
-        } else {
-            format!("{what}: {msg}")
-        }
+/// `.at(place)?` for the HDF5 reader's errors, as `cxg_core::At` does for
+/// the tools' errors: `place: error`.
+trait At<T> {
+    fn at(self, place: &str) -> R<T>;
+}
+
+impl<T> At<T> for hdf5_reader::error::Result<T> {
+    fn at(self, place: &str) -> R<T> {
+        self.map_err(|e| h5_error(place, &e))
     }
 }
 
+/// The filter an error says the reader lacks, through its context.
+fn unsupported_filter(e: &H5Error) -> Option<&str> {
+    match e {
+        H5Error::UnsupportedFilter(what) => Some(what),
+        H5Error::Context { source, .. } => unsupported_filter(source),
+        _ => None,
+    }
+}
+
+/// The reader's error at `place`; a compression filter it cannot decode
+/// is named, with the filters it can.
+fn h5_error(place: &str, e: &H5Error) -> String {
+    let Some(what) = unsupported_filter(e) else {
+        return format!("{place}: {e}");
+    };
+    let id = what.trim_start_matches("filter id ").trim();
+    let known = match id {
+        "32001" => " (Blosc)",
+        "32004" => " (LZ4)",
+        "32015" => " (Zstandard)",
+        "307" => " (bzip2)",
+        _ => "",
+    };
+    format!("{place}: unsupported compression filter {id}{known}; only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read")
+}
+
+/// The most a compressed byte can expand to (deflate's limit is ~1,032).
+const MAX_EXPANSION: usize = 1100;
+
 /// Open `path` and summarise its obs table.
-pub fn summarize(path: &Path) -> R<Summary> {
-    let bytes = std::fs::metadata(path).map_err(|e| format!("cannot open: {e}"))?;
-    if bytes.is_dir() {
-        return Err("is a folder, not a file".into());
-    }
-    // No read may allocate more than the file could decompress to (deflate
-    // expands at most ~1,032 times), so a hostile header cannot make a
-    // column ask for terabytes. Each column is read once: no chunk cache.
-    let budget = usize::try_from(bytes.len())
-        .unwrap_or(usize::MAX)
-        .saturating_mul(MAX_EXPANSION)
-        .max(1 << 20);
-    let opts = OpenOptions::default()
-        .with_max_read_bytes(budget)
-        .with_chunk_cache_bytes(0)
-        .with_filter_registry(crate::lzf::registry());
-    let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
-        hdf5_reader::error::Error::InvalidMagic => {
-            "not an HDF5 file (no HDF5 signature)".to_string()
-        }
-        e => format!("not a readable HDF5 file: {e}"),
-    })?;
-    // an interrupted download: shorter than the end the header records
-    let sb = file.superblock();
-    let eof = sb.base_address.saturating_add(sb.eof_address);
-    if eof > bytes.len() && sb.eof_address != u64::MAX {
-        return Err(format!(
-            "truncated: the file has {} bytes, its HDF5 header says {eof}",
-            bytes.len()
-        ));
-    }
+pub(crate) fn summarize(path: &Path) -> R<Summary> {
+    let (file, file_len, budget) = open(path)?;
     let root = file
         .root_group()
-        .map_err(|e| format!("not a readable HDF5 file (truncated?): {e}"))?;
+        .at("not a readable HDF5 file (truncated?)")?;
     let obs = root.group("obs").map_err(|e| match e {
-        hdf5_reader::error::Error::GroupNotFound(_) => {
-            "no 'obs' group: not an AnnData file".to_string()
-        }
+        H5Error::GroupNotFound(_) => "no 'obs' group: not an AnnData file".to_string(),
         e => format!("cannot read the 'obs' group (a damaged file?): {e}"),
     })?;
-    let (groups, datasets) = obs
-        .member_names()
-        .map_err(h5("'obs' (listing its columns)"))?;
+    let (groups, datasets) = obs.member_names().at("'obs' (listing its columns)")?;
     let members = Members {
         obs: &obs,
         groups,
         datasets,
         budget,
-        file_len: bytes.len(),
+        file_len,
     };
     let n_cells = members.n_cells()?;
-    // the columns anndata wrote (a column may be missing from the listing
-    // of members when it is a link that does not resolve)
-    let listed: Vec<String> = obs
-        .attribute("column-order")
-        .ok()
-        .and_then(|a| a.read_strings().ok())
-        .unwrap_or_default();
-    let mut facets = Vec::with_capacity(FACETS.len());
-    for name in FACETS {
-        let (id_col, label_col) = columns(name);
-        let ids = members.categorical(&id_col, n_cells)?;
-        let labels = match &label_col {
-            Some(l) if members.has(l) => Labels::Column(members.categorical(l, n_cells)?),
-            // obs names it but it does not open: a link that never resolves
-            // (a soft link to itself, or to nothing), not "ids only"
-            Some(l) if listed.iter().any(|c| c == l) => {
-                return Err(format!(
-                    "column 'obs/{l}' is in obs's column-order but cannot be opened (a soft link that does not resolve?)"
-                ))
-            }
-            // a file not (yet) through CELLxGENE's ingest has ids only
-            Some(_) => Labels::None,
-            None => Labels::Ids,
-        };
-        facets.push(count_facet(name, &ids, &labels));
-    }
-    let normal_cell_count = facets[2]
-        .items
+    let facets = members.facets(n_cells)?;
+    let normal_cell_count = facets
         .iter()
-        .filter(|(id, _, _)| id == NORMAL)
+        .filter(|f| f.name == DISEASE)
+        .flat_map(|f| &f.items)
+        .filter(|(id, _, _)| id == facets::NORMAL)
         .map(|(_, n, _)| n)
         .sum();
-    let donors = members.categorical("donor_id", n_cells)?;
-    let mut used = vec![false; donors.categories.len()];
-    for &c in &donors.codes {
-        if c >= 0 {
-            used[c as usize] = true;
-        }
-    }
-    // distinct donor names among the cells (categories are unique in
-    // anndata, but count names, not codes, to be safe)
-    let mut names: Vec<&str> = donors
-        .categories
-        .iter()
-        .zip(&used)
-        .filter(|(_, u)| **u)
-        .map(|(s, _)| s.as_str())
-        .collect();
-    names.sort_unstable();
-    names.dedup();
+    let donor_count = members.donor_count(n_cells)?;
     let primary_cell_count = members.true_count("is_primary_data", n_cells)?;
     let uns = root.group("uns").ok();
     let uns_string = |name: &str| {
@@ -205,9 +176,43 @@ pub fn summarize(path: &Path) -> R<Summary> {
         n_cells,
         normal_cell_count,
         primary_cell_count,
-        donor_count: names.len() as u64,
+        donor_count,
         facets,
     })
+}
+
+/// Open an HDF5 file for reading its obs table: the file, its length, and
+/// the most bytes one read may decode.
+fn open(path: &Path) -> R<(Hdf5File, u64, usize)> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot open: {e}"))?;
+    if meta.is_dir() {
+        return Err("is a folder, not a file".into());
+    }
+    let len = meta.len();
+    // No read may allocate more than the file could decompress to (deflate
+    // expands at most ~1,032 times), so a hostile header cannot make a
+    // column ask for terabytes. Each column is read once: no chunk cache.
+    let budget = usize::try_from(len)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_EXPANSION)
+        .max(1 << 20);
+    let opts = OpenOptions::default()
+        .with_max_read_bytes(budget)
+        .with_chunk_cache_bytes(0)
+        .with_filter_registry(crate::lzf::registry());
+    let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
+        H5Error::InvalidMagic => "not an HDF5 file (no HDF5 signature)".to_string(),
+        e => format!("not a readable HDF5 file: {e}"),
+    })?;
+    // an interrupted download: shorter than the end the header records
+    let sb = file.superblock();
+    let eof = sb.base_address.saturating_add(sb.eof_address);
+    if eof > len && sb.eof_address != u64::MAX {
+        return Err(format!(
+            "truncated: the file has {len} bytes, its HDF5 header says {eof}"
+        ));
+    }
+    Ok((file, len, budget))
 }
 
 struct Members<'a> {
@@ -220,11 +225,8 @@ struct Members<'a> {
     file_len: u64,
 }
 
-/// The most a compressed byte can expand to (deflate's limit is ~1,032).
-const MAX_EXPANSION: usize = 1100;
-
-fn attr_string(attrs: R<hdf5_reader::Attribute>) -> Option<String> {
-    attrs.ok().and_then(|a| a.read_string().ok())
+fn attr_string(attr: hdf5_reader::error::Result<hdf5_reader::Attribute>) -> Option<String> {
+    attr.ok().and_then(|a| a.read_string().ok())
 }
 
 fn is_string(dt: &Datatype) -> bool {
@@ -258,13 +260,20 @@ fn describe(dt: &Datatype) -> String {
 
 impl Members<'_> {
     fn has(&self, name: &str) -> bool {
-        self.groups.iter().any(|g| g == name) || self.datasets.iter().any(|d| d == name)
+        self.is_group(name) || self.is_dataset(name)
+    }
+
+    fn is_group(&self, name: &str) -> bool {
+        self.groups.iter().any(|g| g == name)
+    }
+
+    fn is_dataset(&self, name: &str) -> bool {
+        self.datasets.iter().any(|d| d == name)
     }
 
     /// Cells = rows of the index dataset that obs names in `_index`.
     fn n_cells(&self) -> R<u64> {
-        let idx = attr_string(self.obs.attribute("_index").map_err(|e| e.to_string()))
-            .unwrap_or_else(|| "_index".to_string());
+        let idx = attr_string(self.obs.attribute("_index")).unwrap_or_else(|| "_index".to_string());
         let ds = self.obs.dataset(&idx).map_err(|_| {
             format!("column 'obs/{idx}' (the cell index) is missing: unsupported layout (anndata < 0.7 stored obs as one table)")
         })?;
@@ -279,67 +288,67 @@ impl Members<'_> {
         }
     }
 
+    /// Cells per term of every facet, in output order.
+    fn facets(&self, n_cells: u64) -> R<Vec<Facet>> {
+        // the columns anndata wrote (a column may be missing from the
+        // listing of members when it is a link that does not resolve)
+        let listed: Vec<String> = self
+            .obs
+            .attribute("column-order")
+            .ok()
+            .and_then(|a| a.read_strings().ok())
+            .unwrap_or_default();
+        let mut facets = Vec::with_capacity(OBS_FACETS.len());
+        for f in OBS_FACETS.iter() {
+            let ids = self.categorical(f.ids, n_cells)?;
+            let labels = match f.labels {
+                Some(l) if self.has(l) => Labels::Column(self.categorical(l, n_cells)?),
+                // obs names it but it does not open: a link that never
+                // resolves (a soft link to itself, or to nothing), not "ids only"
+                Some(l) if listed.iter().any(|c| c == l) => {
+                    return Err(format!(
+                        "column 'obs/{l}' is in obs's column-order but cannot be opened (a soft link that does not resolve?)"
+                    ))
+                }
+                // a file not (yet) through CELLxGENE's ingest has ids only
+                Some(_) => Labels::None,
+                None => Labels::Ids,
+            };
+            facets.push(count_facet(f.name, &ids, &labels));
+        }
+        Ok(facets)
+    }
+
+    /// Distinct donor names among the cells (categories are unique in
+    /// anndata, but count names, not codes, to be safe).
+    fn donor_count(&self, n_cells: u64) -> R<u64> {
+        let donors = self.categorical("donor_id", n_cells)?;
+        let mut used = vec![false; donors.categories.len()];
+        for &c in &donors.codes {
+            if c >= 0 {
+                used[c as usize] = true;
+            }
+        }
+        let mut names: Vec<&str> = donors
+            .categories
+            .iter()
+            .zip(&used)
+            .filter(|(_, u)| **u)
+            .map(|(s, _)| s.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok(names.len() as u64)
+    }
+
+    /// A categorical column (or a plain string column, interned), checked
+    /// to hold one valid code per cell.
     fn categorical(&self, name: &str, n_cells: u64) -> R<Column> {
         let place = format!("column 'obs/{name}'");
-        let col = if self.groups.iter().any(|g| g == name) {
-            let g = self.obs.group(name).map_err(h5(&place))?;
-            let enc = attr_string(g.attribute("encoding-type").map_err(|e| e.to_string()))
-                .unwrap_or_default();
-            if enc != "categorical" {
-                return Err(format!(
-                    "{place}: unsupported layout: a group with encoding-type '{enc}', not a categorical"
-                ));
-            }
-            let codes = read_codes(
-                &g,
-                "codes",
-                &format!("column 'obs/{name}/codes'"),
-                self.file_len,
-            )?;
-            let cats = read_strings(
-                &g,
-                "categories",
-                &format!("column 'obs/{name}/categories'"),
-                self.file_len,
-            )?;
-            Column {
-                codes,
-                categories: cats,
-            }
-        } else if self.datasets.iter().any(|d| d == name) {
-            let ds = self.obs.dataset(name).map_err(h5(&place))?;
-            if is_string(ds.dtype()) {
-                // a plain string column: intern the values
-                for_each_piece(&ds, &place, self.file_len, |_| Ok(()))?;
-                let values = ds.read_strings().map_err(h5(&place))?;
-                let mut index: HashMap<String, i32> = HashMap::new();
-                let mut categories = Vec::new();
-                let mut codes = Vec::with_capacity(values.len());
-                for v in values {
-                    let next = categories.len() as i32;
-                    let c = *index.entry(v.clone()).or_insert_with(|| {
-                        categories.push(v);
-                        next
-                    });
-                    codes.push(c);
-                }
-                Column { codes, categories }
-            } else if let Ok(legacy) = self.obs.group("__categories") {
-                // before anndata 0.8: codes here, categories in __categories
-                let codes = read_codes(self.obs, name, &place, self.file_len)?;
-                let categories = read_strings(
-                    &legacy,
-                    name,
-                    &format!("column 'obs/__categories/{name}'"),
-                    self.file_len,
-                )?;
-                Column { codes, categories }
-            } else {
-                return Err(format!(
-                    "{place}: unsupported layout: a {} dataset, not a categorical or string column",
-                    describe(ds.dtype())
-                ));
-            }
+        let col = if self.is_group(name) {
+            self.categorical_group(name, &place)?
+        } else if self.is_dataset(name) {
+            self.categorical_dataset(name, &place)?
         } else {
             return Err(format!("{place} is missing"));
         };
@@ -363,33 +372,53 @@ impl Members<'_> {
         Ok(col)
     }
 
+    /// anndata 0.8 and later: a group of `codes` and `categories`.
+    fn categorical_group(&self, name: &str, place: &str) -> R<Column> {
+        let g = self.obs.group(name).at(place)?;
+        let enc = attr_string(g.attribute("encoding-type")).unwrap_or_default();
+        if enc != "categorical" {
+            return Err(format!(
+                "{place}: unsupported layout: a group with encoding-type '{enc}', not a categorical"
+            ));
+        }
+        let place = |part: &str| format!("column 'obs/{name}/{part}'");
+        Ok(Column {
+            codes: read_codes(&g, "codes", &place("codes"), self.file_len)?,
+            categories: read_strings(&g, "categories", &place("categories"), self.file_len)?,
+        })
+    }
+
+    /// A plain string column, or the codes of anndata 0.7 (categories in
+    /// `obs/__categories`).
+    fn categorical_dataset(&self, name: &str, place: &str) -> R<Column> {
+        let ds = self.obs.dataset(name).at(place)?;
+        if is_string(ds.dtype()) {
+            for_each_piece(&ds, place, self.file_len, |_| Ok(()))?;
+            return Ok(intern(ds.read_strings().at(place)?));
+        }
+        let Ok(legacy) = self.obs.group("__categories") else {
+            return Err(format!(
+                "{place}: unsupported layout: a {} dataset, not a categorical or string column",
+                describe(ds.dtype())
+            ));
+        };
+        Ok(Column {
+            codes: read_codes(self.obs, name, place, self.file_len)?,
+            categories: read_strings(
+                &legacy,
+                name,
+                &format!("column 'obs/__categories/{name}'"),
+                self.file_len,
+            )?,
+        })
+    }
+
     /// Cells whose bool column is true (missing values are not true).
     fn true_count(&self, name: &str, n_cells: u64) -> R<u64> {
         let place = format!("column 'obs/{name}'");
-        let (values, mask) = if self.groups.iter().any(|g| g == name) {
-            let g = self.obs.group(name).map_err(h5(&place))?;
-            let enc = attr_string(g.attribute("encoding-type").map_err(|e| e.to_string()))
-                .unwrap_or_default();
-            if enc != "nullable-boolean" {
-                return Err(format!(
-                    "{place}: unsupported layout: a group with encoding-type '{enc}', not bools"
-                ));
-            }
-            (
-                bools(
-                    &g,
-                    "values",
-                    &format!("column 'obs/{name}/values'"),
-                    self.file_len,
-                )?,
-                Some(bools(
-                    &g,
-                    "mask",
-                    &format!("column 'obs/{name}/mask'"),
-                    self.file_len,
-                )?),
-            )
-        } else if self.datasets.iter().any(|d| d == name) {
+        let (values, mask) = if self.is_group(name) {
+            self.nullable_bools(name, &place)?
+        } else if self.is_dataset(name) {
             (bools(self.obs, name, &place, self.file_len)?, None)
         } else {
             return Err(format!("{place} is missing"));
@@ -406,10 +435,42 @@ impl Members<'_> {
             None => values.iter().filter(|v| **v).count(),
         } as u64)
     }
+
+    /// A `nullable-boolean` group: its values and its mask.
+    fn nullable_bools(&self, name: &str, place: &str) -> R<(Vec<bool>, Option<Vec<bool>>)> {
+        let g = self.obs.group(name).at(place)?;
+        let enc = attr_string(g.attribute("encoding-type")).unwrap_or_default();
+        if enc != "nullable-boolean" {
+            return Err(format!(
+                "{place}: unsupported layout: a group with encoding-type '{enc}', not bools"
+            ));
+        }
+        let place = |part: &str| format!("column 'obs/{name}/{part}'");
+        Ok((
+            bools(&g, "values", &place("values"), self.file_len)?,
+            Some(bools(&g, "mask", &place("mask"), self.file_len)?),
+        ))
+    }
+}
+
+/// A plain string column as a categorical: each distinct value once.
+fn intern(values: Vec<String>) -> Column {
+    let mut index: HashMap<String, i32> = HashMap::new();
+    let mut categories = Vec::new();
+    let mut codes = Vec::with_capacity(values.len());
+    for v in values {
+        let next = categories.len() as i32;
+        let c = *index.entry(v.clone()).or_insert_with(|| {
+            categories.push(v);
+            next
+        });
+        codes.push(c);
+    }
+    Column { codes, categories }
 }
 
 fn read_strings(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<String>> {
-    let ds = g.dataset(name).map_err(h5(place))?;
+    let ds = g.dataset(name).at(place)?;
     if !is_string(ds.dtype()) {
         return Err(format!(
             "{place}: unsupported layout: categories of type {}, not strings",
@@ -419,7 +480,7 @@ fn read_strings(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<Stri
     // the stored chunks must hold every declared value before the whole
     // dataset is read (one chunk decoded at a time, then dropped)
     for_each_piece(&ds, place, file_len, |_| Ok(()))?;
-    ds.read_strings().map_err(h5(place))
+    ds.read_strings().at(place)
 }
 
 /// Visit the values of a one-dimensional dataset in order, as raw bytes of
@@ -441,7 +502,7 @@ fn for_each_piece(
         ))
         }
     };
-    let elem = ds.raw_element_size().map_err(h5(place))?;
+    let elem = ds.raw_element_size().at(place)?;
     if elem == 0 {
         return Err(format!("{place}: zero-size elements"));
     }
@@ -453,7 +514,7 @@ fn for_each_piece(
                 "{place}: declares {n} values ({bytes} bytes), more than the file's {file_len} bytes"
             ));
         }
-        let raw = ds.read_raw_bytes().map_err(h5(place))?;
+        let raw = ds.read_raw_bytes().at(place)?;
         if raw.len() as u64 != bytes {
             return Err(format!(
                 "{place}: {} bytes stored for {n} values",
@@ -464,8 +525,8 @@ fn for_each_piece(
         return Ok(n);
     }
     let mut done = 0u64;
-    for chunk in ds.iter_chunks().map_err(h5(place))? {
-        let chunk = chunk.map_err(h5(place))?;
+    for chunk in ds.iter_chunks().at(place)? {
+        let chunk = chunk.at(place)?;
         if chunk.offsets().first().copied() != Some(done) {
             return Err(format!(
                 "{place}: the stored chunks do not follow each other (at value {done}); missing or out-of-order chunks are not supported"
@@ -498,7 +559,7 @@ fn reserve<T>(v: &mut Vec<T>, more: usize, place: &str) -> R<()> {
 }
 
 fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<i32>> {
-    let ds = g.dataset(name).map_err(h5(place))?;
+    let ds = g.dataset(name).at(place)?;
     let (size, signed, big) = match ds.dtype() {
         Datatype::FixedPoint {
             size: size @ (1 | 2 | 4 | 8),
@@ -547,7 +608,7 @@ fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<i32>> 
 /// One bool per element of an HDF5 bool (an enum over int8, as h5py writes
 /// it), or of an integer 0/1 dataset.
 fn bools(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<bool>> {
-    let ds = g.dataset(name).map_err(h5(place))?;
+    let ds = g.dataset(name).at(place)?;
     let (size, truth): (usize, Option<Vec<u8>>) = match ds.dtype() {
         Datatype::Enum { base, members } => {
             let size = match base.as_ref() {
@@ -623,56 +684,7 @@ fn count_facet(name: &'static str, ids: &Column, labels: &Labels) -> Facet {
     let label_of: Vec<String> = match labels {
         Labels::Ids => ids.categories.clone(),
         Labels::None => vec![String::new(); ids.categories.len()],
-        Labels::Column(l) => {
-            // fast path: every term has one label
-            let mut first = vec![-2i32; ids.categories.len()];
-            let mut consistent = true;
-            for (&c, &lc) in ids.codes.iter().zip(&l.codes) {
-                if c < 0 {
-                    continue;
-                }
-                let f = &mut first[c as usize];
-                if *f == -2 {
-                    *f = lc;
-                } else if *f != lc {
-                    consistent = false;
-                    break;
-                }
-            }
-            if consistent {
-                first
-                    .iter()
-                    .map(|&lc| {
-                        usize::try_from(lc)
-                            .ok()
-                            .and_then(|i| l.categories.get(i).cloned())
-                            .unwrap_or_default()
-                    })
-                    .collect()
-            } else {
-                let mut pairs: HashMap<(i32, i32), u64> = HashMap::new();
-                for (&c, &lc) in ids.codes.iter().zip(&l.codes) {
-                    if c >= 0 && lc >= 0 {
-                        *pairs.entry((c, lc)).or_default() += 1;
-                    }
-                }
-                let mut best: Vec<Option<(u64, &str)>> = vec![None; ids.categories.len()];
-                for ((c, lc), n) in pairs {
-                    let s = l.categories[lc as usize].as_str();
-                    let b = &mut best[c as usize];
-                    let better = match b {
-                        None => true,
-                        Some((bn, bs)) => n > *bn || (n == *bn && s < *bs),
-                    };
-                    if better {
-                        *b = Some((n, s));
-                    }
-                }
-                best.into_iter()
-                    .map(|b| b.map(|(_, s)| s.to_string()).unwrap_or_default())
-                    .collect()
-            }
-        }
+        Labels::Column(l) => only_labels(ids, l).unwrap_or_else(|| majority_labels(ids, l)),
     };
     // merge equal ids (unique in anndata; safe for other writers)
     let mut merged: HashMap<&str, (u64, &str)> = HashMap::new();
@@ -694,6 +706,59 @@ fn count_facet(name: &'static str, ids: &Column, labels: &Labels) -> Facet {
         items,
         missing,
     }
+}
+
+/// The label of each term when every term has one label (the common
+/// case, in one pass); none when some term has several.
+fn only_labels(ids: &Column, l: &Column) -> Option<Vec<String>> {
+    let mut first = vec![-2i32; ids.categories.len()];
+    for (&c, &lc) in ids.codes.iter().zip(&l.codes) {
+        if c < 0 {
+            continue;
+        }
+        let f = &mut first[c as usize];
+        if *f == -2 {
+            *f = lc;
+        } else if *f != lc {
+            return None;
+        }
+    }
+    Some(
+        first
+            .iter()
+            .map(|&lc| {
+                usize::try_from(lc)
+                    .ok()
+                    .and_then(|i| l.categories.get(i).cloned())
+                    .unwrap_or_default()
+            })
+            .collect(),
+    )
+}
+
+/// The label most of each term's cells carry; ties to the smaller label.
+fn majority_labels(ids: &Column, l: &Column) -> Vec<String> {
+    let mut pairs: HashMap<(i32, i32), u64> = HashMap::new();
+    for (&c, &lc) in ids.codes.iter().zip(&l.codes) {
+        if c >= 0 && lc >= 0 {
+            *pairs.entry((c, lc)).or_default() += 1;
+        }
+    }
+    let mut best: Vec<Option<(u64, &str)>> = vec![None; ids.categories.len()];
+    for ((c, lc), n) in pairs {
+        let s = l.categories[lc as usize].as_str();
+        let b = &mut best[c as usize];
+        let better = match b {
+            None => true,
+            Some((bn, bs)) => n > *bn || (n == *bn && s < *bs),
+        };
+        if better {
+            *b = Some((n, s));
+        }
+    }
+    best.into_iter()
+        .map(|b| b.map(|(_, s)| s.to_string()).unwrap_or_default())
+        .collect()
 }
 
 #[cfg(test)]
@@ -735,5 +800,31 @@ mod tests {
         );
         let f = count_facet("cell_type", &col(&[0], &["X:1"]), &Labels::None);
         assert_eq!(f.items, vec![("X:1".into(), 1, String::new())]);
+    }
+
+    #[test]
+    fn facets_and_their_columns_come_from_the_catalogue() {
+        let got: Vec<(&str, &str, Option<&str>)> = OBS_FACETS
+            .iter()
+            .map(|f| (f.name, f.ids, f.labels))
+            .collect();
+        let terms = |f: &'static str, ids: &'static str| (f, ids, Some(f));
+        assert_eq!(
+            got,
+            [
+                terms("cell_type", "cell_type_ontology_term_id"),
+                terms("tissue", "tissue_ontology_term_id"),
+                terms("disease", "disease_ontology_term_id"),
+                terms("assay", "assay_ontology_term_id"),
+                terms("sex", "sex_ontology_term_id"),
+                terms("development_stage", "development_stage_ontology_term_id"),
+                terms(
+                    "self_reported_ethnicity",
+                    "self_reported_ethnicity_ontology_term_id"
+                ),
+                ("suspension_type", "suspension_type", None),
+                ("tissue_type", "tissue_type", None),
+            ]
+        );
     }
 }

@@ -14,10 +14,10 @@ use hdf5_reader::filters::FilterRegistry;
 use hdf5_reader::messages::filter_pipeline::FilterDescription;
 
 /// The registered id of h5py's LZF filter.
-pub const FILTER_LZF: u16 = 32000;
+const FILTER_LZF: u16 = 32000;
 
 /// Decode `input` into at most `limit` bytes.
-pub fn decompress(input: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
+fn decompress(input: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
     let mut out: Vec<u8> = Vec::with_capacity(limit.min(input.len().saturating_mul(4)));
     let mut ip = 0usize;
     let byte = |i: usize| {
@@ -79,7 +79,7 @@ fn filter(desc: &FilterDescription, data: &[u8], _elem: usize) -> Result<Vec<u8>
 }
 
 /// The reader's filters plus LZF.
-pub fn registry() -> FilterRegistry {
+pub(crate) fn registry() -> FilterRegistry {
     let mut r = FilterRegistry::new();
     r.register(FILTER_LZF, Box::new(filter));
     r

@@ -1,0 +1,257 @@
+//! Summarising the files: each read on a worker, its record (JSON Lines
+//! or a CSV row) written in input order; a file that cannot be read gets a
+//! `failed` record and is named, and the others go on.
+
+use crate::h5ad::{self, Summary, OBS_FACETS};
+use crate::input::{check_bytes, Job, Jobs};
+use cxg_catalog::ids::is_uuid;
+use cxg_core::io::{csv_finish, csv_write_error, csv_writer};
+use cxg_core::{At, Ctx, Result};
+use serde_json::{json, Map, Value};
+use std::cell::Cell;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// A file's summary, or why it has none.
+type FileResult = std::result::Result<Summary, String>;
+
+/// Summarise every job into `ctx.out` with `threads` workers, as CSV rows
+/// or JSON Lines; then, unless `quiet`, one line of counts.
+pub(crate) fn run(
+    jobs: &Jobs,
+    threads: usize,
+    csv: bool,
+    quiet: bool,
+    ctx: &mut Ctx,
+) -> Result<()> {
+    install_panic_hook();
+    let started = Instant::now();
+    let (mut failed, mut cells) = (0usize, 0u64);
+    let mut note = |job: &Job, r: &FileResult| match r {
+        Ok(s) => cells += s.n_cells,
+        Err(e) => {
+            failed += 1;
+            ctx.diag.fail(format_args!("'{}': {e}", job.path));
+        }
+    };
+    let out = &mut ctx.out;
+    let name = out.name();
+    let work = |_: usize, j: &Job| summarize_job(j);
+    if csv {
+        let mut w = csv_writer(&mut *out);
+        let mut header: Vec<&str> = CSV_SCALARS.to_vec();
+        header.extend(OBS_FACETS.iter().map(|f| f.name));
+        w.write_record(&header)
+            .map_err(|e| csv_write_error(&name, e))?;
+        cxg_core::par::ordered_map(&jobs.jobs, threads, work, |i, r| {
+            note(&jobs.jobs[i], &r);
+            w.write_record(csv_row(&record(&jobs.jobs[i], &r)))
+                .map_err(|e| csv_write_error(&name, e))
+        })?;
+        csv_finish(w, &name)?;
+    } else {
+        cxg_core::par::ordered_map(&jobs.jobs, threads, work, |i, r| {
+            note(&jobs.jobs[i], &r);
+            let mut line =
+                serde_json::to_vec(&record(&jobs.jobs[i], &r)).at("cannot encode a record")?;
+            line.push(b'\n');
+            out.write_all(&line).map_err(|e| out.error(e))
+        })?;
+    }
+    if !quiet {
+        let n = jobs.jobs.len();
+        ctx.diag.warn(format_args!(
+            "{n} file{}: {} summarised, {failed} failed, {} manifest row{} skipped (download failed); {cells} cells in {:.2} s",
+            if n == 1 { "" } else { "s" },
+            n - failed,
+            jobs.skipped,
+            if jobs.skipped == 1 { "" } else { "s" },
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+thread_local! {
+    static QUIET_PANICS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Summarise one file; a panic inside the HDF5 reader (a bug on a hostile
+/// file) becomes this file's error instead of ending the run.
+fn summarize_job(job: &Job) -> FileResult {
+    if job.path.is_empty() {
+        return Err("the manifest row has no path".into());
+    }
+    check_bytes(job)?;
+    QUIET_PANICS.with(|q| q.set(true));
+    let r = std::panic::catch_unwind(|| h5ad::summarize(&job.resolved));
+    QUIET_PANICS.with(|q| q.set(false));
+    r.unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(format!("the HDF5 reader failed on this file: {msg}"))
+    })
+}
+
+/// Panics are printed as usual, except those [`summarize_job`] turns into
+/// a file's error.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !QUIET_PANICS.with(Cell::get) {
+            default(info);
+        }
+    }));
+}
+
+/// The file's dataset_version_id: the manifest's, else a file name that is
+/// a UUID (CELLxGENE names files so), else `uns/dataset_version_id`, else
+/// the file name.
+fn version_id(job: &Job, s: Option<&Summary>) -> String {
+    if let Some(v) = &job.dataset_version_id {
+        return v.clone();
+    }
+    let stem = Path::new(&job.path)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = stem.strip_suffix(".h5ad").unwrap_or(&stem).to_string();
+    if is_uuid(&stem) {
+        return stem;
+    }
+    s.and_then(|s| s.uns_dataset_version_id.clone())
+        .unwrap_or(stem)
+}
+
+/// The keys of a record after its ids, path and status, null in a failed
+/// one.
+const SUMMARY_KEYS: [&str; 8] = [
+    "schema_version",
+    "n_cells",
+    "normal_cell_count",
+    "primary_cell_count",
+    "donor_count",
+    "counts",
+    "labels",
+    "missing",
+];
+
+/// The JSON record of one file (every record has the same keys).
+fn record(job: &Job, r: &FileResult) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "dataset_version_id".into(),
+        json!(version_id(job, r.as_ref().ok())),
+    );
+    m.insert("dataset_id".into(), json!(job.dataset_id));
+    m.insert("path".into(), json!(job.path));
+    match r {
+        Ok(s) => {
+            m.insert("status".into(), json!("ok"));
+            m.insert("error".into(), Value::Null);
+            summary_fields(s, &mut m);
+        }
+        Err(e) => {
+            m.insert("status".into(), json!("failed"));
+            m.insert("error".into(), json!(e));
+            for k in SUMMARY_KEYS {
+                m.insert(k.into(), Value::Null);
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// [`SUMMARY_KEYS`] of a file that was read.
+fn summary_fields(s: &Summary, m: &mut Map<String, Value>) {
+    m.insert("schema_version".into(), json!(s.schema_version));
+    m.insert("n_cells".into(), json!(s.n_cells));
+    m.insert("normal_cell_count".into(), json!(s.normal_cell_count));
+    m.insert("primary_cell_count".into(), json!(s.primary_cell_count));
+    m.insert("donor_count".into(), json!(s.donor_count));
+    let (mut counts, mut labels, mut missing) = (Map::new(), Map::new(), Map::new());
+    for f in &s.facets {
+        let c: Map<String, Value> = f
+            .items
+            .iter()
+            .map(|(id, n, _)| (id.clone(), json!(n)))
+            .collect();
+        let l: Map<String, Value> = f
+            .items
+            .iter()
+            .map(|(id, _, l)| (id.clone(), json!(l)))
+            .collect();
+        counts.insert(f.name.into(), Value::Object(c));
+        labels.insert(f.name.into(), Value::Object(l));
+        missing.insert(f.name.into(), json!(f.missing));
+    }
+    m.insert("counts".into(), Value::Object(counts));
+    m.insert("labels".into(), Value::Object(labels));
+    m.insert("missing".into(), Value::Object(missing));
+}
+
+const CSV_SCALARS: [&str; 10] = [
+    "dataset_version_id",
+    "dataset_id",
+    "path",
+    "status",
+    "error",
+    "schema_version",
+    "n_cells",
+    "normal_cell_count",
+    "primary_cell_count",
+    "donor_count",
+];
+
+/// The CSV row of one record: scalars, then each facet as `id:count | ...`.
+fn csv_row(rec: &Value) -> Vec<String> {
+    let mut row: Vec<String> = CSV_SCALARS
+        .iter()
+        .map(|k| match &rec[*k] {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        })
+        .collect();
+    for f in OBS_FACETS.iter() {
+        row.push(match rec["counts"][f.name].as_object() {
+            Some(m) => m
+                .iter()
+                .map(|(k, v)| format!("{k}:{v}"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            None => String::new(),
+        });
+    }
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(p: &str) -> Job {
+        Job {
+            path: p.into(),
+            resolved: p.into(),
+            dataset_id: None,
+            dataset_version_id: None,
+            bytes: None,
+        }
+    }
+
+    #[test]
+    fn version_id_sources() {
+        let uuid = "0a3e8f5c-1b2d-4e6f-8a9b-0c1d2e3f4a5b";
+        assert_eq!(version_id(&job(&format!("d/{uuid}.h5ad")), None), uuid);
+        assert_eq!(version_id(&job("d/other.h5ad"), None), "other");
+        assert_eq!(
+            summarize_job(&job("")),
+            Err("the manifest row has no path".into())
+        );
+    }
+}
