@@ -10,7 +10,7 @@ use cxg_core::cli::OutputArgs;
 use cxg_core::io::{
     create_subdir, csv_finish, csv_write_error, csv_writer, write_file_atomic, Input, Output,
 };
-use cxg_core::{Ctx, Error, Result};
+use cxg_core::{At, Ctx, Error, Result};
 use cxg_http::{Client, HttpArgs};
 use cxg_json::stream::JsonStream;
 use serde_json::Value;
@@ -97,7 +97,6 @@ fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
 /// What the API says about one dataset.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Info {
-    pub collection_id: String,
     pub cell_count: String,
     pub h5ad_url: String,
     pub title: String,
@@ -125,7 +124,6 @@ pub fn info(d: &Value) -> Info {
     };
     let h5ad = asset("H5AD");
     Info {
-        collection_id: scalar(d.get("collection_id")),
         cell_count: scalar(d.get("cell_count")),
         h5ad_url: scalar(h5ad.and_then(|a| a.get("url"))),
         title: scalar(d.get("title")),
@@ -145,8 +143,8 @@ fn load_index(ctx: &Ctx, name: &str, r: impl std::io::Read) -> Result<HashMap<St
     while let Some((at, v)) = s.next_value()? {
         let Some(id) = v.get("dataset_id").and_then(Value::as_str) else {
             return Err(Error::input(format!(
-                "{name}: line {}: index element {} has no string dataset_id",
-                at.line, at.index
+                "{}: has no string dataset_id",
+                s.place(at)
             )));
         };
         if map.insert(id.to_string(), info(&v)).is_some() {
@@ -336,7 +334,7 @@ fn read_table(input: Input, delimiter: u8) -> Result<Table> {
         .from_reader(input.reader);
     let headers = rdr
         .byte_headers()
-        .map_err(|e| Error::input(format!("{name}: cannot read the CSV header: {e}")))?
+        .at(format_args!("{name}: cannot read the CSV header"))?
         .clone();
     let header: Vec<String> = headers
         .iter()
@@ -363,7 +361,7 @@ fn read_table(input: Input, delimiter: u8) -> Result<Table> {
     };
     let mut rows = Vec::new();
     for (k, rec) in rdr.byte_records().enumerate() {
-        rows.push(rec.map_err(|e| Error::input(format!("{name}: CSV record {}: {e}", k + 1)))?);
+        rows.push(rec.at(format_args!("{name}: CSV record {}", k + 1))?);
     }
     Ok(Table {
         ci: col("collection_id"),
@@ -523,6 +521,25 @@ fn write_failures(out: Output, failures: &[Failed]) -> Result<()> {
     csv_finish(fw, &fname)?.finish()
 }
 
+/// `--keep-responses DIR`: created, and empty (answers of an earlier run
+/// would pass for this one's).
+fn check_keep_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).at(format_args!(
+        "--keep-responses: cannot create '{}'",
+        dir.display()
+    ))?;
+    let held = std::fs::read_dir(dir)
+        .at(format_args!("--keep-responses: cannot read '{}'", dir.display()))?
+        .count();
+    if held > 0 {
+        return Err(Error::input(format!(
+            "--keep-responses: '{}' is not empty: answers of an earlier run would pass for this one's (empty it, or name a new folder)",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Append the columns to every row of the CSV and write it to the
 /// context's output (checked before this is called, like --failures here).
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
@@ -537,26 +554,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         None => None,
     };
     if let Some(dir) = &args.keep_responses {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::input(format!(
-                "--keep-responses: cannot create '{}': {e}",
-                dir.display()
-            ))
-        })?;
-        let held = std::fs::read_dir(dir)
-            .map_err(|e| {
-                Error::input(format!(
-                    "--keep-responses: cannot read '{}': {e}",
-                    dir.display()
-                ))
-            })?
-            .count();
-        if held > 0 {
-            return Err(Error::input(format!(
-                "--keep-responses: '{}' is not empty: answers of an earlier run would pass for this one's (empty it, or name a new folder)",
-                dir.display()
-            )));
-        }
+        check_keep_dir(dir)?;
     }
     let input = ctx.input(args.file.as_deref())?;
     let table = read_table(input, args.delimiter)?;
@@ -564,13 +562,8 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let client = Client::new(&args.http, jobs)?.with_notify(ctx.diag.clone());
     let started = Instant::now();
     let index = read_index(&args, &client, ctx)?;
-    let (results, from_index) = look_up(
-        &table,
-        &index,
-        &client,
-        jobs,
-        args.keep_responses.as_deref(),
-    )?;
+    let keep = args.keep_responses.as_deref();
+    let (results, from_index) = look_up(&table, &index, &client, jobs, keep)?;
     let failures = write_rows(&table, &results, args.extra, ctx)?;
     if let Some(f) = failures_out {
         write_failures(f, &failures)?;
@@ -607,7 +600,6 @@ mod tests {
             Info {
                 cell_count: "12".into(),
                 h5ad_url: "h".into(),
-                collection_id: String::new(),
                 title: "T".into(),
                 explorer_url: "E".into(),
                 h5ad_filesize: "-1".into(),
