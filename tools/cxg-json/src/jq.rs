@@ -16,7 +16,7 @@ type D = JustLut<Val>;
 /// runaway recursion (`def f: 1 + f; f`) ends with an error instead of
 /// overflowing the stack and aborting the process. Every thread that runs
 /// expressions has at least 2 MiB (Rust's default for spawned threads).
-pub const STACK_BUDGET: usize = 1 << 20;
+const STACK_BUDGET: usize = 1 << 20;
 
 /// The start of the message a runaway recursion ends with.
 const RECURSION_ERROR: &str = "recursion too deep";
@@ -454,8 +454,13 @@ impl Where {
 /// and more). Errors read `MSG at line L column C`.
 pub fn parse_val(bytes: &[u8]) -> std::result::Result<Val, String> {
     let mut tape = crate::raw::Tape::new(0);
-    crate::raw::scan(bytes, crate::raw::Form::Check, &mut Vec::new(), Some(&mut tape))
-        .map_err(|f| f.describe(bytes))?;
+    crate::raw::scan(
+        bytes,
+        crate::raw::Form::Check,
+        &mut Vec::new(),
+        Some(&mut tape),
+    )
+    .map_err(|f| f.to_string())?;
     let json = tape.root(bytes).json();
     read_checked(json)
 }
@@ -527,9 +532,7 @@ mod tests {
     fn truthiness() {
         let p = Program::compile(".a", "t").unwrap();
         assert!(p.is_truthy(val(serde_json::json!({"a": 0}))).unwrap());
-        assert!(!p
-            .is_truthy(val(serde_json::json!({"a": null})))
-            .unwrap());
+        assert!(!p.is_truthy(val(serde_json::json!({"a": null}))).unwrap());
         assert!(!p.is_truthy(val(serde_json::json!({}))).unwrap());
         let p = Program::compile("empty", "t").unwrap();
         assert!(!p.is_truthy(Val::Null).unwrap());
@@ -546,7 +549,11 @@ mod tests {
     fn failures_are_told_apart_by_kind_not_text() {
         let p = Program::compile("def f: 1 + f; (try f catch 0) | f", "t").unwrap();
         assert!(matches!(p.run(Val::Null), Err(Failure::Expression(_))));
-        let p = Program::compile("def f: if . > 3 then . else . + 1 | f end; f | error(\"recursion too deep\")", "t").unwrap();
+        let p = Program::compile(
+            "def f: if . > 3 then . else . + 1 | f end; f | error(\"recursion too deep\")",
+            "t",
+        )
+        .unwrap();
         assert!(matches!(p.run(Val::Null), Err(Failure::Record(_))));
         // the next evaluation starts afresh
         let p = Program::compile("def f: 1 + f; f", "t").unwrap();
@@ -561,20 +568,40 @@ mod tests {
         let cases: [(&str, &str, Verdict); 6] = [
             ("(.n|tostring) == \"1.50\"", r#"{"n":1.50}"#, Verdict::Keep),
             ("(.n|tostring) == \"100\"", r#"{"n":1E2}"#, Verdict::Drop),
-            (".n == 123456789012345678901234567890", r#"{"n":123456789012345678901234567890}"#, Verdict::Keep),
+            (
+                ".n == 123456789012345678901234567890",
+                r#"{"n":123456789012345678901234567890}"#,
+                Verdict::Keep,
+            ),
             (".a", r#"{"a":null}"#, Verdict::Drop),
             ("empty", r#"{}"#, Verdict::Drop),
-            (".a.b", r#"{"a":1}"#, Verdict::Failed("cannot index 1 with \"b\"".into())),
+            (
+                ".a.b",
+                r#"{"a":1}"#,
+                Verdict::Failed("cannot index 1 with \"b\"".into()),
+            ),
         ];
         for (code, json, want) in cases {
             let w = Where::compile(code).unwrap();
             assert_eq!(w.test(json.as_bytes()).unwrap(), want, "{code} on {json}");
         }
-        let e = Where::compile("def f: 1 + f; f").unwrap().test(b"{}").unwrap_err();
+        let e = Where::compile("def f: 1 + f; f")
+            .unwrap()
+            .test(b"{}")
+            .unwrap_err();
         assert_eq!(e.exit, cxg_core::Exit::Input);
-        assert!(e.msg.starts_with("--where 'def f: 1 + f; f': \"recursion too deep"), "{}", e.msg);
+        assert!(
+            e.msg
+                .starts_with("--where 'def f: 1 + f; f': \"recursion too deep"),
+            "{}",
+            e.msg
+        );
         let e = Where::compile(".a | (").unwrap_err();
-        assert!(e.msg.starts_with("--where: syntax error at column"), "{}", e.msg);
+        assert!(
+            e.msg.starts_with("--where: syntax error at column"),
+            "{}",
+            e.msg
+        );
     }
 
     #[test]
@@ -601,7 +628,10 @@ mod tests {
         ] {
             let p = Program::compile(code, "--where").unwrap();
             let e = p.run(Val::Null).unwrap_err();
-            assert!(matches!(&e, Failure::Expression(m) if m.contains(RECURSION_ERROR)), "{code}: {e}");
+            assert!(
+                matches!(&e, Failure::Expression(m) if m.contains(RECURSION_ERROR)),
+                "{code}: {e}"
+            );
             let e = p.is_truthy(Val::Null).unwrap_err();
             assert!(matches!(e, Failure::Expression(_)), "{code}: {e}");
         }

@@ -3,9 +3,9 @@
 //! detection, so nothing is written outside the output folder and no file
 //! is silently overwritten.
 
+use crate::raw::Node;
 use cxg_core::error::{Error, Result};
 use cxg_core::paths::unsafe_name_reason;
-use crate::raw::Node;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -128,20 +128,37 @@ mod tests {
         let c = "collection_{collection_id}.json";
         let cases = [
             (c, r#"{"collection_id": "abc"}"#, Ok("collection_abc.json")),
-            (c, r#"{"collection_id": "a", "collection_id": "b"}"#, Ok("collection_b.json")),
+            (
+                c,
+                r#"{"collection_id": "a", "collection_id": "b"}"#,
+                Ok("collection_b.json"),
+            ),
             (c, r#"{"collection_id": "../x"}"#, Err("path separator")),
             (c, r#"{"collection_id": ".."}"#, Err("'.' or '..'")),
             (c, r#"{"collection_id": ""}"#, Err("empty")),
-            (c, r#"{"collection_id": 3}"#, Err("field 'collection_id' is number, not a string")),
+            (
+                c,
+                r#"{"collection_id": 3}"#,
+                Err("field 'collection_id' is number, not a string"),
+            ),
             (c, "{}", Err("has no field 'collection_id'")),
             (c, "[1]", Err("is array, not an object")),
             ("{x}", r#"{"x": "."}"#, Err("cannot be used")),
         ];
         for (t, json, want) in cases {
             let mut tape = Tape::new(1);
-            scan(json.as_bytes(), Form::Check, &mut Vec::new(), Some(&mut tape)).unwrap();
+            scan(
+                json.as_bytes(),
+                Form::Check,
+                &mut Vec::new(),
+                Some(&mut tape),
+            )
+            .unwrap();
             let v = tape.root(json.as_bytes());
-            let got = Template::parse(t).unwrap().render(v, "e").map_err(|e| e.msg);
+            let got = Template::parse(t)
+                .unwrap()
+                .render(v, "e")
+                .map_err(|e| e.msg);
             match (got, want) {
                 (Ok(name), Ok(w)) => assert_eq!(name, w, "{json}"),
                 (Err(e), Err(w)) => assert!(e.starts_with("e: ") && e.contains(w), "{json}: {e}"),

@@ -19,22 +19,29 @@
 
 use std::borrow::Cow;
 
-/// Why a value is not valid JSON, at a byte offset into the value's text.
-/// The messages are serde_json's words for the same faults.
+/// Why a value is not valid JSON, and where in the value's text: a byte
+/// offset, and the 1-based line and column. The messages are serde_json's
+/// words for the same faults, and it reads as serde_json's errors do:
+/// `MSG at line L column C`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub offset: usize,
+    pub line: usize,
+    pub column: usize,
     pub msg: &'static str,
 }
 
-impl Fault {
-    /// `msg at line L column C` of `src` (the text the fault is in), as
-    /// serde_json words its errors.
-    pub fn describe(&self, src: &[u8]) -> String {
-        let (line, col) = line_col(src, self.offset);
-        format!("{} at line {line} column {col}", self.msg)
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.msg, self.line, self.column
+        )
     }
 }
+
+impl std::error::Error for Fault {}
 
 /// What the scanner writes while it checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +63,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Write `text` as a JSON string with jq's escapes: `\"`, `\\`, `\b`,
 /// `\f`, `\n`, `\r`, `\t`, other control characters and DEL as `\u00XX`.
-pub fn write_str(out: &mut Vec<u8>, text: &[u8]) {
+fn write_str(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
     let mut run = 0;
     for (i, &b) in text.iter().enumerate() {
@@ -331,8 +338,11 @@ impl<'a, 't, S: Sink> Parser<'a, 't, S> {
     }
 
     fn fault(&self, msg: &'static str) -> Fault {
+        let (line, column) = line_col(self.s, self.i);
         Fault {
             offset: self.i,
+            line,
+            column,
             msg,
         }
     }
@@ -492,9 +502,8 @@ impl<'a, 't, S: Sink> Parser<'a, 't, S> {
                     self.escape(text)?;
                 }
                 0..=0x1f => {
-                    return Err(
-                        self.fault("control character (\\u0000-\\u001F) found while parsing a string")
-                    )
+                    return Err(self
+                        .fault("control character (\\u0000-\\u001F) found while parsing a string"))
                 }
                 _ => {
                     text.push(b);
@@ -749,7 +758,7 @@ pub fn minify(src: &[u8], out: &mut Vec<u8>) -> Result<(), Fault> {
 }
 
 /// 1-based line and column of byte `offset` in `src`.
-pub fn line_col(src: &[u8], offset: usize) -> (usize, usize) {
+fn line_col(src: &[u8], offset: usize) -> (usize, usize) {
     let before = &src[..offset.min(src.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
     let col = before.len()
@@ -779,7 +788,7 @@ impl Member<'_> {
 
 /// jq's name for the type of the JSON text `v` (checked, without
 /// surrounding whitespace).
-pub fn kind(v: &[u8]) -> &'static str {
+fn kind(v: &[u8]) -> &'static str {
     match v.first() {
         Some(b'{') => "object",
         Some(b'[') => "array",
@@ -900,7 +909,7 @@ mod tests {
             "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": [],\n  \"c\": {\n    \"d\": 1.50\n  }\n}"
         );
         assert_eq!(
-            compact("{\"a\":1,}").unwrap_err().describe(b"{\"a\":1,}"),
+            compact("{\"a\":1,}").unwrap_err().to_string(),
             "key must be a string at line 1 column 8"
         );
     }
@@ -938,7 +947,13 @@ mod tests {
         assert_eq!(m[0].json(), br#"[1, {"x":"]"}]"#);
         assert_eq!(m[2].as_str().unwrap(), "x\"y,}");
         // a fault leaves nothing recorded
-        assert!(scan(b"{\"a\":[1,}", Form::Check, &mut Vec::new(), Some(&mut tape)).is_err());
+        assert!(scan(
+            b"{\"a\":[1,}",
+            Form::Check,
+            &mut Vec::new(),
+            Some(&mut tape)
+        )
+        .is_err());
         assert_eq!(tape.root(src).json(), src);
         assert_eq!(tape.root(src).parts().count(), 0);
         assert_eq!(line_col(b"ab\ncd", 4), (2, 2));

@@ -10,11 +10,11 @@
 
 use crate::raw::{self, Fault, Form, Tape};
 use cxg_core::error::{Error, Result};
-use serde_json::Value;
 use serde::Deserialize;
+use serde_json::Value;
 use std::io::{self, Read};
 
-pub use crate::value::{check_shape, type_name, write_compact, write_pretty, AnyObject};
+pub use crate::value::{check_shape, type_name, write_compact, write_pretty};
 
 /// How the input was laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -439,10 +439,7 @@ impl<R: Read> JsonStream<R> {
         let mut de = serde_json::Deserializer::from_slice(text);
         match serde::de::IgnoredAny::deserialize(&mut de) {
             Err(e) => self.placer.serde_error(at, &e),
-            Ok(_) => {
-                let (line, column) = raw::line_col(text, f.offset);
-                self.placer.invalid(at, line, column, f.msg)
-            }
+            Ok(_) => self.placer.invalid(at, f.line, f.column, f.msg),
         }
     }
 
@@ -459,17 +456,11 @@ impl<R: Read> JsonStream<R> {
             .map(|(at, r)| (at, &self.buf[r])))
     }
 
-    /// The next element, checked and appended to `out` compact (as `jq -c`
-    /// prints it) or indented (as `jq .`), numbers exactly as written and
-    /// no value tree built. Returns where the element started.
-    pub fn next_emit(&mut self, pretty: bool, out: &mut Vec<u8>) -> Result<Option<Pos>> {
-        let form = if pretty { Form::Pretty } else { Form::Compact };
-        self.next_emit_places(form, out, None)
-    }
-
-    /// The next element, checked and appended to `out` in `form`, its
-    /// parts' places in `out` recorded on `tape`.
-    pub fn next_emit_places(
+    /// The next element, checked and appended to `out` in `form` (`jq -c`,
+    /// `jq .`, or verbatim without whitespace; numbers exactly as written,
+    /// no value tree built), the places of its parts in `out` recorded on
+    /// `tape`. Returns where the element started.
+    pub fn next_emit(
         &mut self,
         form: Form,
         out: &mut Vec<u8>,
@@ -517,10 +508,10 @@ impl<R: Read> JsonStream<R> {
                     }
                     c => {
                         return Err(Error::input(format!(
-                            "{}: {} after the end of the object (JSON Lines holds one object per line)",
-                            self.place(at),
-                            describe(c)
-                        )))
+                        "{}: {} after the end of the object (JSON Lines holds one object per line)",
+                        self.place(at),
+                        describe(c)
+                    )))
                     }
                 }
             }
@@ -684,7 +675,7 @@ mod tests {
     fn emitted(input: &[u8], step: usize, form: Form) -> Result<String> {
         let mut s = JsonStream::new("t", Trickle(input, step));
         let mut out = Vec::new();
-        while s.next_emit_places(form, &mut out, None)?.is_some() {
+        while s.next_emit(form, &mut out, None)?.is_some() {
             out.push(b'\n');
         }
         Ok(String::from_utf8(out).unwrap())
@@ -695,11 +686,18 @@ mod tests {
         let doc = b"[12345, -1.5e-7, true, null, \"a\\u00e9\", {\"k\": [1E2, 0.10]}, 123456789012345678901234567890]";
         let want = "12345\n-1.5e-7\ntrue\nnull\n\"a\u{e9}\"\n{\"k\":[1E2,0.10]}\n123456789012345678901234567890\n";
         for step in [1, 2, 3, 5, 7, 64, 1 << 20] {
-            assert_eq!(emitted(doc, step, Form::Compact).unwrap(), want, "step {step}");
+            assert_eq!(
+                emitted(doc, step, Form::Compact).unwrap(),
+                want,
+                "step {step}"
+            );
             let mut s = JsonStream::new("t", Trickle(doc, step));
             let mut n = 0;
             while let Some((_, v)) = s.next_value().unwrap() {
-                assert_eq!(v, serde_json::from_str::<Value>(want.lines().nth(n).unwrap()).unwrap());
+                assert_eq!(
+                    v,
+                    serde_json::from_str::<Value>(want.lines().nth(n).unwrap()).unwrap()
+                );
                 n += 1;
             }
             assert_eq!(n, 7, "step {step}");
@@ -713,15 +711,25 @@ mod tests {
             let e = emitted(b"[1, 2", step, Form::Compact).unwrap_err().msg;
             assert!(e.contains("truncated"), "{e}");
             let e = emitted(b"[1, tr", step, Form::Compact).unwrap_err().msg;
-            assert!(e.contains("line 1, column 6: invalid JSON in array element 1: EOF"), "{e}");
+            assert!(
+                e.contains("line 1, column 6: invalid JSON in array element 1: EOF"),
+                "{e}"
+            );
             let e = emitted(b"[1, tru]", step, Form::Compact).unwrap_err().msg;
-            assert!(e.contains("line 1, column 8: invalid JSON in array element 1: expected ident"), "{e}");
+            assert!(
+                e.contains("line 1, column 8: invalid JSON in array element 1: expected ident"),
+                "{e}"
+            );
         }
     }
 
     #[test]
     fn elements_are_checked_where_they_lie() {
-        let err = |doc: &str| emitted(doc.as_bytes(), 1 << 20, Form::Check).unwrap_err().msg;
+        let err = |doc: &str| {
+            emitted(doc.as_bytes(), 1 << 20, Form::Check)
+                .unwrap_err()
+                .msg
+        };
         // serde_json's diagnosis when it has one, the scanner's otherwise
         assert_eq!(
             err("[1e400, {\"a\": x}]"),
@@ -774,18 +782,30 @@ mod tests {
                 "step {step}"
             );
             // over two lines: one compact line
-            assert_eq!(records(b"{\"c\":\n [1]}\n", step).unwrap(), b"{\"c\":[1]}\n");
+            assert_eq!(
+                records(b"{\"c\":\n [1]}\n", step).unwrap(),
+                b"{\"c\":[1]}\n"
+            );
             // an array: one compact line per element, strings as written
             assert_eq!(
                 records(b"\n[ {\"a\": 1.0, \"s\": \"\\u00e9\"} ]", step).unwrap(),
                 b"{\"a\":1.0,\"s\":\"\\u00e9\"}\n"
             );
             let e = records(b"{\"a\":1}\n\n{\"b\":", step).unwrap_err().msg;
-            assert!(e.contains("t: line 3, column 5: invalid JSON in record 2: EOF"), "{e}");
+            assert!(
+                e.contains("t: line 3, column 5: invalid JSON in record 2: EOF"),
+                "{e}"
+            );
             let e = records(b"{\"a\":1} {\"b\":2}\n", step).unwrap_err().msg;
-            assert!(e.contains("t: line 1: record 1: '{' after the end of the object"), "{e}");
+            assert!(
+                e.contains("t: line 1: record 1: '{' after the end of the object"),
+                "{e}"
+            );
             let e = records(b"{\"a\":1}\n7\n", step).unwrap_err().msg;
-            assert!(e.contains("line 2: record 2: expected a JSON object"), "{e}");
+            assert!(
+                e.contains("line 2: record 2: expected a JSON object"),
+                "{e}"
+            );
         }
     }
 }

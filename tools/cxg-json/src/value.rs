@@ -102,7 +102,7 @@ pub fn check_shape(name: &str, bytes: &[u8], array: bool) -> Result<usize> {
 }
 
 /// Deserializes from any JSON object (and nothing else), keeping nothing.
-pub struct AnyObject;
+struct AnyObject;
 
 impl<'de> serde::Deserialize<'de> for AnyObject {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
