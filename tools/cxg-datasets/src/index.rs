@@ -22,13 +22,11 @@ impl Index {
         let mut tape = Tape::new(1);
         loop {
             buf.clear();
-            let Some(at) = stream.next_emit_places(Form::Compact, &mut buf, Some(&mut tape))?
-            else {
+            let Some(at) = stream.next_emit(Form::Compact, &mut buf, Some(&mut tape))? else {
                 break;
             };
             let id = dataset_id(tape.root(&buf), &stream.place(at))?;
-            map.entry(id)
-                .or_insert_with(|| (buf.clone(), tape.clone()));
+            map.entry(id).or_insert_with(|| (buf.clone(), tape.clone()));
         }
         Ok(Index(map))
     }

@@ -51,9 +51,8 @@ impl Layout {
         let mut names = Vec::new();
         for (k, d) in datasets.iter().enumerate() {
             let what = format!("{place}: collection {cid}: datasets[{k}]");
-            let dvid = str_of(*d, "dataset_version_id").ok_or_else(|| {
-                Error::input(format!("{what} has no string dataset_version_id"))
-            })?;
+            let dvid = str_of(*d, "dataset_version_id")
+                .ok_or_else(|| Error::input(format!("{what} has no string dataset_version_id")))?;
             let what = format!("{what}: dataset_version_id");
             safe(&dvid, &what)?;
             let p = cdir.join(format!("dataset_{dvid}.json"));
@@ -62,8 +61,10 @@ impl Layout {
         }
         let cpath = cdir.join(format!("collection_{cid}.json"));
         let dpath = cdir.join(format!("datasets_{cid}.json"));
-        self.written.claim(&cpath, &format!("{place}: collection_id"))?;
-        self.written.claim(&dpath, &format!("{place}: collection_id"))?;
+        self.written
+            .claim(&cpath, &format!("{place}: collection_id"))?;
+        self.written
+            .claim(&dpath, &format!("{place}: collection_id"))?;
         let arr = array(datasets);
         write_file_atomic(&dpath, &file_text(&arr, self.pretty))?;
         for (d, p) in datasets.iter().zip(&names) {

@@ -88,7 +88,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let mut tape = Tape::new(3);
     loop {
         buf.clear();
-        let Some(at) = stream.next_emit_places(Form::Compact, &mut buf, Some(&mut tape))? else {
+        let Some(at) = stream.next_emit(Form::Compact, &mut buf, Some(&mut tape))? else {
             break;
         };
         job.collection(tape.root(&buf), &stream.place(at), ctx)?;
@@ -108,46 +108,102 @@ mod in_process {
         cxg_core::ctx::run_memory(stdin.as_bytes(), |ctx| run(args, ctx))
     }
 
+    /// (options, input, exit status, output, a warning)
+    type Case<'a> = (Vec<&'a str>, String, i32, String, &'a str);
+
+    fn check(cases: Vec<Case>) {
+        for (flags, input, code, want, warned) in cases {
+            let (got_code, out, warnings) = datasets(&flags, &input);
+            assert_eq!(got_code, code, "{flags:?} {input}: {warnings:?}");
+            assert_eq!(out, want, "{flags:?} {input}");
+            assert!(
+                warned.is_empty() || warnings.iter().any(|w| w.contains(warned)),
+                "{flags:?} {input}: {warnings:?}"
+            );
+        }
+    }
+
+    const C: &str = r#"{"collection_id":"c","name":"N","datasets":[{"dataset_id":"d1","n":1.50},{"dataset_id":"d2","organism":[{"label":"x"}]}],"z":0}"#;
+    const D1: &str =
+        r#"{"dataset_id":"d1","n":1.50,"collection":{"collection_id":"c","name":"N","z":0}}"#;
+    const D2: &str = r#"{"dataset_id":"d2","organism":[{"label":"x"}],"collection":{"collection_id":"c","name":"N","z":0}}"#;
+
     /// Literal collections → literal dataset lines, one line per case.
     #[test]
     fn yields() {
-        let c = r#"{"collection_id":"c","name":"N","datasets":[{"dataset_id":"d1","n":1.50},{"dataset_id":"d2","organism":[{"label":"x"}]}],"z":0}"#;
-        let d1 =
-            r#"{"dataset_id":"d1","n":1.50,"collection":{"collection_id":"c","name":"N","z":0}}"#;
-        let d2 = r#"{"dataset_id":"d2","organism":[{"label":"x"}],"collection":{"collection_id":"c","name":"N","z":0}}"#;
-        let cases: Vec<(Vec<&str>, String, i32, String)> = vec![
-            (vec![], format!("[{c}]"), 0, format!("{d1}\n{d2}\n")),
-            (vec![], format!("{c}\n"), 0, format!("{d1}\n{d2}\n")),
+        let own = r#"[{"collection_id":"c","datasets":[{"collection":1,"dataset_id":"d"}]}]"#;
+        check(vec![
+            (vec![], format!("[{C}]"), 0, format!("{D1}\n{D2}\n"), ""),
+            (vec![], format!("{C}\n"), 0, format!("{D1}\n{D2}\n"), ""),
             (
-                vec!["--where", ".organism | length > 0"],
-                format!("[{c}]"),
+                vec![],
+                own.into(),
                 0,
-                format!("{d2}\n"),
+                r#"{"collection":{"collection_id":"c"},"dataset_id":"d"}"#.to_string() + "\n",
+                "",
+            ),
+            (
+                vec!["--pretty"],
+                r#"[{"collection_id":"c","datasets":[{"n":1E2}]}]"#.into(),
+                0,
+                "{\n  \"n\": 1E2,\n  \"collection\": {\n    \"collection_id\": \"c\"\n  }\n}\n"
+                    .into(),
+                "",
             ),
             (
                 vec![],
                 r#"[{"collection_id":"e","datasets":null}]"#.into(),
                 0,
                 String::new(),
+                "",
             ),
             (
                 vec![],
                 r#"[{"collection_id":"e","datasets":3}]"#.into(),
                 2,
                 String::new(),
+                "collection e (stdin: line 1: array element 0): 'datasets' is number, not an array",
             ),
-            (vec![], r#"[{"dataset_id":"d"}]"#.into(), 2, String::new()),
             (
-                vec!["--where", "def f: 1 + f; f"],
-                format!("[{c}]"),
+                vec![],
+                r#"[{"dataset_id":"d"}]"#.into(),
                 2,
                 String::new(),
+                "this is a dataset",
             ),
-        ];
-        for (flags, input, code, want) in cases {
-            let (got_code, out, warnings) = datasets(&flags, &input);
-            assert_eq!(got_code, code, "{flags:?} {input}: {warnings:?}");
-            assert_eq!(out, want, "{flags:?} {input}");
-        }
+        ]);
+    }
+
+    /// `--where`: numbers keep their text; a failure leaves the dataset out
+    /// (exit 1), on every dataset ends the run, as a runaway does (exit 2).
+    #[test]
+    fn where_filters() {
+        let w = |e| vec!["--where", e];
+        check(vec![
+            (w(".organism | length > 0"), format!("[{C}]"), 0, format!("{D2}\n"), ""),
+            (w("(.n|tostring) == \"1.50\""), format!("[{C}]"), 0, format!("{D1}\n"), ""),
+            (
+                w(".organism | any(.label == \"x\")"),
+                format!("[{C}]"),
+                1,
+                format!("{D2}\n"),
+                "--where failed on 1 of 2 datasets, left out: cannot use null as iterable (array or object) (dataset d1)",
+            ),
+            (
+                w(".nosuch | any(.)"),
+                format!("[{C}]"),
+                2,
+                String::new(),
+                "--where failed on every dataset (2)",
+            ),
+            (w(".a"), format!("[{C}]"), 0, String::new(), "--where kept 0 of 2 datasets"),
+            (
+                w("def f: 1 + f; f"),
+                format!("[{C}]"),
+                2,
+                String::new(),
+                "--where 'def f: 1 + f; f': \"recursion too deep",
+            ),
+        ]);
     }
 }

@@ -101,7 +101,10 @@ impl Tally {
             )));
         }
         if filtered && self.kept == 0 && seen > 0 {
-            diag.warn(format_args!("--where kept 0 of {seen} dataset{}", plural(seen)));
+            diag.warn(format_args!(
+                "--where kept 0 of {seen} dataset{}",
+                plural(seen)
+            ));
         }
         Ok(())
     }

@@ -59,7 +59,11 @@ fn from_json(r: impl Read) -> Result<Vec<Given>> {
     let mut tape = Tape::new(1);
     let mut ids = Vec::new();
     while let Some((at, text)) = s.next_places(Some(&mut tape))? {
-        match tape.root(text).get("collection_id").and_then(|n| n.as_str()) {
+        match tape
+            .root(text)
+            .get("collection_id")
+            .and_then(|n| n.as_str())
+        {
             Some(id) => ids.push((id.into_owned(), format!("stdin line {}", at.line))),
             None => {
                 return Err(Error::input(format!(

@@ -96,7 +96,7 @@ fn write_json(ctx: &mut Ctx, body: &[u8], pretty: bool) -> Result<()> {
     let form = if pretty { Form::Pretty } else { Form::Verbatim };
     let mut buf = Vec::with_capacity(body.len() + body.len() / 4 + 1);
     raw::scan(body, form, &mut buf, None)
-        .map_err(|f| Error::api(format!("cannot re-read the response: {}", f.describe(body))))?;
+        .map_err(|f| Error::api(format!("cannot re-read the response: {f}")))?;
     buf.push(b'\n');
     ctx.out.write_all(&buf).map_err(|e| ctx.out.error(e))
 }
@@ -106,7 +106,8 @@ fn write_json(ctx: &mut Ctx, body: &[u8], pretty: bool) -> Result<()> {
 fn check_collection(url: &str, id: &str, body: &[u8]) -> std::result::Result<(), String> {
     check_shape(url, body, false).map_err(|e| e.msg)?;
     let mut tape = Tape::new(1);
-    raw::scan(body, Form::Check, &mut Vec::new(), Some(&mut tape)).map_err(|f| format!("{url}: {}", f.describe(body)))?;
+    raw::scan(body, Form::Check, &mut Vec::new(), Some(&mut tape))
+        .map_err(|f| format!("{url}: {f}"))?;
     match tape.root(body).get("collection_id") {
         Some(got) if got.as_str().is_some_and(|g| g.eq_ignore_ascii_case(id)) => Ok(()),
         Some(other) => Err(format!(

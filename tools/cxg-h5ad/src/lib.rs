@@ -529,7 +529,10 @@ fn check_keep_dir(dir: &Path) -> Result<()> {
         dir.display()
     ))?;
     let held = std::fs::read_dir(dir)
-        .at(format_args!("--keep-responses: cannot read '{}'", dir.display()))?
+        .at(format_args!(
+            "--keep-responses: cannot read '{}'",
+            dir.display()
+        ))?
         .count();
     if held > 0 {
         return Err(Error::input(format!(

@@ -78,7 +78,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     loop {
         buf.clear();
         let tape = args.out_dir.is_some().then_some(&mut files.tape);
-        let Some(at) = stream.next_emit_places(form, &mut buf, tape)? else {
+        let Some(at) = stream.next_emit(form, &mut buf, tape)? else {
             return Ok(());
         };
         buf.push(b'\n');
@@ -173,5 +173,70 @@ mod in_process {
                 );
             }
         }
+    }
+
+    /// With --out-dir: one file per element, named from its fields, the
+    /// paths listed: (template, input, exit status, files and their text,
+    /// a warning).
+    #[test]
+    fn files() {
+        let dir = std::env::temp_dir().join(format!("cxg-split-unit-{}", std::process::id()));
+        type Files<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(&str, &str, i32, Files, &str); 5] = [
+            (
+                "{id}.json",
+                "[{\"id\":\"a\",\"n\":1.50},{\"id\":\"b\"}]",
+                0,
+                &[
+                    ("a.json", "{\"id\":\"a\",\"n\":1.50}\n"),
+                    ("b.json", "{\"id\":\"b\"}\n"),
+                ],
+                "",
+            ),
+            (
+                "x_{id}",
+                "{\"id\":\"q\\u0041\"}",
+                0,
+                &[("x_qA", "{\"id\":\"qA\"}\n")],
+                "",
+            ),
+            (
+                "{id}",
+                "[{\"id\":\"../e\"}]",
+                2,
+                &[],
+                "stdin: line 1: array element 0: id \"../e\"",
+            ),
+            ("{id}", "[{\"id\":7}]", 2, &[], "field 'id' is number"),
+            (
+                "{id}",
+                "[{\"id\":\"s\"},\n{\"id\":\"s\"}]",
+                2,
+                &[("s", "{\"id\":\"s\"}\n")],
+                "stdin: line 2: array element 1: ",
+            ),
+        ];
+        for (name, input, code, files, warned) in cases {
+            let _ = std::fs::remove_dir_all(&dir);
+            let d = dir.to_str().unwrap();
+            let (got_code, out, warnings) = split(&["--out-dir", d, "--name", name], input);
+            assert_eq!(got_code, code, "{input}: {warnings:?}");
+            let listed: String = files.iter().map(|(f, _)| format!("{d}/{f}\n")).collect();
+            if code == 0 {
+                assert_eq!(out, listed, "{input}");
+            }
+            for (f, text) in files {
+                assert_eq!(
+                    std::fs::read_to_string(dir.join(f)).unwrap(),
+                    *text,
+                    "{input}"
+                );
+            }
+            assert!(
+                warned.is_empty() || warnings.iter().any(|w| w.contains(warned)),
+                "{input}: {warnings:?}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -101,7 +101,10 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let cols = columns::columns_for(&args)?;
     if args.list_columns {
         let text = columns::list_columns(&cols);
-        return ctx.out.write_all(text.as_bytes()).map_err(|e| ctx.out.error(e));
+        return ctx
+            .out
+            .write_all(text.as_bytes())
+            .map_err(|e| ctx.out.error(e));
     }
     // Compile every column before reading any input.
     let programs: Vec<Compiled> = cols.into_iter().map(row::compile).collect::<Result<_>>()?;
@@ -137,4 +140,90 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     }
     rows.report(&programs, &ctx.diag);
     rows.write(&programs, &mut ctx.out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod in_process {
+    use super::*;
+
+    fn tocsv(flags: &[&str], stdin: &str) -> (i32, String, Vec<String>) {
+        let mut argv = vec!["cxg-tocsv"];
+        argv.extend_from_slice(flags);
+        let args = Args::try_parse_from(argv).unwrap();
+        cxg_core::ctx::run_memory(stdin.as_bytes(), |ctx| run(args, ctx))
+    }
+
+    /// Literal datasets → literal CSV, one line per case: (options, input,
+    /// exit status, output, a warning).
+    #[test]
+    fn yields() {
+        let cases: Vec<(Vec<&str>, &str, i32, &str, &str)> = vec![
+            (
+                vec!["--select", "dataset_id"],
+                r#"{"dataset_id":"a","n":1.50}"#,
+                0,
+                "dataset_id\na\n",
+                "",
+            ),
+            (
+                vec!["--column", "n=.n", "--select", "dataset_id,n"],
+                "[{\"dataset_id\":\"a\",\"n\":1.50},{\"dataset_id\":\"b\",\"n\":1E2}]",
+                0,
+                "dataset_id,n\na,1.50\nb,1E2\n",
+                "",
+            ),
+            (
+                vec!["--column", "t=.t", "--select", "dataset_id,t"],
+                r#"{"dataset_id":"a","t":["x, y","z"]}"#,
+                0,
+                "dataset_id,t\na,\"x, y | z\"\n",
+                "",
+            ),
+            (
+                vec!["--column", "o=.o", "--select", "dataset_id,o"],
+                "{\"dataset_id\":\"a\",\"o\":{}}\n{\"dataset_id\":\"b\",\"o\":true}",
+                1,
+                "dataset_id,o\nb,TRUE\n",
+                "stdin: line 1: record 1 (dataset_id a): column 'o' gave an object",
+            ),
+            (
+                vec!["--column", "x=def g: [g]; g", "--select", "dataset_id,x"],
+                r#"{"dataset_id":"a"}"#,
+                2,
+                "",
+                "column 'x': \"recursion too deep",
+            ),
+            (
+                vec![],
+                r#"[{"collection_id":"c","datasets":[]}]"#,
+                2,
+                "",
+                "array element 0: this is a collection",
+            ),
+            (
+                vec![],
+                "{\"dataset_id\":\"a\",\"n\":tru}",
+                2,
+                "",
+                "stdin: line 1, column 26: invalid JSON in record 1: expected ident",
+            ),
+            (
+                vec!["--columns", "/dev/null"],
+                "",
+                2,
+                "",
+                "no columns defined",
+            ),
+        ];
+        for (flags, input, code, want, warned) in cases {
+            let (got_code, out, warnings) = tocsv(&flags, input);
+            assert_eq!(got_code, code, "{flags:?} {input}: {warnings:?}");
+            assert_eq!(out, want, "{flags:?} {input}");
+            assert!(
+                warned.is_empty() || warnings.iter().any(|w| w.contains(warned)),
+                "{flags:?} {input}: {warnings:?}"
+            );
+        }
+    }
 }

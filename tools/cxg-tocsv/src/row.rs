@@ -243,10 +243,20 @@ mod tests {
             .map(|c| compile(c).unwrap())
             .collect();
         let mut tape = Tape::new(1);
-        scan(json.as_bytes(), Form::Check, &mut Vec::new(), Some(&mut tape)).unwrap();
-        make_row(&programs, &realize(&programs), json.as_bytes(), &tape, &|| {
-            "rec".to_string()
-        })
+        scan(
+            json.as_bytes(),
+            Form::Check,
+            &mut Vec::new(),
+            Some(&mut tape),
+        )
+        .unwrap();
+        make_row(
+            &programs,
+            &realize(&programs),
+            json.as_bytes(),
+            &tape,
+            &|| "rec".to_string(),
+        )
         .map_err(|e| match e {
             RowError::Record(s) | RowError::Stage(s) => s,
         })

@@ -4,7 +4,7 @@
 use crate::row::{Compiled, Row};
 use cxg_core::ctx::Diag;
 use cxg_core::io::{csv_record, Output};
-use cxg_core::{Error, Result};
+use cxg_core::Result;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -100,15 +100,17 @@ impl Rows {
     /// The CSV: the header, then the rows in the order their dataset_id
     /// was first seen.
     pub(crate) fn write(&self, programs: &[Compiled], out: &mut Output) -> Result<()> {
-        let name = out.name();
-        let werr = |e| Error::write(&name, e);
+        self.write_csv(programs, &mut *out)
+            .map_err(|e| out.error(e))
+    }
+
+    fn write_csv(&self, programs: &[Compiled], out: impl Write) -> std::io::Result<()> {
         let mut w = std::io::BufWriter::new(out);
         let header: Vec<String> = programs.iter().map(|c| c.col.name.clone()).collect();
-        w.write_all(&csv_record(&header)).map_err(werr)?;
+        w.write_all(&csv_record(&header))?;
         for row in &self.rows {
-            w.write_all(&row.line).map_err(werr)?;
+            w.write_all(&row.line)?;
         }
-        w.into_inner().map_err(|e| werr(e.into_error()))?;
-        Ok(())
+        w.flush()
     }
 }
