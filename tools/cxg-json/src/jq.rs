@@ -211,6 +211,28 @@ fn guarded(code: &str) -> Option<String> {
     Some(s)
 }
 
+/// What jaq's loader found wrong with `code`, one message per fault.
+fn load_errors(code: &str, errs: jaq_core::load::Errors<&str, ()>) -> String {
+    use jaq_core::load::Error as E;
+    let syntax =
+        |exp: &str, found: &str| format!("syntax error at {}: expected {exp}", at(code, found));
+    let msgs: Vec<String> = errs
+        .into_iter()
+        .flat_map(|(_, e)| match e {
+            E::Io(v) => v.into_iter().map(|(p, m)| format!("{p}: {m}")).collect(),
+            E::Lex(v) => v
+                .into_iter()
+                .map(|(exp, f)| syntax(exp.as_str(), f))
+                .collect(),
+            E::Parse(v) => v
+                .into_iter()
+                .map(|(exp, f)| syntax(exp.as_str(), f))
+                .collect::<Vec<_>>(),
+        })
+        .collect();
+    msgs.join("; ")
+}
+
 /// Run `f` as a new evaluation: its stack base recorded, the guard reset.
 /// Returns its result and whether the guard stopped it.
 fn evaluate<R>(f: impl FnOnce() -> R) -> (R, bool) {
@@ -314,37 +336,7 @@ impl Program {
         let bad = |msg: String| Error::input(format!("{what}: {msg}: {code}"));
         let modules = loader
             .load(&arena, File { code, path: () })
-            .map_err(|errs| {
-                let msgs: Vec<String> = errs
-                    .into_iter()
-                    .flat_map(|(_, e)| match e {
-                        jaq_core::load::Error::Io(v) => {
-                            v.into_iter().map(|(p, m)| format!("{p}: {m}")).collect()
-                        }
-                        jaq_core::load::Error::Lex(v) => v
-                            .into_iter()
-                            .map(|(exp, found)| {
-                                format!(
-                                    "syntax error at {}: expected {}",
-                                    at(code, found),
-                                    exp.as_str()
-                                )
-                            })
-                            .collect(),
-                        jaq_core::load::Error::Parse(v) => v
-                            .into_iter()
-                            .map(|(exp, found)| {
-                                format!(
-                                    "syntax error at {}: expected {}",
-                                    at(code, found),
-                                    exp.as_str()
-                                )
-                            })
-                            .collect::<Vec<_>>(),
-                    })
-                    .collect();
-                bad(msgs.join("; "))
-            })?;
+            .map_err(|errs| bad(load_errors(code, errs)))?;
         let filter = Compiler::default()
             .with_funs(funs)
             .compile(modules)
