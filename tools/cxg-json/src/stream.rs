@@ -140,10 +140,13 @@ pub struct JsonStream<R> {
     consumed: u64,
     /// Absolute offset where the current line starts.
     line_start: u64,
-    /// Keep the current line's bytes in the buffer (for [`Record::line`]).
+    /// Keep the current line's bytes in the buffer (for [`Record::line`]
+    /// of JSON Lines).
     keep_line: bool,
     /// Where the text starts (after a byte-order mark).
     body_start: u64,
+    /// Where the record being read starts, while its line is read to the end.
+    hold: Option<u64>,
     done: bool,
     index: usize,
 }
@@ -192,6 +195,7 @@ impl<R: Read> JsonStream<R> {
             line_start: 0,
             keep_line: false,
             body_start: 0,
+            hold: None,
             done: false,
             index: 0,
         }
@@ -214,12 +218,16 @@ impl<R: Read> JsonStream<R> {
     }
 
     /// Move unread bytes (and, for [`Record::line`], the current line) to
-    /// the front and read until at least `want` bytes are unread or the
-    /// input ends. Returns how far the bytes moved.
-    fn fill(&mut self, want: usize) -> Result<usize> {
+    /// the front, then read until `want` bytes are unread, or `min` are
+    /// and the source paused (a read gave less than it was offered, as a
+    /// pipe does when its writer has not written more yet), or the input
+    /// ends.
+    fn fill(&mut self, min: usize, want: usize) -> Result<()> {
         let mut shift = self.pos;
-        if self.keep_line {
-            shift = shift.min(self.line_start.saturating_sub(self.consumed) as usize);
+        // (an array may be one long line: its lines are never kept)
+        if self.keep_line && self.placer.layout != Layout::Array {
+            let keep = self.line_start.min(self.hold.unwrap_or(u64::MAX));
+            shift = shift.min(keep.saturating_sub(self.consumed) as usize);
         }
         self.consumed += shift as u64;
         if shift > 0 {
@@ -231,9 +239,15 @@ impl<R: Read> JsonStream<R> {
             if self.buf.len() < self.end + CHUNK {
                 self.buf.resize((self.end + CHUNK).max(self.pos + want), 0);
             }
+            let offered = self.buf.len() - self.end;
             match self.r.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
+                Ok(n) => {
+                    self.end += n;
+                    if n < offered && self.end - self.pos >= min {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     return Err(Error::input(format!(
@@ -243,7 +257,7 @@ impl<R: Read> JsonStream<R> {
                 }
             }
         }
-        Ok(shift)
+        Ok(())
     }
 
     /// Skip whitespace; returns the next byte without consuming it, or
@@ -264,7 +278,7 @@ impl<R: Read> JsonStream<R> {
             if self.eof {
                 return Ok(None);
             }
-            self.fill(1)?;
+            self.fill(1, 1)?;
         }
     }
 
@@ -282,7 +296,7 @@ impl<R: Read> JsonStream<R> {
     /// whitespace). False: the input is empty or an empty array.
     fn detect(&mut self) -> Result<bool> {
         if self.end == 0 && !self.eof {
-            self.fill(BOM.len())?;
+            self.fill(BOM.len(), BOM.len())?;
             if self.buf[..self.end].starts_with(BOM) {
                 self.pos = BOM.len();
                 self.body_start = BOM.len() as u64;
@@ -375,13 +389,14 @@ impl<R: Read> JsonStream<R> {
         }
     }
 
-    /// Read more for an element that the buffer cuts off: at least double
-    /// what is unread, so that a long element is scanned a bounded number
-    /// of times.
+    /// Read more for an element that the buffer cuts off. Scanning it
+    /// again is worth it once what is unread has doubled (so a long
+    /// element is scanned a bounded number of times), or grown by a quarter
+    /// when the source pauses (so an element that is complete does not
+    /// wait for the next one to arrive).
     fn more(&mut self) -> Result<()> {
         let unread = self.end - self.pos;
-        self.fill((2 * unread).max(CHUNK))?;
-        Ok(())
+        self.fill(unread + unread / 4 + 1, (2 * unread).max(CHUNK))
     }
 
     /// The element is at `self.pos..end`: count its lines, step past it.
@@ -483,7 +498,10 @@ impl<R: Read> JsonStream<R> {
         if self.placer.layout == Layout::Lines {
             // the record's line start (a record over several lines has none)
             line = (at.line == self.line).then_some(self.line_start.max(self.body_start));
-            self.rest_of_line(at)?;
+            self.hold = Some(start);
+            let rest = self.rest_of_line(at);
+            self.hold = None;
+            rest?;
         }
         let at_buf = |a: u64| (a - self.consumed) as usize;
         Ok(Some(Record {
@@ -518,7 +536,7 @@ impl<R: Read> JsonStream<R> {
             if self.eof {
                 return Ok(());
             }
-            self.fill(1)?;
+            self.fill(1, 1)?;
         }
     }
 }
@@ -770,6 +788,59 @@ mod tests {
         Ok(out)
     }
 
+    /// Reads handed out in pieces, the last of them only once the test
+    /// has been given the first element (a pipe whose writer waits).
+    struct Pieces<'a>(Vec<&'a [u8]>, std::rc::Rc<std::cell::Cell<bool>>);
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.len() == 1 {
+                assert!(self.1.get(), "read on before the element read was given");
+            }
+            let Some(p) = self.0.first_mut() else {
+                return Ok(0);
+            };
+            let n = p.len().min(buf.len());
+            buf[..n].copy_from_slice(&p[..n]);
+            *p = &p[n..];
+            if p.is_empty() {
+                self.0.remove(0);
+            }
+            Ok(n)
+        }
+    }
+
+    /// An element complete in what was read comes out without waiting for
+    /// more input.
+    #[test]
+    fn an_element_does_not_wait_for_the_next() {
+        let first = format!("[{{\"s\":\"{}\"}}", "x".repeat(100_000));
+        let given = std::rc::Rc::new(std::cell::Cell::new(false));
+        let (a, b) = first.as_bytes().split_at(CHUNK);
+        let pieces = Pieces(vec![a, b, b", {}]"], given.clone());
+        let mut s = JsonStream::new("t", pieces);
+        let (_, v) = s.next_raw().unwrap().unwrap();
+        assert_eq!(v.len(), first.len() - 1);
+        given.set(true);
+        assert_eq!(s.next_raw().unwrap().unwrap().1, b"{}");
+        assert!(s.next_raw().unwrap().is_none());
+    }
+
+    /// A one-line array read record by record is not held whole.
+    #[test]
+    fn records_of_a_long_array_line_are_not_all_kept() {
+        let el = format!("{{\"s\":\"{}\"}}", "x".repeat(1000));
+        let doc = format!("[{}]", vec![el.as_str(); 2000].join(","));
+        let mut s = JsonStream::new("t", doc.as_bytes());
+        let mut n = 0;
+        while let Some(r) = s.next_record().unwrap() {
+            assert_eq!(r.json, el.as_bytes());
+            n += 1;
+        }
+        assert_eq!(n, 2000);
+        assert!(s.buf.len() < 4 * CHUNK, "{}", s.buf.len());
+    }
+
     /// JSON Lines records are copied as read, line ending and surrounding
     /// blanks included; anything else becomes one compact line.
     #[test]
@@ -785,6 +856,11 @@ mod tests {
             assert_eq!(
                 records(b"{\"c\":\n [1]}\n", step).unwrap(),
                 b"{\"c\":[1]}\n"
+            );
+            // a byte-order mark is not part of the first line
+            assert_eq!(
+                records(b"\xEF\xBB\xBF{\"a\":1}  ", step).unwrap(),
+                b"{\"a\":1}  \n"
             );
             // an array: one compact line per element, strings as written
             assert_eq!(
