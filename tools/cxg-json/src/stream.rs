@@ -109,9 +109,16 @@ pub struct Record<'a> {
     /// unless it is the last line). `None` for an array element or a
     /// record spread over several lines.
     pub line: Option<&'a [u8]>,
+    placer: &'a Placer,
 }
 
 impl Record<'_> {
+    /// How messages name the record: `NAME: line L: record N` or
+    /// `NAME: line L: array element I`.
+    pub fn place(&self) -> String {
+        self.placer.place(self.at)
+    }
+
     /// The text to write: the line as read (with `\n` added where the last
     /// line lacks one), or one line of the JSON without the whitespace
     /// between tokens, strings and numbers as written.
@@ -508,6 +515,7 @@ impl<R: Read> JsonStream<R> {
             at,
             json: &self.buf[at_buf(start)..at_buf(end)],
             line: line.map(|from| &self.buf[at_buf(from)..self.pos]),
+            placer: &self.placer,
         }))
     }
 
@@ -783,6 +791,7 @@ mod tests {
         let mut s = JsonStream::new("t", Trickle(input, step));
         let mut out = Vec::new();
         while let Some(r) = s.next_record()? {
+            assert!(r.place().starts_with(&format!("t: line {}: ", r.at.line)));
             r.write_to(&mut out);
         }
         Ok(out)
