@@ -36,6 +36,32 @@ fn collections_are_written_as_served() {
     assert!(s.requests()[0].contains("GET /curation/v1/collections?visibility=PUBLIC 200"));
 }
 
+/// `--pretty` indents the response as `jq .` does and keeps every number
+/// as served, as `cxg-split --pretty` does (it used to go through f64:
+/// 1.50 became 1.5, 1E2 became 100.0, a 30-digit integer a float).
+#[test]
+fn pretty_keeps_number_text_as_split_does() {
+    let t = TempDir::new();
+    let body = r#"[{"collection_id":"c","n":1.50,"e":1E2,"big":123456789012345678901234567890,"s":"\u00e9"}]"#;
+    std::fs::write(t.join("collections.json"), body).unwrap();
+    let s = Server::start(t.path(), &[]);
+    let o = run("cxg-fetch", &["--api-url", &s.url, "--pretty"], None);
+    o.ok();
+    let text = o.text();
+    for n in [
+        "\"n\": 1.50,",
+        "\"e\": 1E2,",
+        "\"big\": 123456789012345678901234567890,",
+    ] {
+        assert!(text.contains(n), "{n} in {text}");
+    }
+    // the element as cxg-split --pretty writes it, indented one level more
+    let split = run("cxg-split", &["--pretty"], Some(body.as_bytes()));
+    split.ok();
+    let element: String = split.text().lines().map(|l| format!("  {l}\n")).collect();
+    assert_eq!(text, format!("[\n{}]\n", element));
+}
+
 #[test]
 fn datasets_index_to_a_file() {
     let s = Server::start(&snapshot(), &[]);

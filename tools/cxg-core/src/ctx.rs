@@ -62,6 +62,13 @@ impl Diag {
         self.failed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// `n` records that failed for one reason, named together in one
+    /// message (a summary of many alike): all of them counted.
+    pub fn fail_many(&self, n: usize, msg: impl Display) {
+        self.warn(msg);
+        self.failed.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Count the failures of a part of the run that named them itself.
     pub fn add_outcome(&self, outcome: Outcome) {
         if let Outcome::Partial(n) = outcome {

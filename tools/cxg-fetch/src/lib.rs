@@ -2,14 +2,15 @@
 //! index, or single full collections — and write the JSON only after it
 //! was checked to be complete and of the expected shape.
 
+mod ids;
+
 use clap::{Parser, Subcommand};
-use cxg_catalog::ids::{id_in, IdKind};
 use cxg_core::cli::{OutputArgs, PrettyArgs};
-use cxg_core::Ctx;
-use cxg_core::{Error, Result};
+use cxg_core::{Ctx, Error, Result};
 use cxg_http::{Client, HttpArgs};
-use cxg_json::stream::{check_shape, minify, write_pretty, JsonStream};
-use std::io::{BufRead, BufReader, Read, Write};
+use cxg_json::raw::{self, Form, Tape};
+use cxg_json::stream::check_shape;
+use std::io::Write;
 
 const EXAMPLES: &str = "\
   # every public collection (the default command)
@@ -87,130 +88,31 @@ fn fetch_list(client: &Client, path: &str, ctx: &mut Ctx, pretty: bool) -> Resul
     Ok(n)
 }
 
-/// Write one checked response: compact (whitespace removed, every byte of
-/// every value kept) or indented, then a newline.
+/// Write one checked response, then a newline: compact (the whitespace
+/// between tokens removed, every string and number as served) or
+/// indented as `jq .` prints it (numbers as served, as cxg-split writes
+/// them).
 fn write_json(ctx: &mut Ctx, body: &[u8], pretty: bool) -> Result<()> {
-    let r = if pretty {
-        let v: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| Error::api(format!("cannot re-read the response: {e}")))?;
-        write_pretty(&mut ctx.out, &v)
-    } else {
-        let mut buf = Vec::with_capacity(body.len() + 1);
-        minify(body, &mut buf);
-        ctx.out.write_all(&buf)
-    };
-    r.and_then(|()| ctx.out.write_all(b"\n"))
-        .map_err(|e| ctx.out.error(e))
-}
-
-/// Collection ids from stdin: JSON objects with `collection_id`, or one
-/// id per line.
-fn ids_from_stdin(ctx: &mut Ctx) -> Result<Vec<(String, String)>> {
-    let input = ctx.input(None)?;
-    let mut r = BufReader::new(input.reader);
-    let first = loop {
-        let buf = r
-            .fill_buf()
-            .map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
-        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
-            Some(i) => break Some(buf[i]),
-            None if buf.is_empty() => break None,
-            None => {
-                let n = buf.len();
-                r.consume(n);
-            }
-        }
-    };
-    let mut ids = Vec::new();
-    match first {
-        None => {}
-        Some(b'[') | Some(b'{') => {
-            let mut s = JsonStream::new("stdin", r);
-            while let Some((at, v)) = s.next_value()? {
-                match v.get("collection_id").and_then(|c| c.as_str()) {
-                    Some(id) => ids.push((id.to_string(), format!("stdin line {}", at.line))),
-                    None => {
-                        return Err(Error::input(format!(
-                            "stdin: line {}: element {} has no string collection_id",
-                            at.line, at.index
-                        )))
-                    }
-                }
-            }
-        }
-        Some(_) => {
-            let mut text = String::new();
-            r.read_to_string(&mut text)
-                .map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
-            for (i, line) in text.lines().enumerate() {
-                let id = line.trim();
-                if !id.is_empty() && !id.starts_with('#') {
-                    ids.push((id.to_string(), format!("stdin line {}", i + 1)));
-                }
-            }
-        }
-    }
-    Ok(ids)
-}
-
-/// The collection id each argument or line names: a UUID or a collection
-/// URL. Anything else (a dataset URL, a typo) is refused before any request.
-fn collection_ids(given: Vec<(String, String)>) -> Result<Vec<(String, String)>> {
-    let mut ids: Vec<(String, String)> = Vec::with_capacity(given.len());
-    let mut seen = std::collections::HashMap::new();
-    let mut repeated = Vec::new();
-    let mut bad = Vec::new();
-    for (text, at) in given {
-        // a byte-order mark (from an editor) is not part of an id
-        let text = text.trim_start_matches('\u{feff}').to_string();
-        match id_in(&text) {
-            Some((IdKind::Bare | IdKind::Collection, id)) => {
-                let id = id.to_ascii_lowercase();
-                match seen.get(&id) {
-                    Some(first) => {
-                        if repeated.len() < 10 {
-                            repeated.push(format!("{at} repeats {id} of {first}"));
-                        }
-                    }
-                    None => {
-                        seen.insert(id.clone(), at.clone());
-                    }
-                }
-                ids.push((id, at));
-            }
-            Some((IdKind::Dataset, id)) => bad.push(format!(
-                "{at}: '{text}' names dataset {id}, not a collection"
-            )),
-            None => bad.push(format!("{at}: '{text}'")),
-        }
-    }
-    if !bad.is_empty() {
-        return Err(Error::input(format!(
-            "not a collection id (a UUID or a collection URL such as \
-             https://cellxgene.cziscience.com/collections/<uuid>): {}",
-            bad.join(", ")
-        )));
-    }
-    if !repeated.is_empty() {
-        cxg_core::cli::warn(format_args!(
-            "{} collection id{} given more than once (each is fetched and written as often as given): {}",
-            ids.len() - seen.len(),
-            if ids.len() - seen.len() == 1 { "" } else { "s" },
-            repeated.join(", ")
-        ));
-    }
-    Ok(ids)
+    let form = if pretty { Form::Pretty } else { Form::Verbatim };
+    let mut buf = Vec::with_capacity(body.len() + body.len() / 4 + 1);
+    raw::scan(body, form, &mut buf, None)
+        .map_err(|f| Error::api(format!("cannot re-read the response: {f}")))?;
+    buf.push(b'\n');
+    ctx.out.write_all(&buf).map_err(|e| ctx.out.error(e))
 }
 
 /// The answer for `GET /collections/{id}` must be that collection: a JSON
 /// object whose `collection_id` is `id`.
 fn check_collection(url: &str, id: &str, body: &[u8]) -> std::result::Result<(), String> {
     check_shape(url, body, false).map_err(|e| e.msg)?;
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("{url}: {e}"))?;
-    match v.get("collection_id") {
-        Some(serde_json::Value::String(got)) if got.eq_ignore_ascii_case(id) => Ok(()),
+    let mut tape = Tape::new(1);
+    raw::scan(body, Form::Check, &mut Vec::new(), Some(&mut tape))
+        .map_err(|f| format!("{url}: {f}"))?;
+    match tape.root(body).get("collection_id") {
+        Some(got) if got.as_str().is_some_and(|g| g.eq_ignore_ascii_case(id)) => Ok(()),
         Some(other) => Err(format!(
-            "{url}: the answer is collection {other}, not the collection asked for"
+            "{url}: the answer is collection {}, not the collection asked for",
+            String::from_utf8_lossy(other.json())
         )),
         None => Err(format!(
             "{url}: the answer has no collection_id: it is not a collection"
@@ -302,15 +204,11 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
                         "no collection ids: give them as arguments, or pipe ids or collections JSON on stdin",
                     ));
                 }
-                collection_ids(ids_from_stdin(ctx)?)?
+                ids::from_stdin(ctx)?
             } else {
-                collection_ids(
-                    ids.iter()
-                        .enumerate()
-                        .map(|(i, id)| (id.clone(), format!("argument {}", i + 1)))
-                        .collect(),
-                )?
+                ids::from_args(&ids)
             };
+            let ids = ids::collection_ids(ids, &ctx.diag)?;
             fetch_collections(&client, ids, jobs, ctx, pretty)?;
         }
     }
@@ -323,54 +221,6 @@ mod tests {
     use super::*;
 
     const C: &str = "6e2974ee-853a-4444-b781-01a428af919f";
-    const D: &str = "781bd1e1-bddd-4d9c-aa52-e77450c51ed9";
-
-    /// Ids read from literal stdin, then checked: (stdin, ids or error).
-    #[test]
-    fn ids_from_stdin_and_urls() {
-        let url = format!("https://cellxgene.cziscience.com/collections/{C}");
-        let cases: Vec<(String, std::result::Result<Vec<&str>, &str>)> = vec![
-            (
-                format!("\u{feff}{C}\r\n# a comment\n\n  {C}  \n"),
-                Ok(vec![C, C]),
-            ),
-            (format!("{url}\n"), Ok(vec![C])),
-            (format!("{}\n", C.to_uppercase()), Ok(vec![C])),
-            (
-                format!("[{{\"collection_id\":\"{C}\",\"x\":1}}]"),
-                Ok(vec![C]),
-            ),
-            (
-                format!("{{\"collection_id\":\"{C}\"}}\n{{\"collection_id\":\"{C}\"}}\n"),
-                Ok(vec![C, C]),
-            ),
-            (String::new(), Ok(vec![])),
-            ("not-an-id\n".into(), Err("stdin line 1: 'not-an-id'")),
-            (
-                format!("https://cellxgene.cziscience.com/e/{D}.cxg/\n"),
-                Err("names dataset 781bd1e1"),
-            ),
-            (
-                "[{\"name\":1}]".into(),
-                Err("element 0 has no string collection_id"),
-            ),
-        ];
-        for (stdin, want) in cases {
-            let mut ctx = Ctx::memory(stdin.as_bytes());
-            let got = ids_from_stdin(&mut ctx).and_then(collection_ids);
-            match (got, want) {
-                (Ok(ids), Ok(want)) => {
-                    let ids: Vec<&str> = ids.iter().map(|(i, _)| i.as_str()).collect();
-                    assert_eq!(ids, want, "{stdin:?}");
-                }
-                (Err(e), Err(want)) => assert!(e.msg.contains(want), "{stdin:?}: {}", e.msg),
-                (got, want) => panic!(
-                    "{stdin:?}: got {:?}, wanted {want:?}",
-                    got.map_err(|e| e.msg)
-                ),
-            }
-        }
-    }
 
     /// What a GET /collections/{id} answer must be: (body, error or not).
     #[test]
@@ -409,19 +259,24 @@ mod tests {
     }
 
     /// Responses are written compact (as served, whitespace dropped) or
-    /// indented, one per line.
+    /// indented, one per line; numbers as served either way.
     #[test]
     fn responses_are_written_as_served() {
         let cases = [
             (
-                r#"[ {"b": 1.50, "a": "x y"} ]"#,
+                r#"[ {"b": 1.50, "a": "x y\u00e9"} ]"#,
                 false,
-                "[{\"b\":1.50,\"a\":\"x y\"}]\n",
+                "[{\"b\":1.50,\"a\":\"x y\\u00e9\"}]\n",
             ),
             (
                 "{\"a\":[1,2]}",
                 true,
                 "{\n  \"a\": [\n    1,\n    2\n  ]\n}\n",
+            ),
+            (
+                "[{\"n\": 1.50, \"e\": 1E2, \"big\": 123456789012345678901234567890}]",
+                true,
+                "[\n  {\n    \"n\": 1.50,\n    \"e\": 1E2,\n    \"big\": 123456789012345678901234567890\n  }\n]\n",
             ),
         ];
         for (body, pretty, want) in cases {

@@ -3,9 +3,9 @@
 //! detection, so nothing is written outside the output folder and no file
 //! is silently overwritten.
 
+use crate::raw::Node;
 use cxg_core::error::{Error, Result};
 use cxg_core::paths::unsafe_name_reason;
-use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -47,32 +47,31 @@ impl Template {
         Ok(Template { parts })
     }
 
-    /// The file name for `v`; `what` names the record in messages.
-    pub fn render(&self, v: &Value, what: &str) -> Result<String> {
+    /// The file name for the record `v` (its members recorded on the
+    /// tape); `what` names the record in messages.
+    pub fn render(&self, v: Node<'_>, what: &str) -> Result<String> {
         let mut out = String::new();
         for (is_field, s) in &self.parts {
             if !is_field {
                 out.push_str(s);
                 continue;
             }
-            let val = match v.get(s) {
-                Some(Value::String(x)) => x,
-                Some(other) => {
-                    return Err(Error::input(format!(
-                        "{what}: field '{s}' is {}, not a string",
-                        crate::stream::type_name(other)
-                    )))
-                }
-                None if v.is_object() => {
-                    return Err(Error::input(format!("{what}: has no field '{s}'")))
-                }
-                None => {
-                    return Err(Error::input(format!(
-                        "{what}: is {}, not an object",
-                        crate::stream::type_name(v)
-                    )))
-                }
+            if v.kind() != "object" {
+                return Err(Error::input(format!(
+                    "{what}: is {}, not an object",
+                    v.kind()
+                )));
+            }
+            let Some(field) = v.get(s) else {
+                return Err(Error::input(format!("{what}: has no field '{s}'")));
             };
+            let Some(val) = field.as_str() else {
+                return Err(Error::input(format!(
+                    "{what}: field '{s}' is {}, not a string",
+                    field.kind()
+                )));
+            };
+            let val = &*val;
             if let Some(why) = unsafe_name_reason(val) {
                 return Err(Error::input(format!(
                     "{what}: {s} {val:?} cannot be used in a file name: {why}"
@@ -121,42 +120,54 @@ impl Written {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::raw::{scan, Form, Tape};
 
+    /// (template, record, file name or the error's words)
     #[test]
     fn templates() {
-        let t = Template::parse("collection_{collection_id}.json").unwrap();
-        assert_eq!(
-            t.render(&json!({"collection_id": "abc"}), "e").unwrap(),
-            "collection_abc.json"
-        );
-        assert!(t
-            .render(&json!({"collection_id": "../x"}), "e")
-            .unwrap_err()
-            .msg
-            .contains("path separator"));
-        assert!(t.render(&json!({"collection_id": ".."}), "e").is_err());
-        assert!(t.render(&json!({"collection_id": ""}), "e").is_err());
-        assert!(t
-            .render(&json!({"collection_id": 3}), "e")
-            .unwrap_err()
-            .msg
-            .contains("number"));
-        assert!(t
-            .render(&json!({}), "e")
-            .unwrap_err()
-            .msg
-            .contains("no field"));
-        assert!(t
-            .render(&json!([1]), "e")
-            .unwrap_err()
-            .msg
-            .contains("not an object"));
+        let c = "collection_{collection_id}.json";
+        let cases = [
+            (c, r#"{"collection_id": "abc"}"#, Ok("collection_abc.json")),
+            (
+                c,
+                r#"{"collection_id": "a", "collection_id": "b"}"#,
+                Ok("collection_b.json"),
+            ),
+            (c, r#"{"collection_id": "../x"}"#, Err("path separator")),
+            (c, r#"{"collection_id": ".."}"#, Err("'.' or '..'")),
+            (c, r#"{"collection_id": ""}"#, Err("empty")),
+            (
+                c,
+                r#"{"collection_id": 3}"#,
+                Err("field 'collection_id' is number, not a string"),
+            ),
+            (c, "{}", Err("has no field 'collection_id'")),
+            (c, "[1]", Err("is array, not an object")),
+            ("{x}", r#"{"x": "."}"#, Err("cannot be used")),
+        ];
+        for (t, json, want) in cases {
+            let mut tape = Tape::new(1);
+            scan(
+                json.as_bytes(),
+                Form::Check,
+                &mut Vec::new(),
+                Some(&mut tape),
+            )
+            .unwrap();
+            let v = tape.root(json.as_bytes());
+            let got = Template::parse(t)
+                .unwrap()
+                .render(v, "e")
+                .map_err(|e| e.msg);
+            match (got, want) {
+                (Ok(name), Ok(w)) => assert_eq!(name, w, "{json}"),
+                (Err(e), Err(w)) => assert!(e.starts_with("e: ") && e.contains(w), "{json}: {e}"),
+                (got, want) => panic!("{json}: {got:?}, wanted {want:?}"),
+            }
+        }
         assert!(Template::parse("a/{x}").is_err());
         assert!(Template::parse("{x").is_err());
         assert!(Template::parse("{a-b}").is_err());
-        let t = Template::parse("{x}").unwrap();
-        assert!(t.render(&json!({"x": "."}), "e").is_err());
     }
 
     #[test]

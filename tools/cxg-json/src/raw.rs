@@ -1,44 +1,69 @@
-//! Byte-level JSON for the pass-through stages: validate one value and
-//! re-emit it compact (what `jq -c` prints) or indented (what `jq .`
-//! prints) without building a value tree.
+//! The one JSON scanner: it checks a value byte by byte and, in the same
+//! pass, writes it out in the form asked for and records where its parts
+//! lie, without building a value tree.
 //!
-//! Every number is copied exactly as written (`1263392533.1979759`,
+//! Forms: [`Form::Check`] writes nothing (a pass-through stage copies the
+//! input bytes it was given); [`Form::Compact`] is what `jq -c` prints and
+//! [`Form::Pretty`] what `jq .` prints; [`Form::Verbatim`] drops the
+//! whitespace between tokens and keeps every string as written. Every
+//! number is copied exactly as written (`1263392533.1979759`,
 //! `123456789012345678901234567890`, `1E2`, `-0` and `1e400` stay as they
-//! are, as jq 1.7 keeps number literals). Strings without escapes are
-//! copied as written; a string with escapes (or a DEL byte) is decoded and
-//! written again with jq's escapes, so the output bytes match `jq -c`.
+//! are, as jq 1.7 keeps number literals). In the jq forms a string without
+//! escapes is copied as written; one with escapes (or a DEL byte) is decoded
+//! and written again with jq's escapes, so the bytes match `jq -c`.
 //! Duplicate keys are kept as written.
+//!
+//! A [`Tape`] records the places of a value's members and elements down to
+//! a depth, in the coordinates of the text written (of the input for
+//! `Check`): [`Node`]s read them without scanning again.
 
-/// Why a value is not valid JSON, at a byte offset into the value's text.
+use std::borrow::Cow;
+
+/// Why a value is not valid JSON, and where in the value's text: a byte
+/// offset, and the 1-based line and column. The messages are serde_json's
+/// words for the same faults, and it reads as serde_json's errors do:
+/// `MSG at line L column C`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub offset: usize,
-    pub msg: String,
+    pub line: usize,
+    pub column: usize,
+    pub msg: &'static str,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.msg, self.line, self.column
+        )
+    }
+}
+
+impl std::error::Error for Fault {}
+
+/// What the scanner writes while it checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Nothing: only check (and record places in the input).
+    Check,
+    /// As `jq -c` prints it.
+    Compact,
+    /// As `jq .` prints it (two-space indent).
+    Pretty,
+    /// Whitespace between tokens removed, strings and numbers as written.
+    Verbatim,
 }
 
 /// Nesting deeper than this is refused (as serde_json refuses beyond 128).
 const MAX_DEPTH: usize = 512;
 
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-    depth: usize,
-}
-
-fn newline(out: &mut Vec<u8>, indent: Option<usize>) {
-    if let Some(n) = indent {
-        out.push(b'\n');
-        for _ in 0..n {
-            out.extend_from_slice(b"  ");
-        }
-    }
-}
-
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Write `text` as a JSON string with jq's escapes: `\"`, `\\`, `\b`,
 /// `\f`, `\n`, `\r`, `\t`, other control characters and DEL as `\u00XX`.
-pub fn write_str(out: &mut Vec<u8>, text: &[u8]) {
+fn write_str(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
     let mut run = 0;
     for (i, &b) in text.iter().enumerate() {
@@ -67,72 +92,337 @@ pub fn write_str(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
 }
 
-impl<'a> Parser<'a> {
-    fn new(s: &'a [u8]) -> Self {
-        Parser { s, i: 0, depth: 0 }
-    }
+/// Where the scanner's output goes: one implementation per [`Form`], so
+/// that each form compiles to its own tight loop.
+trait Sink {
+    /// The offset that text at input offset `input` has in the output
+    /// (places are recorded in these coordinates).
+    fn pos(&self, input: usize) -> usize;
+    /// Bytes copied as written (numbers, literals, plain strings).
+    fn raw(&mut self, b: &[u8]);
+    /// Punctuation.
+    fn byte(&mut self, b: u8);
+    /// The break before an element or closing bracket at `depth` (pretty only).
+    fn newline(&mut self, depth: usize);
+    /// Between a key and its value.
+    fn colon(&mut self);
+    /// A string with escapes or DEL: as `written` (quotes included), and
+    /// its `decoded` text.
+    fn reescape(&mut self, written: &[u8], decoded: &[u8]);
+}
 
-    fn fault(&self, msg: impl Into<String>) -> Fault {
-        Fault {
-            offset: self.i,
-            msg: msg.into(),
+struct Check;
+
+impl Sink for Check {
+    fn pos(&self, input: usize) -> usize {
+        input
+    }
+    fn raw(&mut self, _: &[u8]) {}
+    fn byte(&mut self, _: u8) {}
+    fn newline(&mut self, _: usize) {}
+    fn colon(&mut self) {}
+    fn reescape(&mut self, _: &[u8], _: &[u8]) {}
+}
+
+struct Compact<'o>(&'o mut Vec<u8>);
+
+impl Sink for Compact<'_> {
+    fn pos(&self, _: usize) -> usize {
+        self.0.len()
+    }
+    fn raw(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+    fn byte(&mut self, b: u8) {
+        self.0.push(b);
+    }
+    fn newline(&mut self, _: usize) {}
+    fn colon(&mut self) {
+        self.0.push(b':');
+    }
+    fn reescape(&mut self, _: &[u8], decoded: &[u8]) {
+        write_str(self.0, decoded);
+    }
+}
+
+struct Pretty<'o>(&'o mut Vec<u8>);
+
+impl Sink for Pretty<'_> {
+    fn pos(&self, _: usize) -> usize {
+        self.0.len()
+    }
+    fn raw(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+    fn byte(&mut self, b: u8) {
+        self.0.push(b);
+    }
+    fn newline(&mut self, depth: usize) {
+        self.0.push(b'\n');
+        for _ in 0..depth {
+            self.0.extend_from_slice(b"  ");
+        }
+    }
+    fn colon(&mut self) {
+        self.0.extend_from_slice(b": ");
+    }
+    fn reescape(&mut self, _: &[u8], decoded: &[u8]) {
+        write_str(self.0, decoded);
+    }
+}
+
+struct Verbatim<'o>(&'o mut Vec<u8>);
+
+impl Sink for Verbatim<'_> {
+    fn pos(&self, _: usize) -> usize {
+        self.0.len()
+    }
+    fn raw(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+    fn byte(&mut self, b: u8) {
+        self.0.push(b);
+    }
+    fn newline(&mut self, _: usize) {}
+    fn colon(&mut self) {
+        self.0.push(b':');
+    }
+    fn reescape(&mut self, written: &[u8], _: &[u8]) {
+        self.0.extend_from_slice(written);
+    }
+}
+
+/// The places of a value's parts, recorded by the scanner: the value, then
+/// each member or element down to the depth asked for, in document order.
+/// Read it with [`Tape::root`].
+#[derive(Debug, Clone, Default)]
+pub struct Tape {
+    items: Vec<Item>,
+    /// Levels below the value whose parts were recorded.
+    depth: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    /// The key with its quotes (an empty range for elements and the value).
+    key: (u32, u32),
+    value: (u32, u32),
+    /// The index after this item's recorded parts.
+    next: u32,
+    /// Its parts were recorded.
+    deep: bool,
+}
+
+fn span(r: (u32, u32)) -> std::ops::Range<usize> {
+    r.0 as usize..r.1 as usize
+}
+
+impl Tape {
+    /// Record the parts of values down to `depth` levels (0: the value only).
+    pub fn new(depth: usize) -> Tape {
+        Tape {
+            items: Vec::new(),
+            depth,
         }
     }
 
+    /// The value recorded, read in `text` (the text the places are in: the
+    /// output written, or the input for [`Form::Check`]). Before any scan
+    /// (or after a failed one) it is all of `text`, with no parts.
+    pub fn root<'a>(&'a self, text: &'a [u8]) -> Node<'a> {
+        Node {
+            text,
+            items: &self.items,
+            k: 0,
+        }
+    }
+}
+
+/// One recorded value: its text, its key when it is a member, and its
+/// recorded members or elements.
+#[derive(Clone, Copy)]
+pub struct Node<'a> {
+    text: &'a [u8],
+    items: &'a [Item],
+    k: usize,
+}
+
+const NONE: Item = Item {
+    key: (0, 0),
+    value: (0, u32::MAX),
+    next: 0,
+    deep: false,
+};
+
+impl<'a> Node<'a> {
+    fn item(self) -> Item {
+        self.items.get(self.k).copied().unwrap_or(NONE)
+    }
+
+    /// The value's text.
+    pub fn json(self) -> &'a [u8] {
+        let (a, b) = self.item().value;
+        &self.text[a as usize..(b as usize).min(self.text.len())]
+    }
+
+    /// The member's key with its quotes, as written (empty for an element).
+    pub fn key_json(self) -> &'a [u8] {
+        &self.text[span(self.item().key)]
+    }
+
+    /// True when the member's key is `name` (a plain key, without escapes).
+    pub fn is(self, name: &str) -> bool {
+        self.member().is(name)
+    }
+
+    /// The member as a key and value pair of texts.
+    pub fn member(self) -> Member<'a> {
+        Member {
+            key_json: self.key_json(),
+            value: self.json(),
+        }
+    }
+
+    /// jq's name for the value's type.
+    pub fn kind(self) -> &'static str {
+        kind(self.json())
+    }
+
+    /// The text of a string value.
+    pub fn as_str(self) -> Option<Cow<'a, str>> {
+        as_str(self.json())
+    }
+
+    /// The members of an object or elements of an array, when the tape
+    /// recorded this level (empty for anything else).
+    pub fn parts(self) -> impl Iterator<Item = Node<'a>> {
+        let it = self.item();
+        let end = it.next as usize;
+        let mut k = if it.deep { self.k + 1 } else { end };
+        std::iter::from_fn(move || {
+            (k < end).then(|| {
+                let n = Node { k, ..self };
+                k = self.items[k].next as usize;
+                n
+            })
+        })
+    }
+
+    /// The member named `name` (the last one, as jq reads a repeated key).
+    pub fn get(self, name: &str) -> Option<Node<'a>> {
+        self.parts().filter(|n| n.is(name)).last()
+    }
+}
+
+struct Parser<'a, 't, S> {
+    s: &'a [u8],
+    i: usize,
+    depth: usize,
+    out: S,
+    /// The scan looked past the last byte: a value cut off by the end of a
+    /// buffer may continue in the next read.
+    ended: bool,
+    tape: Option<&'t mut Tape>,
+}
+
+impl<'a, 't, S: Sink> Parser<'a, 't, S> {
+    fn new(s: &'a [u8], out: S, tape: Option<&'t mut Tape>) -> Self {
+        Parser {
+            s,
+            i: 0,
+            depth: 0,
+            out,
+            ended: false,
+            tape,
+        }
+    }
+
+    fn fault(&self, msg: &'static str) -> Fault {
+        let (line, column) = line_col(self.s, self.i);
+        Fault {
+            offset: self.i,
+            line,
+            column,
+            msg,
+        }
+    }
+
+    /// The byte at `i`, noting a look past the end.
+    fn at(&mut self, i: usize) -> Option<u8> {
+        let b = self.s.get(i).copied();
+        self.ended |= b.is_none();
+        b
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.at(self.i)
+    }
+
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.s.get(self.i) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.i += 1;
         }
     }
 
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-
-    /// One whole value (surrounding whitespace allowed), then end of text.
-    fn document(&mut self, out: &mut Vec<u8>, indent: Option<usize>) -> Result<(), Fault> {
-        self.value(out, indent)?;
+    /// One value (leading whitespace allowed), recorded on the tape when
+    /// its level is recorded; `key` is its member key's place.
+    fn value(&mut self, key: (u32, u32)) -> Result<(), Fault> {
         self.ws();
-        if self.i < self.s.len() {
-            return Err(self.fault("trailing characters"));
+        let level = self.depth;
+        let slot = match &mut self.tape {
+            Some(t) if level <= t.depth => {
+                t.items.push(Item {
+                    key,
+                    value: (0, 0),
+                    next: 0,
+                    deep: level < t.depth,
+                });
+                Some(t.items.len() - 1)
+            }
+            _ => None,
+        };
+        let start = self.out.pos(self.i) as u32;
+        match self.peek() {
+            None => Err(self.fault("EOF while parsing a value")),
+            Some(b'{') => self.container(b'}'),
+            Some(b'[') => self.container(b']'),
+            Some(b'"') => self.string().map(drop),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.fault("expected value")),
+        }?;
+        if let (Some(k), Some(t)) = (slot, &mut self.tape) {
+            let end = self.out.pos(self.i) as u32;
+            let next = t.items.len() as u32;
+            t.items[k].value = (start, end);
+            t.items[k].next = next;
         }
         Ok(())
     }
 
-    fn value(&mut self, out: &mut Vec<u8>, indent: Option<usize>) -> Result<(), Fault> {
-        self.ws();
-        match self.peek() {
-            None => Err(self.fault("EOF while parsing a value")),
-            Some(b'{') => self.container(out, indent, b'}'),
-            Some(b'[') => self.container(out, indent, b']'),
-            Some(b'"') => self.string(out).map(drop),
-            Some(b't') => self.literal(b"true", out),
-            Some(b'f') => self.literal(b"false", out),
-            Some(b'n') => self.literal(b"null", out),
-            Some(b'-' | b'0'..=b'9') => self.number(out),
-            Some(_) => Err(self.fault("expected value")),
-        }
-    }
-
-    fn literal(&mut self, word: &[u8], out: &mut Vec<u8>) -> Result<(), Fault> {
-        if self.s[self.i..].starts_with(word) {
+    fn literal(&mut self, word: &[u8]) -> Result<(), Fault> {
+        let have = &self.s[self.i..];
+        if have.starts_with(word) {
             self.i += word.len();
-            out.extend_from_slice(word);
+            self.out.raw(word);
             Ok(())
         } else {
+            self.ended |= word.starts_with(have);
             Err(self.fault("expected value"))
         }
     }
 
     fn digits(&mut self) -> usize {
         let start = self.i;
-        while let Some(b'0'..=b'9') = self.s.get(self.i) {
+        while let Some(b'0'..=b'9') = self.peek() {
             self.i += 1;
         }
         self.i - start
     }
 
-    fn number(&mut self, out: &mut Vec<u8>) -> Result<(), Fault> {
+    fn number(&mut self) -> Result<(), Fault> {
         let start = self.i;
         if self.peek() == Some(b'-') {
             self.i += 1;
@@ -159,13 +449,13 @@ impl<'a> Parser<'a> {
                 return Err(self.fault("invalid number"));
             }
         }
-        out.extend_from_slice(&self.s[start..self.i]);
+        self.out.raw(&self.s[start..self.i]);
         Ok(())
     }
 
-    /// A string, re-emitted; returns its decoded text when it had escapes
+    /// A string; returns its decoded text when it had escapes or DEL
     /// (`None`: the text is the bytes between the quotes, as written).
-    fn string(&mut self, out: &mut Vec<u8>) -> Result<Option<Vec<u8>>, Fault> {
+    fn string(&mut self) -> Result<Option<Vec<u8>>, Fault> {
         let s = self.s;
         let start = self.i;
         let mut j = self.i + 1;
@@ -180,12 +470,24 @@ impl<'a> Parser<'a> {
                 self.i = start + 1 + e.valid_up_to();
                 return Err(self.fault("invalid unicode code point"));
             }
-            out.extend_from_slice(&s[start..=j]);
+            self.out.raw(&s[start..=j]);
             self.i = j + 1;
             return Ok(None);
         }
-        let mut text = s[start + 1..j].to_vec();
+        let mut text = s[start + 1..j.min(s.len())].to_vec();
         self.i = j;
+        self.rest_of_string(&mut text)?;
+        if let Err(e) = std::str::from_utf8(&text) {
+            self.i = start + 1 + e.valid_up_to().min(j - start - 1);
+            return Err(self.fault("invalid unicode code point"));
+        }
+        self.out.reescape(&s[start..self.i], &text);
+        Ok(Some(text))
+    }
+
+    /// The string from its first escape, control character or DEL to its
+    /// closing quote, decoded into `text`.
+    fn rest_of_string(&mut self, text: &mut Vec<u8>) -> Result<(), Fault> {
         loop {
             let Some(b) = self.peek() else {
                 return Err(self.fault("EOF while parsing a string"));
@@ -193,11 +495,11 @@ impl<'a> Parser<'a> {
             match b {
                 b'"' => {
                     self.i += 1;
-                    break;
+                    return Ok(());
                 }
                 b'\\' => {
                     self.i += 1;
-                    self.escape(&mut text)?;
+                    self.escape(text)?;
                 }
                 0..=0x1f => {
                     return Err(self
@@ -209,19 +511,13 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        if let Err(e) = std::str::from_utf8(&text) {
-            self.i = start + 1 + e.valid_up_to().min(j - start - 1);
-            return Err(self.fault("invalid unicode code point"));
-        }
-        write_str(out, &text);
-        Ok(Some(text))
     }
 
     fn hex4(&mut self) -> Result<u32, Fault> {
-        let h = self
-            .s
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| self.fault("EOF while parsing a string"))?;
+        let Some(h) = self.s.get(self.i..self.i + 4) else {
+            self.ended = true;
+            return Err(self.fault("EOF while parsing a string"));
+        };
         let mut n = 0u32;
         for &c in h {
             let d = (c as char)
@@ -231,6 +527,28 @@ impl<'a> Parser<'a> {
         }
         self.i += 4;
         Ok(n)
+    }
+
+    /// The code point of a `\u` escape (after the `u`), a surrogate pair
+    /// taken whole.
+    fn unicode(&mut self) -> Result<char, Fault> {
+        let hi = self.hex4()?;
+        let code = if (0xD800..0xDC00).contains(&hi) {
+            if self.peek() != Some(b'\\') || self.at(self.i + 1) != Some(b'u') {
+                return Err(self.fault("lone leading surrogate in hex escape"));
+            }
+            self.i += 2;
+            let lo = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&lo) {
+                return Err(self.fault("lone leading surrogate in hex escape"));
+            }
+            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+        } else if (0xDC00..0xE000).contains(&hi) {
+            return Err(self.fault("unexpected end of hex escape"));
+        } else {
+            hi
+        };
+        char::from_u32(code).ok_or_else(|| self.fault("invalid escape"))
     }
 
     fn escape(&mut self, text: &mut Vec<u8>) -> Result<(), Fault> {
@@ -247,25 +565,7 @@ impl<'a> Parser<'a> {
             b'n' => '\n',
             b'r' => '\r',
             b't' => '\t',
-            b'u' => {
-                let hi = self.hex4()?;
-                let code = if (0xD800..0xDC00).contains(&hi) {
-                    if !self.s[self.i..].starts_with(b"\\u") {
-                        return Err(self.fault("lone leading surrogate in hex escape"));
-                    }
-                    self.i += 2;
-                    let lo = self.hex4()?;
-                    if !(0xDC00..0xE000).contains(&lo) {
-                        return Err(self.fault("lone leading surrogate in hex escape"));
-                    }
-                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                } else if (0xDC00..0xE000).contains(&hi) {
-                    return Err(self.fault("unexpected end of hex escape"));
-                } else {
-                    hi
-                };
-                char::from_u32(code).ok_or_else(|| self.fault("invalid escape"))?
-            }
+            b'u' => self.unicode()?,
             _ => {
                 self.i -= 1;
                 return Err(self.fault("invalid escape"));
@@ -276,92 +576,189 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn enter(&mut self) -> Result<(), Fault> {
+    /// After whitespace, the next byte must be `want`.
+    fn expect(&mut self, want: u8, eof: &'static str, other: &'static str) -> Result<(), Fault> {
+        self.ws();
+        match self.peek() {
+            Some(c) if c == want => {
+                self.i += 1;
+                Ok(())
+            }
+            None => Err(self.fault(eof)),
+            Some(_) => Err(self.fault(other)),
+        }
+    }
+
+    /// A member's key and colon; returns the key's place.
+    fn key(&mut self) -> Result<(u32, u32), Fault> {
+        self.ws();
+        match self.peek() {
+            Some(b'"') => {}
+            None => return Err(self.fault("EOF while parsing an object")),
+            Some(_) => return Err(self.fault("key must be a string")),
+        }
+        let start = self.out.pos(self.i) as u32;
+        self.string()?;
+        let end = self.out.pos(self.i) as u32;
+        self.expect(b':', "EOF while parsing an object", "expected `:`")?;
+        self.out.colon();
+        Ok((start, end))
+    }
+
+    fn container(&mut self, close: u8) -> Result<(), Fault> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(self.fault("recursion limit exceeded"));
         }
-        Ok(())
-    }
-
-    fn container(
-        &mut self,
-        out: &mut Vec<u8>,
-        indent: Option<usize>,
-        close: u8,
-    ) -> Result<(), Fault> {
-        self.enter()?;
-        out.push(self.s[self.i]);
+        self.out.byte(self.s[self.i]);
         self.i += 1;
         self.ws();
         if self.peek() == Some(close) {
             self.i += 1;
-            out.push(close);
+            self.out.byte(close);
             self.depth -= 1;
             return Ok(());
         }
-        let inner = indent.map(|n| n + 1);
         loop {
-            newline(out, inner);
-            if close == b'}' {
-                self.ws();
-                match self.peek() {
-                    Some(b'"') => {
-                        self.string(out)?;
-                    }
-                    None => return Err(self.fault("EOF while parsing an object")),
-                    Some(_) => return Err(self.fault("key must be a string")),
-                }
-                self.ws();
-                match self.peek() {
-                    Some(b':') => self.i += 1,
-                    None => return Err(self.fault("EOF while parsing an object")),
-                    Some(_) => return Err(self.fault("expected `:`")),
-                }
-                out.push(b':');
-                if indent.is_some() {
-                    out.push(b' ');
-                }
-            }
-            self.value(out, inner)?;
+            self.out.newline(self.depth);
+            let key = if close == b'}' { self.key()? } else { (0, 0) };
+            self.value(key)?;
             self.ws();
             match self.peek() {
                 Some(b',') => {
                     self.i += 1;
-                    out.push(b',');
+                    self.out.byte(b',');
                 }
                 Some(c) if c == close => {
                     self.i += 1;
                     break;
                 }
                 None => return Err(self.fault("EOF while parsing a list or object")),
-                Some(_) if close == b'}' => {
-                    return Err(self.fault("expected `,` or `}`"));
-                }
+                Some(_) if close == b'}' => return Err(self.fault("expected `,` or `}`")),
                 Some(_) => return Err(self.fault("expected `,` or `]`")),
             }
         }
-        newline(out, indent);
-        out.push(close);
         self.depth -= 1;
+        self.out.newline(self.depth);
+        self.out.byte(close);
+        Ok(())
+    }
+
+    /// One value, then only whitespace to the end of the text.
+    fn document(&mut self) -> Result<(), Fault> {
+        self.value((0, 0))?;
+        self.ws();
+        if self.i < self.s.len() {
+            return Err(self.fault("trailing characters"));
+        }
         Ok(())
     }
 }
 
-/// Validate the JSON value in `src` and append it to `out`, compact (as
-/// `jq -c`) or indented (as `jq .`), numbers exactly as written. Nothing
-/// is appended when the text is invalid.
-pub fn emit(src: &[u8], pretty: bool, out: &mut Vec<u8>) -> Result<(), Fault> {
+/// How a scan of a value at the start of a buffer ended: where the value
+/// ends, or the fault; and whether the scan looked past the last byte
+/// (then more input may complete or continue the value).
+pub(crate) struct Prefix {
+    pub result: Result<usize, Fault>,
+    pub ended: bool,
+}
+
+/// Run `Parser` with the sink of `form`, writing to `out`.
+fn with_sink<R>(
+    form: Form,
+    src: &[u8],
+    out: &mut Vec<u8>,
+    tape: Option<&mut Tape>,
+    f: impl FnOnce(&mut dyn Scan) -> R,
+) -> R {
+    match form {
+        Form::Check => f(&mut Parser::new(src, Check, tape)),
+        Form::Compact => f(&mut Parser::new(src, Compact(out), tape)),
+        Form::Pretty => f(&mut Parser::new(src, Pretty(out), tape)),
+        Form::Verbatim => f(&mut Parser::new(src, Verbatim(out), tape)),
+    }
+}
+
+/// The scanner's entry points, whatever its sink.
+trait Scan {
+    fn document(&mut self) -> Result<(), Fault>;
+    fn value(&mut self) -> Result<(), Fault>;
+    fn end(&self) -> (usize, bool);
+}
+
+impl<S: Sink> Scan for Parser<'_, '_, S> {
+    fn document(&mut self) -> Result<(), Fault> {
+        Parser::document(self)
+    }
+    fn value(&mut self) -> Result<(), Fault> {
+        Parser::value(self, (0, 0))
+    }
+    fn end(&self) -> (usize, bool) {
+        (self.i, self.ended)
+    }
+}
+
+/// Check the one JSON value of `src` (whitespace around it allowed) and
+/// append it to `out` in `form`, recording places on `tape` when given.
+/// Nothing is appended (and nothing recorded) when the text is invalid.
+pub fn scan(
+    src: &[u8],
+    form: Form,
+    out: &mut Vec<u8>,
+    mut tape: Option<&mut Tape>,
+) -> Result<(), Fault> {
     let mark = out.len();
-    let r = Parser::new(src).document(out, pretty.then_some(0));
+    if let Some(t) = tape.as_deref_mut() {
+        t.items.clear();
+    }
+    let r = with_sink(form, src, out, tape.as_deref_mut(), |p| p.document());
     if r.is_err() {
         out.truncate(mark);
+        if let Some(t) = tape {
+            t.items.clear();
+        }
     }
     r
 }
 
+/// [`scan`] of the value at the start of `src` (no leading whitespace), for
+/// the stream: the text after the value is not looked at.
+pub(crate) fn scan_prefix(
+    src: &[u8],
+    form: Form,
+    out: &mut Vec<u8>,
+    mut tape: Option<&mut Tape>,
+) -> Prefix {
+    let mark = out.len();
+    if let Some(t) = tape.as_deref_mut() {
+        t.items.clear();
+    }
+    let (result, ended) = with_sink(form, src, out, tape, |p| {
+        let r = p.value();
+        let (end, ended) = p.end();
+        (r.map(|()| end), ended)
+    });
+    if result.is_err() {
+        out.truncate(mark);
+    }
+    Prefix { result, ended }
+}
+
+/// Check the JSON value in `src` and append it to `out`, compact (as
+/// `jq -c`) or indented (as `jq .`), numbers exactly as written.
+pub fn emit(src: &[u8], pretty: bool, out: &mut Vec<u8>) -> Result<(), Fault> {
+    let form = if pretty { Form::Pretty } else { Form::Compact };
+    scan(src, form, out, None)
+}
+
+/// Check the JSON value in `src` and append it to `out` without the
+/// whitespace between tokens, every string and number exactly as written.
+pub fn minify(src: &[u8], out: &mut Vec<u8>) -> Result<(), Fault> {
+    scan(src, Form::Verbatim, out, None)
+}
+
 /// 1-based line and column of byte `offset` in `src`.
-pub fn line_col(src: &[u8], offset: usize) -> (usize, usize) {
+fn line_col(src: &[u8], offset: usize) -> (usize, usize) {
     let before = &src[..offset.min(src.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
     let col = before.len()
@@ -372,11 +769,11 @@ pub fn line_col(src: &[u8], offset: usize) -> (usize, usize) {
     (line, col + 1)
 }
 
-/// One member of an object in compact JSON text: the key as written in
-/// it (quoted) and the value's text, both borrowed.
+/// One member of an object: the key as written (quoted) and the value's
+/// text, both borrowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member<'a> {
-    /// The key with its quotes, as [`emit`] writes it.
+    /// The key with its quotes.
     pub key_json: &'a [u8],
     pub value: &'a [u8],
 }
@@ -389,171 +786,9 @@ impl Member<'_> {
     }
 }
 
-/// The end of the value starting at `i` in compact JSON text (as [`emit`]
-/// writes it): a structural scan, no validation.
-fn skip(s: &[u8], mut i: usize) -> usize {
-    match s.get(i) {
-        Some(b'"') => {
-            i += 1;
-            while let Some(&b) = s.get(i) {
-                match b {
-                    b'\\' => i += 2,
-                    b'"' => return i + 1,
-                    _ => i += 1,
-                }
-            }
-            s.len()
-        }
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            while let Some(&b) = s.get(i) {
-                match b {
-                    b'"' => {
-                        i = skip(s, i);
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return i + 1;
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            s.len()
-        }
-        _ => {
-            while let Some(&b) = s.get(i) {
-                if matches!(b, b',' | b']' | b'}') {
-                    break;
-                }
-                i += 1;
-            }
-            i
-        }
-    }
-}
-
-/// The members of the object in compact JSON text `src` (as [`emit`]
-/// writes it), in order, borrowed; `None` when `src` is not an object.
-pub fn members(src: &[u8]) -> Option<Vec<Member<'_>>> {
-    if src.first() != Some(&b'{') {
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut i = 1;
-    while i < src.len() && src[i] != b'}' {
-        let k = skip(src, i);
-        let v = skip(src, k + 1);
-        out.push(Member {
-            key_json: &src[i..k],
-            value: src.get(k + 1..v)?,
-        });
-        i = v + 1; // past ',' (or onto the closing '}')
-        if src.get(v) == Some(&b'}') {
-            break;
-        }
-    }
-    Some(out)
-}
-
-/// The elements of the array in compact JSON text `src` (as [`emit`]
-/// writes it), borrowed; `None` when `src` is not an array.
-pub fn elements(src: &[u8]) -> Option<Vec<&[u8]>> {
-    if src.first() != Some(&b'[') {
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut i = 1;
-    while i < src.len() && src[i] != b']' {
-        let e = skip(src, i);
-        out.push(src.get(i..e)?);
-        if src.get(e) == Some(&b']') {
-            break;
-        }
-        i = e + 1;
-    }
-    Some(out)
-}
-
-/// The members of the object in untrusted JSON text `src` (whitespace
-/// allowed), as `(key, value)` text slices, found by a structural scan:
-/// nothing is validated, so check each slice (with [`emit`]) before use.
-/// `None` when the text is not laid out as one object.
-pub fn split_members(src: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
-    let ws = |i: &mut usize| {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = src.get(*i) {
-            *i += 1;
-        }
-    };
-    let mut i = 0;
-    ws(&mut i);
-    if src.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    ws(&mut i);
-    let mut out = Vec::new();
-    if src.get(i) == Some(&b'}') {
-        i += 1;
-    } else {
-        loop {
-            ws(&mut i);
-            if src.get(i) != Some(&b'"') {
-                return None;
-            }
-            let k = skip_loose(src, i)?;
-            let key = &src[i..k];
-            i = k;
-            ws(&mut i);
-            if src.get(i) != Some(&b':') {
-                return None;
-            }
-            i += 1;
-            ws(&mut i);
-            let v = skip_loose(src, i)?;
-            out.push((key, &src[i..v]));
-            i = v;
-            ws(&mut i);
-            match src.get(i) {
-                Some(b',') => i += 1,
-                Some(b'}') => {
-                    i += 1;
-                    break;
-                }
-                _ => return None,
-            }
-        }
-    }
-    ws(&mut i);
-    (i == src.len()).then_some(out)
-}
-
-/// The end of the value starting at `i` in untrusted text (structure only).
-fn skip_loose(s: &[u8], i: usize) -> Option<usize> {
-    match s.get(i)? {
-        b'"' | b'{' | b'[' => {
-            let e = skip(s, i);
-            (e <= s.len() && e > i && matches!(s[e - 1], b'"' | b'}' | b']')).then_some(e)
-        }
-        _ => {
-            let mut e = i;
-            while let Some(&b) = s.get(e) {
-                if matches!(b, b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t') {
-                    break;
-                }
-                e += 1;
-            }
-            (e > i).then_some(e)
-        }
-    }
-}
-
-/// jq's name for the type of the compact JSON text `v`.
-pub fn kind(v: &[u8]) -> &'static str {
+/// jq's name for the type of the JSON text `v` (checked, without
+/// surrounding whitespace).
+fn kind(v: &[u8]) -> &'static str {
     match v.first() {
         Some(b'{') => "object",
         Some(b'[') => "array",
@@ -564,19 +799,20 @@ pub fn kind(v: &[u8]) -> &'static str {
     }
 }
 
-/// The text of the compact JSON string `v`, or `None` when `v` is not a
+/// The text of the checked JSON string `v`, or `None` when `v` is not a
 /// string.
-pub fn as_str(v: &[u8]) -> Option<String> {
-    if v.first() != Some(&b'"') {
+pub fn as_str(v: &[u8]) -> Option<Cow<'_, str>> {
+    if v.first() != Some(&b'"') || v.len() < 2 {
         return None;
     }
-    let mut sink = Vec::new();
-    let mut p = Parser::new(v);
-    match p.string(&mut sink) {
-        Ok(Some(t)) => String::from_utf8(t).ok(),
-        Ok(None) => std::str::from_utf8(&v[1..v.len() - 1])
-            .ok()
-            .map(String::from),
+    let inner = &v[1..v.len() - 1];
+    if !inner.contains(&b'\\') {
+        return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
+    }
+    let mut p = Parser::new(v, Check, None);
+    match p.string() {
+        Ok(Some(t)) => String::from_utf8(t).ok().map(Cow::Owned),
+        Ok(None) => std::str::from_utf8(inner).ok().map(Cow::Borrowed),
         Err(_) => None,
     }
 }
@@ -595,68 +831,46 @@ pub fn object(members: &[Member<'_>], out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// A stand-in `serde_json::Value` for the JSON text `v` that keeps the
-/// strings of a top-level object and the type of every other value
-/// (numbers become 0, containers empty): enough for name templates and
-/// type messages, without reading numbers.
-pub fn shadow(v: &[u8]) -> serde_json::Value {
-    use serde_json::Value;
-    let one = |v: &[u8]| match kind(v) {
-        "string" => as_str(v).map_or(Value::Null, Value::String),
-        "object" => Value::Object(Default::default()),
-        "array" => Value::Array(Vec::new()),
-        "boolean" => Value::Bool(v[0] == b't'),
-        "null" => Value::Null,
-        _ => Value::from(0),
-    };
-    let mut compact = Vec::new();
-    if emit(v, false, &mut compact).is_err() {
-        return Value::Null;
-    }
-    match members(&compact) {
-        Some(ms) => Value::Object(
-            ms.iter()
-                .map(|m| {
-                    let key = as_str(m.key_json).unwrap_or_default();
-                    (key, one(m.value))
-                })
-                .collect(),
-        ),
-        None => one(&compact),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
-    fn compact(s: &str) -> Result<String, Fault> {
+    fn form(s: &str, f: Form) -> Result<String, Fault> {
         let mut out = Vec::new();
-        emit(s.as_bytes(), false, &mut out)?;
+        scan(s.as_bytes(), f, &mut out, None)?;
         Ok(String::from_utf8(out).unwrap())
+    }
+
+    fn compact(s: &str) -> Result<String, Fault> {
+        form(s, Form::Compact)
     }
 
     #[test]
     fn numbers_are_copied_as_written() {
         let doc =
             "[ 1263392533.1979759, 123456789012345678901234567890, 1E2, -0, 1e400, -1.5e-7, 0.10 ]";
-        assert_eq!(
-            compact(doc).unwrap(),
-            "[1263392533.1979759,123456789012345678901234567890,1E2,-0,1e400,-1.5e-7,0.10]"
-        );
+        let want = "[1263392533.1979759,123456789012345678901234567890,1E2,-0,1e400,-1.5e-7,0.10]";
+        for f in [Form::Compact, Form::Verbatim] {
+            assert_eq!(form(doc, f).unwrap(), want);
+        }
         for bad in ["01", "1.", ".5", "-", "1e", "+1", "1.e3", "NaN", "Infinity"] {
             assert!(compact(bad).is_err(), "{bad}");
+            assert!(form(bad, Form::Check).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn strings_are_written_as_jq_writes_them() {
+        let doc = r#"{"s":"a\u007fb\n\u0001é\/ \ud83d\ude00 \"q\""}"#;
         assert_eq!(
-            compact(r#"{"s":"a\u007fb\n\u0001é\/ \ud83d\ude00 \"q\""}"#).unwrap(),
+            compact(doc).unwrap(),
             "{\"s\":\"a\\u007fb\\n\\u0001é/ 😀 \\\"q\\\"\"}"
         );
+        // verbatim: as written
+        assert_eq!(form(&format!(" {doc} "), Form::Verbatim).unwrap(), doc);
         assert_eq!(compact("\"a\u{7f}\"").unwrap(), "\"a\\u007f\"");
+        assert_eq!(form("\"a\u{7f}\"", Form::Verbatim).unwrap(), "\"a\u{7f}\"");
         for bad in [
             "\"a\nb\"",
             "\"\\x\"",
@@ -686,74 +900,81 @@ mod tests {
             "tru",
         ] {
             assert!(compact(bad).is_err(), "{bad}");
+            assert!(form(bad, Form::Check).is_err(), "{bad}");
         }
         let deep = "[".repeat(600) + &"]".repeat(600);
         assert!(compact(&deep).unwrap_err().msg.contains("recursion"));
-        let mut out = Vec::new();
-        emit(
-            br#"{"a": [1, {}], "b": [], "c": {"d": 1.50}}"#,
-            true,
-            &mut out,
-        )
-        .unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            form(r#"{"a": [1, {}], "b": [], "c": {"d": 1.50}}"#, Form::Pretty).unwrap(),
             "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": [],\n  \"c\": {\n    \"d\": 1.50\n  }\n}"
+        );
+        assert_eq!(
+            compact("{\"a\":1,}").unwrap_err().to_string(),
+            "key must be a string at line 1 column 8"
         );
     }
 
     #[test]
-    fn members_and_elements() {
+    fn the_tape_records_places_in_the_text_written() {
+        let src = br#" {"a\u0062" : [1, {"x":"]"}] , "n":1e400, "s":"x\"y,}", "e":{}} "#;
         let mut c = Vec::new();
-        emit(
-            br#" {"a\u0062" : [1, {"x":"]"}] , "n":1e400, "s":"x\"y,}", "e":{}} "#,
-            false,
-            &mut c,
-        )
-        .unwrap();
-        let m = members(&c).unwrap();
+        let mut tape = Tape::new(2);
+        scan(src, Form::Compact, &mut c, Some(&mut tape)).unwrap();
+        let root = tape.root(&c);
+        assert_eq!(root.kind(), "object");
+        let m: Vec<Node> = root.parts().collect();
         assert_eq!(m.len(), 4);
         assert!(m[0].is("ab"));
-        assert_eq!(m[0].key_json, b"\"ab\"");
-        assert_eq!(m[0].value, br#"[1,{"x":"]"}]"#);
-        assert_eq!(m[1].value, b"1e400");
-        assert_eq!(as_str(m[2].value).unwrap(), "x\"y,}");
-        assert_eq!(m[3].value, b"{}");
-        assert_eq!(members(b"[1]"), None);
-        assert_eq!(members(b"{}").unwrap().len(), 0);
-        let e = elements(m[0].value).unwrap();
+        assert_eq!(m[0].key_json(), b"\"ab\"");
+        assert_eq!(m[0].json(), br#"[1,{"x":"]"}]"#);
+        let e: Vec<&[u8]> = m[0].parts().map(Node::json).collect();
         assert_eq!(e, vec![&b"1"[..], &br#"{"x":"]"}"#[..]]);
-        assert_eq!(elements(b"[]").unwrap().len(), 0);
+        // the third level was not recorded
+        assert_eq!(m[0].parts().nth(1).unwrap().parts().count(), 0);
+        assert_eq!(m[1].json(), b"1e400");
+        assert_eq!(root.get("s").unwrap().as_str().unwrap(), "x\"y,}");
+        assert_eq!(m[3].json(), b"{}");
+        assert_eq!(m[3].parts().count(), 0);
         let mut out = Vec::new();
-        object(&[m[1], m[0]], &mut out);
+        object(&[m[1].member(), m[0].member()], &mut out);
         assert_eq!(out, br#"{"n":1e400,"ab":[1,{"x":"]"}]}"#);
-        assert_eq!(shadow(&c)["s"], serde_json::Value::String("x\"y,}".into()));
-        assert_eq!(shadow(b" [1] "), serde_json::json!([]));
+        // in the input, for Check: keys and values as written
+        scan(src, Form::Check, &mut Vec::new(), Some(&mut tape)).unwrap();
+        let root = tape.root(src);
+        assert_eq!(root.json(), &src[1..src.len() - 1]);
+        let m: Vec<Node> = root.parts().collect();
+        assert_eq!(m[0].key_json(), br#""a\u0062""#);
+        assert_eq!(m[0].json(), br#"[1, {"x":"]"}]"#);
+        assert_eq!(m[2].as_str().unwrap(), "x\"y,}");
+        // a fault leaves nothing recorded
+        assert!(scan(
+            b"{\"a\":[1,}",
+            Form::Check,
+            &mut Vec::new(),
+            Some(&mut tape)
+        )
+        .is_err());
+        assert_eq!(tape.root(src).json(), src);
+        assert_eq!(tape.root(src).parts().count(), 0);
         assert_eq!(line_col(b"ab\ncd", 4), (2, 2));
-        let sm =
-            split_members(b" { \"a\" : [1, \"]\"] ,\n\"b\":-1e5 , \"c\":{\"d\":\"}\"}} ").unwrap();
-        assert_eq!(
-            sm,
-            vec![
-                (&b"\"a\""[..], &b"[1, \"]\"]"[..]),
-                (&b"\"b\""[..], &b"-1e5"[..]),
-                (&b"\"c\""[..], &b"{\"d\":\"}\"}"[..])
-            ]
-        );
-        assert_eq!(split_members(b"{}").unwrap().len(), 0);
-        for bad in [
-            &b"[1]"[..],
-            b"{\"a\":1",
-            b"{\"a\" 1}",
-            b"{\"a\":1,}",
-            b"{\"a\":[1}",
-            b"{} x",
-        ] {
-            assert!(
-                split_members(bad).is_none(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
+    }
+
+    #[test]
+    fn a_prefix_scan_says_when_it_needs_more() {
+        let cases: [(&str, Option<usize>, bool); 8] = [
+            ("{\"a\":1} x", Some(7), false),
+            ("12 ", Some(2), false),
+            ("12", Some(2), true),
+            ("tr", None, true),
+            ("\"ab\\u00", None, true),
+            ("{\"a\":[1,", None, true),
+            ("{\"a\" 1}", None, false),
+            ("[1,]", None, false),
+        ];
+        for (src, end, ended) in cases {
+            let p = scan_prefix(src.as_bytes(), Form::Check, &mut Vec::new(), None);
+            assert_eq!(p.result.ok(), end, "{src}");
+            assert_eq!(p.ended, ended, "{src}");
         }
     }
 }

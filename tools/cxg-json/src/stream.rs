@@ -1,18 +1,24 @@
-//! Streaming JSON input and jq-compatible JSON output.
+//! Streaming JSON input.
 //!
 //! [`JsonStream`] reads either one top-level JSON array or JSON Lines
 //! (concatenated objects), auto-detected from the first byte, and yields
 //! one element at a time: memory grows with the largest element, not the
-//! document. A fast byte scanner finds each element's extent; serde_json
-//! then parses just that slice, so errors carry absolute line numbers.
+//! document. The scanner of [`crate::raw`] checks each element where it
+//! lies in the read buffer (writing it out and recording its places in the
+//! same pass when asked); serde_json parses an element into a type. Errors
+//! name the input, the line and column, and the element.
 
+use crate::raw::{self, Fault, Form, Tape};
 use cxg_core::error::{Error, Result};
+use serde::Deserialize;
 use serde_json::Value;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
+
+pub use crate::value::{check_shape, type_name, write_compact, write_pretty};
 
 /// How the input was laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+enum Layout {
     /// Not yet known (nothing read).
     Unknown,
     /// One top-level array.
@@ -29,7 +35,10 @@ pub struct Pos {
     pub column: usize,
 }
 
-/// [`JsonStream::place`] without the stream.
+/// How messages name the elements of one input: `NAME: line L: array
+/// element I` or `NAME: line L: record N` (the one way every tool names a
+/// place in its JSON input). Detached from the stream, to name elements
+/// later or on another thread.
 #[derive(Debug, Clone)]
 pub struct Placer {
     name: String,
@@ -37,20 +46,97 @@ pub struct Placer {
 }
 
 impl Placer {
+    /// `NAME: line L: array element I` or `NAME: line L: record N`.
     pub fn place(&self, at: Pos) -> String {
+        format!("{}: line {}: {}", self.name, at.line, self.what(at))
+    }
+
+    /// `array element I` or `record N`.
+    fn what(&self, at: Pos) -> String {
         match self.layout {
-            Layout::Array => format!(
-                "{}: line {}: array element {}",
-                self.name, at.line, at.index
-            ),
-            _ => format!("{}: line {}: record {}", self.name, at.line, at.index + 1),
+            Layout::Array => format!("array element {}", at.index),
+            _ => format!("record {}", at.index + 1),
+        }
+    }
+
+    /// An invalid element: `NAME: line L, column C: invalid JSON in WHAT: MSG`,
+    /// from where the element started and the 1-based line and column of
+    /// the fault in the element's own text.
+    fn invalid(&self, at: Pos, line: usize, column: usize, msg: &str) -> Error {
+        // a column on the element's first line counts from its start
+        let column = if line <= 1 {
+            at.column + column.saturating_sub(1)
+        } else {
+            column
+        };
+        Error::input(format!(
+            "{}: line {}, column {column}: invalid JSON in {}: {msg}",
+            self.name,
+            at.line + line.saturating_sub(1),
+            self.what(at)
+        ))
+    }
+
+    /// serde_json's error in the text of the element that started at `at`.
+    fn serde_error(&self, at: Pos, e: &serde_json::Error) -> Error {
+        let msg = bare_message(e);
+        let msg = if e.is_eof() {
+            format!("{msg} (truncated JSON?)")
+        } else {
+            msg
+        };
+        self.invalid(at, e.line(), e.column(), &msg)
+    }
+}
+
+/// Remove the whitespace between tokens of JSON text, keeping every string
+/// and number exactly as written (nothing is written for invalid text).
+/// Kept for cxg-select's reader until it reads with
+/// [`JsonStream::next_record`], whose [`Record::write_to`] does this.
+pub fn minify(json: &[u8], out: &mut Vec<u8>) {
+    let _ = raw::minify(json, out);
+}
+
+/// One record as a pass-through stage copies it (see
+/// [`JsonStream::next_record`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub at: Pos,
+    /// The record's JSON text, checked.
+    pub json: &'a [u8],
+    /// For a JSON Lines record alone on its line: that line as read
+    /// (surrounding spaces, tabs and a CRLF's `\r` included, and its `\n`
+    /// unless it is the last line). `None` for an array element or a
+    /// record spread over several lines.
+    pub line: Option<&'a [u8]>,
+    placer: &'a Placer,
+}
+
+impl Record<'_> {
+    /// How messages name the record: `NAME: line L: record N` or
+    /// `NAME: line L: array element I`.
+    pub fn place(&self) -> String {
+        self.placer.place(self.at)
+    }
+
+    /// The text to write: the line as read (with `\n` added where the last
+    /// line lacks one), or one line of the JSON without the whitespace
+    /// between tokens, strings and numbers as written.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self.line {
+            Some(l) => out.extend_from_slice(l),
+            // checked by the stream: this cannot fail
+            None => drop(raw::minify(self.json, out)),
+        }
+        if !out.ends_with(b"\n") {
+            out.push(b'\n');
         }
     }
 }
 
 /// A streaming reader of array elements or JSON Lines values.
 pub struct JsonStream<R> {
-    name: String,
+    placer: Placer,
     r: R,
     buf: Vec<u8>,
     pos: usize,
@@ -61,19 +147,25 @@ pub struct JsonStream<R> {
     consumed: u64,
     /// Absolute offset where the current line starts.
     line_start: u64,
-    layout: Layout,
+    /// Keep the current line's bytes in the buffer (for [`Record::line`]
+    /// of JSON Lines).
+    keep_line: bool,
+    /// Where the text starts (after a byte-order mark).
+    body_start: u64,
+    /// Where the record being read starts, while its line is read to the end.
+    hold: Option<u64>,
     done: bool,
     index: usize,
 }
 
 const CHUNK: usize = 1 << 16;
 
-fn is_ws(c: u8) -> bool {
+pub(crate) fn is_ws(c: u8) -> bool {
     matches!(c, b' ' | b'\n' | b'\r' | b'\t')
 }
 
 /// serde_json's message without its " at line L column C" suffix.
-fn bare_message(e: &serde_json::Error) -> String {
+pub(crate) fn bare_message(e: &serde_json::Error) -> String {
     let s = e.to_string();
     match s.rfind(" at line ") {
         Some(i) => s[..i].to_string(),
@@ -81,11 +173,25 @@ fn bare_message(e: &serde_json::Error) -> String {
     }
 }
 
+/// `'c'` for a printable byte, else `byte 0xNN`.
+pub(crate) fn describe(c: u8) -> String {
+    if c.is_ascii_graphic() {
+        format!("'{}'", c as char)
+    } else {
+        format!("byte 0x{c:02x}")
+    }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 impl<R: Read> JsonStream<R> {
     /// `name` is how messages name the input (`'file.json'`, `stdin`).
     pub fn new(name: impl Into<String>, r: R) -> Self {
         JsonStream {
-            name: name.into(),
+            placer: Placer {
+                name: name.into(),
+                layout: Layout::Unknown,
+            },
             r,
             buf: Vec::new(),
             pos: 0,
@@ -94,7 +200,9 @@ impl<R: Read> JsonStream<R> {
             line: 1,
             consumed: 0,
             line_start: 0,
-            layout: Layout::Unknown,
+            keep_line: false,
+            body_start: 0,
+            hold: None,
             done: false,
             index: 0,
         }
@@ -103,60 +211,60 @@ impl<R: Read> JsonStream<R> {
     /// How messages name the element that started at `at`:
     /// `NAME: line L: array element I` or `NAME: line L: record N`.
     pub fn place(&self, at: Pos) -> String {
-        match self.layout {
-            Layout::Array => format!(
-                "{}: line {}: array element {}",
-                self.name, at.line, at.index
-            ),
-            _ => format!("{}: line {}: record {}", self.name, at.line, at.index + 1),
-        }
+        self.placer.place(at)
     }
 
     /// How messages name elements, detached from the stream (to name them
     /// later or on another thread).
     pub fn placer(&self) -> Placer {
-        Placer {
-            name: self.name.clone(),
-            layout: self.layout,
+        self.placer.clone()
+    }
+
+    fn err(&self, msg: impl std::fmt::Display) -> Error {
+        Error::input(format!("{}: line {}: {msg}", self.placer.name, self.line))
+    }
+
+    /// Move unread bytes (and, for [`Record::line`], the current line) to
+    /// the front, then read until `want` bytes are unread, or `min` are
+    /// and the source paused (a read gave less than it was offered, as a
+    /// pipe does when its writer has not written more yet), or the input
+    /// ends.
+    fn fill(&mut self, min: usize, want: usize) -> Result<()> {
+        let mut shift = self.pos;
+        // (an array may be one long line: its lines are never kept)
+        if self.keep_line && self.placer.layout != Layout::Array {
+            let keep = self.line_start.min(self.hold.unwrap_or(u64::MAX));
+            shift = shift.min(keep.saturating_sub(self.consumed) as usize);
         }
-    }
-
-    /// The layout detected so far.
-    pub fn layout(&self) -> Layout {
-        self.layout
-    }
-
-    fn err(&self, line: usize, msg: impl std::fmt::Display) -> Error {
-        Error::input(format!("{}: line {line}: {msg}", self.name))
-    }
-
-    /// Move unread bytes to the front and read more. Returns how far the
-    /// unread bytes moved, or 0 at end of input.
-    fn fill(&mut self) -> Result<usize> {
-        let shift = self.pos;
         self.consumed += shift as u64;
         if shift > 0 {
-            self.buf.copy_within(self.pos..self.end, 0);
+            self.buf.copy_within(shift..self.end, 0);
             self.end -= shift;
-            self.pos = 0;
+            self.pos -= shift;
         }
-        if self.buf.len() < self.end + CHUNK {
-            self.buf.resize(self.end + CHUNK, 0);
-        }
-        loop {
+        while !self.eof && self.end - self.pos < want {
+            if self.buf.len() < self.end + CHUNK {
+                self.buf.resize((self.end + CHUNK).max(self.pos + want), 0);
+            }
+            let offered = self.buf.len() - self.end;
             match self.r.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(shift);
-                }
+                Ok(0) => self.eof = true,
                 Ok(n) => {
                     self.end += n;
-                    return Ok(shift);
+                    if n < offered && self.end - self.pos >= min {
+                        break;
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::input(format!("cannot read {}: {e}", self.name))),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::input(format!(
+                        "cannot read {}: {e}",
+                        self.placer.name
+                    )))
+                }
             }
         }
+        Ok(())
     }
 
     /// Skip whitespace; returns the next byte without consuming it, or
@@ -177,124 +285,7 @@ impl<R: Read> JsonStream<R> {
             if self.eof {
                 return Ok(None);
             }
-            self.fill()?;
-        }
-    }
-
-    /// Find the end of the value that starts at `self.pos`, reading more
-    /// input as needed. Returns the end index (exclusive) in `self.buf`.
-    fn scan_value(&mut self) -> Result<usize> {
-        let first = self.buf[self.pos];
-        if first == b'{' || first == b'[' {
-            return self.scan_container();
-        }
-        let mut i = self.pos;
-        let mut depth = 0usize;
-        let mut in_str = false;
-        let mut esc = false;
-        let container = first == b'{' || first == b'[';
-        let string = first == b'"';
-        loop {
-            while i < self.end {
-                let c = self.buf[i];
-                if container || (string && i > self.pos) {
-                    if in_str {
-                        if esc {
-                            esc = false;
-                        } else if c == b'\\' {
-                            esc = true;
-                        } else if c == b'"' {
-                            in_str = false;
-                            if string {
-                                return Ok(i + 1);
-                            }
-                        }
-                    } else {
-                        match c {
-                            b'"' => in_str = true,
-                            b'{' | b'[' => depth += 1,
-                            b'}' | b']' => {
-                                depth = depth.saturating_sub(1);
-                                if depth == 0 {
-                                    return Ok(i + 1);
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                } else if string {
-                    in_str = true; // the opening quote
-                } else if is_ws(c) || matches!(c, b',' | b']' | b'}') {
-                    return Ok(i);
-                }
-                i += 1;
-            }
-            if self.eof {
-                if !container && !string && i > self.pos {
-                    return Ok(i); // a scalar ending the input
-                }
-                return Err(self.truncated(i));
-            }
-            let shift = self.fill()?;
-            i -= shift;
-        }
-    }
-
-    /// [`Self::scan_value`] for an object or array: a tight loop over
-    /// brackets and strings (the hot path of every stage).
-    fn scan_container(&mut self) -> Result<usize> {
-        let mut i = self.pos;
-        let mut depth = 0usize;
-        let mut in_str = false;
-        loop {
-            let buf = &self.buf[..self.end];
-            while i < buf.len() {
-                if in_str {
-                    while i < buf.len() && buf[i] != b'"' && buf[i] != b'\\' {
-                        i += 1;
-                    }
-                    match buf.get(i) {
-                        Some(b'\\') => i += 2, // may step past the end: the next fill keeps it
-                        Some(_) => {
-                            in_str = false;
-                            i += 1;
-                        }
-                        None => {}
-                    }
-                    continue;
-                }
-                match buf[i] {
-                    b'"' => in_str = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Ok(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            if self.eof {
-                return Err(self.truncated(self.end));
-            }
-            let shift = self.fill()?;
-            i -= shift;
-            if self.eof && i >= self.end {
-                return Err(self.truncated(self.end));
-            }
-        }
-    }
-
-    /// The error for input that ends inside an element: serde_json's own
-    /// diagnosis of the partial text, which names a mismatched bracket or
-    /// an unexpected end precisely.
-    fn truncated(&self, end: usize) -> Error {
-        let part = &self.buf[self.pos..end];
-        match serde_json::from_slice::<serde::de::IgnoredAny>(part) {
-            Err(e) => self.parse_error(self.here(), &e),
-            Ok(_) => self.err(self.line, "unexpected end of input (truncated JSON?)"),
+            self.fill(1, 1)?;
         }
     }
 
@@ -308,394 +299,289 @@ impl<R: Read> JsonStream<R> {
         }
     }
 
-    fn parse_error(&self, at: Pos, e: &serde_json::Error) -> Error {
-        let line = at.line + e.line().saturating_sub(1);
-        // serde_json counts columns within the element's own text
-        let column = if e.line() <= 1 {
-            at.column + e.column().saturating_sub(1)
-        } else {
-            e.column()
-        };
-        let what = match self.layout {
-            Layout::Array => format!("array element {}", at.index),
-            _ => format!("record {}", at.index + 1),
-        };
-        let msg = bare_message(e);
-        let msg = if e.is_eof() {
-            format!("{msg} (truncated JSON?)")
-        } else {
-            msg
-        };
-        Error::input(format!(
-            "{}: line {line}, column {column}: invalid JSON in {what}: {msg}",
-            self.name
-        ))
+    /// Detect the layout from the first byte (after a byte-order mark and
+    /// whitespace). False: the input is empty or an empty array.
+    fn detect(&mut self) -> Result<bool> {
+        if self.end == 0 && !self.eof {
+            self.fill(BOM.len(), BOM.len())?;
+            if self.buf[..self.end].starts_with(BOM) {
+                self.pos = BOM.len();
+                self.body_start = BOM.len() as u64;
+            }
+        }
+        match self.peek()? {
+            None => Ok(false),
+            Some(b'[') => {
+                self.placer.layout = Layout::Array;
+                self.pos += 1;
+                if self.peek()? == Some(b']') {
+                    self.pos += 1;
+                    self.finish_array()?;
+                    return Ok(false);
+                }
+                Ok(true)
+            }
+            Some(b'{') => {
+                self.placer.layout = Layout::Lines;
+                Ok(true)
+            }
+            Some(c) => Err(self.err(format_args!(
+                "expected a JSON array or JSON Lines of objects, found {}",
+                describe(c)
+            ))),
+        }
     }
 
-    /// The raw bytes of the next element, with where it started.
-    pub fn next_raw(&mut self) -> Result<Option<(Pos, &[u8])>> {
-        if self.done {
-            return Ok(None);
+    /// After the top-level array's `]`: only whitespace may follow.
+    fn finish_array(&mut self) -> Result<()> {
+        match self.peek()? {
+            None => Ok(()),
+            Some(c) => Err(self.err(format_args!(
+                "unexpected {} after the end of the top-level array",
+                describe(c)
+            ))),
         }
-        if self.layout == Layout::Unknown {
-            if self.end == 0 && !self.eof {
-                self.fill()?;
-                if self.buf[..self.end].starts_with(b"\xEF\xBB\xBF") {
-                    self.pos = 3;
-                }
-            }
-            match self.peek()? {
-                None => {
-                    self.done = true;
-                    return Ok(None);
-                }
-                Some(b'[') => {
-                    self.layout = Layout::Array;
-                    self.pos += 1;
-                    if self.peek()? == Some(b']') {
-                        self.pos += 1;
-                        return self.finish_array();
-                    }
-                }
-                Some(b'{') => self.layout = Layout::Lines,
-                Some(c) => {
-                    return Err(self.err(
-                        self.line,
-                        format!(
-                            "expected a JSON array or JSON Lines of objects, found {}",
-                            describe(c)
-                        ),
-                    ))
-                }
-            }
-        } else if self.layout == Layout::Array {
-            match self.peek()? {
+    }
+
+    /// Move to the start of the next element: true when there is one.
+    fn seek_element(&mut self) -> Result<bool> {
+        const CUT: &str = "unexpected end of input inside the top-level array (truncated JSON?)";
+        if self.done {
+            return Ok(false);
+        }
+        let more = match self.placer.layout {
+            Layout::Unknown => self.detect()?,
+            Layout::Array if self.index == 0 => true,
+            Layout::Array => match self.peek()? {
                 Some(b',') => {
                     self.pos += 1;
+                    true
                 }
                 Some(b']') => {
                     self.pos += 1;
-                    return self.finish_array();
+                    self.finish_array()?;
+                    false
                 }
                 Some(c) => {
-                    return Err(self.err(
-                        self.line,
-                        format!(
-                            "expected ',' or ']' after array element {}, found {}",
-                            self.index - 1,
-                            describe(c)
-                        ),
-                    ))
+                    return Err(self.err(format_args!(
+                        "expected ',' or ']' after array element {}, found {}",
+                        self.index - 1,
+                        describe(c)
+                    )))
                 }
-                None => {
-                    return Err(self.err(
-                        self.line,
-                        "unexpected end of input inside the top-level array (truncated JSON?)",
-                    ))
-                }
-            }
-        }
-        let c = match self.peek()? {
-            Some(c) => c,
-            None if self.layout == Layout::Lines => {
-                self.done = true;
-                return Ok(None);
-            }
-            None => {
-                return Err(self.err(
-                    self.line,
-                    "unexpected end of input inside the top-level array (truncated JSON?)",
-                ))
-            }
+                None => return Err(self.err(CUT)),
+            },
+            Layout::Lines => true,
         };
-        if self.layout == Layout::Lines && c != b'{' {
-            return Err(self.err(
-                self.line,
-                format!(
-                    "record {}: expected a JSON object, found {}",
-                    self.index + 1,
-                    describe(c)
-                ),
-            ));
+        if !more {
+            self.done = true;
+            return Ok(false);
         }
-        if self.layout == Layout::Array && matches!(c, b']' | b',') {
-            return Err(self.err(
-                self.line,
-                format!("expected an array element, found {}", describe(c)),
-            ));
+        match (self.peek()?, self.placer.layout) {
+            (None, Layout::Lines) => {
+                self.done = true;
+                Ok(false)
+            }
+            (None, _) => Err(self.err(CUT)),
+            (Some(c), Layout::Lines) if c != b'{' => Err(self.err(format_args!(
+                "record {}: expected a JSON object, found {}",
+                self.index + 1,
+                describe(c)
+            ))),
+            (Some(c @ (b']' | b',')), Layout::Array) => Err(self.err(format_args!(
+                "expected an array element, found {}",
+                describe(c)
+            ))),
+            (Some(_), _) => Ok(true),
         }
-        let end = self.scan_value()?;
-        let at = self.here();
-        let start = self.pos;
-        let text = &self.buf[start..end];
+    }
+
+    /// Read more for an element that the buffer cuts off. Scanning it
+    /// again is worth it once what is unread has doubled (so a long
+    /// element is scanned a bounded number of times), or grown by a quarter
+    /// when the source pauses (so an element that is complete does not
+    /// wait for the next one to arrive).
+    fn more(&mut self) -> Result<()> {
+        let unread = self.end - self.pos;
+        self.fill(unread + unread / 4 + 1, (2 * unread).max(CHUNK))
+    }
+
+    /// The element is at `self.pos..end`: count its lines, step past it.
+    fn consume(&mut self, end: usize) {
+        let text = &self.buf[self.pos..end];
         let newlines = text.iter().filter(|&&b| b == b'\n').count();
         if newlines > 0 {
             self.line += newlines;
             let last = text.iter().rposition(|&b| b == b'\n').unwrap_or(0);
-            self.line_start = self.consumed + (start + last) as u64 + 1;
+            self.line_start = self.consumed + (self.pos + last) as u64 + 1;
         }
         self.pos = end;
         self.index += 1;
-        Ok(Some((at, &self.buf[start..end])))
     }
 
-    fn finish_array(&mut self) -> Result<Option<(Pos, &[u8])>> {
-        self.done = true;
-        match self.peek()? {
-            None => Ok(None),
-            Some(c) => Err(self.err(
-                self.line,
-                format!(
-                    "unexpected {} after the end of the top-level array",
-                    describe(c)
-                ),
-            )),
+    /// Scan the next element with the one scanner: checked, written to
+    /// `out` in `form`, its places recorded on `tape`. Returns where it
+    /// started and where it lies in the buffer.
+    fn scan(
+        &mut self,
+        form: Form,
+        out: &mut Vec<u8>,
+        mut tape: Option<&mut Tape>,
+    ) -> Result<Option<(Pos, std::ops::Range<usize>)>> {
+        if !self.seek_element()? {
+            return Ok(None);
+        }
+        let at = self.here();
+        let mark = out.len();
+        loop {
+            let src = &self.buf[self.pos..self.end];
+            let p = raw::scan_prefix(src, form, out, tape.as_deref_mut());
+            if p.ended && !self.eof {
+                // cut off by the end of the buffer: read on and scan again
+                out.truncate(mark);
+                self.more()?;
+                continue;
+            }
+            match p.result {
+                Ok(n) => {
+                    let start = self.pos;
+                    self.consume(start + n);
+                    return Ok(Some((at, start..start + n)));
+                }
+                Err(f) => return Err(self.invalid(at, &f)),
+            }
         }
     }
 
-    /// The next element, validated and appended to `out` compact (as `jq -c`
-    /// prints it) or indented (as `jq .`), numbers exactly as written and
-    /// no value tree built. Returns where the element started.
-    pub fn next_emit(&mut self, pretty: bool, out: &mut Vec<u8>) -> Result<Option<Pos>> {
-        let (at, fault, serde_err) = {
-            let (at, bytes) = match self.next_raw()? {
-                Some(x) => x,
-                None => return Ok(None),
-            };
-            match crate::raw::emit(bytes, pretty, out) {
-                Ok(()) => return Ok(Some(at)),
-                Err(f) => {
-                    let (line, col) = crate::raw::line_col(bytes, f.offset);
-                    // serde_json's own diagnosis, when it has one, reads best
-                    let se = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).err();
-                    (at, (line, col, f.msg), se)
+    /// The error for an element the scanner refused: serde_json's own
+    /// diagnosis of the text when it has one (it names a mismatched bracket
+    /// or an unexpected end precisely), else the scanner's.
+    fn invalid(&self, at: Pos, f: &Fault) -> Error {
+        let text = &self.buf[self.pos..self.end];
+        let mut de = serde_json::Deserializer::from_slice(text);
+        match serde::de::IgnoredAny::deserialize(&mut de) {
+            Err(e) => self.placer.serde_error(at, &e),
+            Ok(_) => self.placer.invalid(at, f.line, f.column, f.msg),
+        }
+    }
+
+    /// The next element's text, checked, with where it started.
+    pub fn next_raw(&mut self) -> Result<Option<(Pos, &[u8])>> {
+        self.next_places(None)
+    }
+
+    /// [`Self::next_raw`], recording on `tape` where the element's parts
+    /// lie in its text.
+    pub fn next_places(&mut self, tape: Option<&mut Tape>) -> Result<Option<(Pos, &[u8])>> {
+        Ok(self
+            .scan(Form::Check, &mut Vec::new(), tape)?
+            .map(|(at, r)| (at, &self.buf[r])))
+    }
+
+    /// The next element, checked and appended to `out` in `form` (`jq -c`,
+    /// `jq .`, or verbatim without whitespace; numbers exactly as written,
+    /// no value tree built), the places of its parts in `out` recorded on
+    /// `tape`. Returns where the element started.
+    pub fn next_emit(
+        &mut self,
+        form: Form,
+        out: &mut Vec<u8>,
+        tape: Option<&mut Tape>,
+    ) -> Result<Option<Pos>> {
+        Ok(self.scan(form, out, tape)?.map(|(at, _)| at))
+    }
+
+    /// The next record as a pass-through stage copies it: its checked text
+    /// and, in JSON Lines, the line it was read from. A JSON Lines record
+    /// must be alone on its line (whitespace around it allowed).
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>> {
+        self.keep_line = true;
+        let Some((at, r)) = self.scan(Form::Check, &mut Vec::new(), None)? else {
+            return Ok(None);
+        };
+        let abs = |i: usize| self.consumed + i as u64;
+        let (start, end) = (abs(r.start), abs(r.end));
+        let mut line = None;
+        if self.placer.layout == Layout::Lines {
+            // the record's line start (a record over several lines has none)
+            line = (at.line == self.line).then_some(self.line_start.max(self.body_start));
+            self.hold = Some(start);
+            let rest = self.rest_of_line(at);
+            self.hold = None;
+            rest?;
+        }
+        let at_buf = |a: u64| (a - self.consumed) as usize;
+        Ok(Some(Record {
+            at,
+            json: &self.buf[at_buf(start)..at_buf(end)],
+            line: line.map(|from| &self.buf[at_buf(from)..self.pos]),
+            placer: &self.placer,
+        }))
+    }
+
+    /// After a JSON Lines record: whitespace to the end of its line, which
+    /// is consumed with it.
+    fn rest_of_line(&mut self, at: Pos) -> Result<()> {
+        loop {
+            while self.pos < self.end {
+                match self.buf[self.pos] {
+                    b' ' | b'\t' | b'\r' => self.pos += 1,
+                    b'\n' => {
+                        self.pos += 1;
+                        self.line += 1;
+                        self.line_start = self.consumed + self.pos as u64;
+                        return Ok(());
+                    }
+                    c => {
+                        return Err(Error::input(format!(
+                        "{}: {} after the end of the object (JSON Lines holds one object per line)",
+                        self.place(at),
+                        describe(c)
+                    )))
+                    }
                 }
             }
-        };
-        if let Some(e) = serde_err {
-            // except for numbers out of its range, which are valid JSON
-            if !e.to_string().starts_with("number out of range") {
-                return Err(self.parse_error(at, &e));
+            if self.eof {
+                return Ok(());
             }
+            self.fill(1, 1)?;
         }
-        Err(self.fault_error(at, fault.0, fault.1, &fault.2))
     }
+}
 
-    /// An invalid element, at 1-based `line` and `column` of its own text.
-    pub fn fault_error(&self, at: Pos, line: usize, column: usize, msg: &str) -> Error {
-        let column = if line <= 1 {
-            at.column + column - 1
-        } else {
-            column
-        };
-        let what = match self.layout {
-            Layout::Array => format!("array element {}", at.index),
-            _ => format!("record {}", at.index + 1),
-        };
-        Error::input(format!(
-            "{}: line {}, column {column}: invalid JSON in {what}: {msg}",
-            self.name,
-            at.line + line - 1
-        ))
-    }
-
+impl<R: Read> JsonStream<R> {
     /// The next element, parsed.
     pub fn next_value(&mut self) -> Result<Option<(Pos, Value)>> {
         self.next_as::<Value>()
     }
 
     /// The next element, parsed into any deserializable type (for example
-    /// [`serde::de::IgnoredAny`] to validate without building a tree).
+    /// [`serde::de::IgnoredAny`] to check it without building a tree).
+    /// serde_json finds the element's end as it parses.
     pub fn next_as<T: serde::de::DeserializeOwned>(&mut self) -> Result<Option<(Pos, T)>> {
-        let (at, bytes) = match self.next_raw()? {
-            Some(x) => x,
-            None => return Ok(None),
-        };
-        match serde_json::from_slice::<T>(bytes) {
-            Ok(v) => Ok(Some((at, v))),
-            Err(e) => Err(self.parse_error(at, &e)),
+        if !self.seek_element()? {
+            return Ok(None);
         }
-    }
-}
-
-fn describe(c: u8) -> String {
-    if c.is_ascii_graphic() {
-        format!("'{}'", c as char)
-    } else {
-        format!("byte 0x{c:02x}")
-    }
-}
-
-/// Parse valid JSON text into a jq value, keeping number literals as
-/// written (jaq's decimal numbers print as they were read; integers of any
-/// size stay exact). For text already checked by [`crate::raw::emit`].
-pub fn to_jq(bytes: &[u8]) -> std::result::Result<crate::jq::Val, String> {
-    jaq_json::read::parse_single(bytes).map_err(|e| e.to_string())
-}
-
-/// A jq object from `(key, value)` members in order (a repeated key keeps
-/// its first place and its last value, as jq's reader does).
-pub fn jq_object(members: impl IntoIterator<Item = (String, crate::jq::Val)>) -> crate::jq::Val {
-    let mut m = jaq_json::Map::default();
-    for (k, v) in members {
-        m.insert(crate::jq::Val::utf8_str(k), v);
-    }
-    crate::jq::Val::obj(m)
-}
-
-/// Describe a JSON value's type the way jq does.
-pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// A writer adapter that escapes DEL (0x7f) as `\u007f`, as jq does. In
-/// serialized JSON a 0x7f byte can only be a DEL inside a string.
-struct JqEscape<'a, W: Write + ?Sized>(&'a mut W);
-
-impl<W: Write + ?Sized> Write for JqEscape<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_all(buf)?;
-        Ok(buf.len())
-    }
-    fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        while let Some(i) = buf.iter().position(|&b| b == 0x7f) {
-            self.0.write_all(&buf[..i])?;
-            self.0.write_all(b"\\u007f")?;
-            buf = &buf[i + 1..];
-        }
-        self.0.write_all(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
-fn ser_err(e: serde_json::Error) -> io::Error {
-    e.io_error_kind()
-        .map(|k| io::Error::new(k, e.to_string()))
-        .unwrap_or_else(|| io::Error::other(e.to_string()))
-}
-
-/// Write `v` the way `jq -c` prints it (key order kept), without newline.
-pub fn write_compact<W: Write + ?Sized>(w: &mut W, v: &Value) -> io::Result<()> {
-    serde_json::to_writer(JqEscape(w), v).map_err(ser_err)
-}
-
-/// Write `v` the way `jq .` prints it (two-space indent), without newline.
-pub fn write_pretty<W: Write + ?Sized>(w: &mut W, v: &Value) -> io::Result<()> {
-    serde_json::to_writer_pretty(JqEscape(w), v).map_err(ser_err)
-}
-
-/// Write `v` compact or pretty, followed by a newline.
-pub fn write_line<W: Write + ?Sized>(w: &mut W, v: &Value, pretty: bool) -> io::Result<()> {
-    if pretty {
-        write_pretty(w, v)?;
-    } else {
-        write_compact(w, v)?;
-    }
-    w.write_all(b"\n")
-}
-
-/// Remove the whitespace between tokens of valid JSON text, keeping every
-/// string and number exactly as written.
-pub fn minify(json: &[u8], out: &mut Vec<u8>) {
-    out.reserve(json.len());
-    let mut in_str = false;
-    let mut esc = false;
-    let mut run = 0;
-    for (i, &c) in json.iter().enumerate() {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
-            }
-        } else if is_ws(c) {
-            out.extend_from_slice(&json[run..i]);
-            run = i + 1;
-        } else if c == b'"' {
-            in_str = true;
-        }
-    }
-    out.extend_from_slice(&json[run..]);
-}
-
-/// Check that `bytes` hold one JSON array of objects (or, with
-/// `array == false`, one JSON object), as an API response must, before
-/// anything is written. Returns the number of elements. `name` names the
-/// source in messages (for example the URL).
-pub fn check_shape(name: &str, bytes: &[u8], array: bool) -> Result<usize> {
-    let trimmed = bytes.iter().position(|&b| !is_ws(b));
-    let Some(first) = trimmed.map(|i| bytes[i]) else {
-        return Err(Error::input(format!("{name}: empty response body")));
-    };
-    if !array {
-        if first != b'{' {
-            return Err(Error::input(format!(
-                "{name}: expected a JSON object, found {}",
-                describe(first)
-            )));
-        }
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        serde::de::Deserialize::deserialize(&mut de)
-            .and_then(|serde::de::IgnoredAny| de.end())
-            .map_err(|e| {
-                Error::input(format!(
-                    "{name}: line {}, column {}: invalid JSON: {}{}",
-                    e.line(),
-                    e.column(),
-                    bare_message(&e),
-                    if e.is_eof() { " (truncated body?)" } else { "" }
-                ))
-            })?;
-        return Ok(1);
-    }
-    if first != b'[' {
-        return Err(Error::input(format!(
-            "{name}: expected a JSON array, found {}",
-            describe(first)
-        )));
-    }
-    let mut s = JsonStream::new(name, bytes);
-    let mut n = 0;
-    while s.next_as::<AnyObject>()?.is_some() {
-        n += 1;
-    }
-    Ok(n)
-}
-
-/// Deserializes from any JSON object (and nothing else), keeping nothing.
-pub struct AnyObject;
-
-impl<'de> serde::Deserialize<'de> for AnyObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = AnyObject;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> std::result::Result<AnyObject, A::Error> {
-                while m
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(AnyObject)
+        let at = self.here();
+        loop {
+            let text = &self.buf[self.pos..self.end];
+            let mut it = serde_json::Deserializer::from_slice(text).into_iter::<T>();
+            let r = it.next();
+            let n = it.byte_offset();
+            let whole = n < text.len() || self.eof;
+            match r {
+                Some(Ok(v)) if whole => {
+                    self.consume(self.pos + n);
+                    return Ok(Some((at, v)));
+                }
+                Some(Err(e)) if !e.is_eof() || self.eof => {
+                    return Err(self.placer.serde_error(at, &e))
+                }
+                // cut off by the end of the buffer (or a number that may go on)
+                _ if !self.eof => self.more()?,
+                _ => return Err(self.err("unexpected end of input (truncated JSON?)")),
             }
         }
-        d.deserialize_map(V)
     }
 }
 
@@ -732,7 +618,7 @@ mod tests {
     fn key_order_is_kept() {
         let v = &all("[{\"z\":1,\"a\":2,\"m\":3}]").unwrap()[0];
         let mut out = Vec::new();
-        write_compact(&mut out, v).unwrap();
+        crate::value::write_compact(&mut out, v).unwrap();
         assert_eq!(out, br#"{"z":1,"a":2,"m":3}"#);
     }
 
@@ -799,47 +685,212 @@ mod tests {
         Ok(out)
     }
 
-    #[test]
-    fn jq_escapes() {
-        let v: Value = serde_json::from_str(r#"{"s":"a\u007fb\n\u0001é/"}"#).unwrap();
+    /// A reader that hands out at most `n` bytes a call, so that values
+    /// straddle reads everywhere.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn emitted(input: &[u8], step: usize, form: Form) -> Result<String> {
+        let mut s = JsonStream::new("t", Trickle(input, step));
         let mut out = Vec::new();
-        write_compact(&mut out, &v).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"s":"a\u007fb\n\u0001é/"}"#
-        );
-        let mut out = Vec::new();
-        write_pretty(&mut out, &serde_json::json!({"a": [1, {}], "b": []})).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": []\n}"
-        );
+        while s.next_emit(form, &mut out, None)?.is_some() {
+            out.push(b'\n');
+        }
+        Ok(String::from_utf8(out).unwrap())
     }
 
     #[test]
-    fn shapes() {
-        assert_eq!(check_shape("u", b"[{},{\"a\":[1]}]", true).unwrap(), 2);
-        assert_eq!(check_shape("u", b" []\n", true).unwrap(), 0);
-        assert_eq!(check_shape("u", b"{\"a\":1}", false).unwrap(), 1);
-        let bad: [(&[u8], bool, &str); 7] = [
-            (b"", true, "empty response body"),
-            (b"{}", true, "expected a JSON array"),
-            (b"[{},1]", true, "expected a JSON object"),
-            (b"[{\"a\":", true, "truncated"),
-            (b"{\"a\":1", false, "truncated"),
-            (b"[]", false, "expected a JSON object"),
-            (b"{} {}", false, "trailing characters"),
-        ];
-        for (body, array, msg) in bad {
-            let e = check_shape("u", body, array).unwrap_err().msg;
-            assert!(e.starts_with("u: ") && e.contains(msg), "{e}");
+    fn values_cut_by_reads_are_read_whole() {
+        let doc = b"[12345, -1.5e-7, true, null, \"a\\u00e9\", {\"k\": [1E2, 0.10]}, 123456789012345678901234567890]";
+        let want = "12345\n-1.5e-7\ntrue\nnull\n\"a\u{e9}\"\n{\"k\":[1E2,0.10]}\n123456789012345678901234567890\n";
+        for step in [1, 2, 3, 5, 7, 64, 1 << 20] {
+            assert_eq!(
+                emitted(doc, step, Form::Compact).unwrap(),
+                want,
+                "step {step}"
+            );
+            let mut s = JsonStream::new("t", Trickle(doc, step));
+            let mut n = 0;
+            while let Some((_, v)) = s.next_value().unwrap() {
+                assert_eq!(
+                    v,
+                    serde_json::from_str::<Value>(want.lines().nth(n).unwrap()).unwrap()
+                );
+                n += 1;
+            }
+            assert_eq!(n, 7, "step {step}");
+        }
+        let lines = b"{\"a\":1}\n\n {\"b\":\n[2]}{\"c\":3}";
+        for step in [1, 4, 1 << 20] {
+            assert_eq!(
+                emitted(lines, step, Form::Verbatim).unwrap(),
+                "{\"a\":1}\n{\"b\":[2]}\n{\"c\":3}\n"
+            );
+            let e = emitted(b"[1, 2", step, Form::Compact).unwrap_err().msg;
+            assert!(e.contains("truncated"), "{e}");
+            let e = emitted(b"[1, tr", step, Form::Compact).unwrap_err().msg;
+            assert!(
+                e.contains("line 1, column 6: invalid JSON in array element 1: EOF"),
+                "{e}"
+            );
+            let e = emitted(b"[1, tru]", step, Form::Compact).unwrap_err().msg;
+            assert!(
+                e.contains("line 1, column 8: invalid JSON in array element 1: expected ident"),
+                "{e}"
+            );
         }
     }
 
     #[test]
-    fn minify_keeps_strings_and_numbers() {
+    fn elements_are_checked_where_they_lie() {
+        let err = |doc: &str| {
+            emitted(doc.as_bytes(), 1 << 20, Form::Check)
+                .unwrap_err()
+                .msg
+        };
+        // serde_json's diagnosis when it has one, the scanner's otherwise
+        assert_eq!(
+            err("[1e400, {\"a\": x}]"),
+            "t: line 1, column 15: invalid JSON in array element 1: expected value"
+        );
+        assert_eq!(
+            err("{\"a\":1}\n{\"s\":\"\\ud800\"}"),
+            "t: line 2, column 13: invalid JSON in record 2: lone leading surrogate in hex escape"
+        );
+        assert_eq!(
+            err("[{\"a\":1,}]"),
+            "t: line 1, column 9: invalid JSON in array element 0: key must be a string"
+        );
+        // numbers beyond f64 are valid JSON
+        assert_eq!(emitted(b"[1e400]", 3, Form::Compact).unwrap(), "1e400\n");
+    }
+
+    #[test]
+    fn the_tape_names_an_elements_parts() {
+        let mut s = JsonStream::new("t", Trickle(b"[{\"a\" : [1, 2], \"b\":\"x\"}, {}]", 3));
+        let mut tape = Tape::new(2);
+        let (_, text) = s.next_places(Some(&mut tape)).unwrap().unwrap();
+        let root = tape.root(text);
+        let a: Vec<&[u8]> = root.get("a").unwrap().parts().map(|n| n.json()).collect();
+        assert_eq!(a, [b"1", b"2"]);
+        assert_eq!(root.get("b").unwrap().as_str().unwrap(), "x");
+        let (_, text) = s.next_places(Some(&mut tape)).unwrap().unwrap();
+        assert_eq!(tape.root(text).parts().count(), 0);
+        assert!(s.next_places(Some(&mut tape)).unwrap().is_none());
+    }
+
+    fn records(input: &[u8], step: usize) -> Result<Vec<u8>> {
+        let mut s = JsonStream::new("t", Trickle(input, step));
         let mut out = Vec::new();
-        minify(b"[ {\"a b\" : 1.0 ,\n \"c\":\"x \\\" y\"} ]", &mut out);
-        assert_eq!(out, b"[{\"a b\":1.0,\"c\":\"x \\\" y\"}]");
+        while let Some(r) = s.next_record()? {
+            assert!(r.place().starts_with(&format!("t: line {}: ", r.at.line)));
+            r.write_to(&mut out);
+        }
+        Ok(out)
+    }
+
+    /// Reads handed out in pieces, the last of them only once the test
+    /// has been given the first element (a pipe whose writer waits).
+    struct Pieces<'a>(Vec<&'a [u8]>, std::rc::Rc<std::cell::Cell<bool>>);
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.len() == 1 {
+                assert!(self.1.get(), "read on before the element read was given");
+            }
+            let Some(p) = self.0.first_mut() else {
+                return Ok(0);
+            };
+            let n = p.len().min(buf.len());
+            buf[..n].copy_from_slice(&p[..n]);
+            *p = &p[n..];
+            if p.is_empty() {
+                self.0.remove(0);
+            }
+            Ok(n)
+        }
+    }
+
+    /// An element complete in what was read comes out without waiting for
+    /// more input.
+    #[test]
+    fn an_element_does_not_wait_for_the_next() {
+        let first = format!("[{{\"s\":\"{}\"}}", "x".repeat(100_000));
+        let given = std::rc::Rc::new(std::cell::Cell::new(false));
+        let (a, b) = first.as_bytes().split_at(CHUNK);
+        let pieces = Pieces(vec![a, b, b", {}]"], given.clone());
+        let mut s = JsonStream::new("t", pieces);
+        let (_, v) = s.next_raw().unwrap().unwrap();
+        assert_eq!(v.len(), first.len() - 1);
+        given.set(true);
+        assert_eq!(s.next_raw().unwrap().unwrap().1, b"{}");
+        assert!(s.next_raw().unwrap().is_none());
+    }
+
+    /// A one-line array read record by record is not held whole.
+    #[test]
+    fn records_of_a_long_array_line_are_not_all_kept() {
+        let el = format!("{{\"s\":\"{}\"}}", "x".repeat(1000));
+        let doc = format!("[{}]", vec![el.as_str(); 2000].join(","));
+        let mut s = JsonStream::new("t", doc.as_bytes());
+        let mut n = 0;
+        while let Some(r) = s.next_record().unwrap() {
+            assert_eq!(r.json, el.as_bytes());
+            n += 1;
+        }
+        assert_eq!(n, 2000);
+        assert!(s.buf.len() < 4 * CHUNK, "{}", s.buf.len());
+    }
+
+    /// JSON Lines records are copied as read, line ending and surrounding
+    /// blanks included; anything else becomes one compact line.
+    #[test]
+    fn records_keep_their_lines() {
+        let lines: &[u8] = b"\xEF\xBB\xBF\n {\"a\":\"x\\\"}{[\",\"b\":\"\\\\\"}\r\n\t{\"c\":1.50}";
+        for step in [1, 2, 7, 1 << 20] {
+            assert_eq!(
+                records(lines, step).unwrap(),
+                b" {\"a\":\"x\\\"}{[\",\"b\":\"\\\\\"}\r\n\t{\"c\":1.50}\n",
+                "step {step}"
+            );
+            // over two lines: one compact line
+            assert_eq!(
+                records(b"{\"c\":\n [1]}\n", step).unwrap(),
+                b"{\"c\":[1]}\n"
+            );
+            // a byte-order mark is not part of the first line
+            assert_eq!(
+                records(b"\xEF\xBB\xBF{\"a\":1}  ", step).unwrap(),
+                b"{\"a\":1}  \n"
+            );
+            // an array: one compact line per element, strings as written
+            assert_eq!(
+                records(b"\n[ {\"a\": 1.0, \"s\": \"\\u00e9\"} ]", step).unwrap(),
+                b"{\"a\":1.0,\"s\":\"\\u00e9\"}\n"
+            );
+            let e = records(b"{\"a\":1}\n\n{\"b\":", step).unwrap_err().msg;
+            assert!(
+                e.contains("t: line 3, column 5: invalid JSON in record 2: EOF"),
+                "{e}"
+            );
+            let e = records(b"{\"a\":1} {\"b\":2}\n", step).unwrap_err().msg;
+            assert!(
+                e.contains("t: line 1: record 1: '{' after the end of the object"),
+                "{e}"
+            );
+            let e = records(b"{\"a\":1}\n7\n", step).unwrap_err().msg;
+            assert!(
+                e.contains("line 2: record 2: expected a JSON object"),
+                "{e}"
+            );
+        }
     }
 }

@@ -23,10 +23,11 @@ mod suggest;
 
 pub use args::Args;
 use cxg_core::{Ctx, Result};
+use cxg_json::jq::Where;
 use folder::Ontologies;
 use records::Records;
 use resolve::Sel;
-use select::{Filter, Selection, Sink};
+use select::{Selection, Sink};
 
 /// Select the records of the input (see [`Args`]); records that could not
 /// be read are named and counted through `ctx.diag`.
@@ -35,7 +36,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         return folder::prepare(&args, &ctx.diag);
     }
     // Everything that can fail on its own is checked before reading input.
-    let filter = args.where_.as_deref().map(Filter::compile).transpose()?;
+    let filter = args.where_.as_deref().map(Where::compile).transpose()?;
     let mut onts = Ontologies::open(&args, &ctx.diag)?;
     if !args.requests().is_empty() && onts.dir.is_none() {
         ctx.diag.warn("no ontology loaded (--ontology DIR or CXG_ONTOLOGY): values match ids and labels as they appear in the data; no descendants are included");

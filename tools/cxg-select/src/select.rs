@@ -10,26 +10,10 @@ use cxg_catalog::facets::{Kind, FACETS};
 use cxg_core::ctx::Diag;
 use cxg_core::io::Output;
 use cxg_core::{Error, Result};
-use cxg_json::jq::{is_recursion_error, Program};
-use cxg_json::stream::to_jq;
+use cxg_json::jq::{parse_val, Verdict, Where};
 use std::collections::BTreeSet;
 use std::io::{BufWriter, Seek};
 use std::path::PathBuf;
-
-/// `--where`: the expression, compiled.
-pub(crate) struct Filter {
-    code: String,
-    program: Program,
-}
-
-impl Filter {
-    pub fn compile(code: &str) -> Result<Filter> {
-        Ok(Filter {
-            code: code.to_string(),
-            program: Program::compile(code, "--where")?,
-        })
-    }
-}
 
 /// What was seen in the records, for the report.
 #[derive(Default)]
@@ -67,7 +51,7 @@ pub(crate) struct Selection {
     reads_fields: bool,
     pub no_preprints: bool,
     pub min_cells: Option<u64>,
-    filter: Option<Filter>,
+    filter: Option<Where>,
     /// Values still to be found in the data.
     pub unconfirmed: usize,
     /// Per value: it matched the current record.
@@ -103,7 +87,7 @@ fn joint_list(sels: &[Sel]) -> Option<usize> {
 }
 
 impl Selection {
-    pub fn new(sels: Vec<Sel>, args: &Args, filter: Option<Filter>) -> Selection {
+    pub fn new(sels: Vec<Sel>, args: &Args, filter: Option<Where>) -> Selection {
         let mut used: Vec<usize> = sels.iter().map(|s| s.facet).collect();
         used.sort();
         used.dedup();
@@ -327,14 +311,12 @@ impl Selection {
         let Some(f) = &self.filter else {
             return Ok(true);
         };
-        let v = to_jq(src.json())
+        let v = parse_val(src.json())
             .map_err(|e| Error::input(format!("{}: invalid JSON: {e}", src.place())))?;
-        match f.program.is_truthy(v) {
-            Ok(k) => Ok(k),
-            Err(e) if is_recursion_error(&e) => {
-                Err(Error::input(format!("--where '{}': {e}", f.code)))
-            }
-            Err(e) => {
+        match f.test_val(v)? {
+            Verdict::Keep => Ok(true),
+            Verdict::Drop => Ok(false),
+            Verdict::Failed(e) => {
                 diag.fail(format_args!(
                     "--where failed on dataset {} ({}): {e}",
                     rec.id(),

@@ -2,13 +2,13 @@
 //! file per value, from a JSON array or JSON Lines, streaming.
 
 use clap::Parser;
-use cxg_core::io::AtomicFile;
-use cxg_core::{Error, Outcome, Result};
+use cxg_core::io::{AtomicFile, Output};
+use cxg_core::{At, Ctx, Result};
 use cxg_json::names::{Template, Written};
-use cxg_json::raw::shadow;
+use cxg_json::raw::{Form, Tape};
 use cxg_json::stream::JsonStream;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const EXAMPLES: &str = "\
   # one collection per line, exactly what jq -c '.[]' prints
@@ -52,50 +52,71 @@ impl cxg_core::cli::ToolArgs for Args {
     }
 }
 
-/// Run in the context `ctx`: its output (`-o`) was checked before this is
-/// called, and records that could not be processed set the exit status.
-pub fn run(args: Args, ctx: &mut cxg_core::Ctx) -> Result<()> {
-    let outcome = run_in(args, ctx)?;
-    ctx.diag.add_outcome(outcome);
-    Ok(())
-}
-
-fn run_in(args: Args, ctx: &mut cxg_core::Ctx) -> Result<Outcome> {
+/// Split the input into the context's output (checked before this is
+/// called): one value per line, or one file per value listed there.
+pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let template = Template::parse(&args.name)?;
     let input = ctx.input(args.file.as_deref())?;
     let mut stream = JsonStream::new(input.name.clone(), input.reader);
-    let out = &mut ctx.out;
-    let oname = out.name();
     if let Some(dir) = &args.out_dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::input(format!("cannot create '{}': {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).at(format_args!("cannot create '{}'", dir.display()))?;
     }
-    let mut written = Written::default();
-    // Each element is checked and re-emitted from its bytes: numbers and
-    // unknown fields pass through exactly as written, no tree is built.
+    let form = if args.json.pretty {
+        Form::Pretty
+    } else {
+        Form::Compact
+    };
+    let mut files = Files {
+        template,
+        written: Written::default(),
+        tape: Tape::new(1),
+    };
+    // Each element is checked and re-emitted from its bytes in one pass:
+    // numbers and unknown fields pass through exactly as written, no tree
+    // is built.
     let mut buf = Vec::with_capacity(1 << 16);
     loop {
         buf.clear();
-        let Some(at) = stream.next_emit(args.json.pretty, &mut buf)? else {
-            break;
+        let tape = args.out_dir.is_some().then_some(&mut files.tape);
+        let Some(at) = stream.next_emit(form, &mut buf, tape)? else {
+            return Ok(());
         };
         buf.push(b'\n');
-        let Some(dir) = &args.out_dir else {
-            out.write_all(&buf).map_err(|e| Error::write(&oname, e))?;
-            continue;
-        };
-        let what = stream.place(at);
-        // the file name's fields, read without reading numbers
-        let fields = shadow(&buf);
-        let path = dir.join(template.render(&fields, &what)?);
-        written.claim(&path, &what)?;
-        let mut f = AtomicFile::create_unsynced(&path)?;
-        let fname = format!("'{}'", path.display());
-        f.write_all(&buf).map_err(|e| Error::write(&fname, e))?;
-        f.commit()?;
-        writeln!(out, "{}", path.display()).map_err(|e| Error::write(&oname, e))?;
+        match &args.out_dir {
+            None => put(&mut ctx.out, &buf)?,
+            Some(dir) => {
+                let path = files.write(dir, &buf, &stream.place(at))?;
+                put(&mut ctx.out, format!("{}\n", path.display()).as_bytes())?;
+            }
+        }
     }
-    Ok(Outcome::Complete)
+}
+
+fn put(out: &mut Output, bytes: &[u8]) -> Result<()> {
+    out.write_all(bytes).map_err(|e| out.error(e))
+}
+
+/// The files of `--out-dir`: named by the template from each element's
+/// fields, never two of one name.
+struct Files {
+    template: Template,
+    written: Written,
+    /// The element's members, recorded as it was written.
+    tape: Tape,
+}
+
+impl Files {
+    /// Write `text` (the element, whose members are on the tape) to its
+    /// file in `dir`; `what` names the element. Returns the file's path.
+    fn write(&mut self, dir: &Path, text: &[u8], what: &str) -> Result<PathBuf> {
+        let path = dir.join(self.template.render(self.tape.root(text), what)?);
+        self.written.claim(&path, what)?;
+        let mut f = AtomicFile::create_unsynced(&path)?;
+        f.write_all(text)
+            .at(format_args!("cannot write '{}'", path.display()))?;
+        f.commit()?;
+        Ok(path)
+    }
 }
 
 #[cfg(test)]
@@ -152,5 +173,70 @@ mod in_process {
                 );
             }
         }
+    }
+
+    /// With --out-dir: one file per element, named from its fields, the
+    /// paths listed: (template, input, exit status, files and their text,
+    /// a warning).
+    #[test]
+    fn files() {
+        let dir = std::env::temp_dir().join(format!("cxg-split-unit-{}", std::process::id()));
+        type Files<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(&str, &str, i32, Files, &str); 5] = [
+            (
+                "{id}.json",
+                "[{\"id\":\"a\",\"n\":1.50},{\"id\":\"b\"}]",
+                0,
+                &[
+                    ("a.json", "{\"id\":\"a\",\"n\":1.50}\n"),
+                    ("b.json", "{\"id\":\"b\"}\n"),
+                ],
+                "",
+            ),
+            (
+                "x_{id}",
+                "{\"id\":\"q\\u0041\"}",
+                0,
+                &[("x_qA", "{\"id\":\"qA\"}\n")],
+                "",
+            ),
+            (
+                "{id}",
+                "[{\"id\":\"../e\"}]",
+                2,
+                &[],
+                "stdin: line 1: array element 0: id \"../e\"",
+            ),
+            ("{id}", "[{\"id\":7}]", 2, &[], "field 'id' is number"),
+            (
+                "{id}",
+                "[{\"id\":\"s\"},\n{\"id\":\"s\"}]",
+                2,
+                &[("s", "{\"id\":\"s\"}\n")],
+                "stdin: line 2: array element 1: ",
+            ),
+        ];
+        for (name, input, code, files, warned) in cases {
+            let _ = std::fs::remove_dir_all(&dir);
+            let d = dir.to_str().unwrap();
+            let (got_code, out, warnings) = split(&["--out-dir", d, "--name", name], input);
+            assert_eq!(got_code, code, "{input}: {warnings:?}");
+            let listed: String = files.iter().map(|(f, _)| format!("{d}/{f}\n")).collect();
+            if code == 0 {
+                assert_eq!(out, listed, "{input}");
+            }
+            for (f, text) in files {
+                assert_eq!(
+                    std::fs::read_to_string(dir.join(f)).unwrap(),
+                    *text,
+                    "{input}"
+                );
+            }
+            assert!(
+                warned.is_empty() || warnings.iter().any(|w| w.contains(warned)),
+                "{input}: {warnings:?}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
