@@ -89,14 +89,6 @@ impl Placer {
     }
 }
 
-/// Remove the whitespace between tokens of JSON text, keeping every string
-/// and number exactly as written (nothing is written for invalid text).
-/// Kept for cxg-select's reader until it reads with
-/// [`JsonStream::next_record`], whose [`Record::write_to`] does this.
-pub fn minify(json: &[u8], out: &mut Vec<u8>) {
-    let _ = raw::minify(json, out);
-}
-
 /// One record as a pass-through stage copies it (see
 /// [`JsonStream::next_record`]).
 #[derive(Debug, Clone, Copy)]
@@ -465,13 +457,8 @@ impl<R: Read> JsonStream<R> {
         }
     }
 
-    /// The next element's text, checked, with where it started.
-    pub fn next_raw(&mut self) -> Result<Option<(Pos, &[u8])>> {
-        self.next_places(None)
-    }
-
-    /// [`Self::next_raw`], recording on `tape` where the element's parts
-    /// lie in its text.
+    /// The next element's text, checked, with where it started, recording
+    /// on `tape` where the element's parts lie in its text.
     pub fn next_places(&mut self, tape: Option<&mut Tape>) -> Result<Option<(Pos, &[u8])>> {
         Ok(self
             .scan(Form::Check, &mut Vec::new(), tape)?
@@ -828,11 +815,11 @@ mod tests {
         let (a, b) = first.as_bytes().split_at(CHUNK);
         let pieces = Pieces(vec![a, b, b", {}]"], given.clone());
         let mut s = JsonStream::new("t", pieces);
-        let (_, v) = s.next_raw().unwrap().unwrap();
+        let v = s.next_record().unwrap().unwrap().json;
         assert_eq!(v.len(), first.len() - 1);
         given.set(true);
-        assert_eq!(s.next_raw().unwrap().unwrap().1, b"{}");
-        assert!(s.next_raw().unwrap().is_none());
+        assert_eq!(s.next_record().unwrap().unwrap().json, b"{}");
+        assert!(s.next_record().unwrap().is_none());
     }
 
     /// A one-line array read record by record is not held whole.

@@ -6,16 +6,15 @@
 //! By concern: `args` (the command line, its facet options generated
 //! from the catalogue's facet table), `folder` (the ontology folder and
 //! `--prepare`), `ontology` and `index` (one guide file and its kept
-//! index), `resolve` (what each value matches), `records` and
-//! `fields` (reading records), `select` (the selection), `report`
-//! (stderr), `suggest` ("did you mean").
+//! index), `resolve` (what each value matches), `fields` (the fields
+//! of a record, read with cxg-json's record stream), `select` (the
+//! selection), `report` (stderr), `suggest` ("did you mean").
 
 mod args;
 mod fields;
 mod folder;
 mod index;
 mod ontology;
-mod records;
 mod report;
 mod resolve;
 mod select;
@@ -24,8 +23,8 @@ mod suggest;
 pub use args::Args;
 use cxg_core::{Ctx, Result};
 use cxg_json::jq::Where;
+use cxg_json::stream::JsonStream;
 use folder::Ontologies;
-use records::Records;
 use resolve::Sel;
 use select::{Selection, Sink};
 
@@ -54,7 +53,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     }
     let mut selection = Selection::new(sels, &args, filter);
     let input = ctx.input(args.file.as_deref())?;
-    let mut src = Records::open(input.name, input.reader)?;
+    let mut src = JsonStream::new(input.name, input.reader);
     let mut sink = Sink::new(&mut ctx.out, selection.unconfirmed > 0, &args)?;
     let tally = selection.run(&mut src, &mut sink, &ctx.diag)?;
     if selection.unconfirmed > 0 {
@@ -127,6 +126,11 @@ mod in_process {
             (&["--tissue", "lugn"], false, input.clone(), 2, String::new(), "did you mean 'lung'"),
             (&["--tissue", "lung"], false, r#"{"datasets":[]}"#.into(), 2, String::new(), "this is a collection"),
             (&["--organism", "x"], false, format!("[{LUNG},\n{LUNG}]"), 2, String::new(), "no such value in the data"),
+            (&[], false, "{\"dataset_id\":\n \"m\", \"n\": 1.50}\n".into(), 0, "{\"dataset_id\":\"m\",\"n\":1.50}\n".into(), "1 records in, 1 out"),
+            (&[], false, format!("{LUNG}\n\n{{\"b\":"), 2, format!("{LUNG}\n"), "stdin: line 3, column 5: invalid JSON in record 2: EOF while parsing a value (truncated JSON?)"),
+            (&[], false, "{\"a\": x}\n".into(), 2, String::new(), "stdin: line 1, column 7: invalid JSON in record 1: expected value"),
+            (&[], false, "{\"a\":1} {\"b\":2}\n".into(), 2, String::new(), "stdin: line 1: record 1: '{' after the end of the object"),
+            (&[], false, "{\"a\":1}\n[2]\n".into(), 2, "{\"a\":1}\n".into(), "stdin: line 2: record 2: expected a JSON object, found '['"),
             (&["--sex", "unknown"], false, format!("[{LUNG}, {{\"sex\":[{{\"ontology_term_id\":\"unknown\"}}]}}]"), 0, "{\"sex\":[{\"ontology_term_id\":\"unknown\"}]}\n".into(), "never expanded"),
         ];
         for (flags, onto, input, code, want, warned) in cases {

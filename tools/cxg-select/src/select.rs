@@ -4,15 +4,15 @@
 
 use crate::args::Args;
 use crate::fields::{bare, list_of, Entry, Rec};
-use crate::records::Records;
 use crate::resolve::{How, Sel};
 use cxg_catalog::facets::{Kind, FACETS};
 use cxg_core::ctx::Diag;
 use cxg_core::io::Output;
 use cxg_core::{Error, Result};
 use cxg_json::jq::{parse_val, Verdict, Where};
+use cxg_json::stream::{JsonStream, Record};
 use std::collections::BTreeSet;
-use std::io::{BufWriter, Seek};
+use std::io::{BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
 
 /// What was seen in the records, for the report.
@@ -118,27 +118,32 @@ impl Selection {
     }
 
     /// Select from every record of `src` into `sink`.
-    pub fn run(&mut self, src: &mut Records, sink: &mut Sink, diag: &Diag) -> Result<Tally> {
+    pub fn run(
+        &mut self,
+        src: &mut JsonStream<impl Read>,
+        sink: &mut Sink,
+        diag: &Diag,
+    ) -> Result<Tally> {
         let mut tally = Tally {
             missing: self.used.iter().map(|&f| (f, 0)).collect(),
             seen: FACETS.iter().map(|_| BTreeSet::new()).collect(),
             ..Tally::default()
         };
-        while src.next()? {
+        while let Some(src) = src.next_record()? {
             tally.n_in += 1;
-            if self.decide(src, &mut tally, sink, diag)? {
+            if self.decide(&src, &mut tally, sink, diag)? {
                 tally.n_out += 1;
-                sink.write(src)?;
+                sink.write(&src)?;
             }
         }
         Ok(tally)
     }
 
-    /// Whether to keep the record `src` holds now. A record with a field of
-    /// an unexpected type is named, counted as failed, and left out.
+    /// Whether to keep the record `src`. A record with a field of an
+    /// unexpected type is named, counted as failed, and left out.
     fn decide(
         &mut self,
-        src: &Records,
+        src: &Record,
         tally: &mut Tally,
         sink: &mut Sink,
         diag: &Diag,
@@ -307,11 +312,11 @@ impl Selection {
     /// --where, on the record as written (numbers as their text). A record
     /// on which it fails is named and counted as failed; a runaway
     /// recursion is the expression's fault and ends the run (exit 2).
-    fn by_filter(&self, src: &Records, rec: &Rec, diag: &Diag) -> Result<bool> {
+    fn by_filter(&self, src: &Record, rec: &Rec, diag: &Diag) -> Result<bool> {
         let Some(f) = &self.filter else {
             return Ok(true);
         };
-        let v = parse_val(src.json())
+        let v = parse_val(src.json)
             .map_err(|e| Error::input(format!("{}: invalid JSON: {e}", src.place())))?;
         match f.test_val(v)? {
             Verdict::Keep => Ok(true),
@@ -328,9 +333,9 @@ impl Selection {
     }
 }
 
-/// The record `src` holds, with the fields selection may read.
-fn parse(src: &Records, reads_fields: bool) -> Result<Rec<'_>> {
-    let rec: Rec = serde_json::from_slice(src.json()).map_err(|e| {
+/// The record `src`, with the fields selection may read.
+fn parse<'a>(src: &Record<'a>, reads_fields: bool) -> Result<Rec<'a>> {
+    let rec: Rec = serde_json::from_slice(src.json).map_err(|e| {
         Error::input(format!(
             "{}: not a dataset record: {} (line {} of the record)",
             src.place(),
@@ -388,6 +393,8 @@ pub(crate) fn matches(sel: &Sel, e: &Entry) -> bool {
 pub(crate) struct Sink<'o> {
     out: &'o mut Output,
     held: Option<BufWriter<std::fs::File>>,
+    /// The line of the record being written.
+    line: Vec<u8>,
 }
 
 impl<'o> Sink<'o> {
@@ -398,15 +405,25 @@ impl<'o> Sink<'o> {
         } else {
             None
         };
-        Ok(Sink { out, held })
+        Ok(Sink {
+            out,
+            held,
+            line: Vec::new(),
+        })
     }
 
-    fn write(&mut self, src: &mut Records) -> Result<()> {
+    /// Write the record: its JSON Lines line as read, or one compact line.
+    fn write(&mut self, src: &Record) -> Result<()> {
+        self.line.clear();
+        src.write_to(&mut self.line);
         match &mut self.held {
-            Some(h) => src
-                .write_to(h)
+            Some(h) => h
+                .write_all(&self.line)
                 .map_err(|e| Error::write("a temporary file", e)),
-            None => src.write_to(self.out).map_err(|e| self.out.error(e)),
+            None => self
+                .out
+                .write_all(&self.line)
+                .map_err(|e| self.out.error(e)),
         }
     }
 

@@ -20,7 +20,7 @@ pub(crate) fn count_records(path: &Path) -> Result<u64> {
     let mut n = 0u64;
     if name.ends_with(".json") || name.ends_with(".jsonl") {
         let mut s = JsonStream::new(input.name, input.reader);
-        while s.next_raw()?.is_some() {
+        while s.next_places(None)?.is_some() {
             n += 1;
         }
     } else if name.ends_with(".csv") {
