@@ -185,11 +185,6 @@ pub fn term_fields() -> impl Iterator<Item = &'static str> {
         .map(|f| f.field)
 }
 
-/// The facet whose cxg-select option is `option`.
-pub fn by_option(option: &str) -> Option<&'static Facet> {
-    FACETS.iter().find(|f| f.option == option)
-}
-
 /// The disease term of cells from healthy donors.
 pub const NORMAL: &str = "PATO:0000461";
 
@@ -231,7 +226,5 @@ mod tests {
             assert!(!f.help.is_empty() && !f.exclude_help.is_empty());
         }
         assert_eq!(term_fields().count(), 9);
-        assert_eq!(by_option("cell-type").map(|f| f.field), Some("cell_type"));
-        assert!(by_option("cell_type").is_none());
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// True for a snapshot folder name: `YYYYMMDDTHHMMSSZ`, optionally with a
 /// `-N` suffix when two harvests ended in the same second.
-pub fn is_snapshot_name(name: &str) -> bool {
+pub(crate) fn is_snapshot_name(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() >= 16
         && b[..8].iter().all(u8::is_ascii_digit)

@@ -59,7 +59,7 @@ pub struct PrettyArgs {
 }
 
 /// The most threads or requests in flight that `-j N` may ask for.
-pub const MAX_JOBS: u16 = 256;
+pub(crate) const MAX_JOBS: u16 = 256;
 
 /// The parser of every tool's `-j N`, so that each refuses the same
 /// values in the same words: a whole number from 1 to [`MAX_JOBS`]

@@ -69,13 +69,6 @@ impl Diag {
         self.failed.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Count the failures of a part of the run that named them itself.
-    pub fn add_outcome(&self, outcome: Outcome) {
-        if let Outcome::Partial(n) = outcome {
-            self.failed.fetch_add(n, Ordering::Relaxed);
-        }
-    }
-
     /// Records failed so far.
     pub fn failed(&self) -> usize {
         self.failed.load(Ordering::Relaxed)
@@ -113,7 +106,7 @@ impl Ctx {
 
     /// The context of a real run on stdout, closed or not: for a run whose
     /// stdout carries no product (see [`crate::cli::ToolArgs::writes_stdout`]).
-    pub fn any_stdout() -> Ctx {
+    pub(crate) fn any_stdout() -> Ctx {
         Ctx {
             out: Output::Stdout(std::io::BufWriter::with_capacity(
                 1 << 16,
@@ -153,11 +146,6 @@ impl Ctx {
         self.stdin.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin())
     }
 
-    /// True for an in-process run (tests): no terminal, no real stdout.
-    pub fn in_memory(&self) -> bool {
-        self.stdin.is_some()
-    }
-
     /// Check another output file the tool writes besides the main one
     /// (for example `--failures FILE`): call it before any work.
     pub fn extra_output(&self, path: &Path) -> Result<Output> {
@@ -180,7 +168,7 @@ impl Ctx {
     }
 
     /// What an in-process run warned (empty for a real run).
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         self.diag.messages()
     }
 }

@@ -84,7 +84,7 @@ impl Error {
         err
     }
     /// Prefix the message with more context.
-    pub fn context(mut self, ctx: impl fmt::Display) -> Self {
+    pub(crate) fn context(mut self, ctx: impl fmt::Display) -> Self {
         self.msg = format!("{ctx}: {}", self.msg);
         self
     }

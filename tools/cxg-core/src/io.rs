@@ -122,7 +122,7 @@ pub fn forget_temp_dir(dir: &Path) {
 /// On SIGINT, SIGTERM or SIGHUP: remove every temporary file this process
 /// created and exit with 128 + the signal number (130, 143, 129), as shells
 /// expect. Installed once by [`crate::cli::run_main`].
-pub fn install_signal_cleanup() {
+pub(crate) fn install_signal_cleanup() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
         return;
@@ -259,10 +259,6 @@ impl AtomicFile {
             w: Some(BufWriter::with_capacity(1 << 16, f)),
             sync,
         })
-    }
-
-    pub fn dest(&self) -> &Path {
-        &self.dest
     }
 
     /// Flush and rename into place; on any failure the temporary file is
@@ -474,7 +470,7 @@ fn resolve_link(path: &Path) -> Result<PathBuf> {
 /// a closed stdout on `/dev/null` (read-write) at start, so every write
 /// would succeed and the output vanish without an error; a shell's
 /// `>/dev/null` opens it write-only, which stays allowed.
-pub fn check_stdout() -> Result<()> {
+pub(crate) fn check_stdout() -> Result<()> {
     use std::os::fd::AsFd;
     let closed = || Error::input("cannot write stdout: it is closed; give -o FILE or redirect it");
     io::stdout()

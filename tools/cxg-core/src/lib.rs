@@ -15,4 +15,4 @@ pub mod paths;
 pub mod time;
 
 pub use ctx::Ctx;
-pub use error::{At, Error, Exit, Outcome, Result};
+pub use error::{At, Error, Exit, Result};

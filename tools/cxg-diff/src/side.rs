@@ -4,7 +4,7 @@
 use crate::fp::{text, Fp, Interner, COLLECTION_FIELDS};
 use cxg_catalog::ids::is_uuid;
 use cxg_core::{Error, Result};
-use cxg_json::stream::type_name;
+use cxg_json::value::type_name;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -7,7 +7,7 @@ use crate::{Change, Format};
 use cxg_core::ctx::Diag;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer, Output};
 use cxg_core::Result;
-use cxg_json::stream::write_compact;
+use cxg_json::value::write_compact;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -9,7 +9,7 @@ use cxg_core::cli::{OutputArgs, PrettyArgs};
 use cxg_core::{Ctx, Error, Result};
 use cxg_http::{Client, HttpArgs};
 use cxg_json::raw::{self, Form, Tape};
-use cxg_json::stream::check_shape;
+use cxg_json::value::check_shape;
 use std::io::Write;
 
 const EXAMPLES: &str = "\

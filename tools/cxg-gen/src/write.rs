@@ -82,7 +82,7 @@ fn staging_path(out: &Path) -> Result<PathBuf> {
 pub(crate) fn to_bytes(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
-    let _ = cxg_json::stream::write_compact(&mut out, v);
+    let _ = cxg_json::value::write_compact(&mut out, v);
     out
 }
 

@@ -59,13 +59,13 @@ impl HttpError {
 
 /// What an unreachable API (refused connection, DNS failure, unreachable
 /// network) is told, by every tool.
-pub const OFFLINE_HINT: &str =
+pub(crate) const OFFLINE_HINT: &str =
     "\n  the API host cannot be reached: check the network or --api-url \
      (CXG_API_URL).\n  To work offline, run 'make demo', or serve a saved \
      snapshot with 'cxg-serve DIR' and pass the URL it prints as --api-url.";
 
 /// What a failing API (every request answered with 5xx or 429) is told.
-pub const DOWN_HINT: &str =
+pub(crate) const DOWN_HINT: &str =
     "\n  the API is failing as a whole: try again later (more --retries, a \
      longer --backoff-ms).\n  To work offline, run 'make demo', or serve a saved \
      snapshot with 'cxg-serve DIR' and pass the URL it prints as --api-url.";
@@ -105,10 +105,10 @@ struct Down {
 /// (5xx, 429, timeouts, connection errors, each after its retries), the
 /// service is taken as down: the tool stops with exit 3 instead of
 /// failing record after record.
-pub const SERVICE_DOWN_AFTER: u64 = 3;
+pub(crate) const SERVICE_DOWN_AFTER: u64 = 3;
 
 /// Validate a base URL: http or https, with a host; trailing `/` removed.
-pub fn parse_base_url(url: &str) -> Result<String, Error> {
+pub(crate) fn parse_base_url(url: &str) -> Result<String, Error> {
     let bad = |why: &str| Error::input(format!("--api-url '{url}': {why}"));
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
@@ -241,11 +241,6 @@ impl Client {
     /// How many HTTP requests (attempts) this client has made.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
-    }
-
-    /// Why the service was taken as down, if it was.
-    pub fn down(&self) -> Option<String> {
-        self.down_state().map(|d| d.why)
     }
 
     fn down_state(&self) -> Option<Down> {

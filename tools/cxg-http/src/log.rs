@@ -57,7 +57,7 @@ impl RequestLog {
     }
 
     /// The JSON line for one request (without the newline).
-    pub fn line(r: &Request) -> String {
+    pub(crate) fn line(r: &Request) -> String {
         let (bytes, sha) = match (r.body, r.streamed) {
             (Some(b), _) => (Some(b.len() as u64), Some(sha256_hex(b))),
             (None, Some((n, h))) => (Some(n), Some(h.to_string())),

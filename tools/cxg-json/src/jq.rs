@@ -372,7 +372,7 @@ impl Program {
 
     /// True when the first output is neither `false` nor `null` (jq's
     /// `select` rule); an expression with no output is false.
-    pub fn is_truthy(&self, input: Val) -> std::result::Result<bool, Failure> {
+    pub(crate) fn is_truthy(&self, input: Val) -> std::result::Result<bool, Failure> {
         let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new([]));
         let (r, tripped) = evaluate(|| match self.filter.id.run((ctx, input)).next() {
             None => Ok(false),

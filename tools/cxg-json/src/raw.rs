@@ -753,7 +753,7 @@ pub fn emit(src: &[u8], pretty: bool, out: &mut Vec<u8>) -> Result<(), Fault> {
 
 /// Check the JSON value in `src` and append it to `out` without the
 /// whitespace between tokens, every string and number exactly as written.
-pub fn minify(src: &[u8], out: &mut Vec<u8>) -> Result<(), Fault> {
+pub(crate) fn minify(src: &[u8], out: &mut Vec<u8>) -> Result<(), Fault> {
     scan(src, Form::Verbatim, out, None)
 }
 

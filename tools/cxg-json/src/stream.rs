@@ -14,8 +14,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::io::{self, Read};
 
-pub use crate::value::{check_shape, type_name, write_compact, write_pretty};
-
 /// How the input was laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {

@@ -14,7 +14,7 @@ use cxg_core::ctx::Diag;
 use cxg_core::io::{write_file_atomic, AtomicFile};
 use cxg_core::time::{utc_compact, utc_rfc3339};
 use cxg_core::{At, Error, Result};
-use cxg_json::stream::write_pretty;
+use cxg_json::value::write_pretty;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
