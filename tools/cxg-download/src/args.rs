@@ -65,7 +65,7 @@ pub struct Args {
     #[arg(long, default_value = "h5ad", value_name = "DIR")]
     pub dir: PathBuf,
     /// Files in flight at once
-    #[arg(short = 'j', long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(short = 'j', long, default_value_t = 4, value_name = "N", value_parser = cxg_core::cli::jobs())]
     pub jobs: u16,
     /// Write the rows that failed to FILE as CSV (the manifest's columns)
     #[arg(long, value_name = "FILE")]

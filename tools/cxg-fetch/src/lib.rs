@@ -68,7 +68,7 @@ pub enum Command {
         /// Lines) of objects with `collection_id`
         ids: Vec<String>,
         /// Requests in flight at once
-        #[arg(short = 'j', long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        #[arg(short = 'j', long, default_value_t = 4, value_name = "N", value_parser = cxg_core::cli::jobs())]
         jobs: u16,
     },
 }

@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(long)]
     pub per_dataset: bool,
     /// Per-dataset requests in flight at once
-    #[arg(short = 'j', long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(short = 'j', long, default_value_t = 8, value_name = "N", value_parser = cxg_core::cli::jobs())]
     pub jobs: u16,
     /// Also append dataset_title, explorer_url, h5ad_filesize and rds_url
     #[arg(long)]
