@@ -15,7 +15,7 @@ pub fn tool() -> &'static str {
 }
 
 /// Print one diagnostic line on stderr, prefixed with the tool's name.
-pub fn warn(msg: impl std::fmt::Display) {
+pub(crate) fn warn(msg: impl std::fmt::Display) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{}: {msg}", tool());
 }

@@ -22,7 +22,7 @@ pub(crate) fn removed(
     if at.is_empty() {
         return Ok(());
     }
-    let client = Client::new(http, jobs)?;
+    let client = Client::new(http, jobs, diag.clone())?;
     let items: Vec<(String, String)> = at
         .iter()
         .map(|&i| (recs[i].collection_id.to_string(), recs[i].id.to_string()))

@@ -43,7 +43,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let started = Instant::now();
     let failures = failures_output(&args, ctx)?;
     let log = match &args.net.log_requests {
-        Some(p) => Some(cxg_http::log::RequestLog::open(p)?),
+        Some(p) => Some(cxg_http::log::RequestLog::open(p, ctx.diag.clone())?),
         None => None,
     };
     let input = ctx.input(args.file.as_deref())?;

@@ -173,7 +173,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         Command::Collection { jobs, .. } => usize::from(*jobs),
         _ => 1,
     };
-    let client = Client::new(&args.http, jobs)?.with_notify(ctx.diag.clone());
+    let client = Client::new(&args.http, jobs, ctx.diag.clone())?;
     match command {
         Command::Collections { visibility } => {
             if !query_value(&visibility) {

@@ -131,7 +131,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let input = ctx.input(args.file.as_deref())?;
     let table = table::read_table(input, args.delimiter)?;
     let jobs = usize::from(args.jobs);
-    let client = Client::new(&args.http, jobs)?.with_notify(ctx.diag.clone());
+    let client = Client::new(&args.http, jobs, ctx.diag.clone())?;
     let started = Instant::now();
     let index = index::read_index(&args, &client, ctx)?;
     let keep = args.keep_responses.as_deref();

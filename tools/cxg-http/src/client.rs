@@ -7,7 +7,7 @@
 use crate::agent::{agent, is_loopback, BodyTimeout};
 use crate::args::HttpArgs;
 use crate::policy::{status_verdict, transport_verdict, Retry, Verdict};
-use cxg_core::cli::warn;
+use cxg_core::ctx::Diag;
 use cxg_core::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,8 +87,8 @@ pub struct Client {
     failing: AtomicU64,
     /// Answers in a row that the tool found unusable ([`Client::bad_answer`]).
     bad_in_a_row: AtomicU64,
-    /// Where retry notices go (stderr with the tool's prefix by default).
-    notify: Box<dyn Fn(&str) + Send + Sync>,
+    /// Where retry notices go: the run's diagnostics.
+    diag: Diag,
     /// `--log-requests`: where each completed request is recorded.
     log: Option<crate::log::RequestLog>,
 }
@@ -207,8 +207,9 @@ pub fn reason(status: u16) -> &'static str {
 }
 
 impl Client {
-    /// Build the client; `jobs` sizes the connection pool.
-    pub fn new(args: &HttpArgs, jobs: usize) -> Result<Client, Error> {
+    /// Build the client; `jobs` sizes the connection pool; retry notices
+    /// and a request log that cannot be written are told to `diag`.
+    pub fn new(args: &HttpArgs, jobs: usize, diag: Diag) -> Result<Client, Error> {
         let base = parse_base_url(&args.api_url)?;
         Ok(Client {
             agent: agent(&args.net, BodyTimeout::Total, jobs, is_loopback(&base)),
@@ -219,18 +220,12 @@ impl Client {
             down: std::sync::Mutex::new(None),
             failing: AtomicU64::new(0),
             bad_in_a_row: AtomicU64::new(0),
-            notify: Box::new(|m| warn(m)),
             log: match &args.net.log_requests {
-                Some(p) => Some(crate::log::RequestLog::open(p)?),
+                Some(p) => Some(crate::log::RequestLog::open(p, diag.clone())?),
                 None => None,
             },
+            diag,
         })
-    }
-
-    /// Send retry notices to `f` instead of stderr.
-    pub fn with_notify(mut self, diag: cxg_core::ctx::Diag) -> Client {
-        self.notify = Box::new(move |m| diag.warn(m));
-        self
     }
 
     /// The base URL requests are made under.
@@ -448,7 +443,7 @@ impl Client {
                 Some(s) => format!("HTTP {s} {msg}"),
                 None => msg,
             };
-            (self.notify)(&format!(
+            self.diag.warn(format_args!(
                 "GET {url}: {what}; {}",
                 self.retry.notice(attempt, wait)
             ));
@@ -528,10 +523,19 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let c = Client::new(&args(format!("http://127.0.0.1:{port}/curation/v1")), 1).unwrap();
+        let ctx = cxg_core::Ctx::memory(b"");
+        let base = format!("http://127.0.0.1:{port}/curation/v1");
+        let c = Client::new(&args(base.clone()), 1, ctx.diag.clone()).unwrap();
         let first = c.get("/collections").unwrap_err();
         assert!(first.unreachable && first.attempts == 2, "{first}");
         assert_eq!(c.requests(), 2);
+        // the retry notice goes to the run's diagnostics, not to stderr
+        let notices = ctx.diag.messages();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(
+            notices[0].starts_with(&format!("GET {base}/collections: ")),
+            "{notices:?}"
+        );
         // the next request is not tried: no new attempt, same diagnosis
         let second = c.get("/datasets").unwrap_err();
         assert!(second.unreachable, "{second}");
@@ -544,7 +548,13 @@ mod tests {
     /// cannot be reached, with the offline hint.
     #[test]
     fn a_failed_name_lookup_is_an_unreachable_host() {
-        let c = Client::new(&args("http://nonexistent.invalid/curation/v1".into()), 1).unwrap();
+        let diag = cxg_core::Ctx::memory(b"").diag;
+        let c = Client::new(
+            &args("http://nonexistent.invalid/curation/v1".into()),
+            1,
+            diag,
+        )
+        .unwrap();
         let e = c.get("/collections").unwrap_err();
         assert!(e.unreachable && e.service && e.attempts == 2, "{e}");
         assert!(e.into_error().msg.contains("cannot be reached"));

@@ -2,7 +2,8 @@
 //! (one JSON object per line: when, which tool, method, URL, status,
 //! attempts, bytes, duration, SHA-256 of the body): provenance plumbing.
 
-use cxg_core::cli::{tool, warn};
+use cxg_core::cli::tool;
+use cxg_core::ctx::Diag;
 use cxg_core::digest::sha256_hex;
 use cxg_core::error::{At, Result};
 use cxg_core::time::utc_rfc3339;
@@ -33,15 +34,17 @@ pub struct Request<'a> {
 
 /// An append-only JSON Lines file of requests, shared by the threads of
 /// one tool and by the tools of a pipeline (each line is one `write`).
-#[derive(Debug)]
 pub struct RequestLog {
     path: PathBuf,
     file: Mutex<File>,
+    /// Where a line that cannot be appended is named.
+    diag: Diag,
 }
 
 impl RequestLog {
-    /// Open `path` for appending, creating it.
-    pub fn open(path: &Path) -> Result<RequestLog> {
+    /// Open `path` for appending, creating it; a request that cannot be
+    /// logged is named on `diag`.
+    pub fn open(path: &Path, diag: Diag) -> Result<RequestLog> {
         let file = File::options()
             .create(true)
             .append(true)
@@ -53,6 +56,7 @@ impl RequestLog {
         Ok(RequestLog {
             path: path.to_path_buf(),
             file: Mutex::new(file),
+            diag,
         })
     }
 
@@ -80,8 +84,8 @@ impl RequestLog {
         v.to_string()
     }
 
-    /// Append one request. A log that cannot be written is named on
-    /// stderr (the request itself succeeded or failed on its own).
+    /// Append one request. A log that cannot be written is named on the
+    /// run's diagnostics (the request itself succeeded or failed on its own).
     pub fn record(&self, r: &Request) {
         let mut line = Self::line(r);
         line.push('\n');
@@ -90,7 +94,7 @@ impl RequestLog {
             Err(_) => Err(std::io::Error::other("the log lock was poisoned")),
         };
         if let Err(e) = res {
-            warn(format_args!(
+            self.diag.warn(format_args!(
                 "--log-requests: cannot append to '{}': {e}; {} {} is not logged",
                 self.path.display(),
                 r.method,
@@ -106,9 +110,8 @@ mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
 
-    #[test]
-    fn a_log_line_has_every_field() {
-        let r = Request {
+    fn request() -> Request<'static> {
+        Request {
             method: "GET",
             url: "http://127.0.0.1:1/curation/v1/datasets",
             status: Some(200),
@@ -118,8 +121,12 @@ mod tests {
             started: UNIX_EPOCH,
             duration: Duration::from_micros(12_345),
             error: None,
-        };
-        let v: serde_json::Value = serde_json::from_str(&RequestLog::line(&r)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_log_line_has_every_field() {
+        let v: serde_json::Value = serde_json::from_str(&RequestLog::line(&request())).unwrap();
         assert_eq!(v["status"], 200);
         assert_eq!(v["attempts"], 2);
         assert_eq!(v["bytes"], 3);
@@ -127,5 +134,22 @@ mod tests {
         assert_eq!(v["sha256"], sha256_hex(b"abc"));
         assert_eq!(v["at"], "1970-01-01T00:00:00.000Z");
         assert!(v.get("error").is_none());
+    }
+
+    /// A line that cannot be appended (a full disk) is named on the run's
+    /// diagnostics, where an in-process test sees it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_line_that_cannot_be_appended_is_a_warning() {
+        let ctx = cxg_core::Ctx::memory(b"");
+        let log = RequestLog::open(Path::new("/dev/full"), ctx.diag.clone()).unwrap();
+        log.record(&request());
+        let w = ctx.diag.messages();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("--log-requests: cannot append to '/dev/full': ")
+                && w[0].ends_with("; GET http://127.0.0.1:1/curation/v1/datasets is not logged"),
+            "{w:?}"
+        );
     }
 }
