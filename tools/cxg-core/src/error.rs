@@ -19,7 +19,7 @@ pub enum Exit {
 }
 
 /// The exit-code table as shown in every `--help` and in the README.
-pub const EXIT_CODES: &str = "\
+pub(crate) const EXIT_CODES: &str = "\
 Exit status:
   0  success: every record was processed
   1  completed, but some records could not be processed (each named on stderr)
@@ -39,7 +39,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Complete when nothing failed, else Partial with that count.
-    pub fn of_failures(failed: usize) -> Outcome {
+    pub(crate) fn of_failures(failed: usize) -> Outcome {
         if failed == 0 {
             Outcome::Complete
         } else {

@@ -122,7 +122,7 @@ mod tests {
         assert!(is_loopback("http://127.0.0.1:1/a"));
         assert!(is_loopback("http://localhost:1/a"));
         assert!(is_loopback("http://[::1]:1/a"));
-        assert!(!is_loopback(crate::DEFAULT_API_URL));
+        assert!(!is_loopback(crate::args::DEFAULT_API_URL));
     }
 
     /// `.invalid` never resolves (RFC 6761): the lookup fails, is known as

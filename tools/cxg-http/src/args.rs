@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 /// The production curation API.
-pub const DEFAULT_API_URL: &str = "https://api.cellxgene.cziscience.com/curation/v1";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.cellxgene.cziscience.com/curation/v1";
 
 /// The options of every tool that makes requests. The help texts are the
 /// API tools' wording; a tool whose requests mean something else (a file
@@ -54,7 +54,7 @@ pub struct HttpArgs {
 }
 
 /// A size: plain bytes, or a number with K, M or G (powers of 1024).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {

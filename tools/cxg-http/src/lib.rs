@@ -12,9 +12,6 @@ pub mod log;
 pub mod policy;
 
 pub use agent::{agent, is_loopback, BodyTimeout};
-pub use args::{parse_size, HttpArgs, NetArgs, DEFAULT_API_URL};
+pub use args::{HttpArgs, NetArgs};
 pub use client::*;
-pub use policy::{
-    backoff_wait, jitter, retry_after, status_verdict, transport_verdict, Retry, RetryAfter,
-    Verdict, MAX_RETRY_AFTER,
-};
+pub use policy::{status_verdict, transport_verdict, Retry, Verdict};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// The longest `Retry-After` we honour.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 /// The longest wait between two attempts from the backoff.
 const MAX_BACKOFF: f64 = 30.0;
@@ -137,7 +137,7 @@ impl Retry {
 static JITTER: AtomicU64 = AtomicU64::new(0);
 
 /// A factor in [0.5, 1.0) from a splitmix64 sequence seeded by the clock.
-pub fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     let mut seed = JITTER.load(Ordering::Relaxed);
     if seed == 0 {
         seed = SystemTime::now()
@@ -158,7 +158,7 @@ pub fn jitter() -> f64 {
 /// What a `Retry-After` value asks for: delay-seconds or an HTTP date
 /// (RFC 9110 10.2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryAfter {
+pub(crate) enum RetryAfter {
     /// Wait this long (more than zero, at most [`MAX_RETRY_AFTER`]).
     Wait(Duration),
     /// No usable wait (a date already past, zero, unreadable): the backoff
@@ -170,7 +170,7 @@ pub enum RetryAfter {
 }
 
 /// Read a `Retry-After` value at time `now`.
-pub fn retry_after(value: &str, now: SystemTime) -> RetryAfter {
+pub(crate) fn retry_after(value: &str, now: SystemTime) -> RetryAfter {
     let v = value.trim();
     let wait = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         // delay-seconds; more digits than a u64 holds is simply "very long"
@@ -193,7 +193,7 @@ pub fn retry_after(value: &str, now: SystemTime) -> RetryAfter {
 /// The backoff before retry number `attempt` (1-based): `base` doubled
 /// each time, times `jitter`, at most [`MAX_BACKOFF`] seconds. Saturates
 /// instead of overflowing.
-pub fn backoff_wait(base: Duration, attempt: u32, jitter: f64) -> Duration {
+pub(crate) fn backoff_wait(base: Duration, attempt: u32, jitter: f64) -> Duration {
     let exp = 2f64.powi(attempt.saturating_sub(1).min(60) as i32);
     let secs = (base.as_secs_f64() * exp * jitter).clamp(0.0, MAX_BACKOFF);
     Duration::try_from_secs_f64(secs).unwrap_or(Duration::from_secs(MAX_BACKOFF as u64))
