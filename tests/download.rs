@@ -1441,3 +1441,72 @@ fn retry_after_dates_are_honoured_and_numeric_options_are_bounded() {
         assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
     }
 }
+
+/// A one-file snapshot of `bytes` bytes served at `rate` bytes/s (0: no limit).
+fn one_file(bytes: u64, serve: &[&str]) -> (TempDir, String, Server, TempDir) {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "1",
+        "--asset-bytes",
+        &bytes.to_string(),
+    ]);
+    let name = asset_names(&snap_dir(&t))[0].clone();
+    let (s, work) = serve_files(&snap_dir(&t), serve);
+    (t, name, s, work)
+}
+
+#[test]
+fn a_file_swapped_in_at_the_part_during_a_transfer_is_not_renamed_into_place() {
+    let (_t, name, _s, work) = one_file(600_000, &["--rate", "300000"]);
+    let part = work.join(&format!("h5ad/{name}.part"));
+    let child = Command::new(bin("cxg-download"))
+        .args(["--dir", "h5ad", "index.json", "-o", "m.csv"])
+        .current_dir(work.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for(|| size_of(&part) >= 100_000, "part of the file");
+    // another file, renamed over the .part mid-transfer
+    let other = work.join("h5ad/other");
+    std::fs::write(&other, b"not the file that was downloaded").expect("write");
+    std::fs::rename(&other, &part).expect("swap");
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("was replaced by another file"), "{err}");
+    assert!(!work.join(&format!("h5ad/{name}")).exists());
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m[0]["status"], "failed");
+    // the swapped-in file is left where it was put
+    assert_eq!(read(&part), b"not the file that was downloaded");
+}
+
+#[test]
+fn a_hard_link_planted_at_the_part_is_never_written() {
+    let (t, name, s, work) = one_file(100_000, &[]);
+    let dir = work.join("h5ad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // a file outside the folder, linked in as the .part, with a sidecar
+    // that would make its bytes the start of a "resumed" file
+    let victim = work.join("victim");
+    std::fs::write(&victim, vec![7u8; 50_000]).expect("write");
+    std::fs::hard_link(&victim, dir.join(format!("{name}.part"))).expect("link");
+    let served = std::fs::read_to_string(snap_dir(&t).join("assets").join(format!("{name}.etag")))
+        .expect("etag");
+    let base = s.url.trim_end_matches("/curation/v1");
+    let side = serde_json::json!({"url": format!("{base}/assets/{name}"), "size": 100_000,
+        "etag": served.trim(), "last_modified": null});
+    std::fs::write(dir.join(format!("{name}.part.json")), side.to_string()).expect("write");
+    let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+    o.code(1).stderr_has("2 links");
+    assert_eq!(
+        read(&victim),
+        vec![7u8; 50_000],
+        "the file outside was changed"
+    );
+    assert!(!dir.join(&name).exists());
+    assert!(asset_requests(&s).is_empty());
+}

@@ -127,18 +127,38 @@ struct Transfer {
     last_status: Option<u16>,
 }
 
-/// A `.part` opened for writing, never through a symlink, and locked.
+/// A `.part` opened for writing, never through a symlink, and locked: a
+/// regular file with one link only (a hard link planted at its name would
+/// make the transfer write into a file outside the folder; a FIFO would
+/// block), never opened blocking.
 fn open_part(part: &Path) -> Result<File, String> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         // never write through a symlink planted in the folder
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags(flags.bits() as i32)
         .open(part)
         .why(format_args!("cannot open '{}'", part.display()))?;
+    let m = file
+        .metadata()
+        .why(format_args!("cannot read '{}'", part.display()))?;
+    if !m.file_type().is_file() {
+        return Err(format!(
+            "'{}' is not a regular file (a FIFO, a device?): not written; remove it to download again",
+            part.display()
+        ));
+    }
+    if m.nlink() != 1 {
+        return Err(format!(
+            "'{}' has {} links (a hard link to a file elsewhere?): not written; remove it to download again",
+            part.display(),
+            m.nlink()
+        ));
+    }
     if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
         return Err(format!(
             "'{}' is being written by another process (another cxg-download?)",
@@ -146,6 +166,12 @@ fn open_part(part: &Path) -> Result<File, String> {
         ));
     }
     Ok(file)
+}
+
+/// Device and inode of a file's metadata.
+fn identity(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
 }
 
 impl Transfer {
@@ -229,8 +255,7 @@ impl Transfer {
         }
         if d.status == Status::Failed && self.offset == 0 {
             // nothing worth resuming: leave no empty .part behind
-            let _ = std::fs::remove_file(&self.part);
-            let _ = std::fs::remove_file(&self.side);
+            self.remove_part();
         }
         d
     }
@@ -350,8 +375,7 @@ impl Transfer {
             .and_then(|m| m.etag.clone())
             .unwrap_or_default();
         if etag_ok == Some(false) {
-            let _ = std::fs::remove_file(&self.part);
-            let _ = std::fs::remove_file(&self.side);
+            self.remove_part();
             return fail(format!(
                 "the bytes do not match the server's ETag {etag} (damaged in transit?); the partial file was removed"
             ));
@@ -379,14 +403,54 @@ impl Transfer {
         }
     }
 
-    /// Rename the `.part` to `dest`, remove the sidecar, and make the
-    /// rename durable.
+    /// The file at the `.part`'s name is still the one this transfer
+    /// opened and wrote (not one swapped in during the transfer).
+    fn part_is_ours(&self) -> bool {
+        self.is_ours(&self.part)
+    }
+
+    /// The file at `p` (not followed) is the one this transfer opened.
+    fn is_ours(&self, p: &Path) -> bool {
+        match (self.file.metadata(), std::fs::symlink_metadata(p)) {
+            (Ok(a), Ok(b)) => identity(&a) == identity(&b),
+            _ => false,
+        }
+    }
+
+    /// Remove the `.part` (only when it is still this transfer's file) and
+    /// its sidecar.
+    fn remove_part(&self) {
+        if self.part_is_ours() {
+            let _ = std::fs::remove_file(&self.part);
+        }
+        let _ = std::fs::remove_file(&self.side);
+    }
+
+    /// Rename the `.part` to `dest` (only the file this transfer wrote:
+    /// checked before and after), remove the sidecar, and make the rename
+    /// durable.
     fn rename_into_place(&self, dest: &Path) -> Result<(), String> {
+        let swapped = |p: &Path| {
+            format!(
+                "'{}' was replaced by another file during the transfer: not renamed to '{}'",
+                p.display(),
+                dest.display()
+            )
+        };
+        if !self.part_is_ours() {
+            return Err(swapped(&self.part));
+        }
         std::fs::rename(&self.part, dest).why(format_args!(
             "cannot rename '{}' to '{}'",
             self.part.display(),
             dest.display()
         ))?;
+        if !self.is_ours(dest) {
+            // swapped between the check and the rename: what was renamed
+            // is not the file checked
+            let _ = std::fs::remove_file(dest);
+            return Err(swapped(&self.part));
+        }
         let _ = std::fs::remove_file(&self.side);
         if let Some(d) = dest.parent() {
             let d = if d.as_os_str().is_empty() {
