@@ -1510,3 +1510,56 @@ fn a_hard_link_planted_at_the_part_is_never_written() {
     assert!(!dir.join(&name).exists());
     assert!(asset_requests(&s).is_empty());
 }
+
+/// Run cxg-download in `work`, killed (and the test failed) after 30 s.
+fn download_bounded(work: &Path, args: &[&str], stdin: &[u8]) -> Out {
+    let mut c = Command::new("timeout");
+    c.args(["-s", "KILL", "30"])
+        .arg(bin("cxg-download"))
+        .args(args)
+        .current_dir(work);
+    let o = run_cmd(c, Some(stdin));
+    assert!(
+        o.code != 137 && o.code != -1,
+        "killed: it hung\n{}",
+        o.stderr
+    );
+    o
+}
+
+#[test]
+fn a_fifo_where_a_sidecar_or_a_previous_manifest_is_expected_is_named_not_waited_on() {
+    let work = TempDir::new();
+    let a = "0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11";
+    let csv = format!("h5ad_url,h5ad_filesize\n{}/assets/{a}.h5ad,5\n", dead_url());
+    std::fs::create_dir_all(work.join("h5ad")).expect("mkdir");
+    let fifo = |p: &Path| {
+        let st = Command::new("mkfifo").arg(p).status().expect("mkfifo");
+        assert!(st.success());
+    };
+    fifo(&work.join(&format!("h5ad/{a}.h5ad.part.json")));
+    fifo(&work.join("previous.csv"));
+    download_bounded(
+        work.path(),
+        &["--dir", "h5ad", "--retries", "0"],
+        csv.as_bytes(),
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "'h5ad/{a}.h5ad.part.json' is not a regular file (a FIFO, a device?)"
+    ));
+    download_bounded(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--retries",
+            "0",
+            "--previous",
+            "previous.csv",
+        ],
+        csv.as_bytes(),
+    )
+    .code(2)
+    .stderr_has("--previous 'previous.csv' is not a regular file");
+}

@@ -180,12 +180,12 @@ impl Transfer {
     fn open(dir: &Path, job: &Job) -> Result<Transfer, String> {
         let part = dir.join(format!("{}.part", job.name));
         let side = dir.join(format!("{}.part.json", job.name));
+        let meta = Sidecar::read(&side)?.filter(|m| m.fits(job));
         let file = open_part(&part)?;
         let len = file
             .metadata()
             .why(format_args!("cannot read '{}'", part.display()))?
             .len();
-        let meta = Sidecar::read(&side).filter(|m| m.fits(job));
         let mut t = Transfer {
             part,
             side,
