@@ -639,7 +639,13 @@ fn a_file_over_4_gib_resumes_near_its_end() {
     let dir = work.join("h5ad");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let have = size - 100_000;
-    std::fs::File::create(dir.join(format!("{name}.part")))
+    // the HDF5 signature, then zeros, as cxg-gen --sparse-assets writes
+    std::fs::write(dir.join(format!("{name}.part")), b"\x89HDF\r\n\x1a\n")
+        .and_then(|()| {
+            std::fs::File::options()
+                .write(true)
+                .open(dir.join(format!("{name}.part")))
+        })
         .and_then(|f| f.set_len(have))
         .expect("sparse part");
     let etag =
@@ -666,10 +672,13 @@ fn a_file_over_4_gib_resumes_near_its_end() {
         "{r:?}"
     );
     assert_eq!(size_of(&dir.join(&name)), size);
-    // SHA-256 of 4 GiB + 100 kB of zeros
+    // SHA-256 of the signature and 4 GiB + 100 kB - 8 of zeros
     let o = sh(
         work.path(),
-        &format!("head -c {size} /dev/zero | sha256sum | cut -d' ' -f1"),
+        &format!(
+            "{{ printf '\\211HDF\\r\\n\\032\\n'; head -c {} /dev/zero; }} | sha256sum | cut -d' ' -f1",
+            size - 8
+        ),
     );
     assert_eq!(m[0]["sha256"], o.text().trim());
 }
@@ -1562,4 +1571,29 @@ fn a_fifo_where_a_sidecar_or_a_previous_manifest_is_expected_is_named_not_waited
     )
     .code(2)
     .stderr_has("--previous 'previous.csv' is not a regular file");
+}
+
+#[test]
+fn an_error_page_answered_with_200_is_not_kept_as_the_h5ad() {
+    let (t, name, s, work) = one_file(1000, &[]);
+    // a 24-byte HTML page where the file was, with no ETag of its own
+    let assets = snap_dir(&t).join("assets");
+    std::fs::write(assets.join(&name), b"<html>Bad Gateway</html>").expect("write");
+    std::fs::remove_file(assets.join(format!("{name}.etag"))).expect("rm etag");
+    let base = s.url.trim_end_matches("/curation/v1");
+    let csv = format!("h5ad_url\n{base}/assets/{name}\n");
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "-o", "m.csv"],
+        Some(csv.as_bytes()),
+    );
+    o.code(1)
+        .stderr_has("not an H5AD file: no HDF5 signature at byte 0, 512, 1024, ... of its 24 bytes; it starts with \"<html>Bad Gateway</html>\"");
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m[0]["status"], "failed");
+    assert_eq!(work.names(), ["h5ad", "index.json", "m.csv"]);
+    assert!(std::fs::read_dir(work.join("h5ad"))
+        .expect("h5ad")
+        .next()
+        .is_none());
 }

@@ -22,6 +22,7 @@ mod net;
 mod outputs;
 mod plan;
 mod previous;
+mod signature;
 mod transfer;
 
 pub use args::Args;

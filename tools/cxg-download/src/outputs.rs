@@ -25,7 +25,7 @@ pub fn replaced_file(p: &Path) -> Result<Option<PathBuf>> {
 }
 
 /// The outputs the options name, as (option, path given, file replaced).
-fn outputs(args: &Args) -> Result<Vec<(&'static str, &Path, PathBuf)>> {
+fn outputs(args: &Args) -> Vec<(&'static str, &Path, PathBuf)> {
     let named = [
         ("-o", args.out.output.as_deref()),
         ("--failures", args.failures.as_deref()),
@@ -36,17 +36,18 @@ fn outputs(args: &Args) -> Result<Vec<(&'static str, &Path, PathBuf)>> {
         let Some(p) = p.filter(|p| p.as_os_str() != "-") else {
             continue;
         };
-        if let Some(f) = replaced_file(p)? {
+        // one that cannot be written is named when it is opened
+        if let Ok(Some(f)) = replaced_file(p) {
             v.push((opt, p, f));
         }
     }
-    Ok(v)
+    v
 }
 
 /// Refuse (exit 2) outputs that are one file, or a file the downloads of
 /// `jobs` into `dir` write.
 pub fn check(args: &Args, jobs: &[Job]) -> Result<()> {
-    let outs = outputs(args)?;
+    let outs = outputs(args);
     for (i, (a, pa, fa)) in outs.iter().enumerate() {
         if let Some((b, _, _)) = outs[..i].iter().find(|(_, _, fb)| fb == fa) {
             return Err(Error::input(format!(

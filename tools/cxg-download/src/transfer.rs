@@ -365,6 +365,10 @@ impl Transfer {
         if let Err(e) = self.file.sync_all() {
             return fail(format!("cannot flush '{}': {e}", self.part.display()));
         }
+        if let Err(msg) = crate::signature::check(&self.file, total) {
+            self.remove_part();
+            return fail(format!("{msg}; nothing kept"));
+        }
         let Some(hashes) = self.hashes.take() else {
             return fail("internal: no digests".into());
         };
