@@ -1597,3 +1597,36 @@ fn an_error_page_answered_with_200_is_not_kept_as_the_h5ad() {
         .next()
         .is_none());
 }
+
+#[test]
+fn a_redirect_to_a_file_url_is_refused_by_its_scheme() {
+    // a file host on 127.0.0.1 answering every request with one redirect
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut b = [0u8; 4096];
+            let _ = std::io::Read::read(&mut s, &mut b);
+            let _ = std::io::Write::write_all(
+                &mut s,
+                b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let work = TempDir::new();
+    let csv = format!(
+        "h5ad_url,h5ad_filesize\nhttp://127.0.0.1:{port}/0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad,10\n"
+    );
+    download(
+        work.path(),
+        &["--dir", "h5ad", "--retries", "0"],
+        Some(csv.as_bytes()),
+    )
+    .code(1)
+    .stderr_has("a redirect to 'file:///etc/passwd': the scheme 'file' is refused")
+    .stderr_lacks("too many redirects");
+    assert!(!work
+        .join("h5ad/0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad")
+        .exists());
+}

@@ -154,6 +154,11 @@ impl Transfer {
         };
         let a = Answer::of(&resp);
         self.last_status = Some(a.status);
+        if let Some(msg) =
+            cxg_http::redirect_refused(a.status, header(&resp, "location").as_deref())
+        {
+            return Step::fail(msg);
+        }
         match a.status {
             200 => self.whole(net, job, a, resp.into_body()),
             206 => self.rest(net, job, &a, resp.into_body()),
