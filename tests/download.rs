@@ -543,6 +543,10 @@ fn size_mismatch_corrupt_bytes_404_410_and_bad_names_fail_their_rows_only() {
             "1",
             "--failures",
             "f.csv",
+            // the bytes that do not match their ETag fail at once (auto
+            // would transfer them again and keep them: the same bytes twice)
+            "--etag-check",
+            "strict",
             "in.csv",
         ],
         None,
@@ -1629,4 +1633,92 @@ fn a_redirect_to_a_file_url_is_refused_by_its_scheme() {
     assert!(!work
         .join("h5ad/0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad")
         .exists());
+}
+
+/// Every asset of the snapshot given a plain 32-hex ETag that is not the
+/// MD5 of its bytes (as S3 gives objects encrypted with SSE-KMS).
+fn etags_not_md5(snap: &Path) {
+    for n in asset_names(snap) {
+        std::fs::write(
+            snap.join("assets").join(format!("{n}.etag")),
+            "\"0123456789abcdef0123456789abcdef\"\n",
+        )
+        .expect("etag");
+    }
+}
+
+/// Full transfers (200 answers) of asset files in the server's log.
+fn whole_transfers(s: &Server) -> usize {
+    asset_requests(s)
+        .iter()
+        .filter(|l| l.contains(" GET ") && l.contains(" 200"))
+        .count()
+}
+
+#[test]
+fn etags_that_are_not_md5s_prove_themselves_by_a_second_transfer() {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "3",
+        "--asset-bytes",
+        "20000",
+    ]);
+    etags_not_md5(&snap_dir(&t));
+    // auto (the default): the first file is transferred twice, the same
+    // bytes both times; the host's ETags are then not checked again
+    let (s, work) = serve_files(&snap_dir(&t), &[]);
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "-j", "1", "index.json"],
+        None,
+    );
+    o.ok().stderr_has("are not MD5s of the content");
+    assert_eq!(
+        o.stderr.matches("are not MD5s of the content").count(),
+        1,
+        "{}",
+        o.stderr
+    );
+    let m = manifest(&o.stdout);
+    let by: Vec<&str> = m.iter().map(|r| r["verified_by"].as_str()).collect();
+    assert_eq!(by, ["size+repeat", "size", "size"]);
+    assert!(m.iter().all(|r| r["status"] == "downloaded"));
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+    assert_eq!(whole_transfers(&s), 4, "{:?}", asset_requests(&s));
+    drop(s);
+    // strict: today's behaviour, every file fails
+    let (s, work) = serve_files(&snap_dir(&t), &[]);
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "--etag-check", "strict", "index.json"],
+        None,
+    );
+    o.code(1).stderr_has("do not match the server's ETag");
+    assert!(manifest(&o.stdout).iter().all(|r| r["status"] == "failed"));
+    assert_eq!(whole_transfers(&s), 3);
+    drop(s);
+    // off: never checked
+    let (s, work) = serve_files(&snap_dir(&t), &[]);
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "--etag-check", "off", "index.json"],
+        None,
+    );
+    o.ok().stderr_lacks("ETag");
+    assert!(manifest(&o.stdout)
+        .iter()
+        .all(|r| r["verified_by"] == "size"));
+    assert_eq!(whole_transfers(&s), 3);
+}
+
+#[test]
+fn an_md5_etag_is_still_checked_under_auto() {
+    // ETags that are MD5s: one transfer each, verified by them
+    let (_t, _name, s, work) = one_file(30000, &[]);
+    let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+    o.ok().stderr_lacks("once more");
+    assert_eq!(manifest(&o.stdout)[0]["verified_by"], "size+etag");
+    assert_eq!(whole_transfers(&s), 1);
 }
