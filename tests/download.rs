@@ -1493,8 +1493,10 @@ fn a_file_swapped_in_at_the_part_during_a_transfer_is_not_renamed_into_place() {
     assert!(!work.join(&format!("h5ad/{name}")).exists());
     let m = manifest(&read(&work.join("m.csv")));
     assert_eq!(m[0]["status"], "failed");
-    // the swapped-in file is left where it was put
+    // the swapped-in file is left where it was put, and no sidecar
+    // vouches for it as the start of the file
     assert_eq!(read(&part), b"not the file that was downloaded");
+    assert!(!work.join(&format!("h5ad/{name}.part.json")).exists());
 }
 
 #[test]

@@ -522,6 +522,8 @@ impl Transfer {
             )
         };
         if !self.part_is_ours() {
+            // nor is the next run to continue the file swapped in
+            let _ = std::fs::remove_file(&self.side);
             return Err(swapped(&self.part));
         }
         std::fs::rename(&self.part, dest).why(format_args!(
@@ -533,6 +535,7 @@ impl Transfer {
             // swapped between the check and the rename: what was renamed
             // is not the file checked
             let _ = std::fs::remove_file(dest);
+            let _ = std::fs::remove_file(&self.side);
             return Err(swapped(&self.part));
         }
         let _ = std::fs::remove_file(&self.side);
