@@ -15,6 +15,6 @@ pub use agent::{agent, is_loopback, BodyTimeout};
 pub use args::{parse_size, HttpArgs, NetArgs, DEFAULT_API_URL};
 pub use client::*;
 pub use policy::{
-    backoff_wait, jitter, retry_after, status_verdict, transport_verdict, Retry, RetryAfter,
-    Verdict, MAX_RETRY_AFTER,
+    backoff_wait, jitter, redirect_refused, retry_after, status_verdict, transport_verdict, Retry,
+    RetryAfter, Verdict, MAX_RETRY_AFTER,
 };
