@@ -1,0 +1,202 @@
+//! Issue 21, "nothing lost, round two" (all but the download side): saves
+//! that share a snapshots folder across PID namespaces and finish out of
+//! order, planted symlinks and other programs' files, shell-safe Makefile
+//! and workflow values, runaway jq expressions, a read-write /dev/null as
+//! stdout, and cxg-gen's memory. Real processes wherever the failure is a
+//! process's.
+#![allow(clippy::unwrap_used)]
+
+use cxg_tests::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The snapshot folders (not `latest`, not hidden) in `snaps`, by name.
+fn snapshot_names(snaps: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('2'))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Wait until `f` holds (at most 30 s).
+fn wait_for(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..1500 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The staging folders (`.saving.*`) in `snaps`.
+fn staging(snaps: &Path) -> Vec<String> {
+    std::fs::read_dir(snaps)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".saving."))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A save of `file` into `snaps` that blocks, after its staging folder
+/// exists, on reading the FIFO `fifo` (an `--output-file`), run through
+/// `prefix` (say `unshare --pid --fork`).
+fn blocked_save(prefix: &[&str], snaps: &Path, fifo: &Path, file: &Path) -> Child {
+    let (cmd, pre) = match prefix.split_first() {
+        Some((c, rest)) => (PathBuf::from(c), rest.to_vec()),
+        None => (bin("cxg-snapshot"), Vec::new()),
+    };
+    let mut c = Command::new(cmd);
+    c.args(pre);
+    if !prefix.is_empty() {
+        c.arg(bin("cxg-snapshot"));
+    }
+    c.args(["save", "-q", "--always", "--into"])
+        .arg(snaps)
+        .arg("--output-file")
+        .arg(fifo)
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c.spawn().unwrap()
+}
+
+/// Let a save blocked on opening the FIFO `fifo` go on: open it for writing
+/// (the save's open returns), put a regular file with the same bytes in its
+/// place (for every later read), then write those bytes to the save.
+fn release(fifo: &Path) {
+    use std::io::Write;
+    let real = fifo.with_extension("real");
+    std::fs::write(&real, "a\n").unwrap();
+    let mut w = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+    std::fs::rename(&real, fifo).unwrap();
+    w.write_all(b"a\n").unwrap();
+}
+
+fn finish(child: Child) -> Out {
+    let o = child.wait_with_output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: o.stdout,
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Every snapshot holds its raw file and `verify` finds nothing damaged.
+fn all_whole(snaps: &Path, want: usize) {
+    let names = snapshot_names(snaps);
+    assert_eq!(names.len(), want, "{names:?}");
+    for n in &names {
+        assert!(snaps.join(n).join("collections.json").is_file(), "{n}");
+        assert!(snaps.join(n).join("provenance.json").is_file(), "{n}");
+    }
+    let s = snaps.display().to_string();
+    run("cxg-snapshot", &["verify", &s], None).ok();
+    assert!(staging(snaps).is_empty(), "{:?}", staging(snaps));
+}
+
+fn setup(t: &TempDir) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    let a = t.join("a/collections.json");
+    let b = t.join("b/collections.json");
+    std::fs::create_dir_all(a.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(b.parent().unwrap()).unwrap();
+    std::fs::write(&a, "[{\"a\":1}]").unwrap();
+    std::fs::write(&b, "[{\"b\":2}]").unwrap();
+    let fifo = t.join("fifo.csv");
+    sh(t.path(), &format!("mkfifo '{}'", fifo.display())).ok();
+    (a, b, fifo, t.join("snaps"))
+}
+
+/// Cause 1: two saves in two PID namespaces (both are process 1 there):
+/// the second must not take the first's live staging folder for one left
+/// by an interrupted save.
+#[test]
+fn saves_from_two_pid_namespaces_keep_each_others_staging() {
+    let probe = Command::new("unshare")
+        .args(["--pid", "--fork", "true"])
+        .stderr(Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        skip("unshare --pid --fork is not available (needs root and util-linux)");
+        return;
+    }
+    let t = TempDir::new();
+    let (a, b, fifo, snaps) = setup(&t);
+    let ns = ["unshare", "--pid", "--fork"];
+    let first = blocked_save(&ns, &snaps, &fifo, &a);
+    wait_for("the first save's staging folder", || {
+        !staging(&snaps).is_empty()
+    });
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork"])
+        .arg(bin("cxg-snapshot"))
+        .args(["save", "-q", "--always", "--into"])
+        .arg(&snaps)
+        .arg(&b);
+    run_cmd(c, None).ok();
+    assert_eq!(
+        staging(&snaps).len(),
+        1,
+        "the first save's staging folder is gone"
+    );
+    release(&fifo);
+    finish(first).ok();
+    all_whole(&snaps, 2);
+}
+
+/// Cause 2: the save that started first (an older snapshot name) finishes
+/// last; `latest` still names the newest snapshot.
+#[test]
+fn latest_names_the_newest_snapshot_whatever_the_finishing_order() {
+    let t = TempDir::new();
+    let (a, b, fifo, snaps) = setup(&t);
+    let slow = blocked_save(&[], &snaps, &fifo, &a);
+    wait_for("the slow save's staging folder", || {
+        !staging(&snaps).is_empty()
+    });
+    // a later second: a later snapshot name
+    std::thread::sleep(Duration::from_millis(1100));
+    let s = snaps.display().to_string();
+    let bs = b.display().to_string();
+    run(
+        "cxg-snapshot",
+        &["save", "-q", "--always", "--into", &s, &bs],
+        None,
+    )
+    .ok();
+    release(&fifo);
+    finish(slow).ok();
+    all_whole(&snaps, 2);
+    let names = snapshot_names(&snaps);
+    let latest = std::fs::read_link(snaps.join("latest")).unwrap();
+    assert_eq!(latest, PathBuf::from(&names[1]), "{names:?}");
+    // the newest is the fast save's (collections of b)
+    assert_eq!(read(&snaps.join("latest/collections.json")), read(&b));
+}
+
+/// Cause 11: a symlink planted at `.objects` is refused, and nothing is
+/// written where it points.
+#[test]
+fn a_planted_objects_symlink_is_refused() {
+    let t = TempDir::new();
+    let (a, _, _, snaps) = setup(&t);
+    let elsewhere = t.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::create_dir_all(&snaps).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, snaps.join(".objects")).unwrap();
+    let s = snaps.display().to_string();
+    let a = a.display().to_string();
+    run("cxg-snapshot", &["save", "-q", "--into", &s, &a], None)
+        .code(2)
+        .stderr_has(".objects' is a symbolic link");
+    assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+    assert!(snapshot_names(&snaps).is_empty());
+    assert!(staging(&snaps).is_empty());
+}
