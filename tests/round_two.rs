@@ -200,3 +200,97 @@ fn a_planted_objects_symlink_is_refused() {
     assert!(snapshot_names(&snaps).is_empty());
     assert!(staging(&snaps).is_empty());
 }
+
+/// Set `p`'s modification time `secs` seconds back.
+fn age(p: &Path, secs: u64) {
+    let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(secs))
+        .unwrap();
+}
+
+/// Cause 10: `--prepare --index-dir DIR` removes only the temporary files
+/// it names itself; another program's hidden `.tmp` files stay.
+#[test]
+fn prepare_removes_only_its_own_temporary_files() {
+    let t = TempDir::new();
+    let onts = t.join("ontology");
+    std::fs::create_dir_all(&onts).unwrap();
+    let pato = "PATO-ontology-v2025-05-14.json";
+    std::fs::copy(fixture(&format!("ontology/{pato}")), onts.join(pato)).unwrap();
+    let idx = t.join("cache");
+    std::fs::create_dir_all(&idx).unwrap();
+    let theirs = [".editor-swap.tmp", ".download.json.tmp", ".x.idx.abc.tmp"];
+    for n in theirs {
+        std::fs::write(idx.join(n), "theirs").unwrap();
+        age(&idx.join(n), 7200);
+    }
+    let ours = idx.join(format!(".{pato}.idx.a1B2c3D4.tmp"));
+    std::fs::write(&ours, "half").unwrap();
+    age(&ours, 7200);
+    let fresh = idx.join(format!(".{pato}.idx.e5F6g7H8.tmp"));
+    std::fs::write(&fresh, "being written").unwrap();
+    run(
+        "cxg-select",
+        &[
+            "--ontology",
+            onts.to_str().unwrap(),
+            "--index-dir",
+            idx.to_str().unwrap(),
+            "--prepare",
+        ],
+        None,
+    )
+    .ok()
+    .stderr_has("removed 1 stale index file");
+    for n in theirs {
+        assert_eq!(read(&idx.join(n)), b"theirs", "{n}");
+    }
+    assert!(!ours.exists());
+    assert!(fresh.exists());
+}
+
+/// Run make with the test binaries in `dir` (a copy of nothing: the
+/// repository's Makefile by -f), no build.
+fn make_in(dir: &Path, args: &[&str]) -> Out {
+    let mut c = Command::new("make");
+    c.current_dir(dir)
+        .arg("--no-print-directory")
+        .arg("-f")
+        .arg(root().join("Makefile"))
+        .arg(format!("BIN={}", bin_dir().display()))
+        .arg("CARGO_BUILD=true")
+        .args(args);
+    run_cmd(c, None)
+}
+
+/// Cause 12: a path variable holding anything but plain path characters is
+/// refused, naming the variable, before anything runs: no command in it
+/// runs, through a recipe or `make clean`'s realpath.
+#[test]
+fn make_refuses_path_variables_a_shell_would_run() {
+    let t = TempDir::new();
+    for bad in [
+        "`touch PWNED`",
+        "$$(touch PWNED)",
+        ";touch PWNED",
+        "|touch PWNED",
+        "&touch PWNED",
+        "<PWNED",
+        ">PWNED",
+        "a:b",
+        "~x",
+    ] {
+        for var in ["DATA", "DEMO", "SNAPSHOTS", "ONTOLOGY"] {
+            for target in ["clean", "stages", "demo"] {
+                let value = format!("{var}=d{bad}");
+                make_in(t.path(), &[target, &value])
+                    .code(2)
+                    .stderr_has(&format!("{var}=\""))
+                    .stderr_has("holds characters a path variable may not");
+                assert!(t.names().is_empty(), "{target} {value}: {:?}", t.names());
+            }
+        }
+    }
+    // the plain characters pass the guard
+    make_in(t.path(), &["-n", "clean", "DATA=a/b_c-d+e,f@g.h"]).ok();
+}
