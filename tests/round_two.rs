@@ -294,3 +294,126 @@ fn make_refuses_path_variables_a_shell_would_run() {
     // the plain characters pass the guard
     make_in(t.path(), &["-n", "clean", "DATA=a/b_c-d+e,f@g.h"]).ok();
 }
+
+/// The pinned Snakemake of `make workflow-venv`, or a skip.
+fn snakemake() -> Option<PathBuf> {
+    let exe = root().join(".venv-workflow/bin/snakemake");
+    if exe.exists() {
+        return Some(exe);
+    }
+    skip("the pinned Snakemake is absent: run `make workflow-venv`");
+    None
+}
+
+/// The workflow run in `dir` with `config` added, on 2 cores.
+fn workflow(sm: &Path, dir: &Path, url: &str, config: &[&str], extra: &[&str]) -> Out {
+    let mut c = Command::new(sm);
+    c.arg("--snakefile")
+        .arg(root().join("workflow/Snakefile"))
+        .arg("--directory")
+        .arg(dir)
+        .arg("--workflow-profile")
+        .arg(root().join("workflow/profiles/local"))
+        .arg("--config")
+        .arg(format!("api_url={url}"))
+        .arg(format!("bin={}", bin_dir().display()))
+        .args(config)
+        .args(["--cores", "2"])
+        .args(extra);
+    run_cmd(c, None)
+}
+
+/// Cause 13: no value of the workflow's config runs as a command: `data`
+/// reaches the download rule's message quoted (a row fails, so it runs),
+/// and `select` and `download_args` are split and quoted again.
+#[test]
+fn workflow_config_values_never_run_as_commands() {
+    let Some(sm) = snakemake() else { return };
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    // seed 9, 20 datasets: one has no H5AD asset, so one download row fails
+    generate(
+        &snap,
+        &[
+            "--seed",
+            "9",
+            "--collections",
+            "5",
+            "--datasets",
+            "20",
+            "--assets",
+        ],
+    );
+    let s = Server::start(&snap, &["--local-assets"]);
+    let wf = t.join("wf");
+    std::fs::create_dir_all(&wf).unwrap();
+    let o = workflow(
+        &sm,
+        &wf,
+        &s.url,
+        &["data=d$(touch PWNED)"],
+        &["d$(touch PWNED)/h5ad/manifest.csv"],
+    );
+    assert!(
+        o.stderr.contains("the row is kept as failed in"),
+        "{}",
+        o.stderr
+    );
+    assert!(!wf.join("PWNED").exists(), "a command in config data ran");
+    let harvest = t.join("harvest");
+    std::fs::create_dir_all(&harvest).unwrap();
+    for (key, value) in [
+        ("select", "--exact $(touch PWNED)"),
+        ("download_args", "--retries 1;touch PWNED"),
+    ] {
+        let config = format!("{key}={value}");
+        workflow(
+            &sm,
+            &harvest,
+            &s.url,
+            &[&config],
+            &["data/h5ad/manifest.csv"],
+        );
+        assert!(
+            !harvest.join("PWNED").exists(),
+            "a command in config {key} ran"
+        );
+    }
+}
+
+/// Cause 15: an expression of 10–24 KB that nests thousands deep is
+/// refused with exit 2 and a message, by every tool that takes one, instead
+/// of overflowing the stack (SIGABRT, 134); one at the limit still runs.
+#[test]
+fn deeply_nested_expressions_are_refused_not_a_crash() {
+    let parens = format!("{}.a{}", "(".repeat(5000), ")".repeat(5000));
+    let sums = vec!["1"; 6000].join("+");
+    let pipes = vec!["."; 6000].join(" | ");
+    let t = TempDir::new();
+    let recs = t.join("d.jsonl");
+    std::fs::write(&recs, "{\"dataset_id\":\"x\",\"a\":1}\n").unwrap();
+    let coll = t.join("c.json");
+    std::fs::write(
+        &coll,
+        "[{\"collection_id\":\"c\",\"datasets\":[{\"dataset_id\":\"x\"}]}]",
+    )
+    .unwrap();
+    let (r, c) = (recs.to_str().unwrap(), coll.to_str().unwrap());
+    for e in [&parens, &sums, &pipes] {
+        let col = format!("x={e}");
+        for (tool, args) in [
+            ("cxg-select", vec!["--where", e, r]),
+            ("cxg-tocsv", vec!["--column", &col, r]),
+            ("cxg-datasets", vec!["--where", e, c]),
+        ] {
+            run(tool, &args, None)
+                .code(2)
+                .stderr_has("levels deep (brackets, and operators in a chain); at most 256");
+        }
+    }
+    // at the limit: runs, on the tools' worker threads too
+    let deep = format!("{}.a{}", "(".repeat(128), ")".repeat(128));
+    let chain = format!("{deep} | {}", vec!["."; 127].join(" | "));
+    run("cxg-select", &["--where", &chain, r], None).ok();
+    run("cxg-tocsv", &["--column", &format!("x={chain}"), r], None).ok();
+}
