@@ -417,3 +417,40 @@ fn deeply_nested_expressions_are_refused_not_a_crash() {
     run("cxg-select", &["--where", &chain, r], None).ok();
     run("cxg-tocsv", &["--column", &format!("x={chain}"), r], None).ok();
 }
+
+/// Cause 19: a stdout opened read-write on /dev/null (`1<>/dev/null`,
+/// Python's `subprocess.DEVNULL`) is written to, not refused as closed.
+#[test]
+fn a_read_write_dev_null_stdout_is_accepted_by_every_tool() {
+    let t = TempDir::new();
+    let c = fixture("sample/collections.json");
+    let c = c.display();
+    let cmds = [
+        format!("cxg-split '{c}'"),
+        format!("cxg-datasets '{c}'"),
+        format!("cxg-datasets '{c}' | cxg-tocsv"),
+        format!("cxg-datasets '{c}' | cxg-select --organism 'Homo sapiens'"),
+        format!("cxg-snapshot list '{}'", t.join("none").display()),
+    ];
+    for cmd in &cmds {
+        sh(t.path(), &format!("{cmd} 1<>/dev/null"))
+            .ok()
+            .stderr_lacks("stdout");
+    }
+    let py = Command::new("python3").arg("-c").arg("1").status();
+    if !py.is_ok_and(|s| s.success()) {
+        skip("python3 is absent: subprocess.DEVNULL not tried");
+        return;
+    }
+    let script = format!(
+        "import subprocess, sys\n\
+         r = subprocess.run([{:?}, {:?}], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n\
+         sys.stderr.write(r.stderr.decode())\n\
+         sys.exit(r.returncode)\n",
+        bin("cxg-split").display().to_string(),
+        fixture("sample/collections.json").display().to_string()
+    );
+    let mut py = Command::new("python3");
+    py.arg("-c").arg(script);
+    run_cmd(py, None).ok().stderr_lacks("stdout");
+}
