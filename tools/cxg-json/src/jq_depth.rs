@@ -52,12 +52,10 @@ pub fn depth(code: &str) -> usize {
                 }
             }
             b'(' | b'[' | b'{' => levels.push((0, false)),
-            b')' | b']' | b'}' => {
-                if levels.len() > 1 {
-                    let (n, interp) = levels.pop().unwrap_or_default();
-                    ops -= n;
-                    in_string = interp;
-                }
+            b')' | b']' | b'}' if levels.len() > 1 => {
+                let (n, interp) = levels.pop().unwrap_or_default();
+                ops -= n;
+                in_string = interp;
             }
             b'|' | b',' | b'+' | b'-' | b'*' | b'/' | b'%' | b'=' | b'<' | b'>' | b';' | b'?'
             | b'!' => {
