@@ -119,23 +119,31 @@ fn setup(t: &TempDir) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
 /// by an interrupted save.
 #[test]
 fn saves_from_two_pid_namespaces_keep_each_others_staging() {
-    let probe = Command::new("unshare")
-        .args(["--pid", "--fork", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        skip("unshare --pid --fork is not available (needs root and util-linux)");
+    // as root, or else in a user namespace of its own (unprivileged)
+    let prefixes: [&[&str]; 2] = [
+        &["unshare", "--pid", "--fork"],
+        &["unshare", "--user", "--map-root-user", "--pid", "--fork"],
+    ];
+    let works = |p: &[&str]| {
+        Command::new(p[0])
+            .args(&p[1..])
+            .arg("true")
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let Some(ns) = prefixes.into_iter().find(|p| works(p)) else {
+        skip("unshare --pid --fork is not available (util-linux, and root or user namespaces)");
         return;
-    }
+    };
     let t = TempDir::new();
     let (a, b, fifo, snaps) = setup(&t);
-    let ns = ["unshare", "--pid", "--fork"];
-    let first = blocked_save(&ns, &snaps, &fifo, &a);
+    let first = blocked_save(ns, &snaps, &fifo, &a);
     wait_for("the first save's staging folder", || {
         !staging(&snaps).is_empty()
     });
-    let mut c = Command::new("unshare");
-    c.args(["--pid", "--fork"])
+    let mut c = Command::new(ns[0]);
+    c.args(&ns[1..])
         .arg(bin("cxg-snapshot"))
         .args(["save", "-q", "--always", "--into"])
         .arg(&snaps)
