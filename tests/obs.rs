@@ -126,13 +126,20 @@ fn summaries_match_anndata_for_every_layout() {
             "status",
             "error",
             "schema_version",
+            "title",
+            "uns_error",
             "n_cells",
             "normal_cell_count",
             "primary_cell_count",
             "donor_count",
+            "missing_columns",
             "counts",
             "labels",
-            "missing"
+            "missing",
+            "obsm",
+            "extra_columns",
+            "author_cell_type_column",
+            "warnings"
         ]
     );
 }
@@ -154,16 +161,21 @@ fn bad_files_fail_alone_and_are_named() {
     let out = t.join("obs.jsonl");
     let o = run("cxg-obs", &["-o", out.to_str().unwrap()], Some(&input));
     o.code(1)
-        .stderr_has("8 files: 2 summarised, 6 failed")
-        .stderr_has("6 records could not be processed");
+        .stderr_has("8 files: 3 summarised, 5 failed")
+        .stderr_has("5 records could not be processed");
     let recs = jsonl(&read(&out));
     assert_eq!(recs.len(), 8, "one record per file, failed ones included");
     check_against_anndata(&recs[0], "plain");
     check_against_anndata(&recs[5], "anndata08");
+    // a missing column is no failure: what needs it is null, and it is named
+    let r = &recs[3];
+    assert_eq!((&r["status"], &r["n_cells"]), (&"ok".into(), &300.into()));
+    assert_eq!(r["donor_count"], Value::Null);
+    assert_eq!(r["missing_columns"], serde_json::json!(["donor_id"]));
+    assert!(r["primary_cell_count"].as_u64().is_some());
     let reasons = [
         (1, "not_hdf5", "not an HDF5 file"),
         (2, "truncated", "truncated: the file has"),
-        (3, "missing_column", "column 'obs/donor_id' is missing"),
         (
             4,
             "zstd",
@@ -304,7 +316,7 @@ fn csv_joins_each_facet_most_cells_first() {
     o.ok();
     let (h, rows) = csv_rows(&o.stdout);
     assert_eq!(
-        &h[..10],
+        &h[..15],
         [
             "dataset_version_id",
             "dataset_id",
@@ -315,10 +327,15 @@ fn csv_joins_each_facet_most_cells_first() {
             "n_cells",
             "normal_cell_count",
             "primary_cell_count",
-            "donor_count"
+            "donor_count",
+            "title",
+            "uns_error",
+            "missing_columns",
+            "obsm",
+            "author_cell_type_column"
         ]
     );
-    assert_eq!(&h[10..], FACETS);
+    assert_eq!(&h[15..], FACETS);
     for (row, name) in rows.iter().zip(GOOD) {
         let want = json(&read(&fixture(&format!("h5ad/{name}.expected.json"))));
         assert_eq!(row[6], want["n_cells"].to_string());
@@ -329,7 +346,7 @@ fn csv_joins_each_facet_most_cells_first() {
                 .into_iter()
                 .map(|(k, v)| format!("{k}:{v}"))
                 .collect();
-            assert_eq!(row[10 + i], joined.join(" | "), "{name}: {f}");
+            assert_eq!(row[15 + i], joined.join(" | "), "{name}: {f}");
         }
     }
 }

@@ -8,10 +8,14 @@
 //!
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
+mod extras;
+mod facet;
 mod h5ad;
 mod input;
 mod join;
 mod lzf;
+mod obs;
+mod read;
 mod summary;
 
 use clap::Parser;
@@ -123,7 +127,7 @@ mod tests {
             ("wide_codes", 0, "7c1e2a44-9d0b-4f3e-b6a1-5e8d2c9f0b77,,wide_codes.h5ad,ok,,5.2.0,3000,1078,2104,25", "", ""),
             ("not_hdf5", 1, "not_hdf5,,not_hdf5.h5ad,failed,not an HDF5 file (no HDF5 signature),,,,,", "", "'not_hdf5.h5ad': not an HDF5 file"),
             ("truncated", 1, "truncated,,truncated.h5ad,failed,truncated: the file has 107037 bytes, its HDF5 header says 267593,,,,,", "", "'truncated.h5ad': truncated"),
-            ("missing_column", 1, "missing_column,,missing_column.h5ad,failed,column 'obs/donor_id' is missing,,,,,", "", "is missing"),
+            ("missing_column", 0, "missing_column,,missing_column.h5ad,ok,,5.2.0,300,139,211,", "unknown:153 | PATO:0000384:116 | PATO:0000383:31", ""),
             ("not_anndata", 1, "not_anndata,,not_anndata.h5ad,failed,no 'obs' group: not an AnnData file,,,,,", "", "not an AnnData file"),
             ("zstd", 1, "zstd,,zstd.h5ad,failed,column 'obs/cell_type_ontology_term_id/codes': unsupported compression filter 32015 (Zstandard); only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read,,,,,", "", "(Zstandard)"),
         ];
