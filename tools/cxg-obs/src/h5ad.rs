@@ -84,8 +84,11 @@ pub(crate) fn summarize(path: &Path) -> R<Summary> {
     let root = file
         .root_group()
         .at("not a readable HDF5 file (truncated?)")?;
-    let obs = open_obs(&root)?;
-    let obs = Obs::new(&obs, budget, file_len)?;
+    let group = open_obs(&root)?;
+    let obs = match &group {
+        Some(g) => Obs::new(g, budget, file_len)?,
+        None => Obs::from_table(&root, budget, file_len)?,
+    };
     let n_cells = obs.n_cells()?;
     let mut missing = Vec::new();
     let facets = read_facets(&obs, n_cells, &mut missing)?;
@@ -134,16 +137,17 @@ pub(crate) fn summarize(path: &Path) -> R<Summary> {
     })
 }
 
-/// The `obs` group; anndata < 0.7 stored obs as one compound table, named
-/// as that layout.
-fn open_obs(root: &Group) -> R<Group> {
-    root.group("obs").map_err(|e| match e {
-        H5Error::GroupNotFound(_) if root.dataset("obs").is_ok() => {
-            "unsupported layout: 'obs' is one compound table, as anndata < 0.7 wrote it; anndata 0.7 or later reads it and writes it anew (anndata.read_h5ad(f).write_h5ad(g))".to_string()
-        }
-        H5Error::GroupNotFound(_) => "no 'obs' group: not an AnnData file".to_string(),
-        e => format!("cannot read the 'obs' group (a damaged file?): {e}"),
-    })
+/// The `obs` group; none when obs is a dataset (anndata < 0.7's compound
+/// table).
+fn open_obs(root: &Group) -> R<Option<Group>> {
+    match root.group("obs") {
+        Ok(g) => Ok(Some(g)),
+        Err(H5Error::GroupNotFound(_)) if root.dataset("obs").is_ok() => Ok(None),
+        Err(H5Error::GroupNotFound(_)) => Err("no 'obs' group: not an AnnData file".to_string()),
+        Err(e) => Err(format!(
+            "cannot read the 'obs' group (a damaged file?): {e}"
+        )),
+    }
 }
 
 /// Cells per term of every facet, in output order; a facet whose id

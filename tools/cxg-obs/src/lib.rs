@@ -8,6 +8,7 @@
 //!
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
+mod compound;
 mod extras;
 mod facet;
 mod h5ad;

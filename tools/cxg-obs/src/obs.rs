@@ -5,6 +5,7 @@
 //! whose values are in `obs/__categories`), and plain datasets of strings,
 //! numbers or bools.
 
+use crate::compound::{read_table, Table};
 use crate::read::{
     attr_string, bools, for_each_scalar, intern, is_string, read_codes, read_values, At, Column,
     Scalar, R,
@@ -22,6 +23,8 @@ pub(crate) struct Obs<'a> {
     pub(crate) budget: usize,
     /// The file's length: contiguous data must fit in it.
     pub(crate) file_len: u64,
+    /// anndata < 0.7: obs as one compound table, read whole.
+    pub(crate) table: Option<Table>,
 }
 
 impl Obs<'_> {
@@ -39,11 +42,31 @@ impl Obs<'_> {
             order,
             budget,
             file_len,
+            table: None,
         })
     }
 
+    /// anndata < 0.7's compound obs table, read whole from `root`.
+    pub(crate) fn from_table(root: &Group, budget: usize, file_len: u64) -> R<Obs<'_>> {
+        let table = read_table(root, file_len)?;
+        Ok(Obs {
+            obs: root,
+            groups: Vec::new(),
+            datasets: Vec::new(),
+            order: Vec::new(),
+            budget,
+            file_len,
+            table: Some(table),
+        })
+    }
+
+    fn table_column(&self, name: &str) -> Option<&Column> {
+        let t = self.table.as_ref()?;
+        t.columns.iter().find(|(c, _)| c == name).map(|(_, c)| c)
+    }
+
     pub(crate) fn has(&self, name: &str) -> bool {
-        self.is_group(name) || self.is_dataset(name)
+        self.is_group(name) || self.is_dataset(name) || self.table_column(name).is_some()
     }
 
     fn is_group(&self, name: &str) -> bool {
@@ -68,6 +91,9 @@ impl Obs<'_> {
     /// The data columns: column-order, else every member but the index
     /// and anndata's own.
     pub(crate) fn columns(&self, index: &str) -> Vec<String> {
+        if let Some(t) = &self.table {
+            return t.columns.iter().map(|(c, _)| c.clone()).collect();
+        }
         if !self.order.is_empty() {
             return self.order.clone();
         }
@@ -80,6 +106,9 @@ impl Obs<'_> {
     /// A categorical column (or a plain string one, which anndata makes
     /// categorical on writing by default).
     pub(crate) fn is_categorical(&self, name: &str) -> bool {
+        if let Some(t) = &self.table {
+            return t.categorical.iter().any(|c| c == name);
+        }
         if self.is_group(name) {
             return self.obs.group(name).is_ok_and(|g| {
                 attr_string(g.attribute("encoding-type")).as_deref() == Some("categorical")
@@ -96,6 +125,9 @@ impl Obs<'_> {
 
     /// Cells = rows of the index dataset that obs names in `_index`.
     pub(crate) fn n_cells(&self) -> R<u64> {
+        if let Some(t) = &self.table {
+            return Ok(t.n_cells);
+        }
         let idx = self.index_name();
         let ds = self
             .obs
@@ -117,7 +149,9 @@ impl Obs<'_> {
     pub(crate) fn categorical(&self, name: &str, n_cells: u64) -> R<Option<Column>> {
         self.check_listed(name)?;
         let place = format!("column 'obs/{name}'");
-        let col = if self.is_group(name) {
+        let col = if let Some(c) = self.table_column(name) {
+            c.clone()
+        } else if self.is_group(name) {
             self.group_column(name, &place)?
         } else if self.is_dataset(name) {
             self.dataset_column(name, &place)?
@@ -205,33 +239,32 @@ impl Obs<'_> {
     pub(crate) fn truth(&self, name: &str, n_cells: u64) -> R<Option<Vec<Option<bool>>>> {
         self.check_listed(name)?;
         let place = format!("column 'obs/{name}'");
-        let values: Vec<Option<bool>> = if self.is_dataset(name)
-            && self.legacy_categories(name).is_none()
-        {
-            bools(self.obs, name, &place, self.file_len)?
-                .into_iter()
-                .map(Some)
-                .collect()
-        } else {
-            let Some(col) = self.categorical(name, n_cells)? else {
-                return Ok(None);
-            };
-            let truth: Vec<bool> = col
-                .categories
-                .iter()
-                .map(|c| {
-                    bool_word(c).ok_or_else(|| {
-                        format!(
+        let values: Vec<Option<bool>> =
+            if self.is_dataset(name) && self.legacy_categories(name).is_none() {
+                bools(self.obs, name, &place, self.file_len)?
+                    .into_iter()
+                    .map(Some)
+                    .collect()
+            } else {
+                let Some(col) = self.categorical(name, n_cells)? else {
+                    return Ok(None);
+                };
+                let truth: Vec<bool> = col
+                    .categories
+                    .iter()
+                    .map(|c| {
+                        bool_word(c).ok_or_else(|| {
+                            format!(
                             "{place}: the value '{c}' is not a boolean (True/False, 1/0, yes/no)"
                         )
+                        })
                     })
-                })
-                .collect::<R<_>>()?;
-            col.codes
-                .iter()
-                .map(|&c| usize::try_from(c).ok().map(|c| truth[c]))
-                .collect()
-        };
+                    .collect::<R<_>>()?;
+                col.codes
+                    .iter()
+                    .map(|&c| usize::try_from(c).ok().map(|c| truth[c]))
+                    .collect()
+            };
         if values.len() as u64 != n_cells {
             return Err(format!(
                 "{place}: {} values for {n_cells} cells",
