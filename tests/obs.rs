@@ -880,4 +880,13 @@ fn a_fifo_in_the_list_is_an_error_naming_it_not_a_hang() {
     let recs = jsonl(&o.stdout);
     assert_eq!(recs[0]["status"], "ok");
     assert_eq!(recs[1]["status"], "failed");
+    // in a manifest with a size, it is named as a FIFO too (not as a size
+    // that differs)
+    let manifest = format!("dataset_id,path,bytes\nd1,{},5\n", fifo.display());
+    let o = run("cxg-obs", &[], Some(manifest.as_bytes()));
+    assert!(
+        started.elapsed().as_secs() < 25,
+        "cxg-obs waited on the FIFO"
+    );
+    o.code(1).stderr_has("is a FIFO (named pipe)");
 }

@@ -2,7 +2,11 @@
 //! normal, primary, how many donors, and cells per cell type, tissue,
 //! disease, assay, sex, development stage, ethnicity, suspension type and
 //! tissue type — read from the `obs` table in pure Rust (no Python, no
-//! system HDF5), never touching `X`. One JSON Lines record (or CSV row) per
+//! system HDF5), never touching `X`; and what authors added (`obsm` keys,
+//! obs columns beyond the schema, the author cell-type column). Any AnnData
+//! (0.7 and later, and < 0.7's compound obs) of any CELLxGENE schema from
+//! 2.0: a quantity whose column the file lacks is null and the column is
+//! named in `missing_columns`. One JSON Lines record (or CSV row) per
 //! file, in input order; a file that cannot be read is named on stderr and
 //! gets a `failed` record, and the others go on.
 //!
@@ -36,6 +40,9 @@ const EXAMPLES: &str = "\
 
   # the cell types of one file, most cells first
   echo my.h5ad | cxg-obs | jq '.counts.cell_type'
+
+  # what authors added: embeddings, their cell-type column, what is missing
+  echo my.h5ad | cxg-obs | jq '{obsm, author_cell_type_column, missing_columns}'
 
   # add normal_cell_count, primary_cell_count and donor_count to the harvester CSV
   cxg-obs --join all_datasets_h5ad.csv obs.jsonl > all_datasets_obs.csv";
