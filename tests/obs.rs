@@ -806,11 +806,13 @@ fn any_anndata_of_any_schema_matches_anndata_field_by_field() {
         own["obsm"],
         serde_json::json!(["X_pca", "X_tsne", "X_umap"])
     );
+    // categories ['True', 'False'] with ~30% of codes 1: read by values,
+    // most cells are primary; read by codes, a minority would be
     assert!(
         by("bool_true_false")["primary_cell_count"]
             .as_u64()
             .unwrap()
-            > 0
+            > 125
     );
     assert_eq!(
         by("anndata_v0_7_0")["obsm"],

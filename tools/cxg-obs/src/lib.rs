@@ -213,6 +213,7 @@ mod tests {
             (ok("v1", "d1", 1), "dataset_id,dataset_version_id\nd1,v2\n", 0, format!("dataset_id,dataset_version_id,{j}\nd1,v2,,,\n"), "row 1 (dataset d1): no cxg-obs record of version v2, only of version v1; cells left empty"),
             (ok("v1", "d1", 1), "donor_count,dataset_version_id,normal_cell_count\n9,v1,8\n", 0, "donor_count,dataset_version_id,normal_cell_count,primary_cell_count\n3,v1,1,2\n".into(), "1 row: 1 joined"),
             (ok("v1", "d1", 1) + "\n" + &ok("v1", "d1", 7), "dataset_version_id\nv1\n", 0, format!("dataset_version_id,{j}\nv1,7,2,3\n"), "line 2: dataset_version_id v1 repeats; the last record is used"),
+            (r#"{"dataset_version_id":"v1","status":"ok","error":null,"normal_cell_count":4,"primary_cell_count":null,"donor_count":null}"#.into(), "dataset_version_id\nv1\n", 0, format!("dataset_version_id,{j}\nv1,4,,\n"), "1 row: 1 joined"),
             (failed.into(), "dataset_version_id\nv9\n", 1, format!("dataset_version_id,{j}\nv9,,,\n"), "row 1 (dataset v9): its file failed (not an HDF5 file); cells left empty"),
             (ok("v1", "d1", 1), "a,b\n1,2\n", 2, String::new(), "expected a dataset_version_id or dataset_id column; found: a, b"),
             (r#"{"n_cells":1}"#.into(), "dataset_id\nd1\n", 2, String::new(), "has no string dataset_version_id (not cxg-obs output?)"),
