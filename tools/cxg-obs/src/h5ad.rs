@@ -210,7 +210,13 @@ fn read_uns(root: &Group) -> Uns {
         if !datasets.iter().any(|d| d == key) {
             return None;
         }
-        match uns.dataset(key).and_then(|d| d.read_string()) {
+        match uns.dataset(key).and_then(|d| match d.shape() {
+            // a string written as an array of one
+            [1] => d
+                .read_strings()
+                .map(|v| v.into_iter().next().unwrap_or_default()),
+            _ => d.read_string(),
+        }) {
             Ok(s) => Some(s),
             Err(e) => {
                 errors.push(h5_error(&format!("'uns/{key}'"), &e));
