@@ -35,16 +35,24 @@ VENV ?= .venv-workflow
 SNAKEMAKE ?= $(VENV)/bin/snakemake
 SNAKEMAKE_ARGS ?=
 
-# Every path variable must be one word: make splits a value at whitespace,
-# so "my data/out" would write into data/out here and remove "my". Such
-# values (and quotes, and empty required paths) are refused before anything
-# runs. Add new path variables to PATH_VARS.
+# Every path variable must be one word of plain path characters: make
+# splits a value at whitespace (so "my data/out" would write into data/out
+# and remove "my"), and the recipes hand the values to a shell, where a
+# quote, `, $(, ;, |, &, <, > would run a command. A path variable may hold
+# letters, digits and / . _ - + , @ only (ASCII; ':' and '=' would break
+# make's own rule and assignment syntax); any other character
+# (and an empty required path) is refused, naming the variable, before
+# anything runs. Add new path variables to PATH_VARS.
 PATH_VARS := DATA DEMO BIN SNAPSHOT PREFIX DESTDIR ONTOLOGY ONTOLOGY_PINS SNAPSHOTS REQUEST_LOG VENV
 REQUIRED_PATHS := DATA DEMO BIN SNAPSHOT VENV
-space := $(subst ,, )
-tab := $(subst ,,	)
-bad_path = $(or $(findstring $(space),$($(1))),$(findstring $(tab),$($(1))),$(findstring ",$($(1))),$(findstring ',$($(1))))
-$(foreach v,$(PATH_VARS),$(if $(call bad_path,$(v)),$(error $(v)="$($(v))" contains whitespace or a quote; make would split it and read, write or remove the wrong folder. Use a path without spaces, e.g. a symlink: ln -s "/path/my data" /tmp/mydata; make $(v)=/tmp/mydata)))
+comma := ,
+path_chars := a b c d e f g h i j k l m n o p q r s t u v w x y z \
+	A B C D E F G H I J K L M N O P Q R S T U V W X Y Z 0 1 2 3 4 5 6 7 8 9 \
+	/ . _ - + $(comma) @
+# $(call drop_chars,TEXT,CHARS): TEXT without any of the words of CHARS
+drop_chars = $(if $(2),$(call drop_chars,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+bad_path = $(call drop_chars,$($(1)),$(path_chars))
+$(foreach v,$(PATH_VARS),$(if $(call bad_path,$(v)),$(error $(v)="$($(v))" holds characters a path variable may not: [$(call bad_path,$(v))]. Whitespace would make make split it and read, write or remove the wrong folder; a quote, `, $$, ;, |, &, <, > would make the shell run a command. Use letters, digits and / . _ - + $(comma) @ only, e.g. a symlink: ln -s "/path/my data" /tmp/mydata; make $(v)=/tmp/mydata)))
 $(foreach v,$(REQUIRED_PATHS),$(if $(strip $($(v))),,$(error $(v) is empty; it must name a folder)))
 
 # $(call atomic,COMMAND): run COMMAND > $@.tmp, rename it to $@ only on

@@ -543,6 +543,10 @@ fn size_mismatch_corrupt_bytes_404_410_and_bad_names_fail_their_rows_only() {
             "1",
             "--failures",
             "f.csv",
+            // the bytes that do not match their ETag fail at once (auto
+            // would transfer them again and keep them: the same bytes twice)
+            "--etag-check",
+            "strict",
             "in.csv",
         ],
         None,
@@ -639,7 +643,13 @@ fn a_file_over_4_gib_resumes_near_its_end() {
     let dir = work.join("h5ad");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let have = size - 100_000;
-    std::fs::File::create(dir.join(format!("{name}.part")))
+    // the HDF5 signature, then zeros, as cxg-gen --sparse-assets writes
+    std::fs::write(dir.join(format!("{name}.part")), b"\x89HDF\r\n\x1a\n")
+        .and_then(|()| {
+            std::fs::File::options()
+                .write(true)
+                .open(dir.join(format!("{name}.part")))
+        })
         .and_then(|f| f.set_len(have))
         .expect("sparse part");
     let etag =
@@ -666,10 +676,13 @@ fn a_file_over_4_gib_resumes_near_its_end() {
         "{r:?}"
     );
     assert_eq!(size_of(&dir.join(&name)), size);
-    // SHA-256 of 4 GiB + 100 kB of zeros
+    // SHA-256 of the signature and 4 GiB + 100 kB - 8 of zeros
     let o = sh(
         work.path(),
-        &format!("head -c {size} /dev/zero | sha256sum | cut -d' ' -f1"),
+        &format!(
+            "{{ printf '\\211HDF\\r\\n\\032\\n'; head -c {} /dev/zero; }} | sha256sum | cut -d' ' -f1",
+            size - 8
+        ),
     );
     assert_eq!(m[0]["sha256"], o.text().trim());
 }
@@ -1440,4 +1453,274 @@ fn retry_after_dates_are_honoured_and_numeric_options_are_bounded() {
         o.code(2);
         assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
     }
+}
+
+/// A one-file snapshot of `bytes` bytes served at `rate` bytes/s (0: no limit).
+fn one_file(bytes: u64, serve: &[&str]) -> (TempDir, String, Server, TempDir) {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "1",
+        "--asset-bytes",
+        &bytes.to_string(),
+    ]);
+    let name = asset_names(&snap_dir(&t))[0].clone();
+    let (s, work) = serve_files(&snap_dir(&t), serve);
+    (t, name, s, work)
+}
+
+#[test]
+fn a_file_swapped_in_at_the_part_during_a_transfer_is_not_renamed_into_place() {
+    let (_t, name, _s, work) = one_file(600_000, &["--rate", "300000"]);
+    let part = work.join(&format!("h5ad/{name}.part"));
+    let child = Command::new(bin("cxg-download"))
+        .args(["--dir", "h5ad", "index.json", "-o", "m.csv"])
+        .current_dir(work.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for(|| size_of(&part) >= 100_000, "part of the file");
+    // another file, renamed over the .part mid-transfer
+    let other = work.join("h5ad/other");
+    std::fs::write(&other, b"not the file that was downloaded").expect("write");
+    std::fs::rename(&other, &part).expect("swap");
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("was replaced by another file"), "{err}");
+    assert!(!work.join(&format!("h5ad/{name}")).exists());
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m[0]["status"], "failed");
+    // the swapped-in file is left where it was put, and no sidecar
+    // vouches for it as the start of the file
+    assert_eq!(read(&part), b"not the file that was downloaded");
+    assert!(!work.join(&format!("h5ad/{name}.part.json")).exists());
+}
+
+#[test]
+fn a_hard_link_planted_at_the_part_is_never_written() {
+    let (t, name, s, work) = one_file(100_000, &[]);
+    let dir = work.join("h5ad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // a file outside the folder, linked in as the .part, with a sidecar
+    // that would make its bytes the start of a "resumed" file
+    let victim = work.join("victim");
+    std::fs::write(&victim, vec![7u8; 50_000]).expect("write");
+    std::fs::hard_link(&victim, dir.join(format!("{name}.part"))).expect("link");
+    let served = std::fs::read_to_string(snap_dir(&t).join("assets").join(format!("{name}.etag")))
+        .expect("etag");
+    let base = s.url.trim_end_matches("/curation/v1");
+    let side = serde_json::json!({"url": format!("{base}/assets/{name}"), "size": 100_000,
+        "etag": served.trim(), "last_modified": null});
+    std::fs::write(dir.join(format!("{name}.part.json")), side.to_string()).expect("write");
+    let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+    o.code(1).stderr_has("2 links");
+    assert_eq!(
+        read(&victim),
+        vec![7u8; 50_000],
+        "the file outside was changed"
+    );
+    assert!(!dir.join(&name).exists());
+    assert!(asset_requests(&s).is_empty());
+}
+
+/// Run cxg-download in `work`, killed (and the test failed) after 30 s.
+fn download_bounded(work: &Path, args: &[&str], stdin: &[u8]) -> Out {
+    let mut c = Command::new("timeout");
+    c.args(["-s", "KILL", "30"])
+        .arg(bin("cxg-download"))
+        .args(args)
+        .current_dir(work);
+    let o = run_cmd(c, Some(stdin));
+    assert!(
+        o.code != 137 && o.code != -1,
+        "killed: it hung\n{}",
+        o.stderr
+    );
+    o
+}
+
+#[test]
+fn a_fifo_where_a_sidecar_or_a_previous_manifest_is_expected_is_named_not_waited_on() {
+    let work = TempDir::new();
+    let a = "0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11";
+    let csv = format!("h5ad_url,h5ad_filesize\n{}/assets/{a}.h5ad,5\n", dead_url());
+    std::fs::create_dir_all(work.join("h5ad")).expect("mkdir");
+    let fifo = |p: &Path| {
+        let st = Command::new("mkfifo").arg(p).status().expect("mkfifo");
+        assert!(st.success());
+    };
+    fifo(&work.join(&format!("h5ad/{a}.h5ad.part.json")));
+    fifo(&work.join("previous.csv"));
+    download_bounded(
+        work.path(),
+        &["--dir", "h5ad", "--retries", "0"],
+        csv.as_bytes(),
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "'h5ad/{a}.h5ad.part.json' is not a regular file (a FIFO, a device?)"
+    ));
+    download_bounded(
+        work.path(),
+        &[
+            "--dir",
+            "h5ad",
+            "--retries",
+            "0",
+            "--previous",
+            "previous.csv",
+        ],
+        csv.as_bytes(),
+    )
+    .code(2)
+    .stderr_has("--previous 'previous.csv' is not a regular file");
+}
+
+#[test]
+fn an_error_page_answered_with_200_is_not_kept_as_the_h5ad() {
+    let (t, name, s, work) = one_file(1000, &[]);
+    // a 24-byte HTML page where the file was, with no ETag of its own
+    let assets = snap_dir(&t).join("assets");
+    std::fs::write(assets.join(&name), b"<html>Bad Gateway</html>").expect("write");
+    std::fs::remove_file(assets.join(format!("{name}.etag"))).expect("rm etag");
+    let base = s.url.trim_end_matches("/curation/v1");
+    let csv = format!("h5ad_url\n{base}/assets/{name}\n");
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "-o", "m.csv"],
+        Some(csv.as_bytes()),
+    );
+    o.code(1)
+        .stderr_has("not an H5AD file: no HDF5 signature at byte 0, 512, 1024, ... of its 24 bytes; it starts with \"<html>Bad Gateway</html>\"");
+    let m = manifest(&read(&work.join("m.csv")));
+    assert_eq!(m[0]["status"], "failed");
+    assert_eq!(work.names(), ["h5ad", "index.json", "m.csv"]);
+    assert!(std::fs::read_dir(work.join("h5ad"))
+        .expect("h5ad")
+        .next()
+        .is_none());
+}
+
+#[test]
+fn a_redirect_to_a_file_url_is_refused_by_its_scheme() {
+    // a file host on 127.0.0.1 answering every request with one redirect
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut b = [0u8; 4096];
+            let _ = std::io::Read::read(&mut s, &mut b);
+            let _ = std::io::Write::write_all(
+                &mut s,
+                b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let work = TempDir::new();
+    let csv = format!(
+        "h5ad_url,h5ad_filesize\nhttp://127.0.0.1:{port}/0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad,10\n"
+    );
+    download(
+        work.path(),
+        &["--dir", "h5ad", "--retries", "0"],
+        Some(csv.as_bytes()),
+    )
+    .code(1)
+    .stderr_has("a redirect to 'file:///etc/passwd': the scheme 'file' is refused")
+    .stderr_lacks("too many redirects");
+    assert!(!work
+        .join("h5ad/0b4b2fd1-6e6a-4e9b-9d0a-3b1a1e7e2c11.h5ad")
+        .exists());
+}
+
+/// Every asset of the snapshot given a plain 32-hex ETag that is not the
+/// MD5 of its bytes (as S3 gives objects encrypted with SSE-KMS).
+fn etags_not_md5(snap: &Path) {
+    for n in asset_names(snap) {
+        std::fs::write(
+            snap.join("assets").join(format!("{n}.etag")),
+            "\"0123456789abcdef0123456789abcdef\"\n",
+        )
+        .expect("etag");
+    }
+}
+
+/// Full transfers (200 answers) of asset files in the server's log.
+fn whole_transfers(s: &Server) -> usize {
+    asset_requests(s)
+        .iter()
+        .filter(|l| l.contains(" GET ") && l.contains(" 200"))
+        .count()
+}
+
+#[test]
+fn etags_that_are_not_md5s_prove_themselves_by_a_second_transfer() {
+    let t = snapshot(&[
+        "--collections",
+        "1",
+        "--datasets",
+        "3",
+        "--asset-bytes",
+        "20000",
+    ]);
+    etags_not_md5(&snap_dir(&t));
+    // auto (the default): the first file is transferred twice, the same
+    // bytes both times; the host's ETags are then not checked again
+    let (s, work) = serve_files(&snap_dir(&t), &[]);
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "-j", "1", "index.json"],
+        None,
+    );
+    o.ok().stderr_has("are not MD5s of the content");
+    assert_eq!(
+        o.stderr.matches("are not MD5s of the content").count(),
+        1,
+        "{}",
+        o.stderr
+    );
+    let m = manifest(&o.stdout);
+    let by: Vec<&str> = m.iter().map(|r| r["verified_by"].as_str()).collect();
+    assert_eq!(by, ["size+repeat", "size", "size"]);
+    assert!(m.iter().all(|r| r["status"] == "downloaded"));
+    check_identical(&snap_dir(&t), &work.join("h5ad"));
+    assert_eq!(whole_transfers(&s), 4, "{:?}", asset_requests(&s));
+    drop(s);
+    // strict: today's behaviour, every file fails
+    let (s, work) = serve_files(&snap_dir(&t), &[]);
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "--etag-check", "strict", "index.json"],
+        None,
+    );
+    o.code(1).stderr_has("do not match the server's ETag");
+    assert!(manifest(&o.stdout).iter().all(|r| r["status"] == "failed"));
+    assert_eq!(whole_transfers(&s), 3);
+    drop(s);
+    // off: never checked
+    let (s, work) = serve_files(&snap_dir(&t), &[]);
+    let o = download(
+        work.path(),
+        &["--dir", "h5ad", "--etag-check", "off", "index.json"],
+        None,
+    );
+    o.ok().stderr_lacks("ETag");
+    assert!(manifest(&o.stdout)
+        .iter()
+        .all(|r| r["verified_by"] == "size"));
+    assert_eq!(whole_transfers(&s), 3);
+}
+
+#[test]
+fn an_md5_etag_is_still_checked_under_auto() {
+    // ETags that are MD5s: one transfer each, verified by them
+    let (_t, _name, s, work) = one_file(30000, &[]);
+    let o = download(work.path(), &["--dir", "h5ad", "index.json"], None);
+    o.ok().stderr_lacks("once more");
+    assert_eq!(manifest(&o.stdout)[0]["verified_by"], "size+etag");
+    assert_eq!(whole_transfers(&s), 1);
 }

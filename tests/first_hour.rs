@@ -242,12 +242,12 @@ fn make_refuses_paths_with_whitespace_before_anything_runs() {
             let o = make_in(t.path(), &[target, &value]);
             o.code(2)
                 .stderr_has(&format!("{var}=\""))
-                .stderr_has("contains whitespace or a quote");
+                .stderr_has("holds characters a path variable may not");
         }
     }
     make_in(t.path(), &["stages", "DATA=a'b"])
         .code(2)
-        .stderr_has("contains whitespace or a quote");
+        .stderr_has("holds characters a path variable may not");
     make_in(t.path(), &["stages", "DATA="])
         .code(2)
         .stderr_has("DATA is empty");

@@ -222,14 +222,16 @@ fn output_paths_are_checked_before_any_request() {
 }
 
 #[test]
-fn a_closed_stdout_is_an_error_not_a_silent_success() {
+fn a_closed_stdout_is_taken_as_dev_null() {
+    // the Rust runtime reopens it on /dev/null read-write, which cannot be
+    // told from a caller's own `1<>/dev/null` (see cxg_core::io::check_stdout)
     let t = TempDir::new();
     let input = snapshot().join("collections.json");
     let o = sh(
         t.path(),
         &format!("'{}' '{}' >&-", bin("cxg-split").display(), input.display()),
     );
-    o.code(2).stderr_has("stdout");
+    o.ok();
 }
 
 #[test]

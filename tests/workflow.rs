@@ -472,9 +472,9 @@ fn a_failed_obs_job_keeps_the_download_and_a_rerun_fetches_nothing_again() {
     let t = TempDir::new();
     let snap = t.join("snap");
     let names = h5ad_snapshot(&snap, 3);
-    // one file lacks an obs column: its obs job fails, every time
+    // one file has an obs column no reader here decodes: its obs job fails, every time
     let n = std::fs::copy(
-        fixture("h5ad/missing_column.h5ad"),
+        fixture("h5ad/zstd.h5ad"),
         snap.join("assets").join(&names[2]),
     )
     .unwrap();

@@ -82,6 +82,14 @@ pub struct Args {
     /// re-hashes and compares against it
     #[arg(long, value_name = "MANIFEST")]
     pub previous: Option<PathBuf>,
+    /// What a plain-MD5 ETag that the bytes do not match means. auto: the
+    /// file is transferred once more; the same SHA-256 twice means the
+    /// host's ETags are not MD5s of the content (S3 SSE-KMS, some copies):
+    /// the file is kept (verified_by size+repeat) and that host's ETags are
+    /// not checked again in this run. strict: the file fails. off: ETags
+    /// are never checked
+    #[arg(long, value_enum, default_value_t = EtagCheck::Auto, value_name = "POLICY")]
+    pub etag_check: EtagCheck,
     /// No progress bar and no summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
@@ -92,6 +100,17 @@ pub struct Args {
     pub assume_free_bytes: Option<u64>,
     #[command(flatten)]
     pub net: NetArgs,
+}
+
+/// `--etag-check`: how far an ETag is trusted to be the content's MD5.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtagCheck {
+    /// Check; on a plain-MD5 mismatch transfer once more and compare
+    Auto,
+    /// Check; a mismatch fails the file
+    Strict,
+    /// Never check ETags
+    Off,
 }
 
 impl cxg_core::cli::ToolArgs for Args {

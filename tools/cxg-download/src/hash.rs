@@ -5,7 +5,6 @@
 use cxg_core::digest::hex;
 use md5::{Digest, Md5};
 use sha2::Sha256;
-use std::io::Read;
 use std::path::Path;
 
 /// S3's (boto3's) multipart part size, as the portal uploads files.
@@ -154,14 +153,29 @@ impl Hashes {
         }
     }
 
-    /// Digests of the first `len` bytes of the file at `path` (a `.part`
-    /// left by an earlier run, hashed from disk).
+    /// Digests of the first `len` bytes of the file at `path`.
     pub fn from_disk(path: &Path, len: u64, form: &EtagForm) -> std::io::Result<Hashes> {
+        let f = std::fs::File::open(path)?;
+        Hashes::from_file(&f, path, len, form)
+    }
+
+    /// Digests of the first `len` bytes of an open file (a `.part` left by
+    /// an earlier run, read through the handle that is written, so that
+    /// the bytes hashed are the bytes renamed into place).
+    pub fn from_file(
+        f: &std::fs::File,
+        path: &Path,
+        len: u64,
+        form: &EtagForm,
+    ) -> std::io::Result<Hashes> {
+        use std::os::unix::fs::FileExt;
         let mut h = Hashes::new(form);
-        let mut f = std::fs::File::open(path)?.take(len);
         let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = f.read(&mut buf)?;
+        while h.pos < len {
+            let want = buf
+                .len()
+                .min(usize::try_from(len - h.pos).unwrap_or(usize::MAX));
+            let n = f.read_at(&mut buf[..want], h.pos)?;
             if n == 0 {
                 break;
             }

@@ -41,6 +41,19 @@ pub fn file_name(url: &str) -> std::result::Result<String, String> {
     }
 }
 
+/// The row's dataset_version_id (when it gives one) is the version whose
+/// file the URL names (`<dataset_version_id>.h5ad`): else the manifest
+/// would tie one version to another's file.
+fn same_version(dvid: &str, name: &str) -> std::result::Result<(), String> {
+    let stem = name.strip_suffix(".h5ad").unwrap_or(name);
+    if dvid.is_empty() || dvid.eq_ignore_ascii_case(stem) {
+        return Ok(());
+    }
+    Err(format!(
+        "dataset_version_id {dvid} but the URL names the file {name} of another version: refused, nothing written"
+    ))
+}
+
 /// A size cell: bytes, or empty / -1 for unknown.
 fn parse_size(s: &str) -> std::result::Result<Option<u64>, String> {
     match s.trim() {
@@ -62,7 +75,9 @@ fn row(
         Err("no H5AD url (h5ad_url is empty)".to_string())
     } else {
         size.and_then(|size| {
-            file_name(&url).map(|name| Job {
+            let name = file_name(&url)?;
+            same_version(&dvid, &name)?;
+            Ok(Job {
                 url: url.clone(),
                 name,
                 size,
@@ -174,6 +189,13 @@ fn read_json(name: &str, r: impl std::io::Read) -> Result<Vec<Row>> {
 /// Read the input: JSON when it starts with `{` or `[`, else CSV.
 pub fn read_rows(input: Input) -> Result<Vec<Row>> {
     let mut r = BufReader::with_capacity(1 << 16, input.reader);
+    // a UTF-8 byte order mark is not part of the data (nor of a CSV header)
+    if r.fill_buf()
+        .at(format_args!("cannot read {}", input.name))?
+        .starts_with(b"\xef\xbb\xbf")
+    {
+        r.consume(3);
+    }
     let first = loop {
         let buf = r
             .fill_buf()

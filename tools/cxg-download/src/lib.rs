@@ -19,20 +19,20 @@ mod input;
 mod job;
 mod manifest;
 mod net;
+mod outputs;
 mod plan;
 mod previous;
+mod signature;
 mod transfer;
 
 pub use args::Args;
 
-use cxg_core::io::{plan_output, Output, Target};
 use cxg_core::{At, Ctx, Error, Result};
 use job::{Done, Status};
 use manifest::Report;
 use net::Net;
 use plan::{Plan, Totals, Work};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -41,19 +41,24 @@ use std::time::Instant;
 /// here); rows that failed are named and counted.
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let started = Instant::now();
-    let failures = failures_output(&args, ctx)?;
+    let input = ctx.input(args.file.as_deref())?;
+    let iname = input.name.clone();
+    let rows = input::read_rows(input)?;
+    let mut work = Work::of(&rows);
+    // before any work (and before --failures or the log is created)
+    outputs::check(&args, &work.jobs)?;
+    let failures = match &args.failures {
+        Some(f) => Some(ctx.extra_output(f)?),
+        None => None,
+    };
     let log = match &args.net.log_requests {
         Some(p) => Some(cxg_http::log::RequestLog::open(p, ctx.diag.clone())?),
         None => None,
     };
-    let input = ctx.input(args.file.as_deref())?;
-    let iname = input.name.clone();
-    let rows = input::read_rows(input)?;
     let previous = match &args.previous {
         Some(p) => previous::read_previous(p)?,
         None => HashMap::new(),
     };
-    let mut work = Work::of(&rows);
     let mut net = Net::new(&args, &work.jobs, log, ctx.diag.clone());
     // Sizes the input does not give come from the index when one is given,
     // else they are asked of the server first, so that the free-space check
@@ -63,7 +68,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     }
     net::learn_sizes(&net, &mut work.jobs, usize::from(args.jobs))?;
     let plans: Vec<Plan> = work.jobs.iter().map(|j| plan::plan(&args.dir, j)).collect();
-    let totals = Totals::of(&plans);
+    let totals = Totals::of(&plans)?;
     let free = plan::free_space(&args.dir, args.assume_free_bytes)?;
     if args.dry_run || !args.quiet {
         let (rows, files, bad) = (rows.len(), work.jobs.len(), work.bad_rows());
@@ -108,39 +113,6 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         ctx.diag.warn(summary(&net, &results, started));
     }
     Ok(())
-}
-
-/// `--failures`, checked before any work (created at the end): not the
-/// file `-o` names, or one would replace the other.
-fn failures_output(args: &Args, ctx: &Ctx) -> Result<Option<Output>> {
-    let Some(f) = &args.failures else {
-        return Ok(None);
-    };
-    if let Some(o) = &args.out.output {
-        let file = replaced_file(f)?;
-        if file.is_some() && replaced_file(o)? == file {
-            return Err(Error::input(format!(
-                "--failures '{}' is also -o: give them different files",
-                f.display()
-            )));
-        }
-    }
-    ctx.extra_output(f).map(Some)
-}
-
-/// The regular file an output path replaces, symlinks followed and its
-/// folder made absolute; None for a device, a FIFO, stdout or stderr
-/// (written directly, nothing is replaced).
-fn replaced_file(p: &Path) -> Result<Option<PathBuf>> {
-    let Target::Replace(file) = plan_output(p)? else {
-        return Ok(None);
-    };
-    let dir = match file.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let dir = std::fs::canonicalize(dir).at(format_args!("cannot resolve '{}'", dir.display()))?;
-    Ok(Some(dir.join(file.file_name().unwrap_or_default())))
 }
 
 /// The error to stop with (exit 3) when every transfer failed for the

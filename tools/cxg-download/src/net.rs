@@ -3,7 +3,7 @@
 //! progress bar, the request log, the diagnostics), the size probes, and
 //! the parallel run of the transfers.
 
-use crate::args::Args;
+use crate::args::{Args, EtagCheck};
 use crate::job::{Done, Job};
 use crate::plan::{Plan, Totals};
 use crate::previous::Known;
@@ -34,6 +34,10 @@ pub struct Net {
     pub log: Option<RequestLog>,
     /// Warnings go here (a clone of the run's).
     pub diag: Diag,
+    /// `--etag-check`.
+    pub etag_check: EtagCheck,
+    /// Hosts whose ETags proved not to be MD5s of the content in this run.
+    not_md5: Mutex<HashSet<String>>,
 }
 
 /// `host:port` of a URL, the unit that is reachable or not.
@@ -60,7 +64,22 @@ impl Net {
             progress: None,
             log,
             diag,
+            etag_check: args.etag_check,
+            not_md5: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The ETags of `url`'s host are checked (the policy is not `off` and
+    /// they have not proved to be something else than MD5s).
+    pub fn etags_checked(&self, url: &str) -> bool {
+        let d = self.not_md5.lock().unwrap_or_else(|e| e.into_inner());
+        self.etag_check != EtagCheck::Off && !d.contains(&host_key(url))
+    }
+
+    /// Record that the ETags of `url`'s host are not MD5s; true the first time.
+    pub fn etags_not_md5(&self, url: &str) -> bool {
+        let mut d = self.not_md5.lock().unwrap_or_else(|e| e.into_inner());
+        d.insert(host_key(url))
     }
 
     /// Why the host of `url` is known to be unreachable in this run.

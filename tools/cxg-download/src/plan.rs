@@ -96,22 +96,32 @@ pub struct Totals {
 }
 
 impl Totals {
-    pub fn of(plans: &[Plan]) -> Totals {
+    /// The totals of the plans; sizes whose sum does not fit in 64 bits
+    /// are an error (never a total that wrapped around).
+    pub fn of(plans: &[Plan]) -> Result<Totals> {
         let mut t = Totals::default();
+        let add = |sum: u64, n: u64, what: &str| {
+            sum.checked_add(n).ok_or_else(|| {
+                Error::input(format!(
+                    "the {what} add up to more than {} bytes: a size in the input is wrong",
+                    u64::MAX
+                ))
+            })
+        };
         for p in plans {
             match p {
                 Plan::Present(_) => t.present += 1,
                 Plan::Fetch(n, part) => {
                     t.to_fetch += 1;
-                    t.partial += part;
+                    t.partial = add(t.partial, *part, "bytes already in .part files")?;
                     match n {
-                        Some(n) => t.need += n,
+                        Some(n) => t.need = add(t.need, *n, "sizes of the files to fetch")?,
                         None => t.unknown += 1,
                     }
                 }
             }
         }
-        t
+        Ok(t)
     }
 
     /// The line that says what the run will do.

@@ -37,6 +37,13 @@ impl Known {
 
 /// Rows of a previous manifest: path -> (bytes, sha256).
 pub fn read_previous(p: &Path) -> Result<HashMap<String, Known>> {
+    // a FIFO (or a device) would block the run, and has no time of writing
+    if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) {
+        return Err(Error::input(format!(
+            "--previous '{}' is not a regular file (a FIFO, a device?): give the manifest file of an earlier run",
+            p.display()
+        )));
+    }
     let input = Input::open(Some(p))?;
     // a file whose inode changed after this is hashed again (see Known)
     let written = std::fs::metadata(p).and_then(|m| m.modified()).ok();

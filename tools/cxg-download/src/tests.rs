@@ -69,7 +69,7 @@ fn dry_runs_of_csv_and_json_inputs() {
         ("h5ad_url,h5ad_filesize\nftp://h/$A.h5ad,5\n", 1, &[",,ftp://h/$A.h5ad,,,,failed,,,'ftp://h/$A.h5ad' is not an http(s) URL"]),
         ("h5ad_url,h5ad_filesize\nhttp://h/$A.h5ad,1.5\n", 1, &[",,http://h/$A.h5ad,,,,failed,,,h5ad_filesize '1.5' is not a number of bytes"]),
         ("h5ad_url,h5ad_filesize\n,5\n", 1, &[",,,,,,failed,,,no H5AD url (h5ad_url is empty)"]),
-        (r#"{"dataset_id":"d","dataset_version_id":"$B","assets":[{"filetype":"RDS","url":"http://h/$B.rds"},{"filetype":"H5AD","url":"http://h/$A.h5ad","filesize":9}]}"#, 0, &["d,$B,http://h/$A.h5ad,$D/$A.h5ad,9,,would-fetch,,,dry run: would download 9 bytes"]),
+        (r#"{"dataset_id":"d","dataset_version_id":"$B","assets":[{"filetype":"RDS","url":"http://h/$B.rds"},{"filetype":"H5AD","url":"http://h/$B.h5ad","filesize":9}]}"#, 0, &["d,$B,http://h/$B.h5ad,$D/$B.h5ad,9,,would-fetch,,,dry run: would download 9 bytes"]),
         // no dataset_version_id: the URL's
         (r#"[{"dataset_id":"d","assets":[{"filetype":"H5AD","url":"http://h/$A.h5ad","filesize":9}]}]"#, 0, &["d,$A,http://h/$A.h5ad,$D/$A.h5ad,9,,would-fetch,,,dry run: would download 9 bytes"]),
         (r#"{"dataset_id":"d","dataset_version_id":"$B","assets":[]}"#, 1, &["d,$B,,,,,failed,,,the record has no H5AD asset"]),
@@ -159,4 +159,92 @@ fn refused_before_any_work() {
     }
     // nothing was made: no folder, no output, no failures file
     assert_eq!(std::fs::read_dir(&s.0).unwrap().count(), 0);
+}
+
+/// Outputs that are files the downloads write (final name, `.part`,
+/// sidecar) or one another are refused before any work; the folder exists.
+#[test]
+fn outputs_that_are_files_the_run_writes_are_refused() {
+    let s = Scratch::new("collide");
+    let file = |n: &str| s.0.join(expand(n, &s.0)).display().to_string();
+    let (fin, part, side, log) = (
+        file("$A.h5ad"),
+        file("$A.h5ad.part"),
+        file("$A.h5ad.part.json"),
+        file("log.jsonl"),
+    );
+    std::fs::write(&fin, b"the verified file").unwrap();
+    let one_row = "h5ad_url,h5ad_filesize\nhttp://h/$A.h5ad,17\n";
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["-o", &fin],
+            format!("-o '{fin}' is '{fin}', a file the download of http://h/$A.h5ad writes"),
+        ),
+        (
+            vec!["--failures", &part],
+            format!("--failures '{part}' is '{part}', a file the download"),
+        ),
+        (
+            vec!["--log-requests", &side],
+            format!("--log-requests '{side}' is '{side}', a file the download"),
+        ),
+        (
+            vec!["-o", &log, "--log-requests", &log],
+            format!("--log-requests '{log}' is also -o"),
+        ),
+    ];
+    for (args, msg) in cases {
+        let (got, out, warnings) = download(&s.0, &args, one_row);
+        let msg = expand(&msg, &s.0);
+        assert_eq!(got, 2, "{args:?}: {warnings:?}");
+        assert_eq!(out, "", "{args:?}");
+        assert!(
+            warnings.iter().any(|w| w.starts_with(&msg)),
+            "{args:?}: {warnings:?}, wanted {msg}"
+        );
+    }
+    assert_eq!(std::fs::read(&fin).unwrap(), b"the verified file");
+    assert_eq!(std::fs::read_dir(&s.0).unwrap().count(), 1);
+}
+
+/// Dry runs of inputs that were misread: a version whose URL names
+/// another version's file, sizes whose total overflows, a byte order mark.
+#[test]
+fn versions_that_disagree_overflowing_totals_and_a_bom() {
+    let s = Scratch::new("misread");
+    let d = s.0.join("h5ad");
+    // the URL's file is B's, the row says A
+    let input =
+        "dataset_version_id,h5ad_url,h5ad_filesize\n$A,http://h/$B.h5ad,5\n$A,http://h/$A.h5ad,5\n";
+    let (code, out, warnings) = download(&d, &["--dry-run"], input);
+    assert_eq!(code, 1, "{warnings:?}");
+    let row = expand(",$A,http://h/$B.h5ad,,,,failed,,,\"dataset_version_id $A but the URL names the file $B.h5ad of another version: refused, nothing written\"", &d);
+    assert_eq!(out.lines().nth(1), Some(row.as_str()));
+    assert!(
+        warnings.iter().any(|w| w.starts_with(&expand(
+            "dataset version $A (row 1): dataset_version_id $A but",
+            &d
+        ))),
+        "{warnings:?}"
+    );
+    // two sizes of 2^63 wrap to zero in u64
+    let big = "h5ad_url,h5ad_filesize\nhttp://h/$A.h5ad,9223372036854775808\nhttp://h/$B.h5ad,9223372036854775808\n";
+    let (code, out, warnings) = download(&d, &["--dry-run"], big);
+    assert_eq!((code, out.as_str()), (2, ""), "{warnings:?}");
+    assert_eq!(
+        warnings,
+        ["the sizes of the files to fetch add up to more than 18446744073709551615 bytes: a size in the input is wrong"]
+    );
+    // JSON and CSV after a UTF-8 byte order mark
+    let json = "\u{feff}[{\"dataset_version_id\":\"$A\",\"assets\":[{\"filetype\":\"H5AD\",\"url\":\"http://h/$A.h5ad\",\"filesize\":5}]}]";
+    let csv = "\u{feff}dataset_version_id,h5ad_url,h5ad_filesize\n$A,http://h/$A.h5ad,5\n";
+    for input in [json, csv] {
+        let (code, out, warnings) = download(&d, &["--dry-run"], input);
+        assert_eq!(code, 0, "{warnings:?}");
+        let row = expand(
+            ",$A,http://h/$A.h5ad,$D/$A.h5ad,5,,would-fetch,,,dry run: would download 5 bytes",
+            &d,
+        );
+        assert_eq!(out.lines().nth(1), Some(row.as_str()), "{input}");
+    }
 }

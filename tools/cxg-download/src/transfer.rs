@@ -16,7 +16,8 @@ mod stream;
 pub use answer::{content_range, header};
 pub use sidecar::resumable_bytes;
 
-use crate::hash::{sha256_file, EtagForm, Hashes};
+use crate::args::EtagCheck;
+use crate::hash::{etag_form, sha256_file, EtagForm, Hashes};
 use crate::job::{Done, Job, Status, Why};
 use crate::net::{host_key, Net};
 use crate::previous::Known;
@@ -62,7 +63,7 @@ pub fn fetch(net: &Net, dir: &Path, job: &Job, verify: bool, known: Option<&Know
                 .map_or_else(|| "another size".to_string(), |s| s.to_string())
         ));
     }
-    match Transfer::open(dir, job) {
+    match Transfer::open(dir, job, net.etags_checked(&job.url)) {
         Ok(mut t) => t.run(net, job, &dest),
         Err(msg) => Done::failed(msg, job.size, false),
     }
@@ -114,6 +115,8 @@ struct Transfer {
     meta: Option<Sidecar>,
     hashes: Option<Hashes>,
     form: EtagForm,
+    /// The ETag is checked against the bytes (when its form is known).
+    check_etag: bool,
     total: Option<u64>,
     /// The bytes left by an earlier run are still in use.
     kept_prefix: bool,
@@ -127,18 +130,38 @@ struct Transfer {
     last_status: Option<u16>,
 }
 
-/// A `.part` opened for writing, never through a symlink, and locked.
+/// A `.part` opened for writing, never through a symlink, and locked: a
+/// regular file with one link only (a hard link planted at its name would
+/// make the transfer write into a file outside the folder; a FIFO would
+/// block), never opened blocking.
 fn open_part(part: &Path) -> Result<File, String> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         // never write through a symlink planted in the folder
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags(flags.bits() as i32)
         .open(part)
         .why(format_args!("cannot open '{}'", part.display()))?;
+    let m = file
+        .metadata()
+        .why(format_args!("cannot read '{}'", part.display()))?;
+    if !m.file_type().is_file() {
+        return Err(format!(
+            "'{}' is not a regular file (a FIFO, a device?): not written; remove it to download again",
+            part.display()
+        ));
+    }
+    if m.nlink() != 1 {
+        return Err(format!(
+            "'{}' has {} links (a hard link to a file elsewhere?): not written; remove it to download again",
+            part.display(),
+            m.nlink()
+        ));
+    }
     if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
         return Err(format!(
             "'{}' is being written by another process (another cxg-download?)",
@@ -148,18 +171,24 @@ fn open_part(part: &Path) -> Result<File, String> {
     Ok(file)
 }
 
+/// Device and inode of a file's metadata.
+fn identity(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
 impl Transfer {
     /// The transfer of `job`, continuing the `.part` in `dir` when its
     /// sidecar vouches for it; the message says why it cannot start.
-    fn open(dir: &Path, job: &Job) -> Result<Transfer, String> {
+    fn open(dir: &Path, job: &Job, check_etag: bool) -> Result<Transfer, String> {
         let part = dir.join(format!("{}.part", job.name));
         let side = dir.join(format!("{}.part.json", job.name));
+        let meta = Sidecar::read(&side)?.filter(|m| m.fits(job));
         let file = open_part(&part)?;
         let len = file
             .metadata()
             .why(format_args!("cannot read '{}'", part.display()))?
             .len();
-        let meta = Sidecar::read(&side).filter(|m| m.fits(job));
         let mut t = Transfer {
             part,
             side,
@@ -168,6 +197,7 @@ impl Transfer {
             meta,
             hashes: None,
             form: EtagForm::Unknown,
+            check_etag,
             total: None,
             kept_prefix: false,
             got_bytes: false,
@@ -189,6 +219,15 @@ impl Transfer {
         Ok(t)
     }
 
+    /// What the ETag lets this transfer check.
+    fn etag_form(&self, etag: Option<&str>, total: u64) -> EtagForm {
+        if self.check_etag {
+            etag_form(etag, total)
+        } else {
+            EtagForm::Unknown
+        }
+    }
+
     fn reset(&mut self) -> Result<(), String> {
         self.file
             .set_len(0)
@@ -206,10 +245,7 @@ impl Transfer {
     /// empty `.part` behind when it failed.
     fn run(&mut self, net: &Net, job: &Job, dest: &Path) -> Done {
         let (started, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
-        let d = match self.transfer(net, job) {
-            ControlFlow::Continue(()) => self.finish(job, dest),
-            ControlFlow::Break(d) => d,
-        };
+        let d = self.transfer_checked(net, job, dest);
         if let (Some(log), true) = (&net.log, self.attempts > 0) {
             let ok = d.status != Status::Failed;
             log.record(&cxg_http::log::Request {
@@ -229,10 +265,29 @@ impl Transfer {
         }
         if d.status == Status::Failed && self.offset == 0 {
             // nothing worth resuming: leave no empty .part behind
-            let _ = std::fs::remove_file(&self.part);
-            let _ = std::fs::remove_file(&self.side);
+            self.remove_part();
         }
         d
+    }
+
+    /// Transfer and check the file; once more when its bytes do not match
+    /// a plain-MD5 ETag and the policy is `auto` (see [`Transfer::finish`]).
+    fn transfer_checked(&mut self, net: &Net, job: &Job, dest: &Path) -> Done {
+        let mut first: Option<String> = None;
+        loop {
+            if let ControlFlow::Break(d) = self.transfer(net, job) {
+                return d;
+            }
+            match self.finish(net, job, dest, first.as_deref()) {
+                Ok(d) => return d,
+                Err(sha) => {
+                    if let Err(e) = self.reset() {
+                        return Done::failed(e, job.size, false);
+                    }
+                    first = Some(sha);
+                }
+            }
+        }
     }
 
     /// Request until every byte is on disk (Continue) or the file fails
@@ -326,9 +381,17 @@ impl Transfer {
         ControlFlow::Break(Done::failed(msg, job.size, !self.got_bytes))
     }
 
-    /// Check the complete `.part` and rename it into place.
-    fn finish(&mut self, job: &Job, dest: &Path) -> Done {
-        let fail = |msg: String| Done::failed(msg, job.size, false);
+    /// Check the complete `.part` and rename it into place; `Err(sha)`:
+    /// transfer it once more (its bytes, of SHA-256 `sha`, do not match a
+    /// plain-MD5 ETag; `first` is the SHA-256 of the transfer before).
+    fn finish(
+        &mut self,
+        net: &Net,
+        job: &Job,
+        dest: &Path,
+        first: Option<&str>,
+    ) -> Result<Done, String> {
+        let fail = |msg: String| Ok(Done::failed(msg, job.size, false));
         let total = self.total.unwrap_or(self.offset);
         let on_disk = self.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
         if on_disk != total || self.offset != total || job.size.is_some_and(|s| s != total) {
@@ -340,6 +403,10 @@ impl Transfer {
         if let Err(e) = self.file.sync_all() {
             return fail(format!("cannot flush '{}': {e}", self.part.display()));
         }
+        if let Err(msg) = crate::signature::check(&self.file, total) {
+            self.remove_part();
+            return fail(format!("{msg}; nothing kept"));
+        }
         let Some(hashes) = self.hashes.take() else {
             return fail("internal: no digests".into());
         };
@@ -349,17 +416,18 @@ impl Transfer {
             .as_ref()
             .and_then(|m| m.etag.clone())
             .unwrap_or_default();
-        if etag_ok == Some(false) {
-            let _ = std::fs::remove_file(&self.part);
-            let _ = std::fs::remove_file(&self.side);
-            return fail(format!(
-                "the bytes do not match the server's ETag {etag} (damaged in transit?); the partial file was removed"
-            ));
-        }
+        let verified_by = match etag_ok {
+            Some(true) => "size+etag",
+            Some(false) => match self.etag_mismatch(net, job, &etag, &sha, first) {
+                Ok(v) => v,
+                Err(again) => return again,
+            },
+            None => "size",
+        };
         if let Err(e) = self.rename_into_place(dest) {
             return fail(e);
         }
-        Done {
+        Ok(Done {
             status: if self.kept_prefix {
                 Status::Resumed
             } else {
@@ -367,26 +435,109 @@ impl Transfer {
             },
             bytes: Some(total),
             sha256: sha,
-            verified_by: if etag_ok == Some(true) {
-                "size+etag"
-            } else {
-                "size"
-            }
-            .into(),
+            verified_by: verified_by.into(),
             etag,
             reason: String::new(),
             service: false,
+        })
+    }
+
+    /// The bytes (SHA-256 `sha`) do not match the ETag: what `verified_by`
+    /// says when the file is kept, or else what finish() returns (transfer
+    /// once more, or the file fails).
+    fn etag_mismatch(
+        &self,
+        net: &Net,
+        job: &Job,
+        etag: &str,
+        sha: &str,
+        first: Option<&str>,
+    ) -> Result<&'static str, Result<Done, String>> {
+        let plain = matches!(self.form, EtagForm::Md5(_));
+        let auto = net.etag_check == EtagCheck::Auto;
+        match first {
+            None if plain && auto => {
+                net.diag.warn(format_args!(
+                    "{}: the bytes do not match the server's ETag {etag}: transferring the file once more, to tell damage in transit from an ETag that is not an MD5",
+                    job.url
+                ));
+                return Err(Err(sha.to_string()));
+            }
+            Some(f) if f == sha => {
+                if net.etags_not_md5(&job.url) {
+                    net.diag.warn(format_args!(
+                        "{}: two transfers gave the same bytes (SHA-256 {sha}), which do not match the ETag {etag}: the ETags of {} are not MD5s of the content (S3 SSE-KMS?); they are not checked for the rest of this run (--etag-check strict fails such files)",
+                        job.url,
+                        host_key(&job.url)
+                    ));
+                }
+                return Ok("size+repeat");
+            }
+            _ => {}
+        }
+        self.remove_part();
+        let msg = match first {
+            Some(f) => format!(
+                "the bytes do not match the server's ETag {etag}, and two transfers differ (SHA-256 {f}, then {sha}): damaged in transit; the partial file was removed"
+            ),
+            None => format!(
+                "the bytes do not match the server's ETag {etag} (damaged in transit?); the partial file was removed"
+            ),
+        };
+        Err(Ok(Done::failed(msg, job.size, false)))
+    }
+
+    /// The file at the `.part`'s name is still the one this transfer
+    /// opened and wrote (not one swapped in during the transfer).
+    fn part_is_ours(&self) -> bool {
+        self.is_ours(&self.part)
+    }
+
+    /// The file at `p` (not followed) is the one this transfer opened.
+    fn is_ours(&self, p: &Path) -> bool {
+        match (self.file.metadata(), std::fs::symlink_metadata(p)) {
+            (Ok(a), Ok(b)) => identity(&a) == identity(&b),
+            _ => false,
         }
     }
 
-    /// Rename the `.part` to `dest`, remove the sidecar, and make the
-    /// rename durable.
+    /// Remove the `.part` (only when it is still this transfer's file) and
+    /// its sidecar.
+    fn remove_part(&self) {
+        if self.part_is_ours() {
+            let _ = std::fs::remove_file(&self.part);
+        }
+        let _ = std::fs::remove_file(&self.side);
+    }
+
+    /// Rename the `.part` to `dest` (only the file this transfer wrote:
+    /// checked before and after), remove the sidecar, and make the rename
+    /// durable.
     fn rename_into_place(&self, dest: &Path) -> Result<(), String> {
+        let swapped = |p: &Path| {
+            format!(
+                "'{}' was replaced by another file during the transfer: not renamed to '{}'",
+                p.display(),
+                dest.display()
+            )
+        };
+        if !self.part_is_ours() {
+            // nor is the next run to continue the file swapped in
+            let _ = std::fs::remove_file(&self.side);
+            return Err(swapped(&self.part));
+        }
         std::fs::rename(&self.part, dest).why(format_args!(
             "cannot rename '{}' to '{}'",
             self.part.display(),
             dest.display()
         ))?;
+        if !self.is_ours(dest) {
+            // swapped between the check and the rename: what was renamed
+            // is not the file checked
+            let _ = std::fs::remove_file(dest);
+            let _ = std::fs::remove_file(&self.side);
+            return Err(swapped(&self.part));
+        }
         let _ = std::fs::remove_file(&self.side);
         if let Some(d) = dest.parent() {
             let d = if d.as_os_str().is_empty() {

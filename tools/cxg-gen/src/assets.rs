@@ -93,6 +93,9 @@ pub(crate) fn check_space(args: &Args, snap: &Snapshot) -> Result<()> {
     Ok(())
 }
 
+/// The HDF5 signature every asset file starts with.
+const HDF5: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
 /// Write `dir/<name>` with its deterministic contents and `dir/<name>.etag`.
 pub(crate) fn write_asset(
     dir: &Path,
@@ -105,6 +108,10 @@ pub(crate) fn write_asset(
     let place = format!("cannot write '{}'", path.display());
     let f = std::fs::File::create(&path).at(&place)?;
     let etag = if sparse {
+        // the HDF5 signature, then zeros: still sparse, and an H5AD to a
+        // client that checks the signature
+        let sig = &HDF5[..HDF5.len().min(usize::try_from(size).unwrap_or(8))];
+        std::io::Write::write_all(&mut &f, sig).at(&place)?;
         f.set_len(size).at(&place)?;
         format!("\"sparse-{size:x}\"")
     } else {
@@ -128,6 +135,11 @@ fn fill(f: std::fs::File, mut r: Rng, size: u64) -> std::io::Result<String> {
         for c in buf[..n].chunks_mut(8) {
             let x = r.next_u64().to_le_bytes();
             c.copy_from_slice(&x[..c.len()]);
+        }
+        if left == size {
+            // an H5AD file starts with the HDF5 signature
+            let k = n.min(HDF5.len());
+            buf[..k].copy_from_slice(&HDF5[..k]);
         }
         let mut chunk = &buf[..n];
         while !chunk.is_empty() {

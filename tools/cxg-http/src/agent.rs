@@ -35,7 +35,11 @@ pub fn agent(args: &NetArgs, body: BodyTimeout, jobs: usize, loopback: bool) -> 
         .timeout_connect(Some(Duration::from_secs(args.connect_timeout.max(1))))
         .timeout_recv_response(timeout)
         .max_idle_connections_per_host(jobs.max(3))
-        .max_idle_connections(jobs.max(3) * 2);
+        .max_idle_connections(jobs.max(3) * 2)
+        // a redirect that is not followed (too many, or to a scheme other
+        // than http(s)) comes back as the 3xx answer, which
+        // [`crate::redirect_refused`] explains
+        .max_redirects_will_error(false);
     cfg = match body {
         BodyTimeout::Total => cfg.timeout_recv_body(timeout),
         BodyTimeout::Idle => cfg.timeout_recv_body(None).timeout_per_read(timeout),

@@ -254,6 +254,10 @@ impl Client {
         if (200..300).contains(&status) {
             return self.read_body(resp.body_mut());
         }
+        let location = resp.headers().get("location").and_then(|v| v.to_str().ok());
+        if let Some(msg) = crate::policy::redirect_refused(status, location) {
+            return Attempt::of(Verdict::Fail, msg, Some(status));
+        }
         // An error body only gives the message: its first 64 KiB are plenty
         // (a server answering errors with a huge body costs no memory).
         let mut head = Vec::new();

@@ -14,4 +14,4 @@ pub mod policy;
 pub use agent::{agent, is_loopback, BodyTimeout};
 pub use args::{HttpArgs, NetArgs};
 pub use client::*;
-pub use policy::{status_verdict, transport_verdict, Retry, Verdict};
+pub use policy::{redirect_refused, status_verdict, transport_verdict, Retry, Verdict};

@@ -101,6 +101,32 @@ pub fn transport_verdict(e: &ureq::Error) -> Verdict {
     }
 }
 
+/// Why a 3xx answer came back instead of being followed (the agent
+/// follows http(s) redirects up to its limit): a Location with another
+/// scheme (`file:`, `ftp:`) is refused, else there were too many. None for
+/// an answer that is not a redirect.
+pub fn redirect_refused(status: u16, location: Option<&str>) -> Option<String> {
+    if !(300..400).contains(&status) || status == 304 {
+        return None;
+    }
+    let Some(loc) = location else {
+        return Some(format!("HTTP {status}: a redirect without a Location"));
+    };
+    let scheme = loc.split_once(':').map(|(s, _)| s).filter(|s| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c))
+    });
+    match scheme {
+        Some(s) if !s.eq_ignore_ascii_case("http") && !s.eq_ignore_ascii_case("https") => Some(format!(
+            "HTTP {status}: a redirect to '{loc}': the scheme '{s}' is refused (only http and https redirects are followed)"
+        )),
+        _ => Some(format!(
+            "HTTP {status}: too many redirects (the last to '{loc}')"
+        )),
+    }
+}
+
 /// How many times to retry and how long to wait: `--retries` and
 /// `--backoff-ms`.
 #[derive(Debug, Clone, Copy)]
@@ -325,6 +351,55 @@ mod tests {
         assert_eq!(
             r.notice(1, Duration::from_millis(1500)),
             "retry 1 of 2 in 1.5 s"
+        );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod redirect_tests {
+    use super::*;
+
+    /// A one-redirect server on 127.0.0.1: every request is answered 302
+    /// to `to`. The agent does not follow it, and says why.
+    #[test]
+    fn a_redirect_to_another_scheme_is_refused_by_name() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let mut s = s.unwrap();
+                let mut b = [0u8; 4096];
+                let _ = std::io::Read::read(&mut s, &mut b);
+                let _ = std::io::Write::write_all(
+                    &mut s,
+                    b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n",
+                );
+            }
+        });
+        let args = crate::args::NetArgs {
+            retries: 0,
+            backoff_ms: 1,
+            connect_timeout: 5,
+            timeout: 5,
+            log_requests: None,
+        };
+        let a = crate::agent(&args, crate::BodyTimeout::Total, 1, true);
+        let r = a.get(&format!("http://127.0.0.1:{port}/x")).call().unwrap();
+        let loc = r.headers().get("location").and_then(|v| v.to_str().ok());
+        assert_eq!(
+            redirect_refused(r.status().as_u16(), loc).unwrap(),
+            "HTTP 302: a redirect to 'file:///etc/passwd': the scheme 'file' is refused (only http and https redirects are followed)"
+        );
+        assert_eq!(redirect_refused(200, None), None);
+        assert_eq!(redirect_refused(304, None), None);
+        assert_eq!(
+            redirect_refused(301, Some("https://x.org/a")).unwrap(),
+            "HTTP 301: too many redirects (the last to 'https://x.org/a')"
+        );
+        assert_eq!(
+            redirect_refused(302, Some("/relative:path")).unwrap(),
+            "HTTP 302: too many redirects (the last to '/relative:path')"
         );
     }
 }

@@ -314,6 +314,18 @@ impl Program {
     /// Compile `code`; `what` names the expression in messages (for
     /// example `--where` or `column 'year'`).
     pub fn compile(code: &str, what: &str) -> Result<Program> {
+        // parsing, compiling and running recurse once per level: too deep
+        // an expression would overflow the stack and abort
+        let depth = crate::jq_depth::depth(code);
+        if depth > crate::jq_depth::MAX_DEPTH {
+            let shown: String = code.chars().take(60).collect();
+            return Err(Error::input(format!(
+                "{what}: the expression nests {depth} levels deep (brackets, and operators \
+                 in a chain); at most {} are allowed: {shown}{}",
+                crate::jq_depth::MAX_DEPTH,
+                if shown.len() < code.len() { "..." } else { "" }
+            )));
+        }
         // Errors are reported against the code as written; the program run
         // is the same code with the recursion guard in every function.
         let plain = Self::compile_code(code, what)?;

@@ -7,6 +7,7 @@
 //! [`names`] builds file names from record fields.
 
 pub mod jq;
+mod jq_depth;
 pub mod names;
 pub mod raw;
 pub mod stream;

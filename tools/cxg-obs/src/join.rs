@@ -138,7 +138,11 @@ fn read_index(input: Input, diag: &Diag) -> Result<Index> {
         index.records.push(Obs {
             version: dv.to_string(),
             failed,
-            values: JOINED.map(|k| v.get(k).unwrap_or(&Value::Null).to_string()),
+            // a quantity whose column the file lacks is null: an empty cell
+            values: JOINED.map(|k| match v.get(k) {
+                None | Some(Value::Null) => String::new(),
+                Some(x) => x.to_string(),
+            }),
         });
     }
     Ok(index)

@@ -2,16 +2,25 @@
 //! normal, primary, how many donors, and cells per cell type, tissue,
 //! disease, assay, sex, development stage, ethnicity, suspension type and
 //! tissue type — read from the `obs` table in pure Rust (no Python, no
-//! system HDF5), never touching `X`. One JSON Lines record (or CSV row) per
+//! system HDF5), never touching `X`; and what authors added (`obsm` keys,
+//! obs columns beyond the schema, the author cell-type column). Any AnnData
+//! (0.7 and later, and < 0.7's compound obs) of any CELLxGENE schema from
+//! 2.0: a quantity whose column the file lacks is null and the column is
+//! named in `missing_columns`. One JSON Lines record (or CSV row) per
 //! file, in input order; a file that cannot be read is named on stderr and
 //! gets a `failed` record, and the others go on.
 //!
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
+mod compound;
+mod extras;
+mod facet;
 mod h5ad;
 mod input;
 mod join;
 mod lzf;
+mod obs;
+mod read;
 mod summary;
 
 use clap::Parser;
@@ -31,6 +40,9 @@ const EXAMPLES: &str = "\
 
   # the cell types of one file, most cells first
   echo my.h5ad | cxg-obs | jq '.counts.cell_type'
+
+  # what authors added: embeddings, their cell-type column, what is missing
+  echo my.h5ad | cxg-obs | jq '{obsm, author_cell_type_column, missing_columns}'
 
   # add normal_cell_count, primary_cell_count and donor_count to the harvester CSV
   cxg-obs --join all_datasets_h5ad.csv obs.jsonl > all_datasets_obs.csv";
@@ -123,7 +135,7 @@ mod tests {
             ("wide_codes", 0, "7c1e2a44-9d0b-4f3e-b6a1-5e8d2c9f0b77,,wide_codes.h5ad,ok,,5.2.0,3000,1078,2104,25", "", ""),
             ("not_hdf5", 1, "not_hdf5,,not_hdf5.h5ad,failed,not an HDF5 file (no HDF5 signature),,,,,", "", "'not_hdf5.h5ad': not an HDF5 file"),
             ("truncated", 1, "truncated,,truncated.h5ad,failed,truncated: the file has 107037 bytes, its HDF5 header says 267593,,,,,", "", "'truncated.h5ad': truncated"),
-            ("missing_column", 1, "missing_column,,missing_column.h5ad,failed,column 'obs/donor_id' is missing,,,,,", "", "is missing"),
+            ("missing_column", 0, "missing_column,,missing_column.h5ad,ok,,5.2.0,300,139,211,", "unknown:153 | PATO:0000384:116 | PATO:0000383:31", ""),
             ("not_anndata", 1, "not_anndata,,not_anndata.h5ad,failed,no 'obs' group: not an AnnData file,,,,,", "", "not an AnnData file"),
             ("zstd", 1, "zstd,,zstd.h5ad,failed,column 'obs/cell_type_ontology_term_id/codes': unsupported compression filter 32015 (Zstandard); only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read,,,,,", "", "(Zstandard)"),
         ];
@@ -201,6 +213,7 @@ mod tests {
             (ok("v1", "d1", 1), "dataset_id,dataset_version_id\nd1,v2\n", 0, format!("dataset_id,dataset_version_id,{j}\nd1,v2,,,\n"), "row 1 (dataset d1): no cxg-obs record of version v2, only of version v1; cells left empty"),
             (ok("v1", "d1", 1), "donor_count,dataset_version_id,normal_cell_count\n9,v1,8\n", 0, "donor_count,dataset_version_id,normal_cell_count,primary_cell_count\n3,v1,1,2\n".into(), "1 row: 1 joined"),
             (ok("v1", "d1", 1) + "\n" + &ok("v1", "d1", 7), "dataset_version_id\nv1\n", 0, format!("dataset_version_id,{j}\nv1,7,2,3\n"), "line 2: dataset_version_id v1 repeats; the last record is used"),
+            (r#"{"dataset_version_id":"v1","status":"ok","error":null,"normal_cell_count":4,"primary_cell_count":null,"donor_count":null}"#.into(), "dataset_version_id\nv1\n", 0, format!("dataset_version_id,{j}\nv1,4,,\n"), "1 row: 1 joined"),
             (failed.into(), "dataset_version_id\nv9\n", 1, format!("dataset_version_id,{j}\nv9,,,\n"), "row 1 (dataset v9): its file failed (not an HDF5 file); cells left empty"),
             (ok("v1", "d1", 1), "a,b\n1,2\n", 2, String::new(), "expected a dataset_version_id or dataset_id column; found: a, b"),
             (r#"{"n_cells":1}"#.into(), "dataset_id\nd1\n", 2, String::new(), "has no string dataset_version_id (not cxg-obs output?)"),

@@ -2,7 +2,8 @@
 //! or a CSV row) written in input order; a file that cannot be read gets a
 //! `failed` record and is named, and the others go on.
 
-use crate::h5ad::{self, Summary, OBS_FACETS};
+use crate::facet::OBS_FACETS;
+use crate::h5ad::{self, Summary};
 use crate::input::{check_bytes, Job, Jobs};
 use cxg_catalog::ids::is_uuid;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer};
@@ -29,7 +30,12 @@ pub(crate) fn run(
     let started = Instant::now();
     let (mut failed, mut cells) = (0usize, 0u64);
     let mut note = |job: &Job, r: &FileResult| match r {
-        Ok(s) => cells += s.n_cells,
+        Ok(s) => {
+            cells += s.n_cells;
+            for w in &s.warnings {
+                ctx.diag.warn(format_args!("'{}': {w}", job.path));
+            }
+        }
         Err(e) => {
             failed += 1;
             ctx.diag.fail(format_args!("'{}': {e}", job.path));
@@ -123,21 +129,28 @@ fn version_id(job: &Job, s: Option<&Summary>) -> String {
     if is_uuid(&stem) {
         return stem;
     }
-    s.and_then(|s| s.uns_dataset_version_id.clone())
+    s.and_then(|s| s.uns.dataset_version_id.clone())
         .unwrap_or(stem)
 }
 
 /// The keys of a record after its ids, path and status, null in a failed
 /// one.
-const SUMMARY_KEYS: [&str; 8] = [
+const SUMMARY_KEYS: [&str; 15] = [
     "schema_version",
+    "title",
+    "uns_error",
     "n_cells",
     "normal_cell_count",
     "primary_cell_count",
     "donor_count",
+    "missing_columns",
     "counts",
     "labels",
     "missing",
+    "obsm",
+    "extra_columns",
+    "author_cell_type_column",
+    "warnings",
 ];
 
 /// The JSON record of one file (every record has the same keys).
@@ -168,13 +181,22 @@ fn record(job: &Job, r: &FileResult) -> Value {
 
 /// [`SUMMARY_KEYS`] of a file that was read.
 fn summary_fields(s: &Summary, m: &mut Map<String, Value>) {
-    m.insert("schema_version".into(), json!(s.schema_version));
+    m.insert("schema_version".into(), json!(s.uns.schema_version));
+    m.insert("title".into(), json!(s.uns.title));
+    m.insert("uns_error".into(), json!(s.uns.error));
     m.insert("n_cells".into(), json!(s.n_cells));
     m.insert("normal_cell_count".into(), json!(s.normal_cell_count));
     m.insert("primary_cell_count".into(), json!(s.primary_cell_count));
     m.insert("donor_count".into(), json!(s.donor_count));
+    m.insert("missing_columns".into(), json!(s.missing_columns));
     let (mut counts, mut labels, mut missing) = (Map::new(), Map::new(), Map::new());
-    for f in &s.facets {
+    for (name, f) in &s.facets {
+        let Some(f) = f else {
+            for part in [&mut counts, &mut labels, &mut missing] {
+                part.insert((*name).into(), Value::Null);
+            }
+            continue;
+        };
         let c: Map<String, Value> = f
             .items
             .iter()
@@ -185,16 +207,29 @@ fn summary_fields(s: &Summary, m: &mut Map<String, Value>) {
             .iter()
             .map(|(id, _, l)| (id.clone(), json!(l)))
             .collect();
-        counts.insert(f.name.into(), Value::Object(c));
-        labels.insert(f.name.into(), Value::Object(l));
-        missing.insert(f.name.into(), json!(f.missing));
+        counts.insert((*name).into(), Value::Object(c));
+        labels.insert((*name).into(), Value::Object(l));
+        missing.insert((*name).into(), json!(f.missing));
     }
     m.insert("counts".into(), Value::Object(counts));
     m.insert("labels".into(), Value::Object(labels));
     m.insert("missing".into(), Value::Object(missing));
+    let a = &s.authors;
+    m.insert("obsm".into(), json!(a.obsm));
+    let extra: Map<String, Value> = a
+        .extra_columns
+        .iter()
+        .map(|(c, n)| (c.clone(), json!(n)))
+        .collect();
+    m.insert("extra_columns".into(), Value::Object(extra));
+    m.insert(
+        "author_cell_type_column".into(),
+        json!(a.author_cell_type_column),
+    );
+    m.insert("warnings".into(), json!(s.warnings));
 }
 
-const CSV_SCALARS: [&str; 10] = [
+const CSV_SCALARS: [&str; 15] = [
     "dataset_version_id",
     "dataset_id",
     "path",
@@ -205,6 +240,11 @@ const CSV_SCALARS: [&str; 10] = [
     "normal_cell_count",
     "primary_cell_count",
     "donor_count",
+    "title",
+    "uns_error",
+    "missing_columns",
+    "obsm",
+    "author_cell_type_column",
 ];
 
 /// The CSV row of one record: scalars, then each facet as `id:count | ...`.
@@ -214,6 +254,11 @@ fn csv_row(rec: &Value) -> Vec<String> {
         .map(|k| match &rec[*k] {
             Value::Null => String::new(),
             Value::String(s) => s.clone(),
+            Value::Array(a) => a
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" | "),
             v => v.to_string(),
         })
         .collect();

@@ -394,7 +394,8 @@ impl Ontology {
 }
 
 /// Remove from `index_dir` what no run will read again: temporary files
-/// left by an interrupted indexing (over an hour old), and, when the
+/// left by an interrupted indexing (over an hour old, and only those named
+/// as this tool names them: other programs' files stay), and, when the
 /// folder is the ontology folder's own `.index`, indexes of files that are
 /// no longer there. Returns how many files went.
 pub fn prune(index_dir: &Path, loaded: &[Ontology], own: bool) -> usize {
@@ -415,8 +416,7 @@ pub fn prune(index_dir: &Path, loaded: &[Ontology], own: bool) -> usize {
         if !m.is_file() {
             continue;
         }
-        let old_tmp = name.starts_with('.')
-            && name.ends_with(".tmp")
+        let old_tmp = is_index_temp(&name)
             && m.modified()
                 .ok()
                 .and_then(|t| t.elapsed().ok())
@@ -430,6 +430,22 @@ pub fn prune(index_dir: &Path, loaded: &[Ontology], own: bool) -> usize {
         }
     }
     n
+}
+
+/// A temporary index file as `AtomicFile` names it for an index of an
+/// ontology file: `.<NAME>-ontology-<VERSION>.json[.zst].idx.<random>.tmp`.
+fn is_index_temp(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((idx, rand)) = rest.rsplit_once('.') else {
+        return false;
+    };
+    !rand.is_empty()
+        && rand.bytes().all(|b| b.is_ascii_alphanumeric())
+        && idx
+            .strip_suffix(".idx")
+            .is_some_and(|f| parse_file_name(f).is_some())
 }
 
 /// Read, parse and index the file open as `file` (from its start), and keep

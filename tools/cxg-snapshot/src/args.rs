@@ -33,7 +33,11 @@ Snapshots folder:
   SNAPSHOTS/.objects/<sha256>     each distinct file once (a copy of the working
                                   file, links followed); snapshot files are hard
                                   links to these, the working files never are
-  SNAPSHOTS/latest                symlink to the newest snapshot
+  SNAPSHOTS/latest                symlink to the newest snapshot (by name, however
+                                  concurrent saves finish)
+  SNAPSHOTS/.lock, .latest.lock   locks shared by concurrent saves (flock): a
+                                  staging folder (.saving.*) is removed only
+                                  when no save holds .lock
 A save with no requests logged whose raw files equal the newest snapshot's
 (a rebuild that fetched nothing) adds no snapshot (--always adds one anyway);
 --provenance FILE is still written, naming that snapshot.

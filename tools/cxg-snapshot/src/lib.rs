@@ -15,6 +15,7 @@
 mod args;
 mod inputs;
 mod list;
+mod lock;
 mod save;
 mod store;
 mod verify;

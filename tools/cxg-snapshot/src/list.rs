@@ -5,7 +5,8 @@
 use crate::args::List;
 use crate::file_name;
 use crate::inputs::count_records;
-use crate::store::{remove_stale_staging, snapshot_files};
+use crate::lock::clean_if_idle;
+use crate::store::snapshot_files;
 use cxg_core::io::Output;
 use cxg_core::{Ctx, Error, Result};
 use std::collections::HashSet;
@@ -25,7 +26,7 @@ const HEADER: [&str; 6] = [
 ];
 
 pub(crate) fn list(a: List, ctx: &mut Ctx) -> Result<()> {
-    remove_stale_staging(&a.dir, &ctx.diag);
+    clean_if_idle(&a.dir, &ctx.diag);
     let snaps = cxg_catalog::snapshots::list(&a.dir)?;
     // files already counted, by (device, inode): hard links to one object
     let mut seen = HashSet::new();

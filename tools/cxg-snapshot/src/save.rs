@@ -8,7 +8,8 @@ use crate::file_name;
 use crate::inputs::{
     file_entry, ontology_entry, requests, responses, schema_versions, tool_versions,
 };
-use crate::store::{cannot, link_or_copy, objects_dir, remove_stale_staging, same_as_newest};
+use crate::lock::{with_latest_lock, SaveLock};
+use crate::store::{cannot, link_or_copy, objects_dir, same_as_newest};
 use crate::store::{store_object, Staging};
 use cxg_core::ctx::Diag;
 use cxg_core::io::{write_file_atomic, AtomicFile};
@@ -24,7 +25,6 @@ use std::time::SystemTime;
 pub(crate) fn save(a: Save, diag: &Diag) -> Result<()> {
     let items = items(&a)?;
     let finished = SystemTime::now();
-    remove_stale_staging(&a.into, diag);
     // read (and so check) every file before anything is stored
     let entries = items
         .iter()
@@ -34,6 +34,8 @@ pub(crate) fn save(a: Save, diag: &Diag) -> Result<()> {
         Some(p) => requests(p, diag)?,
         None => Vec::new(),
     };
+    // held until the snapshot is in place: no other save removes its staging
+    let _lock = SaveLock::take(&a.into, diag)?;
     // a rebuild that fetched nothing: the newest snapshot already holds it
     let unchanged = if reqs.is_empty() && !a.always {
         same_as_newest(&a.into, &shas(&items, &entries))?
@@ -54,9 +56,9 @@ pub(crate) fn save(a: Save, diag: &Diag) -> Result<()> {
         Target::Newest(newest) => return keep_newest(&a, &prov, &newest, diag),
         Target::New(staging) => staging,
     };
-    let (dest, name) = place(&a.into, &staging.dir, &prov)?;
+    let (dest, _) = place(&a.into, &staging.dir, &prov)?;
     staging.placed();
-    point_latest(&a.into, &name)?;
+    point_latest(&a.into)?;
     if let Some(p) = &a.provenance {
         let made = dest.join("provenance.json");
         write_file_atomic(p, &std::fs::read(&made).at(cannot("read", &made))?)?;
@@ -309,15 +311,22 @@ fn place(into: &Path, stage_dir: &Path, prov: &Provenance) -> Result<(PathBuf, S
     )))
 }
 
-/// `into/latest` -> the snapshot `name`, replaced atomically.
-fn point_latest(into: &Path, name: &str) -> Result<()> {
-    let tmp = into.join(format!(".latest.{}", std::process::id()));
-    let latest = into.join("latest");
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(name, &tmp)
-        .and_then(|_| std::fs::rename(&tmp, &latest))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
-        .at(cannot("update", &latest))
+/// `into/latest` -> the newest snapshot by name, replaced atomically. A
+/// save that finishes after a newer one (it started earlier) keeps `latest`
+/// at the newer one: the choice and the rename are made under a lock.
+fn point_latest(into: &Path) -> Result<()> {
+    with_latest_lock(into, || {
+        let Some(newest) = cxg_catalog::snapshots::list(into)?.pop() else {
+            return Ok(());
+        };
+        let tmp = into.join(format!(".latest.{}", std::process::id()));
+        let latest = into.join("latest");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(file_name(&newest), &tmp)
+            .and_then(|_| std::fs::rename(&tmp, &latest))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
+            .at(cannot("update", &latest))
+    })
 }

@@ -4,7 +4,7 @@
 
 use cxg_core::ctx::Diag;
 use cxg_core::digest::{sha256_file, Hasher};
-use cxg_core::io::{create_temp_dir, forget_temp_dir, AtomicFile};
+use cxg_core::io::{create_subdir, create_temp_dir, forget_temp_dir, AtomicFile};
 use cxg_core::{At, Error, Result};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -113,35 +113,6 @@ fn copy_hashed(
     Ok(h.finish())
 }
 
-/// Remove the staging folders (`.saving.<pid>`) of saves whose process is
-/// gone (killed before it could clean up).
-pub(crate) fn remove_stale_staging(into: &Path, diag: &Diag) {
-    if !Path::new("/proc/self").exists() {
-        return; // no way to tell a running process here
-    }
-    let Ok(rd) = std::fs::read_dir(into) else {
-        return;
-    };
-    for e in rd.filter_map(|e| e.ok()) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(".saving.")
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
-            continue;
-        }
-        if std::fs::remove_dir_all(e.path()).is_ok() {
-            diag.warn(format_args!(
-                "removed '{}', left by an interrupted save (process {pid} is gone)",
-                e.path().display()
-            ));
-        }
-    }
-}
-
 /// A save's staging folder, `SNAPSHOTS/.saving.<pid>`: removed unless it
 /// was renamed into place (and on a signal: it is registered with
 /// cxg-core's signal cleanup).
@@ -152,13 +123,28 @@ pub(crate) struct Staging {
 
 impl Staging {
     /// Create the store and a fresh staging folder in `into`.
+    /// The folder is new (never one that exists: another namespace's save
+    /// can have the same process id); a symlink planted at `.objects` is
+    /// refused, so no object is written outside `into`.
     pub fn create(into: &Path) -> Result<Staging> {
-        let objects = objects_dir(into);
-        std::fs::create_dir_all(&objects).at(cannot("create", &objects))?;
-        let dir = into.join(format!(".saving.{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        create_temp_dir(&dir).at(cannot("create", &dir))?;
-        Ok(Staging { dir, placed: false })
+        std::fs::create_dir_all(into).at(cannot("create", into))?;
+        create_subdir(into, ".objects")?;
+        let pid = std::process::id();
+        for n in 1..=1000 {
+            let dir = match n {
+                1 => into.join(format!(".saving.{pid}")),
+                _ => into.join(format!(".saving.{pid}-{n}")),
+            };
+            match create_temp_dir(&dir) {
+                Ok(()) => return Ok(Staging { dir, placed: false }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).at(cannot("create", &dir)),
+            }
+        }
+        Err(Error::input(format!(
+            "cannot create a staging folder in '{}'",
+            into.display()
+        )))
     }
 
     /// The folder was renamed into place: it is a snapshot now.

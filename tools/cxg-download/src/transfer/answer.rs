@@ -5,7 +5,7 @@
 
 use super::sidecar::Sidecar;
 use super::Transfer;
-use crate::hash::{etag_form, Hashes};
+use crate::hash::Hashes;
 use crate::job::Job;
 use crate::net::Net;
 use cxg_http::{status_verdict, transport_verdict, Verdict};
@@ -154,6 +154,11 @@ impl Transfer {
         };
         let a = Answer::of(&resp);
         self.last_status = Some(a.status);
+        if let Some(msg) =
+            cxg_http::redirect_refused(a.status, header(&resp, "location").as_deref())
+        {
+            return Step::fail(msg);
+        }
         match a.status {
             200 => self.whole(net, job, a, resp.into_body()),
             206 => self.rest(net, job, &a, resp.into_body()),
@@ -227,7 +232,7 @@ impl Transfer {
             last_modified: a.last_modified,
         };
         meta.write(&self.side)?;
-        self.form = etag_form(meta.etag.as_deref(), total);
+        self.form = self.etag_form(meta.etag.as_deref(), total);
         self.meta = Some(meta);
         self.hashes = Some(Hashes::new(&self.form));
         self.total = Some(total);
@@ -242,7 +247,7 @@ impl Transfer {
         };
         self.total = Some(total);
         let etag = self.meta.as_ref().and_then(|m| m.etag.as_deref());
-        self.form = etag_form(etag, total);
+        self.form = self.etag_form(etag.map(str::to_string).as_deref(), total);
         if let Err(s) = self.hashes_at_offset() {
             return s;
         }
@@ -308,7 +313,8 @@ impl Transfer {
                     && self.meta.as_ref().is_some_and(|m| m.size == Some(t)) =>
             {
                 self.total = Some(t);
-                self.form = etag_form(self.meta.as_ref().and_then(|m| m.etag.as_deref()), t);
+                let etag = self.meta.as_ref().and_then(|m| m.etag.clone());
+                self.form = self.etag_form(etag.as_deref(), t);
                 match self.hashes_at_offset() {
                     Ok(()) => Step::Complete,
                     Err(s) => s,

@@ -36,7 +36,7 @@ impl Transfer {
         if self.hashes.as_ref().is_some_and(|h| h.pos == self.offset) {
             return Ok(());
         }
-        let h = Hashes::from_disk(&self.part, self.offset, &self.form)
+        let h = Hashes::from_file(&self.file, &self.part, self.offset, &self.form)
             .why(format_args!("cannot read '{}'", self.part.display()))?;
         self.hashes = Some(h);
         Ok(())

@@ -1,0 +1,145 @@
+//! What authors added beyond the CELLxGENE schema: the `obsm` keys
+//! (embeddings such as `X_umap`), the `obs` columns the schema does not
+//! define with their number of distinct values, and the likely author
+//! cell-type column among them.
+
+use crate::facet::OBS_FACETS;
+use crate::obs::Obs;
+use hdf5_reader::group::Group;
+use hdf5_reader::Datatype;
+
+/// What authors added to one file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Authors {
+    /// `obsm` keys, sorted.
+    pub(crate) obsm: Vec<String>,
+    /// obs columns beyond the schema's, in obs's order, each with its
+    /// number of distinct values (None: not one value per cell).
+    pub(crate) extra_columns: Vec<(String, Option<u64>)>,
+    /// The extra categorical column whose name says cell type.
+    pub(crate) author_cell_type_column: Option<String>,
+}
+
+/// obs columns that CELLxGENE schemas 2.0 to 7.x define beyond the
+/// facets' ids and labels (which come from the catalogue).
+const SCHEMA_COLUMNS: [&str; 7] = [
+    "is_primary_data",
+    "donor_id",
+    "organism_ontology_term_id",
+    "organism",
+    "ethnicity_ontology_term_id",
+    "ethnicity",
+    "observation_joinid",
+];
+
+/// Schema 5.3's per-cell ancestry columns (`genetic_ancestry_African`...).
+const SCHEMA_PREFIX: &str = "genetic_ancestry_";
+
+fn is_schema_column(name: &str) -> bool {
+    SCHEMA_COLUMNS.contains(&name)
+        || name.starts_with(SCHEMA_PREFIX)
+        || OBS_FACETS
+            .iter()
+            .any(|f| f.ids == name || f.labels == Some(name))
+}
+
+/// The authors' additions; what cannot be read is named in `warnings` and
+/// left out (or its count null), never fails the file.
+pub(crate) fn authors(
+    root: &Group,
+    obs: &Obs,
+    n_cells: u64,
+    warnings: &mut Vec<String>,
+) -> Authors {
+    let obsm = obsm_keys(root).unwrap_or_else(|e| {
+        warnings.push(format!("obsm: {e}"));
+        Vec::new()
+    });
+    let mut extra_columns = Vec::new();
+    let mut best: Option<(u8, String)> = None;
+    for c in obs.columns(&obs.index_name()) {
+        if is_schema_column(&c) {
+            continue;
+        }
+        let distinct = obs.distinct(&c, n_cells).unwrap_or_else(|e| {
+            warnings.push(format!("{e}; its distinct values are not counted"));
+            None
+        });
+        let score = author_score(&c);
+        if score > 0 && obs.is_categorical(&c) && best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((score, c.clone()));
+        }
+        extra_columns.push((c, distinct));
+    }
+    Authors {
+        obsm,
+        extra_columns,
+        author_cell_type_column: best.map(|(_, c)| c),
+    }
+}
+
+/// The keys of `obsm`: its members, or (anndata < 0.7) the fields of its
+/// compound table; none when the file has no `obsm`.
+fn obsm_keys(root: &Group) -> Result<Vec<String>, String> {
+    let (groups, datasets) = root.member_names().map_err(|e| e.to_string())?;
+    let mut keys = if groups.iter().any(|g| g == "obsm") {
+        let g = root.group("obsm").map_err(|e| e.to_string())?;
+        let (g, d) = g.member_names().map_err(|e| e.to_string())?;
+        g.into_iter().chain(d).collect()
+    } else if datasets.iter().any(|d| d == "obsm") {
+        let ds = root.dataset("obsm").map_err(|e| e.to_string())?;
+        match ds.dtype() {
+            Datatype::Compound { fields, .. } => fields.iter().map(|f| f.name.clone()).collect(),
+            _ => return Err("a dataset that is not a compound table".into()),
+        }
+    } else {
+        Vec::new()
+    };
+    keys.sort();
+    Ok(keys)
+}
+
+/// How surely a column's name says "the authors' cell type": 3 for
+/// cell type with author/original/submitted, 2 for cell type (celltype,
+/// CellType_major, cell_label...), 1 for annotation; 0 for none.
+fn author_score(name: &str) -> u8 {
+    let n: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let typed = ["celltype", "cellsubtype", "celllabel", "cellannotation"]
+        .iter()
+        .any(|w| n.contains(w));
+    let authored = ["author", "original", "orig", "submitted"]
+        .iter()
+        .any(|w| n.contains(w));
+    match (typed, authored) {
+        (true, true) => 3,
+        (true, false) => 2,
+        _ if n.contains("annotation") || n.starts_with("annot") => 1,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn author_names() {
+        #[rustfmt::skip]
+        let cases = [
+            ("author_cell_type", 3), ("cell_type_original", 3), ("celltype", 2),
+            ("CellType_major", 2), ("annotation", 1), ("annot_level2", 1),
+            ("louvain", 0), ("cell_cycle_phase", 0), ("n_genes", 0),
+        ];
+        for (n, s) in cases {
+            assert_eq!(author_score(n), s, "{n}");
+        }
+        assert!(is_schema_column("ethnicity_ontology_term_id"));
+        assert!(is_schema_column("genetic_ancestry_African"));
+        assert!(is_schema_column("self_reported_ethnicity"));
+        assert!(!is_schema_column("author_cell_type"));
+    }
+}
