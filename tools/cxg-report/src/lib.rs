@@ -4,6 +4,12 @@
 //! that holds it; a part whose file is absent says "not run yet" and names
 //! the make target that writes it.
 
+// The page parses every dataset record and builds many small strings:
+// mimalloc halves the time the system allocator takes for it (measured
+// on 25,000 datasets), as in cxg-tocsv.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod changes;
 mod chart;
 mod facets;

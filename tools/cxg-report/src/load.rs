@@ -3,6 +3,8 @@
 //! read or parsed stops the run (exit 2) naming it and the line.
 
 use cxg_core::{At, Result};
+use rayon::prelude::*;
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -63,10 +65,13 @@ pub fn harvest(dir: &Path) -> Result<Harvest> {
     Ok(Harvest {
         dir: dir.to_path_buf(),
         datasets: opt(&f("datasets.jsonl"), |p| {
-            Ok(jsonl(p)?.iter().map(dataset).collect())
+            Ok(typed::<Rec>(p)?.into_iter().map(dataset).collect())
         })?,
         selected: opt(&f("selected.jsonl"), |p| {
-            Ok(jsonl(p)?.iter().map(|v| s(v, "dataset_id")).collect())
+            Ok(typed::<Id>(p)?
+                .into_iter()
+                .map(|r| st(&r.dataset_id).unwrap_or_default())
+                .collect())
         })?,
         select_args: opt(&f("select.args"), |p| Ok(text(p)?.trim().to_string()))?,
         selection_log: opt(&f("selection.log"), |p| {
@@ -138,10 +143,65 @@ pub fn s(v: &Value, k: &str) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
+/// A JSON Lines file of records, parsed in parallel into `T` (only the
+/// fields the page shows; serde skips the rest without building them).
+fn typed<T: for<'de> Deserialize<'de> + Send>(p: &Path) -> Result<Vec<T>> {
+    let bytes = std::fs::read(p).at(p.display())?;
+    let lines: Vec<(usize, &[u8])> = bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| l.iter().any(|b| !b.is_ascii_whitespace()))
+        .collect();
+    lines
+        .par_iter()
+        .map(|(i, l)| serde_json::from_slice(l).at(format!("{}: line {}", p.display(), i + 1)))
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Id {
+    #[serde(default)]
+    dataset_id: Value,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CollRef {
+    collection_id: Value,
+    name: Value,
+}
+
+/// The fields of a `datasets.jsonl` record the page shows, each as JSON
+/// (read leniently, as the other tools read them: a value of another type
+/// is taken as absent); serde skips the other fields without building them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Rec {
+    dataset_id: Value,
+    title: Value,
+    collection_id: Value,
+    collection_name: Value,
+    collection: Option<CollRef>,
+    organism: Value,
+    tissue: Value,
+    tissue_general: Value,
+    disease: Value,
+    assay: Value,
+    development_stage: Value,
+    sex: Value,
+    cell_count: Value,
+    published_at: Value,
+    assets: Value,
+}
+
+fn st(v: &Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
 /// The distinct labels of a facet (`[{label, ontology_term_id}]`), in order.
-fn labels(v: &Value, k: &str) -> Vec<String> {
+fn labels(v: &Value) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for t in v.get(k).and_then(Value::as_array).into_iter().flatten() {
+    for t in v.as_array().into_iter().flatten() {
         let l = match t {
             Value::String(x) => x.clone(),
             _ => s(t, "label"),
@@ -153,34 +213,34 @@ fn labels(v: &Value, k: &str) -> Vec<String> {
     out
 }
 
-fn dataset(v: &Value) -> Ds {
-    let coll = v.get("collection").unwrap_or(&Value::Null);
-    let name = match s(v, "collection_name") {
-        n if n.is_empty() => s(coll, "name"),
-        n => n,
-    };
-    let cid = match s(v, "collection_id") {
-        n if n.is_empty() => s(coll, "collection_id"),
-        n => n,
-    };
-    let h5ad = v.get("assets").and_then(Value::as_array).and_then(|a| {
+fn dataset(r: Rec) -> Ds {
+    let coll = r.collection.unwrap_or_default();
+    let h5ad = r.assets.as_array().and_then(|a| {
         a.iter()
             .find(|x| x.get("filetype").and_then(Value::as_str) == Some("H5AD"))
     });
     Ds {
-        id: s(v, "dataset_id"),
-        title: s(v, "title"),
-        collection_id: cid,
-        collection: name,
-        organism: labels(v, "organism"),
-        tissue: labels(v, "tissue"),
-        tissue_general: labels(v, "tissue_general"),
-        disease: labels(v, "disease"),
-        assay: labels(v, "assay"),
-        stage: labels(v, "development_stage"),
-        sex: labels(v, "sex"),
-        cells: v.get("cell_count").and_then(Value::as_u64).unwrap_or(0),
-        month: s(v, "published_at").chars().take(7).collect(),
+        id: st(&r.dataset_id).unwrap_or_default(),
+        title: st(&r.title).unwrap_or_default(),
+        collection_id: st(&r.collection_id)
+            .or(st(&coll.collection_id))
+            .unwrap_or_default(),
+        collection: st(&r.collection_name)
+            .or(st(&coll.name))
+            .unwrap_or_default(),
+        organism: labels(&r.organism),
+        tissue: labels(&r.tissue),
+        tissue_general: labels(&r.tissue_general),
+        disease: labels(&r.disease),
+        assay: labels(&r.assay),
+        stage: labels(&r.development_stage),
+        sex: labels(&r.sex),
+        cells: r.cell_count.as_u64().unwrap_or(0),
+        month: st(&r.published_at)
+            .unwrap_or_default()
+            .chars()
+            .take(7)
+            .collect(),
         filesize: h5ad.and_then(|a| a.get("filesize")).and_then(Value::as_u64),
     }
 }
