@@ -438,3 +438,176 @@ fn an_empty_folder_says_not_run_yet_and_a_missing_one_is_an_error() {
     .stderr_has("not a folder");
     assert!(!out.exists());
 }
+
+/// Debian's chromium, or a skip (CI installs it: .ci/run).
+fn chromium() -> Option<&'static str> {
+    let ok = Command::new("chromium")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        skip("chromium is not installed (apt-get install chromium)");
+    }
+    ok.then_some("chromium")
+}
+
+/// Run headless chromium on `page` with `extra` options, without network
+/// where a network namespace can be made (`unshare -n`, as root).
+fn browse(page: &Path, extra: &[String]) -> (String, String) {
+    let profile = TempDir::new();
+    let isolated = Command::new("unshare")
+        .args(["-n", "true"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let mut c = if isolated {
+        let mut c = Command::new("unshare");
+        c.args(["-n", "chromium"]);
+        c
+    } else {
+        Command::new("chromium")
+    };
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .args(extra)
+    .arg(page);
+    let o = run_cmd(c, None);
+    assert_eq!(o.code, 0, "chromium: {}", o.stderr);
+    (o.text(), o.stderr)
+}
+
+/// Installed first in <head>: every error, console error and refused load.
+const CATCH: &str = r#"<script>window.__errs = [];
+window.addEventListener("error", function (e) { __errs.push("error: " + e.message); });
+document.addEventListener("securitypolicyviolation", function (e) { __errs.push("refused: " + e.blockedURI); });
+(function () { var ce = console.error; console.error = function () { __errs.push("console: " + [].join.call(arguments, " ")); ce.apply(console, arguments); }; })();
+</script>"#;
+
+/// Run last: checks the charts, drives the table's filter and sort like a
+/// user, lists resource loads, and writes the results into the DOM.
+const DRIVE: &str = r##"<script>(function () {
+  var R = { errors: window.__errs }, WORD = "__WORD__";
+  var figs = document.querySelectorAll("figure[data-chart]");
+  R.charts = [].map.call(figs, function (f) {
+    var bars = f.querySelectorAll("g.bar"), desc = f.querySelector("desc");
+    var numbers = [].every.call(bars, function (g) {
+      var t = g.querySelector("text.num"), r = g.querySelector("rect").getBBox();
+      return t && t.textContent.replace(/,/g, "") === g.dataset.value && r.height > 0 &&
+        desc.textContent.indexOf(g.dataset.label + ": " + g.dataset.value) >= 0;
+    });
+    return { id: f.dataset.chart, bars: bars.length, ok: bars.length > 0 && numbers || !!f.querySelector(".none") };
+  });
+  var tb = document.querySelector("#tbl tbody"), f = document.getElementById("filter");
+  function texts() { return [].map.call(tb.rows, function (r) { return r.textContent.toLowerCase(); }); }
+  function cells() { return [].map.call(tb.rows, function (r) { return +r.cells[6].textContent.replace(/,/g, ""); }); }
+  R.rows = tb.rows.length;
+  f.value = WORD; f.dispatchEvent(new Event("input"));
+  R.filtered = tb.rows.length;
+  R.filteredMatch = texts().every(function (t) { return t.indexOf(WORD.toLowerCase()) >= 0; });
+  R.shown = document.getElementById("shown").textContent;
+  f.value = ""; f.dispatchEvent(new Event("input"));
+  R.cleared = tb.rows.length;
+  var th = document.querySelector('#tbl th[data-k="6"]');
+  th.click(); var up = cells(); th.click(); var down = cells();
+  R.ascending = up.every(function (v, i) { return i === 0 || up[i - 1] <= v; });
+  R.descending = down.every(function (v, i) { return i === 0 || down[i - 1] >= v; }) && down[0] > down[down.length - 1];
+  R.sortLabel = th.getAttribute("aria-sort");
+  R.resources = performance.getEntriesByType("resource").map(function (e) { return e.name; });
+  R.remote = [].map.call(document.querySelectorAll("[src], link[href], image, use"), function (e) {
+    return e.getAttribute("src") || e.getAttribute("href") || ""; }).filter(function (u) { return /^\s*(https?:)?\/\//i.test(u); });
+  R.cssUrls = [].filter.call(document.querySelectorAll("style"), function (s) { return /url\(|@import/.test(s.textContent); }).length;
+  var pre = document.createElement("pre"); pre.id = "test-result"; pre.textContent = JSON.stringify(R);
+  document.body.appendChild(pre);
+})();</script>"##;
+
+/// The sample's page in headless chromium without network: no error, every
+/// chart drawn with its numbers, the filter and the sort work, nothing
+/// loaded; and a screenshot at 1280 px.
+#[test]
+fn the_page_works_in_a_real_browser_without_network() {
+    let Some(_) = chromium() else { return };
+    let s = sample();
+    // a word of one dataset's tissue, and the rows whose text holds it
+    let t = table_rows(&s.html);
+    let word = "kidney";
+    let terms = t["t"].as_array().unwrap();
+    let want = t["r"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let mut text = r[0].as_str().unwrap().to_string();
+            text += t["c"][r[1].as_u64().unwrap() as usize][0].as_str().unwrap();
+            for k in 2..6 {
+                for i in r[k].as_array().unwrap() {
+                    text += terms[i.as_u64().unwrap() as usize].as_str().unwrap();
+                }
+            }
+            text += r[8].as_str().unwrap();
+            text.to_lowercase().contains(word)
+        })
+        .count();
+    assert!(want > 0 && want < t["r"].as_array().unwrap().len());
+    let page = s.data.join("test-page.html");
+    let html = s
+        .html
+        .replacen("<head>", &format!("<head>{CATCH}"), 1)
+        .replacen(
+            "</body>",
+            &format!("{}</body>", DRIVE.replace("__WORD__", word)),
+            1,
+        );
+    std::fs::write(&page, html).unwrap();
+    let (dom, log) = browse(&page, &["--dump-dom".to_string()]);
+    let json = between(&dom, "id=\"test-result\"", ">", "</pre>")
+        .unwrap_or_else(|| panic!("{dom}\n{log}"));
+    let r: Value = serde_json::from_str(&unescape(json)).unwrap();
+    assert_eq!(r["errors"], serde_json::json!([]), "{r}");
+    assert!(
+        !log.contains("Uncaught") && !log.contains("Refused to"),
+        "{log}"
+    );
+    let charts = r["charts"].as_array().unwrap();
+    assert_eq!(charts.len(), 9 * 3, "{r}");
+    for c in charts {
+        assert_eq!(c["ok"], true, "{c}");
+    }
+    let n = t["r"].as_array().unwrap().len() as u64;
+    assert_eq!(r["rows"], n, "{r}");
+    assert_eq!(r["filtered"], want as u64, "{r}");
+    assert_eq!(r["filteredMatch"], true, "{r}");
+    assert_eq!(r["shown"], format!("{want} of {n} datasets"), "{r}");
+    assert_eq!(r["cleared"], n, "{r}");
+    assert_eq!(r["ascending"], true, "{r}");
+    assert_eq!(r["descending"], true, "{r}");
+    assert_eq!(r["sortLabel"], "descending", "{r}");
+    assert_eq!(r["resources"], serde_json::json!([]), "{r}");
+    assert_eq!(r["remote"], serde_json::json!([]), "{r}");
+    assert_eq!(r["cssUrls"], 0, "{r}");
+    // the report itself, as a user opens it: a picture at 1280 px
+    let png = s.data.join("report.png");
+    browse(
+        &s.data.join("report.html"),
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1280,2000".to_string(),
+        ],
+    );
+    let bytes = read(&png);
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "{}",
+        bytes.len()
+    );
+}
