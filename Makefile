@@ -229,8 +229,10 @@ snapshot: $(DATA)/provenance.json
 
 ## report: one self-contained HTML page of the harvest in $(DATA)/ ($(DATA)/report.html: the catalogue,
 ##   the selection, the files, what changed, every dataset, the provenance; make runs it after a harvest)
+REPORT ?= "$(BIN)/cxg-report"
 report:
-	"$(BIN)/cxg-report" "$(DATA)" -o "$(DATA)/report.html"
+	@mkdir -p "$(DATA)"
+	$(REPORT) "$(DATA)" -o "$(DATA)/report.html"
 	@echo "report: $(DATA)/report.html"
 
 ## snapshots: list the kept harvests (date, collections, datasets, size)
@@ -313,7 +315,7 @@ help:
 	@echo "variables (make VAR=value):"
 	@echo "  API_URL=$(API_URL)"
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
-	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS DOWNLOAD: the command of each stage"
+	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS DOWNLOAD REPORT: the command of each stage"
 	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
 	@echo "  SNAPSHOTS=$(SNAPSHOTS) REQUEST_LOG=$(REQUEST_LOG) ONTOLOGY_RELEASE=$(ONTOLOGY_RELEASE) (history)"

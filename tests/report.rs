@@ -574,10 +574,13 @@ fn the_page_works_in_a_real_browser_without_network() {
         .unwrap_or_else(|| panic!("{dom}\n{log}"));
     let r: Value = serde_json::from_str(&unescape(json)).unwrap();
     assert_eq!(r["errors"], serde_json::json!([]), "{r}");
-    assert!(
-        !log.contains("Uncaught") && !log.contains("Refused to"),
-        "{log}"
-    );
+    for bad in [
+        "Uncaught",
+        "Refused to",
+        "violates the following Content Security",
+    ] {
+        assert!(!log.contains(bad), "{bad}: {log}");
+    }
     let charts = r["charts"].as_array().unwrap();
     assert_eq!(charts.len(), 9 * 3, "{r}");
     for c in charts {
@@ -610,4 +613,17 @@ fn the_page_works_in_a_real_browser_without_network() {
         "{}",
         bytes.len()
     );
+}
+
+/// docs/report.md's commands, on the sample harvest.
+#[test]
+fn the_docs_commands_run() {
+    let s = sample();
+    let dir = s.data.parent().unwrap();
+    let cmds = commands(&doc_sh("docs/report.md", "## By hand").concat());
+    assert_eq!(cmds.len(), 2, "{cmds:?}");
+    sh(dir, &cmds.join("\n")).ok();
+    let html = String::from_utf8(read(&dir.join("lung-report.html"))).unwrap();
+    assert!(html.contains("<title>Human lung, December</title>"));
+    assert!(read(&s.data.join("report.html")).starts_with(b"<!DOCTYPE html>"));
 }
