@@ -27,11 +27,14 @@ fn pairs(v: &[(String, u64, u64)], cells: bool) -> Vec<(String, u64)> {
 pub fn overview(prefix: &str, sets: &[&Ds], grouped: bool) -> Overview {
     let it = || sets.iter().copied();
     let org = tally(it(), |d| &d.organism);
-    let tissue = if grouped {
-        tally(it(), |d| &d.tissue_general)
-    } else {
-        tally(it(), |d| &d.tissue)
-    };
+    // a dataset without tissue_general keeps its own tissue labels
+    let tissue = tally(it(), |d| {
+        if grouped && !d.tissue_general.is_empty() {
+            &d.tissue_general
+        } else {
+            &d.tissue
+        }
+    });
     let tissue_title = if grouped {
         "Datasets per tissue (grouped by tissue_general), top 20"
     } else {

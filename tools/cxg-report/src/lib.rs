@@ -199,6 +199,21 @@ mod tests {
     }
 
     #[test]
+    fn tissues_are_grouped_by_tissue_general_where_the_data_has_it() {
+        let d = folder("general");
+        let ds = DS.replace(
+            r#""tissue":[{"label":"lung"},{"label":"lung"}]"#,
+            r#""tissue":[{"label":"lung"}],"tissue_general":[{"label":"respiratory system"}]"#,
+        );
+        std::fs::write(d.join("datasets.jsonl"), ds).unwrap();
+        let (_, html, _) = page(&d);
+        assert!(html.contains("Datasets per tissue (grouped by tissue_general), top 20"));
+        assert!(html.contains(
+            "<desc id=\"catalogue-tissue-d\">respiratory system: 1; brain: 1; lung: 1</desc>"
+        ));
+    }
+
+    #[test]
     fn numbers_are_grouped_and_long_charts_are_cut_at_the_top() {
         assert_eq!(chart::group(1234567), "1,234,567");
         assert_eq!(chart::group(999), "999");
