@@ -71,7 +71,7 @@ rm_rf = if [ -L "$(1)" ]; then rm -f -- "$(1)"; else \
 	  echo "make: refusing to remove '$(1)' ($$d): it is /, your home folder or holds this repository" >&2; exit 2; \
 	fi; rm -rf -- "$$d"; fi
 
-TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-diff cxg-snapshot cxg-download
+TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-diff cxg-snapshot cxg-download cxg-report
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
 #   make SPLIT="jq -c '.[]'"
@@ -91,7 +91,7 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 	$(DATA)/all_datasets_h5ad.csv
 
 .PHONY: harvest build stages refresh clean demo test lint bench install help obs snapshot snapshots diff download downloads bench-download
-.PHONY: workflow workflow-venv
+.PHONY: workflow workflow-venv report
 
 # Selection (cxg-select): SELECT holds its options, e.g.
 #   make SELECT="--organism 'Homo sapiens' --tissue lung --exclude-assay 'spatial transcriptomics'"
@@ -110,7 +110,7 @@ FORCE:
 
 ## harvest: build the tools if needed, then harvest $(API_URL) into $(DATA)/ (default)
 harvest: build
-	@start=$$(date +%s); rm -f "$(REQUEST_LOG)"; $(MAKE) stages; $(MAKE) snapshot; \
+	@start=$$(date +%s); rm -f "$(REQUEST_LOG)"; $(MAKE) stages; $(MAKE) snapshot; $(MAKE) report; \
 	t=$$(stat -c %Y "$(DATA)/collections.json"); age=$$(( $$(date +%s) - t )); \
 	if [ "$$t" -ge "$$start" ]; then \
 	  echo "harvest complete: $(DATA)/all_datasets_h5ad.csv (fetched just now from $(API_URL))"; \
@@ -235,6 +235,14 @@ $(DATA)/provenance.json: $(OUTPUTS)
 ## snapshot: keep this harvest's raw responses and provenance in $(SNAPSHOTS)/<UTC time>/
 snapshot: $(DATA)/provenance.json
 
+## report: one self-contained HTML page of the harvest in $(DATA)/ ($(DATA)/report.html: the catalogue,
+##   the selection, the files, what changed, every dataset, the provenance; make runs it after a harvest)
+REPORT ?= "$(BIN)/cxg-report"
+report:
+	@mkdir -p "$(DATA)"
+	$(REPORT) "$(DATA)" -o "$(DATA)/report.html"
+	@echo "report: $(DATA)/report.html"
+
 ## snapshots: list the kept harvests (date, collections, datasets, size)
 snapshots:
 	@$(SNAP) list "$(SNAPSHOTS)"
@@ -315,7 +323,7 @@ help:
 	@echo "variables (make VAR=value):"
 	@echo "  API_URL=$(API_URL)"
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
-	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS DOWNLOAD: the command of each stage"
+	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS DOWNLOAD REPORT: the command of each stage"
 	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
 	@echo "  SNAPSHOTS=$(SNAPSHOTS) REQUEST_LOG=$(REQUEST_LOG) ONTOLOGY_RELEASE=$(ONTOLOGY_RELEASE) (history)"

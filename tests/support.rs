@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Every binary the workspace builds.
-pub const TOOLS: [&str; 12] = [
+pub const TOOLS: [&str; 13] = [
     "cxg-fetch",
     "cxg-split",
     "cxg-datasets",
@@ -24,6 +24,7 @@ pub const TOOLS: [&str; 12] = [
     "cxg-obs",
     "cxg-select",
     "cxg-download",
+    "cxg-report",
 ];
 
 /// The repository root.
