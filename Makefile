@@ -169,12 +169,14 @@ $(DATA)/select.args: FORCE
 	@printf '%s\n' "$$SELECT_ARGS" > $@.new; if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
 # one remembered choice, rewritten only when it changes (so that the stages
-# it feeds are redone), saying what changed
+# it feeds are redone), saying what changed; a first record is dated 1970, so
+# that it redoes nothing (a folder harvested before choices were kept)
 $(DATA)/choices/%: export CHOICE = $($*)
 $(DATA)/choices/%: FORCE
 	@mkdir -p "$(@D)"; printf '%s\n' "$$CHOICE" > "$@.new"; \
 	if cmp -s "$@.new" "$@"; then rm -f "$@.new"; else \
-	  if [ -f "$@" ]; then echo "make: $* changed: '$$(cat "$@")' → '$$CHOICE' (kept in $@)"; fi; \
+	  if [ -f "$@" ]; then echo "make: $* changed: '$$(cat "$@")' → '$$CHOICE' (kept in $@)"; \
+	  else touch -d @0 "$@.new"; fi; \
 	  mv "$@.new" "$@"; fi
 
 ## ontologies: download the pinned cellxgene-ontology-guide files into $(ONTOLOGY)/, verifying SHA-256s

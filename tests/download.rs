@@ -220,7 +220,11 @@ fn the_cxg_h5ad_csv_works_with_unknown_sizes_and_rows_without_a_file() {
     // a dataset without an H5AD is counted apart, not a failure: exit 0
     assert!(!o.text().contains("rc="), "{}", o.stderr);
     assert!(o.stderr.contains("no H5AD url"), "{}", o.stderr);
-    assert!(o.stderr.contains("; 1 rows without an H5AD (no_asset)"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("; 1 rows without an H5AD (no_asset)"),
+        "{}",
+        o.stderr
+    );
     let m = manifest(&read(&work.join("m.csv")));
     assert_eq!(m.len(), 20);
     assert!(m.iter().all(|r| r["status"] != "failed"));

@@ -410,7 +410,11 @@ fn a_dataset_without_an_h5ad_is_a_no_asset_row_as_in_make() {
     make_in(&t.join("make"), &["obs"], &s.url, &[]).ok();
     let o = run_local(&sm, &t.join("wf"), &s.url, &[], &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(!o.stderr.contains("could not be downloaded"), "{}", o.stderr);
+    assert!(
+        !o.stderr.contains("could not be downloaded"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(
         jobs_of(&o.stderr, "download"),
         20,

@@ -69,7 +69,8 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     if args.dry_run || !args.quiet {
         let bad = work.bad_rows() - no_asset;
         let line = totals.summary(rows.len(), work.jobs.len(), bad, free, &args.dir);
-        ctx.diag.warn(format_args!("{line}{}", without_h5ad(no_asset)));
+        ctx.diag
+            .warn(format_args!("{line}{}", without_h5ad(no_asset)));
     }
     totals.check_bound(args.max_total)?;
     totals.check_space(free, &args.dir)?;
@@ -108,7 +109,8 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     }
     if !args.quiet {
         let line = summary(&net, &results, started);
-        ctx.diag.warn(format_args!("{line}{}", without_h5ad(no_asset)));
+        ctx.diag
+            .warn(format_args!("{line}{}", without_h5ad(no_asset)));
     }
     Ok(())
 }

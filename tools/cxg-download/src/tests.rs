@@ -172,8 +172,16 @@ fn max_total_bounds_what_is_fetched() {
     let input = "h5ad_url,h5ad_filesize\nhttp://h/$A.h5ad,2048\n,\n";
     let (code, out, warnings) = download(&dir, &["--dry-run", "--max-total", "1K"], input);
     assert_eq!((code, out.as_str()), (2, ""), "{warnings:?}");
-    assert!(warnings[0].starts_with("2 rows, 1 files: 0 present, 1 to fetch (2.0 KiB = 2048 bytes), 0 rows with errors;"), "{warnings:?}");
-    assert!(warnings[0].ends_with("; 1 rows without an H5AD (no_asset)"), "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(
+            "2 rows, 1 files: 0 present, 1 to fetch (2.0 KiB = 2048 bytes), 0 rows with errors;"
+        ),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[0].ends_with("; 1 rows without an H5AD (no_asset)"),
+        "{warnings:?}"
+    );
     assert!(
         warnings.iter().any(|w| w.contains("1 files need 2048 bytes (2.0 KiB), more than --max-total 1024 (1.0 KiB): nothing transferred")),
         "{warnings:?}"
