@@ -127,10 +127,11 @@ harvest: build
 build:
 	$(CARGO_BUILD)
 
-stages: $(OUTPUTS)
+# (API_URL is remembered, but a new one does not refetch by itself: make refresh does)
+stages: $(OUTPUTS) $(foreach v,$(CHOICES),$(call choice,$(v)))
 
 # 1. every public collection
-$(DATA)/collections.json: $(call choice,API_URL)
+$(DATA)/collections.json:
 	@mkdir -p "$(@D)"; echo "fetch: every public collection from $(API_URL) → $@"
 	@$(FETCH) collections -o "$@"
 
@@ -175,7 +176,7 @@ $(DATA)/choices/%: export CHOICE = $($*)
 $(DATA)/choices/%: FORCE
 	@mkdir -p "$(@D)"; printf '%s\n' "$$CHOICE" > "$@.new"; \
 	if cmp -s "$@.new" "$@"; then rm -f "$@.new"; else \
-	  if [ -f "$@" ]; then echo "make: $* changed: '$$(cat "$@")' → '$$CHOICE' (kept in $@)"; \
+	  if [ -f "$@" ]; then echo "make: $* changed: '$$(cat "$@")' → '$$CHOICE' (kept in $@)$(if $(filter API_URL,$*),; what was fetched is kept: make refresh fetches from it)"; \
 	  else touch -d @0 "$@.new"; fi; \
 	  mv "$@.new" "$@"; fi
 
@@ -193,7 +194,7 @@ $(DATA)/all_datasets.csv: $(DATA)/selected.jsonl $(call choice,PRESET)
 	@$(call atomic,$(TOCSV) < "$<")
 
 # 1b. the full datasets index that cxg-h5ad joins against
-$(DATA)/datasets_index.json: $(call choice,API_URL)
+$(DATA)/datasets_index.json:
 	@mkdir -p "$(@D)"; echo "fetch: the full datasets index from $(API_URL) → $@"
 	@$(FETCH) datasets -o "$@"
 

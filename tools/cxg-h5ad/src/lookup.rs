@@ -138,8 +138,14 @@ fn per_dataset(client: &Client, cid: &str, did: &str, keep: Option<&Path>) -> Re
         Err(e) => {
             // 404/410: the dataset is gone from the service; news, not a failure
             let (status, reason) = match e.status {
-                Some(410) => (REMOVED.into(), format!("the dataset was removed (410 Gone): {}", e.msg)),
-                Some(404) => (REMOVED.into(), format!("not found (404), removed: {}", e.msg)),
+                Some(410) => (
+                    REMOVED.into(),
+                    format!("the dataset was removed (410 Gone): {}", e.msg),
+                ),
+                Some(404) => (
+                    REMOVED.into(),
+                    format!("not found (404), removed: {}", e.msg),
+                ),
                 Some(s) => (s.to_string(), e.to_string()),
                 None => ("network".to_string(), e.to_string()),
             };
