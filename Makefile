@@ -83,7 +83,7 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 	$(DATA)/all_datasets_h5ad.csv
 
 .PHONY: harvest build stages refresh clean demo test lint bench install help obs snapshot snapshots diff download downloads bench-download
-.PHONY: workflow workflow-venv
+.PHONY: workflow workflow-venv workflow-slurm
 
 # Selection (cxg-select): SELECT holds its options, e.g.
 #   make SELECT="--organism 'Homo sapiens' --tissue lung --exclude-assay 'spatial transcriptomics'"
@@ -331,10 +331,21 @@ $(VENV)/.installed: workflow/requirements.txt
 workflow: build workflow-venv
 	@mkdir -p "$(DATA)/work"
 	$(VENV)/bin/python -c 'import json, os; print(json.dumps({"select": os.environ["CXG_SELECT"]}))' > "$(DATA)/work/select.yaml"
-	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/local \
-	  $(SNAKEMAKE_ARGS) --configfile "$(DATA)/work/select.yaml" \
+	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/$(WORKFLOW_PROFILE) \
+	  $(SLURM_DEFAULTS) $(SNAKEMAKE_ARGS) --configfile "$(DATA)/work/select.yaml" \
 	  --config api_url="$(API_URL)" data="$(DATA)" jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET) \
 	  ontology="$(ONTOLOGY)" request_log="$(REQUEST_LOG)"
+
+## workflow-slurm: the same on a SLURM cluster (profile slurm, from the login node); the jobs'
+##   partition and account come from SLURM_PARTITION and SLURM_ACCOUNT (environment or command line)
+WORKFLOW_PROFILE ?= local
+SLURM_PARTITION ?=
+SLURM_ACCOUNT ?=
+# the profile's default-resources again (a command-line value replaces them all), with the site's values
+SLURM_DEFAULTS = $(if $(filter slurm,$(WORKFLOW_PROFILE)),$(if $(SLURM_PARTITION)$(SLURM_ACCOUNT),--default-resources \
+	mem_mb=2000 runtime=60 cpus_per_task=1 $(addprefix slurm_partition=,$(SLURM_PARTITION)) $(addprefix slurm_account=,$(SLURM_ACCOUNT))))
+workflow-slurm: build workflow-venv
+	@$(MAKE) workflow WORKFLOW_PROFILE=slurm
 
 # SELECT reaches snakemake in a config file (JSON is YAML): a --config value
 # loses the quote characters at its ends, and snakemake 9.27 passes --config
@@ -352,4 +363,6 @@ help:
 	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
 	@echo "  SNAPSHOTS=$(SNAPSHOTS) REQUEST_LOG=$(REQUEST_LOG) ONTOLOGY_RELEASE=$(ONTOLOGY_RELEASE) (history)"
-	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)"
+	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)  SLURM_PARTITION=$(SLURM_PARTITION) SLURM_ACCOUNT=$(SLURM_ACCOUNT) (workflow-slurm)"
+	@echo "  MAX_DOWNLOAD=$(MAX_DOWNLOAD) CONFIRM=$(CONFIRM) (download: more than MAX_DOWNLOAD to fetch needs CONFIRM=yes)"
+	@echo "SELECT, ONTOLOGY, API_URL and PRESET are remembered in $(DATA)/choices/: later targets use them unless given again"

@@ -603,6 +603,39 @@ fn the_slurm_profile_passes_a_dry_run_without_sbatch() {
     assert!(!t.join("data").exists());
 }
 
+/// `make workflow-slurm` takes the site's partition and account from the
+/// environment (SLURM_PARTITION, SLURM_ACCOUNT), not from an edit of the
+/// tracked profile; the profile's other defaults are kept.
+#[test]
+fn make_workflow_slurm_takes_the_partition_and_account_from_the_environment() {
+    let Some(_) = snakemake() else { return };
+    let t = TempDir::new();
+    let link = |from: &Path, to: &str| std::os::unix::fs::symlink(from, t.join(to)).unwrap();
+    link(&root().join("Makefile"), "Makefile");
+    link(&root().join("workflow"), "workflow");
+    link(&root().join(".venv-workflow"), ".venv-workflow");
+    let mut c = Command::new("make");
+    c.current_dir(t.path())
+        .args(["--no-print-directory", "workflow-slurm", "SNAKEMAKE_ARGS=-n"])
+        .arg(format!("API_URL={}", dead_url()))
+        .env("BIN", bin_dir())
+        .env("CARGO_BUILD", "true")
+        .env("SLURM_PARTITION", "gpu-short")
+        .env("SLURM_ACCOUNT", "proj42")
+        .env("XDG_CACHE_HOME", t.join("cache"))
+        .env_remove("CXG_ONTOLOGY")
+        .env_remove("DATA")
+        .env_remove("MAKEFLAGS");
+    let o = run_cmd(c, None);
+    o.ok();
+    let text = format!("{}{}", o.text(), o.stderr);
+    assert!(text.contains("This was a dry-run"), "{text}");
+    assert!(text.contains("slurm_partition=gpu-short"), "{text}");
+    assert!(text.contains("slurm_account=proj42"), "{text}");
+    assert!(!text.contains("slurm_partition=normal"), "{text}");
+    assert!(text.contains("mem_mb=2000"), "{text}");
+}
+
 /// Each job of `rule` in a Snakemake dry run: its `dvid` wildcard and
 /// the value of resource `res`.
 fn job_resources(log: &str, rule: &str, res: &str) -> Vec<(String, u64)> {
