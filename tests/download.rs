@@ -218,7 +218,7 @@ fn the_cxg_h5ad_csv_works_with_unknown_sizes_and_rows_without_a_file() {
     let o = sh(work.path(), &script);
     o.ok();
     // a dataset without an H5AD is counted apart, not a failure: exit 0
-    assert!(!o.text().contains("rc="), "{}", o.stderr);
+    assert!(!o.text().contains("rc="), "{}{}", o.text(), o.stderr);
     assert!(o.stderr.contains("no H5AD url"), "{}", o.stderr);
     assert!(
         o.stderr.contains("; 1 rows without an H5AD (no_asset)"),

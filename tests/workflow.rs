@@ -616,7 +616,11 @@ fn make_workflow_slurm_takes_the_partition_and_account_from_the_environment() {
     link(&root().join(".venv-workflow"), ".venv-workflow");
     let mut c = Command::new("make");
     c.current_dir(t.path())
-        .args(["--no-print-directory", "workflow-slurm", "SNAKEMAKE_ARGS=-n"])
+        .args([
+            "--no-print-directory",
+            "workflow-slurm",
+            "SNAKEMAKE_ARGS=-n",
+        ])
         .arg(format!("API_URL={}", dead_url()))
         .env("BIN", bin_dir())
         .env("CARGO_BUILD", "true")
