@@ -17,8 +17,8 @@ const EXAMPLES: &str = "\
   # the term itself only, no descendants
   cxg-select --ontology data/ontology --exact --tissue lung datasets.jsonl
 
-  # without an ontology, on purpose: ids and labels as they appear in the data
-  cxg-select --no-ontology --organism 'Mus musculus' --tissue brain datasets.jsonl
+  # without an ontology: ids and labels as they appear in the data
+  cxg-select --organism 'Mus musculus' --suspension-type nucleus datasets.jsonl
 
   # from the GET /datasets index (an array), with cell counts and jq for anything else
   cxg-select --min-cells 10000 --where '.assets | length > 0' datasets_index.json
@@ -71,12 +71,6 @@ pub struct Args {
     /// (unset when empty)
     #[arg(long, value_name = "DIR")]
     pub(crate) ontology: Option<PathBuf>,
-    /// Select without ontology files, on purpose: values match ids and
-    /// labels as they appear in the data, no descendants. Without it, a
-    /// value of an ontology facet (tissue, disease, cell type...) that no
-    /// loaded file can expand is an error (exit 2). $CXG_ONTOLOGY is ignored
-    #[arg(long, conflicts_with = "ontology")]
-    pub(crate) no_ontology: bool,
     /// Match each term alone, without its descendants
     #[arg(long)]
     pub(crate) exact: bool,

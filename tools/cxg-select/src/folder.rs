@@ -23,8 +23,6 @@ pub(crate) struct Ontologies {
     /// An index that cannot be kept is a failure (--prepare), not a warning.
     must_keep: bool,
     pub diag: Diag,
-    /// --no-ontology: selecting without ontology files is intended.
-    pub none_intended: bool,
 }
 
 /// A directory named by an option or, when the option is not given, by an
@@ -49,11 +47,7 @@ impl Ontologies {
             index_dir: None,
             must_keep: args.prepare,
             diag: diag.clone(),
-            none_intended: args.no_ontology,
         };
-        if args.no_ontology {
-            return Ok(o);
-        }
         let Some(dir) = dir_of(&args.ontology, "CXG_ONTOLOGY") else {
             return Ok(o);
         };

@@ -39,11 +39,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let filter = args.where_.as_deref().map(Where::compile).transpose()?;
     let mut onts = Ontologies::open(&args, &ctx.diag)?;
     if !args.requests().is_empty() && onts.dir.is_none() {
-        ctx.diag.warn(if args.no_ontology {
-            "no ontology (--no-ontology): values match ids and labels as they appear in the data; no descendants are included"
-        } else {
-            "WARNING: no ontology loaded (--ontology DIR or CXG_ONTOLOGY; make ontologies downloads them): descendants are NOT expanded; a value of an ontology facet is refused unless --no-ontology says that is intended"
-        });
+        ctx.diag.warn("no ontology loaded (--ontology DIR or CXG_ONTOLOGY): values match ids and labels as they appear in the data; no descendants are included");
     }
     let mut sels: Vec<Sel> = Vec::new();
     for r in args.requests() {
@@ -113,11 +109,7 @@ mod in_process {
         #[rustfmt::skip]
         let cases: Vec<Case> = vec![
             (&[], false, input.clone(), 0, all.clone(), "3 records in, 3 out"),
-            (&["--no-ontology", "--tissue", "lung"], false, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "no ontology (--no-ontology)"),
-            // a term that cannot be expanded is an error unless --no-ontology says it is intended
-            (&["--tissue", "lung"], false, input.clone(), 2, String::new(), "--tissue 'lung': no UBERON/CL/ZFA/FBbt/WBbt ontology file is loaded"),
-            (&["--exclude-disease", "MONDO:0004992"], false, input.clone(), 2, String::new(), "or add --no-ontology"),
-            (&["--tissue", "lung"], false, input.clone(), 2, String::new(), "WARNING: no ontology loaded"),
+            (&["--tissue", "lung"], false, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "no ontology loaded"),
             (&["--tissue", "lung"], true, input.clone(), 0, all.clone(), "and 5 descendants: 6 terms: 3 records"),
             (&["--tissue", "lung", "--exact"], true, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "--exact: the term alone"),
             (&["--exclude-tissue", "lung parenchyma"], true, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "1 record"),
@@ -130,10 +122,10 @@ mod in_process {
             (&["--where", "(.n|tostring) == \"1.50\""], false, n("1.50") + &n("1.5"), 0, n("1.50"), "2 records in, 1 out"),
             (&["--where", "def f: 1 + f; f"], false, input.clone(), 2, String::new(), "recursion too deep"),
             (&["--where", ".cell_count + \"x\""], false, LUNG.into(), 1, String::new(), "--where failed on dataset lung"),
-            (&["--no-ontology", "--tissue", "lung"], false, format!("{bad}\n{LUNG}"), 1, format!("{LUNG}\n"), "'tissue' is not a list of ontology terms"),
+            (&["--tissue", "lung"], false, format!("{bad}\n{LUNG}"), 1, format!("{LUNG}\n"), "'tissue' is not a list of ontology terms"),
             (&[], false, format!("{bad}\n{LUNG}"), 0, format!("{bad}\n{LUNG}\n"), "2 records in, 2 out"),
-            (&["--no-ontology", "--tissue", "lugn"], false, input.clone(), 2, String::new(), "did you mean 'lung'"),
-            (&["--no-ontology", "--tissue", "lung"], false, r#"{"datasets":[]}"#.into(), 2, String::new(), "this is a collection"),
+            (&["--tissue", "lugn"], false, input.clone(), 2, String::new(), "did you mean 'lung'"),
+            (&["--tissue", "lung"], false, r#"{"datasets":[]}"#.into(), 2, String::new(), "this is a collection"),
             (&["--organism", "x"], false, format!("[{LUNG},\n{LUNG}]"), 2, String::new(), "no such value in the data"),
             (&["--sex", "unknown"], false, format!("[{LUNG}, {{\"sex\":[{{\"ontology_term_id\":\"unknown\"}}]}}]"), 0, "{\"sex\":[{\"ontology_term_id\":\"unknown\"}]}\n".into(), "never expanded"),
         ];

@@ -101,38 +101,11 @@ pub(crate) fn resolve(
     };
     match hit {
         Some(hit) => term(sel, hit, &fonts, exact, &onts.diag),
-        None if fonts.is_empty() && expands(f) && !onts.none_intended => {
-            Err(cannot_expand(&sel, v))
-        }
         None => {
             let desc = not_a_term(f, &fonts, onts);
             Ok(sel.literal_from_data(lc, desc))
         }
     }
-}
-
-/// Ontologies whose terms the CELLxGENE schema uses only at the leaves
-/// (organism: a species), so that no descendant can be missed without them.
-const LEAVES_ONLY: &[&str] = &["NCBITaxon"];
-
-/// A facet whose terms have descendants in the data (tissue, disease...).
-fn expands(f: &Facet) -> bool {
-    f.ontologies.iter().any(|o| !LEAVES_ONLY.contains(o))
-}
-
-/// A value of an ontology facet with no file of its ontologies loaded: it
-/// names a term whose descendants cannot be included, which is an error
-/// unless --no-ontology says that is intended.
-fn cannot_expand(sel: &Sel, v: &str) -> Error {
-    let f = sel.of();
-    Error::input(format!(
-        "{} '{v}': no {} ontology file is loaded, so the terms below it cannot be included \
-         (e.g. --tissue lung would miss 'lung parenchyma'): download them with 'make ontologies' \
-         and give --ontology DIR (or CXG_ONTOLOGY), or add --no-ontology to match '{v}' only as it \
-         appears in the data",
-        sel.option(),
-        f.ontologies.join("/")
-    ))
 }
 
 /// A value of a fixed vocabulary (tissue type, suspension type).
