@@ -91,20 +91,31 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 	$(DATA)/all_datasets_h5ad.csv
 
 .PHONY: harvest build stages refresh clean demo test lint bench install help obs snapshot snapshots diff download downloads bench-download
-.PHONY: workflow workflow-venv report
+.PHONY: workflow workflow-venv workflow-slurm report
 
 # Selection (cxg-select): SELECT holds its options, e.g.
 #   make SELECT="--organism 'Homo sapiens' --tissue lung --exclude-assay 'spatial transcriptomics'"
 # Empty SELECT keeps every dataset. The ontology files in $(ONTOLOGY) are used
 # when present (make ontologies); SELECT_STAGE is the swappable command.
 SELECT ?=
-ONTOLOGY ?= $(DATA)/ontology
+# one ontology folder per user, shared by every harvest: $CXG_ONTOLOGY, else
+# $XDG_CACHE_HOME/cxg/ontology, else ~/.cache/cxg/ontology
+ONTOLOGY ?= $(or $(CXG_ONTOLOGY),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cxg/ontology)
 ONTOLOGY_URL ?= https://raw.githubusercontent.com/chanzuckerberg/cellxgene-ontology-guide
 ONTOLOGY_PINS ?= scripts/ontologies.pin
 ONTOLOGY_SOURCE ?= auto
 ONTOLOGY_WHEEL_URL ?=
 ONTOLOGY_FILES = $(wildcard $(ONTOLOGY)/*-ontology-*.json $(ONTOLOGY)/*-ontology-*.json.zst)
 SELECT_STAGE ?= "$(BIN)/cxg-select" $(if $(ONTOLOGY_FILES),--ontology "$(ONTOLOGY)") --verbose $(SELECT)
+
+# A harvest remembers its choices: the SELECT, ONTOLOGY, API_URL and PRESET it
+# ran with are kept in $(DATA)/choices/ (one file each, the value as given), and
+# every later make with the same DATA (download, obs, refresh, diff, workflow)
+# uses them unless they are given again (on the command line or in the
+# environment); a new value replaces the kept one, and make says what changed.
+CHOICES := SELECT ONTOLOGY API_URL PRESET
+choice = $(DATA)/choices/$(1)
+$(foreach v,$(CHOICES),$(if $(filter file default,$(origin $(v))),$(if $(wildcard $(call choice,$(v))),$(eval $(v) := $$(file <$(call choice,$(v)))))))
 .PHONY: ontologies FORCE
 FORCE:
 
@@ -124,40 +135,58 @@ harvest: build
 build:
 	$(CARGO_BUILD)
 
-stages: $(OUTPUTS)
+# (API_URL is remembered, but a new one does not refetch by itself: make refresh does)
+stages: $(OUTPUTS) $(foreach v,$(CHOICES),$(call choice,$(v)))
 
 # 1. every public collection
 $(DATA)/collections.json:
-	@mkdir -p "$(@D)"
-	$(FETCH) collections -o "$@"
+	@mkdir -p "$(@D)"; echo "fetch: every public collection from $(API_URL) → $@"
+	@$(FETCH) collections -o "$@"
 
 # 2. one collection per line (swappable: SPLIT="jq -c '.[]'")
 $(DATA)/collections.jsonl: $(DATA)/collections.json
-	$(call atomic,$(SPLIT) < "$<")
+	@echo "split: one collection per line → $@"
+	@$(call atomic,$(SPLIT) < "$<")
 
 # 2b. one file per collection, for inspection; the list of files is the target
 $(DATA)/collections.list: $(DATA)/collections.jsonl
 	@$(call rm_rf,$(DATA)/collections)
-	$(call atomic,$(SPLIT_FILES) < "$<")
+	@echo "split: one file per collection → $(DATA)/collections/"
+	@$(call atomic,$(SPLIT_FILES) < "$<")
 
 # 3. one dataset per line with its collection, each preview replaced by its
 #    full record from the index (cell counts, titles, assets: PRESET=full)
 $(DATA)/datasets.jsonl: $(DATA)/collections.jsonl $(DATA)/datasets_index.json
-	$(call atomic,$(DATASETS) < "$<")
+	@echo "datasets: one dataset per line, with its full record and collection → $@"
+	@$(call atomic,$(DATASETS) < "$<")
 
 # 3b. the selection (SELECT=...; empty: every dataset); stderr, with the ontology
 # versions and SHA-256s used, is kept in selection.log beside it
-$(DATA)/selected.jsonl: $(DATA)/datasets.jsonl $(DATA)/select.args $(ONTOLOGY_FILES)
-	trap 'rm -f "$@.tmp" "$(DATA)/selection.log.tmp"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; \
+$(DATA)/selected.jsonl: $(DATA)/datasets.jsonl $(DATA)/select.args $(call choice,SELECT) $(call choice,ONTOLOGY) $(ONTOLOGY_FILES)
+	@echo "select: $${SELECT_ARGS:-every dataset (SELECT is empty)}$(if $(ONTOLOGY_FILES),, (no ontology files in $(ONTOLOGY): make ontologies)) → $@"
+	@trap 'rm -f "$@.tmp" "$(DATA)/selection.log.tmp"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	rc=0; $(SELECT_STAGE) < "$<" > "$@.tmp" 2> "$(DATA)/selection.log.tmp" || rc=$$?; \
 	cat "$(DATA)/selection.log.tmp" >&2; [ $$rc -eq 0 ] || exit $$rc; \
 	mv "$(DATA)/selection.log.tmp" "$(DATA)/selection.log"; mv "$@.tmp" "$@"
+
+$(DATA)/selected.jsonl: export SELECT_ARGS := $(SELECT)
 
 # the SELECT in force, rewritten only when it changes (so a new SELECT redoes the selection)
 $(DATA)/select.args: export SELECT_ARGS := $(SELECT)
 $(DATA)/select.args: FORCE
 	@mkdir -p $(@D)
 	@printf '%s\n' "$$SELECT_ARGS" > $@.new; if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+# one remembered choice, rewritten only when it changes (so that the stages
+# it feeds are redone), saying what changed; a first record is dated 1970, so
+# that it redoes nothing (a folder harvested before choices were kept)
+$(DATA)/choices/%: export CHOICE = $($*)
+$(DATA)/choices/%: FORCE
+	@mkdir -p "$(@D)"; printf '%s\n' "$$CHOICE" > "$@.new"; \
+	if cmp -s "$@.new" "$@"; then rm -f "$@.new"; else \
+	  if [ -f "$@" ]; then echo "make: $* changed: '$$(cat "$@")' → '$$CHOICE' (kept in $@)$(if $(filter API_URL,$*),; what was fetched is kept: make refresh fetches from it)"; \
+	  else touch -d @0 "$@.new"; fi; \
+	  mv "$@.new" "$@"; fi
 
 ## ontologies: download the pinned cellxgene-ontology-guide files into $(ONTOLOGY)/, verifying SHA-256s
 ##   (from GitHub, else from the release's PyPI wheel; ONTOLOGY_SOURCE=github|pypi picks one)
@@ -168,13 +197,14 @@ ontologies: build
 	"$(BIN)/cxg-select" --ontology "$(ONTOLOGY)" --prepare
 
 # 4. the harvester CSV
-$(DATA)/all_datasets.csv: $(DATA)/selected.jsonl
-	$(call atomic,$(TOCSV) < "$<")
+$(DATA)/all_datasets.csv: $(DATA)/selected.jsonl $(call choice,PRESET)
+	@echo "tocsv: the harvester CSV (preset $(PRESET)) → $@"
+	@$(call atomic,$(TOCSV) < "$<")
 
 # 1b. the full datasets index that cxg-h5ad joins against
 $(DATA)/datasets_index.json:
-	@mkdir -p "$(@D)"
-	$(FETCH) datasets -o "$@"
+	@mkdir -p "$(@D)"; echo "fetch: the full datasets index from $(API_URL) → $@"
+	@$(FETCH) datasets -o "$@"
 
 # 5. cell counts and H5AD links; the per-dataset answers (rows the index lacks) are
 #    kept in $(DATA)/responses/ for the snapshot (emptied first: only this run's;
@@ -182,7 +212,8 @@ $(DATA)/datasets_index.json:
 $(DATA)/all_datasets_h5ad.csv: export CXG_KEEP_RESPONSES = $(DATA)/responses
 $(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.json
 	@$(call rm_rf,$(DATA)/responses)
-	$(call atomic,$(H5AD) --index "$(DATA)/datasets_index.json" --failures "$(DATA)/h5ad_failures.csv" "$<")
+	@echo "h5ad: cell counts and H5AD links → $@ (rows not done: $(DATA)/h5ad_failures.csv)"
+	@$(call atomic,$(H5AD) --index "$(DATA)/datasets_index.json" --failures "$(DATA)/h5ad_failures.csv" "$<")
 
 ## obs: cell-level summaries of the downloaded H5ADs ($(DATA)/h5ad/manifest.csv) into
 ##      $(DATA)/obs.jsonl, and all_datasets_h5ad.csv with them as $(DATA)/all_datasets_obs.csv
@@ -195,21 +226,28 @@ $(DATA)/h5ad/manifest.csv:
 
 # 6. per file: cells that are normal, primary, donors, cells per term of each facet
 $(DATA)/obs.jsonl: $(DATA)/h5ad/manifest.csv
-	$(call atomic,$(OBS) "$<")
+	@echo "obs: cell-level summaries of the files in $< → $@"
+	@$(call atomic,$(OBS) "$<")
 
 # 7. the harvester CSV with normal_cell_count, primary_cell_count, donor_count
 $(DATA)/all_datasets_obs.csv: $(DATA)/obs.jsonl $(DATA)/all_datasets_h5ad.csv
-	$(call atomic,"$(BIN)/cxg-obs" --join "$(DATA)/all_datasets_h5ad.csv" "$<")
+	@echo "obs: the harvest CSV with the summaries → $@"
+	@$(call atomic,"$(BIN)/cxg-obs" --join "$(DATA)/all_datasets_h5ad.csv" "$<")
 
 ## download: harvest if needed, then fetch every H5AD of $(DATA)/all_datasets_h5ad.csv into
 ##   $(DATA)/h5ad/ ($(JOBS) at a time; verified, resumable: run it again after an interruption)
 download: build
 	@$(MAKE) stages downloads
 
-# the files and $(DATA)/h5ad/manifest.csv; the last manifest saves re-hashing files already there
+# the files and $(DATA)/h5ad/manifest.csv; the last manifest saves re-hashing files already there.
+# cxg-download prints its plan (files, bytes, free space) before any transfer and
+# refuses more than MAX_DOWNLOAD bytes still to fetch unless CONFIRM=yes.
+MAX_DOWNLOAD ?= 50G
+CONFIRM ?=
 downloads: $(DATA)/all_datasets_h5ad.csv
 	@mkdir -p "$(DATA)/h5ad"
-	$(DOWNLOAD) --dir "$(DATA)/h5ad" --index "$(DATA)/datasets_index.json" $(if $(wildcard $(DATA)/h5ad/manifest.csv),--previous "$(DATA)/h5ad/manifest.csv") --failures "$(DATA)/h5ad/failures.csv" -o "$(DATA)/h5ad/manifest.csv" "$<"
+	@echo "download: the H5AD files of $< → $(DATA)/h5ad/ (manifest.csv; $(if $(filter yes,$(CONFIRM)),CONFIRM=yes: no size bound,at most $(MAX_DOWNLOAD) to fetch without CONFIRM=yes))"
+	@$(DOWNLOAD) $(if $(filter yes,$(CONFIRM)),,--max-total $(MAX_DOWNLOAD)) --dir "$(DATA)/h5ad" --index "$(DATA)/datasets_index.json" $(if $(wildcard $(DATA)/h5ad/manifest.csv),--previous "$(DATA)/h5ad/manifest.csv") --failures "$(DATA)/h5ad/failures.csv" -o "$(DATA)/h5ad/manifest.csv" "$<"
 
 # Every request of the networked stages is appended to $(REQUEST_LOG)
 # (cxg-core's --log-requests, via its environment variable), for provenance.json;
@@ -223,14 +261,15 @@ $(OUTPUTS): export CXG_LOG_REQUESTS = $(REQUEST_LOG)
 # ONTOLOGY_FILES (set by the selection stage) and ONTOLOGY_RELEASE name the
 # ontology releases a selection used.
 $(DATA)/provenance.json: $(OUTPUTS)
-	resp=(); if [ -d "$(DATA)/responses" ]; then resp=(--responses "$(DATA)/responses"); fi; \
+	@echo "snapshot: this harvest's raw responses and provenance → $(SNAPSHOTS)/, $@"
+	@resp=(); if [ -d "$(DATA)/responses" ]; then resp=(--responses "$(DATA)/responses"); fi; \
 	$(SNAP) save --into "$(SNAPSHOTS)" --api-url "$(API_URL)" --requests "$(REQUEST_LOG)" "$${resp[@]}" \
 		--tools-dir "$(BIN)" --provenance "$@" \
 		$(addprefix --output-file ,$(OUTPUTS) $(wildcard $(DATA)/h5ad_failures.csv)) \
 		$(addprefix --ontology-release ,$(ONTOLOGY_RELEASE)) \
 		$(addprefix --ontology-file ,$(ONTOLOGY_FILES)) \
 		"$(DATA)/collections.json" "$(DATA)/datasets_index.json"
-	rm -f "$(REQUEST_LOG)"
+	@rm -f "$(REQUEST_LOG)"
 
 ## snapshot: keep this harvest's raw responses and provenance in $(SNAPSHOTS)/<UTC time>/
 snapshot: $(DATA)/provenance.json
@@ -255,8 +294,10 @@ diff:
 	else $(DIFF) --newest "$(SNAPSHOTS)" -o "$(DATA)/changes.jsonl"; fi
 
 ## refresh: fetch the API again, redo every stage, keep a new snapshot and diff it
+refresh: export SELECT_ARGS := $(SELECT)
 refresh:
-	rm -f "$(DATA)/collections.json" "$(DATA)/datasets_index.json"
+	@echo "refresh: fetching $(API_URL) anew$${SELECT_ARGS:+, with SELECT=$$SELECT_ARGS}"
+	@rm -f "$(DATA)/collections.json" "$(DATA)/datasets_index.json"
 	@$(MAKE) harvest
 	@$(MAKE) diff
 
@@ -266,11 +307,11 @@ clean:
 
 ## demo: the same harvest with no network, from $(SNAPSHOT) served by cxg-serve, into $(DEMO)/
 demo: build
-	BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) scripts/demo.sh
+	@BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) scripts/demo.sh
 
 ## test: build, then run every test (unit, integration, end-to-end)
 test:
-	CARGO="$(CARGO)" scripts/test.sh
+	@CARGO="$(CARGO)" scripts/test.sh
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint:
@@ -306,10 +347,21 @@ $(VENV)/.installed: workflow/requirements.txt
 workflow: build workflow-venv
 	@mkdir -p "$(DATA)/work"
 	$(VENV)/bin/python -c 'import json, os; print(json.dumps({"select": os.environ["CXG_SELECT"]}))' > "$(DATA)/work/select.yaml"
-	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/local \
-	  $(SNAKEMAKE_ARGS) --configfile "$(DATA)/work/select.yaml" \
+	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/$(WORKFLOW_PROFILE) \
+	  $(SLURM_DEFAULTS) $(SNAKEMAKE_ARGS) --configfile "$(DATA)/work/select.yaml" \
 	  --config api_url="$(API_URL)" data="$(DATA)" jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET) \
 	  ontology="$(ONTOLOGY)" request_log="$(REQUEST_LOG)"
+
+## workflow-slurm: the same on a SLURM cluster (profile slurm, from the login node); the jobs'
+##   partition and account come from SLURM_PARTITION and SLURM_ACCOUNT (environment or command line)
+WORKFLOW_PROFILE ?= local
+SLURM_PARTITION ?=
+SLURM_ACCOUNT ?=
+# the profile's default-resources again (a command-line value replaces them all), with the site's values
+SLURM_DEFAULTS = $(if $(filter slurm,$(WORKFLOW_PROFILE)),$(if $(SLURM_PARTITION)$(SLURM_ACCOUNT),--default-resources \
+	mem_mb=2000 runtime=60 cpus_per_task=1 $(addprefix slurm_partition=,$(SLURM_PARTITION)) $(addprefix slurm_account=,$(SLURM_ACCOUNT))))
+workflow-slurm: build workflow-venv
+	@$(MAKE) workflow WORKFLOW_PROFILE=slurm
 
 # SELECT reaches snakemake in a config file (JSON is YAML): a --config value
 # loses the quote characters at its ends, and snakemake 9.27 passes --config
@@ -327,4 +379,6 @@ help:
 	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
 	@echo "  SNAPSHOTS=$(SNAPSHOTS) REQUEST_LOG=$(REQUEST_LOG) ONTOLOGY_RELEASE=$(ONTOLOGY_RELEASE) (history)"
-	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)"
+	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)  SLURM_PARTITION=$(SLURM_PARTITION) SLURM_ACCOUNT=$(SLURM_ACCOUNT) (workflow-slurm)"
+	@echo "  MAX_DOWNLOAD=$(MAX_DOWNLOAD) CONFIRM=$(CONFIRM) (download: more than MAX_DOWNLOAD to fetch needs CONFIRM=yes)"
+	@echo "SELECT, ONTOLOGY, API_URL and PRESET are remembered in $(DATA)/choices/: later targets use them unless given again"

@@ -101,7 +101,7 @@ fn per_dataset_at_j1_and_j16_is_identical_to_index_mode() {
 }
 
 #[test]
-fn removed_and_unknown_datasets_are_named_kept_and_exit_1() {
+fn removed_and_unknown_datasets_are_named_kept_as_removed_and_exit_0() {
     let t = TempDir::new();
     let snap = t.join("snap");
     generate(
@@ -139,13 +139,16 @@ fn removed_and_unknown_datasets_are_named_kept_and_exit_1() {
         ],
         Some(&input),
     );
-    o.code(1).stderr_has("3 records could not be processed");
+    // removed datasets are news, not failures: warned, in the failures file, exit 0
+    o.code(0)
+        .stderr_lacks("could not be processed")
+        .stderr_has("0 failed, 3 removed from the service");
     for id in &gone {
         o.stderr_has(&format!("dataset {id}"))
             .stderr_has("the dataset was removed (410 Gone)");
     }
     o.stderr_has("dataset 00000000-0000-4000-8000-00000000dead")
-        .stderr_has("not found (404)");
+        .stderr_has("not found (404), removed");
     let (ho, out) = csv_rows(&o.stdout);
     assert_eq!(out.len(), 61, "every input row is kept");
     let cc = ho.iter().position(|x| x == "cell_count").unwrap();
@@ -162,8 +165,10 @@ fn removed_and_unknown_datasets_are_named_kept_and_exit_1() {
     assert_eq!(fh, ["dataset_id", "collection_id", "status", "reason"]);
     assert_eq!(frows.len(), 3);
     let statuses: Vec<&str> = frows.iter().map(|r| r[2].as_str()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == "410").count(), 2);
-    assert!(statuses.contains(&"404"));
+    assert_eq!(statuses, ["removed"; 3]);
+    let reasons: Vec<&str> = frows.iter().map(|r| r[3].as_str()).collect();
+    assert_eq!(reasons.iter().filter(|s| s.contains("410 Gone")).count(), 2);
+    assert!(reasons.iter().any(|s| s.contains("(404)")));
     // removed datasets are not retried: 1 index + 3 per-dataset requests
     assert_eq!(s.requests().len(), 4);
 }
@@ -560,7 +565,7 @@ fn keep_responses_writes_the_per_dataset_answers_only() {
     let csv =
         format!("collection_id,dataset_id\n{c},{d}\n{c},00000000-0000-4000-8000-00000000dead\n");
     let o = keep_run(&s.url, &keep2, &csv);
-    o.code(1).stderr_has("not found (404)");
+    o.code(0).stderr_has("not found (404), removed");
     let want = format!("collections/{c}/datasets/{d}.json");
     assert_eq!(files_below(&keep2), std::slice::from_ref(&want));
     assert_eq!(read(&keep2.join(&want)), read(&snap.join(&want)));

@@ -84,8 +84,8 @@ fn devices_fifos_and_dev_stdout_are_written_directly() {
 #[test]
 fn download_failures_to_a_device_or_a_fifo_are_written_directly() {
     let t = TempDir::new();
-    // a row without a URL fails: nothing to transfer, the failures file has it
-    let csv = b"dataset_id,h5ad_url\nx,\n";
+    // a row with a URL that is not http(s) fails: nothing to transfer, the failures file has it
+    let csv = b"dataset_id,h5ad_url\nx,ftp://h/x.h5ad\n";
     let download = |failures: &str| {
         let mut c = Command::new(bin("cxg-download"));
         c.args(["--dir", "h5ad", "--dry-run", "--failures", failures])
@@ -94,7 +94,7 @@ fn download_failures_to_a_device_or_a_fifo_are_written_directly() {
     };
     download("f.csv").code(1);
     let want = read(&t.join("f.csv"));
-    assert!(String::from_utf8_lossy(&want).contains("no H5AD url"));
+    assert!(String::from_utf8_lossy(&want).contains("is not an http(s) URL"));
     download("/dev/null").code(1);
     assert!(std::fs::metadata("/dev/null")
         .unwrap()

@@ -841,6 +841,8 @@ fn make_select_runs_between_datasets_and_the_csv() {
             target.clone(),
             format!("DATA={}", d.display()),
             format!("SELECT={select}"),
+            // the ontology folder of this DATA (make's default is the user's)
+            format!("ONTOLOGY={}/ontology", d.display()),
         ])
     };
     // empty SELECT: every dataset

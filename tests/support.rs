@@ -268,7 +268,10 @@ pub fn make(args: &[String]) -> Out {
     let mut c = Command::new("make");
     c.current_dir(root()).arg("--no-print-directory");
     c.arg(format!("BIN={}", bin_dir().display()))
-        .arg("CARGO_BUILD=true");
+        .arg("CARGO_BUILD=true")
+        // no user ontology folder (make's default): a test that wants one says ONTOLOGY=
+        .env_remove("CXG_ONTOLOGY")
+        .env("XDG_CACHE_HOME", root().join("target/no-cache"));
     c.args(args);
     run_cmd(c, None)
 }

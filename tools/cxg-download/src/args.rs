@@ -73,6 +73,12 @@ pub struct Args {
     /// Say what would be transferred (files, bytes, present) and transfer nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Refuse to start (exit 2, nothing transferred) when the bytes still
+    /// to fetch exceed SIZE (bytes, or with a unit: 500M, 50G, 2T; powers
+    /// of 1024); the plan is printed first. `make download` passes its
+    /// MAX_DOWNLOAD (50G) unless CONFIRM=yes
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_total: Option<u64>,
     /// Re-hash files already present (and compare with --previous)
     #[arg(long)]
     pub verify: bool,
@@ -116,5 +122,52 @@ pub enum EtagCheck {
 impl cxg_core::cli::ToolArgs for Args {
     fn output(&self) -> Option<&Path> {
         self.out.output.as_deref()
+    }
+}
+
+/// A size: bytes, or a number with a unit K, M, G, T (powers of 1024; an
+/// optional B or iB after it, any case).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let lower = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (num, shift) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 10),
+        Some('m') => (&lower[..lower.len() - 1], 20),
+        Some('g') => (&lower[..lower.len() - 1], 30),
+        Some('t') => (&lower[..lower.len() - 1], 40),
+        _ => (lower, 0),
+    };
+    let bad = || format!("'{t}' is not a size (bytes, or a number with K, M, G or T: 50G)");
+    let n: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(bad());
+    }
+    Ok((n * (1u64 << shift) as f64) as u64)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        for (s, want) in [
+            ("0", Some(0)),
+            ("1234", Some(1234)),
+            ("50G", Some(50 << 30)),
+            ("50GB", Some(50 << 30)),
+            ("1.5k", Some(1536)),
+            ("2TiB", Some(2 << 40)),
+            ("10 M", Some(10 << 20)),
+            ("G", None),
+            ("-1", None),
+            ("5X", None),
+        ] {
+            assert_eq!(parse_size(s).ok(), want, "{s}");
+        }
     }
 }

@@ -59,6 +59,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         Some(p) => previous::read_previous(p)?,
         None => HashMap::new(),
     };
+    let no_asset = rows.iter().filter(|r| r.url.is_empty()).count();
     let mut net = Net::new(&args, &work.jobs, log, ctx.diag.clone());
     // Sizes the input does not give come from the index when one is given,
     // else they are asked of the server first, so that the free-space check
@@ -71,10 +72,12 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let totals = Totals::of(&plans)?;
     let free = plan::free_space(&args.dir, args.assume_free_bytes)?;
     if args.dry_run || !args.quiet {
-        let (rows, files, bad) = (rows.len(), work.jobs.len(), work.bad_rows());
+        let bad = work.bad_rows() - no_asset;
+        let line = totals.summary(rows.len(), work.jobs.len(), bad, free, &args.dir);
         ctx.diag
-            .warn(totals.summary(rows, files, bad, free, &args.dir));
+            .warn(format_args!("{line}{}", without_h5ad(no_asset)));
     }
+    totals.check_bound(args.max_total)?;
     totals.check_space(free, &args.dir)?;
     let report = |results| Report {
         dir: &args.dir,
@@ -110,7 +113,9 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         return Err(e);
     }
     if !args.quiet {
-        ctx.diag.warn(summary(&net, &results, started));
+        let line = summary(&net, &results, started);
+        ctx.diag
+            .warn(format_args!("{line}{}", without_h5ad(no_asset)));
     }
     Ok(())
 }
@@ -143,6 +148,15 @@ fn service_failed(net: &Net, results: &[Done], iname: &str) -> Option<Error> {
          with 'cxg-serve --local-assets DIR'.",
         hosts.join(", ")
     )))
+}
+
+/// Rows without an H5AD url, counted apart from the failed ones (status
+/// `no_asset` in the manifest; not a failure).
+fn without_h5ad(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        n => format!("; {n} rows without an H5AD (no_asset)"),
+    }
 }
 
 /// The closing line: files by status, bytes, time, requests.

@@ -22,6 +22,9 @@ const COLUMNS: [&str; 10] = [
     "reason",
 ];
 
+/// The status of a row without an H5AD url (counted apart, not failed).
+pub const NO_ASSET: &str = "no_asset";
+
 /// What the manifest is written from.
 pub struct Report<'a> {
     pub dir: &'a Path,
@@ -46,6 +49,9 @@ impl Report<'_> {
         };
         let status = if self.dry && d.status == Status::Failed && s.is_ok() {
             "would-fetch"
+        } else if s.is_err() && r.url.is_empty() {
+            // a dataset without an H5AD is news, not a failure
+            NO_ASSET
         } else {
             d.status.as_str()
         };
@@ -81,7 +87,10 @@ impl Report<'_> {
         for k in 0..self.rows.len() {
             let cells = self.cells(k);
             record(&mut w, &oname, &cells)?;
-            if cells[6] == "failed" {
+            if cells[6] == NO_ASSET {
+                ctx.diag
+                    .warn(format_args!("{}: {} (no_asset)", self.who(k), cells[9]));
+            } else if cells[6] == "failed" {
                 ctx.diag.fail(format_args!("{}: {}", self.who(k), cells[9]));
                 failed.push(cells);
             }

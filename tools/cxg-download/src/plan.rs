@@ -152,6 +152,22 @@ impl Totals {
         )
     }
 
+    /// Fail when what remains exceeds the `--max-total` bound.
+    pub fn check_bound(&self, max: Option<u64>) -> Result<()> {
+        match max {
+            Some(m) if self.need > m => Err(Error::input(format!(
+                "{} files need {} bytes ({}), more than --max-total {} ({}): nothing transferred; \
+                 narrow the input or give a larger --max-total to go ahead",
+                self.to_fetch,
+                self.need,
+                human(self.need),
+                m,
+                human(m)
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Fail when what remains does not fit in `free` bytes.
     pub fn check_space(&self, free: u64, dir: &Path) -> Result<()> {
         if self.need <= free {

@@ -68,11 +68,12 @@ fn dry_runs_of_csv_and_json_inputs() {
         ("h5ad_url,h5ad_filesize\nhttp://h/x.h5ad,5\n", 1, &[",,http://h/x.h5ad,,,,failed,,,the file name of 'http://h/x.h5ad' is not <uuid>.h5ad; nothing written"]),
         ("h5ad_url,h5ad_filesize\nftp://h/$A.h5ad,5\n", 1, &[",,ftp://h/$A.h5ad,,,,failed,,,'ftp://h/$A.h5ad' is not an http(s) URL"]),
         ("h5ad_url,h5ad_filesize\nhttp://h/$A.h5ad,1.5\n", 1, &[",,http://h/$A.h5ad,,,,failed,,,h5ad_filesize '1.5' is not a number of bytes"]),
-        ("h5ad_url,h5ad_filesize\n,5\n", 1, &[",,,,,,failed,,,no H5AD url (h5ad_url is empty)"]),
+        // a row without an H5AD is counted apart (no_asset), not a failure
+        ("h5ad_url,h5ad_filesize\n,5\n", 0, &[",,,,,,no_asset,,,no H5AD url (h5ad_url is empty)"]),
         (r#"{"dataset_id":"d","dataset_version_id":"$B","assets":[{"filetype":"RDS","url":"http://h/$B.rds"},{"filetype":"H5AD","url":"http://h/$B.h5ad","filesize":9}]}"#, 0, &["d,$B,http://h/$B.h5ad,$D/$B.h5ad,9,,would-fetch,,,dry run: would download 9 bytes"]),
         // no dataset_version_id: the URL's
         (r#"[{"dataset_id":"d","assets":[{"filetype":"H5AD","url":"http://h/$A.h5ad","filesize":9}]}]"#, 0, &["d,$A,http://h/$A.h5ad,$D/$A.h5ad,9,,would-fetch,,,dry run: would download 9 bytes"]),
-        (r#"{"dataset_id":"d","dataset_version_id":"$B","assets":[]}"#, 1, &["d,$B,,,,,failed,,,the record has no H5AD asset"]),
+        (r#"{"dataset_id":"d","dataset_version_id":"$B","assets":[]}"#, 0, &["d,$B,,,,,no_asset,,,the record has no H5AD asset"]),
         (r#"{"dataset_id":"d","assets":[{"filetype":"H5AD","url":"http://h/$A.h5ad","filesize":"9"}]}"#, 1, &[r#"d,,http://h/$A.h5ad,,,,failed,,,"filesize ""9"" is not a number""#]),
     ];
     let dir = std::env::temp_dir()
@@ -247,4 +248,32 @@ fn versions_that_disagree_overflowing_totals_and_a_bom() {
         );
         assert_eq!(out.lines().nth(1), Some(row.as_str()), "{input}");
     }
+}
+
+/// `--max-total`: more bytes to fetch than the bound is refused before any
+/// transfer (exit 2, the plan printed first); within it, the run goes on.
+#[test]
+fn max_total_bounds_what_is_fetched() {
+    let dir = std::env::temp_dir()
+        .join("cxg-download-no-such-folder")
+        .join("h5ad");
+    let input = "h5ad_url,h5ad_filesize\nhttp://h/$A.h5ad,2048\n,\n";
+    let (code, out, warnings) = download(&dir, &["--dry-run", "--max-total", "1K"], input);
+    assert_eq!((code, out.as_str()), (2, ""), "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(
+            "2 rows, 1 files: 0 present, 1 to fetch (2.0 KiB = 2048 bytes), 0 rows with errors;"
+        ),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[0].ends_with("; 1 rows without an H5AD (no_asset)"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("1 files need 2048 bytes (2.0 KiB), more than --max-total 1024 (1.0 KiB): nothing transferred")),
+        "{warnings:?}"
+    );
+    let (code, _, warnings) = download(&dir, &["--dry-run", "--max-total", "2K"], input);
+    assert_eq!(code, 0, "{warnings:?}");
 }

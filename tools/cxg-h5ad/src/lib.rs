@@ -141,15 +141,23 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         table::write_failures(f, &failures)?;
     }
     if !args.quiet {
+        let removed = failures
+            .iter()
+            .filter(|f| f.2.status == lookup::REMOVED)
+            .count();
         let n = table.rows.len();
         let with_url = results
             .iter()
             .filter(|l| matches!(l, Lookup::Found(i) if !i.h5ad_url.is_empty()))
             .count();
         ctx.diag.warn(format_args!(
-            "{n} rows ({with_url} with an H5AD url): {from_index} from the index, {} per dataset, {} failed; {} HTTP requests in {:.2} s",
+            "{n} rows ({with_url} with an H5AD url): {from_index} from the index, {} per dataset, {} failed{}; {} HTTP requests in {:.2} s",
             n - from_index,
-            failures.len(),
+            failures.len() - removed,
+            match removed {
+                0 => String::new(),
+                r => format!(", {r} removed from the service"),
+            },
             client.requests(),
             started.elapsed().as_secs_f64()
         ));

@@ -71,6 +71,10 @@ impl Progress {
     }
 }
 
+/// The status of a row whose dataset the service no longer has (404/410):
+/// kept in the failures file and warned about, but not a failure.
+pub(crate) const REMOVED: &str = "removed";
+
 fn fail(status: impl Into<String>, reason: impl Into<String>) -> Lookup {
     Lookup::Failed(Failure {
         status: status.into(),
@@ -132,13 +136,18 @@ fn per_dataset(client: &Client, cid: &str, did: &str, keep: Option<&Path>) -> Re
         }
         Err(e) if e.service => Err(e.into_error()),
         Err(e) => {
-            let status = e
-                .status
-                .map_or_else(|| "network".to_string(), |s| s.to_string());
-            let reason = match e.status {
-                Some(410) => format!("the dataset was removed (410 Gone): {}", e.msg),
-                Some(404) => format!("not found (404): {}", e.msg),
-                _ => e.to_string(),
+            // 404/410: the dataset is gone from the service; news, not a failure
+            let (status, reason) = match e.status {
+                Some(410) => (
+                    REMOVED.into(),
+                    format!("the dataset was removed (410 Gone): {}", e.msg),
+                ),
+                Some(404) => (
+                    REMOVED.into(),
+                    format!("not found (404), removed: {}", e.msg),
+                ),
+                Some(s) => (s.to_string(), e.to_string()),
+                None => ("network".to_string(), e.to_string()),
             };
             Ok(fail(status, reason))
         }

@@ -121,12 +121,17 @@ pub(crate) fn write_rows(
             Lookup::Failed(f) => {
                 let did = t.cell(r, t.di);
                 let cid = t.ci.map(|ci| t.cell(r, ci)).unwrap_or_default();
-                ctx.diag.fail(format_args!(
+                let line = format!(
                     "dataset {did} (collection {}): {} ({})",
                     if cid.is_empty() { "?" } else { &cid },
                     f.reason,
                     f.status
-                ));
+                );
+                if f.status == crate::lookup::REMOVED {
+                    ctx.diag.warn(line);
+                } else {
+                    ctx.diag.fail(line);
+                }
                 failures.push((did, cid, f.clone()));
                 vec![String::new(); names.len()]
             }

@@ -108,9 +108,15 @@ fn manifest(
                 .map(String::from)
         };
         let (dataset_id, dvid) = (cell(di), cell(vi));
-        if cell(si).as_deref() == Some("failed") {
+        let status = cell(si);
+        if let Some(why) = match status.as_deref() {
+            Some("failed") => Some("the download failed"),
+            // cxg-download's row of a dataset without an H5AD
+            Some("no_asset") => Some("no H5AD (no_asset)"),
+            _ => None,
+        } {
             diag.warn(format_args!(
-                "{name}: row {}: dataset {}: the download failed; skipped",
+                "{name}: row {}: dataset {}: {why}; skipped",
                 k + 1,
                 dvid.as_deref()
                     .or(dataset_id.as_deref())
@@ -177,16 +183,19 @@ mod tests {
         let p: Vec<&str> = j.jobs.iter().map(|j| j.path.as_str()).collect();
         assert_eq!(p, ["a.h5ad", "b c.h5ad"]);
         let m = "dataset_id,dataset_version_id,url,path,bytes,sha256,status\n\
-                 d1,v1,u,x/a.h5ad,1,s,ok\nd2,v2,u,,0,,failed\nd3,v3,u,,0,,ok\n";
+                 d1,v1,u,x/a.h5ad,1,s,ok\nd2,v2,u,,0,,failed\nd3,v3,u,,0,,ok\nd4,v4,,,,,no_asset\n";
         let j = parse("m", m, Some(Path::new("/b")), &diag).unwrap();
-        assert_eq!(j.skipped, 1);
+        assert_eq!(j.skipped, 2);
         assert_eq!(j.jobs.len(), 2);
         assert_eq!(j.jobs[0].dataset_version_id.as_deref(), Some("v1"));
         assert_eq!(j.jobs[0].dataset_id.as_deref(), Some("d1"));
         assert_eq!(j.jobs[0].resolved, Path::new("/b/x/a.h5ad"));
         assert_eq!(
             diag.messages(),
-            ["m: row 2: dataset v2: the download failed; skipped"]
+            [
+                "m: row 2: dataset v2: the download failed; skipped",
+                "m: row 4: dataset v4: no H5AD (no_asset); skipped"
+            ]
         );
     }
 }
