@@ -71,6 +71,9 @@ rm_rf = if [ -L "$(1)" ]; then rm -f -- "$(1)"; else \
 	  echo "make: refusing to remove '$(1)' ($$d): it is /, your home folder or holds this repository" >&2; exit 2; \
 	fi; rm -rf -- "$$d"; fi
 
+# The binaries (installed by make install); the library crates under crates/ that
+# they share install nothing of their own (make libs tests them alone).
+LIBS := cxg-core cxg-json cxg-http cxg-catalog
 TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-diff cxg-snapshot cxg-download cxg-report
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
@@ -90,6 +93,7 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 	$(DATA)/datasets.jsonl $(DATA)/all_datasets.csv $(DATA)/datasets_index.json \
 	$(DATA)/all_datasets_h5ad.csv
 
+.PHONY: libs
 .PHONY: harvest build stages refresh clean demo test lint bench install help obs snapshot snapshots diff download downloads bench-download
 .PHONY: workflow workflow-venv workflow-slurm report
 
@@ -250,7 +254,7 @@ downloads: $(DATA)/all_datasets_h5ad.csv
 	@$(DOWNLOAD) $(if $(filter yes,$(CONFIRM)),,--max-total $(MAX_DOWNLOAD)) --dir "$(DATA)/h5ad" --index "$(DATA)/datasets_index.json" $(if $(wildcard $(DATA)/h5ad/manifest.csv),--previous "$(DATA)/h5ad/manifest.csv") --failures "$(DATA)/h5ad/failures.csv" -o "$(DATA)/h5ad/manifest.csv" "$<"
 
 # Every request of the networked stages is appended to $(REQUEST_LOG)
-# (cxg-core's --log-requests, via its environment variable), for provenance.json;
+# (cxg-http's --log-requests, via its environment variable), for provenance.json;
 # harvest starts it afresh, so an earlier failed run's requests are not listed.
 $(OUTPUTS): export CXG_LOG_REQUESTS = $(REQUEST_LOG)
 
@@ -314,6 +318,10 @@ test:
 	@CARGO="$(CARGO)" scripts/test.sh
 
 ## lint: rustfmt check and clippy with warnings as errors
+## libs: the unit tests of the shared library crates alone (cxg-core cxg-json cxg-http cxg-catalog)
+libs:
+	$(CARGO) test --locked $(addprefix -p ,$(LIBS))
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
