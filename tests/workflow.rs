@@ -47,7 +47,11 @@ fn workflow(sm: &Path, dir: &Path, url: &str, profile: &str, config: &[&str]) ->
         .arg("--config")
         .arg(format!("api_url={url}"))
         .arg(format!("bin={}", bin_dir().display()))
-        .args(config);
+        .args(config)
+        // no user ontology folder, as for make_in: a test that wants one
+        // says ontology=
+        .env_remove("CXG_ONTOLOGY")
+        .env("XDG_CACHE_HOME", dir.join("no-cache"));
     c
 }
 
