@@ -360,6 +360,29 @@ mod tests {
 mod redirect_tests {
     use super::*;
 
+    /// Answers every request on the connection 302 to a file: URL, each
+    /// after its whole head is read, until the client closes: closing
+    /// with a request unread, or while the client reuses the connection,
+    /// would reset it before the client reads the answer.
+    fn answer_302(mut s: std::net::TcpStream) {
+        use std::io::{Read, Write};
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let mut head = Vec::new();
+        let mut b = [0u8; 4096];
+        loop {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&b[..n]),
+            }
+            while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                head.drain(..end + 4);
+                let _ = s.write_all(
+                    b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n",
+                );
+            }
+        }
+    }
+
     /// A one-redirect server on 127.0.0.1: every request is answered 302
     /// to `to`. The agent does not follow it, and says why.
     #[test]
@@ -368,13 +391,8 @@ mod redirect_tests {
         let port = l.local_addr().unwrap().port();
         std::thread::spawn(move || {
             for s in l.incoming() {
-                let mut s = s.unwrap();
-                let mut b = [0u8; 4096];
-                let _ = std::io::Read::read(&mut s, &mut b);
-                let _ = std::io::Write::write_all(
-                    &mut s,
-                    b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n",
-                );
+                let s = s.unwrap();
+                std::thread::spawn(move || answer_302(s));
             }
         });
         let args = crate::args::NetArgs {
