@@ -10,7 +10,7 @@
 pub use rust_hdf5;
 pub use rust_hdf5::{DatatypeMessage, H5Dataset, H5File, H5Group, Hdf5Error};
 
-use rust_hdf5::{FilterPipeline, VarLenUnicode};
+use rust_hdf5::VarLenUnicode;
 
 pub type Result<T> = std::result::Result<T, Hdf5Error>;
 
@@ -29,6 +29,15 @@ impl Storage {
         chunk_rows: None,
         gzip: None,
     };
+}
+
+/// A datatype from the bytes of its HDF5 datatype message, as a reader
+/// found it (hdf5-reader's `raw_datatype`): written back unchanged.
+pub fn datatype_from_raw(raw: &[u8]) -> Result<DatatypeMessage> {
+    let ctx = rust_hdf5::format::FormatContext::default_v3();
+    DatatypeMessage::decode(raw, &ctx)
+        .map(|(dt, _)| dt)
+        .map_err(|e| Hdf5Error::InvalidState(format!("datatype: {e}")))
 }
 
 /// Set a scalar UTF-8 string attribute on a group.
@@ -57,16 +66,19 @@ pub fn dataset_encoding(d: &H5Dataset, kind: &str, version: &str) -> Result<()> 
 }
 
 /// A 1-D variable-length UTF-8 string dataset (h5py's `str` arrays).
-pub fn write_strings(g: &H5Group, name: &str, values: &[&str], st: Storage) -> Result<H5Dataset> {
-    match (st.chunk_rows, st.gzip) {
-        (Some(rows), Some(level)) if !values.is_empty() => g.write_vlen_strings_compressed(
-            name,
-            values,
-            rows.clamp(1, values.len()),
-            FilterPipeline::deflate(level),
-        ),
-        _ => g.write_vlen_strings(name, values),
+/// Contiguous whatever the storage asks: the strings live in the global
+/// heap, which HDF5 never compresses (a chunked dataset would compress only
+/// the references), and rust-hdf5's chunked vlen strings are indexed in a
+/// way libhdf5 refuses ("didn't find unlimited dimension").
+pub fn write_strings(g: &H5Group, name: &str, values: &[&str], _st: Storage) -> Result<H5Dataset> {
+    if values.is_empty() {
+        return g
+            .new_dataset::<u8>()
+            .datatype(DatatypeMessage::vlen_string_utf8())
+            .shape([0usize])
+            .create(name);
     }
+    g.write_vlen_strings(name, values)
 }
 
 /// A scalar string dataset (`uns` strings), as a fixed-length UTF-8 string:
@@ -163,9 +175,7 @@ impl Appender {
     ) -> Result<Appender> {
         let size = dt.element_size() as usize;
         let row_elems: usize = row_shape.iter().product::<usize>().max(1);
-        let rows = st
-            .chunk_rows
-            .unwrap_or_else(|| (65_536 / row_elems).max(1));
+        let rows = st.chunk_rows.unwrap_or_else(|| (65_536 / row_elems).max(1));
         let mut shape = vec![0usize];
         shape.extend_from_slice(row_shape);
         let mut chunk = vec![rows.max(1)];
@@ -235,6 +245,11 @@ impl Appender {
     pub fn dataset(&self) -> &H5Dataset {
         &self.ds
     }
+
+    /// The dataset, done with.
+    pub fn into_dataset(self) -> H5Dataset {
+        self.ds
+    }
 }
 
 fn words<const N: usize, T>(bytes: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
@@ -267,13 +282,18 @@ mod tests {
             let f = H5File::create(&path).unwrap();
             let root = f.root_group();
             group_encoding(&root, "anndata", "0.1.0").unwrap();
-            let bytes: Vec<u8> = [1.5f32, 2.5, 3.5].iter().flat_map(|v| v.to_ne_bytes()).collect();
+            let bytes: Vec<u8> = [1.5f32, 2.5, 3.5]
+                .iter()
+                .flat_map(|v| v.to_ne_bytes())
+                .collect();
             write_array(&root, "a", DatatypeMessage::f32_type(), &[3], &bytes, gz).unwrap();
             write_array(&root, "empty", DatatypeMessage::f32_type(), &[0], &[], gz).unwrap();
             let s = write_strings(&root, "s", &["x", "é"], gz).unwrap();
+            write_strings(&root, "none", &[], gz).unwrap();
             dataset_encoding(&s, "string-array", "0.2.0").unwrap();
             write_scalar_string(&root, "t", "title").unwrap();
-            let mut ap = Appender::new(&root, "rows", DatatypeMessage::i64_type(), &[2], gz).unwrap();
+            let mut ap =
+                Appender::new(&root, "rows", DatatypeMessage::i64_type(), &[2], gz).unwrap();
             for k in 0..5i64 {
                 let b: Vec<u8> = [k, -k].iter().flat_map(|v| v.to_ne_bytes()).collect();
                 ap.push(&b).unwrap();
@@ -282,11 +302,26 @@ mod tests {
             f.close().unwrap();
         }
         let f = H5File::open(&path).unwrap();
-        assert_eq!(f.dataset("a").unwrap().read_raw::<f32>().unwrap(), [1.5, 2.5, 3.5]);
-        assert_eq!(f.dataset("s").unwrap().read_vlen_strings().unwrap(), ["x", "é"]);
+        assert_eq!(
+            f.dataset("a").unwrap().read_raw::<f32>().unwrap(),
+            [1.5, 2.5, 3.5]
+        );
+        assert_eq!(
+            f.dataset("s").unwrap().read_vlen_strings().unwrap(),
+            ["x", "é"]
+        );
+        assert!(f
+            .dataset("none")
+            .unwrap()
+            .read_vlen_strings()
+            .unwrap()
+            .is_empty());
         let rows = f.dataset("rows").unwrap();
         assert_eq!(rows.shape(), [5, 2]);
-        assert_eq!(rows.read_raw::<i64>().unwrap(), [0, 0, 1, -1, 2, -2, 3, -3, 4, -4]);
+        assert_eq!(
+            rows.read_raw::<i64>().unwrap(),
+            [0, 0, 1, -1, 2, -2, 3, -3, 4, -4]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,0 +1,203 @@
+//! Copying what a subset keeps as it is — attributes, and whole groups and
+//! datasets (`var`, `varm`, `varp`, `uns`, `raw/var`) — with every
+//! datatype, shape and chunking unchanged.
+
+use crate::h5::{self, At, R};
+use cxg_h5write::{self as w, H5Dataset, H5Group, Storage};
+use hdf5_reader::group::Group;
+use hdf5_reader::{Attribute, Dataset, Datatype, RawAttribute};
+
+/// Where attributes go.
+pub(crate) enum Dst<'a> {
+    Group(&'a H5Group),
+    Dataset(&'a H5Dataset),
+}
+
+/// Copy the attributes of a source object, but those named in `skip`.
+pub(crate) fn attrs(
+    attrs: Vec<Attribute>,
+    raw: &[RawAttribute],
+    dst: &Dst,
+    skip: &[&str],
+    place: &str,
+) -> R<()> {
+    for a in attrs {
+        if skip.contains(&a.name.as_str()) {
+            continue;
+        }
+        let here = format!("{place} attribute '{}'", a.name);
+        if h5::is_string(&a.datatype) {
+            string_attr(&a, dst, &here)?;
+        } else if a.shape.is_empty() {
+            let rawdt = raw
+                .iter()
+                .find(|r| r.name() == a.name)
+                .ok_or_else(|| format!("{here}: no datatype"))?;
+            let dt = w::datatype_from_raw(rawdt.raw_datatype()).at(&here)?;
+            match dst {
+                Dst::Group(g) => g.set_attr_typed(&a.name, dt, a.raw_data.clone()),
+                Dst::Dataset(d) => d.set_attr_typed(&a.name, dt, a.raw_data.clone()),
+            }
+            .at(&here)?;
+        } else {
+            let Dst::Group(g) = dst else {
+                return Err(format!(
+                    "{here}: an array attribute on a dataset is not supported"
+                ));
+            };
+            numeric_array_attr(g, &a, &here)?;
+        }
+    }
+    Ok(())
+}
+
+fn string_attr(a: &Attribute, dst: &Dst, here: &str) -> R<()> {
+    if a.shape.is_empty() {
+        let v = a.read_string().at(here)?;
+        return match dst {
+            Dst::Group(g) => w::group_attr(g, &a.name, &v),
+            Dst::Dataset(d) => w::dataset_attr(d, &a.name, &v),
+        }
+        .at(here);
+    }
+    let v = a.read_strings().at(here)?;
+    let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+    let dims: Vec<usize> = a.shape.iter().map(|d| *d as usize).collect();
+    match dst {
+        Dst::Group(g) => g.set_attr_string_array_nd(&a.name, &refs, &dims).at(here),
+        Dst::Dataset(_) => Err(format!(
+            "{here}: a string-array attribute on a dataset is not supported"
+        )),
+    }
+}
+
+/// A numeric array attribute (`shape`, an empty `column-order`).
+fn numeric_array_attr(g: &H5Group, a: &Attribute, here: &str) -> R<()> {
+    let dims: Vec<usize> = a.shape.iter().map(|d| *d as usize).collect();
+    macro_rules! put {
+        ($t:ty, $n:literal) => {{
+            let v: Vec<$t> = a
+                .raw_data
+                .chunks_exact($n)
+                .map(|c| {
+                    let mut b = [0u8; $n];
+                    b.copy_from_slice(c);
+                    <$t>::from_le_bytes(b)
+                })
+                .collect();
+            g.set_attr_array_numeric_nd(&a.name, &v, &dims).at(here)
+        }};
+    }
+    match &a.datatype {
+        Datatype::FixedPoint {
+            size: 1,
+            signed: true,
+            ..
+        } => put!(i8, 1),
+        Datatype::FixedPoint { size: 1, .. } => put!(u8, 1),
+        Datatype::FixedPoint {
+            size: 2,
+            signed: true,
+            ..
+        } => put!(i16, 2),
+        Datatype::FixedPoint { size: 2, .. } => put!(u16, 2),
+        Datatype::FixedPoint {
+            size: 4,
+            signed: true,
+            ..
+        } => put!(i32, 4),
+        Datatype::FixedPoint { size: 4, .. } => put!(u32, 4),
+        Datatype::FixedPoint {
+            size: 8,
+            signed: true,
+            ..
+        } => put!(i64, 8),
+        Datatype::FixedPoint { size: 8, .. } => put!(u64, 8),
+        Datatype::FloatingPoint { size: 4, .. } => put!(f32, 4),
+        Datatype::FloatingPoint { size: 8, .. } => put!(f64, 8),
+        other => Err(format!(
+            "{here}: an array attribute of {other:?} is not supported"
+        )),
+    }
+}
+
+/// Copy the attributes of a group.
+pub(crate) fn group_attrs(src: &Group, dst: &H5Group, skip: &[&str], place: &str) -> R<()> {
+    let list = src.attributes().at(place)?;
+    let raw = src.raw_attributes().at(place)?;
+    attrs(list, &raw, &Dst::Group(dst), skip, place)
+}
+
+/// Copy the attributes of a dataset.
+pub(crate) fn dataset_attrs(src: &Dataset, dst: &H5Dataset, place: &str) -> R<()> {
+    let raw = src.raw_attributes().at(place)?;
+    attrs(src.attributes(), &raw, &Dst::Dataset(dst), &[], place)
+}
+
+/// How the source stores a dataset, for its copy: chunked datasets keep
+/// their chunk length and are gzip-compressed (level 4, h5py's default:
+/// hdf5-reader does not tell the source's filters); contiguous stay so.
+pub(crate) fn storage_of(d: &Dataset) -> Storage {
+    match d.chunks() {
+        Some(c) => Storage {
+            chunk_rows: c.first().map(|n| *n as usize),
+            gzip: Some(4),
+        },
+        None => Storage::PLAIN,
+    }
+}
+
+/// A whole group, recursively, as it is.
+pub(crate) fn group(src: &Group, dst: &H5Group, place: &str) -> R<()> {
+    group_attrs(src, dst, &[], place)?;
+    let (groups, datasets) = src.member_names().at(place)?;
+    for name in groups {
+        let here = format!("{place}/{name}");
+        let g = src.group(&name).at(&here)?;
+        let out = dst.create_group(&name).at(&here)?;
+        group(&g, &out, &here)?;
+    }
+    for name in datasets {
+        let here = format!("{place}/{name}");
+        let d = src.dataset(&name).at(&here)?;
+        dataset(&d, dst, &name, &here)?;
+    }
+    Ok(())
+}
+
+/// A whole dataset, as it is.
+pub(crate) fn dataset(d: &Dataset, dst: &H5Group, name: &str, place: &str) -> R<()> {
+    let out = if h5::is_string(d.dtype()) {
+        let v = d.read_strings().at(place)?;
+        strings(dst, name, d, &v, place)?
+    } else {
+        let dt = h5::datatype(d, place)?;
+        let bytes = d.read_native_bytes().at(place)?;
+        let shape: Vec<usize> = d.shape().iter().map(|n| *n as usize).collect();
+        w::write_array(dst, name, dt, &shape, &bytes, storage_of(d)).at(place)?
+    };
+    dataset_attrs(d, &out, place)
+}
+
+/// Strings in the source's shape: scalar or one axis.
+pub(crate) fn strings(
+    dst: &H5Group,
+    name: &str,
+    src: &Dataset,
+    values: &[String],
+    place: &str,
+) -> R<H5Dataset> {
+    match src.shape().len() {
+        0 => {
+            let v = values.first().map(String::as_str).unwrap_or("");
+            w::write_scalar_string(dst, name, v).at(place)
+        }
+        1 => {
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            w::write_strings(dst, name, &refs, storage_of(src)).at(place)
+        }
+        n => Err(format!(
+            "{place}: strings of {n} dimensions are not supported"
+        )),
+    }
+}

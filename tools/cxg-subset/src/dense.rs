@@ -1,0 +1,98 @@
+//! Datasets indexed by cells on their first axis (obs columns, obsm arrays,
+//! a dense X or layer), and on both axes (a dense obsp): the kept rows, in
+//! windows of rows when the dataset is large.
+
+use crate::copy::{self, storage_of};
+use crate::h5::{self, At, R};
+use crate::rows::Rows;
+use cxg_h5write::{self as w, Appender, H5Group};
+use hdf5_reader::Dataset;
+
+/// Above this many bytes a dataset is read and written a window at a time.
+pub(crate) const BLOCK_BYTES: usize = 32 << 20;
+
+/// The kept rows (and with `both`, the kept columns) of `d`, written as
+/// `name` in `dst` with its attributes.
+pub(crate) fn rows(
+    d: &Dataset,
+    dst: &H5Group,
+    name: &str,
+    rows: &Rows,
+    both: bool,
+    place: &str,
+) -> R<()> {
+    let shape = d.shape().to_vec();
+    if shape.first().copied() != Some(rows.n()) {
+        return Err(format!(
+            "{place}: has {} rows, the file has {} cells",
+            shape.first().copied().unwrap_or(0),
+            rows.n()
+        ));
+    }
+    if both && shape.get(1).copied() != Some(rows.n()) {
+        return Err(format!("{place}: is not cells × cells"));
+    }
+    let out = if h5::is_string(d.dtype()) {
+        let all = d.read_strings().at(place)?;
+        let kept: Vec<String> = rows.keep.iter().map(|r| all[*r as usize].clone()).collect();
+        copy::strings(dst, name, d, &kept, place)?
+    } else {
+        let dt = h5::datatype(d, place)?;
+        let row_bytes = h5::row_elems(&shape) * h5::elem_size(d, place)?;
+        let mut new_shape: Vec<usize> = shape.iter().map(|n| *n as usize).collect();
+        new_shape[0] = rows.kept();
+        if both {
+            new_shape[1] = rows.kept();
+            let bytes = d.read_native_bytes().at(place)?;
+            let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
+            let cols = columns(&picked, rows, row_bytes / rows.n().max(1) as usize);
+            w::write_array(dst, name, dt, &new_shape, &cols, storage_of(d)).at(place)?
+        } else if (rows.n() as usize).saturating_mul(row_bytes) <= BLOCK_BYTES {
+            let bytes = d.read_native_bytes().at(place)?;
+            let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
+            w::write_array(dst, name, dt, &new_shape, &picked, storage_of(d)).at(place)?
+        } else {
+            streamed(d, dst, name, rows, row_bytes, place)?
+        }
+    };
+    copy::dataset_attrs(d, &out, place)
+}
+
+/// Keep the kept columns of each row (`elem` bytes each).
+fn columns(bytes: &[u8], rows: &Rows, elem: usize) -> Vec<u8> {
+    let row = rows.n() as usize * elem;
+    let mut out = Vec::with_capacity(rows.kept() * rows.kept() * elem);
+    for r in bytes.chunks_exact(row.max(1)) {
+        for c in &rows.keep {
+            let a = *c as usize * elem;
+            out.extend_from_slice(&r[a..a + elem]);
+        }
+    }
+    out
+}
+
+/// The kept rows of a large dataset, a window of rows at a time.
+fn streamed(
+    d: &Dataset,
+    dst: &H5Group,
+    name: &str,
+    rows: &Rows,
+    row_bytes: usize,
+    place: &str,
+) -> R<cxg_h5write::H5Dataset> {
+    let dt = h5::datatype(d, place)?;
+    let row_shape: Vec<usize> = d.shape().iter().skip(1).map(|n| *n as usize).collect();
+    let mut st = storage_of(d);
+    if st.chunk_rows.is_none() {
+        st.chunk_rows = Some((1 << 20) / row_bytes.max(1) + 1);
+    }
+    let mut out = Appender::new(dst, name, dt, &row_shape, st).at(place)?;
+    let span = (BLOCK_BYTES / row_bytes.max(1)).max(1) as u64;
+    for win in rows.windows(span) {
+        let (first, last) = (win[0], win[win.len() - 1]);
+        let bytes = h5::read_rows(d, first, last + 1, place)?;
+        out.push(&rows.select(&bytes, row_bytes, first, win))
+            .at(place)?;
+    }
+    Ok(out.into_dataset())
+}

@@ -1,0 +1,215 @@
+//! Reading the source file with `hdf5-reader`: opening it (checked as
+//! cxg-obs checks it), attributes, and array values as bytes in the
+//! machine's order — whole, or a range of rows at a time.
+
+use cxg_h5write::DatatypeMessage;
+use hdf5_reader::error::Error as H5Error;
+use hdf5_reader::group::Group;
+use hdf5_reader::{Dataset, Datatype, Hdf5File, OpenOptions, SliceInfo, SliceInfoElem};
+use std::path::Path;
+
+/// A file's error: one line naming the element, which becomes its
+/// manifest row's `reason`.
+pub(crate) type R<T> = std::result::Result<T, String>;
+
+/// `.at(place)?` for both HDF5 crates' errors: `place: error`.
+pub(crate) trait At<T> {
+    fn at(self, place: &str) -> R<T>;
+}
+
+impl<T> At<T> for hdf5_reader::error::Result<T> {
+    fn at(self, place: &str) -> R<T> {
+        self.map_err(|e| format!("{place}: {e}"))
+    }
+}
+
+impl<T> At<T> for cxg_h5write::Result<T> {
+    fn at(self, place: &str) -> R<T> {
+        self.map_err(|e| format!("writing {place}: {e}"))
+    }
+}
+
+/// The most a compressed byte can expand to (deflate's limit is ~1,032).
+const MAX_EXPANSION: usize = 1100;
+
+/// Open `path` for reading: a regular HDF5 file no shorter than its header
+/// says, reads bounded by what it could decompress to.
+pub(crate) fn open(path: &Path) -> R<Hdf5File> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot open: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file; not read".into());
+    }
+    let len = meta.len();
+    let budget = usize::try_from(len)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_EXPANSION)
+        .max(1 << 20);
+    let opts = OpenOptions::default()
+        .with_max_read_bytes(budget)
+        .with_chunk_cache_bytes(0);
+    let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
+        H5Error::InvalidMagic => "not an HDF5 file (no HDF5 signature)".to_string(),
+        e => format!("not a readable HDF5 file: {e}"),
+    })?;
+    let sb = file.superblock();
+    let eof = sb.base_address.saturating_add(sb.eof_address);
+    if eof > len && sb.eof_address != u64::MAX {
+        return Err(format!(
+            "truncated: the file has {len} bytes, its HDF5 header says {eof}"
+        ));
+    }
+    Ok(file)
+}
+
+/// A string attribute of a group, if it has one.
+pub(crate) fn group_str(g: &Group, name: &str) -> Option<String> {
+    g.attribute(name).ok().and_then(|a| a.read_string().ok())
+}
+
+pub(crate) fn is_string(dt: &Datatype) -> bool {
+    matches!(dt, Datatype::String { .. }) || is_vlen_string(dt)
+}
+
+fn is_vlen_string(dt: &Datatype) -> bool {
+    matches!(
+        dt,
+        Datatype::VarLen {
+            kind: hdf5_reader::VarLenKind::String,
+            ..
+        }
+    )
+}
+
+/// The dataset's datatype, for writing it unchanged.
+pub(crate) fn datatype(d: &Dataset, place: &str) -> R<DatatypeMessage> {
+    let raw = d.raw_datatype().at(place)?;
+    cxg_h5write::datatype_from_raw(&raw).at(place)
+}
+
+/// The bytes of one element.
+pub(crate) fn elem_size(d: &Dataset, place: &str) -> R<usize> {
+    d.raw_element_size().at(place)
+}
+
+/// The number of elements in one row (every axis but the first).
+pub(crate) fn row_elems(shape: &[u64]) -> usize {
+    shape.iter().skip(1).product::<u64>() as usize
+}
+
+/// Rows `start..end` of a numeric dataset as native-order bytes.
+pub(crate) fn read_rows(d: &Dataset, start: u64, end: u64, place: &str) -> R<Vec<u8>> {
+    let mut sel = vec![SliceInfoElem::Slice {
+        start,
+        end,
+        step: 1,
+    }];
+    for n in d.shape().iter().skip(1) {
+        sel.push(SliceInfoElem::Slice {
+            start: 0,
+            end: *n,
+            step: 1,
+        });
+    }
+    let sel = SliceInfo { selections: sel };
+    macro_rules! rd {
+        ($t:ty) => {
+            d.read_slice::<$t>(&sel)
+                .at(place)?
+                .iter()
+                .flat_map(|v| v.to_ne_bytes())
+                .collect()
+        };
+    }
+    Ok(match d.dtype() {
+        Datatype::FixedPoint {
+            size: 1,
+            signed: true,
+            ..
+        } => rd!(i8),
+        Datatype::FixedPoint { size: 1, .. } => rd!(u8),
+        Datatype::FixedPoint {
+            size: 2,
+            signed: true,
+            ..
+        } => rd!(i16),
+        Datatype::FixedPoint { size: 2, .. } => rd!(u16),
+        Datatype::FixedPoint {
+            size: 4,
+            signed: true,
+            ..
+        } => rd!(i32),
+        Datatype::FixedPoint { size: 4, .. } => rd!(u32),
+        Datatype::FixedPoint {
+            size: 8,
+            signed: true,
+            ..
+        } => rd!(i64),
+        Datatype::FixedPoint { size: 8, .. } => rd!(u64),
+        Datatype::FloatingPoint { size: 4, .. } => rd!(f32),
+        Datatype::FloatingPoint { size: 8, .. } => rd!(f64),
+        // enums (bools) and the rest: the whole dataset, then the rows
+        _ => {
+            let all = d.read_native_bytes().at(place)?;
+            let row = row_elems(d.shape()) * elem_size(d, place)?;
+            let (a, b) = (start as usize * row, end as usize * row);
+            all.get(a..b)
+                .ok_or_else(|| format!("{place}: rows {start}..{end} out of range"))?
+                .to_vec()
+        }
+    })
+}
+
+/// An integer dataset (codes, indices, indptr) as i64, whole or `start..end`.
+pub(crate) fn read_ints(d: &Dataset, range: Option<(u64, u64)>, place: &str) -> R<Vec<i64>> {
+    let (signed, size) = match d.dtype() {
+        Datatype::FixedPoint { size, signed, .. } => (*signed, *size as usize),
+        other => return Err(format!("{place}: expected integers, found {other:?}")),
+    };
+    let bytes = match range {
+        Some((a, b)) => read_rows(d, a, b, place)?,
+        None => d.read_native_bytes().at(place)?,
+    };
+    Ok(ints_of(&bytes, size, signed))
+}
+
+/// Native-order integers of `size` bytes as i64.
+pub(crate) fn ints_of(bytes: &[u8], size: usize, signed: bool) -> Vec<i64> {
+    bytes
+        .chunks_exact(size.max(1))
+        .map(|c| {
+            let mut a = [0u8; 8];
+            let fill = if signed && c[size - 1] & 0x80 != 0 {
+                0xff
+            } else {
+                0
+            };
+            a.fill(fill);
+            #[cfg(target_endian = "little")]
+            a[..size].copy_from_slice(c);
+            #[cfg(target_endian = "big")]
+            a[8 - size..].copy_from_slice(c);
+            i64::from_ne_bytes(a)
+        })
+        .collect()
+}
+
+/// i64 values back to native-order integers of `size` bytes.
+pub(crate) fn bytes_of(values: &[i64], size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * size);
+    for v in values {
+        let b = v.to_ne_bytes();
+        #[cfg(target_endian = "little")]
+        out.extend_from_slice(&b[..size]);
+        #[cfg(target_endian = "big")]
+        out.extend_from_slice(&b[8 - size..]);
+    }
+    out
+}
+
+/// The integer width and signedness of a dataset.
+pub(crate) fn int_kind(d: &Dataset, place: &str) -> R<(usize, bool)> {
+    match d.dtype() {
+        Datatype::FixedPoint { size, signed, .. } => Ok((*size as usize, *signed)),
+        other => Err(format!("{place}: expected integers, found {other:?}")),
+    }
+}
