@@ -15,13 +15,17 @@ Tooling only: the tests read the committed files; cxg-subset never runs Python.
   columns; varm; varp; uns with a string, a number, an array, a list of
   strings, a nested dict and colors of two obs columns; gzip as CELLxGENE writes it.
 - csc.h5ad: CSC float64 X, obsm, no raw, no compression.
-- dense.h5ad: dense int32 X (counts), a dense obsp, lzf-free gzip.
+- dense.h5ad: dense int32 X (counts), a dense obsp, gzip.
+- no_x.h5ad: csc.h5ad without its X (a damaged input).
 """
 
 import os
 import sys
 
+import shutil
+
 import anndata as ad
+import h5py
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -110,6 +114,9 @@ def main():
     csr_fixture(np.random.default_rng(1), os.path.join(out, "csr.h5ad"))
     csc_fixture(np.random.default_rng(2), os.path.join(out, "csc.h5ad"))
     dense_fixture(np.random.default_rng(3), os.path.join(out, "dense.h5ad"))
+    shutil.copy(os.path.join(out, "csc.h5ad"), os.path.join(out, "no_x.h5ad"))
+    with h5py.File(os.path.join(out, "no_x.h5ad"), "a") as f:
+        del f["X"]
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Every binary the workspace builds.
-pub const TOOLS: [&str; 13] = [
+pub const TOOLS: [&str; 14] = [
     "cxg-fetch",
     "cxg-split",
     "cxg-datasets",
@@ -25,6 +25,7 @@ pub const TOOLS: [&str; 13] = [
     "cxg-select",
     "cxg-download",
     "cxg-report",
+    "cxg-subset",
 ];
 
 /// The repository root.

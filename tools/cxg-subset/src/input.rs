@@ -1,0 +1,202 @@
+//! The files to subset: a list of paths, or the manifest CSV that
+//! cxg-download writes (its `path`, ids, `bytes` and `status` columns).
+//! The same parsing as cxg-obs (a copy until the two share a crate).
+
+use cxg_core::ctx::Diag;
+use cxg_core::io::Input;
+use cxg_core::{At, Error, Result};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// One file to summarise.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    /// As written in the input.
+    pub(crate) path: String,
+    /// Where it is read from.
+    pub(crate) resolved: PathBuf,
+    pub(crate) dataset_id: Option<String>,
+    pub(crate) dataset_version_id: Option<String>,
+    /// The manifest's `bytes`: the file must have this size.
+    pub(crate) bytes: Option<String>,
+}
+
+/// The input: the files to read and the manifest rows skipped.
+#[derive(Debug, Default)]
+pub(crate) struct Jobs {
+    pub(crate) jobs: Vec<Job>,
+    pub(crate) skipped: usize,
+}
+
+/// The whole input, as text.
+pub(crate) fn read_all(mut input: Input) -> Result<String> {
+    let name = input.name;
+    let mut buf = Vec::new();
+    input
+        .reader
+        .read_to_end(&mut buf)
+        .at(format_args!("cannot read {name}"))?;
+    String::from_utf8(buf).map_err(|_| Error::input(format!("{name}: not UTF-8 text")))
+}
+
+/// Parse the input: a manifest CSV (a header with a `path` column) or
+/// paths, one per line (blank lines and `#` comments ignored). Relative
+/// paths are taken from `base` if given, else from the current folder —
+/// one place, never a search. Manifest rows of failed downloads are named
+/// on `diag` and skipped.
+pub(crate) fn parse(name: &str, text: &str, base: Option<&Path>, diag: &Diag) -> Result<Jobs> {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let header: Vec<String> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(first.as_bytes())
+        .records()
+        .next()
+        .and_then(|r| r.ok())
+        .map(|r| r.iter().map(|s| s.trim().to_string()).collect())
+        .unwrap_or_default();
+    if header.iter().any(|h| h == "path") {
+        manifest(name, text, &header, base, diag)
+    } else {
+        Ok(paths(text, base))
+    }
+}
+
+/// Paths, one per line.
+fn paths(text: &str, base: Option<&Path>) -> Jobs {
+    let mut out = Jobs::default();
+    for l in text.lines() {
+        let p = l.trim_end_matches('\r');
+        if p.trim().is_empty() || p.starts_with('#') {
+            continue;
+        }
+        out.jobs.push(Job {
+            path: p.to_string(),
+            resolved: resolve(p, base),
+            dataset_id: None,
+            dataset_version_id: None,
+            bytes: None,
+        });
+    }
+    out
+}
+
+/// The rows of cxg-download's manifest.
+fn manifest(
+    name: &str,
+    text: &str,
+    header: &[String],
+    base: Option<&Path>,
+    diag: &Diag,
+) -> Result<Jobs> {
+    let mut out = Jobs::default();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let col = |n: &str| header.iter().position(|h| h == n);
+    let (pi, si, di, vi, bi) = (
+        col("path"),
+        col("status"),
+        col("dataset_id"),
+        col("dataset_version_id"),
+        col("bytes"),
+    );
+    for (k, rec) in rdr.records().enumerate() {
+        let rec = rec.at(format_args!("{name}: CSV record {}", k + 1))?;
+        let cell = |i: Option<usize>| {
+            i.and_then(|i| rec.get(i))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+        };
+        let (dataset_id, dvid) = (cell(di), cell(vi));
+        let status = cell(si);
+        if let Some(why) = match status.as_deref() {
+            Some("failed") => Some("the download failed"),
+            // cxg-download's row of a dataset without an H5AD
+            Some("no_asset") => Some("no H5AD (no_asset)"),
+            _ => None,
+        } {
+            diag.warn(format_args!(
+                "{name}: row {}: dataset {}: {why}; skipped",
+                k + 1,
+                dvid.as_deref()
+                    .or(dataset_id.as_deref())
+                    .unwrap_or("(no id)")
+            ));
+            out.skipped += 1;
+            continue;
+        }
+        let path = cell(pi).unwrap_or_default();
+        out.jobs.push(Job {
+            resolved: resolve(&path, base),
+            path,
+            dataset_id,
+            dataset_version_id: dvid,
+            bytes: cell(bi),
+        });
+    }
+    Ok(out)
+}
+
+/// Where a path is read from: as written if absolute, else under `base`
+/// (the current folder when none).
+fn resolve(path: &str, base: Option<&Path>) -> PathBuf {
+    match base {
+        Some(b) if Path::new(path).is_relative() => b.join(path),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The file must be as long as the manifest says: cheap, and it catches a
+/// path that resolves to another file.
+pub(crate) fn check_bytes(job: &Job) -> std::result::Result<(), String> {
+    let Some(want) = &job.bytes else {
+        return Ok(());
+    };
+    let want: u64 = want
+        .parse()
+        .map_err(|_| format!("the manifest's bytes '{want}' is not a number"))?;
+    let meta = std::fs::metadata(&job.resolved)
+        .map_err(|e| format!("cannot open {}: {e}", job.resolved.display()))?;
+    if !meta.is_file() {
+        // a FIFO, a device, a folder: the reader names what it is
+        return Ok(());
+    }
+    let have = meta.len();
+    if have != want {
+        return Err(format!(
+            "{} has {have} bytes, the manifest says {want}: not the file the manifest names",
+            job.resolved.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_or_manifest() {
+        let diag = cxg_core::Ctx::memory(b"").diag;
+        let j = parse("x", "a.h5ad\n\n# note\nb c.h5ad\n", None, &diag).unwrap();
+        let p: Vec<&str> = j.jobs.iter().map(|j| j.path.as_str()).collect();
+        assert_eq!(p, ["a.h5ad", "b c.h5ad"]);
+        let m = "dataset_id,dataset_version_id,url,path,bytes,sha256,status\n\
+                 d1,v1,u,x/a.h5ad,1,s,ok\nd2,v2,u,,0,,failed\nd3,v3,u,,0,,ok\nd4,v4,,,,,no_asset\n";
+        let j = parse("m", m, Some(Path::new("/b")), &diag).unwrap();
+        assert_eq!(j.skipped, 2);
+        assert_eq!(j.jobs.len(), 2);
+        assert_eq!(j.jobs[0].dataset_version_id.as_deref(), Some("v1"));
+        assert_eq!(j.jobs[0].dataset_id.as_deref(), Some("d1"));
+        assert_eq!(j.jobs[0].resolved, Path::new("/b/x/a.h5ad"));
+        assert_eq!(
+            diag.messages(),
+            [
+                "m: row 2: dataset v2: the download failed; skipped",
+                "m: row 4: dataset v4: no H5AD (no_asset); skipped"
+            ]
+        );
+    }
+}

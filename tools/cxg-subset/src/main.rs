@@ -1,0 +1,1 @@
+cxg_core::main!(cxg_subset);
