@@ -31,6 +31,10 @@ SNAPSHOTS ?= $(DATA)/snapshots
 REQUEST_LOG ?= $(DATA)/requests.jsonl
 ONTOLOGY_RELEASE ?=
 PYTHON ?= python3
+# the pinned anndata that tests/subset.rs checks cxg-subset's files with
+ANNDATA_VENV ?= .venv-anndata
+# H5AD files subset at a time (each holds a window of rows and its obs table)
+SUBSET_JOBS ?= 2
 VENV ?= .venv-workflow
 SNAKEMAKE ?= $(VENV)/bin/snakemake
 SNAKEMAKE_ARGS ?=
@@ -96,6 +100,7 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 .PHONY: libs
 .PHONY: harvest build stages refresh clean demo test lint bench install help obs snapshot snapshots diff download downloads bench-download
 .PHONY: workflow workflow-venv workflow-slurm report
+.PHONY: subset anndata-venv
 
 # Selection (cxg-select): SELECT holds its options, e.g.
 #   make SELECT="--organism 'Homo sapiens' --tissue lung --exclude-assay 'spatial transcriptomics'"
@@ -224,6 +229,13 @@ $(DATA)/all_datasets_h5ad.csv: $(DATA)/all_datasets.csv $(DATA)/datasets_index.j
 obs: build
 	@$(MAKE) $(DATA)/obs.jsonl $(DATA)/all_datasets_obs.csv
 
+## subset: the cells CELLS="..." keeps (cxg-subset's filter options; none: every cell) of each
+##         downloaded H5AD as $(DATA)/subset/<dataset_version_id>.h5ad, listed in $(DATA)/subset/manifest.csv
+CELLS ?=
+subset: build $(DATA)/h5ad/manifest.csv
+	@mkdir -p "$(DATA)/subset"
+	"$(BIN)/cxg-subset" -j $(SUBSET_JOBS) $(CELLS) --out-dir "$(DATA)/subset" -o "$(DATA)/subset/manifest.csv" "$(DATA)/h5ad/manifest.csv"
+
 # the manifest comes from make download; say so instead of "No rule to make target"
 $(DATA)/h5ad/manifest.csv:
 	@echo "make: $@ is missing: run 'make download' first (it fetches the H5AD files and writes the manifest)" >&2; exit 2
@@ -341,6 +353,16 @@ bench-download: build
 install: build
 	install -d "$(DESTDIR)$(PREFIX)/bin"
 	install -m 755 $(addprefix $(BIN)/,$(TOOLS)) "$(DESTDIR)$(PREFIX)/bin/"
+
+## anndata-venv: a Python venv in $(ANNDATA_VENV)/ with the pinned anndata
+##         (scripts/h5ad-fixtures-requirements.txt): the subset tests compare against it
+anndata-venv: $(ANNDATA_VENV)/.installed
+
+$(ANNDATA_VENV)/.installed: scripts/h5ad-fixtures-requirements.txt
+	@$(call rm_rf,$(ANNDATA_VENV))
+	$(PYTHON) -m venv "$(ANNDATA_VENV)"
+	"$(ANNDATA_VENV)/bin/pip" install --quiet --disable-pip-version-check -r scripts/h5ad-fixtures-requirements.txt
+	touch $@
 
 ## workflow-venv: a Python venv in $(VENV)/ with the pinned Snakemake + SLURM plugin (workflow/requirements.txt)
 workflow-venv: $(VENV)/.installed

@@ -1,0 +1,143 @@
+//! cxg-subset: the subsets read in anndata exactly as
+//! `read_h5ad(in)[mask].copy()` (scripts/check_subset.py in the pinned
+//! venv of `make anndata-venv`); damaged inputs fail per file with
+//! nothing left behind; the docs' examples run as written.
+#![allow(clippy::unwrap_used)]
+
+use cxg_subset::engine::{self, Stamp};
+use cxg_tests::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture_file(name: &str) -> PathBuf {
+    root().join("tests/fixtures/subset").join(name)
+}
+
+/// The pinned anndata venv's python, or None (the test is skipped).
+fn anndata_python() -> Option<PathBuf> {
+    let py = root().join(".venv-anndata/bin/python");
+    py.exists().then_some(py)
+}
+
+/// Masks of every kind on every fixture, written by the engine and
+/// compared by anndata element by element.
+#[test]
+fn anndata_reads_each_subset_as_its_own_subset() {
+    let Some(py) = anndata_python() else {
+        skip(".venv-anndata is missing: run make anndata-venv");
+        return;
+    };
+    let t = TempDir::new();
+    let stamp = Stamp {
+        filter: "(test masks)".into(),
+        tool: "cxg-subset test".into(),
+        source_sha256: "0".repeat(64),
+    };
+    let mut checks = Vec::new();
+    for name in ["csr.h5ad", "csc.h5ad", "dense.h5ad"] {
+        let src = fixture_file(name);
+        let n = engine::n_cells(&src).unwrap() as usize;
+        let masks: [(&str, Vec<bool>); 5] = [
+            ("all", vec![true; n]),
+            ("every3", (0..n).map(|i| i % 3 == 1).collect()),
+            ("one", (0..n).map(|i| i == n / 2).collect()),
+            ("first_half", (0..n).map(|i| i < n / 2).collect()),
+            ("sparse", (0..n).map(|i| i % 7 == 0 || i == n - 1).collect()),
+        ];
+        for (label, mask) in masks {
+            let out = t.join(&format!("{name}.{label}.h5ad"));
+            engine::write(&src, &mask, &out, &stamp)
+                .unwrap_or_else(|e| panic!("{name} {label}: {e}"));
+            let keep: Vec<String> = (0..n).filter(|i| mask[*i]).map(|i| i.to_string()).collect();
+            checks.push((src.clone(), out, keep.join(",")));
+        }
+    }
+    for (src, out, keep) in checks {
+        let o = Command::new(&py)
+            .arg(root().join("scripts/check_subset.py"))
+            .args([&src, &out])
+            .arg(&keep)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            out.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// Truncated, not HDF5, without X, absent: each its failed row and its
+/// line on stderr, the good file beside them written, and nothing else
+/// in the output folder.
+#[test]
+fn damaged_inputs_fail_alone_and_leave_nothing() {
+    let t = TempDir::new();
+    let out = t.join("out");
+    let list = [
+        "h5ad/truncated.h5ad",
+        "h5ad/not_hdf5.h5ad",
+        "subset/no_x.h5ad",
+        "subset/absent.h5ad",
+        "subset/csc.h5ad",
+    ]
+    .map(|p| root().join("tests/fixtures").join(p).display().to_string())
+    .join("\n");
+    let o = run(
+        "cxg-subset",
+        &["--out-dir", out.to_str().unwrap(), "-j", "2"],
+        Some(list.as_bytes()),
+    );
+    o.code(1);
+    let rows: Vec<String> = o
+        .text()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .take(1)
+                .chain(l.split(',').skip(6).take(1))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "truncated failed",
+            "not_hdf5 failed",
+            "no_x failed",
+            "absent failed",
+            "csc ok"
+        ]
+    );
+    for name in [
+        "truncated.h5ad",
+        "not_hdf5.h5ad",
+        "no_x.h5ad",
+        "absent.h5ad",
+    ] {
+        assert!(o.stderr.contains(name), "{}", o.stderr);
+    }
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["csc.h5ad"]);
+}
+
+/// docs/subset.md's examples, as written, from a folder holding the
+/// fixtures.
+#[test]
+fn the_docs_examples_run() {
+    let t = TempDir::new();
+    std::os::unix::fs::symlink(root().join("tests"), t.join("tests")).unwrap();
+    for block in doc_sh("docs/subset.md", "## Examples") {
+        sh(t.path(), &block).ok();
+    }
+    let manifest = std::fs::read_to_string(t.join("subset.csv")).unwrap();
+    assert!(manifest
+        .starts_with("dataset_version_id,path,n_cells,kept_cells,bytes,sha256,status,reason\n"));
+    assert!(Path::new(&t.join("out/csr.h5ad")).exists());
+}
