@@ -1,8 +1,8 @@
 //! The facets counted per file and how: cells per term, each term's
 //! label, cells with no value.
 
-use crate::read::Column;
 use cxg_catalog::facets;
+use cxg_cells::read::Column;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -180,7 +180,7 @@ fn majority_labels(ids: &Column, l: &Column) -> Vec<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::read::Column;
+    use cxg_cells::read::Column;
 
     fn col(codes: &[i32], cats: &[&str]) -> Column {
         Column {

@@ -12,15 +12,11 @@
 //!
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
-mod compound;
 mod extras;
 mod facet;
 mod h5ad;
 mod input;
 mod join;
-mod lzf;
-mod obs;
-mod read;
 mod summary;
 
 use clap::Parser;
