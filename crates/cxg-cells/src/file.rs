@@ -43,6 +43,16 @@ impl H5ad {
         })
     }
 
+    /// A string of `uns` (a scalar, or an array of one); none when absent
+    /// or not a string.
+    pub fn uns_string(&self, key: &str) -> Option<String> {
+        let d = self.root.group("uns").ok()?.dataset(key).ok()?;
+        match d.shape() {
+            [1] => d.read_strings().ok()?.into_iter().next(),
+            _ => d.read_string().ok(),
+        }
+    }
+
     /// The cell table, its columns read on demand.
     pub fn obs(&self) -> R<Obs<'_>> {
         match &self.obs_group {

@@ -10,8 +10,14 @@
 //! `read` and `compound` (datasets, piece by piece), `lzf` (the LZF
 //! filter), `args` (the filter's options), `filter` (the cell mask).
 
+pub mod args;
 pub mod compound;
 pub mod file;
+pub mod filter;
 pub mod lzf;
 pub mod obs;
 pub mod read;
+
+pub use args::CellArgs;
+pub use file::H5ad;
+pub use filter::{CellFilter, Mask, Outcome};

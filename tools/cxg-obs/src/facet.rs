@@ -6,14 +6,7 @@ use cxg_cells::read::Column;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-/// Columns of older CELLxGENE schemas that count as today's facet:
-/// (today's id column, the old id column, the old label column). Schema
-/// 2.0 named self-reported ethnicity `ethnicity_ontology_term_id`.
-const LEGACY: [(&str, &str, &str); 1] = [(
-    "self_reported_ethnicity_ontology_term_id",
-    "ethnicity_ontology_term_id",
-    "ethnicity",
-)];
+use cxg_cells::filter::LEGACY_COLUMNS as LEGACY;
 
 /// The facets counted per file, by the name each has in the output, in
 /// output order (an output-format decision; what each is comes from the

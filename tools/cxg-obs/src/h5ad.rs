@@ -14,7 +14,8 @@ use crate::facet::{count_facet, Facet, Labels, OBS_FACETS};
 use cxg_catalog::facets;
 use cxg_cells::file::{h5_error, H5ad};
 use cxg_cells::obs::{used_values, Obs};
-use cxg_cells::read::R;
+use cxg_cells::read::{Column, R};
+use cxg_cells::{CellFilter, Outcome};
 use hdf5_reader::error::Error as H5Error;
 use hdf5_reader::group::Group;
 use std::path::Path;
@@ -38,6 +39,19 @@ pub(crate) struct Summary {
     pub(crate) authors: Authors,
     /// What the record's reader should hear about (a damaged `uns`...).
     pub(crate) warnings: Vec<String>,
+    /// What the cell filter kept, when one is given.
+    pub(crate) filtered: Option<Filtered>,
+}
+
+/// The cells a filter kept in one file: each quantity None when a column
+/// it needs is missing.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Filtered {
+    pub(crate) cells: Option<u64>,
+    pub(crate) donors: Option<u64>,
+    pub(crate) age_unknown: Option<u64>,
+    /// Every facet of [`OBS_FACETS`], counted over the kept cells.
+    pub(crate) facets: Vec<(&'static str, Option<Facet>)>,
 }
 
 /// The strings of `uns` a record carries, and what kept one unread.
@@ -49,14 +63,20 @@ pub(crate) struct Uns {
     pub(crate) error: Option<String>,
 }
 
-/// Open `path` and summarise its obs table.
-pub(crate) fn summarize(path: &Path) -> R<Summary> {
+/// Open `path` and summarise its obs table (and the cells `filter` keeps).
+pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> {
     let file = H5ad::open(path)?;
     let root = &file.root;
     let obs = file.obs()?;
     let n_cells = obs.n_cells()?;
     let mut missing = Vec::new();
-    let facets = read_facets(&obs, n_cells, &mut missing)?;
+    let outcome = filter.map(|f| f.mask(&file, &obs)).transpose()?;
+    let keep = match &outcome {
+        Some(Outcome::Mask(m)) => Some(&m.keep[..]),
+        _ => None,
+    };
+    let mut kept_facets = Vec::new();
+    let facets = read_facets(&obs, n_cells, &mut missing, keep, &mut kept_facets)?;
     let normal_cell_count = facets
         .iter()
         .find(|(name, _)| *name == DISEASE)
@@ -68,13 +88,11 @@ pub(crate) fn summarize(path: &Path) -> R<Summary> {
                 .map(|(_, n, _)| n)
                 .sum()
         });
-    let donor_count = match obs.categorical("donor_id", n_cells)? {
-        Some(c) => Some(used_values(&c)),
-        None => {
-            missing.push("donor_id".to_string());
-            None
-        }
-    };
+    let donors = obs.categorical("donor_id", n_cells)?;
+    let donor_count = donors.as_ref().map(used_values);
+    if donors.is_none() {
+        missing.push("donor_id".to_string());
+    }
     let primary_cell_count = match obs.truth("is_primary_data", n_cells)? {
         Some(v) => Some(v.iter().filter(|b| **b == Some(true)).count() as u64),
         None => {
@@ -89,6 +107,7 @@ pub(crate) fn summarize(path: &Path) -> R<Summary> {
         .map(|e| format!("uns is damaged: {e}; schema_version and title may be missing"))
         .collect();
     let authors = extras::authors(root, &obs, n_cells, &mut warnings);
+    let filtered = outcome.map(|o| filtered(o, donors.as_ref(), kept_facets, &mut missing));
     Ok(Summary {
         uns,
         n_cells,
@@ -99,16 +118,68 @@ pub(crate) fn summarize(path: &Path) -> R<Summary> {
         missing_columns: missing,
         authors,
         warnings,
+        filtered,
     })
 }
 
+/// What the filter kept: its counts, or, when the file lacks a column the
+/// filter needs, nulls and the columns named in `missing`.
+fn filtered(
+    outcome: Outcome,
+    donors: Option<&Column>,
+    facets: Vec<(&'static str, Option<Facet>)>,
+    missing: &mut Vec<String>,
+) -> Filtered {
+    match outcome {
+        Outcome::Mask(m) => Filtered {
+            cells: Some(m.kept),
+            donors: donors.map(|d| used_values(&kept(d, &m.keep))),
+            age_unknown: Some(m.age_unknown),
+            facets,
+        },
+        Outcome::Missing(cols) => {
+            for c in cols {
+                if !missing.contains(&c) {
+                    missing.push(c);
+                }
+            }
+            Filtered {
+                cells: None,
+                donors: None,
+                age_unknown: None,
+                facets: OBS_FACETS.iter().map(|f| (f.name, None)).collect(),
+            }
+        }
+    }
+}
+
+/// The column's values of the kept cells only.
+fn kept(c: &Column, keep: &[bool]) -> Column {
+    Column {
+        codes: c
+            .codes
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| *c)
+            .collect(),
+        categories: c.categories.clone(),
+    }
+}
+
+/// A facet's counts, and over the kept cells (when `keep`).
+type Counted = Vec<(&'static str, Option<Facet>)>;
+
 /// Cells per term of every facet, in output order; a facet whose id
 /// column the file lacks is None and its column is named in `missing`.
+/// With `keep`, the same over the kept cells, into `kept_out`.
 fn read_facets(
     obs: &Obs,
     n_cells: u64,
     missing: &mut Vec<String>,
-) -> R<Vec<(&'static str, Option<Facet>)>> {
+    keep: Option<&[bool]>,
+    kept_out: &mut Counted,
+) -> R<Counted> {
     let mut out = Vec::with_capacity(OBS_FACETS.len());
     for f in OBS_FACETS.iter() {
         let (ids, labels) = match f.legacy {
@@ -118,6 +189,7 @@ fn read_facets(
         let Some(id_col) = obs.categorical(ids, n_cells)? else {
             missing.push(f.ids.to_string());
             out.push((f.name, None));
+            kept_out.push((f.name, None));
             continue;
         };
         let labels = match labels {
@@ -129,6 +201,17 @@ fn read_facets(
             None => Labels::Ids,
         };
         out.push((f.name, Some(count_facet(f.name, &id_col, &labels))));
+        if let Some(k) = keep {
+            let labels = match &labels {
+                Labels::Column(c) => Labels::Column(kept(c, k)),
+                Labels::Ids => Labels::Ids,
+                Labels::None => Labels::None,
+            };
+            kept_out.push((
+                f.name,
+                Some(count_facet(f.name, &kept(&id_col, k), &labels)),
+            ));
+        }
     }
     Ok(out)
 }
