@@ -21,6 +21,7 @@ use cxg_terms::age::{Ages, Bounds, Verdict};
 use cxg_terms::folder::Ontologies;
 use cxg_terms::report::quote;
 use cxg_terms::resolve::{self, How, Sel};
+use cxg_terms::suggest;
 
 /// Columns of older CELLxGENE schemas that hold today's facet: (today's
 /// id column, the old id column, the old label column). Schema 2.0 named
@@ -86,9 +87,9 @@ impl CellFilter {
         let mut sels = Vec::new();
         for r in requests {
             for v in &r.values {
-                sels.push(resolve::resolve(
-                    r.facet, r.exclude, v, args.exact, &mut onts,
-                )?);
+                let sel = resolve::resolve(r.facet, r.exclude, v, args.exact, &mut onts)?;
+                unknown_term(&sel, &onts)?;
+                sels.push(sel);
             }
         }
         let bounds = Bounds {
@@ -211,6 +212,38 @@ impl CellFilter {
     }
 }
 
+/// A value the facet's loaded ontology files do not know is an error
+/// (with the closest labels): unlike a dataset record's, a file's cells
+/// cannot be searched for it before the run.
+fn unknown_term(sel: &Sel, onts: &Ontologies) -> Result<()> {
+    let fonts = onts.for_names(sel.of().ontologies);
+    if !sel.needs_data || fonts.is_empty() {
+        return Ok(());
+    }
+    let mut cands: Vec<(&str, &str)> = Vec::new();
+    for o in &fonts {
+        for (l, syns) in o.current() {
+            cands.push((l, l));
+            cands.extend(syns.into_iter().map(|y| (y, l)));
+        }
+    }
+    let sugg: Vec<String> = suggest::closest(&sel.given, &cands, 3)
+        .iter()
+        .map(|x| format!("'{x}'"))
+        .collect();
+    let dym = if sugg.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", sugg.join(", "))
+    };
+    Err(cxg_core::Error::input(format!(
+        "{} {}: no such term in {}{dym}",
+        sel.option(),
+        quote(&sel.given),
+        resolve::names_of(&fonts)
+    )))
+}
+
 /// A facet's column of ids (or values) and of labels: from obs, from an
 /// older schema's column, or one value for every cell from `uns` (schema
 /// 6 and later keep the organism there); none when the file has none.
@@ -301,5 +334,70 @@ pub fn value_matches(how: &How, value: &str, by_label: bool) -> bool {
                 || value.to_lowercase() == *v
                 || (!by_label && parts().any(|p| p.to_lowercase() == *v))
         }),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn col(codes: &[i32], cats: &[&str]) -> Column {
+        Column {
+            codes: codes.to_vec(),
+            categories: cats.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// A resolved value: ids (a term and its descendants) or as written.
+    fn sel(exclude: bool, ids: &[&str], literal: &[&str]) -> Sel {
+        let mut s = Sel::new(1, exclude, "x");
+        s.how = if ids.is_empty() {
+            How::Literal(literal.iter().map(|v| v.to_string()).collect())
+        } else {
+            How::Ids(ids.iter().map(|v| v.to_string()).collect::<HashSet<_>>())
+        };
+        s
+    }
+
+    #[test]
+    fn values_match_ids_parts_and_labels() {
+        let ids = How::Ids(["A:1".to_string()].into());
+        let lit = How::Literal(vec!["lung".into()]);
+        #[rustfmt::skip]
+        let cases = [
+            (&ids, "A:1", false, true),
+            (&ids, "A:2,A:1", false, true),
+            (&ids, "A:1", true, false),
+            (&lit, "LUNG", true, true),
+            (&lit, "UBERON:1,lung", false, true),
+            (&lit, "lungs", false, false),
+        ];
+        for (how, v, by_label, want) in cases {
+            assert_eq!(value_matches(how, v, by_label), want, "{how:?} {v}");
+        }
+    }
+
+    /// Cells (by code; -1 missing) → kept, one line per case: includes
+    /// OR'ed, excludes remove, labels match a value as written.
+    #[test]
+    fn includes_and_excludes_per_cell() {
+        let ids = col(&[0, 1, 2, -1, 0], &["A:1", "A:2", "B:1"]);
+        let labels = col(&[0, 1, 2, 0, 0], &["one", "two", "three"]);
+        #[rustfmt::skip]
+        let cases: Vec<(Vec<Sel>, [bool; 5])> = vec![
+            (vec![sel(false, &["A:1"], &[])], [true, false, false, false, true]),
+            (vec![sel(false, &["A:1"], &[]), sel(false, &["A:2"], &[])], [true, true, false, false, true]),
+            (vec![sel(true, &["A:1"], &[])], [false, true, true, true, false]),
+            (vec![sel(false, &[], &["three"])], [false, false, true, false, false]),
+            (vec![sel(false, &["A:1", "A:2"], &[]), sel(true, &[], &["two"])], [true, false, false, false, true]),
+        ];
+        for (sels, want) in cases {
+            let refs: Vec<&Sel> = sels.iter().collect();
+            let mut keep = [true; 5];
+            apply(&refs, &ids, Some(&labels), &mut keep);
+            assert_eq!(keep, want, "{sels:?}");
+        }
     }
 }
