@@ -7,7 +7,9 @@ pinned venv (`make anndata-venv`):
 
     .venv-anndata/bin/python scripts/check_subset.py IN OUT KEEP
 
-KEEP: the kept cells as comma-separated positions, `all`, or `none`.
+KEEP: the kept cells as comma-separated positions, `all`, `none`, or
+`expr:EXPR`, a pandas expression over the source's obs columns (the cells
+a cxg-subset filter should keep, computed here independently).
 Exit 0 and `ok` when equal; otherwise exit 1 and each difference on stderr.
 """
 
@@ -76,6 +78,8 @@ def main():
         mask = np.ones(full.n_obs, dtype=bool)
     elif keep == "none":
         mask = np.zeros(full.n_obs, dtype=bool)
+    elif keep.startswith("expr:"):
+        mask = pd.array(full.obs.eval(keep[5:])).to_numpy(dtype=bool, na_value=False)
     else:
         mask = np.zeros(full.n_obs, dtype=bool)
         mask[[int(i) for i in keep.split(",")]] = True

@@ -141,3 +141,58 @@ fn the_docs_examples_run() {
         .starts_with("dataset_version_id,path,n_cells,kept_cells,bytes,sha256,status,reason\n"));
     assert!(Path::new(&t.join("out/csr.h5ad")).exists());
 }
+
+/// The cell filter through the binary: anndata's subset by the same
+/// condition, computed in pandas, equals each output.
+#[test]
+fn filtered_subsets_are_what_pandas_selects() {
+    let Some(py) = anndata_python() else {
+        skip(".venv-anndata is missing: run make anndata-venv");
+        return;
+    };
+    let t = TempDir::new();
+    let out = t.join("out");
+    let names = [
+        "plain",
+        "anndata08",
+        "ids_only",
+        "lzf",
+        "wide_codes",
+        "missing_column",
+    ];
+    let list: Vec<String> = names
+        .iter()
+        .map(|n| {
+            root()
+                .join(format!("tests/fixtures/h5ad/{n}.h5ad"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let o = run(
+        "cxg-subset",
+        &[
+            "--normal",
+            "--primary",
+            "-q",
+            "--out-dir",
+            out.to_str().unwrap(),
+        ],
+        Some(list.join("\n").as_bytes()),
+    );
+    o.ok();
+    let expr = r#"expr:(disease_ontology_term_id == "PATO:0000461") & is_primary_data"#;
+    for (n, src) in names.iter().zip(&list) {
+        let got = out.join(format!("{n}.h5ad"));
+        let o = Command::new(&py)
+            .arg(root().join("scripts/check_subset.py"))
+            .args([src.as_str(), got.to_str().unwrap(), expr])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{n}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

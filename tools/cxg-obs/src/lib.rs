@@ -12,18 +12,15 @@
 //!
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
-mod compound;
 mod extras;
 mod facet;
 mod h5ad;
 mod input;
 mod join;
-mod lzf;
-mod obs;
-mod read;
 mod summary;
 
 use clap::Parser;
+use cxg_cells::{CellArgs, CellFilter};
 use cxg_core::{Ctx, Result};
 use std::path::PathBuf;
 
@@ -76,6 +73,11 @@ pub struct Args {
     /// No summary line on stderr
     #[arg(short, long)]
     quiet: bool,
+    /// The cell filter: with any of its options, each record also counts
+    /// the cells it keeps (filtered_cell_count, filtered_donor_count,
+    /// age_unknown_cell_count, filtered_counts) and names it (filter)
+    #[command(flatten)]
+    cells: CellArgs,
     #[command(flatten)]
     out: cxg_core::cli::OutputArgs,
 }
@@ -91,8 +93,25 @@ impl cxg_core::cli::ToolArgs for Args {
 /// read are failed records on `ctx.diag`.
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     if let Some(csv) = &args.join {
+        if args.cells.filters() {
+            return Err(cxg_core::Error::input(
+                "--join joins the records this tool wrote: give the cell filter when summarising (its counts are then joined too)",
+            ));
+        }
         return join::run(args.file.as_deref(), csv, args.quiet, ctx);
     }
+    // the filter is resolved (and a wrong value named) before any file is read
+    let filter = if args.cells.filters() {
+        let f = CellFilter::from_args(&args.cells, &ctx.diag)?;
+        if !args.quiet {
+            for r in &f.resolved {
+                ctx.diag.warn(r);
+            }
+        }
+        Some(f)
+    } else {
+        None
+    };
     let input = ctx.input(args.file.as_deref())?;
     let name = input.name.clone();
     let text = input::read_all(input)?;
@@ -101,7 +120,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
         usize::from,
     );
-    summary::run(&jobs, threads, args.csv, args.quiet, ctx)
+    summary::run(&jobs, threads, args.csv, args.quiet, filter.as_ref(), ctx)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub(crate) trait At<T> {
 
 impl<T> At<T> for hdf5_reader::error::Result<T> {
     fn at(self, place: &str) -> R<T> {
-        self.map_err(|e| format!("{place}: {e}"))
+        self.map_err(|e| cxg_cells::file::h5_error(place, &e))
     }
 }
 
@@ -46,7 +46,8 @@ pub(crate) fn open(path: &Path) -> R<Hdf5File> {
         .max(1 << 20);
     let opts = OpenOptions::default()
         .with_max_read_bytes(budget)
-        .with_chunk_cache_bytes(0);
+        .with_chunk_cache_bytes(0)
+        .with_filter_registry(cxg_cells::lzf::registry());
     let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
         H5Error::InvalidMagic => "not an HDF5 file (no HDF5 signature)".to_string(),
         e => format!("not a readable HDF5 file: {e}"),

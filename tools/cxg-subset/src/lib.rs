@@ -17,14 +17,19 @@ mod rows;
 mod sparse;
 
 use clap::Parser;
+use cxg_cells::{CellArgs, CellFilter, Outcome};
 use cxg_core::{At, Ctx, Result};
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
-  # every file of cxg-download's manifest, into subset/, 2 files at a time
-  cxg-subset --out-dir subset -j 2 data/h5ad/manifest.csv > subset.csv
+  # normal adult lung cells of primary data, of every downloaded file
+  cxg-subset --tissue lung --normal --primary --min-age 18 \\
+    --out-dir subset -j 2 data/h5ad/manifest.csv > subset.csv
 
-  # one file; the manifest row says where its subset is
+  # the T cells (and every kind of T cell) of one file
+  echo my.h5ad | cxg-subset --cell-type 'T cell' --out-dir out
+
+  # no filter option: every cell (a copy in anndata's own layout)
   echo my.h5ad | cxg-subset --out-dir out";
 
 /// Write the cells of H5AD files that pass a filter as new H5AD files.
@@ -51,6 +56,9 @@ pub struct Args {
     /// No summary line on stderr
     #[arg(short, long)]
     quiet: bool,
+    /// The cells to keep (as cxg-obs counts them); none: every cell
+    #[command(flatten)]
+    cells: CellArgs,
     #[command(flatten)]
     out: cxg_core::cli::OutputArgs,
 }
@@ -64,6 +72,13 @@ impl cxg_core::cli::ToolArgs for Args {
 /// Subset the files the input names into `--out-dir`, one manifest row
 /// each on `ctx.out`; files that cannot be subset are failed rows.
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
+    // the filter is resolved (and a wrong value named) before any file is read
+    let filter = CellFilter::from_args(&args.cells, &ctx.diag)?;
+    if !args.quiet {
+        for r in &filter.resolved {
+            ctx.diag.warn(r);
+        }
+    }
     std::fs::create_dir_all(&args.out_dir)
         .at(format_args!("cannot create '{}'", args.out_dir.display()))?;
     let input = ctx.input(args.file.as_deref())?;
@@ -71,10 +86,34 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let text = input::read_all(input)?;
     let jobs = input::parse(&name, &text, args.base.as_deref(), &ctx.diag)?;
     let threads = args.jobs.map_or(1, usize::from);
-    // no filter option yet: every cell (the cell filters are wired in
-    // with the cell-filter crate)
-    let all = |j: &input::Job| engine::n_cells(&j.resolved).map(|n| vec![true; n as usize]);
-    manifest::run(&jobs, threads, &args.out_dir, &all, "", args.quiet, ctx)
+    let given = filter.given.join(" ");
+    let choose = |j: &input::Job| mask(&filter, &j.resolved);
+    manifest::run(
+        &jobs,
+        threads,
+        &args.out_dir,
+        &choose,
+        &given,
+        args.quiet,
+        ctx,
+    )
+}
+
+/// The cells of one file the filter keeps; a file without a column the
+/// filter needs cannot be judged, and fails.
+fn mask(filter: &CellFilter, path: &std::path::Path) -> std::result::Result<Vec<bool>, String> {
+    if filter.is_empty() {
+        return engine::n_cells(path).map(|n| vec![true; n as usize]);
+    }
+    let h5 = cxg_cells::H5ad::open(path)?;
+    let obs = h5.obs()?;
+    match filter.mask(&h5, &obs)? {
+        Outcome::Mask(m) => Ok(m.keep),
+        Outcome::Missing(cols) => Err(format!(
+            "lacks the obs columns the filter needs: {}",
+            cols.join(", ")
+        )),
+    }
 }
 
 #[cfg(test)]
