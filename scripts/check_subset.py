@@ -16,6 +16,7 @@ Exit 0 and `ok` when equal; otherwise exit 1 and each difference on stderr.
 import sys
 
 import anndata as ad
+import h5py
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -71,6 +72,24 @@ def same(path, a, b):
             fail(path, f"{a!r} ({type(a).__name__}) != {b!r} ({type(b).__name__})")
 
 
+def same_storage(src, out):
+    """Each dataset is compressed as in the source: the same filter,
+    level and shuffle; but string arrays (written contiguous: HDF5 never
+    compresses their heap) and LZF (written as gzip 4)."""
+    with h5py.File(src, "r") as a, h5py.File(out, "r") as b:
+        def visit(name, obj):
+            if not isinstance(obj, h5py.Dataset) or name not in a:
+                return
+            s = a[name]
+            if s.dtype.kind in "OS" or s.compression == "lzf":
+                return
+            want = (s.compression, s.compression_opts, s.shuffle, s.chunks is not None)
+            got = (obj.compression, obj.compression_opts, obj.shuffle, obj.chunks is not None)
+            if want != got:
+                fail(name, f"stored {got} (compression, level, shuffle, chunked), the source {want}")
+        b.visititems(visit)
+
+
 def main():
     src, out, keep = sys.argv[1], sys.argv[2], sys.argv[3]
     full = ad.read_h5ad(src)
@@ -104,6 +123,7 @@ def main():
         same("raw/X", want.raw.X, got.raw.X)
         same("raw/var", want.raw.var, got.raw.var)
         same("raw/varm", dict(want.raw.varm), dict(got.raw.varm))
+    same_storage(src, out)
     for e in errors:
         print(e, file=sys.stderr)
     if errors:

@@ -15,7 +15,7 @@ Tooling only: the tests read the committed files; cxg-subset never runs Python.
   columns; varm; varp; uns with a string, a number, an array, a list of
   strings, a nested dict and colors of two obs columns; gzip as CELLxGENE writes it.
 - csc.h5ad: CSC float64 X, obsm, no raw, no compression.
-- dense.h5ad: dense int32 X (counts), a dense obsp, gzip.
+- dense.h5ad: dense int32 X (counts), a dense obsp, gzip level 1.
 - no_x.h5ad: csc.h5ad without its X (a damaged input).
 """
 
@@ -105,7 +105,7 @@ def dense_fixture(rng, path):
     n, g = 30, 10
     a = ad.AnnData(X=rng.integers(0, 20, (n, g)).astype(np.int32), obs=obs_table(rng, n), var=var_table(g))
     a.obsp["dense_graph"] = rng.random((n, n)).astype(np.float32)
-    a.write_h5ad(path, compression="gzip")
+    a.write_h5ad(path, compression="gzip", compression_opts=1)
 
 
 def main():

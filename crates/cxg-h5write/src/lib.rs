@@ -15,12 +15,13 @@ use rust_hdf5::VarLenUnicode;
 pub type Result<T> = std::result::Result<T, Hdf5Error>;
 
 /// How a new dataset is stored: chunked along its first axis (`chunk_rows`
-/// rows a chunk) or contiguous, and gzip-compressed or not (a level only
-/// applies to a chunked dataset).
+/// rows a chunk) or contiguous, and gzip-compressed or not, shuffled first
+/// or not (filters only apply to a chunked dataset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Storage {
     pub chunk_rows: Option<usize>,
     pub gzip: Option<u32>,
+    pub shuffle: bool,
 }
 
 impl Storage {
@@ -28,6 +29,7 @@ impl Storage {
     pub const PLAIN: Storage = Storage {
         chunk_rows: None,
         gzip: None,
+        shuffle: false,
     };
 }
 
@@ -144,9 +146,11 @@ fn create<T: rust_hdf5::H5Type>(
             let mut chunk = shape.to_vec();
             chunk[0] = rows.clamp(1, shape[0]);
             let b = b.chunk(&chunk);
-            match st.gzip {
-                Some(level) => b.deflate(level).create(name),
-                None => b.create(name),
+            match (st.gzip, st.shuffle) {
+                (Some(level), true) => b.shuffle_deflate(level).create(name),
+                (Some(level), false) => b.deflate(level).create(name),
+                (None, true) => b.shuffle().create(name),
+                (None, false) => b.create(name),
             }
         }
         _ => b.create(name),
@@ -190,9 +194,11 @@ impl Appender {
                     .shape(&shape)
                     .chunk(&chunk)
                     .max_shape(&max);
-                match st.gzip {
-                    Some(level) => b.deflate(level).create(name)?,
-                    None => b.create(name)?,
+                match (st.gzip, st.shuffle) {
+                    (Some(level), true) => b.shuffle_deflate(level).create(name)?,
+                    (Some(level), false) => b.deflate(level).create(name)?,
+                    (None, true) => b.shuffle().create(name)?,
+                    (None, false) => b.create(name)?,
                 }
             }};
         }
@@ -277,6 +283,7 @@ mod tests {
         let gz = Storage {
             chunk_rows: Some(4),
             gzip: Some(4),
+            shuffle: true,
         };
         {
             let f = H5File::create(&path).unwrap();

@@ -3,9 +3,12 @@
 //! datatype, shape and chunking unchanged.
 
 use crate::h5::{self, At, R};
+use cxg_h5write::rust_hdf5;
 use cxg_h5write::{self as w, H5Dataset, H5Group, Storage};
 use hdf5_reader::group::Group;
 use hdf5_reader::{Attribute, Dataset, Datatype, RawAttribute};
+use std::cell::RefCell;
+use std::path::Path;
 
 /// Where attributes go.
 pub(crate) enum Dst<'a> {
@@ -134,16 +137,74 @@ pub(crate) fn dataset_attrs(src: &Dataset, dst: &H5Dataset, place: &str) -> R<()
     attrs(src.attributes(), &raw, &Dst::Dataset(dst), &[], place)
 }
 
-/// How the source stores a dataset, for its copy: chunked datasets keep
-/// their chunk length and are gzip-compressed (level 4, h5py's default:
-/// hdf5-reader does not tell the source's filters); contiguous stay so.
-pub(crate) fn storage_of(d: &Dataset) -> Storage {
-    match d.chunks() {
-        Some(c) => Storage {
-            chunk_rows: c.first().map(|n| *n as usize),
-            gzip: Some(4),
-        },
-        None => Storage::PLAIN,
+thread_local! {
+    /// The source file opened with rust-hdf5's reader, for the one thing
+    /// hdf5-reader does not tell: each dataset's filters.
+    static SOURCE: RefCell<Option<rust_hdf5::H5File>> = const { RefCell::new(None) };
+}
+
+/// While alive, [`storage_of`] asks the source for its filters.
+pub(crate) struct Source;
+
+impl Source {
+    /// Open `path` for its filters; if rust-hdf5 cannot read it, chunked
+    /// datasets get gzip level 4 (h5py's default) instead.
+    pub(crate) fn open(path: &Path) -> Source {
+        let f = std::panic::catch_unwind(|| {
+            rust_hdf5::H5File::options()
+                .locking(rust_hdf5::FileLocking::Disabled)
+                .open(path)
+                .ok()
+        })
+        .ok()
+        .flatten();
+        SOURCE.with(|s| *s.borrow_mut() = f);
+        Source
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        SOURCE.with(|s| *s.borrow_mut() = None);
+    }
+}
+
+/// The source's filters of the dataset at `place`, if it tells them.
+fn filters(place: &str) -> Option<Vec<rust_hdf5::Filter>> {
+    SOURCE.with(|s| {
+        let s = s.borrow();
+        let f = s.as_ref()?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            f.dataset(place).ok()?.filters().ok()
+        }))
+        .ok()
+        .flatten()
+    })
+}
+
+/// How the source stores the dataset at `place`, for its copy: chunked
+/// datasets keep their chunk length, deflate level and shuffle (gzip 4
+/// when the source does not tell); contiguous ones stay so. A filter we
+/// cannot write (LZF) becomes gzip 4.
+pub(crate) fn storage_of(d: &Dataset, place: &str) -> Storage {
+    let Some(rows) = d.chunks().and_then(|c| c.first().map(|n| *n as usize)) else {
+        return Storage::PLAIN;
+    };
+    let (gzip, shuffle) = match filters(place) {
+        Some(fs) => {
+            let deflate = fs
+                .iter()
+                .find(|f| f.id == rust_hdf5::format::messages::filter::FILTER_DEFLATE);
+            let other = fs.iter().any(|f| f.id > 3);
+            let level = deflate.map(|f| f.cd_values.first().copied().unwrap_or(4));
+            (level.or(other.then_some(4)), fs.iter().any(|f| f.id == 2))
+        }
+        None => (Some(4), false),
+    };
+    Storage {
+        chunk_rows: Some(rows),
+        gzip,
+        shuffle,
     }
 }
 
@@ -174,7 +235,7 @@ pub(crate) fn dataset(d: &Dataset, dst: &H5Group, name: &str, place: &str) -> R<
         let dt = h5::datatype(d, place)?;
         let bytes = d.read_native_bytes().at(place)?;
         let shape: Vec<usize> = d.shape().iter().map(|n| *n as usize).collect();
-        w::write_array(dst, name, dt, &shape, &bytes, storage_of(d)).at(place)?
+        w::write_array(dst, name, dt, &shape, &bytes, storage_of(d, place)).at(place)?
     };
     dataset_attrs(d, &out, place)
 }
@@ -194,7 +255,7 @@ pub(crate) fn strings(
         }
         1 => {
             let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-            w::write_strings(dst, name, &refs, storage_of(src)).at(place)
+            w::write_strings(dst, name, &refs, storage_of(src, place)).at(place)
         }
         n => Err(format!(
             "{place}: strings of {n} dimensions are not supported"

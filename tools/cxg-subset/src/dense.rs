@@ -46,11 +46,11 @@ pub(crate) fn rows(
             let bytes = d.read_native_bytes().at(place)?;
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
             let cols = columns(&picked, rows, row_bytes / rows.n().max(1) as usize);
-            w::write_array(dst, name, dt, &new_shape, &cols, storage_of(d)).at(place)?
+            w::write_array(dst, name, dt, &new_shape, &cols, storage_of(d, place)).at(place)?
         } else if (rows.n() as usize).saturating_mul(row_bytes) <= BLOCK_BYTES {
             let bytes = d.read_native_bytes().at(place)?;
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
-            w::write_array(dst, name, dt, &new_shape, &picked, storage_of(d)).at(place)?
+            w::write_array(dst, name, dt, &new_shape, &picked, storage_of(d, place)).at(place)?
         } else {
             streamed(d, dst, name, rows, row_bytes, place)?
         }
@@ -82,7 +82,7 @@ fn streamed(
 ) -> R<cxg_h5write::H5Dataset> {
     let dt = h5::datatype(d, place)?;
     let row_shape: Vec<usize> = d.shape().iter().skip(1).map(|n| *n as usize).collect();
-    let mut st = storage_of(d);
+    let mut st = storage_of(d, place);
     if st.chunk_rows.is_none() {
         st.chunk_rows = Some((1 << 20) / row_bytes.max(1) + 1);
     }

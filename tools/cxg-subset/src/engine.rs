@@ -57,6 +57,7 @@ pub fn write(src: &Path, mask: &[bool], dst: &Path, stamp: &Stamp) -> Result<(),
         return Err("no 'X': not a complete AnnData file".into());
     }
     let rows = Rows::new(mask);
+    let _source = copy::Source::open(src);
     let out = H5File::create(dst).at(&dst.display().to_string())?;
     let oroot = out.root_group();
     copy::group_attrs(&root, &oroot, &[], "/")?;

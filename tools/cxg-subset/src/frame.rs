@@ -136,7 +136,7 @@ fn categorical(g: &Group, dst: &H5Group, name: &str, how: &How, place: &str) -> 
         dt,
         &[new_codes.len()],
         &bytes,
-        storage_of(&codes_ds),
+        storage_of(&codes_ds, &cp),
     )
     .at(&cp)?;
     copy::dataset_attrs(&codes_ds, &d, &cp)?;
@@ -173,7 +173,7 @@ pub(crate) fn pick(
             );
         }
         let dt = h5::datatype(d, place)?;
-        w::write_array(dst, name, dt, &[positions.len()], &v, storage_of(d)).at(place)?
+        w::write_array(dst, name, dt, &[positions.len()], &v, storage_of(d, place)).at(place)?
     };
     copy::dataset_attrs(d, &out, place)
 }

@@ -77,7 +77,7 @@ impl Parts {
         let (data, indices, indptr) = (get("data")?, get("indices")?, get("indptr")?);
         let app = |d: &hdf5_reader::Dataset, n: &str| -> R<Appender> {
             let here = format!("{place}/{n}");
-            let mut st = storage_of(d);
+            let mut st = storage_of(d, &here);
             st.chunk_rows.get_or_insert(1 << 16);
             Appender::new(out, n, h5::datatype(d, &here)?, &[], st).at(&here)
         };
@@ -138,7 +138,7 @@ impl Parts {
             dt,
             &[new_ptr.len()],
             &bytes,
-            storage_of(&self.indptr),
+            storage_of(&self.indptr, &ptr_place),
         )
         .at(&ptr_place)?;
         copy::dataset_attrs(&self.indptr, &ptr, &ptr_place)?;
