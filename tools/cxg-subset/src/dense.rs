@@ -9,7 +9,7 @@ use cxg_h5write::{self as w, Appender, H5Group};
 use hdf5_reader::Dataset;
 
 /// Above this many bytes a dataset is read and written a window at a time.
-pub(crate) const BLOCK_BYTES: usize = 32 << 20;
+pub(crate) const BLOCK_BYTES: usize = 16 << 20;
 
 /// The kept rows (and with `both`, the kept columns) of `d`, written as
 /// `name` in `dst` with its attributes.

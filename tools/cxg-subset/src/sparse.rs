@@ -10,7 +10,7 @@ use cxg_h5write::{self as w, Appender, H5Group};
 use hdf5_reader::group::Group;
 
 /// Stored values read at a time (times the bytes of a value and an index).
-const WINDOW: i64 = 4 << 20;
+const WINDOW: i64 = 1 << 20;
 
 /// Which axes of the matrix are cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
