@@ -196,3 +196,54 @@ fn filtered_subsets_are_what_pandas_selects() {
         );
     }
 }
+
+/// Every file of cxg-obs's fixtures, the hostile ones among them (a
+/// header claiming 10^12 cells, Zstandard, a truncated download...): each
+/// is written or fails alone with its reason, nothing is left half-written,
+/// and the run ends.
+#[test]
+fn every_obs_fixture_is_written_or_fails_alone() {
+    let t = TempDir::new();
+    let out = t.join("out");
+    let dir = root().join("tests/fixtures/h5ad");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "h5ad"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    let o = run(
+        "cxg-subset",
+        &["-q", "--out-dir", out.to_str().unwrap()],
+        Some(files.join("\n").as_bytes()),
+    );
+    o.code(1);
+    let mut rdr = csv::Reader::from_reader(o.stdout.as_slice());
+    let mut failed = Vec::new();
+    let mut written = Vec::new();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        match &r[6] {
+            "ok" => written.push(format!("{}.h5ad", &r[0])),
+            _ => failed.push(format!("{}: {}", &r[0], &r[7])),
+        }
+    }
+    let reasons = [
+        "anndata07_layout: obs/__categories: a column of encoding (none) is not supported",
+        "huge_claims: obs/_index claims 1000000000000 cells, more than a file of 10913 bytes can hold",
+        "not_anndata: no 'obs' group: not an AnnData file",
+        "not_hdf5: not an HDF5 file (no HDF5 signature)",
+        "truncated: truncated: the file has 107037 bytes, its HDF5 header says 267593",
+        "x_unreadable: X/data: unsupported compression filter 32015 (Zstandard); only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read",
+        "zstd: obs/cell_type_ontology_term_id/codes: unsupported compression filter 32015 (Zstandard); only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read",
+    ];
+    assert_eq!(failed, reasons);
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, written);
+    assert_eq!(written.len(), 9);
+}

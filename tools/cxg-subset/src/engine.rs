@@ -32,23 +32,33 @@ pub struct Stamp {
 pub fn n_cells(src: &Path) -> Result<u64, String> {
     let file = h5::open(src)?;
     let root = file.root_group().at("not a readable HDF5 file")?;
-    cells_of(&root)
+    cells_of(&root, src)
 }
 
-fn cells_of(root: &Group) -> R<u64> {
+/// The number of cells, checked against what the file could hold: a
+/// damaged or hostile header claiming more is refused before anything
+/// per cell is allocated.
+fn cells_of(root: &Group, src: &Path) -> R<u64> {
     let obs = root
         .group("obs")
         .map_err(|_| "no 'obs' group: not an AnnData file".to_string())?;
     let index = h5::group_str(&obs, "_index").unwrap_or_else(|| "_index".into());
     let d = obs.dataset(&index).at(&format!("obs/{index}"))?;
-    Ok(d.shape().first().copied().unwrap_or(0))
+    let n = d.shape().first().copied().unwrap_or(0);
+    let len = std::fs::metadata(src).map(|m| m.len()).unwrap_or(0);
+    if n > h5::budget(len) as u64 {
+        return Err(format!(
+            "obs/{index} claims {n} cells, more than a file of {len} bytes can hold"
+        ));
+    }
+    Ok(n)
 }
 
 /// Write the cells of `src` that `mask` keeps to the new file `dst`.
 pub fn write(src: &Path, mask: &[bool], dst: &Path, stamp: &Stamp) -> Result<(), String> {
     let file = h5::open(src)?;
     let root = file.root_group().at("not a readable HDF5 file")?;
-    let n = cells_of(&root)?;
+    let n = cells_of(&root, src)?;
     if n != mask.len() as u64 {
         return Err(format!("the file has {n} cells, the mask {}", mask.len()));
     }

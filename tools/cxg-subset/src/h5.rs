@@ -32,6 +32,15 @@ impl<T> At<T> for cxg_h5write::Result<T> {
 /// The most a compressed byte can expand to (deflate's limit is ~1,032).
 const MAX_EXPANSION: usize = 1100;
 
+/// The most bytes a file of `len` bytes can decode to: the bound of every
+/// read, and of the cells it can claim.
+pub(crate) fn budget(len: u64) -> usize {
+    usize::try_from(len)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_EXPANSION)
+        .max(1 << 20)
+}
+
 /// Open `path` for reading: a regular HDF5 file no shorter than its header
 /// says, reads bounded by what it could decompress to.
 pub(crate) fn open(path: &Path) -> R<Hdf5File> {
@@ -40,10 +49,7 @@ pub(crate) fn open(path: &Path) -> R<Hdf5File> {
         return Err("not a regular file; not read".into());
     }
     let len = meta.len();
-    let budget = usize::try_from(len)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(MAX_EXPANSION)
-        .max(1 << 20);
+    let budget = budget(len);
     let opts = OpenOptions::default()
         .with_max_read_bytes(budget)
         .with_chunk_cache_bytes(0)
