@@ -282,8 +282,12 @@ $(DATA)/provenance.json: $(OUTPUTS)
 		$(addprefix --output-file ,$(OUTPUTS) $(wildcard $(DATA)/h5ad_failures.csv)) \
 		$(addprefix --ontology-release ,$(ONTOLOGY_RELEASE)) \
 		$(addprefix --ontology-file ,$(ONTOLOGY_FILES)) \
+		$(if $(strip $(CELLS)),--choice "CELLS=$$CELLS_ARGS") \
 		"$(DATA)/collections.json" "$(DATA)/datasets_index.json"
 	@rm -f "$(REQUEST_LOG)"
+
+# the cell filter in force (make obs) is recorded as choices.CELLS
+$(DATA)/provenance.json: export CELLS_ARGS := $(CELLS)
 
 ## snapshot: keep this harvest's raw responses and provenance in $(SNAPSHOTS)/<UTC time>/
 snapshot: $(DATA)/provenance.json

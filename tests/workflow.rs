@@ -422,6 +422,10 @@ fn a_cell_filter_matches_make_obs_cells() {
         read(&t.join("make/data/choices/CELLS")),
         format!("{cells}\n").into_bytes()
     );
+    // the remembered filter is recorded in provenance.json
+    make_in(&t.join("make"), &["snapshot"], &s.url, &[]).ok();
+    let p = json(&read(&t.join("make/data/provenance.json")));
+    assert_eq!(p["choices"]["CELLS"], cells, "{p}");
 }
 
 /// A selection that keeps no dataset: no download or obs job, and the
