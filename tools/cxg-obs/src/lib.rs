@@ -10,6 +10,11 @@
 //! file, in input order; a file that cannot be read is named on stderr and
 //! gets a `failed` record, and the others go on.
 //!
+//! With a cell filter (cxg-select's facet options, `--primary`,
+//! `--normal`, `--min-age`/`--max-age`: crates/cxg-cells, the code
+//! cxg-subset chooses its cells with), each record also counts the cells
+//! it keeps and names the filter.
+//!
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
 mod extras;
@@ -42,7 +47,14 @@ const EXAMPLES: &str = "\
   echo my.h5ad | cxg-obs | jq '{obsm, author_cell_type_column, missing_columns}'
 
   # add normal_cell_count, primary_cell_count and donor_count to the harvester CSV
-  cxg-obs --join all_datasets_h5ad.csv obs.jsonl > all_datasets_obs.csv";
+  cxg-obs --join all_datasets_h5ad.csv obs.jsonl > all_datasets_obs.csv
+
+  # and count the cells a study keeps: normal, primary, adult donors, lung (and its parts)
+  cxg-obs --ontology ~/.cache/cxg/ontology --normal --primary --min-age 18 --tissue lung \
+    data/h5ad/manifest.csv | jq -c '{dataset_version_id, filtered_cell_count, filtered_donor_count}'
+
+  # cells of no known age kept (they are counted apart either way)
+  cxg-obs --ontology ~/.cache/cxg/ontology --max-age 65 --keep-unknown-age data/h5ad/manifest.csv";
 
 /// Summarise the cells of H5AD files from their obs table (never X).
 #[derive(Parser, Debug)]
