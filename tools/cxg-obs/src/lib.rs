@@ -266,6 +266,32 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The cell filter on the committed fixtures, one line per case: the
+    /// counts pandas gives (tests/fixtures/h5ad/filters.expected.json) and
+    /// what a file without the columns gets.
+    #[test]
+    fn cell_filters_count_the_kept_cells() {
+        let base = fixtures();
+        let base = base.to_str().unwrap();
+        #[rustfmt::skip]
+        let cases: [(&str, &[&str], &str); 4] = [
+            ("plain", &["--normal", "--primary"], "114,20,0"),
+            ("anndata07_layout", &["--normal", "--primary"], "513,20,0"),
+            ("any/schema2_ethnicity", &["--self-reported-ethnicity", "HANCESTRO:0005"], "109,,0"),
+            ("any/study_own", &["--normal"], ",,"),
+        ];
+        for (name, flags, want) in cases {
+            let mut argv = vec!["--csv", "-q", "--base", base];
+            argv.extend_from_slice(flags);
+            let (code, out, warnings) = obs(&argv, &format!("{name}.h5ad\n"));
+            assert_eq!(code, 0, "{name}: {warnings:?}");
+            let row = out.lines().nth(1).unwrap();
+            let fields: Vec<&str> = row.rsplitn(4, ',').collect();
+            let got = format!("{},{},{}", fields[2], fields[1], fields[0]);
+            assert_eq!(got, want, "{name} {flags:?}");
+        }
+    }
+
     #[test]
     fn jobs_are_1_to_256() {
         let parse = |j: &str| Args::try_parse_from(["cxg-obs", "-j", j]);
