@@ -182,8 +182,13 @@ impl CellFilter {
             }
         }
         if !missing.is_empty() {
-            missing.dedup();
-            return Ok(Outcome::Missing(missing));
+            let mut once: Vec<String> = Vec::new();
+            for m in missing {
+                if !once.contains(&m) {
+                    once.push(m);
+                }
+            }
+            return Ok(Outcome::Missing(once));
         }
         let kept = keep.iter().filter(|k| **k).count() as u64;
         Ok(Outcome::Mask(Mask {
