@@ -18,6 +18,12 @@ uns.
     /tmp/venv-h5ad/bin/pip install -r scripts/h5ad-fixtures-requirements.txt
     make ontologies      # the pinned guide files, in ~/.cache/cxg/ontology
     /tmp/venv-h5ad/bin/python scripts/make_obs_filter_expectations.py ~/.cache/cxg/ontology
+
+For make bench (scripts/bench_obs.sh), the same filter on any file, its terms
+and stage ages resolved first (not timed) and then applied with anndata + pandas:
+
+    python scripts/make_obs_filter_expectations.py ~/.cache/cxg/ontology --resolve r.json -- --normal --tissue lung
+    python scripts/make_obs_filter_expectations.py --count big.h5ad r.json
 """
 
 import glob
@@ -43,6 +49,7 @@ OPTIONS = {
     "tissue": ("tissue_ontology_term_id", "tissue", ["UBERON", "CL"]),
     "disease": ("disease_ontology_term_id", "disease", ["MONDO", "PATO"]),
     "cell-type": ("cell_type_ontology_term_id", "cell_type", ["CL"]),
+    "assay": ("assay_ontology_term_id", "assay", ["EFO"]),
     "sex": ("sex_ontology_term_id", "sex", ["PATO"]),
     "self-reported-ethnicity": ("self_reported_ethnicity_ontology_term_id", "self_reported_ethnicity", ["HANCESTRO"]),
     "suspension-type": ("suspension_type", None, []),
@@ -251,8 +258,52 @@ def readable(path):
         return False
 
 
+class Resolved:
+    """Terms resolved beforehand (--resolve), as Terms answers them."""
+
+    def __init__(self, sets):
+        self.sets = sets
+
+    def resolve(self, value, names, exact):
+        return set(self.sets[value])
+
+
+def resolve_to(folder, out, case):
+    """Write the filter `case` with its term sets and the stage ages."""
+    terms, f = Terms(folder), parse(case)
+    sets = {}
+    for kind in ("inc", "exc"):
+        for name, values in f[kind].items():
+            onts = OPTIONS[name][2]
+            for v in values:
+                sets[v] = sorted(terms.resolve(v, onts, f["exact"]) if onts else {v})
+    ages = {}
+    if f["min"] is not None or f["max"] is not None:
+        for name in ("HsapDv", "MmusDv"):
+            ages.update(spans(terms.get(name)))
+    with open(out, "w") as fh:
+        json.dump({"options": case, "sets": sets, "ages": {k: [v[0], v[1] if v[1] != math.inf else None]
+                                                          for k, v in ages.items()}}, fh)
+
+
+def count(path, resolved):
+    """The filter of `resolved` on one file: its counts, as JSON."""
+    with open(resolved) as fh:
+        r = json.load(fh)
+    ages = {k: (v[0], math.inf if v[1] is None else v[1]) for k, v in r["ages"].items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = apply(path, parse(r["options"]), Resolved(r["sets"]), ages)
+    print(json.dumps({k: got[k] for k in ("filtered_cell_count", "filtered_donor_count", "age_unknown_cell_count")},
+                     separators=(",", ":")))
+
+
 def main():
+    if sys.argv[1] == "--count":
+        return count(sys.argv[2], sys.argv[3])
     folder = sys.argv[1]
+    if len(sys.argv) > 2 and sys.argv[2] == "--resolve":
+        return resolve_to(folder, sys.argv[3], sys.argv[5:])
     terms = Terms(folder)
     ages = {}
     for name in ("HsapDv", "MmusDv"):

@@ -210,3 +210,22 @@ fn csv_and_join_carry_the_filtered_counts() {
         rec["filtered_cell_count"], rec["filtered_donor_count"]
     )));
 }
+
+/// docs/obs.md's examples of the filter run as written (the ages block
+/// with the real ontology folder found, wherever it is).
+#[test]
+fn the_docs_examples_run() {
+    let Some(onto) = real_ontology() else { return };
+    for block in doc_sh("docs/obs.md", "## Counting the cells a study keeps") {
+        let script = block.replace("~/.cache/cxg/ontology", onto.to_str().unwrap());
+        let o = sh(&root(), &script);
+        o.ok();
+        let out = String::from_utf8(o.stdout.clone()).unwrap();
+        assert!(out.contains(",filtered_cell_count,"), "{out}");
+        assert!(
+            out.contains("plain,500,20,--tissue lung --primary --normal,")
+                || out.contains("schema5_3_0_example,320,--min-age 18 --max-age 65,317,2,2"),
+            "{out}"
+        );
+    }
+}

@@ -135,6 +135,14 @@ impl CellFilter {
         self.sels.is_empty() && !self.primary && !self.normal && !self.bounds.is_set()
     }
 
+    /// The cells of the H5AD file at `path` the filter keeps (a file's
+    /// error: one line, as cxg-obs names it).
+    pub fn mask_path(&self, path: &std::path::Path) -> R<Outcome> {
+        let h5 = H5ad::open(path)?;
+        let obs = h5.obs()?;
+        self.mask(&h5, &obs)
+    }
+
     /// The cells of `obs` (of the file `h5`) the filter keeps.
     pub fn mask(&self, h5: &H5ad, obs: &Obs) -> R<Outcome> {
         let n = obs.n_cells()?;
@@ -174,8 +182,13 @@ impl CellFilter {
             }
         }
         if !missing.is_empty() {
-            missing.dedup();
-            return Ok(Outcome::Missing(missing));
+            let mut once: Vec<String> = Vec::new();
+            for m in missing {
+                if !once.contains(&m) {
+                    once.push(m);
+                }
+            }
+            return Ok(Outcome::Missing(once));
         }
         let kept = keep.iter().filter(|k| **k).count() as u64;
         Ok(Outcome::Mask(Mask {

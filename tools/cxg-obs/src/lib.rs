@@ -10,6 +10,11 @@
 //! file, in input order; a file that cannot be read is named on stderr and
 //! gets a `failed` record, and the others go on.
 //!
+//! With a cell filter (cxg-select's facet options, `--primary`,
+//! `--normal`, `--min-age`/`--max-age`: crates/cxg-cells, the code
+//! cxg-subset chooses its cells with), each record also counts the cells
+//! it keeps and names the filter.
+//!
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
 mod extras;
@@ -42,7 +47,14 @@ const EXAMPLES: &str = "\
   echo my.h5ad | cxg-obs | jq '{obsm, author_cell_type_column, missing_columns}'
 
   # add normal_cell_count, primary_cell_count and donor_count to the harvester CSV
-  cxg-obs --join all_datasets_h5ad.csv obs.jsonl > all_datasets_obs.csv";
+  cxg-obs --join all_datasets_h5ad.csv obs.jsonl > all_datasets_obs.csv
+
+  # and count the cells a study keeps: normal, primary, adult donors, lung (and its parts)
+  cxg-obs --ontology ~/.cache/cxg/ontology --normal --primary --min-age 18 --tissue lung \
+    data/h5ad/manifest.csv | jq -c '{dataset_version_id, filtered_cell_count, filtered_donor_count}'
+
+  # cells of no known age kept (they are counted apart either way)
+  cxg-obs --ontology ~/.cache/cxg/ontology --max-age 65 --keep-unknown-age data/h5ad/manifest.csv";
 
 /// Summarise the cells of H5AD files from their obs table (never X).
 #[derive(Parser, Debug)]
@@ -252,6 +264,32 @@ mod tests {
             );
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The cell filter on the committed fixtures, one line per case: the
+    /// counts pandas gives (tests/fixtures/h5ad/filters.expected.json) and
+    /// what a file without the columns gets.
+    #[test]
+    fn cell_filters_count_the_kept_cells() {
+        let base = fixtures();
+        let base = base.to_str().unwrap();
+        #[rustfmt::skip]
+        let cases: [(&str, &[&str], &str); 4] = [
+            ("plain", &["--normal", "--primary"], "114,20,0"),
+            ("anndata07_layout", &["--normal", "--primary"], "513,20,0"),
+            ("any/schema2_ethnicity", &["--self-reported-ethnicity", "HANCESTRO:0005"], "109,,0"),
+            ("any/study_own", &["--normal"], ",,"),
+        ];
+        for (name, flags, want) in cases {
+            let mut argv = vec!["--csv", "-q", "--base", base];
+            argv.extend_from_slice(flags);
+            let (code, out, warnings) = obs(&argv, &format!("{name}.h5ad\n"));
+            assert_eq!(code, 0, "{name}: {warnings:?}");
+            let row = out.lines().nth(1).unwrap();
+            let fields: Vec<&str> = row.rsplitn(4, ',').collect();
+            let got = format!("{},{},{}", fields[2], fields[1], fields[0]);
+            assert_eq!(got, want, "{name} {flags:?}");
+        }
     }
 
     #[test]
