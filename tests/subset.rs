@@ -247,3 +247,31 @@ fn every_obs_fixture_is_written_or_fails_alone() {
     assert_eq!(left, written);
     assert_eq!(written.len(), 9);
 }
+
+/// `make subset` from a download manifest: the cells of CELLS into
+/// $(DATA)/subset/, listed in its manifest.
+#[test]
+fn make_subset_writes_the_kept_cells_of_the_downloads() {
+    let t = TempDir::new();
+    let data = t.join("data");
+    std::fs::create_dir_all(data.join("h5ad")).unwrap();
+    let plain = root().join("tests/fixtures/h5ad/plain.h5ad");
+    std::fs::write(
+        data.join("h5ad/manifest.csv"),
+        format!(
+            "dataset_id,dataset_version_id,url,path,bytes,sha256,status\nd1,v1,u,{},,,ok\n",
+            plain.display()
+        ),
+    )
+    .unwrap();
+    let o = make(&[
+        "subset".into(),
+        format!("DATA={}", data.display()),
+        "CELLS=--primary".into(),
+    ]);
+    o.ok();
+    let manifest = std::fs::read_to_string(data.join("subset/manifest.csv")).unwrap();
+    let row = manifest.lines().nth(1).unwrap();
+    assert!(row.starts_with("v1,") && row.contains(",500,301,"), "{row}");
+    assert!(data.join("subset/v1.h5ad").exists());
+}
