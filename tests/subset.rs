@@ -275,3 +275,50 @@ fn make_subset_writes_the_kept_cells_of_the_downloads() {
     assert!(row.starts_with("v1,") && row.contains(",500,301,"), "{row}");
     assert!(data.join("subset/v1.h5ad").exists());
 }
+
+/// Ctrl-C in the middle of a run: exit 130, no temporary folder left,
+/// no manifest (it is written atomically), and every subset that is in
+/// the output folder is complete.
+#[test]
+fn ctrl_c_leaves_only_complete_files() {
+    let t = TempDir::new();
+    let src = fixture_file("csr.h5ad");
+    let mut list = String::new();
+    for i in 0..400 {
+        let link = t.join(&format!("f{i}.h5ad"));
+        std::os::unix::fs::symlink(&src, &link).unwrap();
+        list.push_str(&format!("{}\n", link.display()));
+    }
+    std::fs::write(t.join("list.txt"), list).unwrap();
+    let out = t.join("out");
+    let mut child = Command::new(bin("cxg-subset"))
+        .args(["--out-dir", "out", "-o", "m.csv", "-j", "1", "list.txt"])
+        .current_dir(t.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let count = || std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+    while count() < 3 && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(130), "{st:?}");
+    assert!(!t.join("m.csv").exists());
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.len() < 400, "the run ended before the signal");
+    for n in &names {
+        assert!(
+            n.ends_with(".h5ad") && !n.starts_with('.'),
+            "{n} left behind"
+        );
+        assert_eq!(engine::n_cells(&out.join(n)).unwrap(), 60, "{n}");
+    }
+}
