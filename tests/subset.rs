@@ -4,7 +4,7 @@
 //! nothing left behind; the docs' examples run as written.
 #![allow(clippy::unwrap_used)]
 
-use cxg_subset::engine::{self, Stamp};
+use cxg_subset::engine::{self, Limits, Stamp};
 use cxg_tests::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -8,9 +8,6 @@ use crate::rows::Rows;
 use cxg_h5write::{self as w, Appender, H5Group};
 use hdf5_reader::Dataset;
 
-/// Above this many bytes a dataset is read and written a window at a time.
-pub(crate) const BLOCK_BYTES: usize = 16 << 20;
-
 /// The kept rows (and with `both`, the kept columns) of `d`, written as
 /// `name` in `dst` with its attributes.
 pub(crate) fn rows(
@@ -47,7 +44,9 @@ pub(crate) fn rows(
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
             let cols = columns(&picked, rows, row_bytes / rows.n().max(1) as usize);
             w::write_array(dst, name, dt, &new_shape, &cols, storage_of(d, place)).at(place)?
-        } else if (rows.n() as usize).saturating_mul(row_bytes) <= BLOCK_BYTES {
+        } else if (rows.n() as usize).saturating_mul(row_bytes)
+            <= crate::engine::limits().block_bytes
+        {
             let bytes = d.read_native_bytes().at(place)?;
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
             w::write_array(dst, name, dt, &new_shape, &picked, storage_of(d, place)).at(place)?
@@ -87,7 +86,7 @@ fn streamed(
         st.chunk_rows = Some((1 << 20) / row_bytes.max(1) + 1);
     }
     let mut out = Appender::new(dst, name, dt, &row_shape, st).at(place)?;
-    let span = (BLOCK_BYTES / row_bytes.max(1)).max(1) as u64;
+    let span = (crate::engine::limits().block_bytes / row_bytes.max(1)).max(1) as u64;
     for win in rows.windows(span) {
         let (first, last) = (win[0], win[win.len() - 1]);
         let bytes = h5::read_rows(d, first, last + 1, place)?;

@@ -54,6 +54,47 @@ fn cells_of(root: &Group, src: &Path) -> R<u64> {
     Ok(n)
 }
 
+/// How much is read at a time: stored values of a sparse matrix, and bytes
+/// of a dense array (above which it is read a window of rows at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub window_values: i64,
+    pub block_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            window_values: 1 << 20,
+            block_bytes: 16 << 20,
+        }
+    }
+}
+
+thread_local! {
+    static LIMITS: std::cell::Cell<Limits> = std::cell::Cell::new(Limits::default());
+}
+
+/// The limits of the subset being written on this thread.
+pub(crate) fn limits() -> Limits {
+    LIMITS.with(|l| l.get())
+}
+
+/// [`write`] with other limits (tests: tiny windows, so that every fixture
+/// goes through the streamed paths).
+pub fn write_with(
+    src: &Path,
+    mask: &[bool],
+    dst: &Path,
+    stamp: &Stamp,
+    limits: Limits,
+) -> Result<(), String> {
+    let before = LIMITS.with(|l| l.replace(limits));
+    let r = write(src, mask, dst, stamp);
+    LIMITS.with(|l| l.set(before));
+    r
+}
+
 /// Write the cells of `src` that `mask` keeps to the new file `dst`.
 pub fn write(src: &Path, mask: &[bool], dst: &Path, stamp: &Stamp) -> Result<(), String> {
     let file = h5::open(src)?;

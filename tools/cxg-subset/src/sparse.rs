@@ -9,9 +9,6 @@ use crate::rows::Rows;
 use cxg_h5write::{self as w, Appender, H5Group};
 use hdf5_reader::group::Group;
 
-/// Stored values read at a time (times the bytes of a value and an index).
-const WINDOW: i64 = 1 << 20;
-
 /// Which axes of the matrix are cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cells {
@@ -119,11 +116,12 @@ impl Parts {
         };
         let mut new_ptr = Vec::with_capacity(majors.len() + 1);
         new_ptr.push(0i64);
+        let window = crate::engine::limits().window_values;
         let mut i = 0;
         while i < majors.len() {
             let a = indptr[majors[i] as usize];
             let mut j = i + 1;
-            while j < majors.len() && indptr[majors[j] as usize + 1] - a <= WINDOW {
+            while j < majors.len() && indptr[majors[j] as usize + 1] - a <= window {
                 j += 1;
             }
             self.window(&indptr, &majors[i..j], minor, &mut new_ptr, place)?;
