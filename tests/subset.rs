@@ -45,11 +45,20 @@ fn anndata_reads_each_subset_as_its_own_subset() {
             ("sparse", (0..n).map(|i| i % 7 == 0 || i == n - 1).collect()),
         ];
         for (label, mask) in masks {
-            let out = t.join(&format!("{name}.{label}.h5ad"));
-            engine::write(&src, &mask, &out, &stamp)
-                .unwrap_or_else(|e| panic!("{name} {label}: {e}"));
-            let keep: Vec<String> = (0..n).filter(|i| mask[*i]).map(|i| i.to_string()).collect();
-            checks.push((src.clone(), out, keep.join(",")));
+            // as it is, and through the streamed paths (windows of 7
+            // values, dense arrays a few rows at a time)
+            let tiny = Limits {
+                window_values: 7,
+                block_bytes: 64,
+            };
+            for (how, limits) in [("whole", Limits::default()), ("streamed", tiny)] {
+                let out = t.join(&format!("{name}.{label}.{how}.h5ad"));
+                engine::write_with(&src, &mask, &out, &stamp, limits)
+                    .unwrap_or_else(|e| panic!("{name} {label} {how}: {e}"));
+                let keep: Vec<String> =
+                    (0..n).filter(|i| mask[*i]).map(|i| i.to_string()).collect();
+                checks.push((src.clone(), out, keep.join(",")));
+            }
         }
     }
     for (src, out, keep) in checks {

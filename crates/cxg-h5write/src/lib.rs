@@ -258,6 +258,89 @@ impl Appender {
     }
 }
 
+/// A dataset of known shape written a block of rows at a time, in order:
+/// for a contiguous dataset, which an [`Appender`] (chunked by nature)
+/// cannot write.
+pub struct RowWriter {
+    ds: H5Dataset,
+    shape: Vec<usize>,
+    size: usize,
+    next: usize,
+}
+
+impl RowWriter {
+    /// A new dataset of `shape` (rows first), stored as `st` says.
+    pub fn new(
+        g: &H5Group,
+        name: &str,
+        dt: DatatypeMessage,
+        shape: &[usize],
+        st: Storage,
+    ) -> Result<RowWriter> {
+        let size = dt.element_size() as usize;
+        let ds = match size {
+            1 => create::<u8>(g, name, dt, shape, st)?,
+            2 => create::<u16>(g, name, dt, shape, st)?,
+            4 => create::<u32>(g, name, dt, shape, st)?,
+            8 => create::<u64>(g, name, dt, shape, st)?,
+            _ => {
+                return Err(Hdf5Error::InvalidState(format!(
+                    "'{name}': cannot write elements of {size} bytes by rows"
+                )))
+            }
+        };
+        Ok(RowWriter {
+            ds,
+            shape: shape.to_vec(),
+            size,
+            next: 0,
+        })
+    }
+
+    /// Write the next whole rows, as bytes in the machine's order.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<()> {
+        let row_bytes = self.size * self.shape.iter().skip(1).product::<usize>().max(1);
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if bytes.len() % row_bytes != 0 {
+            return Err(Hdf5Error::InvalidState(format!(
+                "{} bytes are not whole rows of {row_bytes}",
+                bytes.len()
+            )));
+        }
+        let n = bytes.len() / row_bytes;
+        let mut starts = vec![0usize; self.shape.len()];
+        starts[0] = self.next;
+        let mut counts = self.shape.clone();
+        counts[0] = n;
+        self.next += n;
+        match self.size {
+            1 => self.ds.write_slice(&starts, &counts, bytes),
+            2 => self.ds.write_slice(
+                &starts,
+                &counts,
+                &words::<2, u16>(bytes, u16::from_ne_bytes),
+            ),
+            4 => self.ds.write_slice(
+                &starts,
+                &counts,
+                &words::<4, u32>(bytes, u32::from_ne_bytes),
+            ),
+            _ => self.ds.write_slice(
+                &starts,
+                &counts,
+                &words::<8, u64>(bytes, u64::from_ne_bytes),
+            ),
+        }
+    }
+
+    /// The dataset, done with.
+    pub fn into_dataset(self) -> H5Dataset {
+        self.ds
+    }
+}
+
 fn words<const N: usize, T>(bytes: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
     bytes
         .chunks_exact(N)
@@ -306,6 +389,18 @@ mod tests {
                 ap.push(&b).unwrap();
             }
             assert_eq!(ap.rows(), 5);
+            let mut rw = RowWriter::new(
+                &root,
+                "fixed",
+                DatatypeMessage::i64_type(),
+                &[3, 2],
+                Storage::PLAIN,
+            )
+            .unwrap();
+            for k in 0..3i64 {
+                let b: Vec<u8> = [k, 10 * k].iter().flat_map(|v| v.to_ne_bytes()).collect();
+                rw.push(&b).unwrap();
+            }
             f.close().unwrap();
         }
         let f = H5File::open(&path).unwrap();

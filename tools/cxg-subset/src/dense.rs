@@ -5,7 +5,7 @@
 use crate::copy::{self, storage_of};
 use crate::h5::{self, At, R};
 use crate::rows::Rows;
-use cxg_h5write::{self as w, Appender, H5Group};
+use cxg_h5write::{self as w, Appender, H5Group, RowWriter};
 use hdf5_reader::Dataset;
 
 /// The kept rows (and with `both`, the kept columns) of `d`, written as
@@ -70,6 +70,29 @@ fn columns(bytes: &[u8], rows: &Rows, elem: usize) -> Vec<u8> {
     out
 }
 
+/// Where the windows of rows go: appended to a chunked dataset, or
+/// written in place into a contiguous one (as the source is stored).
+enum Sink {
+    Append(Appender),
+    Rows(RowWriter),
+}
+
+impl Sink {
+    fn push(&mut self, bytes: &[u8]) -> cxg_h5write::Result<()> {
+        match self {
+            Sink::Append(a) => a.push(bytes),
+            Sink::Rows(r) => r.push(bytes),
+        }
+    }
+
+    fn into_dataset(self) -> cxg_h5write::H5Dataset {
+        match self {
+            Sink::Append(a) => a.into_dataset(),
+            Sink::Rows(r) => r.into_dataset(),
+        }
+    }
+}
+
 /// The kept rows of a large dataset, a window of rows at a time.
 fn streamed(
     d: &Dataset,
@@ -80,18 +103,21 @@ fn streamed(
     place: &str,
 ) -> R<cxg_h5write::H5Dataset> {
     let dt = h5::datatype(d, place)?;
-    let row_shape: Vec<usize> = d.shape().iter().skip(1).map(|n| *n as usize).collect();
-    let mut st = storage_of(d, place);
-    if st.chunk_rows.is_none() {
-        st.chunk_rows = Some((1 << 20) / row_bytes.max(1) + 1);
-    }
-    let mut out = Appender::new(dst, name, dt, &row_shape, st).at(place)?;
+    let st = storage_of(d, place);
+    let mut sink = if st.chunk_rows.is_some() {
+        let row_shape: Vec<usize> = d.shape().iter().skip(1).map(|n| *n as usize).collect();
+        Sink::Append(Appender::new(dst, name, dt, &row_shape, st).at(place)?)
+    } else {
+        let mut shape: Vec<usize> = d.shape().iter().map(|n| *n as usize).collect();
+        shape[0] = rows.kept();
+        Sink::Rows(RowWriter::new(dst, name, dt, &shape, st).at(place)?)
+    };
     let span = (crate::engine::limits().block_bytes / row_bytes.max(1)).max(1) as u64;
     for win in rows.windows(span) {
         let (first, last) = (win[0], win[win.len() - 1]);
         let bytes = h5::read_rows(d, first, last + 1, place)?;
-        out.push(&rows.select(&bytes, row_bytes, first, win))
+        sink.push(&rows.select(&bytes, row_bytes, first, win))
             .at(place)?;
     }
-    Ok(out.into_dataset())
+    Ok(sink.into_dataset())
 }
