@@ -134,7 +134,12 @@ fn a_filter_adds_its_counts_and_names_itself() {
     ];
     let o = obs(&args, &files);
     o.code(1)
-        .stderr_has("--tissue lung: UBERON:0002048 'lung' (UBERON v2026-04-01) and ");
+        .stderr_has("--tissue lung: UBERON:0002048 'lung' (UBERON v2026-04-01) and ")
+        .stderr_has("--tissue lung: 286 cells matched");
+    // a value matched as written (no ontology) that no cell has
+    obs(&["--tissue", "nowhere"], &["plain.h5ad"])
+        .ok()
+        .stderr_has("warning: --tissue nowhere matches no cell");
     let recs = jsonl(&o.stdout);
     let filter = &recs[0]["filter"];
     assert_eq!(

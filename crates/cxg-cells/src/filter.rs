@@ -22,6 +22,7 @@ use cxg_terms::folder::Ontologies;
 use cxg_terms::report::quote;
 use cxg_terms::resolve::{self, How, Sel};
 use cxg_terms::suggest;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Columns of older CELLxGENE schemas that hold today's facet: (today's
 /// id column, the old id column, the old label column). Schema 2.0 named
@@ -45,6 +46,8 @@ pub struct CellFilter {
     bounds: Bounds,
     keep_unknown_age: bool,
     ages: Option<Ages>,
+    /// The cells each of `sels` matched in the files masked so far.
+    matched: Vec<AtomicU64>,
     /// The options as given ([`CellArgs::given`]).
     pub given: Vec<String>,
     /// How each was resolved: `--tissue lung: UBERON:0002048 'lung'
@@ -119,6 +122,7 @@ impl CellFilter {
             ));
         }
         Ok(CellFilter {
+            matched: sels.iter().map(|_| AtomicU64::new(0)).collect(),
             sels,
             primary: args.primary,
             normal: args.normal,
@@ -128,6 +132,30 @@ impl CellFilter {
             given: args.given(),
             resolved,
         })
+    }
+
+    /// Say on `diag` how many cells each facet value matched in the files
+    /// masked so far (unless `quiet`), and warn of a value that matched
+    /// none.
+    pub fn report(&self, diag: &Diag, quiet: bool) {
+        for (s, m) in self.sels.iter().zip(&self.matched) {
+            let n = m.load(Ordering::Relaxed);
+            if !quiet {
+                diag.warn(format_args!(
+                    "{} {}: {} matched",
+                    s.option(),
+                    quote(&s.given),
+                    cxg_terms::report::plural(n as usize, "cell", "cells")
+                ));
+            }
+            if n == 0 {
+                diag.warn(format_args!(
+                    "warning: {} {} matches no cell",
+                    s.option(),
+                    quote(&s.given)
+                ));
+            }
+        }
     }
 
     /// Whether the filter keeps every cell.
@@ -150,12 +178,20 @@ impl CellFilter {
         let mut keep = vec![true; cells];
         let mut missing = Vec::new();
         for (f, facet) in FACETS.iter().enumerate() {
-            let sels: Vec<&Sel> = self.sels.iter().filter(|s| s.facet == f).collect();
-            if sels.is_empty() {
+            let idx: Vec<usize> = (0..self.sels.len())
+                .filter(|&i| self.sels[i].facet == f)
+                .collect();
+            if idx.is_empty() {
                 continue;
             }
+            let sels: Vec<&Sel> = idx.iter().map(|&i| &self.sels[i]).collect();
             match facet_columns(h5, obs, f, n)? {
-                Some((ids, labels)) => apply(&sels, &ids, labels.as_ref(), &mut keep),
+                Some((ids, labels)) => {
+                    let matched = apply(&sels, &ids, labels.as_ref(), &mut keep);
+                    for (&i, m) in idx.iter().zip(matched) {
+                        self.matched[i].fetch_add(m, Ordering::Relaxed);
+                    }
+                }
                 None => missing.push(facet.obs_column.to_string()),
             }
         }
@@ -296,38 +332,46 @@ fn retain_categories(c: &Column, keep: &mut [bool], pass: impl Fn(&str) -> bool)
 }
 
 /// One facet's values: a cell stays when it matches one of the includes
-/// (if any) and none of the excludes.
-fn apply(sels: &[&Sel], ids: &Column, labels: Option<&Column>, keep: &mut [bool]) {
-    let per = |col: Option<&Column>, exclude: bool, by_label: bool| -> Vec<bool> {
+/// (if any) and none of the excludes. Returns the cells each value
+/// matched (kept or not).
+fn apply(sels: &[&Sel], ids: &Column, labels: Option<&Column>, keep: &mut [bool]) -> Vec<u64> {
+    // per value, whether each category matches it (decided once)
+    let hits = |col: Option<&Column>, s: &Sel, by_label: bool| -> Vec<bool> {
         col.map(|c| {
             c.categories
                 .iter()
-                .map(|v| {
-                    sels.iter()
-                        .filter(|s| s.exclude == exclude)
-                        .any(|s| value_matches(&s.how, v, by_label))
-                })
+                .map(|v| value_matches(&s.how, v, by_label))
                 .collect()
         })
         .unwrap_or_default()
     };
+    let id_hits: Vec<Vec<bool>> = sels.iter().map(|s| hits(Some(ids), s, false)).collect();
+    let label_hits: Vec<Vec<bool>> = sels.iter().map(|s| hits(labels, s, true)).collect();
     let hit = |hits: &[bool], code: Option<&i32>| {
         code.and_then(|&c| usize::try_from(c).ok())
-            .is_some_and(|c| hits[c])
+            .is_some_and(|c| hits.get(c).copied().unwrap_or(false))
     };
     let label_codes = labels.map(|l| &l.codes[..]).unwrap_or_default();
     let has_include = sels.iter().any(|s| !s.exclude);
-    let (inc_id, inc_label) = (per(Some(ids), false, false), per(labels, false, true));
-    let (exc_id, exc_label) = (per(Some(ids), true, false), per(labels, true, true));
+    let mut matched = vec![0u64; sels.len()];
     for (i, k) in keep.iter_mut().enumerate() {
         let (c, l) = (ids.codes.get(i), label_codes.get(i));
-        if has_include && !(hit(&inc_id, c) || hit(&inc_label, l)) {
-            *k = false;
+        let (mut inc, mut exc) = (false, false);
+        for (j, s) in sels.iter().enumerate() {
+            if hit(&id_hits[j], c) || hit(&label_hits[j], l) {
+                matched[j] += 1;
+                if s.exclude {
+                    exc = true;
+                } else {
+                    inc = true;
+                }
+            }
         }
-        if hit(&exc_id, c) || hit(&exc_label, l) {
+        if exc || (has_include && !inc) {
             *k = false;
         }
     }
+    matched
 }
 
 /// Whether one value (an id, or a label when `by_label`) matches a
@@ -409,8 +453,13 @@ mod tests {
         for (sels, want) in cases {
             let refs: Vec<&Sel> = sels.iter().collect();
             let mut keep = [true; 5];
-            apply(&refs, &ids, Some(&labels), &mut keep);
+            let matched = apply(&refs, &ids, Some(&labels), &mut keep);
             assert_eq!(keep, want, "{sels:?}");
+            assert_eq!(matched.len(), sels.len());
         }
+        // each value's cells, kept or not: A:1 (2 cells), 'two' by label (1)
+        let sels = [sel(false, &["A:1"], &[]), sel(true, &[], &["two"])];
+        let refs: Vec<&Sel> = sels.iter().collect();
+        assert_eq!(apply(&refs, &ids, Some(&labels), &mut [true; 5]), [2, 1]);
     }
 }

@@ -132,7 +132,11 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
         usize::from,
     );
-    summary::run(&jobs, threads, args.csv, args.quiet, filter.as_ref(), ctx)
+    summary::run(&jobs, threads, args.csv, args.quiet, filter.as_ref(), ctx)?;
+    if let Some(f) = &filter {
+        f.report(&ctx.diag, args.quiet);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
