@@ -392,7 +392,7 @@ fn every_make_command_in_the_docs_runs() {
         // it against a loopback server)
         let dry = matches!(
             target,
-            "test" | "libs" | "lint" | "bench" | "bench-download" | "ontologies"
+            "test" | "libs" | "lint" | "bench" | "bench-download" | "ontologies" | "anndata-venv"
         ) // the Snakemake commands need its venv; tests/workflow.rs runs them
             || cmd.contains("workflow");
         let api = if target == "download" {
@@ -401,8 +401,8 @@ fn every_make_command_in_the_docs_runs() {
             &s.url
         };
         let d = t.join(&format!("run{i}"));
-        if target == "obs" {
-            // make obs reads what cxg-download left: a manifest of H5ADs
+        if target == "obs" || target == "subset" {
+            // make obs and make subset read what cxg-download left: a manifest of H5ADs
             std::fs::create_dir_all(d.join("data/h5ad")).unwrap();
             let m = ["plain", "anndata08"]
                 .iter()
