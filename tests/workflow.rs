@@ -836,3 +836,47 @@ fn the_docs_workflow_commands_run() {
     assert!(text.contains("This was a dry-run"), "{text}");
     assert!(!t.join("cxg-data").exists(), "a dry run writes nothing");
 }
+
+/// The subset rules (target `subsets`) write what `make subset` writes:
+/// the same manifest (but its paths, which name each route's folder) and
+/// the same H5AD files, byte for byte.
+#[test]
+fn the_subset_rules_match_make_subset() {
+    let Some(sm) = snakemake() else { return };
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    h5ad_snapshot(&snap, 3);
+    let s = Server::start(&snap, &["--local-assets"]);
+    make_in(
+        &t.join("make"),
+        &["download", "subset"],
+        &s.url,
+        &["CELLS=--primary"],
+    )
+    .ok();
+    let conf = t.join("cells.yaml");
+    std::fs::write(&conf, "cells: \"--primary\"\n").unwrap();
+    run_local(
+        &sm,
+        &t.join("wf"),
+        &s.url,
+        &[],
+        &["subsets", "--configfile", conf.to_str().unwrap()],
+    )
+    .ok();
+    let rows = |dir: &str| -> Vec<String> {
+        let text = String::from_utf8(read(&t.join(dir).join("data/subset/manifest.csv"))).unwrap();
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        rdr.records()
+            .map(|r| {
+                let r = r.unwrap();
+                let f: Vec<&str> = r.iter().collect();
+                [&f[..1], &f[2..]].concat().join(",")
+            })
+            .collect()
+    };
+    let (m, w) = (rows("make"), rows("wf"));
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert_eq!(m, w);
+    assert!(m.iter().all(|r| r.contains(",ok,")), "{m:?}");
+}
