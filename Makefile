@@ -33,6 +33,8 @@ ONTOLOGY_RELEASE ?=
 PYTHON ?= python3
 # the pinned anndata that tests/subset.rs checks cxg-subset's files with
 ANNDATA_VENV ?= .venv-anndata
+# CELLxGENE's validator (cellxgene-schema), which tests/subset.rs runs on a subset
+CXGSCHEMA_VENV ?= .venv-cxgschema
 # H5AD files subset at a time (each holds a window of rows and its obs table)
 SUBSET_JOBS ?= 2
 VENV ?= .venv-workflow
@@ -100,7 +102,7 @@ OUTPUTS := $(DATA)/collections.json $(DATA)/collections.jsonl $(DATA)/collection
 .PHONY: libs
 .PHONY: harvest build stages refresh clean demo test lint bench install help obs snapshot snapshots diff download downloads bench-download
 .PHONY: workflow workflow-venv workflow-slurm report
-.PHONY: subset anndata-venv
+.PHONY: subset anndata-venv cxgschema-venv
 
 # Selection (cxg-select): SELECT holds its options, e.g.
 #   make SELECT="--organism 'Homo sapiens' --tissue lung --exclude-assay 'spatial transcriptomics'"
@@ -376,6 +378,16 @@ $(ANNDATA_VENV)/.installed: scripts/h5ad-fixtures-requirements.txt
 	@$(call rm_rf,$(ANNDATA_VENV))
 	$(PYTHON) -m venv "$(ANNDATA_VENV)"
 	"$(ANNDATA_VENV)/bin/pip" install --quiet --disable-pip-version-check -r scripts/h5ad-fixtures-requirements.txt
+	touch $@
+
+## cxgschema-venv: a Python venv in $(CXGSCHEMA_VENV)/ with CELLxGENE's validator, pinned
+##         (scripts/cxgschema-requirements.txt): the subset tests validate a subset with it
+cxgschema-venv: $(CXGSCHEMA_VENV)/.installed
+
+$(CXGSCHEMA_VENV)/.installed: scripts/cxgschema-requirements.txt
+	@$(call rm_rf,$(CXGSCHEMA_VENV))
+	$(PYTHON) -m venv "$(CXGSCHEMA_VENV)"
+	"$(CXGSCHEMA_VENV)/bin/pip" install --quiet --disable-pip-version-check -r scripts/cxgschema-requirements.txt
 	touch $@
 
 ## workflow-venv: a Python venv in $(VENV)/ with the pinned Snakemake + SLURM plugin (workflow/requirements.txt)

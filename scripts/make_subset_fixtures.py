@@ -17,6 +17,9 @@ Tooling only: the tests read the committed files; cxg-subset never runs Python.
 - csc.h5ad: CSC float64 X, obsm, no raw, no compression.
 - dense.h5ad: dense int32 X (counts), a dense obsp, gzip level 1.
 - no_x.h5ad: csc.h5ad without its X (a damaged input).
+- cxg_valid.h5ad: a file CELLxGENE's validator (cellxgene-schema 7.1.2)
+  accepts: every required obs column, 40 GENCODE genes, raw counts, an
+  embedding, title and organism in uns.
 """
 
 import os
@@ -108,12 +111,56 @@ def dense_fixture(rng, path):
     a.write_h5ad(path, compression="gzip", compression_opts=1)
 
 
+# the first 40 human genes of cellxgene-schema 7.1.2's GENCODE list
+GENES = [
+    "ENSG00000223972", "ENSG00000310526", "ENSG00000227232", "ENSG00000278267",
+    "ENSG00000243485", "ENSG00000284332", "ENSG00000237613", "ENSG00000308361",
+    "ENSG00000290826", "ENSG00000268020", "ENSG00000240361", "ENSG00000186092",
+    "ENSG00000241860", "ENSG00000239945", "ENSG00000308314", "ENSG00000233750",
+    "ENSG00000308579", "ENSG00000268903", "ENSG00000269981", "ENSG00000239906",
+    "ENSG00000310528", "ENSG00000222623", "ENSG00000241599", "ENSG00000308415",
+    "ENSG00000310527", "ENSG00000279928", "ENSG00000279457", "ENSG00000273874",
+    "ENSG00000308625", "ENSG00000308544", "ENSG00000292994", "ENSG00000228463",
+    "ENSG00000306775", "ENSG00000286448", "ENSG00000236679", "ENSG00000236601",
+    "ENSG00000290385", "ENSG00000269732", "ENSG00000284733", "ENSG00000237094",
+]
+
+
+def cxg_valid_fixture(rng, path):
+    n, g = 50, len(GENES)
+    x = sp.csr_matrix(rng.poisson(1.0, (n, g)).astype(np.float32))
+    cat = pd.Categorical
+    obs = pd.DataFrame(
+        {
+            "assay_ontology_term_id": cat(["EFO:0009922"] * n),
+            "cell_type_ontology_term_id": cat(rng.choice(["CL:0000066", "CL:0000236"], n)),
+            "development_stage_ontology_term_id": cat(["unknown"] * n),
+            "disease_ontology_term_id": cat(rng.choice(["PATO:0000461", "MONDO:0005015"], n)),
+            "donor_id": cat(rng.choice(["d1", "d2"], n)),
+            "is_primary_data": rng.random(n) < 0.5,
+            "self_reported_ethnicity_ontology_term_id": cat(["unknown"] * n),
+            "sex_ontology_term_id": cat(rng.choice(["PATO:0000383", "PATO:0000384"], n)),
+            "suspension_type": cat(["cell"] * n),
+            "tissue_ontology_term_id": cat(["UBERON:0002048"] * n),
+            "tissue_type": cat(["tissue"] * n),
+        },
+        index=[f"c{i}" for i in range(n)],
+    )
+    var = pd.DataFrame({"feature_is_filtered": np.zeros(g, dtype=bool)}, index=GENES)
+    a = ad.AnnData(X=x, obs=obs, var=var)
+    a.obsm["X_umap"] = rng.random((n, 2))
+    a.uns["title"] = "A CELLxGENE-valid subset fixture"
+    a.uns["organism_ontology_term_id"] = "NCBITaxon:9606"
+    a.write_h5ad(path, compression="gzip")
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/subset"
     os.makedirs(out, exist_ok=True)
     csr_fixture(np.random.default_rng(1), os.path.join(out, "csr.h5ad"))
     csc_fixture(np.random.default_rng(2), os.path.join(out, "csc.h5ad"))
     dense_fixture(np.random.default_rng(3), os.path.join(out, "dense.h5ad"))
+    cxg_valid_fixture(np.random.default_rng(7), os.path.join(out, "cxg_valid.h5ad"))
     shutil.copy(os.path.join(out, "csc.h5ad"), os.path.join(out, "no_x.h5ad"))
     with h5py.File(os.path.join(out, "no_x.h5ad"), "a") as f:
         del f["X"]

@@ -392,7 +392,7 @@ fn every_make_command_in_the_docs_runs() {
         // it against a loopback server)
         let dry = matches!(
             target,
-            "test" | "libs" | "lint" | "bench" | "bench-download" | "ontologies" | "anndata-venv"
+            "test" | "libs" | "lint" | "bench" | "bench-download" | "ontologies" | "anndata-venv" | "cxgschema-venv"
         ) // the Snakemake commands need its venv; tests/workflow.rs runs them
             || cmd.contains("workflow");
         let api = if target == "download" {

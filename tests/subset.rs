@@ -331,3 +331,47 @@ fn ctrl_c_leaves_only_complete_files() {
         assert_eq!(engine::n_cells(&out.join(n)).unwrap(), 60, "{n}");
     }
 }
+
+/// CELLxGENE's own validator (the pinned cellxgene-schema of `make
+/// cxgschema-venv`) accepts the subset of a file it accepts.
+#[test]
+fn the_cellxgene_validator_accepts_a_subset_of_a_valid_file() {
+    let validator = root().join(".venv-cxgschema/bin/cellxgene-schema");
+    if !validator.exists() {
+        skip(".venv-cxgschema is missing: run make cxgschema-venv");
+        return;
+    }
+    let t = TempDir::new();
+    let src = fixture_file("cxg_valid.h5ad");
+    let o = run(
+        "cxg-subset",
+        &[
+            "-q",
+            "--normal",
+            "--primary",
+            "--out-dir",
+            t.join("out").to_str().unwrap(),
+        ],
+        Some(format!("{}\n", src.display()).as_bytes()),
+    );
+    o.ok();
+    let row = o.text().lines().nth(1).unwrap().to_string();
+    assert!(
+        row.starts_with("cxg_valid,") && row.contains(",50,9,"),
+        "{row}"
+    );
+    for f in [src, t.join("out/cxg_valid.h5ad")] {
+        let v = Command::new(&validator)
+            .args(["validate", f.to_str().unwrap()])
+            .env("HOME", t.path())
+            .output()
+            .unwrap();
+        let log =
+            String::from_utf8_lossy(&v.stderr).into_owned() + &String::from_utf8_lossy(&v.stdout);
+        assert!(
+            v.status.success() && log.contains("is_valid=True"),
+            "{}: {log}",
+            f.display()
+        );
+    }
+}
