@@ -319,3 +319,67 @@ fn a_new_choice_says_what_changed() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// The harvest CSV of the sample (as `make` writes all_datasets_h5ad.csv).
+fn harvest_csv(dir: &Path) -> std::path::PathBuf {
+    let index = fixture("sample/datasets.json");
+    let rows = run("cxg-tocsv", &[index.to_str().unwrap()], None);
+    let csv = dir.join("all_datasets_h5ad.csv");
+    run(
+        "cxg-h5ad",
+        &[
+            "--index",
+            index.to_str().unwrap(),
+            "-o",
+            csv.to_str().unwrap(),
+        ],
+        Some(&rows.ok().stdout),
+    )
+    .ok();
+    csv
+}
+
+/// Another stage's file given to cxg-obs or cxg-diff is one error (exit
+/// 2) that says what was expected and what came: not one error per row,
+/// not a JSON parse error at its first letter.
+#[test]
+fn another_stages_file_is_one_error_saying_what_was_expected() {
+    let t = TempDir::new();
+    let csv = harvest_csv(t.path());
+    let csv = csv.to_str().unwrap();
+    let o = run("cxg-obs", &[csv], None);
+    o.code(2)
+        .stderr_has("expected H5AD paths, one per line, or cxg-download's manifest (a CSV with a 'path' column); got a CSV with")
+        .stderr_has("the harvest CSV: cxg-download --dir h5ad FILE -o manifest.csv");
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    assert!(o.stdout.is_empty());
+    // on stdin, and the index (JSON) too
+    let o = run("cxg-obs", &[], Some(&read(Path::new(csv))));
+    o.code(2).stderr_has("stdin: expected H5AD paths");
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    let index = fixture("sample/datasets.json");
+    let o = run("cxg-obs", &[index.to_str().unwrap()], None);
+    o.code(2).stderr_has("got JSON");
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    // an H5AD itself
+    let h5 = files_below(&fixture("sample/assets"))
+        .into_iter()
+        .find(|f| f.ends_with(".h5ad"))
+        .unwrap();
+    let h5 = fixture("sample/assets").join(h5);
+    let o = run("cxg-obs", &[h5.to_str().unwrap()], None);
+    o.code(2)
+        .stderr_has("got an HDF5 file itself; give its path instead");
+
+    // cxg-diff: CSVs on either side, an H5AD
+    let idx = index.to_str().unwrap();
+    for args in [[csv, csv], [idx, csv], [csv, idx]] {
+        let o = run("cxg-diff", &args, None);
+        o.code(2)
+            .stderr_has("expected dataset records: the JSON Lines cxg-datasets writes (datasets.jsonl), the GET /datasets index array (datasets_index.json) or a snapshot folder; got a CSV (its first line: 'collection_url,collection_id,")
+            .stderr_lacks("found 'c'");
+        assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    }
+    let o = run("cxg-diff", &[idx, h5.to_str().unwrap()], None);
+    o.code(2).stderr_has("got an HDF5 file (an H5AD?)");
+}
