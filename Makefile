@@ -25,7 +25,7 @@ BIN ?= target/release
 CARGO_BUILD ?= $(CARGO) build --locked --release --workspace --bins
 PREFIX ?= /usr/local
 DESTDIR ?=
-SNAPSHOT ?= tests/fixtures/snapshot
+SNAPSHOT ?= tests/fixtures/sample
 DEMO ?= demo
 SNAPSHOTS ?= $(DATA)/snapshots
 REQUEST_LOG ?= $(DATA)/requests.jsonl
@@ -309,9 +309,10 @@ refresh:
 clean:
 	@$(call rm_rf,$(DATA)); $(call rm_rf,$(DEMO))
 
-## demo: the same harvest with no network, from $(SNAPSHOT) served by cxg-serve, into $(DEMO)/
+## demo: the same harvest with no network, from $(SNAPSHOT) served by cxg-serve, into $(DEMO)/:
+##   the selection (SELECT), the download of its H5AD files and their cell summaries
 demo: build
-	@BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) scripts/demo.sh
+	@BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) ONTOLOGY="$(ONTOLOGY)" scripts/demo.sh
 
 ## test: build, then run every test (unit, integration, end-to-end)
 test:
