@@ -2,9 +2,11 @@
 //! facet table (`--<option>` and `--exclude-<option>` for each facet), and
 //! the options that do not depend on a facet.
 
-use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches, Parser};
-use cxg_catalog::facets::{Facet, Kind, FACETS};
+use clap::Parser;
+pub(crate) use cxg_terms::args::{FacetArgs, Request};
 use std::path::{Path, PathBuf};
+#[cfg(test)]
+use {cxg_catalog::facets::FACETS, cxg_terms::args::option_name};
 
 const EXAMPLES: &str = "\
   # human lung (and every part and kind of lung), normal, no spatial assays, no preprints
@@ -116,94 +118,15 @@ impl Args {
     pub(crate) fn requests(&self) -> &[Request] {
         &self.facets.0
     }
-}
 
-/// The values given to one facet option.
-#[derive(Debug, Clone)]
-pub(crate) struct Request {
-    /// The facet's index in [`FACETS`].
-    pub facet: usize,
-    /// `--exclude-<option>`.
-    pub exclude: bool,
-    pub values: Vec<String>,
-}
-
-/// The facet options: `--<option>` and `--exclude-<option>` for every
-/// facet of [`FACETS`], built from the table (so that adding a facet is
-/// one entry there). The options given, includes (in table order) then
-/// excludes.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct FacetArgs(Vec<Request>);
-
-const SELECT: &str = "Select (repeat an option to OR its values)";
-const EXCLUDE: &str = "Exclude (a record goes if any of its terms matches)";
-
-/// The option's name: `tissue` or `exclude-tissue`.
-pub(crate) fn option_name(f: &Facet, exclude: bool) -> String {
-    if exclude {
-        format!("exclude-{}", f.option)
-    } else {
-        f.option.to_string()
-    }
-}
-
-fn facet_arg(f: &Facet, exclude: bool) -> Arg {
-    let name = option_name(f, exclude);
-    let (help, heading) = if exclude {
-        (f.exclude_help, EXCLUDE)
-    } else {
-        (f.help, SELECT)
-    };
-    Arg::new(name.clone())
-        .long(name)
-        .value_name(match f.kind {
-            Kind::Terms => "TERM",
-            Kind::TissueType | Kind::Strings => "TYPE",
-        })
-        .help(help)
-        .help_heading(heading)
-        .action(ArgAction::Append)
-        .value_parser(clap::value_parser!(String))
-}
-
-impl clap::Args for FacetArgs {
-    fn augment_args(cmd: Command) -> Command {
-        let args = [false, true]
-            .into_iter()
-            .flat_map(|exclude| FACETS.iter().map(move |f| facet_arg(f, exclude)));
-        cmd.args(args)
-    }
-    fn augment_args_for_update(cmd: Command) -> Command {
-        Self::augment_args(cmd)
-    }
-}
-
-impl FromArgMatches for FacetArgs {
-    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
-        let mut given = FacetArgs::default();
-        given.update_from_arg_matches(m)?;
-        Ok(given)
-    }
-    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
-        let mut requests = Vec::new();
-        for exclude in [false, true] {
-            for (facet, f) in FACETS.iter().enumerate() {
-                // defined above as strings (as derived arguments are read)
-                let values: Vec<String> = m
-                    .get_many::<String>(&option_name(f, exclude))
-                    .map(|v| v.cloned().collect())
-                    .unwrap_or_default();
-                if !values.is_empty() {
-                    requests.push(Request {
-                        facet,
-                        exclude,
-                        values,
-                    });
-                }
-            }
+    /// The ontology folder's options.
+    pub(crate) fn folder(&self) -> cxg_terms::folder::Options {
+        cxg_terms::folder::Options {
+            ontology: self.ontology.clone(),
+            index_dir: self.index_dir.clone(),
+            hash: self.verbose,
+            must_keep: self.prepare,
         }
-        self.0 = requests;
-        Ok(())
     }
 }
 

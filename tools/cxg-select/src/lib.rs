@@ -12,31 +12,26 @@
 
 mod args;
 mod fields;
-mod folder;
-mod index;
-mod ontology;
 mod report;
-mod resolve;
 mod select;
-mod suggest;
 
 pub use args::Args;
 use cxg_core::{Ctx, Result};
 use cxg_json::jq::Where;
 use cxg_json::stream::JsonStream;
-use folder::Ontologies;
-use resolve::Sel;
+use cxg_terms::folder::{self, Ontologies};
+use cxg_terms::resolve::{self, Sel};
 use select::{Selection, Sink};
 
 /// Select the records of the input (see [`Args`]); records that could not
 /// be read are named and counted through `ctx.diag`.
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     if args.prepare {
-        return folder::prepare(&args, &ctx.diag);
+        return prepare(&args, &ctx.diag);
     }
     // Everything that can fail on its own is checked before reading input.
     let filter = args.where_.as_deref().map(Where::compile).transpose()?;
-    let mut onts = Ontologies::open(&args, &ctx.diag)?;
+    let mut onts = Ontologies::open(&args.folder(), args.requests(), &ctx.diag)?;
     if !args.requests().is_empty() && onts.dir.is_none() {
         ctx.diag.warn("no ontology loaded (--ontology DIR or CXG_ONTOLOGY): values match ids and labels as they appear in the data; no descendants are included");
     }
@@ -64,6 +59,23 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     }
     report::summary(&selection, &tally, &ctx.diag);
     Ok(())
+}
+
+/// --prepare: index every file of the ontology folder (and nothing else).
+fn prepare(args: &Args, diag: &cxg_core::ctx::Diag) -> Result<()> {
+    if !args.requests().is_empty()
+        || args.file.is_some()
+        || args.where_.is_some()
+        || args.min_cells.is_some()
+        || args.no_preprints
+        || args.exact
+        || args.out.output.is_some()
+    {
+        return Err(cxg_core::Error::input(
+            "--prepare indexes the ontology folder and writes no records: give it no FILE, no -o and no selection option",
+        ));
+    }
+    folder::prepare(&args.folder(), diag)
 }
 
 #[cfg(test)]

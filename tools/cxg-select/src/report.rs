@@ -4,30 +4,14 @@
 //! value was found neither in an ontology nor in the data, the error that
 //! ends the run, with the closest known labels.
 
-use crate::folder::Ontologies;
-use crate::resolve::{find_id, in_branch, names_of, Sel};
 use crate::select::{Selection, Tally};
-use crate::suggest;
 use cxg_catalog::facets::FACETS;
 use cxg_core::ctx::Diag;
 use cxg_core::Error;
-
-/// A value as the user could type it again: quoted unless plain.
-pub(crate) fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ":_-.".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{s}'")
-    }
-}
-
-/// `1 record`, `2 records`.
-pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+use cxg_terms::folder::Ontologies;
+pub(crate) use cxg_terms::report::{plural, quote};
+use cxg_terms::resolve::{find_id, in_branch, names_of, Sel};
+use cxg_terms::suggest;
 
 /// The report of a run that selected.
 pub(crate) fn summary(sel: &Selection, tally: &Tally, diag: &Diag) {

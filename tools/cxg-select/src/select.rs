@@ -4,13 +4,13 @@
 
 use crate::args::Args;
 use crate::fields::{bare, list_of, Entry, Rec};
-use crate::resolve::{How, Sel};
 use cxg_catalog::facets::{Kind, FACETS};
 use cxg_core::ctx::Diag;
 use cxg_core::io::Output;
 use cxg_core::{Error, Result};
 use cxg_json::jq::{parse_val, Verdict, Where};
 use cxg_json::stream::{JsonStream, Record};
+use cxg_terms::resolve::{How, Sel};
 use std::collections::BTreeSet;
 use std::io::{BufWriter, Read, Seek, Write};
 use std::path::PathBuf;

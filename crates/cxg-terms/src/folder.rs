@@ -2,7 +2,7 @@
 //! them are loaded (each on first need, one thread a file), where their
 //! indexes are kept, and `--prepare`, which indexes them all.
 
-use crate::args::Args;
+use crate::args::Request;
 use crate::ontology::{self, Found, Indexed, Ontology};
 use crate::report::plural;
 use cxg_catalog::facets::FACETS;
@@ -11,8 +11,22 @@ use cxg_core::{At, Error, Result};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+/// Where a run's ontology files are and how they are loaded: the options
+/// of the tool that resolves terms.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// --ontology (default: $CXG_ONTOLOGY).
+    pub ontology: Option<PathBuf>,
+    /// --index-dir (default: $CXG_ONTOLOGY_INDEX).
+    pub index_dir: Option<PathBuf>,
+    /// Compute each file's SHA-256 (--verbose).
+    pub hash: bool,
+    /// An index that cannot be kept is a failure (--prepare), not a warning.
+    pub must_keep: bool,
+}
+
 /// The loaded ontologies and what the run knows of them.
-pub(crate) struct Ontologies {
+pub struct Ontologies {
     pub dir: Option<PathBuf>,
     found: HashMap<String, Found>,
     pub loaded: Vec<Ontology>,
@@ -38,14 +52,14 @@ fn dir_of(option: &Option<PathBuf>, var: &str) -> Option<PathBuf> {
 impl Ontologies {
     /// The folder named by --ontology or $CXG_ONTOLOGY, with the files the
     /// facets of `requests` use loaded; none when no folder is named.
-    pub fn open(args: &Args, diag: &Diag) -> Result<Ontologies> {
+    pub fn open(args: &Options, requests: &[Request], diag: &Diag) -> Result<Ontologies> {
         let mut o = Ontologies {
             dir: None,
             found: HashMap::new(),
             loaded: Vec::new(),
-            hash: args.verbose,
+            hash: args.hash,
             index_dir: None,
-            must_keep: args.prepare,
+            must_keep: args.must_keep,
             diag: diag.clone(),
         };
         let Some(dir) = dir_of(&args.ontology, "CXG_ONTOLOGY") else {
@@ -58,7 +72,6 @@ impl Ontologies {
             )));
         }
         o.found = ontology::scan(&dir, diag)?;
-        let requests = args.requests();
         if o.found.is_empty() && !requests.is_empty() {
             diag.warn(format_args!(
                 "warning: the ontology folder '{}' holds no <NAME>-ontology-<VERSION>.json[.zst] file",
@@ -189,20 +202,8 @@ impl Ontologies {
 
 /// --prepare: index every file of the folder, and remove the indexes no
 /// run will read again. An index that cannot be kept is a failure (exit 1).
-pub(crate) fn prepare(args: &Args, diag: &Diag) -> Result<()> {
-    if !args.requests().is_empty()
-        || args.file.is_some()
-        || args.where_.is_some()
-        || args.min_cells.is_some()
-        || args.no_preprints
-        || args.exact
-        || args.out.output.is_some()
-    {
-        return Err(Error::input(
-            "--prepare indexes the ontology folder and writes no records: give it no FILE, no -o and no selection option",
-        ));
-    }
-    let mut onts = Ontologies::open(args, diag)?;
+pub fn prepare(args: &Options, diag: &Diag) -> Result<()> {
+    let mut onts = Ontologies::open(args, &[], diag)?;
     let Some(dir) = onts.dir.clone() else {
         return Err(Error::input(
             "--prepare needs the ontology folder (--ontology DIR or CXG_ONTOLOGY)",

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 
 /// What a resolved value matches.
 #[derive(Debug)]
-pub(crate) enum How {
+pub enum How {
     /// Records with one of these ontology_term_ids (the term, its
     /// descendants, and a deprecated id it replaced).
     Ids(HashSet<String>),
@@ -24,7 +24,7 @@ pub(crate) enum How {
 
 /// One value of one option, resolved.
 #[derive(Debug)]
-pub(crate) struct Sel {
+pub struct Sel {
     /// The facet's index in [`FACETS`].
     pub facet: usize,
     pub exclude: bool,
@@ -70,7 +70,7 @@ impl Sel {
 }
 
 /// Resolve one value of a facet option.
-pub(crate) fn resolve(
+pub fn resolve(
     facet: usize,
     exclude: bool,
     given: &str,
@@ -166,7 +166,7 @@ fn not_a_term(f: &Facet, fonts: &[&Ontology], onts: &Ontologies) -> String {
 }
 
 /// A term found in a loaded ontology.
-pub(crate) struct Hit<'a> {
+pub struct Hit<'a> {
     pub o: &'a Ontology,
     pub t: Term,
 }
@@ -295,7 +295,7 @@ fn replacement<'a>(
 
 /// An id looks like a CURIE: `PREFIX:LOCAL`, or `PREFIX_LOCAL` as
 /// Cellosaurus writes its ids (`CVCL_0030`); either spelling finds either.
-pub(crate) fn find_id<'a>(onts: &[&'a Ontology], v: &str) -> Option<Hit<'a>> {
+pub fn find_id<'a>(onts: &[&'a Ontology], v: &str) -> Option<Hit<'a>> {
     let sep = v.find([':', '_'])?;
     let (prefix, local) = (&v[..sep], &v[sep + 1..]);
     if prefix.is_empty()
@@ -358,7 +358,7 @@ fn find_label<'a>(
 /// Whether `t` (of `o`) lies in one of the facet's branches: itself a root
 /// or a descendant of one. True when the facet has no roots, or when `o`
 /// holds none of them (nothing to tell by).
-pub(crate) fn in_branch(o: &Ontology, t: &Term, roots: &[&str], diag: &Diag) -> Result<bool> {
+pub fn in_branch(o: &Ontology, t: &Term, roots: &[&str], diag: &Diag) -> Result<bool> {
     let mut known = false;
     for root in roots {
         let Some(r) = o.get(root) else { continue };
@@ -371,7 +371,7 @@ pub(crate) fn in_branch(o: &Ontology, t: &Term, roots: &[&str], diag: &Diag) -> 
 }
 
 /// `UBERON v2026-04-01, CL v2026-03-26`.
-pub(crate) fn names_of(onts: &[&Ontology]) -> String {
+pub fn names_of(onts: &[&Ontology]) -> String {
     onts.iter()
         .map(|o| o.describe())
         .collect::<Vec<_>>()

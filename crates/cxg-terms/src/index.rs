@@ -691,6 +691,11 @@ impl Index {
         self.n
     }
 
+    /// No term (an index of an empty file).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
     fn str_at(&self, off: usize, blob: usize, i: usize) -> &str {
         let b = self.bytes(blob);
         let (s, e) = (self.off(off, i), self.off(off, i + 1));
