@@ -36,6 +36,8 @@ pub struct Sel {
     pub needs_data: bool,
     /// Records it matched.
     pub matched: usize,
+    /// The term it resolved to (id, label), when it is one.
+    pub term: Option<(String, String)>,
 }
 
 impl Sel {
@@ -48,6 +50,7 @@ impl Sel {
             desc: String::new(),
             needs_data: false,
             matched: 0,
+            term: None,
         }
     }
 
@@ -217,6 +220,7 @@ fn term(mut sel: Sel, hit: Hit, fonts: &[&Ontology], exact: bool, diag: &Diag) -
     }
     sel.desc = describe_term(&hit, exact, n_desc);
     sel.how = How::Ids(ids);
+    sel.term = Some((hit.t.id.clone(), hit.t.label.clone()));
     Ok(sel)
 }
 

@@ -57,7 +57,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         onts.load_all_facets();
         return Err(report::unconfirmed(&selection, &tally, &onts));
     }
-    report::summary(&selection, &tally, &ctx.diag);
+    report::summary(&selection, &tally, &onts, &ctx.diag);
     Ok(())
 }
 
@@ -103,6 +103,8 @@ mod in_process {
     const PARENCHYMA: &str = r#" {"dataset_id":"parenchyma","tissue":[{"label":"lung parenchyma","ontology_term_id":"UBERON:0008946","tissue_type":"organoid"}],"suspension_type":["nucleus"]}"#;
     const BRAIN: &str = r#"{"dataset_id":"brain","tissue":[{"label":"lung","ontology_term_id":"UBERON:0002048","tissue_type":"tissue"},{"label":"brain","ontology_term_id":"UBERON:0000955","tissue_type":"organoid"}],"cell_count":3,"collection":{"publisher_metadata":{"is_preprint":true}}}"#;
 
+    const SKIN: &str = r#"{"dataset_id":"skin","tissue":[{"label":"skin of body","ontology_term_id":"UBERON:0002097","tissue_type":"tissue"}]}"#;
+
     /// (flags, with the fixture ontology, input, exit status, output, a
     /// warning).
     type Case<'a> = (&'a [&'a str], bool, String, i32, String, &'a str);
@@ -143,6 +145,8 @@ mod in_process {
             (&[], false, "{\"a\": x}\n".into(), 2, String::new(), "stdin: line 1, column 7: invalid JSON in record 1: expected value"),
             (&[], false, "{\"a\":1} {\"b\":2}\n".into(), 2, String::new(), "stdin: line 1: record 1: '{' after the end of the object"),
             (&[], false, "{\"a\":1}\n[2]\n".into(), 2, "{\"a\":1}\n".into(), "stdin: line 2: record 2: expected a JSON object, found '['"),
+            (&["--tissue", "skin"], true, format!("{SKIN}\n{SKIN}\n{LUNG}"), 0, String::new(), "warning: --tissue skin: 'zone of skin' (UBERON:0000014): 0 datasets; 'skin of body' (UBERON:0002097) has 2 (not its descendant: name it to select it)"),
+            (&["--tissue", "brain"], true, LUNG.into(), 0, String::new(), "warning: --tissue brain matches no record"),
             (&["--sex", "unknown"], false, format!("[{LUNG}, {{\"sex\":[{{\"ontology_term_id\":\"unknown\"}}]}}]"), 0, "{\"sex\":[{\"ontology_term_id\":\"unknown\"}]}\n".into(), "never expanded"),
         ];
         for (flags, onto, input, code, want, warned) in cases {
