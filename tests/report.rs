@@ -187,7 +187,12 @@ struct Sample {
 fn sample() -> Sample {
     let t = TempDir::new();
     let data = t.join("data");
-    harvest(&fixture("sample"), &data, "--organism 'Homo sapiens'", true);
+    harvest(
+        &fixture("sample"),
+        &data,
+        "--no-ontology --organism 'Homo sapiens'",
+        true,
+    );
     let changes = data.join("changes.jsonl");
     run(
         "cxg-diff",

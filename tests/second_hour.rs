@@ -502,16 +502,19 @@ fn a_new_choice_says_what_changed() {
         t.path(),
         &[
             "stages",
-            "SELECT=--organism 'Homo sapiens'",
+            "SELECT=--no-ontology --organism 'Homo sapiens'",
             &format!("API_URL={url}"),
         ],
     )
     .ok();
-    let o = make(t.path(), &["stages", "SELECT=--organism 'Mus musculus'"]);
+    let o = make(
+        t.path(),
+        &["stages", "SELECT=--no-ontology --organism 'Mus musculus'"],
+    );
     o.ok();
     assert!(
         o.text().contains(
-            "make: SELECT changed: '--organism 'Homo sapiens'' → '--organism 'Mus musculus''"
+            "make: SELECT changed: '--no-ontology --organism 'Homo sapiens'' → '--no-ontology --organism 'Mus musculus''"
         ),
         "{}",
         o.text()

@@ -38,6 +38,9 @@ pub struct Sel {
     pub matched: usize,
     /// The term it resolved to (id, label), when it is one.
     pub term: Option<(String, String)>,
+    /// A value of an ontology facet none of whose files is loaded: it may
+    /// name a term whose descendants cannot be included.
+    pub unexpanded: bool,
 }
 
 impl Sel {
@@ -51,6 +54,7 @@ impl Sel {
             needs_data: false,
             matched: 0,
             term: None,
+            unexpanded: false,
         }
     }
 
@@ -106,6 +110,8 @@ pub fn resolve(
         Some(hit) => term(sel, hit, &fonts, exact, &onts.diag),
         None => {
             let desc = not_a_term(f, &fonts, onts);
+            // none of the facet's own files (a fallback file may be)
+            sel.unexpanded = onts.for_names(f.ontologies).is_empty();
             Ok(sel.literal_from_data(lc, desc))
         }
     }

@@ -31,9 +31,13 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     }
     // Everything that can fail on its own is checked before reading input.
     let filter = args.where_.as_deref().map(Where::compile).transpose()?;
-    let mut onts = Ontologies::open(&args.folder(), args.requests(), &ctx.diag)?;
+    let mut onts = if args.no_ontology {
+        Ontologies::none(&ctx.diag)
+    } else {
+        Ontologies::open(&args.folder(), args.requests(), &ctx.diag)?
+    };
     if !args.requests().is_empty() && onts.dir.is_none() {
-        ctx.diag.warn("no ontology loaded (--ontology DIR or CXG_ONTOLOGY): values match ids and labels as they appear in the data; no descendants are included");
+        ctx.diag.warn("warning: NO ONTOLOGY FILES (--ontology DIR or CXG_ONTOLOGY; make ontologies fetches them): descendants are NOT included: a value matches only the records that name that very term (--tissue lung keeps no 'lung parenchyma' dataset)");
     }
     let mut sels: Vec<Sel> = Vec::new();
     for r in args.requests() {
@@ -42,6 +46,9 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
                 r.facet, r.exclude, v, args.exact, &mut onts,
             )?);
         }
+    }
+    if !args.no_ontology {
+        report::cannot_expand(&sels, &onts)?;
     }
     if args.verbose {
         onts.tell_loaded();
@@ -93,6 +100,9 @@ mod in_process {
         if onto {
             argv.extend(["--ontology", fixture, "--index-dir"]);
             argv.push(index.path().to_str().unwrap());
+        } else if !flags.is_empty() {
+            // without an ontology on purpose (else an error: see below)
+            argv.push("--no-ontology");
         }
         argv.extend_from_slice(flags);
         let args = Args::try_parse_from(argv).unwrap();
@@ -109,6 +119,60 @@ mod in_process {
     /// warning).
     type Case<'a> = (&'a [&'a str], bool, String, i32, String, &'a str);
 
+    /// Without ontology files, a value of an ontology facet is an error
+    /// unless --no-ontology says so on purpose; values no ontology expands
+    /// (a fixed vocabulary, unknown) need neither.
+    #[test]
+    fn without_ontology_files_a_term_value_is_an_error_unless_intended() {
+        std::env::remove_var("CXG_ONTOLOGY");
+        let run_argv = |argv: &[&str]| {
+            let args = Args::try_parse_from(argv).unwrap();
+            cxg_core::ctx::run_memory(LUNG.as_bytes(), |ctx| run(args, ctx))
+        };
+        let (code, out, msgs) = run_argv(&[
+            "cxg-select",
+            "--tissue",
+            "lung",
+            "--organism",
+            "Homo sapiens",
+        ]);
+        assert_eq!((code, out.as_str()), (2, ""), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("--organism 'Homo sapiens' (no ontology folder), --tissue lung (no ontology folder): without the ontology file, such a value matches only the records that name that very term, none of its descendants")), "{msgs:?}");
+        assert!(msgs
+            .iter()
+            .any(|m| m.contains("or give --no-ontology to select so on purpose")));
+        let (code, out, _) = run_argv(&["cxg-select", "--no-ontology", "--tissue", "lung"]);
+        assert_eq!((code, out), (0, format!("{LUNG}\n")));
+        for ok in [["--suspension-type", "cell"], ["--sex", "unknown"]] {
+            let (code, _, msgs) = run_argv(&["cxg-select", ok[0], ok[1]]);
+            assert_eq!(code, 0, "{ok:?}: {msgs:?}");
+            assert!(
+                msgs.iter().any(|m| m.contains("NO ONTOLOGY FILES")),
+                "{msgs:?}"
+            );
+        }
+        // a folder without the facet's file: named
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/ontology");
+        let index = tempfile::tempdir().unwrap();
+        let idx = index.path().to_str().unwrap();
+        let (code, _, msgs) = run_argv(&[
+            "cxg-select",
+            "--ontology",
+            fixture,
+            "--index-dir",
+            idx,
+            "--self-reported-ethnicity",
+            "European",
+        ]);
+        assert_eq!(code, 2, "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("--self-reported-ethnicity European (no HANCESTRO file in ")),
+            "{msgs:?}"
+        );
+        assert!(Args::try_parse_from(["cxg-select", "--no-ontology", "--ontology", "x"]).is_err());
+    }
+
     /// Literal records → literal records, one line per case.
     #[test]
     fn selects() {
@@ -122,7 +186,7 @@ mod in_process {
         #[rustfmt::skip]
         let cases: Vec<Case> = vec![
             (&[], false, input.clone(), 0, all.clone(), "3 records in, 3 out"),
-            (&["--tissue", "lung"], false, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "no ontology loaded"),
+            (&["--tissue", "lung"], false, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "warning: NO ONTOLOGY FILES (--ontology DIR or CXG_ONTOLOGY; make ontologies fetches them): descendants are NOT included"),
             (&["--tissue", "lung"], true, input.clone(), 0, all.clone(), "and 5 descendants: 6 terms: 3 records"),
             (&["--tissue", "lung", "--exact"], true, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "--exact: the term alone"),
             (&["--exclude-tissue", "lung parenchyma"], true, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "1 record"),

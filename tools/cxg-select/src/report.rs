@@ -89,6 +89,35 @@ fn where_the_data_is(s: &Sel, tally: &Tally, onts: &Ontologies) -> Option<String
     ))
 }
 
+/// Values of facets whose ontology files are absent: an error naming
+/// each with what is missing, unless --no-ontology said it is intended.
+pub(crate) fn cannot_expand(sels: &[Sel], onts: &Ontologies) -> cxg_core::Result<()> {
+    let named: Vec<String> = sels
+        .iter()
+        .filter(|s| s.unexpanded)
+        .map(|s| {
+            let why = match &onts.dir {
+                None => "no ontology folder".to_string(),
+                Some(d) => format!(
+                    "no {} file in '{}'",
+                    s.of().ontologies.join(" or "),
+                    d.display()
+                ),
+            };
+            format!("{} {} ({why})", s.option(), quote(&s.given))
+        })
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{}: without the ontology file, such a value matches only the records that name that very term, \
+         none of its descendants (a tissue's parts, a disease's subtypes); make ontologies fetches the files \
+         (--ontology DIR or CXG_ONTOLOGY names the folder), or give --no-ontology to select so on purpose",
+        named.join(", ")
+    )))
+}
+
 /// The records that lacked the field of a facet given a value.
 fn missing(tally: &Tally, diag: &Diag) {
     for &(f, n) in tally.missing.iter().filter(|m| m.1 > 0) {
