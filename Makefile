@@ -314,9 +314,11 @@ clean:
 demo: build
 	@BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) ONTOLOGY="$(ONTOLOGY)" scripts/demo.sh
 
-## test: build, then run every test (unit, integration, end-to-end)
+## test: build, then run every test (unit, integration, end-to-end); after make, in release
+##   against make's binaries (one build serves both), else in debug; TEST_PROFILE=debug|release
+TEST_PROFILE ?=
 test:
-	@CARGO="$(CARGO)" scripts/test.sh
+	@CARGO="$(CARGO)" TEST_PROFILE="$(TEST_PROFILE)" scripts/test.sh
 
 ## lint: rustfmt check and clippy with warnings as errors
 ## libs: the unit tests of the shared library crates alone (cxg-core cxg-json cxg-http cxg-catalog cxg-terms)
