@@ -596,4 +596,30 @@ fn another_stages_file_is_one_error_saying_what_was_expected() {
     }
     let o = run("cxg-diff", &[idx, h5.to_str().unwrap()], None);
     o.code(2).stderr_has("got an HDF5 file (an H5AD?)");
+    // JSON Lines of another stage: cxg-obs's summaries, cxg-diff's changes
+    let obs = t.join("obs.jsonl");
+    let list = format!("{}\n", h5.display());
+    let summary = run("cxg-obs", &["-q"], Some(list.as_bytes()));
+    std::fs::write(&obs, &summary.ok().stdout).unwrap();
+    let o = run("cxg-diff", &[obs.to_str().unwrap(), idx], None);
+    o.code(2)
+        .stderr_has("got cxg-obs's cell summaries (obs.jsonl), not a harvest");
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    let changes = t.join("changes.jsonl");
+    let snap = fixture("snapshot");
+    run(
+        "cxg-diff",
+        &[
+            snap.to_str().unwrap(),
+            idx,
+            "-q",
+            "-o",
+            changes.to_str().unwrap(),
+        ],
+        None,
+    )
+    .ok();
+    let o = run("cxg-diff", &[idx, changes.to_str().unwrap()], None);
+    o.code(2)
+        .stderr_has("got cxg-diff's own changes (changes.jsonl), not a harvest");
 }

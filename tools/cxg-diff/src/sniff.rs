@@ -37,8 +37,39 @@ pub(crate) fn json_or_error(input: Input) -> Result<Input> {
             what(&head)
         )));
     }
+    if first == Some(b'{') {
+        // JSON Lines: the first line says whose records they are
+        while !head.contains(&b'\n') && head.len() < LOOKAHEAD * 16 {
+            let n = reader
+                .read(&mut chunk)
+                .at(format_args!("cannot read {name}"))?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&chunk[..n]);
+        }
+        if let Some(other) = other_stage(&head) {
+            return Err(Error::input(format!("{name}: {EXPECTED}; got {other}")));
+        }
+    }
     let reader = Box::new(Cursor::new(head).chain(reader));
     Ok(Input { name, reader })
+}
+
+/// JSON Lines of another stage, told by the keys of the first line:
+/// cxg-diff's own changes, cxg-obs's summaries.
+fn other_stage(head: &[u8]) -> Option<&'static str> {
+    let line = head.split(|b| *b == b'\n').next()?;
+    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+    let o = v.as_object()?;
+    let has = |k: &str| o.contains_key(k);
+    if has("change") && (has("new_dataset_version_id") || has("old_dataset_version_id")) {
+        Some("cxg-diff's own changes (changes.jsonl), not a harvest")
+    } else if has("n_cells") || (has("counts") && has("status")) {
+        Some("cxg-obs's cell summaries (obs.jsonl), not a harvest")
+    } else {
+        None
+    }
 }
 
 /// White space, and the bytes of a UTF-8 byte-order mark.
@@ -105,5 +136,20 @@ mod tests {
         assert!(sniff(b"hello\n")
             .unwrap_err()
             .ends_with("got text that is not JSON (its first line: 'hello')"));
+        let changes =
+            b"{\"change\":\"added\",\"dataset_id\":\"d\",\"new_dataset_version_id\":\"v\"}\n";
+        assert!(sniff(changes)
+            .unwrap_err()
+            .ends_with("got cxg-diff's own changes (changes.jsonl), not a harvest"));
+        let obs = b"{\"dataset_version_id\":\"v\",\"status\":\"ok\",\"n_cells\":3}";
+        assert!(sniff(obs)
+            .unwrap_err()
+            .ends_with("got cxg-obs's cell summaries (obs.jsonl), not a harvest"));
+        // dataset records pass whole, however long their first line
+        let long = format!(
+            "{{\"dataset_id\":\"d\",\"x\":\"{}\"}}\n{{}}\n",
+            "y".repeat(10_000)
+        );
+        assert_eq!(sniff(long.clone().into_bytes().leak()), Ok(long));
     }
 }

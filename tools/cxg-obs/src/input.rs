@@ -79,6 +79,8 @@ fn other_stage(first: &str, header: &[String]) -> Option<String> {
          files and writes the manifest to give cxg-obs"
     } else if has("change") {
         "cxg-diff's changes, not files"
+    } else if has("reason") {
+        "a failures file (the rows a stage could not do), not files"
     } else if has("dataset_id") {
         "datasets without H5AD links: cxg-h5ad adds them, then cxg-download"
     } else {
@@ -265,6 +267,7 @@ mod tests {
         let cases = [
             ("dataset_id,collection_id,title,h5ad_url\nd1,c1,\"a, b\",u\n", Some("a CSV with 4 columns (dataset_id, collection_id, title, h5ad_url) and no 'path' column: the harvest CSV: cxg-download")),
             ("change,kind,dataset_id\nadded,,d1\n", Some("cxg-diff's changes")),
+            ("dataset_id,collection_id,status,reason\nd,c,removed,410\n", Some("a failures file")),
             ("dataset_id,title\nd1,x\n", Some("cxg-h5ad adds them")),
             ("a,b,c,d,e\n1,2,3,4,5\n", Some("5 columns (a, b, c, d, ...) and no 'path' column: not a manifest")),
             ("{\"dataset_version_id\":\"v\"}\n", Some("got JSON (cxg-obs's own records are joined with --join CSV")),
