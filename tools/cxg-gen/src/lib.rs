@@ -22,6 +22,8 @@ use cxg_core::{Ctx, Result};
 
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     args.check()?;
+    // refused before the first walk, which takes a while at large sizes
+    write::check_target(&args.out_dir, args.force)?;
     let fates = snapshot::fates(&args)?;
     if args.assets {
         let (count, bytes) = snapshot::asset_needs(&args, &fates)?;

@@ -42,7 +42,7 @@ fn cannot_create(p: &Path) -> String {
 }
 
 /// Refuse to replace anything but a snapshot, and that only with `force`.
-fn check_target(out: &Path, force: bool) -> Result<()> {
+pub(crate) fn check_target(out: &Path, force: bool) -> Result<()> {
     if !out.exists() {
         return Ok(());
     }
