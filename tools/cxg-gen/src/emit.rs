@@ -157,27 +157,27 @@ impl Out<'_> {
     /// datasets' objects, index entries and asset files.
     fn collection(&mut self, c: &Collection, fates: &Fates) -> Result<()> {
         self.tally.collections += 1;
-        let (head, tail) = around_datasets(&c.full);
-        let whole = !self.args.list_only;
+        // the record around its datasets (the whole record when it is
+        // served without the key)
+        let (head, tail) = if c.has_datasets_key {
+            around_datasets(&c.full)
+        } else {
+            (to_bytes(&sorted(Value::Object(c.full.clone()))), Vec::new())
+        };
         let path = self.dir.join("collections").join(format!("{}.json", c.cid));
-        let mut full = whole.then(|| Stream::create(path)).transpose()?;
-        if c.has_datasets_key {
-            self.list.element(&head)?;
-            if let Some(f) = &mut full {
-                f.put(&head)?;
-            }
+        let mut full = (!self.args.list_only)
+            .then(|| Stream::create(path))
+            .transpose()?;
+        self.list.element(&head)?;
+        if let Some(f) = &mut full {
+            f.put(&head)?;
         }
-        let mut first = true;
         for m in 0..c.len() {
             let fate = fates.of(self.k);
             self.k += 1;
             let (d, names) = self.dataset(c, m);
             if c.has_datasets_key {
-                let comma: &[u8] = if std::mem::take(&mut first) {
-                    b""
-                } else {
-                    b","
-                };
+                let comma: &[u8] = if m == 0 { b"" } else { b"," };
                 self.list.put(comma)?;
                 self.list.put(&to_bytes(&preview(&d)))?;
                 if let Some(f) = &mut full {
@@ -190,21 +190,10 @@ impl Out<'_> {
             }
             self.served(c, d, fate)?;
         }
-        let full_rest = if c.has_datasets_key {
-            self.list.put(&tail)?;
-            Vec::new()
-        } else {
-            let list = to_bytes(&sorted(Value::Object(c.full.clone())));
-            self.list.element(&list)?;
-            list
-        };
+        self.list.put(&tail)?;
         match full {
             Some(mut f) => {
-                f.put(if c.has_datasets_key {
-                    &tail
-                } else {
-                    &full_rest
-                })?;
+                f.put(&tail)?;
                 f.commit()
             }
             None => Ok(()),
