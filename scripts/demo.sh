@@ -80,3 +80,6 @@ if [ ${#assets[@]} -gt 0 ]; then
   echo "  cells:       $DEMO/obs.jsonl, $DEMO/all_datasets_obs.csv"
   echo "  ${osummary#cxg-obs: }"
 fi
+make --no-print-directory report BIN="$BIN" DATA="$DEMO" >/dev/null 2>"$DEMO.log" || { cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
+rm -f "$DEMO.log"
+echo "  report:      $DEMO/report.html (open it in a browser)"
