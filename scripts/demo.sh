@@ -50,7 +50,7 @@ if [ -z "$DEMO" ] || [ "$d" = / ] || [ "$d" = "$(realpath -m -- "$HOME")" ] || c
 fi
 rm -rf -- "$DEMO"
 mkdir -p -- "$(dirname -- "$DEMO")"
-if ! compgen -G "${ONTOLOGY:-/nonexistent}/*-ontology-*.json*" >/dev/null; then
+if [ -n "${SELECT:-}" ] && ! compgen -G "${ONTOLOGY:-/nonexistent}/*-ontology-*.json*" >/dev/null; then
   echo "demo: no ontology files in '${ONTOLOGY}' (make ontologies); selecting with the subset in tests/fixtures/ontology"
   ONTOLOGY="$PWD/tests/fixtures/ontology"
 fi
