@@ -453,6 +453,19 @@ fn is_index_temp(name: &str) -> bool {
             .is_some_and(|f| parse_file_name(f).is_some())
 }
 
+/// The JSON text of a guide file (decompressed when `.json.zst`): for
+/// the fields the index does not keep (`description`), of the small files
+/// that need them (HsapDv, MmusDv).
+pub fn read_json(path: &Path) -> Result<Vec<u8>> {
+    let name = format!("'{}'", path.display());
+    let raw = std::fs::read(path).at(format_args!("cannot read {name}"))?;
+    if path.to_string_lossy().ends_with(".zst") {
+        unzstd(&name, &raw)
+    } else {
+        Ok(raw)
+    }
+}
+
 /// Read, parse and index the file open as `file` (from its start), and keep
 /// the index at `index_path` when its folder can be written. Returns the
 /// index, how it was kept, and the SHA-256 of the bytes indexed.

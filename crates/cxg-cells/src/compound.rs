@@ -9,11 +9,11 @@ use hdf5_reader::{Datatype, StringSize};
 
 /// The columns of a compound obs table, in field order (the index left
 /// out), and the number of cells.
-pub(crate) struct Table {
-    pub(crate) n_cells: u64,
-    pub(crate) columns: Vec<(String, Column)>,
+pub struct Table {
+    pub n_cells: u64,
+    pub columns: Vec<(String, Column)>,
     /// Columns with categories (the others are plain values).
-    pub(crate) categorical: Vec<String>,
+    pub categorical: Vec<String>,
 }
 
 /// How one field of a record is decoded.
@@ -23,7 +23,7 @@ enum Field {
 }
 
 /// Read the compound `obs` dataset of `root`.
-pub(crate) fn read_table(root: &Group, file_len: u64) -> R<Table> {
+pub fn read_table(root: &Group, file_len: u64) -> R<Table> {
     let place = "'obs' (a compound table, as anndata < 0.7 wrote it)";
     let ds = root.dataset("obs").at(place)?;
     let Datatype::Compound { size, fields } = ds.dtype().clone() else {

@@ -13,22 +13,22 @@ use crate::read::{
 use hdf5_reader::group::Group;
 use std::collections::HashSet;
 
-pub(crate) struct Obs<'a> {
-    pub(crate) obs: &'a Group,
-    pub(crate) groups: Vec<String>,
-    pub(crate) datasets: Vec<String>,
+pub struct Obs<'a> {
+    pub obs: &'a Group,
+    pub groups: Vec<String>,
+    pub datasets: Vec<String>,
     /// obs's `column-order` attribute: the columns anndata wrote.
-    pub(crate) order: Vec<String>,
+    pub order: Vec<String>,
     /// The most bytes one read may decode.
-    pub(crate) budget: usize,
+    pub budget: usize,
     /// The file's length: contiguous data must fit in it.
-    pub(crate) file_len: u64,
+    pub file_len: u64,
     /// anndata < 0.7: obs as one compound table, read whole.
-    pub(crate) table: Option<Table>,
+    pub table: Option<Table>,
 }
 
 impl Obs<'_> {
-    pub(crate) fn new(obs: &Group, budget: usize, file_len: u64) -> R<Obs<'_>> {
+    pub fn new(obs: &Group, budget: usize, file_len: u64) -> R<Obs<'_>> {
         let (groups, datasets) = obs.member_names().at("'obs' (listing its columns)")?;
         let order = obs
             .attribute("column-order")
@@ -47,7 +47,7 @@ impl Obs<'_> {
     }
 
     /// anndata < 0.7's compound obs table, read whole from `root`.
-    pub(crate) fn from_table(root: &Group, budget: usize, file_len: u64) -> R<Obs<'_>> {
+    pub fn from_table(root: &Group, budget: usize, file_len: u64) -> R<Obs<'_>> {
         let table = read_table(root, file_len)?;
         Ok(Obs {
             obs: root,
@@ -65,7 +65,7 @@ impl Obs<'_> {
         t.columns.iter().find(|(c, _)| c == name).map(|(_, c)| c)
     }
 
-    pub(crate) fn has(&self, name: &str) -> bool {
+    pub fn has(&self, name: &str) -> bool {
         self.is_group(name) || self.is_dataset(name) || self.table_column(name).is_some()
     }
 
@@ -79,7 +79,7 @@ impl Obs<'_> {
 
     /// A column obs names but that does not open (a link that never
     /// resolves) is an error, not a missing column.
-    pub(crate) fn check_listed(&self, name: &str) -> R<()> {
+    pub fn check_listed(&self, name: &str) -> R<()> {
         if !self.has(name) && self.order.iter().any(|c| c == name) {
             return Err(format!(
                 "column 'obs/{name}' is in obs's column-order but cannot be opened (a soft link that does not resolve?)"
@@ -90,7 +90,7 @@ impl Obs<'_> {
 
     /// The data columns: column-order, else every member but the index
     /// and anndata's own.
-    pub(crate) fn columns(&self, index: &str) -> Vec<String> {
+    pub fn columns(&self, index: &str) -> Vec<String> {
         if let Some(t) = &self.table {
             return t.columns.iter().map(|(c, _)| c.clone()).collect();
         }
@@ -105,7 +105,7 @@ impl Obs<'_> {
 
     /// A categorical column (or a plain string one, which anndata makes
     /// categorical on writing by default).
-    pub(crate) fn is_categorical(&self, name: &str) -> bool {
+    pub fn is_categorical(&self, name: &str) -> bool {
         if let Some(t) = &self.table {
             return t.categorical.iter().any(|c| c == name);
         }
@@ -119,12 +119,12 @@ impl Obs<'_> {
     }
 
     /// The name of the cell index: obs's `_index` attribute.
-    pub(crate) fn index_name(&self) -> String {
+    pub fn index_name(&self) -> String {
         attr_string(self.obs.attribute("_index")).unwrap_or_else(|| "_index".to_string())
     }
 
     /// Cells = rows of the index dataset that obs names in `_index`.
-    pub(crate) fn n_cells(&self) -> R<u64> {
+    pub fn n_cells(&self) -> R<u64> {
         if let Some(t) = &self.table {
             return Ok(t.n_cells);
         }
@@ -146,7 +146,7 @@ impl Obs<'_> {
 
     /// A column as a categorical (plain values interned), checked to hold
     /// one valid code per cell; None when obs has no such column.
-    pub(crate) fn categorical(&self, name: &str, n_cells: u64) -> R<Option<Column>> {
+    pub fn categorical(&self, name: &str, n_cells: u64) -> R<Option<Column>> {
         self.check_listed(name)?;
         let place = format!("column 'obs/{name}'");
         let col = if let Some(c) = self.table_column(name) {
@@ -236,7 +236,7 @@ impl Obs<'_> {
     /// Per cell: true, false, or missing. Read from an HDF5 bool, 0/1
     /// integers, a nullable-boolean group, or a categorical whose values
     /// are True/False, 1/0, yes/no (by its values, never its codes).
-    pub(crate) fn truth(&self, name: &str, n_cells: u64) -> R<Option<Vec<Option<bool>>>> {
+    pub fn truth(&self, name: &str, n_cells: u64) -> R<Option<Vec<Option<bool>>>> {
         self.check_listed(name)?;
         let place = format!("column 'obs/{name}'");
         let values: Vec<Option<bool>> =
@@ -277,7 +277,7 @@ impl Obs<'_> {
     /// The number of distinct values among the cells (missing values are
     /// none), as pandas' `nunique` counts them; None for a column that is
     /// not one value per cell (a 2-D or compound column).
-    pub(crate) fn distinct(&self, name: &str, n_cells: u64) -> R<Option<u64>> {
+    pub fn distinct(&self, name: &str, n_cells: u64) -> R<Option<u64>> {
         let place = format!("column 'obs/{name}'");
         if self.is_dataset(name) && self.legacy_categories(name).is_none() {
             let ds = self.obs.dataset(name).at(&place)?;
@@ -309,7 +309,7 @@ impl Obs<'_> {
 }
 
 /// The distinct values the cells use (by value, not code).
-pub(crate) fn used_values(col: &Column) -> u64 {
+pub fn used_values(col: &Column) -> u64 {
     let mut used = vec![false; col.categories.len()];
     for &c in &col.codes {
         if let Ok(c) = usize::try_from(c) {

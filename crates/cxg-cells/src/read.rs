@@ -8,26 +8,24 @@ use hdf5_reader::{ByteOrder, Dataset, Datatype, StringSize, VarLenKind};
 use std::collections::HashMap;
 
 /// A file's error: one line, which becomes its record's `error`.
-pub(crate) type R<T> = std::result::Result<T, String>;
+pub type R<T> = std::result::Result<T, String>;
 
 /// `.at(place)?` for the HDF5 reader's errors: `place: error`.
-pub(crate) trait At<T> {
+pub trait At<T> {
     fn at(self, place: &str) -> R<T>;
 }
 
 impl<T> At<T> for hdf5_reader::error::Result<T> {
     fn at(self, place: &str) -> R<T> {
-        self.map_err(|e| crate::h5ad::h5_error(place, &e))
+        self.map_err(|e| crate::file::h5_error(place, &e))
     }
 }
 
-pub(crate) fn attr_string(
-    attr: hdf5_reader::error::Result<hdf5_reader::Attribute>,
-) -> Option<String> {
+pub fn attr_string(attr: hdf5_reader::error::Result<hdf5_reader::Attribute>) -> Option<String> {
     attr.ok().and_then(|a| a.read_string().ok())
 }
 
-pub(crate) fn is_string(dt: &Datatype) -> bool {
+pub fn is_string(dt: &Datatype) -> bool {
     matches!(dt, Datatype::String { .. })
         || matches!(
             dt,
@@ -38,7 +36,7 @@ pub(crate) fn is_string(dt: &Datatype) -> bool {
         )
 }
 
-pub(crate) fn describe(dt: &Datatype) -> String {
+pub fn describe(dt: &Datatype) -> String {
     match dt {
         Datatype::FixedPoint { size, signed, .. } => {
             format!("{}int{}", if *signed { "" } else { "u" }, *size as u32 * 8)
@@ -58,13 +56,13 @@ pub(crate) fn describe(dt: &Datatype) -> String {
 
 /// A categorical column: one code per cell (-1 = missing) and the values.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Column {
-    pub(crate) codes: Vec<i32>,
-    pub(crate) categories: Vec<String>,
+pub struct Column {
+    pub codes: Vec<i32>,
+    pub categories: Vec<String>,
 }
 
 /// Plain values as a categorical: each distinct value once.
-pub(crate) fn intern(values: Vec<String>) -> Column {
+pub fn intern(values: Vec<String>) -> Column {
     let mut index: HashMap<String, i32> = HashMap::new();
     let mut categories = Vec::new();
     let mut codes = Vec::with_capacity(values.len());
@@ -81,7 +79,7 @@ pub(crate) fn intern(values: Vec<String>) -> Column {
 
 /// How one scalar element is stored.
 #[derive(Debug, Clone)]
-pub(crate) enum Scalar {
+pub enum Scalar {
     Int {
         size: usize,
         signed: bool,
@@ -100,7 +98,7 @@ pub(crate) enum Scalar {
 
 impl Scalar {
     /// The scalar kind of `dt`, if it is one this reader decodes.
-    pub(crate) fn of(dt: &Datatype) -> Option<Scalar> {
+    pub fn of(dt: &Datatype) -> Option<Scalar> {
         match dt {
             Datatype::FixedPoint {
                 size: size @ (1 | 2 | 4 | 8),
@@ -136,7 +134,7 @@ impl Scalar {
         }
     }
 
-    pub(crate) fn size(&self) -> usize {
+    pub fn size(&self) -> usize {
         match self {
             Scalar::Int { size, .. } | Scalar::Float { size, .. } | Scalar::Bool { size, .. } => {
                 *size
@@ -183,7 +181,7 @@ impl Scalar {
 
     /// A key per element for counting distinct values (pandas' `nunique`:
     /// NaN is no value, -0.0 equals 0.0); None for NaN.
-    pub(crate) fn key(&self, v: &[u8]) -> Option<u64> {
+    pub fn key(&self, v: &[u8]) -> Option<u64> {
         match self {
             Scalar::Int { signed, big, .. } => Some(Self::int(v, *signed, *big) as u64),
             Scalar::Float { big, .. } => {
@@ -195,7 +193,7 @@ impl Scalar {
     }
 
     /// An element as Python prints it (`True`, `3`, `0.5`, `2.0`).
-    pub(crate) fn text(&self, v: &[u8]) -> String {
+    pub fn text(&self, v: &[u8]) -> String {
         match self {
             Scalar::Int { signed, big, .. } => Self::int(v, *signed, *big).to_string(),
             Scalar::Float { big, .. } => {
@@ -221,7 +219,7 @@ impl Scalar {
 /// time (the chunks the file stores, never the size it declares: a chunk
 /// missing or out of order is an error); contiguous data is first checked
 /// to fit in the file. So nothing is allocated from a declared size alone.
-pub(crate) fn for_each_piece(
+pub fn for_each_piece(
     ds: &Dataset,
     place: &str,
     file_len: u64,
@@ -286,13 +284,13 @@ pub(crate) fn for_each_piece(
 }
 
 /// Grow `v` by `more` without aborting when memory runs out.
-pub(crate) fn reserve<T>(v: &mut Vec<T>, more: usize, place: &str) -> R<()> {
+pub fn reserve<T>(v: &mut Vec<T>, more: usize, place: &str) -> R<()> {
     v.try_reserve(more)
         .map_err(|_| format!("{place}: not enough memory for {} values", v.len() + more))
 }
 
 /// Visit each element of a scalar dataset, decoded by `kind`.
-pub(crate) fn for_each_scalar(
+pub fn for_each_scalar(
     ds: &Dataset,
     kind: &Scalar,
     place: &str,
@@ -311,7 +309,7 @@ pub(crate) fn for_each_scalar(
     })
 }
 
-pub(crate) fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<i32>> {
+pub fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<i32>> {
     let ds = g.dataset(name).at(place)?;
     let kind = match Scalar::of(ds.dtype()) {
         Some(k @ Scalar::Int { .. }) => k,
@@ -345,7 +343,7 @@ pub(crate) fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R
 
 /// The values of a string dataset; of a scalar dataset (categories of
 /// numbers or bools), each as Python prints it.
-pub(crate) fn read_values(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<String>> {
+pub fn read_values(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<String>> {
     let ds = g.dataset(name).at(place)?;
     if is_string(ds.dtype()) {
         // the stored chunks must hold every declared value before the
@@ -370,7 +368,7 @@ pub(crate) fn read_values(g: &Group, name: &str, place: &str, file_len: u64) -> 
 
 /// One bool per element of an HDF5 bool (an enum over int8, as h5py
 /// writes it), or of an integer 0/1 dataset.
-pub(crate) fn bools(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<bool>> {
+pub fn bools(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<bool>> {
     let ds = g.dataset(name).at(place)?;
     let kind = match (Scalar::of(ds.dtype()), ds.dtype()) {
         (Some(k @ (Scalar::Bool { .. } | Scalar::Int { .. })), _) => k,

@@ -79,7 +79,7 @@ fn filter(desc: &FilterDescription, data: &[u8], _elem: usize) -> Result<Vec<u8>
 }
 
 /// The reader's filters plus LZF.
-pub(crate) fn registry() -> FilterRegistry {
+pub fn registry() -> FilterRegistry {
     let mut r = FilterRegistry::new();
     r.register(FILTER_LZF, Box::new(filter));
     r
