@@ -25,7 +25,7 @@ BIN ?= target/release
 CARGO_BUILD ?= $(CARGO) build --locked --release --workspace --bins
 PREFIX ?= /usr/local
 DESTDIR ?=
-SNAPSHOT ?= tests/fixtures/snapshot
+SNAPSHOT ?= tests/fixtures/sample
 DEMO ?= demo
 SNAPSHOTS ?= $(DATA)/snapshots
 REQUEST_LOG ?= $(DATA)/requests.jsonl
@@ -337,13 +337,16 @@ refresh:
 clean:
 	@$(call rm_rf,$(DATA)); $(call rm_rf,$(DEMO))
 
-## demo: the same harvest with no network, from $(SNAPSHOT) served by cxg-serve, into $(DEMO)/
+## demo: the same harvest with no network, from $(SNAPSHOT) served by cxg-serve, into $(DEMO)/:
+##   the selection (SELECT), the download of its H5AD files and their cell summaries
 demo: build
-	@BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) scripts/demo.sh
+	@BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) ONTOLOGY="$(ONTOLOGY)" scripts/demo.sh
 
-## test: build, then run every test (unit, integration, end-to-end)
+## test: build, then run every test (unit, integration, end-to-end); after make, in release
+##   against make's binaries (one build serves both), else in debug; TEST_PROFILE=debug|release
+TEST_PROFILE ?=
 test:
-	@CARGO="$(CARGO)" scripts/test.sh
+	@CARGO="$(CARGO)" TEST_PROFILE="$(TEST_PROFILE)" scripts/test.sh
 
 ## lint: rustfmt check and clippy with warnings as errors
 ## libs: the unit tests of the shared library crates alone (cxg-core cxg-json cxg-http cxg-catalog cxg-terms cxg-cells cxg-h5write)

@@ -437,7 +437,8 @@ fn an_empty_selection_gathers_what_make_writes() {
     let snap = t.join("snap");
     h5ad_snapshot(&snap, 3);
     let s = Server::start(&snap, &["--local-assets"]);
-    let select = "--organism 'Homo sapiens' --exclude-organism 'Homo sapiens' --min-cells 1";
+    let select =
+        "--no-ontology --organism 'Homo sapiens' --exclude-organism 'Homo sapiens' --min-cells 1";
     make_in(
         &t.join("make"),
         &MAKE_TARGETS,
@@ -736,7 +737,8 @@ fn the_slurm_dry_run_sizes_the_per_dataset_jobs_from_the_h5ad_filesize() {
     let Some(sm) = snakemake() else { return };
     let s = Server::start(&fixture("snapshot"), &[]);
     let t = TempDir::new();
-    let sel = ["select=--organism 'Homo sapiens' --tissue lung"];
+    // (the test is about job sizes: the data's own terms, no ontology, on purpose)
+    let sel = ["select=--no-ontology --organism 'Homo sapiens' --tissue lung"];
     run_local(&sm, t.path(), &s.url, &sel, &["data/work/rows"]).ok();
     let mut c = workflow(&sm, t.path(), &s.url, "slurm", &sel);
     c.arg("-n");

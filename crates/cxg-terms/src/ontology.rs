@@ -346,6 +346,11 @@ impl Ontology {
             .collect()
     }
 
+    /// The synonyms of a term of this file.
+    pub fn synonyms_of(&self, t: &Term) -> Vec<&str> {
+        self.idx.synonyms(t.num)
+    }
+
     /// (label, synonyms) of every current term, for suggestions.
     pub fn current(&self) -> impl Iterator<Item = (&str, Vec<&str>)> {
         (0..self.idx.len())

@@ -71,10 +71,11 @@ pub struct Args {
     /// Files read at a time (default: the number of cores)
     #[arg(short = 'j', long, value_name = "N", value_parser = cxg_core::cli::jobs())]
     jobs: Option<u16>,
-    /// Append normal_cell_count, primary_cell_count and donor_count to the
-    /// rows of this CSV (joined on dataset_version_id; on dataset_id only
-    /// for rows without a dataset_version_id), reading FILE as this tool's
-    /// JSON Lines
+    /// Append normal_cell_count, primary_cell_count and donor_count (and,
+    /// for records written with a cell filter, filtered_cell_count,
+    /// filtered_donor_count and age_unknown_cell_count) to the rows of this
+    /// CSV (joined on dataset_version_id; on dataset_id only for rows
+    /// without a dataset_version_id), reading FILE as this tool's JSON Lines
     #[arg(long, value_name = "CSV")]
     join: Option<PathBuf>,
     /// Take relative paths (of the manifest or the list) from DIR. Default:

@@ -9,6 +9,7 @@ use cxg_catalog::ids::is_uuid;
 use cxg_cells::CellFilter;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer};
 use cxg_core::{At, Ctx, Result};
+use cxg_terms::report::quote;
 use serde_json::{json, Map, Value};
 use std::cell::Cell;
 use std::io::Write;
@@ -322,8 +323,9 @@ fn csv_row(rec: &Value, filtered: bool) -> Vec<String> {
         });
     }
     if filtered {
+        // as the shell takes them again: `--organism 'Homo sapiens'`
         let options = rec["filter"]["options"].as_array().map(|a| {
-            let words: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+            let words: Vec<String> = a.iter().filter_map(Value::as_str).map(quote).collect();
             words.join(" ")
         });
         row.push(options.unwrap_or_default());
