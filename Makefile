@@ -73,7 +73,7 @@ rm_rf = if [ -L "$(1)" ]; then rm -f -- "$(1)"; else \
 
 # The binaries (installed by make install); the library crates under crates/ that
 # they share install nothing of their own (make libs tests them alone).
-LIBS := cxg-core cxg-json cxg-http cxg-catalog cxg-terms
+LIBS := cxg-core cxg-json cxg-http cxg-catalog cxg-terms cxg-h5write
 TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-diff cxg-snapshot cxg-download cxg-report
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
@@ -318,7 +318,7 @@ test:
 	@CARGO="$(CARGO)" scripts/test.sh
 
 ## lint: rustfmt check and clippy with warnings as errors
-## libs: the unit tests of the shared library crates alone (cxg-core cxg-json cxg-http cxg-catalog cxg-terms)
+## libs: the unit tests of the shared library crates alone (cxg-core cxg-json cxg-http cxg-catalog cxg-terms cxg-h5write)
 libs:
 	$(CARGO) test --locked $(addprefix -p ,$(LIBS))
 
