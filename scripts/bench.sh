@@ -214,6 +214,12 @@ bench_size() {
   measure "rm -rf '$work/data' && make -C '$ROOT' --no-print-directory stages BIN='$BIN' CARGO_BUILD=true API_URL='$url' DATA='$work/data'"; ours=$med; ours_s=$spread; ours_rss=$rss
   after=$(wc -l < "$log"); reqs=$(( (after - before) / RUNS ))
   row pipeline "the whole \`make\` pipeline, end to end" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · $reqs requests" "" "" "$ours"
+
+  # cxg-report: the page of the harvest the pipeline just made (issue 25:
+  # the 10x catalogue in under a second, the page under 5 MB)
+  measure "'$BIN/cxg-report' '$work/data' -o '$work/report.html'"; ours=$med; ours_s=$spread; ours_rss=$rss; ours_cpu=$cpu
+  local page; page=$(awk -v b="$(wc -c < "$work/report.html")" 'BEGIN {printf "%.2f", b / 1000000}')
+  row report "cxg-report, the page of that harvest (target: under 1 s and 5 MB at 10x)" "$label" "${ours} s ±${ours_s} · $(mb "$ours_rss") · CPU ${ours_cpu} s · ${page} MB page" "" "" "$ours"
 }
 
 : > "$OUT/stderr.log"

@@ -55,6 +55,9 @@ echo "  datasets:    $(wc -l < "$DEMO/datasets.jsonl")"
 echo "  files:       $(wc -l < "$DEMO/collections.list") per-collection files in $DEMO/collections/"
 echo "  CSV:         $DEMO/all_datasets.csv, $DEMO/all_datasets_h5ad.csv"
 echo "  ${summary#cxg-h5ad: }"
+make report BIN="$BIN" DATA="$DEMO" >/dev/null 2>"$DEMO.log" || { cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
+rm -f "$DEMO.log"
+echo "  report:      $DEMO/report.html (open it in a browser)"
 
 # A few downloads, offline: a small snapshot with file contents (cxg-gen
 # --assets) served with its asset URLs pointing at the server itself
@@ -71,3 +74,6 @@ dsummary=$(grep 'cxg-download: .* files:' "$DEMO.log" | tail -n1 || true)
 rm -f "$DEMO.log"
 echo "  downloads:   $DEMO/files/h5ad/ ($(ls "$DEMO/files/h5ad" | grep -c '\.h5ad$') H5AD files, manifest.csv) from a snapshot with file contents"
 echo "  ${dsummary#cxg-download: }"
+make report BIN="$BIN" DATA="$DEMO/files" >/dev/null 2>"$DEMO.log" || { cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
+rm -f "$DEMO.log"
+echo "  report:      $DEMO/files/report.html (with the downloads)"

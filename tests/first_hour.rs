@@ -464,7 +464,12 @@ fn every_make_command_in_the_docs_runs() {
                     );
                 }
             }
-            "demo" => assert!(d.join("demo/all_datasets_h5ad.csv").exists()),
+            "demo" => {
+                assert!(d.join("demo/all_datasets_h5ad.csv").exists());
+                // make demo ends with the page of each harvest it made
+                assert!(d.join("demo/report.html").exists(), "{cmd}");
+                assert!(d.join("demo/files/report.html").exists(), "{cmd}");
+            }
             "obs" => assert!(d.join("data/all_datasets_obs.csv").exists(), "{cmd}"),
             "download" => assert!(d.join("data/h5ad/manifest.csv").exists(), "{cmd}"),
             "install" => assert!(std::fs::read_dir(d.join("dest")).is_ok(), "{cmd}"),

@@ -310,6 +310,96 @@ fn the_files_section_counts_the_manifest_and_obs() {
     }
 }
 
+/// Files: what the last cell-level filter kept (obs.jsonl's
+/// `filtered_cell_count`, `filtered_donor_count` and `filter`, as cxg-obs
+/// writes them with a cell filter): per file, in total, and the filter;
+/// without one the page says none was run and names the make command.
+#[test]
+fn the_files_section_shows_what_the_cell_filter_kept() {
+    if !has_jq() {
+        return;
+    }
+    let s = sample();
+    assert!(s.html.contains("No cell-level filter run"));
+    assert!(unescape(&s.html).contains("<code>make obs CELLS=\"--normal"));
+    let obs = s.data.join("obs.jsonl");
+    // cxg-obs with a cell filter; a cxg-obs without cell filters yet
+    // (issue 23) is stood in for by jq writing the same fields
+    let real = run(
+        "cxg-obs",
+        &[
+            "--normal",
+            "--primary",
+            s.data.join("h5ad/manifest.csv").to_str().unwrap(),
+            "-o",
+            obs.to_str().unwrap(),
+        ],
+        None,
+    );
+    if real.code != 0 {
+        assert!(
+            real.stderr.contains("unexpected argument"),
+            "{}",
+            real.stderr
+        );
+        let plain = String::from_utf8(read(&obs)).unwrap();
+        let o = Command::new("jq")
+            .args(["-c", r#". + {filter: {options: ["--normal", "--primary", "--organism", "Homo sapiens"], resolved: ["--organism 'Homo sapiens': NCBITaxon:9606"]}, filtered_cell_count: ([.normal_cell_count, .primary_cell_count] | min), filtered_donor_count: .donor_count}"#])
+            .arg(&obs)
+            .output()
+            .unwrap();
+        assert!(o.status.success() && !plain.is_empty());
+        std::fs::write(&obs, &o.stdout).unwrap();
+    }
+    let html = report(&s.data);
+    assert!(!html.contains("No cell-level filter run"));
+    let want = jq(
+        "[(map(.filtered_cell_count // empty) | add), (map(select(.filtered_cell_count != null) | .n_cells) | add), (map(select(.filtered_cell_count != null)) | length)]",
+        &obs,
+    );
+    let attr = |name: &str| {
+        let key = format!("data-kept-{name}=\"");
+        between(&html, &key, &key, "\"").unwrap().to_string()
+    };
+    assert_eq!(
+        [attr("total"), attr("of"), attr("files")],
+        [0, 1, 2].map(|i| want[i].to_string())
+    );
+    let filter = jq("map(.filter.options | map(if test(\" \") then \"'\" + . + \"'\" else . end) | join(\" \")) | unique", &obs);
+    for f in filter.as_array().unwrap() {
+        let code = format!("<code data-cell-filter>{}</code>", f.as_str().unwrap());
+        assert!(unescape(&html).contains(&code), "{code}");
+    }
+    // per file: the kept cells and donors, after cxg-obs's four counts
+    let rows = jq(
+        "map([.dataset_id, .filtered_cell_count, .filtered_donor_count])",
+        &obs,
+    );
+    for r in rows.as_array().unwrap() {
+        let row = between(
+            &html,
+            &format!("data-obs=\"{}\"", r[0].as_str().unwrap()),
+            ">",
+            "</tr>",
+        )
+        .unwrap();
+        let kept = between(row, "data-kept>", ">", "<").unwrap();
+        let donors = between(row, "data-kept-donors>", ">", "<").unwrap();
+        let text = |v: &Value| {
+            if v.is_null() {
+                "—".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        assert_eq!(
+            (kept, donors),
+            (text(&r[1]).as_str(), text(&r[2]).as_str()),
+            "{row}"
+        );
+    }
+}
+
 #[test]
 fn the_changes_section_counts_what_jq_counts() {
     if !has_jq() {

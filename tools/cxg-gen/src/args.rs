@@ -23,8 +23,8 @@ const EXAMPLES: &str = "\
   cxg-gen --collections 1 --datasets 1 --assets --asset-bytes 1073741824 /tmp/big
   cxg-gen --collections 1 --datasets 1 --assets --sparse-assets --asset-bytes 5000000000 /tmp/huge";
 
-/// The largest snapshot made: 80 times the size of CELLxGENE Discover
-/// today, a few GB of JSON, held in memory while it is written.
+/// The largest snapshot made: 80 times the 10x benchmark catalogue, a few
+/// GB of JSON, written as a stream (memory stays flat in the size).
 const MAX_COLLECTIONS: usize = 200_000;
 const MAX_DATASETS: usize = 2_000_000;
 
@@ -76,6 +76,10 @@ pub struct Args {
     /// Free bytes to assume on OUT_DIR's filesystem (tests)
     #[arg(long, hide = true, env = "CXG_GEN_FREE_BYTES")]
     pub(crate) assume_free_bytes: Option<u64>,
+    /// Bytes of index entries sorted in memory before a run is spilled to
+    /// disk (tests: a small budget makes many runs)
+    #[arg(long, hide = true, default_value_t = 16 << 20, value_name = "BYTES")]
+    pub(crate) sort_bytes: usize,
 }
 
 /// cxg-gen writes a folder, and its summary on stderr: nothing on stdout,

@@ -9,7 +9,6 @@
 
 use crate::args::Args;
 use crate::rng::Rng;
-use crate::snapshot::Snapshot;
 use cxg_core::digest::hex;
 use cxg_core::{At, Error, Result};
 use md5::{Digest, Md5};
@@ -71,11 +70,10 @@ pub(crate) fn patch_sizes(
 
 /// Refuse asset files that do not fit on the filesystem of the folder
 /// the snapshot goes to (sparse files need no space).
-pub(crate) fn check_space(args: &Args, snap: &Snapshot) -> Result<()> {
-    if args.sparse_assets || snap.assets.is_empty() {
+pub(crate) fn check_space(args: &Args, count: usize, need: u64) -> Result<()> {
+    if args.sparse_assets || count == 0 {
         return Ok(());
     }
-    let need: u64 = snap.assets.values().sum();
     let free = match args.assume_free_bytes {
         Some(n) => n,
         None => cxg_core::io::free_space(&args.out_dir).at(format_args!(
@@ -87,7 +85,7 @@ pub(crate) fn check_space(args: &Args, snap: &Snapshot) -> Result<()> {
         return Err(Error::input(format!(
             "not enough space for '{}': {} asset files need {need} bytes, {free} bytes are available",
             args.out_dir.display(),
-            snap.assets.len()
+            count
         )));
     }
     Ok(())

@@ -10,8 +10,10 @@ mod args;
 mod assets;
 mod collection;
 mod dataset;
+mod emit;
 mod rng;
 mod snapshot;
+mod sort;
 mod vocab;
 mod write;
 
@@ -20,30 +22,27 @@ use cxg_core::{Ctx, Result};
 
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     args.check()?;
-    let snap = snapshot::generate(&args);
+    // refused before the first walk, which takes a while at large sizes
+    write::check_target(&args.out_dir, args.force)?;
+    let fates = snapshot::fates(&args)?;
     if args.assets {
-        assets::check_space(&args, &snap)?;
+        let (count, bytes) = snapshot::asset_needs(&args, &fates)?;
+        assets::check_space(&args, count, bytes)?;
     }
-    let plan = write::Plan {
-        force: args.force,
-        list_only: args.list_only,
-        seed: args.seed,
-        sparse: args.sparse_assets,
-    };
-    write::write(&snap, &args.out_dir, &plan)?;
+    let t = write::write(&args, &fates)?;
     ctx.diag.warn(format_args!(
         "wrote '{}': {} collections, {} datasets ({} in the index, {} gone)",
         args.out_dir.display(),
-        snap.collections_list.len(),
-        snap.dataset_objects.len() + snap.gone.len(),
-        snap.index.len(),
-        snap.gone.len()
+        t.collections,
+        t.datasets,
+        t.indexed,
+        t.gone
     ));
     if args.assets {
         ctx.diag.warn(format_args!(
             "wrote {} H5AD files ({} bytes) under '{}'",
-            snap.assets.len(),
-            snap.assets.values().sum::<u64>(),
+            t.assets,
+            t.asset_bytes,
             args.out_dir.join("assets").display()
         ));
     }

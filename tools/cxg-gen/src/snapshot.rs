@@ -1,39 +1,57 @@
-//! The whole snapshot, built in memory from the seed: collections with
-//! their datasets, then the views the API serves of them (the list with
-//! previews, the full collections, the per-dataset objects, the index),
-//! agreeing with each other, with some datasets removed (`--gone`) or
-//! missing from the index (`--unindexed`).
+//! The snapshot as a walk over its collections, one at a time, each with
+//! its datasets in the order the API serves them: nothing but the
+//! collection at hand is held, so memory stays flat however large the
+//! snapshot. A dataset is regenerated from the generator's state where it
+//! was first drawn (one number), not kept. A first walk finds which
+//! datasets are removed (`--gone`) or missing from the index
+//! (`--unindexed`); the second writes them (see `emit`).
 
 use crate::args::Args;
 use crate::assets;
 use crate::collection::collection;
 use crate::dataset::dataset;
 use crate::rng::Rng;
+use cxg_core::Result;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-/// The generated snapshot, in memory.
-pub(crate) struct Snapshot {
-    pub collections_list: Vec<Value>,
-    pub full_collections: Vec<(String, Value)>,
-    /// (collection id, dataset id, record)
-    pub dataset_objects: Vec<(String, String, Value)>,
-    pub index: Vec<Value>,
-    pub gone: Vec<String>,
-    /// With --assets: each H5AD file name and its size.
-    pub assets: BTreeMap<String, u64>,
+/// One collection of the walk: its record (without datasets) and its
+/// datasets, by dataset_id descending as the API serves them.
+pub(crate) struct Collection {
+    pub full: Map<String, Value>,
+    /// False for the collection served without a `datasets` key.
+    pub has_datasets_key: bool,
+    pub cid: String,
+    cvid: String,
+    published: i64,
+    slots: Vec<Slot>,
 }
 
-/// A collection's record and its datasets' records.
-struct Collection {
-    full: Map<String, Value>,
-    datasets: Vec<Map<String, Value>>,
-    /// False for the collection served without a `datasets` key.
-    has_datasets_key: bool,
+/// Where a dataset was drawn: enough to draw it again.
+struct Slot {
+    did: String,
+    state: u64,
+    j: usize,
+}
+
+impl Collection {
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Dataset `m` (in the API's order), drawn again from its state.
+    pub fn dataset(&self, m: usize) -> Map<String, Value> {
+        let s = &self.slots[m];
+        let mut rng = Rng::resume(s.state);
+        let mut d = dataset(&mut rng, s.j, &self.cid, &self.cvid, self.published);
+        d.shift_remove("__cid");
+        d.shift_remove("__cvid");
+        d
+    }
 }
 
 /// The keys of a dataset's preview in the collections list.
-const PREVIEW_KEYS: &[&str] = &[
+pub(crate) const PREVIEW_KEYS: &[&str] = &[
     "assay",
     "dataset_id",
     "dataset_version_id",
@@ -55,31 +73,38 @@ const NOT_IN_INDEX: &[&str] = &[
     "raw_data_location",
 ];
 
-/// Build a snapshot (pure: no I/O), deterministic in `args`.
-pub(crate) fn generate(args: &Args) -> Snapshot {
+/// Call `f` with each collection in order (deterministic in `args`);
+/// returns the generator after the last, where the choice of removed and
+/// unindexed datasets draws from.
+pub(crate) fn walk(args: &Args, mut f: impl FnMut(&Collection) -> Result<()>) -> Result<Rng> {
     let mut rng = Rng::new(args.seed);
     let n = args.collections;
     let counts = spread(&mut rng, n, args.datasets);
-    let mut cols = Vec::with_capacity(n);
     let mut j = 0usize; // global dataset number
     for (i, &count) in counts.iter().enumerate() {
         let (full, published) = collection(&mut rng, i);
         let id = |k: &str| full[k].as_str().unwrap_or_default().to_string();
         let (cid, cvid) = (id("collection_id"), id("collection_version_id"));
-        let mut datasets = Vec::with_capacity(count);
+        let mut slots = Vec::with_capacity(count);
         for _ in 0..count {
-            datasets.push(dataset(&mut rng, j, &cid, &cvid, published));
+            let state = rng.state();
+            let d = dataset(&mut rng, j, &cid, &cvid, published);
+            let did = d["dataset_id"].as_str().unwrap_or_default().to_string();
+            slots.push(Slot { did, state, j });
             j += 1;
         }
         // as the API serves them: datasets by dataset_id, descending
-        datasets.sort_by(|a, b| b["dataset_id"].as_str().cmp(&a["dataset_id"].as_str()));
-        cols.push(Collection {
+        slots.sort_by(|a, b| b.did.cmp(&a.did));
+        f(&Collection {
             full,
-            datasets,
             has_datasets_key: !(n > 6 && i == 4),
-        });
+            cid,
+            cvid,
+            published,
+            slots,
+        })?;
     }
-    assemble(args, &mut rng, cols)
+    Ok(rng)
 }
 
 /// How many of `datasets` each of `n` collections holds. Collections 4
@@ -103,7 +128,7 @@ fn spread(rng: &mut Rng, n: usize, datasets: usize) -> Vec<usize> {
     counts
 }
 
-fn sorted(v: Value) -> Value {
+pub(crate) fn sorted(v: Value) -> Value {
     match v {
         Value::Object(mut m) => {
             m.sort_keys();
@@ -113,92 +138,90 @@ fn sorted(v: Value) -> Value {
     }
 }
 
-/// The datasets (numbered in collection order) that are removed and those
-/// left out of the index, chosen at random.
-fn choose(rng: &mut Rng, args: &Args, total: usize) -> (HashSet<usize>, HashSet<usize>) {
-    let mut all: Vec<usize> = (0..total).collect();
+/// What becomes of each dataset (numbered over the walk).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// Served, and listed in the index.
+    Indexed,
+    /// Served, but left out of the index (`--unindexed`).
+    Unindexed,
+    /// Listed in its collection, but removed (`--gone`).
+    Gone,
+}
+
+/// The fate of every dataset, one byte each.
+pub(crate) struct Fates {
+    fates: Vec<Fate>,
+    pub gone: usize,
+}
+
+impl Fates {
+    pub fn of(&self, k: usize) -> Fate {
+        self.fates.get(k).copied().unwrap_or(Fate::Indexed)
+    }
+}
+
+/// The first walk: which datasets are removed and which are left out of
+/// the index, chosen at random after every collection is drawn.
+pub(crate) fn fates(args: &Args) -> Result<Fates> {
+    let mut total = 0usize;
+    let mut rng = walk(args, |c| {
+        total += c.len();
+        Ok(())
+    })?;
+    Ok(choose(&mut rng, args, total))
+}
+
+/// With --assets, a walk before any is written: how many H5AD files the
+/// served datasets name, and their bytes in all.
+pub(crate) fn asset_needs(args: &Args, fates: &Fates) -> Result<(usize, u64)> {
+    let (mut k, mut count, mut bytes) = (0usize, 0usize, 0u64);
+    walk(args, |c| {
+        for m in 0..c.len() {
+            k += 1;
+            if fates.of(k - 1) == Fate::Gone {
+                continue;
+            }
+            let mut names = BTreeMap::new();
+            let seed_range = (args.seed, args.asset_bytes);
+            assets::patch_sizes(
+                &mut Value::Object(c.dataset(m)),
+                seed_range.0,
+                seed_range.1,
+                &mut names,
+            );
+            count += names.len();
+            bytes = names.values().fold(bytes, |a, &b| a.saturating_add(b));
+        }
+        Ok(())
+    })?;
+    Ok((count, bytes))
+}
+
+/// A shuffle of the dataset numbers: the first `--gone` are removed, the
+/// next `--unindexed` left out of the index.
+fn choose(rng: &mut Rng, args: &Args, total: usize) -> Fates {
+    // at most 2,000,000 datasets (args::MAX_DATASETS): u32 numbers
+    let mut all: Vec<u32> = (0..total).map(|k| k as u32).collect();
     for k in (1..all.len()).rev() {
         let r = rng.below(k as u64 + 1) as usize;
         all.swap(k, r);
     }
-    let gone_n = args.gone.min(total);
-    let unindexed_end = (gone_n + args.unindexed).min(total);
-    let gone = all[..gone_n].iter().copied().collect();
-    let unindexed = all[gone_n..unindexed_end].iter().copied().collect();
-    (gone, unindexed)
-}
-
-/// The views of `cols` the API serves.
-fn assemble(args: &Args, rng: &mut Rng, cols: Vec<Collection>) -> Snapshot {
-    let total: usize = cols.iter().map(|c| c.datasets.len()).sum();
-    let (gone, unindexed) = choose(rng, args, total);
-    let mut snap = Snapshot {
-        collections_list: Vec::new(),
-        full_collections: Vec::new(),
-        dataset_objects: Vec::new(),
-        index: Vec::new(),
-        gone: Vec::new(),
-        assets: Default::default(),
-    };
-    let mut k = 0usize;
-    // (published_at, dataset id, index entry)
-    let mut indexed: Vec<(String, String, Value)> = Vec::new();
-    for col in cols {
-        let mut full = col.full.clone();
-        let mut list = col.full.clone();
-        let mut full_ds = Vec::new();
-        let mut previews = Vec::new();
-        for mut d in col.datasets {
-            d.shift_remove("__cid");
-            d.shift_remove("__cvid");
-            let did = d["dataset_id"].as_str().unwrap_or_default().to_string();
-            let preview = PREVIEW_KEYS
-                .iter()
-                .filter_map(|key| Some(((*key).to_string(), d.get(*key)?.clone())));
-            previews.push(Value::Object(preview.collect()));
-            full_ds.push(Value::Object(d.clone()));
-            if gone.contains(&k) {
-                snap.gone.push(did);
-                k += 1;
-                continue;
-            }
-            let mut single = d;
-            single.insert("processing_status".into(), json!("SUCCESS"));
-            let cid = col.full["collection_id"].as_str().unwrap_or_default();
-            let object = sorted(Value::Object(single.clone()));
-            snap.dataset_objects
-                .push((cid.to_string(), did.clone(), object));
-            if !unindexed.contains(&k) {
-                let ix = index_entry(single, &col.full);
-                let key = ix["published_at"].as_str().unwrap_or_default().to_string();
-                indexed.push((key, did, ix));
-            }
-            k += 1;
-        }
-        if col.has_datasets_key {
-            full.insert("datasets".into(), Value::Array(full_ds));
-            list.insert("datasets".into(), Value::Array(previews));
-        }
-        let cid = full["collection_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        snap.full_collections
-            .push((cid, sorted(Value::Object(full))));
-        snap.collections_list.push(sorted(Value::Object(list)));
+    let gone = args.gone.min(total);
+    let unindexed_end = (gone + args.unindexed).min(total);
+    let mut fates = vec![Fate::Indexed; total];
+    for &k in &all[..gone] {
+        fates[k as usize] = Fate::Gone;
     }
-    // the index is sorted by (published_at, dataset_id), descending
-    indexed.sort_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)));
-    snap.index = indexed.into_iter().map(|(_, _, v)| v).collect();
-    if args.assets {
-        size_assets(&mut snap, args);
+    for &k in &all[gone..unindexed_end] {
+        fates[k as usize] = Fate::Unindexed;
     }
-    snap
+    Fates { fates, gone }
 }
 
 /// A dataset as the index holds it: without what the index leaves out,
 /// with its collection's id, version, name, DOI and citation label.
-fn index_entry(mut ix: Map<String, Value>, col: &Map<String, Value>) -> Value {
+pub(crate) fn index_entry(mut ix: Map<String, Value>, col: &Map<String, Value>) -> Value {
     for key in NOT_IN_INDEX {
         ix.shift_remove(*key);
     }
@@ -227,26 +250,4 @@ fn index_entry(mut ix: Map<String, Value>, col: &Map<String, Value>) -> Value {
     ix.insert("revision_of_dataset".into(), Value::Null);
     ix.insert("visibility".into(), json!("PUBLIC"));
     sorted(Value::Object(ix))
-}
-
-/// With --assets: the H5AD files the per-dataset objects name, and every
-/// view's `filesize` of them set to the size each file gets.
-fn size_assets(snap: &mut Snapshot, args: &Args) {
-    let (seed, range) = (args.seed, args.asset_bytes);
-    let mut names = BTreeMap::new();
-    for (_, _, d) in &mut snap.dataset_objects {
-        assets::patch_sizes(d, seed, range, &mut names);
-    }
-    snap.assets = names;
-    let mut all = BTreeMap::new();
-    for d in &mut snap.index {
-        assets::patch_sizes(d, seed, range, &mut all);
-    }
-    for (_, c) in &mut snap.full_collections {
-        if let Some(ds) = c.get_mut("datasets").and_then(Value::as_array_mut) {
-            for d in ds {
-                assets::patch_sizes(d, seed, range, &mut all);
-            }
-        }
-    }
 }

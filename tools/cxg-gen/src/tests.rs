@@ -4,9 +4,7 @@
 use crate::args::Args;
 use crate::collection::{timestamp, T0};
 use crate::rng::Rng;
-use crate::snapshot::generate;
 use crate::vocab::vocabulary;
-use crate::write::to_bytes;
 use clap::Parser;
 use cxg_catalog::facets::{Kind, FACETS};
 use cxg_core::ctx::run_memory;
@@ -89,16 +87,128 @@ fn runs_write_a_folder_or_refuse_before_writing() {
     }
 }
 
+/// A snapshot written by a run into a temporary folder, read back.
+struct Written {
+    _t: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    list: Vec<Value>,
+    index: Vec<Value>,
+    objects: Vec<Value>,
+    gone: Vec<Value>,
+}
+
+fn read_json(p: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn write(mut a: Args) -> Written {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("s");
+    a.out_dir = dir.clone();
+    let got = run_memory(b"", |ctx| crate::run(a, ctx));
+    assert_eq!(got.0, 0, "{got:?}");
+    let mut objects = Vec::new();
+    for c in std::fs::read_dir(dir.join("collections")).unwrap() {
+        let ds = c.unwrap().path().join("datasets");
+        for d in std::fs::read_dir(ds).into_iter().flatten() {
+            objects.push(read_json(&d.unwrap().path()));
+        }
+    }
+    // an array, or none when the file is not written (--list-only, no --gone)
+    let array = |name: &str| match dir.join(name) {
+        p if p.exists() => read_json(&p).as_array().unwrap().clone(),
+        _ => vec![],
+    };
+    Written {
+        list: array("collections.json"),
+        index: array("datasets.json"),
+        gone: array("gone.json"),
+        objects,
+        dir,
+        _t: t,
+    }
+}
+
+/// Every entry under `dir` (folders too, so an empty one counts), sorted
+/// by path, with each file's SHA-256: equal digests, equal folders.
+fn folder_digest(dir: &std::path::Path, skip: &str) -> String {
+    fn walk(dir: &std::path::Path, rel: &str, out: &mut Vec<(String, Option<String>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let rel = format!("{rel}/{}", e.file_name().to_string_lossy());
+            if e.path().is_dir() {
+                out.push((rel.clone(), None));
+                walk(&e.path(), &rel, out);
+            } else {
+                let bytes = std::fs::read(e.path()).unwrap();
+                out.push((rel, Some(cxg_core::digest::sha256_hex(&bytes))));
+            }
+        }
+    }
+    let mut all = Vec::new();
+    walk(dir, ".", &mut all);
+    all.retain(|(p, _)| skip.is_empty() || !p.starts_with(skip));
+    all.sort();
+    let text: String = all
+        .iter()
+        .map(|(p, h)| match h {
+            Some(h) => format!("{p}\n{h}  -\n"),
+            None => format!("{p}/\n"),
+        })
+        .collect();
+    cxg_core::digest::sha256_hex(text.as_bytes())
+}
+
+/// The bytes of the snapshot for the same arguments never change: the
+/// digests were taken from the generator that built the whole snapshot
+/// in memory (before it streamed its files), with the shell line
+/// `find . -mindepth 1 | LC_ALL=C sort | while read -r p; do if [ -d "$p" ];
+/// then echo "$p/"; else echo "$p"; sha256sum < "$p"; fi; done | sha256sum`
+/// (assets/ left out: only the JSON is compared). A small sort budget
+/// (`--sort-bytes`) spills the index in many runs: the same bytes.
+#[test]
+fn the_same_arguments_give_the_same_bytes_as_ever() {
+    let cases = [
+        (
+            "--seed 3 --collections 20 --datasets 100 --unindexed 2 --gone 1",
+            "989f41e47b007a7d31793973fd72ace4edfd8924787a5afdb6c0a30b84fb53ab",
+        ),
+        (
+            "--seed 7 --collections 60 --datasets 700 --unindexed 30 --gone 5 --sort-bytes 50000",
+            "c57700a871e1a45104e159e89f358c7596ea0b294a0e8bd5ade5d3095e80a505",
+        ),
+        (
+            "--seed 5 --collections 1 --datasets 300 --gone 3 --sort-bytes 1",
+            "057e5fd72c77473a3d3cccc5d869548658318fdb78751f0b85d2c0922dd4b435",
+        ),
+        (
+            "--seed 9 --collections 300 --datasets 1000 --list-only --gone 2",
+            "9e4de433dce807e767f985c1888626b3d8c7058d76101a87537fb88fdf1242cb",
+        ),
+        (
+            "--seed 3 --datasets 20 --assets --unindexed 1 --gone 1",
+            "a1b36589dd8bcd6d084aa110e714b387ec93d98bba196205743b9ae116f4b7d7",
+        ),
+        (
+            "--seed 4 --collections 8 --datasets 0",
+            "6621d63e7ddd8bcb1494fd31b236e2cb132c171f698c37597853accbf281cd2a",
+        ),
+    ];
+    for (line, want) in cases {
+        let mut argv: Vec<&str> = line.split_whitespace().collect();
+        argv.push("unused");
+        let w = write(args(&argv));
+        assert_eq!(folder_digest(&w.dir, "./assets"), want, "{line}");
+    }
+}
+
 #[test]
 fn deterministic_and_consistent() {
-    let a = generate(&sample());
-    let b = generate(&sample());
-    assert_eq!(
-        to_bytes(&Value::Array(a.index.clone())),
-        to_bytes(&Value::Array(b.index.clone()))
-    );
+    let a = write(sample());
+    let b = write(sample());
+    assert_eq!(folder_digest(&a.dir, ""), folder_digest(&b.dir, ""));
     let listed: usize = a
-        .collections_list
+        .list
         .iter()
         .map(|c| {
             c.get("datasets")
@@ -108,15 +218,17 @@ fn deterministic_and_consistent() {
         .sum();
     assert_eq!(listed, 100);
     assert_eq!(a.gone.len(), 1);
-    assert_eq!(a.dataset_objects.len(), 99);
+    assert_eq!(a.objects.len(), 99);
     assert_eq!(a.index.len(), 97);
-    assert!(a.collections_list[4].get("datasets").is_none());
-    assert_eq!(a.collections_list[5]["datasets"], json!([]));
-    assert!(a.collections_list[1]["publisher_metadata"].is_null());
+    assert!(a.list[4].get("datasets").is_none());
+    assert_eq!(a.list[5]["datasets"], json!([]));
+    assert!(a.list[1]["publisher_metadata"].is_null());
     for ix in &a.index {
         assert!(ix.get("collection_id").is_some() && ix.get("embeddings").is_none());
         assert!(ix.get("__cid").is_none());
     }
+    // no sort runs left behind
+    assert!(!a.dir.join(".index-runs").exists());
 }
 
 /// Every facet of the catalogue's table is in the generated datasets,
@@ -125,11 +237,11 @@ fn deterministic_and_consistent() {
 /// here until the generator makes it.
 #[test]
 fn datasets_carry_every_facet_of_the_catalogue() {
-    let snap = generate(&sample());
+    let snap = write(sample());
     assert!(!vocabulary("suspension_type", Kind::Strings).is_empty());
     for f in &FACETS {
         let mut seen = 0;
-        for (_, _, d) in &snap.dataset_objects {
+        for d in &snap.objects {
             for v in d
                 .get(f.field)
                 .and_then(Value::as_array)

@@ -2,26 +2,20 @@
 //! target, renamed into place when complete, so that a failed or
 //! interrupted run leaves no half-written snapshot.
 
-use crate::assets;
-use crate::snapshot::Snapshot;
-use cxg_core::io::{create_temp_dir, forget_temp_dir, write_file_atomic};
+use crate::args::Args;
+use crate::emit::{write_files, Tally};
+use crate::snapshot::Fates;
+use cxg_core::io::{create_temp_dir, forget_temp_dir};
 use cxg_core::{At, Error, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// How the folder is written: only collections.json (`list_only`), and
-/// the contents of the asset files (from `seed`, or sparse zeros).
-pub(crate) struct Plan {
-    pub force: bool,
-    pub list_only: bool,
-    pub seed: u64,
-    pub sparse: bool,
-}
-
-/// Write `snap` into the folder `out`: a new one, or (with `force`) one
-/// that holds a snapshot already.
-pub(crate) fn write(snap: &Snapshot, out: &Path, plan: &Plan) -> Result<()> {
-    check_target(out, plan.force)?;
+/// Write the snapshot of `args` (datasets' fates in `fates`) into the
+/// folder `args.out_dir`: a new one, or (with `--force`) one that holds a
+/// snapshot already.
+pub(crate) fn write(args: &Args, fates: &Fates) -> Result<Tally> {
+    let out = args.out_dir.as_path();
+    check_target(out, args.force)?;
     let tmp = staging_path(out)?;
     let _ = std::fs::remove_dir_all(&tmp);
     if let Some(p) = tmp.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -29,11 +23,12 @@ pub(crate) fn write(snap: &Snapshot, out: &Path, plan: &Plan) -> Result<()> {
     }
     // a signal removes the half-written folder
     create_temp_dir(&tmp).at(cannot_create(&tmp))?;
-    let result = write_files(snap, &tmp, plan).and_then(|()| {
+    let result = write_files(args, fates, &tmp).and_then(|tally| {
         if out.exists() {
             std::fs::remove_dir_all(out).at(format_args!("cannot replace '{}'", out.display()))?;
         }
-        std::fs::rename(&tmp, out).at(cannot_create(out))
+        std::fs::rename(&tmp, out).at(cannot_create(out))?;
+        Ok(tally)
     });
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -47,7 +42,7 @@ fn cannot_create(p: &Path) -> String {
 }
 
 /// Refuse to replace anything but a snapshot, and that only with `force`.
-fn check_target(out: &Path, force: bool) -> Result<()> {
+pub(crate) fn check_target(out: &Path, force: bool) -> Result<()> {
     if !out.exists() {
         return Ok(());
     }
@@ -84,45 +79,4 @@ pub(crate) fn to_bytes(v: &Value) -> Vec<u8> {
     // Writing to a Vec cannot fail.
     let _ = cxg_json::value::write_compact(&mut out, v);
     out
-}
-
-fn mkdir(p: &Path) -> Result<()> {
-    std::fs::create_dir_all(p).at(cannot_create(p))
-}
-
-/// Every file of the snapshot, in the folder `dir`.
-fn write_files(snap: &Snapshot, dir: &Path, plan: &Plan) -> Result<()> {
-    mkdir(&dir.join("collections"))?;
-    write_file_atomic(
-        &dir.join("collections.json"),
-        &to_bytes(&Value::Array(snap.collections_list.clone())),
-    )?;
-    let (full, objects): (&[_], &[_]) = if plan.list_only {
-        (&[], &[])
-    } else {
-        write_file_atomic(
-            &dir.join("datasets.json"),
-            &to_bytes(&Value::Array(snap.index.clone())),
-        )?;
-        (&snap.full_collections, &snap.dataset_objects)
-    };
-    for (cid, c) in full {
-        let p = dir.join("collections").join(format!("{cid}.json"));
-        write_file_atomic(&p, &to_bytes(c))?;
-    }
-    for (cid, did, d) in objects {
-        let folder = dir.join("collections").join(cid).join("datasets");
-        mkdir(&folder)?;
-        write_file_atomic(&folder.join(format!("{did}.json")), &to_bytes(d))?;
-    }
-    if !snap.gone.is_empty() {
-        write_file_atomic(&dir.join("gone.json"), &to_bytes(&json!(snap.gone)))?;
-    }
-    if !snap.assets.is_empty() {
-        mkdir(&dir.join("assets"))?;
-        for (name, size) in &snap.assets {
-            assets::write_asset(&dir.join("assets"), plan.seed, name, *size, plan.sparse)?;
-        }
-    }
-    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The files section: what `make download` fetched (h5ad/manifest.csv) and
-//! what `make obs` counted (obs.jsonl).
+//! what `make obs` counted (obs.jsonl; what a cell filter kept is in
+//! `cells`).
 
 use crate::chart::group;
 use crate::load::{s, Fetched};
@@ -78,6 +79,9 @@ pub struct ObsRow {
     pub normal: String,
     pub primary: String,
     pub donors: String,
+    /// With a cell filter: the cells and donors it kept.
+    pub kept: String,
+    pub kept_donors: String,
 }
 
 pub fn obs(rows: &[Value]) -> Vec<ObsRow> {
@@ -93,6 +97,8 @@ pub fn obs(rows: &[Value]) -> Vec<ObsRow> {
             normal: n(v, "normal_cell_count"),
             primary: n(v, "primary_cell_count"),
             donors: n(v, "donor_count"),
+            kept: n(v, "filtered_cell_count"),
+            kept_donors: n(v, "filtered_donor_count"),
         })
         .collect()
 }

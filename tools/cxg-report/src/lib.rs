@@ -10,6 +10,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cells;
 mod changes;
 mod chart;
 mod facets;
@@ -183,6 +184,29 @@ mod tests {
         assert!(html.contains("HTTP 404, gone"));
         assert!(html.contains("data-change=\"added\"><th>added</th><td class=\"n\">1<"));
         assert!(html.contains("data-delta>-10<"));
+    }
+
+    #[test]
+    fn the_cells_a_cell_filter_kept_or_that_none_was_run() {
+        let d = folder("cells");
+        let rec = r#"{"dataset_id":"d1","status":"ok","n_cells":10,"normal_cell_count":6,"primary_cell_count":10,"donor_count":2}"#;
+        std::fs::write(d.join("obs.jsonl"), format!("{rec}\n")).unwrap();
+        let (_, html, _) = page(&d);
+        assert!(html.contains("No cell-level filter run: <code>make obs CELLS="));
+        assert!(!html.contains("kept cells"));
+        let filtered = rec.replace(
+            "}",
+            r#","filter":{"options":["--normal"],"resolved":[]},"filtered_cell_count":6,"filtered_donor_count":1}"#,
+        );
+        let failed = r#"{"dataset_id":"d2","status":"failed","n_cells":null,"filter":{"options":["--normal"],"resolved":[]},"filtered_cell_count":null,"filtered_donor_count":null}"#;
+        std::fs::write(d.join("obs.jsonl"), format!("{filtered}\n{failed}\n")).unwrap();
+        let (_, html, _) = page(&d);
+        assert!(!html.contains("No cell-level filter run"));
+        assert!(html.contains("<code data-cell-filter>--normal</code>"));
+        assert!(html
+            .contains("<td class=\"n\" data-kept>6</td><td class=\"n\" data-kept-donors>1</td>"));
+        assert!(html.contains("<td class=\"n\" data-kept>—</td>"));
+        assert!(html.contains("data-kept-total=\"6\"") && html.contains("data-kept-files=\"1\""));
     }
 
     #[test]

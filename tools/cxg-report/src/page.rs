@@ -1,6 +1,7 @@
 //! The page: the sections made from the harvest, rendered by the askama
 //! template `templates/report.html` (checked when the crate compiles).
 
+use crate::cells::Kept;
 use crate::changes::Group;
 use crate::chart::Chart;
 use crate::facets::{overview, Overview};
@@ -44,6 +45,9 @@ pub struct Page {
     pub selection: Option<Selection>,
     pub files: Option<Files>,
     pub obs: Option<Vec<ObsRow>>,
+    /// What the last cell-level filter kept (None: obs.jsonl has no filter).
+    pub kept: Option<Kept>,
+    pub make_cells: &'static str,
     pub changes: Option<Vec<Group>>,
     pub rows: Option<String>,
     pub prov: Option<Prov>,
@@ -83,6 +87,8 @@ pub fn build(h: &Harvest, title: String) -> Page {
         selection,
         files: h.manifest.as_deref().map(crate::files::files),
         obs: h.obs.as_deref().map(crate::files::obs),
+        kept: h.obs.as_deref().and_then(crate::cells::kept),
+        make_cells: crate::cells::MAKE_CELLS,
         changes: h.changes.as_deref().map(crate::changes::groups),
         rows: h.datasets.as_ref().map(|_| crate::table::rows_json(h)),
         prov: h.provenance.as_ref().map(prov),
