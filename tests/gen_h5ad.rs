@@ -223,3 +223,19 @@ fn select_download_and_obs_run_offline_on_a_generated_world() {
         assert!(r["counts"]["tissue"].get("UBERON:0002048").is_some(), "{r}");
     }
 }
+
+/// docs/offline.md's generated world: every file summarised.
+#[test]
+fn the_docs_generated_world_runs() {
+    let t = TempDir::new();
+    for block in doc_sh("docs/offline.md", "## A generated world with files") {
+        sh(t.path(), &block).ok();
+    }
+    let (h, rows) = csv_rows(&read(&t.join("world-obs.csv")));
+    assert_eq!(
+        h[..4],
+        ["dataset_version_id", "dataset_id", "path", "status"]
+    );
+    assert_eq!(rows.len(), 17);
+    assert!(rows.iter().all(|r| r[3] == "ok"), "{rows:?}");
+}
