@@ -1,11 +1,13 @@
 //! Asset files for `cxg-serve` to serve (`--assets`): every H5AD the
-//! snapshot lists gets deterministic contents of the size its `filesize`
-//! claims (sizes drawn from `--asset-bytes`, small by default), and the
-//! ETag the file host would send: the MD5 for files under 8 MiB, the S3
-//! multipart ETag of 8 MiB parts (`md5(md5(p1)‖md5(p2)‖…)-N`) above, as
-//! boto3's `upload_file` produces. `--sparse-assets` writes all-zero sparse
-//! files instead (instant at any size, e.g. over 4 GiB) with an ETag of a
-//! form no client can check.
+//! snapshot lists is a real H5AD of its dataset (`h5ad`), written before
+//! any view of the record, whose `filesize` is the larger of a size drawn
+//! from `--asset-bytes` and the file's own: a smaller file is padded with
+//! deterministic bytes after its HDF5 end of file, which readers ignore.
+//! Each has the ETag the file host would send: the MD5 for files under
+//! 8 MiB, the S3 multipart ETag of 8 MiB parts (`md5(md5(p1)‖md5(p2)‖…)-N`)
+//! above, as boto3's `upload_file` produces. `--sparse-assets` writes
+//! all-zero sparse files instead (instant at any size, e.g. over 4 GiB)
+//! with an ETag of a form no client can check.
 
 use crate::args::Args;
 use crate::rng::Rng;
