@@ -25,7 +25,7 @@ BIN ?= target/release
 CARGO_BUILD ?= $(CARGO) build --locked --release --workspace --bins
 PREFIX ?= /usr/local
 DESTDIR ?=
-SNAPSHOT ?= tests/fixtures/snapshot
+SNAPSHOT ?= tests/fixtures/sample
 DEMO ?= demo
 SNAPSHOTS ?= $(DATA)/snapshots
 REQUEST_LOG ?= $(DATA)/requests.jsonl
@@ -73,7 +73,7 @@ rm_rf = if [ -L "$(1)" ]; then rm -f -- "$(1)"; else \
 
 # The binaries (installed by make install); the library crates under crates/ that
 # they share install nothing of their own (make libs tests them alone).
-LIBS := cxg-core cxg-json cxg-http cxg-catalog cxg-terms cxg-h5write
+LIBS := cxg-core cxg-json cxg-http cxg-catalog cxg-terms cxg-cells cxg-h5write
 TOOLS := cxg-fetch cxg-split cxg-datasets cxg-tocsv cxg-h5ad cxg-serve cxg-gen cxg-obs cxg-select cxg-diff cxg-snapshot cxg-download cxg-report
 
 # One variable per stage: swap any of them for jq or another tool, e.g.
@@ -112,12 +112,19 @@ ONTOLOGY_WHEEL_URL ?=
 ONTOLOGY_FILES = $(wildcard $(ONTOLOGY)/*-ontology-*.json $(ONTOLOGY)/*-ontology-*.json.zst)
 SELECT_STAGE ?= "$(BIN)/cxg-select" $(if $(ONTOLOGY_FILES),--ontology "$(ONTOLOGY)") --verbose $(SELECT)
 
-# A harvest remembers its choices: the SELECT, ONTOLOGY, API_URL and PRESET it
+# The cell filter (cxg-obs, make obs): CELLS holds its options, e.g.
+#   make obs CELLS="--normal --primary --min-age 18 --tissue lung"
+# (cxg-select's facet options, --primary, --normal, --min-age/--max-age in
+# years, --keep-unknown-age; terms and ages from $(ONTOLOGY)). Each record of
+# obs.jsonl then counts the cells kept and names the filter. Empty: no filter.
+CELLS ?=
+
+# A harvest remembers its choices: the SELECT, CELLS, ONTOLOGY, API_URL and PRESET it
 # ran with are kept in $(DATA)/choices/ (one file each, the value as given), and
 # every later make with the same DATA (download, obs, refresh, diff, workflow)
 # uses them unless they are given again (on the command line or in the
 # environment); a new value replaces the kept one, and make says what changed.
-CHOICES := SELECT ONTOLOGY API_URL PRESET
+CHOICES := SELECT CELLS ONTOLOGY API_URL PRESET
 choice = $(DATA)/choices/$(1)
 $(foreach v,$(CHOICES),$(if $(filter file default,$(origin $(v))),$(if $(wildcard $(call choice,$(v))),$(eval $(v) := $$(file <$(call choice,$(v)))))))
 .PHONY: ontologies FORCE
@@ -228,10 +235,13 @@ obs: build
 $(DATA)/h5ad/manifest.csv:
 	@echo "make: $@ is missing: run 'make download' first (it fetches the H5AD files and writes the manifest)" >&2; exit 2
 
-# 6. per file: cells that are normal, primary, donors, cells per term of each facet
-$(DATA)/obs.jsonl: $(DATA)/h5ad/manifest.csv
-	@echo "obs: cell-level summaries of the files in $< → $@"
-	@$(call atomic,$(OBS) "$<")
+# 6. per file: cells that are normal, primary, donors, cells per term of each
+#    facet; with CELLS, the cells the filter keeps (resolved with $(ONTOLOGY))
+$(DATA)/obs.jsonl: $(DATA)/h5ad/manifest.csv $(call choice,CELLS) $(if $(strip $(CELLS)),$(call choice,ONTOLOGY))
+	@echo "obs: cell-level summaries of the files in $< → $@$(if $(strip $(CELLS)), (cells kept: $$CELLS_ARGS))"
+	@$(call atomic,$(OBS) $(if $(strip $(CELLS)),$(if $(ONTOLOGY_FILES),--ontology "$(ONTOLOGY)") $(CELLS)) "$<")
+
+$(DATA)/obs.jsonl: export CELLS_ARGS := $(CELLS)
 
 # 7. the harvester CSV with normal_cell_count, primary_cell_count, donor_count
 $(DATA)/all_datasets_obs.csv: $(DATA)/obs.jsonl $(DATA)/all_datasets_h5ad.csv
@@ -272,8 +282,12 @@ $(DATA)/provenance.json: $(OUTPUTS)
 		$(addprefix --output-file ,$(OUTPUTS) $(wildcard $(DATA)/h5ad_failures.csv)) \
 		$(addprefix --ontology-release ,$(ONTOLOGY_RELEASE)) \
 		$(addprefix --ontology-file ,$(ONTOLOGY_FILES)) \
+		$(if $(strip $(CELLS)),--choice "CELLS=$$CELLS_ARGS") \
 		"$(DATA)/collections.json" "$(DATA)/datasets_index.json"
 	@rm -f "$(REQUEST_LOG)"
+
+# the cell filter in force (make obs) is recorded as choices.CELLS
+$(DATA)/provenance.json: export CELLS_ARGS := $(CELLS)
 
 ## snapshot: keep this harvest's raw responses and provenance in $(SNAPSHOTS)/<UTC time>/
 snapshot: $(DATA)/provenance.json
@@ -309,16 +323,19 @@ refresh:
 clean:
 	@$(call rm_rf,$(DATA)); $(call rm_rf,$(DEMO))
 
-## demo: the same harvest with no network, from $(SNAPSHOT) served by cxg-serve, into $(DEMO)/
+## demo: the same harvest with no network, from $(SNAPSHOT) served by cxg-serve, into $(DEMO)/:
+##   the selection (SELECT), the download of its H5AD files and their cell summaries
 demo: build
-	@BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) scripts/demo.sh
+	@BIN="$(BIN)" SNAPSHOT="$(SNAPSHOT)" DEMO="$(DEMO)" JOBS=$(JOBS) PRESET=$(PRESET) ONTOLOGY="$(ONTOLOGY)" scripts/demo.sh
 
-## test: build, then run every test (unit, integration, end-to-end)
+## test: build, then run every test (unit, integration, end-to-end); after make, in release
+##   against make's binaries (one build serves both), else in debug; TEST_PROFILE=debug|release
+TEST_PROFILE ?=
 test:
-	@CARGO="$(CARGO)" scripts/test.sh
+	@CARGO="$(CARGO)" TEST_PROFILE="$(TEST_PROFILE)" scripts/test.sh
 
 ## lint: rustfmt check and clippy with warnings as errors
-## libs: the unit tests of the shared library crates alone (cxg-core cxg-json cxg-http cxg-catalog cxg-terms cxg-h5write)
+## libs: the unit tests of the shared library crates alone (cxg-core cxg-json cxg-http cxg-catalog cxg-terms cxg-cells cxg-h5write)
 libs:
 	$(CARGO) test --locked $(addprefix -p ,$(LIBS))
 
@@ -354,7 +371,7 @@ $(VENV)/.installed: workflow/requirements.txt
 ## workflow: build, then run workflow/Snakefile on this machine (profile local) into $(DATA)/
 workflow: build workflow-venv
 	@mkdir -p "$(DATA)/work"
-	$(VENV)/bin/python -c 'import json, os; print(json.dumps({"select": os.environ["CXG_SELECT"]}))' > "$(DATA)/work/select.yaml"
+	$(VENV)/bin/python -c 'import json, os; print(json.dumps({"select": os.environ["CXG_SELECT"], "cells": os.environ["CXG_CELLS"]}))' > "$(DATA)/work/select.yaml"
 	$(SNAKEMAKE) --snakefile workflow/Snakefile --workflow-profile workflow/profiles/$(WORKFLOW_PROFILE) \
 	  $(SLURM_DEFAULTS) $(SNAKEMAKE_ARGS) --configfile "$(DATA)/work/select.yaml" \
 	  --config api_url="$(API_URL)" data="$(DATA)" jobs=$(JOBS) bin="$(BIN)" preset=$(PRESET) \
@@ -371,10 +388,11 @@ SLURM_DEFAULTS = $(if $(filter slurm,$(WORKFLOW_PROFILE)),$(if $(SLURM_PARTITION
 workflow-slurm: build workflow-venv
 	@$(MAKE) workflow WORKFLOW_PROFILE=slurm
 
-# SELECT reaches snakemake in a config file (JSON is YAML): a --config value
-# loses the quote characters at its ends, and snakemake 9.27 passes --config
-# values to the jobs it spawns in a way that breaks on a quote.
+# SELECT and CELLS reach snakemake in a config file (JSON is YAML): a --config
+# value loses the quote characters at its ends, and snakemake 9.27 passes
+# --config values to the jobs it spawns in a way that breaks on a quote.
 workflow: export CXG_SELECT = $(SELECT)
+workflow: export CXG_CELLS = $(CELLS)
 
 ## help: this list
 help:
@@ -385,8 +403,9 @@ help:
 	@echo "  DATA=$(DATA)  JOBS=$(JOBS)  PRESET=$(PRESET) (seed|full)  BIN=$(BIN)"
 	@echo "  FETCH SPLIT SPLIT_FILES DATASETS TOCSV H5AD OBS DOWNLOAD REPORT: the command of each stage"
 	@echo "  SELECT=\"--tissue lung ...\" (cxg-select options; empty: all)  SELECT_STAGE  ONTOLOGY=$(ONTOLOGY)  ONTOLOGY_URL  ONTOLOGY_PINS"
+	@echo "  CELLS=\"--normal --primary --min-age 18 ...\" (make obs: the cells counted; empty: no filter)"
 	@echo "  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (install)  SNAPSHOT=$(SNAPSHOT) DEMO=$(DEMO) (demo)"
 	@echo "  SNAPSHOTS=$(SNAPSHOTS) REQUEST_LOG=$(REQUEST_LOG) ONTOLOGY_RELEASE=$(ONTOLOGY_RELEASE) (history)"
 	@echo "  PYTHON=$(PYTHON) VENV=$(VENV) SNAKEMAKE_ARGS=$(SNAKEMAKE_ARGS) (workflow)  SLURM_PARTITION=$(SLURM_PARTITION) SLURM_ACCOUNT=$(SLURM_ACCOUNT) (workflow-slurm)"
 	@echo "  MAX_DOWNLOAD=$(MAX_DOWNLOAD) CONFIRM=$(CONFIRM) (download: more than MAX_DOWNLOAD to fetch needs CONFIRM=yes)"
-	@echo "SELECT, ONTOLOGY, API_URL and PRESET are remembered in $(DATA)/choices/: later targets use them unless given again"
+	@echo "SELECT, CELLS, ONTOLOGY, API_URL and PRESET are remembered in $(DATA)/choices/: later targets use them unless given again"

@@ -12,8 +12,16 @@
 # the interpreter, default python3.11). Without Python the benchmark says
 # so and stops.
 #
+# Then the cell filter (issue 23): four facets and an age bound (FILTER), by
+# cxg-obs against the same filter in anndata + pandas
+# (scripts/make_obs_filter_expectations.py --count; its term sets and stage
+# ages resolved beforehand, not timed: a Python user has them at hand). Needs
+# the ontology folder of `make ontologies` (ONTOLOGY); without it that part
+# says so and is skipped.
+#
 # Settings (environment): BIN (target/release), OUT (bench-out), RUNS (3),
-# CELLS (1000000), PYTHON (python3.11), VENV (target/venv-h5ad).
+# CELLS (1000000), PYTHON (python3.11), VENV (target/venv-h5ad), ONTOLOGY
+# ($CXG_ONTOLOGY, else ~/.cache/cxg/ontology), FILTER (the options).
 set -euo pipefail
 BIN=${BIN:-target/release}
 OUT=${OUT:-bench-out}
@@ -96,3 +104,37 @@ size=$(du -m "$file" | cut -f1)
   echo "| (of which: starting Python and importing anndata) | ${i_med} s | ${i_cpu} s | $(mb "$i_rss") |"
   echo "| cxg-obs vs anndata | ${speed} faster | ${cpuspeed} less | ${memfrac} of the memory |"
 } | tee "$OUT/obs.md"
+
+# ---- the cell filter: four facets and an age bound ----
+ONTOLOGY=${ONTOLOGY:-${CXG_ONTOLOGY:-${XDG_CACHE_HOME:-$HOME/.cache}/cxg/ontology}}
+FILTER=${FILTER:---tissue lung --disease normal --sex male --assay EFO:0009922 --min-age 18}
+if ! ls "$ONTOLOGY"/HsapDv-ontology-*.json* >/dev/null 2>&1; then
+  echo "bench-obs: the cell filter skipped: no ontology files in $ONTOLOGY (make ontologies)" >&2
+  exit 0
+fi
+resolved="$OUT/obs/filter.resolved.json"
+# shellcheck disable=SC2086 # FILTER is a list of options
+"$PY" scripts/make_obs_filter_expectations.py "$ONTOLOGY" --resolve "$resolved" -- $FILTER
+# shellcheck disable=SC2086
+ours=$(echo "$file" | "$BIN/cxg-obs" -q --ontology "$ONTOLOGY" $FILTER \
+  | jq -c '{filtered_cell_count, filtered_donor_count, age_unknown_cell_count}' 2>/dev/null || true)
+ref=$("$PY" scripts/make_obs_filter_expectations.py --count "$file" "$resolved")
+if [ -n "$ours" ] && [ "$ours" != "$ref" ]; then
+  echo "bench-obs: cxg-obs and anndata + pandas disagree on the filter ($FILTER):" >&2
+  echo "  cxg-obs: $ours" >&2; echo "  pandas:  $ref" >&2; exit 1
+fi
+measure "echo '$file' | '$BIN/cxg-obs' -q --ontology '$ONTOLOGY' $FILTER"; f_med=$med; f_sp=$spread; f_rss=$rss; f_cpu=$cpu
+measure "'$PY' scripts/make_obs_filter_expectations.py --count '$file' '$resolved'"; p_med=$med; p_sp=$spread; p_rss=$rss; p_cpu=$cpu
+fspeed=$(awk -v a="$f_med" -v b="$p_med" 'BEGIN {printf "%.1f×", b/a}')
+fcpu=$(awk -v a="$f_cpu" -v b="$p_cpu" 'BEGIN { if (a > 0) printf "%.1f×", b/a; else print "n/a" }')
+fmem=$( [ -n "$f_rss" ] && [ -n "$p_rss" ] && awk -v a="$f_rss" -v b="$p_rss" 'BEGIN {printf "%.1f%%", 100*a/b}' || echo "n/a")
+{
+  echo
+  echo "The cell filter \`$FILTER\` (terms and ages from $(cat "$ONTOLOGY/RELEASE" 2>/dev/null || echo "$ONTOLOGY")); both give $ref."
+  echo
+  echo "| what | wall time | CPU time | peak RSS |"
+  echo "|---|---|---|---|"
+  echo "| \`cxg-obs\` with the filter (summary and kept cells) | ${f_med} s ±${f_sp} | ${f_cpu} s | $(mb "$f_rss") |"
+  echo "| anndata + pandas, the same filter (terms resolved beforehand) | ${p_med} s ±${p_sp} | ${p_cpu} s | $(mb "$p_rss") |"
+  echo "| cxg-obs vs anndata + pandas | ${fspeed} faster | ${fcpu} less | ${fmem} of the memory |"
+} | tee -a "$OUT/obs.md"

@@ -1,31 +1,37 @@
 #!/usr/bin/env bash
-# make demo: the whole harvest with no network. Starts cxg-serve on a free
-# loopback port over the committed sample snapshot, runs the same Makefile
-# pipeline with API_URL pointed at it into $DEMO (not data/), stops the
-# server on every exit path, and says what it made.
+# make demo: the whole path with no network. Starts cxg-serve on a free
+# loopback port over the committed sample snapshot (its H5AD files served
+# by the server itself), runs the same Makefile pipeline with API_URL
+# pointed at it into $DEMO (not data/): the harvest (with SELECT when one
+# is given), the download of the selected files and their summaries; stops
+# the server on every exit path, and says what it made. Without ontology
+# files in $ONTOLOGY (make ontologies), the selection uses the subset in
+# tests/fixtures/ontology, which holds every term of the sample.
 set -euo pipefail
 BIN=${BIN:-target/release}
-SNAPSHOT=${SNAPSHOT:-tests/fixtures/snapshot}
+SNAPSHOT=${SNAPSHOT:-tests/fixtures/sample}
+ONTOLOGY=${ONTOLOGY:-}
 DEMO=${DEMO:-demo}
 JOBS=${JOBS:-8}
 PRESET=${PRESET:-seed}
 
 urlfile=$(mktemp)
 server=""
-files_server=""
 cleanup() {
   local rc=$?
-  for p in $server $files_server; do
-    kill "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  rm -f "$urlfile" "$urlfile.log" "$urlfile.files"
+  if [ -n "$server" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  rm -f "$urlfile" "$urlfile.log"
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$BIN/cxg-serve" --port 0 --url-file "$urlfile" --lifetime 900 "$SNAPSHOT" >/dev/null 2>"$urlfile.log" &
+assets=()
+[ -d "$SNAPSHOT/assets" ] && assets=(--local-assets)
+"$BIN/cxg-serve" --port 0 --url-file "$urlfile" --lifetime 900 "${assets[@]}" "$SNAPSHOT" >/dev/null 2>"$urlfile.log" &
 server=$!
 for _ in $(seq 100); do
   [ -s "$urlfile" ] && break
@@ -44,36 +50,36 @@ if [ -z "$DEMO" ] || [ "$d" = / ] || [ "$d" = "$(realpath -m -- "$HOME")" ] || c
 fi
 rm -rf -- "$DEMO"
 mkdir -p -- "$(dirname -- "$DEMO")"
-make stages BIN="$BIN" API_URL="$url" DATA="$DEMO" JOBS="$JOBS" PRESET="$PRESET" 2>"$DEMO.log" || {
+if [ -n "${SELECT:-}" ] && ! compgen -G "${ONTOLOGY:-/nonexistent}/*-ontology-*.json*" >/dev/null; then
+  echo "demo: no ontology files in '${ONTOLOGY}' (make ontologies); selecting with the subset in tests/fixtures/ontology"
+  ONTOLOGY="$PWD/tests/fixtures/ontology"
+fi
+onto=(ONTOLOGY="$ONTOLOGY")
+targets=(stages)
+[ ${#assets[@]} -gt 0 ] && targets+=(downloads)
+make --no-print-directory "${targets[@]}" BIN="$BIN" API_URL="$url" DATA="$DEMO" JOBS="$JOBS" PRESET="$PRESET" "${onto[@]}" 2>"$DEMO.log" || {
   cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
+if [ ${#assets[@]} -gt 0 ]; then
+  make --no-print-directory "$DEMO/obs.jsonl" "$DEMO/all_datasets_obs.csv" BIN="$BIN" DATA="$DEMO" "${onto[@]}" 2>>"$DEMO.log" || {
+    cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
+fi
 summary=$(grep 'cxg-h5ad: .* rows' "$DEMO.log" | tail -n1 || true)
+dsummary=$(grep 'cxg-download: .* files:' "$DEMO.log" | tail -n1 || true)
+osummary=$(grep 'cxg-obs: .* files:' "$DEMO.log" | tail -n1 || true)
 rm -f "$DEMO.log"
 
 echo "demo: made $DEMO/ from $SNAPSHOT with no network:"
 echo "  collections: $(wc -l < "$DEMO/collections.jsonl")"
 echo "  datasets:    $(wc -l < "$DEMO/datasets.jsonl")"
-echo "  files:       $(wc -l < "$DEMO/collections.list") per-collection files in $DEMO/collections/"
+echo "  selected:    $(wc -l < "$DEMO/selected.jsonl")${SELECT:+ (SELECT=$SELECT)}"
 echo "  CSV:         $DEMO/all_datasets.csv, $DEMO/all_datasets_h5ad.csv"
 echo "  ${summary#cxg-h5ad: }"
-make report BIN="$BIN" DATA="$DEMO" >/dev/null 2>"$DEMO.log" || { cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
+if [ ${#assets[@]} -gt 0 ]; then
+  echo "  downloads:   $DEMO/h5ad/ ($(ls "$DEMO/h5ad" | grep -c '\.h5ad$') H5AD files, manifest.csv)"
+  echo "  ${dsummary#cxg-download: }"
+  echo "  cells:       $DEMO/obs.jsonl, $DEMO/all_datasets_obs.csv"
+  echo "  ${osummary#cxg-obs: }"
+fi
+make --no-print-directory report BIN="$BIN" DATA="$DEMO" >/dev/null 2>"$DEMO.log" || { cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
 rm -f "$DEMO.log"
 echo "  report:      $DEMO/report.html (open it in a browser)"
-
-# A few downloads, offline: a small snapshot with file contents (cxg-gen
-# --assets) served with its asset URLs pointing at the server itself
-# (--local-assets), harvested and downloaded with 'make download'.
-"$BIN/cxg-gen" --seed 11 --collections 3 --datasets 6 --assets "$DEMO/files-snapshot" 2>/dev/null
-"$BIN/cxg-serve" --port 0 --url-file "$urlfile.files" --lifetime 900 --local-assets "$DEMO/files-snapshot" >/dev/null 2>&1 &
-files_server=$!
-for _ in $(seq 100); do [ -s "$urlfile.files" ] && break; sleep 0.05; done
-[ -s "$urlfile.files" ] || { echo "demo: cxg-serve (files) did not start" >&2; exit 3; }
-furl=$(head -n1 "$urlfile.files")
-make stages downloads BIN="$BIN" API_URL="$furl" DATA="$DEMO/files" JOBS="$JOBS" PRESET="$PRESET" 2>"$DEMO.log" || {
-  cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
-dsummary=$(grep 'cxg-download: .* files:' "$DEMO.log" | tail -n1 || true)
-rm -f "$DEMO.log"
-echo "  downloads:   $DEMO/files/h5ad/ ($(ls "$DEMO/files/h5ad" | grep -c '\.h5ad$') H5AD files, manifest.csv) from a snapshot with file contents"
-echo "  ${dsummary#cxg-download: }"
-make report BIN="$BIN" DATA="$DEMO/files" >/dev/null 2>"$DEMO.log" || { cat "$DEMO.log" >&2; rm -f "$DEMO.log"; exit 1; }
-rm -f "$DEMO.log"
-echo "  report:      $DEMO/files/report.html (with the downloads)"

@@ -9,6 +9,7 @@ Tooling only (the tests read the committed files and need no Python):
     target/venv-h5ad/bin/python scripts/make_h5ad_fixtures.py            # tests/fixtures/h5ad/
     target/venv-h5ad/bin/python scripts/make_h5ad_fixtures.py --bench 1000000 big.h5ad
     target/venv-h5ad/bin/python scripts/make_h5ad_fixtures.py --count big.h5ad   # anndata's summary
+    target/venv-h5ad/bin/python scripts/make_h5ad_fixtures.py --sample DIR  # see make_sample_snapshot.sh
 
 Every file is deterministic (fixed seeds). For each readable fixture
 `NAME.h5ad`, `NAME.expected.json` holds the summary computed by anndata
@@ -406,6 +407,185 @@ def write_manifest(out, dvid, dvid2):
             fh.write(f"{did},{dv},{url},{path},{size},{sha},{status}\n")
 
 
+# The sample catalogue (tests/fixtures/sample): what each dataset of the
+# snapshot cxg-gen made is, in the order of its datasets.json. Terms are
+# the real ones (ids and labels of the pinned ontology release) and all in
+# tests/fixtures/ontology, so that selections give the same answer with
+# that cut as with the whole files. Fields: title, organism, tissues
+# (id, label, tissue_type), diseases, assays, cell types, cells, donors,
+# primary ("all", "none" or "some"), sexes, suspension type.
+HUMAN = ("NCBITaxon:9606", "Homo sapiens")
+MOUSE = ("NCBITaxon:10090", "Mus musculus")
+T = {
+    "lung": ("UBERON:0002048", "lung"),
+    "parenchyma": ("UBERON:0008946", "lung parenchyma"),
+    "alveolus": ("UBERON:0002299", "alveolus of lung"),
+    "brain": ("UBERON:0000955", "brain"),
+    "blood": ("UBERON:0000178", "blood"),
+    "skin": ("UBERON:0002097", "skin of body"),
+    "marrow": ("UBERON:0002371", "bone marrow"),
+    "liver": ("UBERON:0002107", "liver"),
+    "normal": ("PATO:0000461", "normal"),
+    "luad": ("MONDO:0005061", "lung adenocarcinoma"),
+    "covid": ("MONDO:0100096", "COVID-19"),
+    "alzheimer": ("MONDO:0004975", "Alzheimer disease"),
+    "v3": ("EFO:0009922", "10x 3' v3"),
+    "v2": ("EFO:0009899", "10x 3' v2"),
+    "smartseq2": ("EFO:0008931", "Smart-seq2"),
+    "multiome": ("EFO:0030059", "10x multiome"),
+    "T": ("CL:0000084", "T cell"),
+    "B": ("CL:0000236", "B cell"),
+    "mac": ("CL:0000235", "macrophage"),
+    "neuron": ("CL:0000540", "neuron"),
+    "hep": ("CL:0000182", "hepatocyte"),
+    "female": ("PATO:0000383", "female"),
+    "male": ("PATO:0000384", "male"),
+}
+SAMPLE = [
+    ("Human lung, healthy donors", HUMAN, [("lung", "tissue")], ["normal"], ["v3"], ["T", "mac", "B"], 900, 4, "all", ["female", "male"], "cell"),
+    ("Human lung parenchyma", HUMAN, [("parenchyma", "tissue")], ["normal"], ["v2"], ["mac", "T"], 600, 3, "all", ["male"], "nucleus"),
+    ("Alveoli of human lung", HUMAN, [("alveolus", "tissue")], ["normal"], ["smartseq2"], ["mac"], 300, 2, "none", ["female"], "cell"),
+    ("Human lung adenocarcinoma", HUMAN, [("lung", "tissue")], ["luad"], ["v3"], ["T", "B", "mac"], 800, 5, "some", ["female", "male"], "cell"),
+    ("Human brain, Alzheimer disease and controls", HUMAN, [("brain", "tissue")], ["alzheimer", "normal"], ["multiome"], ["neuron"], 500, 4, "all", ["female", "male"], "nucleus"),
+    ("Human blood in COVID-19", HUMAN, [("blood", "tissue")], ["covid", "normal"], ["v3", "v2"], ["T", "B"], 700, 6, "some", ["female", "male"], "cell"),
+    ("Human skin", HUMAN, [("skin", "tissue")], ["normal"], ["v2"], ["T", "mac"], 400, 2, "all", ["male"], "cell"),
+    ("Mouse lung", MOUSE, [("lung", "tissue")], ["normal"], ["v2"], ["mac", "B"], 450, 3, "all", ["female", "male"], "cell"),
+    ("Mouse bone marrow", MOUSE, [("marrow", "tissue")], ["normal"], ["smartseq2"], ["B"], 250, 2, "all", ["male"], "cell"),
+    ("Mouse liver organoids", MOUSE, [("liver", "organoid")], ["normal"], ["v3"], ["hep", "mac"], 350, 2, "all", ["female"], "cell"),
+]
+STAGE = {HUMAN: ("HsapDv:0000087", "adult stage"), MOUSE: ("MmusDv:0000062", "2-month-old stage")}
+ETHNICITY = {HUMAN: ("HANCESTRO:0005", "European"), MOUSE: ("na", "na")}
+
+
+def spread(rng, k, n):
+    """n codes over k values, each value used at least once."""
+    codes = np.concatenate([np.arange(k), rng.integers(0, k, size=n - k)])
+    rng.shuffle(codes)
+    return codes
+
+
+def sample_obs(i, spec):
+    """The obs table of sample dataset i, and its record's fields."""
+    title, org, tissues, diseases, assays, cts, n, n_donors, primary, sexes, susp = spec
+    rng = np.random.default_rng(100 + i)
+    cols, rec = {}, {}
+
+    def facet(name, terms, field=None):
+        codes = spread(rng, len(terms), n)
+        ids = [t[0] for t in terms]
+        cols[f"{name}_ontology_term_id"] = pd.Categorical.from_codes(codes, categories=ids)
+        cols[name] = pd.Categorical.from_codes(codes, categories=[t[1] for t in terms])
+        rec[field or name] = [{"label": lab, "ontology_term_id": tid} for tid, lab in terms]
+        return codes
+
+    facet("organism", [org])
+    tcodes = facet("tissue", [T[k] for k, _ in tissues])
+    types = [tt for _, tt in tissues]
+    cols["tissue_type"] = pd.Categorical([types[c] for c in tcodes])
+    for e, (_, tt) in zip(rec["tissue"], tissues):
+        e["tissue_type"] = tt
+    facet("disease", [T[k] for k in diseases])
+    facet("assay", [T[k] for k in assays])
+    facet("cell_type", [T[k] for k in cts])
+    facet("sex", [T[k] for k in sexes])
+    facet("development_stage", [STAGE[org]])
+    facet("self_reported_ethnicity", [ETHNICITY[org]])
+    cols["suspension_type"] = pd.Categorical([susp] * n)
+    donors = [f"D{i}-{k}" for k in range(n_donors)]
+    cols["donor_id"] = pd.Categorical.from_codes(spread(rng, n_donors, n), categories=donors)
+    prim = {"all": np.ones(n, bool), "none": np.zeros(n, bool)}.get(primary)
+    if prim is None:
+        prim = rng.random(n) < 0.6
+        prim[:2] = [True, False]
+    cols["is_primary_data"] = prim
+    obs = pd.DataFrame(cols, index=[f"cell_{k:05d}" for k in range(n)])
+    rec.update({
+        "title": title,
+        "cell_count": n,
+        "primary_cell_count": int(prim.sum()),
+        "is_primary_data": sorted({bool(x) for x in prim}, reverse=True),
+        "donor_id": donors,
+        "suspension_type": [susp],
+        "schema_version": "5.2.0",
+    })
+    return obs, rec
+
+
+def set_fields(value, did, fields):
+    """Every object of `value` that is dataset `did`: the keys it has set
+    from `fields` (a preview in collections.json has fewer keys)."""
+    if isinstance(value, list):
+        for v in value:
+            set_fields(v, did, fields)
+    elif isinstance(value, dict):
+        if value.get("dataset_id") == did:
+            for k, v in fields.items():
+                if k in value:
+                    value[k] = v
+        for v in value.values():
+            set_fields(v, did, fields)
+
+
+def h5ad_asset(rec):
+    (a,) = [a for a in rec["assets"] if a["filetype"] == "H5AD"]
+    return a
+
+
+def sample(out):
+    """Make the snapshot cxg-gen wrote in `out` the sample catalogue: each
+    dataset's record says what its H5AD (written here) holds."""
+    import hashlib
+
+    index = json.load(open(os.path.join(out, "datasets.json"), encoding="utf-8"))
+    assert len(index) == len(SAMPLE), (len(index), len(SAMPLE))
+    files = [os.path.join(d, f) for d, _, fs in os.walk(out) for f in fs if f.endswith(".json")]
+    docs = {f: json.load(open(f, encoding="utf-8")) for f in files}
+    for i, (rec, spec) in enumerate(zip(index, SAMPLE)):
+        obs, fields = sample_obs(i, spec)
+        url = h5ad_asset(rec)["url"]
+        path = os.path.join(out, "assets", url.rsplit("/", 1)[1])
+        adata = make_adata(obs, n_genes=100, seed=100 + i, nnz_per_cell=12)
+        adata.uns["title"] = spec[0]
+        # both layouts CELLxGENE serves: gzip chunks and contiguous
+        adata.write_h5ad(path, compression="gzip" if i % 2 == 0 else None)
+        data = open(path, "rb").read()
+        with open(path + ".etag", "w") as fh:
+            fh.write('"%s"' % hashlib.md5(data).hexdigest())
+        for doc in docs.values():
+            set_fields(doc, rec["dataset_id"], fields)
+            for a in find_assets(doc, url):
+                a["filesize"] = len(data)
+        check_sample(path, fields)
+    for f, doc in docs.items():
+        with open(f, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
+
+
+def find_assets(value, url):
+    """The asset objects of `value` with this url."""
+    if isinstance(value, list):
+        for v in value:
+            yield from find_assets(v, url)
+    elif isinstance(value, dict):
+        if value.get("url") == url and "filesize" in value:
+            yield value
+        for v in value.values():
+            yield from find_assets(v, url)
+
+
+def check_sample(path, rec):
+    """What anndata reads back agrees with the record."""
+    import anndata as ad
+
+    obs = ad.read_h5ad(path, backed="r").obs
+    assert len(obs) == rec["cell_count"]
+    assert int(obs["is_primary_data"].sum()) == rec["primary_cell_count"]
+    assert sorted(obs["donor_id"].unique()) == sorted(rec["donor_id"])
+    for f in ["organism", "tissue", "disease", "assay", "cell_type", "sex", "development_stage", "self_reported_ethnicity"]:
+        got = set(obs[f"{f}_ontology_term_id"].astype(str))
+        assert got == {t["ontology_term_id"] for t in rec[f]}, (path, f, got)
+
+
 def bench_file(n, path):
     """A file of n cells shaped like a CELLxGENE one: gzip, ~1,000 donors,
     600 cell types, a sparse X of 2,000 genes (that cxg-obs never reads)."""
@@ -447,8 +627,11 @@ def main():
     ap.add_argument("--bench", nargs=2, metavar=("CELLS", "PATH"))
     ap.add_argument("--count", metavar="PATH")
     ap.add_argument("--write-anndata08", metavar="PATH")
+    ap.add_argument("--sample", metavar="DIR", help="make the snapshot cxg-gen wrote in DIR the sample catalogue")
     a = ap.parse_args()
-    if a.write_anndata08:
+    if a.sample:
+        sample(a.sample)
+    elif a.write_anndata08:
         write_anndata08(a.write_anndata08)
     elif a.bench:
         bench_file(int(a.bench[0]), a.bench[1])

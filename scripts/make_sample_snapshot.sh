@@ -1,26 +1,23 @@
 #!/usr/bin/env bash
-# tests/fixtures/sample: the small catalogue the README's example harvests
-# offline. cxg-gen makes two collections of five datasets with asset files;
-# each asset is then replaced by one of the committed test H5ADs (so that
-# cxg-obs has real cells to summarise), its ETag is that file's MD5, and
-# every JSON file states the real size of each H5AD. Run from the
-# repository root after `make build`; the result is committed.
+# tests/fixtures/sample: the small catalogue the README's examples and
+# `make demo` harvest offline. cxg-gen makes three collections of ten
+# datasets (the ids, collections and every other field); then the pinned
+# fixture script says what each dataset is (human lung, lung parenchyma and
+# alveolus of lung, lung adenocarcinoma, other tissues, mouse: the table
+# SAMPLE in scripts/make_h5ad_fixtures.py), writes its H5AD with an obs
+# that agrees with its record (cells, organisms, tissues, diseases, assays,
+# cell types, donors, primary data), its ETag (the file's MD5), and puts
+# that file's size in every record that names it. Run from the repository
+# root after `make build`, with the venv of make_h5ad_fixtures.py:
+#   python3.11 -m venv target/venv-h5ad
+#   target/venv-h5ad/bin/pip install -r scripts/h5ad-fixtures-requirements.txt
+# The result is committed.
 set -euo pipefail
 export LC_ALL=C
 BIN=${BIN:-target/release}
+PY=${PY:-target/venv-h5ad/bin/python}
 out=tests/fixtures/sample
-files=(plain lzf wide_codes anndata08 ids_only)
 
 rm -rf "$out"
-"$BIN/cxg-gen" --seed 3 --collections 2 --datasets 5 --assets "$out"
-i=0
-for a in "$out"/assets/*.h5ad; do
-  name=$(basename "$a")
-  cp "tests/fixtures/h5ad/${files[i]}.h5ad" "$a"
-  printf '"%s"' "$(md5sum "$a" | cut -d' ' -f1)" > "$a.etag"
-  size=$(stat -c %s "$a")
-  # the records name the file by URL; only its filesize changes
-  find "$out" -name '*.json' -exec sed -i \
-    "s|\"filesize\":[0-9-]*,\"filetype\":\"H5AD\",\"url\":\"\([^\"]*/\)$name\"|\"filesize\":$size,\"filetype\":\"H5AD\",\"url\":\"\1$name\"|g" {} +
-  i=$((i + 1))
-done
+"$BIN/cxg-gen" --seed 3 --collections 3 --datasets 10 --assets "$out"
+"$PY" scripts/make_h5ad_fixtures.py --sample "$out"

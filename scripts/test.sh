@@ -5,13 +5,29 @@
 # A test that cannot run (no jq, no ../shared/realdata) calls
 # support::skip, which appends "TEST: why" to $CXG_SKIP_LOG; such tests
 # are counted as skipped, not passed, and listed. With CI set they fail.
+#
+# One build serves: after `make` (the release binaries in target/release),
+# the tests are built and run in release against those same binaries,
+# instead of every crate being compiled again in debug; on a tree without
+# them, in debug (quicker to build for the tests alone). TEST_PROFILE=debug
+# or release chooses.
 set -uo pipefail
 CARGO=${CARGO:-cargo}
-$CARGO build --locked --workspace --bins || exit $?
+profile=${TEST_PROFILE:-}
+if [ -z "$profile" ]; then
+  if [ -x target/release/cxg-fetch ]; then profile=release; else profile=debug; fi
+fi
+case "$profile" in
+  release) flags=(--release) ;;
+  debug) flags=() ;;
+  *) echo "test: TEST_PROFILE must be debug or release, not '$profile'" >&2; exit 2 ;;
+esac
+echo "test: building and testing in $profile (TEST_PROFILE=debug|release chooses)"
+$CARGO build --locked --workspace --bins "${flags[@]}" || exit $?
 log=$(mktemp)
 skips=$(mktemp)
 trap 'rm -f "$log" "$skips"' EXIT
-CXG_BINS_BUILT=1 CXG_SKIP_LOG=$skips $CARGO test --locked --workspace 2>&1 | tee "$log"
+CXG_BINS_BUILT=1 CXG_SKIP_LOG=$skips $CARGO test --locked --workspace "${flags[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 read -r passed failed ignored < <(awk '/^test result:/ {
     for (i = 1; i <= NF; i++) {

@@ -466,9 +466,9 @@ fn every_make_command_in_the_docs_runs() {
             }
             "demo" => {
                 assert!(d.join("demo/all_datasets_h5ad.csv").exists());
-                // make demo ends with the page of each harvest it made
+                // make demo ends with the page of its harvest, files and cells included
                 assert!(d.join("demo/report.html").exists(), "{cmd}");
-                assert!(d.join("demo/files/report.html").exists(), "{cmd}");
+                assert!(d.join("demo/obs.jsonl").exists(), "{cmd}");
             }
             "obs" => assert!(d.join("data/all_datasets_obs.csv").exists(), "{cmd}"),
             "download" => assert!(d.join("data/h5ad/manifest.csv").exists(), "{cmd}"),
@@ -539,4 +539,46 @@ fn make_test_counts_skips_apart_from_passes() {
             .ends_with("tests: 4 passed, 0 failed, 2 skipped"),
         "{text}"
     );
+}
+
+/// make test builds once: after `make` (target/release holds the tools) the
+/// tests build and run in release against those binaries, not a second,
+/// debug build of every crate; without them in debug; TEST_PROFILE chooses.
+#[test]
+fn make_test_reuses_makes_release_build() {
+    let t = TempDir::new();
+    let fake = t.join("cargo");
+    let log = t.join("calls");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/usr/bin/env bash\necho \"$*\" >> '{}'\n[ \"$1\" = build ] && exit 0\n\
+             echo 'test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut p = std::fs::metadata(&fake).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o755);
+    std::fs::set_permissions(&fake, p).unwrap();
+    let calls = |profile: Option<&str>| {
+        let _ = std::fs::remove_file(&log);
+        let mut c = Command::new(root().join("scripts/test.sh"));
+        c.env("CARGO", &fake).current_dir(t.path());
+        match profile {
+            Some(p) => c.env("TEST_PROFILE", p),
+            None => c.env_remove("TEST_PROFILE"),
+        };
+        let o = run_cmd(c, None);
+        (o.code, std::fs::read_to_string(&log).unwrap_or_default())
+    };
+    let debug = "build --locked --workspace --bins\ntest --locked --workspace\n";
+    let release =
+        "build --locked --workspace --bins --release\ntest --locked --workspace --release\n";
+    assert_eq!(calls(None), (0, debug.to_string()));
+    std::fs::create_dir_all(t.join("target/release")).unwrap();
+    std::fs::copy(&fake, t.join("target/release/cxg-fetch")).unwrap();
+    assert_eq!(calls(None), (0, release.to_string()));
+    assert_eq!(calls(Some("debug")), (0, debug.to_string()));
+    assert_eq!(calls(Some("fast")).0, 2);
 }

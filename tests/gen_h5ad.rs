@@ -205,7 +205,7 @@ fn select_download_and_obs_run_offline_on_a_generated_world() {
         t.path(),
         &format!(
             "cxg-fetch --api-url {} datasets > index.json
-             CXG_ONTOLOGY= cxg-select --tissue lung index.json > lung.jsonl 2> select.err
+             cxg-select --no-ontology --tissue lung index.json > lung.jsonl
              cxg-download --dir h5ad lung.jsonl > manifest.csv
              cxg-obs manifest.csv > obs.jsonl",
             s.url

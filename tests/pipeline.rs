@@ -220,10 +220,48 @@ fn make_demo_runs_offline_and_says_what_it_made() {
     let o = make(&["demo".into(), format!("DEMO={}", demo.display())]);
     o.ok();
     let text = o.text();
-    assert!(text.contains("collections: 20"), "{text}");
-    assert!(text.contains("datasets:    100"), "{text}");
-    assert!(text.contains("100 rows (97 with an H5AD url)"), "{text}");
+    assert!(text.contains("collections: 3"), "{text}");
+    assert!(text.contains("datasets:    10"), "{text}");
+    assert!(text.contains("10 rows (10 with an H5AD url)"), "{text}");
+    assert!(text.contains("(10 H5AD files, manifest.csv)"), "{text}");
     assert!(demo.join("all_datasets_h5ad.csv").exists());
+    assert_eq!(jsonl(&read(&demo.join("obs.jsonl"))).len(), 10);
+}
+
+/// The README's lung example, offline with `make demo`: the three human
+/// lung datasets, normal (lung, lung parenchyma, alveolus of lung), with
+/// the ontology subset when the user has no ontology folder (make's test
+/// environment has none), downloaded and summarised: 1,800 cells.
+#[test]
+fn make_demo_gives_the_readmes_lung_answer() {
+    let select = "--organism 'Homo sapiens' --tissue lung --disease normal";
+    assert!(
+        readme_says(&format!("`make demo SELECT=\"{select}\"`")),
+        "the README's demo command changed"
+    );
+    assert!(readme_says(
+        "\"lung\", \"lung parenchyma\" and \"alveolus of lung\", 1,800 cells"
+    ));
+    let t = TempDir::new();
+    let demo = t.join("demo");
+    let o = make(&[
+        "demo".into(),
+        format!("DEMO={}", demo.display()),
+        format!("SELECT={select}"),
+    ]);
+    o.ok();
+    let text = o.text();
+    assert!(text.contains("no ontology files in"), "{text}");
+    assert!(text.contains("selected:    3 (SELECT="), "{text}");
+    let mut tissues: Vec<String> = jsonl(&read(&demo.join("selected.jsonl")))
+        .iter()
+        .map(|d| d["tissue"][0]["label"].as_str().unwrap().to_string())
+        .collect();
+    tissues.sort();
+    assert_eq!(tissues, ["alveolus of lung", "lung", "lung parenchyma"]);
+    let obs = jsonl(&read(&demo.join("obs.jsonl")));
+    let cells: u64 = obs.iter().map(|r| r["n_cells"].as_u64().unwrap()).sum();
+    assert_eq!((obs.len(), cells), (3, 1800));
 }
 
 #[test]
@@ -325,14 +363,14 @@ fn the_readme_example_runs() {
         .current_dir(t.path());
     let o = run_cmd(c, None);
     o.ok();
-    // the two human datasets of the sample: selected, downloaded, summarised
+    // the seven human datasets of the sample: selected, downloaded, summarised
     let (_, rows) = csv_rows(&read(&t.join("manifest.csv")));
-    assert_eq!(rows.len(), 2, "{}", o.stderr);
+    assert_eq!(rows.len(), 7, "{}", o.stderr);
     assert!(rows
         .iter()
         .all(|r| r[6] == "downloaded" && r[7] == "size+etag"));
     let obs = jsonl(&read(&t.join("obs.jsonl")));
-    assert_eq!(obs.len(), 2);
+    assert_eq!(obs.len(), 7);
     assert!(obs
         .iter()
         .all(|r| r["status"] == "ok" && r["n_cells"].as_u64() > Some(0)));
@@ -346,7 +384,19 @@ fn the_readme_example_runs() {
         "{}",
         o.text()
     );
-    assert_eq!(o.text().lines().count(), 3, "{}", o.text());
+    assert_eq!(o.text().lines().count(), 8, "{}", o.text());
+    assert!(
+        readme_says("each of the seven human datasets"),
+        "the README's count changed"
+    );
+}
+
+fn readme_says(text: &str) -> bool {
+    doc_text("README.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .contains(text)
 }
 
 #[test]

@@ -437,7 +437,7 @@ fn a_read_write_dev_null_stdout_is_accepted_by_every_tool() {
         format!("cxg-split '{c}'"),
         format!("cxg-datasets '{c}'"),
         format!("cxg-datasets '{c}' | cxg-tocsv"),
-        format!("cxg-datasets '{c}' | cxg-select --organism 'Homo sapiens'"),
+        format!("cxg-datasets '{c}' | cxg-select --no-ontology --organism 'Homo sapiens'"),
         format!("cxg-snapshot list '{}'", t.join("none").display()),
     ];
     for cmd in &cmds {

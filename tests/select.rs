@@ -103,9 +103,9 @@ fn values_of_one_option_are_ored_and_options_anded() {
         "10x technology",
     ]);
     assert_eq!(picked(&o), [6, 7, 14]);
-    // AND with an organism matched as in the data (no NCBITaxon file)
+    // AND with an organism (the subset's NCBITaxon file has Mus musculus)
     let o = sel(&["--organism", "Mus musculus", "--disease", "lung cancer"]);
-    o.ok().stderr_has("--organism 'Mus musculus': as it appears in the data (no NCBITaxon file in the ontology folder: no descendants): 3 records");
+    o.ok().stderr_has("--organism 'Mus musculus': NCBITaxon:10090 'Mus musculus' (NCBITaxon v2026-05-13) and 0 descendants: 1 term: 3 records");
     assert_eq!(picked(&o), [11]);
 }
 
@@ -210,26 +210,55 @@ fn a_deprecated_id_is_followed_through_replaced_by() {
 }
 
 #[test]
-fn without_an_ontology_values_match_the_data_and_stderr_says_so() {
+fn without_an_ontology_a_term_is_an_error_unless_no_ontology_says_so() {
     let d = data();
+    // no ontology files: 'lung' cannot take in its parts; an error (exit 2),
+    // nothing written, the loud warning first
     let o = run(
         "cxg-select",
         &["--tissue", "lung", d.to_str().unwrap()],
         None,
     );
-    o.ok().stderr_has("no ontology loaded (--ontology DIR or CXG_ONTOLOGY): values match ids and labels as they appear in the data; no descendants are included")
-        .stderr_has("--tissue lung: as it appears in the data (no ontology loaded: no descendants): 3 records");
+    o.code(2)
+        .stderr_has("warning: NO ONTOLOGY FILES (--ontology DIR or CXG_ONTOLOGY; make ontologies fetches them): descendants are NOT included")
+        .stderr_has("--tissue lung (no ontology folder): without the ontology file, such a value matches only the records that name that very term, none of its descendants")
+        .stderr_has("or give --no-ontology to select so on purpose");
+    assert!(o.stdout.is_empty());
+    // --no-ontology: on purpose, the values match the data
+    let o = run(
+        "cxg-select",
+        &["--no-ontology", "--tissue", "lung", d.to_str().unwrap()],
+        None,
+    );
+    o.ok().stderr_has("warning: NO ONTOLOGY FILES").stderr_has(
+        "--tissue lung: as it appears in the data (no ontology loaded: no descendants): 3 records",
+    );
     assert_eq!(picked(&o), [1, 8, 9]);
     let o = run(
         "cxg-select",
-        &["--tissue", "UBERON:0008946", d.to_str().unwrap()],
+        &[
+            "--no-ontology",
+            "--tissue",
+            "UBERON:0008946",
+            d.to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(picked(&o), [2]);
+    // --no-ontology reads no folder, even the one CXG_ONTOLOGY names
+    let mut c = Command::new(bin("cxg-select"));
+    c.args(["--no-ontology", "--tissue", "lung", d.to_str().unwrap()])
+        .env("CXG_ONTOLOGY", onto());
+    assert_eq!(picked(&run_cmd(c, None)), [1, 8, 9]);
     // a value present nowhere in the data: exit 2, suggestions from the data
     let o = run(
         "cxg-select",
-        &["--tissue", "lung parenchym", d.to_str().unwrap()],
+        &[
+            "--no-ontology",
+            "--tissue",
+            "lung parenchym",
+            d.to_str().unwrap(),
+        ],
         None,
     );
     o.code(2).stderr_has(
@@ -324,7 +353,11 @@ fn selected_lines_are_written_byte_for_byte() {
     }
     arr.extend_from_slice(b"\n]\n");
     let pretty = serde_json::to_vec_pretty(&json(&arr)).unwrap();
-    let o = run("cxg-select", &["--tissue", "brain"], Some(&pretty));
+    let o = run(
+        "cxg-select",
+        &["--no-ontology", "--tissue", "brain"],
+        Some(&pretty),
+    );
     o.ok();
     let got = jsonl(&o.stdout);
     assert_eq!(got.len(), 1);
@@ -337,7 +370,7 @@ fn bad_input_and_bad_folders_are_named() {
     let t = TempDir::new();
     let o = run(
         "cxg-select",
-        &["--tissue", "lung"],
+        &["--no-ontology", "--tissue", "lung"],
         Some(b"{\"tissue\":[{\"label\":\"lung\"}]}\n{\"tissue\":"),
     );
     o.code(2).stderr_has("stdin: line 2");
@@ -345,7 +378,7 @@ fn bad_input_and_bad_folders_are_named() {
     // named and left out (exit 1); a record that is no object: exit 2
     let o = run(
         "cxg-select",
-        &["--tissue", "lung"],
+        &["--no-ontology", "--tissue", "lung"],
         Some(b"{\"tissue\":\"lung\"}\n{\"tissue\":[{\"label\":\"lung\"}]}\n"),
     );
     o.code(1)
@@ -914,7 +947,7 @@ fn each_file_is_indexed_once_and_the_index_follows_the_file() {
     again
         .ok()
         .stderr_lacks("indexed UBERON")
-        .stderr_has("(16 terms, index read in ");
+        .stderr_has("(18 terms, index read in ");
     assert_eq!(first.stdout, again.stdout);
     assert_eq!(picked(&again), [1, 2, 3, 4, 5, 8, 9]);
     // the file changes (another size): the index is made again
@@ -1331,7 +1364,13 @@ fn a_value_found_only_in_the_data_does_not_hold_the_output_in_memory() {
         .unwrap();
     f.into_inner().unwrap().sync_all().unwrap();
     let mut child = Command::new(bin("cxg-select"))
-        .args(["--tissue", "lung", "--exclude-tissue", "zzzdata"])
+        .args([
+            "--no-ontology",
+            "--tissue",
+            "lung",
+            "--exclude-tissue",
+            "zzzdata",
+        ])
         .arg(&input)
         .env_remove("CXG_ONTOLOGY")
         .stdout(std::process::Stdio::piped())
@@ -1366,6 +1405,7 @@ fn a_value_found_only_in_the_data_does_not_hold_the_output_in_memory() {
     let o = run(
         "cxg-select",
         &[
+            "--no-ontology",
             "--tissue",
             "lung",
             "--exclude-tissue",
@@ -1435,7 +1475,9 @@ fn fields_no_option_uses_pass_through_whatever_their_type() {
         ),
     ] {
         let input = format!("{bad}\n{good}\n");
-        let o = run("cxg-select", args, Some(input.as_bytes()));
+        let mut a = vec!["--no-ontology"];
+        a.extend_from_slice(args);
+        let o = run("cxg-select", &a, Some(input.as_bytes()));
         o.code(1)
             .stderr_has("stdin: line 1: record 1: dataset b: ")
             .stderr_has(says)
@@ -1445,7 +1487,7 @@ fn fields_no_option_uses_pass_through_whatever_their_type() {
     // input of the wrong stage (collections) is named once: exit 2
     let o = run(
         "cxg-select",
-        &["--sex", "female"],
+        &["--no-ontology", "--sex", "female"],
         Some(b"{\"collection_id\":\"c\",\"datasets\":[]}\n"),
     );
     o.code(2)
@@ -1512,8 +1554,15 @@ fn sel_on(args: &[&str], input: &[u8]) -> Out {
 
 #[test]
 fn an_empty_cxg_ontology_is_unset() {
+    // an empty CXG_ONTOLOGY names no folder (not the current one): the
+    // value is refused for want of an ontology folder
     let mut c = Command::new(bin("cxg-select"));
     c.env("CXG_ONTOLOGY", "").args(["--sex", "female"]);
+    let o = run_cmd(c, Some(b"{\"sex\":[{\"label\":\"female\"}]}\n"));
+    o.code(2).stderr_has("--sex female (no ontology folder)");
+    let mut c = Command::new(bin("cxg-select"));
+    c.env("CXG_ONTOLOGY", "")
+        .args(["--no-ontology", "--sex", "female"]);
     let o = run_cmd(c, Some(b"{\"sex\":[{\"label\":\"female\"}]}\n"));
     o.ok().stderr_has("no ontology loaded");
     assert_eq!(jsonl(&o.stdout).len(), 1);

@@ -670,3 +670,24 @@ pub fn doc_make_commands() -> Vec<String> {
     cmds.retain(|c| seen.insert(c.clone()));
     cmds
 }
+
+/// The folder `make ontologies` fills (the pinned release's files), when
+/// it has run (CI runs it): `$CXG_ONTOLOGY`, else
+/// `$XDG_CACHE_HOME/cxg/ontology`, else `~/.cache/cxg/ontology`; None (a
+/// skip, which fails under CI=true) when none holds the pinned files.
+pub fn real_ontology() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let cache = env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")));
+    let found = [env("CXG_ONTOLOGY"), cache.map(|c| c.join("cxg/ontology"))]
+        .into_iter()
+        .flatten()
+        .find(|d| d.join("HsapDv-ontology-v2025-01-23.json.zst").exists());
+    if found.is_none() {
+        skip("the real ontology files are absent (run `make ontologies`)");
+    }
+    found
+}

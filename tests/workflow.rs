@@ -364,6 +364,70 @@ fn a_selection_with_an_ontology_matches_make_select() {
     );
 }
 
+/// A cell filter (make obs CELLS=..., config cells) with the ontology
+/// subset: the same obs.jsonl and joined CSV, each record counting the
+/// cells kept and naming the filter; CELLS is remembered.
+#[test]
+fn a_cell_filter_matches_make_obs_cells() {
+    let Some(sm) = snakemake() else { return };
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    h5ad_snapshot(&snap, 3);
+    let s = Server::start(&snap, &["--local-assets"]);
+    let cells = "--normal --primary --tissue lung --exclude-sex 'female'";
+    let ontology = fixture("ontology");
+    let onto = format!("ONTOLOGY={}", ontology.display());
+    make_in(
+        &t.join("make"),
+        &MAKE_TARGETS,
+        &s.url,
+        &[&format!("CELLS={cells}"), &onto],
+    )
+    .ok()
+    .stderr_has("--tissue lung: UBERON:0002048 'lung'");
+    let conf = t.join("cells.yaml");
+    std::fs::write(&conf, format!("cells: \"{cells}\"\n")).unwrap();
+    run_local(
+        &sm,
+        &t.join("wf"),
+        &s.url,
+        &[&format!("ontology={}", ontology.display())],
+        &["--configfile", conf.to_str().unwrap()],
+    )
+    .ok();
+    assert_same_tree(&t.join("make/data"), &t.join("wf/data"));
+    let recs = jsonl(&read(&t.join("wf/data/obs.jsonl")));
+    assert_eq!(recs.len(), 3);
+    for r in &recs {
+        assert_eq!(
+            r["filter"]["options"],
+            serde_json::json!([
+                "--tissue",
+                "lung",
+                "--exclude-sex",
+                "female",
+                "--primary",
+                "--normal"
+            ])
+        );
+        assert!(r["filtered_cell_count"].as_u64().is_some(), "{r}");
+    }
+    let head = String::from_utf8(read(&t.join("wf/data/all_datasets_obs.csv"))).unwrap();
+    assert!(head
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("donor_count,filtered_cell_count,filtered_donor_count,age_unknown_cell_count"));
+    assert_eq!(
+        read(&t.join("make/data/choices/CELLS")),
+        format!("{cells}\n").into_bytes()
+    );
+    // the remembered filter is recorded in provenance.json
+    make_in(&t.join("make"), &["snapshot"], &s.url, &[]).ok();
+    let p = json(&read(&t.join("make/data/provenance.json")));
+    assert_eq!(p["choices"]["CELLS"], cells, "{p}");
+}
+
 /// A selection that keeps no dataset: no download or obs job, and the
 /// gathered files are what make writes for an empty CSV.
 #[test]
@@ -373,7 +437,8 @@ fn an_empty_selection_gathers_what_make_writes() {
     let snap = t.join("snap");
     h5ad_snapshot(&snap, 3);
     let s = Server::start(&snap, &["--local-assets"]);
-    let select = "--organism 'Homo sapiens' --exclude-organism 'Homo sapiens' --min-cells 1";
+    let select =
+        "--no-ontology --organism 'Homo sapiens' --exclude-organism 'Homo sapiens' --min-cells 1";
     make_in(
         &t.join("make"),
         &MAKE_TARGETS,
@@ -672,7 +737,8 @@ fn the_slurm_dry_run_sizes_the_per_dataset_jobs_from_the_h5ad_filesize() {
     let Some(sm) = snakemake() else { return };
     let s = Server::start(&fixture("snapshot"), &[]);
     let t = TempDir::new();
-    let sel = ["select=--organism 'Homo sapiens' --tissue lung"];
+    // (the test is about job sizes: the data's own terms, no ontology, on purpose)
+    let sel = ["select=--no-ontology --organism 'Homo sapiens' --tissue lung"];
     run_local(&sm, t.path(), &s.url, &sel, &["data/work/rows"]).ok();
     let mut c = workflow(&sm, t.path(), &s.url, "slurm", &sel);
     c.arg("-n");

@@ -50,6 +50,20 @@ fn dir_of(option: &Option<PathBuf>, var: &str) -> Option<PathBuf> {
 }
 
 impl Ontologies {
+    /// No folder at all, whatever $CXG_ONTOLOGY says (cxg-select
+    /// --no-ontology): every value matches as it appears in the data.
+    pub fn none(diag: &Diag) -> Ontologies {
+        Ontologies {
+            dir: None,
+            found: HashMap::new(),
+            loaded: Vec::new(),
+            hash: false,
+            index_dir: None,
+            must_keep: false,
+            diag: diag.clone(),
+        }
+    }
+
     /// The folder named by --ontology or $CXG_ONTOLOGY, with the files the
     /// facets of `requests` use loaded; none when no folder is named.
     pub fn open(args: &Options, requests: &[Request], diag: &Diag) -> Result<Ontologies> {

@@ -4,11 +4,12 @@
 //! files and their kept indexes, and what a value of an option resolves to
 //! (a term found by id, label or synonym, with its descendants).
 //!
-//! By concern: `args` (the facet options), `folder` (the ontology folder
+//! By concern: `age` (the ages of development stages), `args` (the facet options), `folder` (the ontology folder
 //! of a run and `--prepare`), `ontology` and `index` (one guide file and
 //! its kept index), `resolve` (what each value matches), `suggest` ("did
 //! you mean"), `report` (words of the reports on stderr).
 
+pub mod age;
 pub mod args;
 pub mod folder;
 pub mod index;

@@ -346,6 +346,11 @@ impl Ontology {
             .collect()
     }
 
+    /// The synonyms of a term of this file.
+    pub fn synonyms_of(&self, t: &Term) -> Vec<&str> {
+        self.idx.synonyms(t.num)
+    }
+
     /// (label, synonyms) of every current term, for suggestions.
     pub fn current(&self) -> impl Iterator<Item = (&str, Vec<&str>)> {
         (0..self.idx.len())
@@ -446,6 +451,19 @@ fn is_index_temp(name: &str) -> bool {
         && idx
             .strip_suffix(".idx")
             .is_some_and(|f| parse_file_name(f).is_some())
+}
+
+/// The JSON text of a guide file (decompressed when `.json.zst`): for
+/// the fields the index does not keep (`description`), of the small files
+/// that need them (HsapDv, MmusDv).
+pub fn read_json(path: &Path) -> Result<Vec<u8>> {
+    let name = format!("'{}'", path.display());
+    let raw = std::fs::read(path).at(format_args!("cannot read {name}"))?;
+    if path.to_string_lossy().ends_with(".zst") {
+        unzstd(&name, &raw)
+    } else {
+        Ok(raw)
+    }
 }
 
 /// Read, parse and index the file open as `file` (from its start), and keep

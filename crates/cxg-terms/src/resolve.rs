@@ -36,6 +36,11 @@ pub struct Sel {
     pub needs_data: bool,
     /// Records it matched.
     pub matched: usize,
+    /// The term it resolved to (id, label), when it is one.
+    pub term: Option<(String, String)>,
+    /// A value of an ontology facet none of whose files is loaded: it may
+    /// name a term whose descendants cannot be included.
+    pub unexpanded: bool,
 }
 
 impl Sel {
@@ -48,6 +53,8 @@ impl Sel {
             desc: String::new(),
             needs_data: false,
             matched: 0,
+            term: None,
+            unexpanded: false,
         }
     }
 
@@ -103,6 +110,8 @@ pub fn resolve(
         Some(hit) => term(sel, hit, &fonts, exact, &onts.diag),
         None => {
             let desc = not_a_term(f, &fonts, onts);
+            // none of the facet's own files (a fallback file may be)
+            sel.unexpanded = onts.for_names(f.ontologies).is_empty();
             Ok(sel.literal_from_data(lc, desc))
         }
     }
@@ -217,6 +226,7 @@ fn term(mut sel: Sel, hit: Hit, fonts: &[&Ontology], exact: bool, diag: &Diag) -
     }
     sel.desc = describe_term(&hit, exact, n_desc);
     sel.how = How::Ids(ids);
+    sel.term = Some((hit.t.id.clone(), hit.t.label.clone()));
     Ok(sel)
 }
 

@@ -14,6 +14,7 @@ mod confirm;
 mod fp;
 mod load;
 mod side;
+mod sniff;
 mod write;
 
 use clap::{Parser, ValueEnum};

@@ -84,6 +84,7 @@ fn load(path: &Path, stdin: Option<Input>, int: &mut Interner) -> Result<Side> {
 }
 
 fn read_records(side: &mut Side, input: Input, int: &mut Interner) -> Result<()> {
+    let input = crate::sniff::json_or_error(input)?;
     let name = input.name;
     let mut s = JsonStream::new(name.clone(), input.reader);
     while let Some((at, Slim(v, _))) = s.next_as::<Slim<DatasetKeys>>()? {

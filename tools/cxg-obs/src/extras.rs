@@ -4,7 +4,7 @@
 //! cell-type column among them.
 
 use crate::facet::OBS_FACETS;
-use crate::obs::Obs;
+use cxg_cells::obs::Obs;
 use hdf5_reader::group::Group;
 use hdf5_reader::Datatype;
 

@@ -1,19 +1,12 @@
 //! The facets counted per file and how: cells per term, each term's
 //! label, cells with no value.
 
-use crate::read::Column;
 use cxg_catalog::facets;
+use cxg_cells::read::Column;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-/// Columns of older CELLxGENE schemas that count as today's facet:
-/// (today's id column, the old id column, the old label column). Schema
-/// 2.0 named self-reported ethnicity `ethnicity_ontology_term_id`.
-const LEGACY: [(&str, &str, &str); 1] = [(
-    "self_reported_ethnicity_ontology_term_id",
-    "ethnicity_ontology_term_id",
-    "ethnicity",
-)];
+use cxg_cells::filter::LEGACY_COLUMNS as LEGACY;
 
 /// The facets counted per file, by the name each has in the output, in
 /// output order (an output-format decision; what each is comes from the
@@ -180,7 +173,7 @@ fn majority_labels(ids: &Column, l: &Column) -> Vec<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::read::Column;
+    use cxg_cells::read::Column;
 
     fn col(codes: &[i32], cats: &[&str]) -> Column {
         Column {

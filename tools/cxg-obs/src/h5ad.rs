@@ -11,12 +11,13 @@
 
 use crate::extras::{self, Authors};
 use crate::facet::{count_facet, Facet, Labels, OBS_FACETS};
-use crate::obs::{used_values, Obs};
-use crate::read::{At, R};
 use cxg_catalog::facets;
+use cxg_cells::file::{h5_error, H5ad};
+use cxg_cells::obs::{used_values, Obs};
+use cxg_cells::read::{Column, R};
+use cxg_cells::{CellFilter, Outcome};
 use hdf5_reader::error::Error as H5Error;
 use hdf5_reader::group::Group;
-use hdf5_reader::{Hdf5File, OpenOptions};
 use std::path::Path;
 
 /// The facet whose cells are counted as normal by [`facets::NORMAL`].
@@ -38,6 +39,19 @@ pub(crate) struct Summary {
     pub(crate) authors: Authors,
     /// What the record's reader should hear about (a damaged `uns`...).
     pub(crate) warnings: Vec<String>,
+    /// What the cell filter kept, when one is given.
+    pub(crate) filtered: Option<Filtered>,
+}
+
+/// The cells a filter kept in one file: each quantity None when a column
+/// it needs is missing.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Filtered {
+    pub(crate) cells: Option<u64>,
+    pub(crate) donors: Option<u64>,
+    pub(crate) age_unknown: Option<u64>,
+    /// Every facet of [`OBS_FACETS`], counted over the kept cells.
+    pub(crate) facets: Vec<(&'static str, Option<Facet>)>,
 }
 
 /// The strings of `uns` a record carries, and what kept one unread.
@@ -49,49 +63,20 @@ pub(crate) struct Uns {
     pub(crate) error: Option<String>,
 }
 
-/// The filter an error says the reader lacks, through its context.
-fn unsupported_filter(e: &H5Error) -> Option<&str> {
-    match e {
-        H5Error::UnsupportedFilter(what) => Some(what),
-        H5Error::Context { source, .. } => unsupported_filter(source),
-        _ => None,
-    }
-}
-
-/// The reader's error at `place`; a compression filter it cannot decode
-/// is named, with the filters it can.
-pub(crate) fn h5_error(place: &str, e: &H5Error) -> String {
-    let Some(what) = unsupported_filter(e) else {
-        return format!("{place}: {e}");
-    };
-    let id = what.trim_start_matches("filter id ").trim();
-    let known = match id {
-        "32001" => " (Blosc)",
-        "32004" => " (LZ4)",
-        "32015" => " (Zstandard)",
-        "307" => " (bzip2)",
-        _ => "",
-    };
-    format!("{place}: unsupported compression filter {id}{known}; only gzip, LZF, shuffle, fletcher32, nbit, scaleoffset and szip can be read")
-}
-
-/// The most a compressed byte can expand to (deflate's limit is ~1,032).
-const MAX_EXPANSION: usize = 1100;
-
-/// Open `path` and summarise its obs table.
-pub(crate) fn summarize(path: &Path) -> R<Summary> {
-    let (file, file_len, budget) = open(path)?;
-    let root = file
-        .root_group()
-        .at("not a readable HDF5 file (truncated?)")?;
-    let group = open_obs(&root)?;
-    let obs = match &group {
-        Some(g) => Obs::new(g, budget, file_len)?,
-        None => Obs::from_table(&root, budget, file_len)?,
-    };
+/// Open `path` and summarise its obs table (and the cells `filter` keeps).
+pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> {
+    let file = H5ad::open(path)?;
+    let root = &file.root;
+    let obs = file.obs()?;
     let n_cells = obs.n_cells()?;
     let mut missing = Vec::new();
-    let facets = read_facets(&obs, n_cells, &mut missing)?;
+    let outcome = filter.map(|f| f.mask(&file, &obs)).transpose()?;
+    let keep = match &outcome {
+        Some(Outcome::Mask(m)) => Some(&m.keep[..]),
+        _ => None,
+    };
+    let mut kept_facets = Vec::new();
+    let facets = read_facets(&obs, n_cells, &mut missing, keep, &mut kept_facets)?;
     let normal_cell_count = facets
         .iter()
         .find(|(name, _)| *name == DISEASE)
@@ -103,13 +88,11 @@ pub(crate) fn summarize(path: &Path) -> R<Summary> {
                 .map(|(_, n, _)| n)
                 .sum()
         });
-    let donor_count = match obs.categorical("donor_id", n_cells)? {
-        Some(c) => Some(used_values(&c)),
-        None => {
-            missing.push("donor_id".to_string());
-            None
-        }
-    };
+    let donors = obs.categorical("donor_id", n_cells)?;
+    let donor_count = donors.as_ref().map(used_values);
+    if donors.is_none() {
+        missing.push("donor_id".to_string());
+    }
     let primary_cell_count = match obs.truth("is_primary_data", n_cells)? {
         Some(v) => Some(v.iter().filter(|b| **b == Some(true)).count() as u64),
         None => {
@@ -117,13 +100,14 @@ pub(crate) fn summarize(path: &Path) -> R<Summary> {
             None
         }
     };
-    let uns = read_uns(&root);
+    let uns = read_uns(root);
     let mut warnings: Vec<String> = uns
         .error
         .iter()
         .map(|e| format!("uns is damaged: {e}; schema_version and title may be missing"))
         .collect();
-    let authors = extras::authors(&root, &obs, n_cells, &mut warnings);
+    let authors = extras::authors(root, &obs, n_cells, &mut warnings);
+    let filtered = outcome.map(|o| filtered(o, donors.as_ref(), kept_facets, &mut missing));
     Ok(Summary {
         uns,
         n_cells,
@@ -134,29 +118,68 @@ pub(crate) fn summarize(path: &Path) -> R<Summary> {
         missing_columns: missing,
         authors,
         warnings,
+        filtered,
     })
 }
 
-/// The `obs` group; none when obs is a dataset (anndata < 0.7's compound
-/// table).
-fn open_obs(root: &Group) -> R<Option<Group>> {
-    match root.group("obs") {
-        Ok(g) => Ok(Some(g)),
-        Err(H5Error::GroupNotFound(_)) if root.dataset("obs").is_ok() => Ok(None),
-        Err(H5Error::GroupNotFound(_)) => Err("no 'obs' group: not an AnnData file".to_string()),
-        Err(e) => Err(format!(
-            "cannot read the 'obs' group (a damaged file?): {e}"
-        )),
+/// What the filter kept: its counts, or, when the file lacks a column the
+/// filter needs, nulls and the columns named in `missing`.
+fn filtered(
+    outcome: Outcome,
+    donors: Option<&Column>,
+    facets: Vec<(&'static str, Option<Facet>)>,
+    missing: &mut Vec<String>,
+) -> Filtered {
+    match outcome {
+        Outcome::Mask(m) => Filtered {
+            cells: Some(m.kept),
+            donors: donors.map(|d| used_values(&kept(d, &m.keep))),
+            age_unknown: Some(m.age_unknown),
+            facets,
+        },
+        Outcome::Missing(cols) => {
+            for c in cols {
+                if !missing.contains(&c) {
+                    missing.push(c);
+                }
+            }
+            Filtered {
+                cells: None,
+                donors: None,
+                age_unknown: None,
+                facets: OBS_FACETS.iter().map(|f| (f.name, None)).collect(),
+            }
+        }
     }
 }
 
+/// The column's values of the kept cells only.
+fn kept(c: &Column, keep: &[bool]) -> Column {
+    Column {
+        codes: c
+            .codes
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| *c)
+            .collect(),
+        categories: c.categories.clone(),
+    }
+}
+
+/// A facet's counts, and over the kept cells (when `keep`).
+type Counted = Vec<(&'static str, Option<Facet>)>;
+
 /// Cells per term of every facet, in output order; a facet whose id
 /// column the file lacks is None and its column is named in `missing`.
+/// With `keep`, the same over the kept cells, into `kept_out`.
 fn read_facets(
     obs: &Obs,
     n_cells: u64,
     missing: &mut Vec<String>,
-) -> R<Vec<(&'static str, Option<Facet>)>> {
+    keep: Option<&[bool]>,
+    kept_out: &mut Counted,
+) -> R<Counted> {
     let mut out = Vec::with_capacity(OBS_FACETS.len());
     for f in OBS_FACETS.iter() {
         let (ids, labels) = match f.legacy {
@@ -166,6 +189,7 @@ fn read_facets(
         let Some(id_col) = obs.categorical(ids, n_cells)? else {
             missing.push(f.ids.to_string());
             out.push((f.name, None));
+            kept_out.push((f.name, None));
             continue;
         };
         let labels = match labels {
@@ -177,6 +201,17 @@ fn read_facets(
             None => Labels::Ids,
         };
         out.push((f.name, Some(count_facet(f.name, &id_col, &labels))));
+        if let Some(k) = keep {
+            let labels = match &labels {
+                Labels::Column(c) => Labels::Column(kept(c, k)),
+                Labels::Ids => Labels::Ids,
+                Labels::None => Labels::None,
+            };
+            kept_out.push((
+                f.name,
+                Some(count_facet(f.name, &kept(&id_col, k), &labels)),
+            ));
+        }
     }
     Ok(out)
 }
@@ -231,64 +266,4 @@ fn read_uns(root: &Group) -> Uns {
         out.error = Some(errors.join("; "));
     }
     out
-}
-
-/// Open an HDF5 file for reading its obs table: the file, its length, and
-/// the most bytes one read may decode. Only a regular file is opened: a
-/// FIFO would block the run, a device never ends.
-fn open(path: &Path) -> R<(Hdf5File, u64, usize)> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot open: {e}"))?;
-    if meta.is_dir() {
-        return Err("is a folder, not a file".into());
-    }
-    if !meta.is_file() {
-        return Err(not_a_file(&meta));
-    }
-    let len = meta.len();
-    // No read may allocate more than the file could decompress to (deflate
-    // expands at most ~1,032 times), so a hostile header cannot make a
-    // column ask for terabytes. Each column is read once: no chunk cache.
-    let budget = usize::try_from(len)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(MAX_EXPANSION)
-        .max(1 << 20);
-    let opts = OpenOptions::default()
-        .with_max_read_bytes(budget)
-        .with_chunk_cache_bytes(0)
-        .with_filter_registry(crate::lzf::registry());
-    let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
-        H5Error::InvalidMagic => "not an HDF5 file (no HDF5 signature)".to_string(),
-        e => format!("not a readable HDF5 file: {e}"),
-    })?;
-    // an interrupted download: shorter than the end the header records
-    let sb = file.superblock();
-    let eof = sb.base_address.saturating_add(sb.eof_address);
-    if eof > len && sb.eof_address != u64::MAX {
-        return Err(format!(
-            "truncated: the file has {len} bytes, its HDF5 header says {eof}"
-        ));
-    }
-    Ok((file, len, budget))
-}
-
-/// Why a path that is not a regular file is not read.
-#[cfg(unix)]
-fn not_a_file(meta: &std::fs::Metadata) -> String {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    let what = if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() || t.is_block_device() {
-        "a device"
-    } else {
-        "not a regular file"
-    };
-    format!("is {what}, not an H5AD file; not read")
-}
-
-#[cfg(not(unix))]
-fn not_a_file(_: &std::fs::Metadata) -> String {
-    "is not a regular file; not read".into()
 }

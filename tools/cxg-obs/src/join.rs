@@ -11,8 +11,18 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The columns `--join` appends (replacing same-named ones, so a rerun on
-/// its own output gives the same file).
-const JOINED: [&str; 3] = ["normal_cell_count", "primary_cell_count", "donor_count"];
+/// its own output gives the same file); the last [`FILTERED`] only when
+/// the records were written with a cell filter.
+const JOINED: [&str; 6] = [
+    "normal_cell_count",
+    "primary_cell_count",
+    "donor_count",
+    "filtered_cell_count",
+    "filtered_donor_count",
+    "age_unknown_cell_count",
+];
+/// How many of [`JOINED`] a cell filter adds.
+const FILTERED: usize = 3;
 
 /// Rows whose record is of another version named at most (then counted).
 const MAX_MISMATCHED_LINES: usize = 10;
@@ -33,7 +43,7 @@ struct Obs {
     /// The file's error; none when it was summarised.
     failed: Option<String>,
     /// [`JOINED`] as JSON text.
-    values: [String; 3],
+    values: [String; 6],
 }
 
 /// The records, by dataset_version_id and by dataset_id (the last of
@@ -43,6 +53,8 @@ struct Index {
     records: Vec<Obs>,
     by_version: HashMap<String, usize>,
     by_dataset: HashMap<String, usize>,
+    /// Some record was written with a cell filter.
+    filtered: bool,
 }
 
 /// How the rows fared.
@@ -80,7 +92,12 @@ pub(crate) fn run(file: Option<&Path>, csv_path: &Path, quiet: bool, ctx: &mut C
         .iter()
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
-    let shape = shape(header, &cname)?;
+    let joined = if index.filtered {
+        &JOINED[..]
+    } else {
+        &JOINED[..JOINED.len() - FILTERED]
+    };
+    let shape = shape(header, &cname, joined)?;
     let oname = ctx.out.name();
     let mut w = csv_writer(&mut ctx.out);
     let werr = |e| csv_write_error(&oname, e);
@@ -128,6 +145,7 @@ fn read_index(input: Input, diag: &Diag) -> Result<Index> {
                 at.line
             ));
         }
+        index.filtered |= v.get("filter").is_some_and(|f| !f.is_null());
         if let Some(d) = v.get("dataset_id").and_then(Value::as_str) {
             index.by_dataset.insert(d.to_string(), i);
         }
@@ -150,7 +168,7 @@ fn read_index(input: Input, diag: &Diag) -> Result<Index> {
 
 /// The header written and where the joined columns go: at the end, or in
 /// place of same-named columns.
-fn shape(header: Vec<String>, cname: &str) -> Result<Shape> {
+fn shape(header: Vec<String>, cname: &str, joined: &[&str]) -> Result<Shape> {
     let col = |n: &str| header.iter().position(|h| h == n);
     let (version, dataset) = (col("dataset_version_id"), col("dataset_id"));
     if version.is_none() && dataset.is_none() {
@@ -160,7 +178,7 @@ fn shape(header: Vec<String>, cname: &str) -> Result<Shape> {
         )));
     }
     let mut out = header.clone();
-    let slots = JOINED
+    let slots = joined
         .iter()
         .map(|n| {
             col(n).unwrap_or_else(|| {
@@ -187,7 +205,7 @@ impl Index {
         tally: &mut Tally,
         diag: &Diag,
         place: Row,
-    ) -> [String; 3] {
+    ) -> [String; 6] {
         // by version; by dataset only for a row that names no version (a
         // record of another version of the dataset must not be attached)
         let hit = if dv.is_empty() {
@@ -226,7 +244,7 @@ impl Index {
         tally: &mut Tally,
         diag: &Diag,
         place: Row,
-    ) -> [String; 3] {
+    ) -> [String; 6] {
         match &r.failed {
             None => {
                 tally.matched += 1;

@@ -10,20 +10,22 @@
 //! file, in input order; a file that cannot be read is named on stderr and
 //! gets a `failed` record, and the others go on.
 //!
+//! With a cell filter (cxg-select's facet options, `--primary`,
+//! `--normal`, `--min-age`/`--max-age`: crates/cxg-cells, the code
+//! cxg-subset chooses its cells with), each record also counts the cells
+//! it keeps and names the filter.
+//!
 //! `--join CSV` adds the scalar columns to a harvester CSV instead.
 
-mod compound;
 mod extras;
 mod facet;
 mod h5ad;
 mod input;
 mod join;
-mod lzf;
-mod obs;
-mod read;
 mod summary;
 
 use clap::Parser;
+use cxg_cells::{CellArgs, CellFilter};
 use cxg_core::{Ctx, Result};
 use std::path::PathBuf;
 
@@ -45,7 +47,14 @@ const EXAMPLES: &str = "\
   echo my.h5ad | cxg-obs | jq '{obsm, author_cell_type_column, missing_columns}'
 
   # add normal_cell_count, primary_cell_count and donor_count to the harvester CSV
-  cxg-obs --join all_datasets_h5ad.csv obs.jsonl > all_datasets_obs.csv";
+  cxg-obs --join all_datasets_h5ad.csv obs.jsonl > all_datasets_obs.csv
+
+  # and count the cells a study keeps: normal, primary, adult donors, lung (and its parts)
+  cxg-obs --ontology ~/.cache/cxg/ontology --normal --primary --min-age 18 --tissue lung \
+    data/h5ad/manifest.csv | jq -c '{dataset_version_id, filtered_cell_count, filtered_donor_count}'
+
+  # cells of no known age kept (they are counted apart either way)
+  cxg-obs --ontology ~/.cache/cxg/ontology --max-age 65 --keep-unknown-age data/h5ad/manifest.csv";
 
 /// Summarise the cells of H5AD files from their obs table (never X).
 #[derive(Parser, Debug)]
@@ -62,10 +71,11 @@ pub struct Args {
     /// Files read at a time (default: the number of cores)
     #[arg(short = 'j', long, value_name = "N", value_parser = cxg_core::cli::jobs())]
     jobs: Option<u16>,
-    /// Append normal_cell_count, primary_cell_count and donor_count to the
-    /// rows of this CSV (joined on dataset_version_id; on dataset_id only
-    /// for rows without a dataset_version_id), reading FILE as this tool's
-    /// JSON Lines
+    /// Append normal_cell_count, primary_cell_count and donor_count (and,
+    /// for records written with a cell filter, filtered_cell_count,
+    /// filtered_donor_count and age_unknown_cell_count) to the rows of this
+    /// CSV (joined on dataset_version_id; on dataset_id only for rows
+    /// without a dataset_version_id), reading FILE as this tool's JSON Lines
     #[arg(long, value_name = "CSV")]
     join: Option<PathBuf>,
     /// Take relative paths (of the manifest or the list) from DIR. Default:
@@ -76,6 +86,11 @@ pub struct Args {
     /// No summary line on stderr
     #[arg(short, long)]
     quiet: bool,
+    /// The cell filter: with any of its options, each record also counts
+    /// the cells it keeps (filtered_cell_count, filtered_donor_count,
+    /// age_unknown_cell_count, filtered_counts) and names it (filter)
+    #[command(flatten)]
+    cells: CellArgs,
     #[command(flatten)]
     out: cxg_core::cli::OutputArgs,
 }
@@ -91,8 +106,25 @@ impl cxg_core::cli::ToolArgs for Args {
 /// read are failed records on `ctx.diag`.
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     if let Some(csv) = &args.join {
+        if args.cells.filters() {
+            return Err(cxg_core::Error::input(
+                "--join joins the records this tool wrote: give the cell filter when summarising (its counts are then joined too)",
+            ));
+        }
         return join::run(args.file.as_deref(), csv, args.quiet, ctx);
     }
+    // the filter is resolved (and a wrong value named) before any file is read
+    let filter = if args.cells.filters() {
+        let f = CellFilter::from_args(&args.cells, &ctx.diag)?;
+        if !args.quiet {
+            for r in &f.resolved {
+                ctx.diag.warn(r);
+            }
+        }
+        Some(f)
+    } else {
+        None
+    };
     let input = ctx.input(args.file.as_deref())?;
     let name = input.name.clone();
     let text = input::read_all(input)?;
@@ -101,7 +133,11 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
         usize::from,
     );
-    summary::run(&jobs, threads, args.csv, args.quiet, ctx)
+    summary::run(&jobs, threads, args.csv, args.quiet, filter.as_ref(), ctx)?;
+    if let Some(f) = &filter {
+        f.report(&ctx.diag, args.quiet);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -233,6 +269,32 @@ mod tests {
             );
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The cell filter on the committed fixtures, one line per case: the
+    /// counts pandas gives (tests/fixtures/h5ad/filters.expected.json) and
+    /// what a file without the columns gets.
+    #[test]
+    fn cell_filters_count_the_kept_cells() {
+        let base = fixtures();
+        let base = base.to_str().unwrap();
+        #[rustfmt::skip]
+        let cases: [(&str, &[&str], &str); 4] = [
+            ("plain", &["--normal", "--primary"], "114,20,0"),
+            ("anndata07_layout", &["--normal", "--primary"], "513,20,0"),
+            ("any/schema2_ethnicity", &["--self-reported-ethnicity", "HANCESTRO:0005"], "109,,0"),
+            ("any/study_own", &["--normal"], ",,"),
+        ];
+        for (name, flags, want) in cases {
+            let mut argv = vec!["--csv", "-q", "--base", base];
+            argv.extend_from_slice(flags);
+            let (code, out, warnings) = obs(&argv, &format!("{name}.h5ad\n"));
+            assert_eq!(code, 0, "{name}: {warnings:?}");
+            let row = out.lines().nth(1).unwrap();
+            let fields: Vec<&str> = row.rsplitn(4, ',').collect();
+            let got = format!("{},{},{}", fields[2], fields[1], fields[0]);
+            assert_eq!(got, want, "{name} {flags:?}");
+        }
     }
 
     #[test]

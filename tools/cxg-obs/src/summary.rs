@@ -3,11 +3,13 @@
 //! `failed` record and is named, and the others go on.
 
 use crate::facet::OBS_FACETS;
-use crate::h5ad::{self, Summary};
+use crate::h5ad::{self, Filtered, Summary};
 use crate::input::{check_bytes, Job, Jobs};
 use cxg_catalog::ids::is_uuid;
+use cxg_cells::CellFilter;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer};
 use cxg_core::{At, Ctx, Result};
+use cxg_terms::report::quote;
 use serde_json::{json, Map, Value};
 use std::cell::Cell;
 use std::io::Write;
@@ -24,6 +26,7 @@ pub(crate) fn run(
     threads: usize,
     csv: bool,
     quiet: bool,
+    filter: Option<&CellFilter>,
     ctx: &mut Ctx,
 ) -> Result<()> {
     install_panic_hook();
@@ -43,16 +46,20 @@ pub(crate) fn run(
     };
     let out = &mut ctx.out;
     let name = out.name();
-    let work = |_: usize, j: &Job| summarize_job(j);
+    let work = |_: usize, j: &Job| summarize_job(j, filter);
+    let record = |job: &Job, r: &FileResult| record(job, r, filter);
     if csv {
         let mut w = csv_writer(&mut *out);
         let mut header: Vec<&str> = CSV_SCALARS.to_vec();
         header.extend(OBS_FACETS.iter().map(|f| f.name));
+        if filter.is_some() {
+            header.extend(CSV_FILTERED);
+        }
         w.write_record(&header)
             .map_err(|e| csv_write_error(&name, e))?;
         cxg_core::par::ordered_map(&jobs.jobs, threads, work, |i, r| {
             note(&jobs.jobs[i], &r);
-            w.write_record(csv_row(&record(&jobs.jobs[i], &r)))
+            w.write_record(csv_row(&record(&jobs.jobs[i], &r), filter.is_some()))
                 .map_err(|e| csv_write_error(&name, e))
         })?;
         csv_finish(w, &name)?;
@@ -85,13 +92,15 @@ thread_local! {
 
 /// Summarise one file; a panic inside the HDF5 reader (a bug on a hostile
 /// file) becomes this file's error instead of ending the run.
-fn summarize_job(job: &Job) -> FileResult {
+fn summarize_job(job: &Job, filter: Option<&CellFilter>) -> FileResult {
     if job.path.is_empty() {
         return Err("the manifest row has no path".into());
     }
     check_bytes(job)?;
     QUIET_PANICS.with(|q| q.set(true));
-    let r = std::panic::catch_unwind(|| h5ad::summarize(&job.resolved));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h5ad::summarize(&job.resolved, filter)
+    }));
     QUIET_PANICS.with(|q| q.set(false));
     r.unwrap_or_else(|p| {
         let msg = p
@@ -153,8 +162,16 @@ const SUMMARY_KEYS: [&str; 15] = [
     "warnings",
 ];
 
+/// The keys a cell filter adds (null in a failed record).
+const FILTERED_KEYS: [&str; 4] = [
+    "filtered_cell_count",
+    "filtered_donor_count",
+    "age_unknown_cell_count",
+    "filtered_counts",
+];
+
 /// The JSON record of one file (every record has the same keys).
-fn record(job: &Job, r: &FileResult) -> Value {
+fn record(job: &Job, r: &FileResult, filter: Option<&CellFilter>) -> Value {
     let mut m = Map::new();
     m.insert(
         "dataset_version_id".into(),
@@ -174,9 +191,41 @@ fn record(job: &Job, r: &FileResult) -> Value {
             for k in SUMMARY_KEYS {
                 m.insert(k.into(), Value::Null);
             }
+            if filter.is_some() {
+                for k in FILTERED_KEYS {
+                    m.insert(k.into(), Value::Null);
+                }
+            }
         }
     }
+    if let Some(f) = filter {
+        m.insert(
+            "filter".into(),
+            json!({"options": f.given, "resolved": f.resolved}),
+        );
+    }
     Value::Object(m)
+}
+
+/// [`FILTERED_KEYS`] of a file that was read.
+fn filtered_fields(f: &Filtered, m: &mut Map<String, Value>) {
+    m.insert("filtered_cell_count".into(), json!(f.cells));
+    m.insert("filtered_donor_count".into(), json!(f.donors));
+    m.insert("age_unknown_cell_count".into(), json!(f.age_unknown));
+    let counts: Map<String, Value> = f
+        .facets
+        .iter()
+        .map(|(name, facet)| {
+            let c = facet.as_ref().map(|f| {
+                f.items
+                    .iter()
+                    .map(|(id, n, _)| (id.clone(), json!(n)))
+                    .collect::<Map<String, Value>>()
+            });
+            ((*name).to_string(), json!(c))
+        })
+        .collect();
+    m.insert("filtered_counts".into(), Value::Object(counts));
 }
 
 /// [`SUMMARY_KEYS`] of a file that was read.
@@ -227,6 +276,9 @@ fn summary_fields(s: &Summary, m: &mut Map<String, Value>) {
         json!(a.author_cell_type_column),
     );
     m.insert("warnings".into(), json!(s.warnings));
+    if let Some(f) = &s.filtered {
+        filtered_fields(f, m);
+    }
 }
 
 const CSV_SCALARS: [&str; 15] = [
@@ -247,21 +299,19 @@ const CSV_SCALARS: [&str; 15] = [
     "author_cell_type_column",
 ];
 
-/// The CSV row of one record: scalars, then each facet as `id:count | ...`.
-fn csv_row(rec: &Value) -> Vec<String> {
-    let mut row: Vec<String> = CSV_SCALARS
-        .iter()
-        .map(|k| match &rec[*k] {
-            Value::Null => String::new(),
-            Value::String(s) => s.clone(),
-            Value::Array(a) => a
-                .iter()
-                .map(|v| v.as_str().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(" | "),
-            v => v.to_string(),
-        })
-        .collect();
+/// The columns a cell filter adds to the CSV: the options given (one
+/// string), and its counts.
+const CSV_FILTERED: [&str; 4] = [
+    "filter",
+    "filtered_cell_count",
+    "filtered_donor_count",
+    "age_unknown_cell_count",
+];
+
+/// The CSV row of one record: scalars, then each facet as `id:count |
+/// ...`, then (with a filter) its columns.
+fn csv_row(rec: &Value, filtered: bool) -> Vec<String> {
+    let mut row: Vec<String> = CSV_SCALARS.iter().map(|k| scalar(&rec[*k])).collect();
     for f in OBS_FACETS.iter() {
         row.push(match rec["counts"][f.name].as_object() {
             Some(m) => m
@@ -272,7 +322,30 @@ fn csv_row(rec: &Value) -> Vec<String> {
             None => String::new(),
         });
     }
+    if filtered {
+        // as the shell takes them again: `--organism 'Homo sapiens'`
+        let options = rec["filter"]["options"].as_array().map(|a| {
+            let words: Vec<String> = a.iter().filter_map(Value::as_str).map(quote).collect();
+            words.join(" ")
+        });
+        row.push(options.unwrap_or_default());
+        row.extend(CSV_FILTERED[1..].iter().map(|k| scalar(&rec[*k])));
+    }
     row
+}
+
+/// A scalar of a record as a CSV cell (a list joined by ` | `).
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        v => v.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -295,7 +368,7 @@ mod tests {
         assert_eq!(version_id(&job(&format!("d/{uuid}.h5ad")), None), uuid);
         assert_eq!(version_id(&job("d/other.h5ad"), None), "other");
         assert_eq!(
-            summarize_job(&job("")),
+            summarize_job(&job(""), None),
             Err("the manifest row has no path".into())
         );
     }

@@ -19,8 +19,9 @@ const EXAMPLES: &str = "\
   # the term itself only, no descendants
   cxg-select --ontology data/ontology --exact --tissue lung datasets.jsonl
 
-  # without an ontology: ids and labels as they appear in the data
-  cxg-select --organism 'Mus musculus' --suspension-type nucleus datasets.jsonl
+  # without ontology files, on purpose: ids and labels as they appear in the
+  # data, no descendants (without --no-ontology such a selection is an error)
+  cxg-select --no-ontology --organism 'Mus musculus' --suspension-type nucleus datasets.jsonl
 
   # from the GET /datasets index (an array), with cell counts and jq for anything else
   cxg-select --min-cells 10000 --where '.assets | length > 0' datasets_index.json
@@ -56,7 +57,9 @@ const EXAMPLES: &str = "\
 /// organoid; excludes remove a record if any entry matches. Every value's
 /// resolution, its number of matched records, and records in and out are
 /// reported on stderr; a value that is neither a known term nor present in
-/// the data is an error (exit 2) with the closest known labels.
+/// the data is an error (exit 2) with the closest known labels, and so is a
+/// value of a facet whose ontology file is absent, unless --no-ontology
+/// says that matching without descendants is intended.
 #[derive(Parser, Debug, Default)]
 #[command(name = "cxg-select", version, after_help = cxg_core::cli::after_help(EXAMPLES))]
 pub struct Args {
@@ -73,6 +76,12 @@ pub struct Args {
     /// (unset when empty)
     #[arg(long, value_name = "DIR")]
     pub(crate) ontology: Option<PathBuf>,
+    /// Select without ontology files, on purpose: no folder is read (not
+    /// even $CXG_ONTOLOGY), and a value matches only the records that name
+    /// that very term, none of its descendants. Without this option, a
+    /// value of a facet whose ontology file is absent is an error (exit 2)
+    #[arg(long, conflicts_with_all = ["ontology", "prepare", "index_dir"])]
+    pub(crate) no_ontology: bool,
     /// Match each term alone, without its descendants
     #[arg(long)]
     pub(crate) exact: bool,

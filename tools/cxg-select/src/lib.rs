@@ -31,9 +31,13 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     }
     // Everything that can fail on its own is checked before reading input.
     let filter = args.where_.as_deref().map(Where::compile).transpose()?;
-    let mut onts = Ontologies::open(&args.folder(), args.requests(), &ctx.diag)?;
+    let mut onts = if args.no_ontology {
+        Ontologies::none(&ctx.diag)
+    } else {
+        Ontologies::open(&args.folder(), args.requests(), &ctx.diag)?
+    };
     if !args.requests().is_empty() && onts.dir.is_none() {
-        ctx.diag.warn("no ontology loaded (--ontology DIR or CXG_ONTOLOGY): values match ids and labels as they appear in the data; no descendants are included");
+        ctx.diag.warn("warning: NO ONTOLOGY FILES (--ontology DIR or CXG_ONTOLOGY; make ontologies fetches them): descendants are NOT included: a value matches only the records that name that very term (--tissue lung keeps no 'lung parenchyma' dataset)");
     }
     let mut sels: Vec<Sel> = Vec::new();
     for r in args.requests() {
@@ -42,6 +46,9 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
                 r.facet, r.exclude, v, args.exact, &mut onts,
             )?);
         }
+    }
+    if !args.no_ontology {
+        report::cannot_expand(&sels, &onts)?;
     }
     if args.verbose {
         onts.tell_loaded();
@@ -57,7 +64,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         onts.load_all_facets();
         return Err(report::unconfirmed(&selection, &tally, &onts));
     }
-    report::summary(&selection, &tally, &ctx.diag);
+    report::summary(&selection, &tally, &onts, &ctx.diag);
     Ok(())
 }
 
@@ -93,6 +100,9 @@ mod in_process {
         if onto {
             argv.extend(["--ontology", fixture, "--index-dir"]);
             argv.push(index.path().to_str().unwrap());
+        } else if !flags.is_empty() {
+            // without an ontology on purpose (else an error: see below)
+            argv.push("--no-ontology");
         }
         argv.extend_from_slice(flags);
         let args = Args::try_parse_from(argv).unwrap();
@@ -103,9 +113,65 @@ mod in_process {
     const PARENCHYMA: &str = r#" {"dataset_id":"parenchyma","tissue":[{"label":"lung parenchyma","ontology_term_id":"UBERON:0008946","tissue_type":"organoid"}],"suspension_type":["nucleus"]}"#;
     const BRAIN: &str = r#"{"dataset_id":"brain","tissue":[{"label":"lung","ontology_term_id":"UBERON:0002048","tissue_type":"tissue"},{"label":"brain","ontology_term_id":"UBERON:0000955","tissue_type":"organoid"}],"cell_count":3,"collection":{"publisher_metadata":{"is_preprint":true}}}"#;
 
+    const SKIN: &str = r#"{"dataset_id":"skin","tissue":[{"label":"skin of body","ontology_term_id":"UBERON:0002097","tissue_type":"tissue"}]}"#;
+
     /// (flags, with the fixture ontology, input, exit status, output, a
     /// warning).
     type Case<'a> = (&'a [&'a str], bool, String, i32, String, &'a str);
+
+    /// Without ontology files, a value of an ontology facet is an error
+    /// unless --no-ontology says so on purpose; values no ontology expands
+    /// (a fixed vocabulary, unknown) need neither.
+    #[test]
+    fn without_ontology_files_a_term_value_is_an_error_unless_intended() {
+        std::env::remove_var("CXG_ONTOLOGY");
+        let run_argv = |argv: &[&str]| {
+            let args = Args::try_parse_from(argv).unwrap();
+            cxg_core::ctx::run_memory(LUNG.as_bytes(), |ctx| run(args, ctx))
+        };
+        let (code, out, msgs) = run_argv(&[
+            "cxg-select",
+            "--tissue",
+            "lung",
+            "--organism",
+            "Homo sapiens",
+        ]);
+        assert_eq!((code, out.as_str()), (2, ""), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("--organism 'Homo sapiens' (no ontology folder), --tissue lung (no ontology folder): without the ontology file, such a value matches only the records that name that very term, none of its descendants")), "{msgs:?}");
+        assert!(msgs
+            .iter()
+            .any(|m| m.contains("or give --no-ontology to select so on purpose")));
+        let (code, out, _) = run_argv(&["cxg-select", "--no-ontology", "--tissue", "lung"]);
+        assert_eq!((code, out), (0, format!("{LUNG}\n")));
+        for ok in [["--suspension-type", "cell"], ["--sex", "unknown"]] {
+            let (code, _, msgs) = run_argv(&["cxg-select", ok[0], ok[1]]);
+            assert_eq!(code, 0, "{ok:?}: {msgs:?}");
+            assert!(
+                msgs.iter().any(|m| m.contains("NO ONTOLOGY FILES")),
+                "{msgs:?}"
+            );
+        }
+        // a folder without the facet's file: named
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/ontology");
+        let index = tempfile::tempdir().unwrap();
+        let idx = index.path().to_str().unwrap();
+        let (code, _, msgs) = run_argv(&[
+            "cxg-select",
+            "--ontology",
+            fixture,
+            "--index-dir",
+            idx,
+            "--self-reported-ethnicity",
+            "European",
+        ]);
+        assert_eq!(code, 2, "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("--self-reported-ethnicity European (no HANCESTRO file in ")),
+            "{msgs:?}"
+        );
+        assert!(Args::try_parse_from(["cxg-select", "--no-ontology", "--ontology", "x"]).is_err());
+    }
 
     /// Literal records → literal records, one line per case.
     #[test]
@@ -120,7 +186,7 @@ mod in_process {
         #[rustfmt::skip]
         let cases: Vec<Case> = vec![
             (&[], false, input.clone(), 0, all.clone(), "3 records in, 3 out"),
-            (&["--tissue", "lung"], false, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "no ontology loaded"),
+            (&["--tissue", "lung"], false, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "warning: NO ONTOLOGY FILES (--ontology DIR or CXG_ONTOLOGY; make ontologies fetches them): descendants are NOT included"),
             (&["--tissue", "lung"], true, input.clone(), 0, all.clone(), "and 5 descendants: 6 terms: 3 records"),
             (&["--tissue", "lung", "--exact"], true, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "--exact: the term alone"),
             (&["--exclude-tissue", "lung parenchyma"], true, input.clone(), 0, format!("{LUNG}\n{BRAIN}\n"), "1 record"),
@@ -143,6 +209,8 @@ mod in_process {
             (&[], false, "{\"a\": x}\n".into(), 2, String::new(), "stdin: line 1, column 7: invalid JSON in record 1: expected value"),
             (&[], false, "{\"a\":1} {\"b\":2}\n".into(), 2, String::new(), "stdin: line 1: record 1: '{' after the end of the object"),
             (&[], false, "{\"a\":1}\n[2]\n".into(), 2, "{\"a\":1}\n".into(), "stdin: line 2: record 2: expected a JSON object, found '['"),
+            (&["--tissue", "skin"], true, format!("{SKIN}\n{SKIN}\n{LUNG}"), 0, String::new(), "warning: --tissue skin: 'zone of skin' (UBERON:0000014): 0 datasets; 'skin of body' (UBERON:0002097) has 2 (not its descendant: name it to select it)"),
+            (&["--tissue", "brain"], true, LUNG.into(), 0, String::new(), "warning: --tissue brain matches no record"),
             (&["--sex", "unknown"], false, format!("[{LUNG}, {{\"sex\":[{{\"ontology_term_id\":\"unknown\"}}]}}]"), 0, "{\"sex\":[{\"ontology_term_id\":\"unknown\"}]}\n".into(), "never expanded"),
         ];
         for (flags, onto, input, code, want, warned) in cases {

@@ -14,7 +14,7 @@ use cxg_terms::resolve::{find_id, in_branch, names_of, Sel};
 use cxg_terms::suggest;
 
 /// The report of a run that selected.
-pub(crate) fn summary(sel: &Selection, tally: &Tally, diag: &Diag) {
+pub(crate) fn summary(sel: &Selection, tally: &Tally, onts: &Ontologies, diag: &Diag) {
     for s in &sel.sels {
         diag.warn(format_args!(
             "{} {}: {}: {}",
@@ -25,11 +25,18 @@ pub(crate) fn summary(sel: &Selection, tally: &Tally, diag: &Diag) {
         ));
     }
     for s in sel.sels.iter().filter(|s| s.matched == 0) {
-        diag.warn(format_args!(
-            "warning: {} {} matches no record",
-            s.option(),
-            quote(&s.given)
-        ));
+        match where_the_data_is(s, tally, onts) {
+            Some(there) => diag.warn(format_args!(
+                "warning: {} {}: {there}",
+                s.option(),
+                quote(&s.given)
+            )),
+            None => diag.warn(format_args!(
+                "warning: {} {} matches no record",
+                s.option(),
+                quote(&s.given)
+            )),
+        }
     }
     missing(tally, diag);
     removed(sel, tally, diag);
@@ -37,6 +44,78 @@ pub(crate) fn summary(sel: &Selection, tally: &Tally, diag: &Diag) {
         "{} records in, {} out",
         tally.n_in, tally.n_out
     ));
+}
+
+/// When an included value resolved to a term no record has, where the
+/// data is: the terms of the data, not its descendants, whose label or
+/// synonym holds the value's word (`'zone of skin' (UBERON:0000014): 0
+/// datasets; 'skin of body' (UBERON:0002097) has 14`), most records first.
+fn where_the_data_is(s: &Sel, tally: &Tally, onts: &Ontologies) -> Option<String> {
+    let (id, label) = s.term.as_ref().filter(|_| !s.exclude)?;
+    let given = s.given.trim().to_lowercase();
+    // an id given: the words of its label
+    let word = if given.contains(':') || given.contains('_') {
+        label.to_lowercase()
+    } else {
+        given
+    };
+    let fonts = onts.for_names(s.of().ontologies);
+    let holds = |tid: &str, tlabel: &str| {
+        tlabel.to_lowercase().contains(&word)
+            || find_id(&fonts, tid).is_some_and(|h| {
+                h.o.synonyms_of(&h.t)
+                    .iter()
+                    .any(|y| y.to_lowercase().contains(&word))
+            })
+    };
+    let mut there: Vec<(&String, &String, usize)> = tally.terms[s.facet]
+        .iter()
+        .filter(|(tid, (tl, n))| *n > 0 && *tid != id && holds(tid, tl))
+        .map(|(tid, (tl, n))| (tid, tl, *n))
+        .collect();
+    if there.is_empty() {
+        return None;
+    }
+    there.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
+    let named: Vec<String> = there
+        .iter()
+        .take(3)
+        .map(|(tid, tl, n)| format!("'{tl}' ({tid}) has {n}"))
+        .collect();
+    Some(format!(
+        "'{label}' ({id}): 0 datasets; {} (not its descendant{}: name it to select it)",
+        named.join("; "),
+        if named.len() > 1 { "s" } else { "" }
+    ))
+}
+
+/// Values of facets whose ontology files are absent: an error naming
+/// each with what is missing, unless --no-ontology said it is intended.
+pub(crate) fn cannot_expand(sels: &[Sel], onts: &Ontologies) -> cxg_core::Result<()> {
+    let named: Vec<String> = sels
+        .iter()
+        .filter(|s| s.unexpanded)
+        .map(|s| {
+            let why = match &onts.dir {
+                None => "no ontology folder".to_string(),
+                Some(d) => format!(
+                    "no {} file in '{}'",
+                    s.of().ontologies.join(" or "),
+                    d.display()
+                ),
+            };
+            format!("{} {} ({why})", s.option(), quote(&s.given))
+        })
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{}: without the ontology file, such a value matches only the records that name that very term, \
+         none of its descendants (a tissue's parts, a disease's subtypes); make ontologies fetches the files \
+         (--ontology DIR or CXG_ONTOLOGY names the folder), or give --no-ontology to select so on purpose",
+        named.join(", ")
+    )))
 }
 
 /// The records that lacked the field of a facet given a value.

@@ -11,7 +11,7 @@ use cxg_core::{Error, Result};
 use cxg_json::jq::{parse_val, Verdict, Where};
 use cxg_json::stream::{JsonStream, Record};
 use cxg_terms::resolve::{How, Sel};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
 
@@ -29,6 +29,9 @@ pub(crate) struct Tally {
     /// Labels and ids seen in the data, for suggestions, per facet whose
     /// values are not all known up front.
     pub seen: Vec<BTreeSet<String>>,
+    /// The terms of the data (id → label, records), per facet given a term:
+    /// where the data is when a term has none.
+    pub terms: Vec<BTreeMap<String, (String, usize)>>,
 }
 
 /// The selection a run makes: its resolved values and the other options,
@@ -40,6 +43,9 @@ pub(crate) struct Selection {
     /// Per facet: keep the values seen in the data (a value of it must be
     /// found there).
     collect_seen: Vec<bool>,
+    /// Per facet: count the terms of the data (a value of it resolved to
+    /// an ontology term, which may have no record).
+    collect_terms: Vec<bool>,
     /// The facet lists any option reads (see [`list_of`]).
     lists: Vec<usize>,
     /// The list whose entries must match an include of its tissue type
@@ -94,6 +100,9 @@ impl Selection {
         let collect_seen: Vec<bool> = (0..FACETS.len())
             .map(|f| sels.iter().any(|s| s.facet == f && s.needs_data))
             .collect();
+        let collect_terms: Vec<bool> = (0..FACETS.len())
+            .map(|f| sels.iter().any(|s| s.facet == f && s.term.is_some()))
+            .collect();
         let mut lists: Vec<usize> = (0..FACETS.len())
             .filter(|&f| used.contains(&f) || collect_seen[f])
             .map(list_of)
@@ -103,6 +112,7 @@ impl Selection {
         Selection {
             used,
             collect_seen,
+            collect_terms,
             lists,
             joint: joint_list(&sels),
             reads_fields: !args.requests().is_empty()
@@ -127,6 +137,7 @@ impl Selection {
         let mut tally = Tally {
             missing: self.used.iter().map(|&f| (f, 0)).collect(),
             seen: FACETS.iter().map(|_| BTreeSet::new()).collect(),
+            terms: FACETS.iter().map(|_| BTreeMap::new()).collect(),
             ..Tally::default()
         };
         while let Some(src) = src.next_record()? {
@@ -195,13 +206,14 @@ impl Selection {
         })
     }
 
-    /// Count the fields records lack, and keep the values seen.
+    /// Count the fields records lack, and keep the values and terms seen.
     fn observe(&self, fields: &Fields, tally: &mut Tally) {
         for m in tally.missing.iter_mut() {
             if !fields.has(m.0) {
                 m.1 += 1;
             }
         }
+        self.count_terms(fields, tally);
         for (f, set) in tally.seen.iter_mut().enumerate() {
             if !self.collect_seen[f] || set.len() > 100_000 {
                 continue;
@@ -219,6 +231,24 @@ impl Selection {
                             set.insert(l.to_string());
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Count the records of each term of the facets given a term.
+    fn count_terms(&self, fields: &Fields, tally: &mut Tally) {
+        for (f, map) in tally.terms.iter_mut().enumerate() {
+            if !self.collect_terms[f] || map.len() > 100_000 {
+                continue;
+            }
+            for e in fields.of(f) {
+                if let Some(id) = e.id.as_deref() {
+                    let label = e.label.as_deref().unwrap_or("");
+                    let n = map
+                        .entry(id.to_string())
+                        .or_insert_with(|| (label.to_string(), 0));
+                    n.1 += 1;
                 }
             }
         }

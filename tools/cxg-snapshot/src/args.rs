@@ -107,6 +107,11 @@ pub(crate) struct Save {
     /// as cellxgene-ontology-guide names them): its release, size and SHA-256 (repeat)
     #[arg(long, value_name = "FILE")]
     pub ontology_file: Vec<PathBuf>,
+    /// A choice the harvest was made with, `NAME=VALUE` (e.g. the cell
+    /// filter `CELLS=--normal --primary`), recorded under `choices` (repeat;
+    /// none given: no `choices` key)
+    #[arg(long, value_name = "NAME=VALUE", value_parser = choice)]
+    pub choice: Vec<(String, String)>,
     /// Also write provenance.json to FILE (atomically)
     #[arg(long, value_name = "FILE")]
     pub provenance: Option<PathBuf>,
@@ -138,4 +143,12 @@ pub(crate) struct List {
 pub(crate) struct Folder {
     /// The snapshots folder
     pub dir: PathBuf,
+}
+
+/// `NAME=VALUE`: a name, then anything.
+fn choice(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.is_empty() => Ok((n.to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not NAME=VALUE")),
+    }
 }

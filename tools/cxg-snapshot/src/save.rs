@@ -192,6 +192,7 @@ struct Provenance {
     schema: Value,
     ontology_releases: Vec<String>,
     ontology_files: Vec<Value>,
+    choices: Vec<(String, String)>,
 }
 
 impl Provenance {
@@ -240,13 +241,14 @@ impl Provenance {
             schema,
             ontology_releases: a.ontology_release.clone(),
             ontology_files,
+            choices: a.choice.clone(),
         })
     }
 
     /// provenance.json of the snapshot `name`.
     fn json(&self, name: &str) -> Value {
         let commit = env!("CXG_GIT_COMMIT");
-        json!({
+        let mut v = json!({
             "snapshot": name,
             "api_url": self.api_url,
             "started_at": self.started,
@@ -259,7 +261,16 @@ impl Provenance {
             "schema_versions": self.schema,
             "ontology_releases": self.ontology_releases,
             "ontology_files": self.ontology_files,
-        })
+        });
+        if !self.choices.is_empty() {
+            let choices: Map<String, Value> = self
+                .choices
+                .iter()
+                .map(|(n, c)| (n.clone(), json!(c)))
+                .collect();
+            v["choices"] = Value::Object(choices);
+        }
+        v
     }
 }
 

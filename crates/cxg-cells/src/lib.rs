@@ -1,0 +1,23 @@
+//! cxg-cells: the cells of an H5AD file, for the tools that count them
+//! (cxg-obs) and write them (cxg-subset): the `obs` table read in pure
+//! Rust (no Python, no system HDF5, never `X`), of any AnnData layout
+//! (0.8 and later, 0.7's `__categories`, < 0.7's compound table), and
+//! which cells a filter keeps — the facet options of cxg-select resolved
+//! by the same code (cxg-terms), `--primary`, `--normal`, and an age range
+//! from the HsapDv and MmusDv stages.
+//!
+//! By concern: `file` (opening a file), `obs` (its columns by name),
+//! `read` and `compound` (datasets, piece by piece), `lzf` (the LZF
+//! filter), `args` (the filter's options), `filter` (the cell mask).
+
+pub mod args;
+pub mod compound;
+pub mod file;
+pub mod filter;
+pub mod lzf;
+pub mod obs;
+pub mod read;
+
+pub use args::CellArgs;
+pub use file::H5ad;
+pub use filter::{CellFilter, Mask, Outcome};

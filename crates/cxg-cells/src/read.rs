@@ -1,0 +1,406 @@
+//! Reading one-dimensional HDF5 datasets piece by piece, bounded by the
+//! file's size: integer codes, bools, strings, and any scalar value as a
+//! string (for categories of numbers or bools) or as a key (for counting
+//! distinct values of a numeric column without formatting each one).
+
+use hdf5_reader::group::Group;
+use hdf5_reader::{ByteOrder, Dataset, Datatype, StringSize, VarLenKind};
+use std::collections::HashMap;
+
+/// A file's error: one line, which becomes its record's `error`.
+pub type R<T> = std::result::Result<T, String>;
+
+/// `.at(place)?` for the HDF5 reader's errors: `place: error`.
+pub trait At<T> {
+    fn at(self, place: &str) -> R<T>;
+}
+
+impl<T> At<T> for hdf5_reader::error::Result<T> {
+    fn at(self, place: &str) -> R<T> {
+        self.map_err(|e| crate::file::h5_error(place, &e))
+    }
+}
+
+pub fn attr_string(attr: hdf5_reader::error::Result<hdf5_reader::Attribute>) -> Option<String> {
+    attr.ok().and_then(|a| a.read_string().ok())
+}
+
+pub fn is_string(dt: &Datatype) -> bool {
+    matches!(dt, Datatype::String { .. })
+        || matches!(
+            dt,
+            Datatype::VarLen {
+                kind: VarLenKind::String,
+                ..
+            }
+        )
+}
+
+pub fn describe(dt: &Datatype) -> String {
+    match dt {
+        Datatype::FixedPoint { size, signed, .. } => {
+            format!("{}int{}", if *signed { "" } else { "u" }, *size as u32 * 8)
+        }
+        Datatype::FloatingPoint { size, .. } => format!("float{}", *size as u32 * 8),
+        Datatype::String {
+            size: StringSize::Fixed(n),
+            ..
+        } => format!("fixed string({n})"),
+        Datatype::String { .. } => "string".into(),
+        Datatype::Enum { members, .. } => format!("enum of {} members", members.len()),
+        Datatype::Compound { .. } => "compound".into(),
+        Datatype::VarLen { .. } => "variable-length".into(),
+        _ => format!("{dt:?}"),
+    }
+}
+
+/// A categorical column: one code per cell (-1 = missing) and the values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub codes: Vec<i32>,
+    pub categories: Vec<String>,
+}
+
+/// Plain values as a categorical: each distinct value once.
+pub fn intern(values: Vec<String>) -> Column {
+    let mut index: HashMap<String, i32> = HashMap::new();
+    let mut categories = Vec::new();
+    let mut codes = Vec::with_capacity(values.len());
+    for v in values {
+        let next = categories.len() as i32;
+        let c = *index.entry(v.clone()).or_insert_with(|| {
+            categories.push(v);
+            next
+        });
+        codes.push(c);
+    }
+    Column { codes, categories }
+}
+
+/// How one scalar element is stored.
+#[derive(Debug, Clone)]
+pub enum Scalar {
+    Int {
+        size: usize,
+        signed: bool,
+        big: bool,
+    },
+    Float {
+        size: usize,
+        big: bool,
+    },
+    /// An enum (h5py's bool): the bytes of its TRUE member.
+    Bool {
+        size: usize,
+        truth: Vec<u8>,
+    },
+}
+
+impl Scalar {
+    /// The scalar kind of `dt`, if it is one this reader decodes.
+    pub fn of(dt: &Datatype) -> Option<Scalar> {
+        match dt {
+            Datatype::FixedPoint {
+                size: size @ (1 | 2 | 4 | 8),
+                signed,
+                byte_order,
+            } => Some(Scalar::Int {
+                size: usize::from(*size),
+                signed: *signed,
+                big: matches!(byte_order, ByteOrder::BigEndian),
+            }),
+            Datatype::FloatingPoint {
+                size: size @ (4 | 8),
+                byte_order,
+            } => Some(Scalar::Float {
+                size: usize::from(*size),
+                big: matches!(byte_order, ByteOrder::BigEndian),
+            }),
+            Datatype::Enum { base, members } => {
+                let Datatype::FixedPoint { size, .. } = base.as_ref() else {
+                    return None;
+                };
+                let truth = members
+                    .iter()
+                    .find(|m| m.name.eq_ignore_ascii_case("true"))?
+                    .value
+                    .clone();
+                Some(Scalar::Bool {
+                    size: usize::from(*size),
+                    truth,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        match self {
+            Scalar::Int { size, .. } | Scalar::Float { size, .. } | Scalar::Bool { size, .. } => {
+                *size
+            }
+        }
+    }
+
+    /// An integer element as i64 (u64 above i64::MAX saturates: only
+    /// codes and distinct keys use this).
+    fn int(v: &[u8], signed: bool, big: bool) -> i64 {
+        let size = v.len();
+        let mut b = [0u8; 8];
+        if big {
+            b[8 - size..].copy_from_slice(v);
+            b.reverse();
+        } else {
+            b[..size].copy_from_slice(v);
+        }
+        if signed {
+            let shift = 64 - 8 * size as u32;
+            (i64::from_le_bytes(b) << shift) >> shift
+        } else {
+            i64::try_from(u64::from_le_bytes(b)).unwrap_or(i64::MAX)
+        }
+    }
+
+    fn float(v: &[u8], big: bool) -> f64 {
+        let mut b = [0u8; 8];
+        b[..v.len()].copy_from_slice(v);
+        if v.len() == 4 {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&b[..4]);
+            if big {
+                f64::from(f32::from_be_bytes(w))
+            } else {
+                f64::from(f32::from_le_bytes(w))
+            }
+        } else if big {
+            f64::from_be_bytes(b)
+        } else {
+            f64::from_le_bytes(b)
+        }
+    }
+
+    /// A key per element for counting distinct values (pandas' `nunique`:
+    /// NaN is no value, -0.0 equals 0.0); None for NaN.
+    pub fn key(&self, v: &[u8]) -> Option<u64> {
+        match self {
+            Scalar::Int { signed, big, .. } => Some(Self::int(v, *signed, *big) as u64),
+            Scalar::Float { big, .. } => {
+                let x = Self::float(v, *big);
+                (!x.is_nan()).then(|| if x == 0.0 { 0 } else { x.to_bits() })
+            }
+            Scalar::Bool { truth, .. } => Some(u64::from(v == truth.as_slice())),
+        }
+    }
+
+    /// An element as Python prints it (`True`, `3`, `0.5`, `2.0`).
+    pub fn text(&self, v: &[u8]) -> String {
+        match self {
+            Scalar::Int { signed, big, .. } => Self::int(v, *signed, *big).to_string(),
+            Scalar::Float { big, .. } => {
+                let x = Self::float(v, *big);
+                if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 {
+                    format!("{x:.1}")
+                } else {
+                    format!("{x}")
+                }
+            }
+            Scalar::Bool { truth, .. } => if v == truth.as_slice() {
+                "True"
+            } else {
+                "False"
+            }
+            .into(),
+        }
+    }
+}
+
+/// Visit the values of a one-dimensional dataset in order, as raw bytes of
+/// `elem` bytes each, piece by piece. Chunked data is decoded one chunk at a
+/// time (the chunks the file stores, never the size it declares: a chunk
+/// missing or out of order is an error); contiguous data is first checked
+/// to fit in the file. So nothing is allocated from a declared size alone.
+pub fn for_each_piece(
+    ds: &Dataset,
+    place: &str,
+    file_len: u64,
+    mut f: impl FnMut(&[u8]) -> R<()>,
+) -> R<u64> {
+    let n = match ds.shape() {
+        [n] => *n,
+        s => {
+            return Err(format!(
+            "{place}: unsupported layout: shape {s:?}, expected one dimension (one value per cell)"
+        ))
+        }
+    };
+    let elem = ds.raw_element_size().at(place)?;
+    if elem == 0 {
+        return Err(format!("{place}: zero-size elements"));
+    }
+    let elem64 = elem as u64;
+    if ds.chunks().is_none() {
+        let bytes = n.saturating_mul(elem64);
+        if bytes > file_len {
+            return Err(format!(
+                "{place}: declares {n} values ({bytes} bytes), more than the file's {file_len} bytes"
+            ));
+        }
+        let raw = ds.read_raw_bytes().at(place)?;
+        if raw.len() as u64 != bytes {
+            return Err(format!(
+                "{place}: {} bytes stored for {n} values",
+                raw.len()
+            ));
+        }
+        f(&raw)?;
+        return Ok(n);
+    }
+    let mut done = 0u64;
+    for chunk in ds.iter_chunks().at(place)? {
+        let chunk = chunk.at(place)?;
+        if chunk.offsets().first().copied() != Some(done) {
+            return Err(format!(
+                "{place}: the stored chunks do not follow each other (at value {done}); missing or out-of-order chunks are not supported"
+            ));
+        }
+        if done >= n {
+            break;
+        }
+        let bytes = chunk.bytes();
+        let take = (bytes.len() as u64 / elem64).min(n - done);
+        if take == 0 {
+            return Err(format!("{place}: an empty chunk at value {done}"));
+        }
+        // take <= bytes.len() / elem, so the product fits
+        f(&bytes[..(take as usize) * elem])?;
+        done += take;
+    }
+    if done != n {
+        return Err(format!(
+            "{place}: declares {n} values but stores only {done}"
+        ));
+    }
+    Ok(n)
+}
+
+/// Grow `v` by `more` without aborting when memory runs out.
+pub fn reserve<T>(v: &mut Vec<T>, more: usize, place: &str) -> R<()> {
+    v.try_reserve(more)
+        .map_err(|_| format!("{place}: not enough memory for {} values", v.len() + more))
+}
+
+/// Visit each element of a scalar dataset, decoded by `kind`.
+pub fn for_each_scalar(
+    ds: &Dataset,
+    kind: &Scalar,
+    place: &str,
+    file_len: u64,
+    mut f: impl FnMut(&[u8]) -> R<()>,
+) -> R<u64> {
+    let size = kind.size();
+    if size == 0 || ds.raw_element_size().at(place)? != size {
+        return Err(format!("{place}: elements of an unexpected size"));
+    }
+    for_each_piece(ds, place, file_len, |raw| {
+        for v in raw.chunks_exact(size) {
+            f(v)?;
+        }
+        Ok(())
+    })
+}
+
+pub fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<i32>> {
+    let ds = g.dataset(name).at(place)?;
+    let kind = match Scalar::of(ds.dtype()) {
+        Some(k @ Scalar::Int { .. }) => k,
+        _ => {
+            return Err(format!(
+                "{place}: unsupported layout: codes of type {}, not integers",
+                describe(ds.dtype())
+            ))
+        }
+    };
+    let mut codes: Vec<i32> = Vec::new();
+    let Scalar::Int { size, signed, big } = kind else {
+        return Err(format!("{place}: codes are not integers"));
+    };
+    for_each_piece(&ds, place, file_len, |raw| {
+        if raw.len() % size != 0 {
+            return Err(format!("{place}: {} bytes is not whole values", raw.len()));
+        }
+        reserve(&mut codes, raw.len() / size, place)?;
+        for v in raw.chunks_exact(size) {
+            let x = Scalar::int(v, signed, big);
+            if !signed && size == 8 && x == i64::MAX {
+                return Err(format!("{place}: a code is out of range"));
+            }
+            codes.push(i32::try_from(x).map_err(|_| format!("{place}: code {x} is out of range"))?);
+        }
+        Ok(())
+    })?;
+    Ok(codes)
+}
+
+/// The values of a string dataset; of a scalar dataset (categories of
+/// numbers or bools), each as Python prints it.
+pub fn read_values(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<String>> {
+    let ds = g.dataset(name).at(place)?;
+    if is_string(ds.dtype()) {
+        // the stored chunks must hold every declared value before the
+        // whole dataset is read (one chunk decoded at a time, then dropped)
+        for_each_piece(&ds, place, file_len, |_| Ok(()))?;
+        return ds.read_strings().at(place);
+    }
+    let Some(kind) = Scalar::of(ds.dtype()) else {
+        return Err(format!(
+            "{place}: unsupported layout: values of type {}, not strings or numbers",
+            describe(ds.dtype())
+        ));
+    };
+    let mut out = Vec::new();
+    for_each_scalar(&ds, &kind, place, file_len, |v| {
+        reserve(&mut out, 1, place)?;
+        out.push(kind.text(v));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// One bool per element of an HDF5 bool (an enum over int8, as h5py
+/// writes it), or of an integer 0/1 dataset.
+pub fn bools(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<bool>> {
+    let ds = g.dataset(name).at(place)?;
+    let kind = match (Scalar::of(ds.dtype()), ds.dtype()) {
+        (Some(k @ (Scalar::Bool { .. } | Scalar::Int { .. })), _) => k,
+        (_, Datatype::Bitfield { size, .. }) => Scalar::Int {
+            size: usize::from(*size),
+            signed: false,
+            big: false,
+        },
+        (_, Datatype::Enum { .. }) => {
+            return Err(format!(
+                "{place}: unsupported layout: an enum without a TRUE member, not bools"
+            ))
+        }
+        (_, dt) => {
+            return Err(format!(
+                "{place}: unsupported layout: a {} dataset, not bools",
+                describe(dt)
+            ))
+        }
+    };
+    let mut out: Vec<bool> = Vec::new();
+    let size = kind.size();
+    for_each_piece(&ds, place, file_len, |raw| {
+        if size == 0 || raw.len() % size != 0 {
+            return Err(format!("{place}: {} bytes is not whole values", raw.len()));
+        }
+        reserve(&mut out, raw.len() / size, place)?;
+        out.extend(raw.chunks_exact(size).map(|v| match &kind {
+            Scalar::Bool { truth, .. } => v == truth.as_slice(),
+            _ => v.iter().any(|b| *b != 0),
+        }));
+        Ok(())
+    })?;
+    Ok(out)
+}
