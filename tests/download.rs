@@ -601,16 +601,16 @@ fn not_enough_space_stops_before_any_transfer() {
         "--datasets",
         "3",
         "--asset-bytes",
-        "10000",
+        "200000",
     ]);
     let (s, work) = serve_files(&snap_dir(&t), &[]);
     let mut c = Command::new(bin("cxg-download"));
     c.args(["--dir", "h5ad", "index.json", "-o", "m.csv"])
         .current_dir(work.path())
-        .env("CXG_DOWNLOAD_FREE_BYTES", "25000");
+        .env("CXG_DOWNLOAD_FREE_BYTES", "500000");
     let o = run_cmd(c, None);
     o.code(2)
-        .stderr_has("not enough space in 'h5ad': 3 files need 30000 bytes");
+        .stderr_has("not enough space in 'h5ad': 3 files need 600000 bytes");
     assert!(asset_requests(&s).is_empty());
     assert!(!work.join("h5ad").exists() && !work.join("m.csv").exists());
     // a dry run says what would be transferred and transfers nothing
@@ -619,7 +619,7 @@ fn not_enough_space_stops_before_any_transfer() {
         &["--dir", "h5ad", "--dry-run", "index.json"],
         None,
     );
-    o.ok().stderr_has("3 to fetch (29.3 KiB = 30000 bytes)");
+    o.ok().stderr_has("3 to fetch (585.9 KiB = 600000 bytes)");
     assert!(manifest(&o.stdout)
         .iter()
         .all(|r| r["status"] == "would-fetch"));
@@ -1113,7 +1113,7 @@ fn unknown_sizes_are_learned_for_the_space_check_and_an_empty_file_fails() {
         "--datasets",
         "3",
         "--asset-bytes",
-        "10000",
+        "200000",
     ]);
     let snap = snap_dir(&t);
     let s = Server::start(&snap, &["--local-assets"]);
@@ -1122,10 +1122,10 @@ fn unknown_sizes_are_learned_for_the_space_check_and_an_empty_file_fails() {
     let mut c = Command::new(bin("cxg-download"));
     c.args(["--dir", "h5ad", "in.csv", "-o", "m.csv"])
         .current_dir(work.path())
-        .env("CXG_DOWNLOAD_FREE_BYTES", "25000");
+        .env("CXG_DOWNLOAD_FREE_BYTES", "500000");
     run_cmd(c, None)
         .code(2)
-        .stderr_has("not enough space in 'h5ad': 3 files need 30000 bytes");
+        .stderr_has("not enough space in 'h5ad': 3 files need 600000 bytes");
     assert!(!work.join("h5ad").exists() && !work.join("m.csv").exists());
     // an empty body is never an H5AD
     let names = asset_names(&snap);

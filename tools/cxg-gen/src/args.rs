@@ -16,7 +16,7 @@ const EXAMPLES: &str = "\
   # a snapshot where 3 datasets were removed after the list was published
   cxg-gen --seed 2 --collections 30 --datasets 200 --gone 3 /tmp/gone
 
-  # with H5AD file contents (1-64 kB each) for cxg-serve --local-assets
+  # with H5AD files (whose obs is each dataset's record) for cxg-serve --local-assets
   cxg-gen --seed 3 --datasets 20 --assets /tmp/files
 
   # one 1 GiB file, and one sparse file over 4 GiB
@@ -61,11 +61,14 @@ pub struct Args {
     /// Write only collections.json (fast; for benchmarks of the CPU stages)
     #[arg(long)]
     pub(crate) list_only: bool,
-    /// Also write the H5AD files under OUT_DIR/assets/ (with their ETags), of
-    /// the sizes the snapshot's filesize says; the sizes come from --asset-bytes
+    /// Also write the H5AD files under OUT_DIR/assets/ (with their ETags): real
+    /// H5ADs whose obs holds each dataset's cells, terms and donors, of the
+    /// size the snapshot's filesize says (from --asset-bytes, or the file's own
+    /// when larger)
     #[arg(long, conflicts_with = "list_only")]
     pub(crate) assets: bool,
-    /// Size of each H5AD file with --assets: N or MIN-MAX bytes (at most
+    /// Size of each H5AD file with --assets: N or MIN-MAX bytes, a file
+    /// smaller than that padded after its HDF5 end of file (at most
     /// 4 GiB, or 64 GiB with --sparse-assets; the files must fit in the
     /// free space of OUT_DIR's filesystem)
     #[arg(long, default_value = "1000-64000", value_name = "N|MIN-MAX", value_parser = parse_bytes_range, requires = "assets")]

@@ -175,7 +175,7 @@ impl Out<'_> {
         for m in 0..c.len() {
             let fate = fates.of(self.k);
             self.k += 1;
-            let (d, names) = self.dataset(c, m);
+            let (d, names) = self.dataset(c, m, fate != Fate::Gone)?;
             if c.has_datasets_key {
                 let comma: &[u8] = if m == 0 { b"" } else { b"," };
                 self.list.put(comma)?;
@@ -201,18 +201,32 @@ impl Out<'_> {
     }
 
     /// Dataset `m` of `c`, with its H5AD sizes set and their files named
-    /// (--assets).
-    fn dataset(&self, c: &Collection, m: usize) -> (Map<String, Value>, BTreeMap<String, u64>) {
+    /// (--assets): a served dataset's H5AD is written here, before any
+    /// view of the record, whose `filesize` is at least the file's.
+    fn dataset(
+        &self,
+        c: &Collection,
+        m: usize,
+        served: bool,
+    ) -> Result<(Map<String, Value>, BTreeMap<String, u64>)> {
         let mut names = BTreeMap::new();
         let d = c.dataset(m);
         if !self.args.assets {
-            return (d, names);
+            return Ok((d, names));
         }
+        let (a, dir) = (self.args, self.dir.join("assets"));
+        let mut natural = |name: &str, v: &Value| -> Result<u64> {
+            if !served || a.sparse_assets {
+                return Ok(0);
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| cannot_create(&dir, e))?;
+            assets::write_h5ad(&dir, a.seed, name, v)
+        };
         let mut v = Value::Object(d);
-        assets::patch_sizes(&mut v, self.args.seed, self.args.asset_bytes, &mut names);
+        assets::patch_sizes(&mut v, a.seed, a.asset_bytes, &mut names, &mut natural)?;
         match v {
-            Value::Object(d) => (d, names),
-            _ => (Map::new(), names),
+            Value::Object(d) => Ok((d, names)),
+            _ => Ok((Map::new(), names)),
         }
     }
 

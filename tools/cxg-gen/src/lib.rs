@@ -11,6 +11,7 @@ mod assets;
 mod collection;
 mod dataset;
 mod emit;
+mod h5ad;
 mod rng;
 mod snapshot;
 mod sort;

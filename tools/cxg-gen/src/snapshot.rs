@@ -183,13 +183,16 @@ pub(crate) fn asset_needs(args: &Args, fates: &Fates) -> Result<(usize, u64)> {
                 continue;
             }
             let mut names = BTreeMap::new();
-            let seed_range = (args.seed, args.asset_bytes);
-            assets::patch_sizes(
-                &mut Value::Object(c.dataset(m)),
-                seed_range.0,
-                seed_range.1,
-                &mut names,
-            );
+            // the files are not written yet: a bound on each one's size
+            let mut bound = |_: &str, d: &Value| {
+                Ok(if args.sparse_assets {
+                    0
+                } else {
+                    crate::h5ad::size_bound(d)
+                })
+            };
+            let d = &mut Value::Object(c.dataset(m));
+            assets::patch_sizes(d, args.seed, args.asset_bytes, &mut names, &mut bound)?;
             count += names.len();
             bytes = names.values().fold(bytes, |a, &b| a.saturating_add(b));
         }
