@@ -26,6 +26,7 @@ const GZIP: u32 = 6;
 const STORE: Storage = Storage {
     chunk_rows: Some(CHUNK),
     gzip: Some(GZIP),
+    shuffle: false,
 };
 
 /// The code of a missing value, -1 as an int8's byte.
