@@ -357,11 +357,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
-## bench: every stage against jq, cxg-select and cxg-diff, cxg-obs against anndata, the
+## bench: every stage against jq, cxg-select and cxg-diff, cxg-obs and cxg-subset against anndata, the
 ##        downloads against curl, and the whole pipeline (not part of test)
 bench: build
 	BIN="$(BIN)" scripts/bench.sh
 	BIN="$(BIN)" scripts/bench_obs.sh
+	BIN="$(BIN)" scripts/bench_subset.sh
 	@$(MAKE) bench-download
 
 ## bench-download: only the download measurements (1 GiB vs curl, ~200 small files at 50 ms, resume)

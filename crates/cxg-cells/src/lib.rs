@@ -6,7 +6,8 @@
 //! by the same code (cxg-terms), `--primary`, `--normal`, and an age range
 //! from the HsapDv and MmusDv stages.
 //!
-//! By concern: `file` (opening a file), `obs` (its columns by name),
+//! By concern: `input` (the list of files or the download manifest),
+//! `file` (opening a file), `obs` (its columns by name),
 //! `read` and `compound` (datasets, piece by piece), `lzf` (the LZF
 //! filter), `args` (the filter's options), `filter` (the cell mask).
 
@@ -14,6 +15,7 @@ pub mod args;
 pub mod compound;
 pub mod file;
 pub mod filter;
+pub mod input;
 pub mod lzf;
 pub mod obs;
 pub mod read;

@@ -20,7 +20,6 @@
 mod extras;
 mod facet;
 mod h5ad;
-mod input;
 mod join;
 mod summary;
 
@@ -127,8 +126,8 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     };
     let input = ctx.input(args.file.as_deref())?;
     let name = input.name.clone();
-    let text = input::read_all(input)?;
-    let jobs = input::parse(&name, &text, args.base.as_deref(), &ctx.diag)?;
+    let text = cxg_cells::input::read_all(input)?;
+    let jobs = cxg_cells::input::parse(&name, &text, args.base.as_deref(), &ctx.diag)?;
     let threads = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
         usize::from,

@@ -4,7 +4,7 @@
 //! first, and what the manifest says of it.
 
 use crate::engine::{self, Stamp};
-use crate::input::{check_bytes, Job};
+use cxg_cells::input::{check_bytes, Job};
 use std::path::{Path, PathBuf};
 
 /// What became of one file.

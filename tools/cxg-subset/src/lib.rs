@@ -10,7 +10,6 @@ mod dense;
 pub mod engine;
 mod frame;
 mod h5;
-mod input;
 mod job;
 mod manifest;
 mod rows;
@@ -83,11 +82,11 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         .at(format_args!("cannot create '{}'", args.out_dir.display()))?;
     let input = ctx.input(args.file.as_deref())?;
     let name = input.name.clone();
-    let text = input::read_all(input)?;
-    let jobs = input::parse(&name, &text, args.base.as_deref(), &ctx.diag)?;
+    let text = cxg_cells::input::read_all(input)?;
+    let jobs = cxg_cells::input::parse(&name, &text, args.base.as_deref(), &ctx.diag)?;
     let threads = args.jobs.map_or(1, usize::from);
     let given = filter.given.join(" ");
-    let choose = |j: &input::Job| mask(&filter, &j.resolved);
+    let choose = |j: &cxg_cells::input::Job| mask(&filter, &j.resolved);
     manifest::run(
         &jobs,
         threads,

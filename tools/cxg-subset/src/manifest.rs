@@ -1,8 +1,8 @@
 //! The run over all files: each subset on a worker, its manifest row
 //! written in input order, failures named, and one line of counts.
 
-use crate::input::Jobs;
 use crate::job::{self, Choose, Done};
+use cxg_cells::input::Jobs;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer};
 use cxg_core::{Ctx, Result};
 use std::path::Path;
@@ -55,7 +55,7 @@ pub(crate) fn run(
     let mut w = csv_writer(&mut *out);
     w.write_record(HEADER)
         .map_err(|e| csv_write_error(&name, e))?;
-    let work = |i: usize, j: &crate::input::Job| {
+    let work = |i: usize, j: &cxg_cells::input::Job| {
         if names.get(&job::id_of(j)) != Some(&i) {
             let reason = format!(
                 "another input file has the output name {}.h5ad",

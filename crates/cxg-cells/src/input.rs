@@ -1,6 +1,6 @@
-//! The files to subset: a list of paths, or the manifest CSV that
-//! cxg-download writes (its `path`, ids, `bytes` and `status` columns).
-//! The same parsing as cxg-obs (a copy until the two share a crate).
+//! The files to read (cxg-obs summarises them, cxg-subset writes their
+//! kept cells): a list of paths, or the manifest CSV that cxg-download
+//! writes (its `path`, ids, `bytes` and `status` columns).
 
 use cxg_core::ctx::Diag;
 use cxg_core::io::Input;
@@ -8,35 +8,95 @@ use cxg_core::{At, Error, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// One file to summarise.
+/// One file to read.
 #[derive(Debug, Clone)]
-pub(crate) struct Job {
+pub struct Job {
     /// As written in the input.
-    pub(crate) path: String,
+    pub path: String,
     /// Where it is read from.
-    pub(crate) resolved: PathBuf,
-    pub(crate) dataset_id: Option<String>,
-    pub(crate) dataset_version_id: Option<String>,
+    pub resolved: PathBuf,
+    pub dataset_id: Option<String>,
+    pub dataset_version_id: Option<String>,
     /// The manifest's `bytes`: the file must have this size.
-    pub(crate) bytes: Option<String>,
+    pub bytes: Option<String>,
 }
 
 /// The input: the files to read and the manifest rows skipped.
 #[derive(Debug, Default)]
-pub(crate) struct Jobs {
-    pub(crate) jobs: Vec<Job>,
-    pub(crate) skipped: usize,
+pub struct Jobs {
+    pub jobs: Vec<Job>,
+    pub skipped: usize,
 }
 
 /// The whole input, as text.
-pub(crate) fn read_all(mut input: Input) -> Result<String> {
+pub fn read_all(mut input: Input) -> Result<String> {
     let name = input.name;
     let mut buf = Vec::new();
     input
         .reader
         .read_to_end(&mut buf)
         .at(format_args!("cannot read {name}"))?;
+    if buf.starts_with(b"\x89HDF\r\n\x1a\n") {
+        return Err(wrong_input(
+            &name,
+            &format!(
+                "an HDF5 file itself; give its path instead (echo FILE | {})",
+                cxg_core::cli::tool()
+            ),
+        ));
+    }
     String::from_utf8(buf).map_err(|_| Error::input(format!("{name}: not UTF-8 text")))
+}
+
+/// The one error for an input that is neither a list of paths nor a manifest.
+fn wrong_input(name: &str, got: &str) -> Error {
+    Error::input(format!(
+        "{name}: expected H5AD paths, one per line, or cxg-download's manifest \
+         (a CSV with a 'path' column); got {got}"
+    ))
+}
+
+/// What the first line says the input is when it is not a list of paths:
+/// JSON, or a CSV header (two or more column names and nothing else) of
+/// another stage, with the step that makes a manifest of it.
+fn other_stage(first: &str, header: &[String]) -> Option<String> {
+    let t = first.trim_start();
+    if t.starts_with('{') || t.starts_with('[') {
+        return Some(
+            "JSON (cxg-obs's records are joined with cxg-obs --join CSV; \
+             dataset records go through cxg-tocsv, cxg-h5ad and cxg-download first)"
+                .into(),
+        );
+    }
+    let column = |h: &String| {
+        h.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if header.len() < 2 || !header.iter().all(column) {
+        return None;
+    }
+    let has = |c: &str| header.iter().any(|h| h == c);
+    let hint = if has("h5ad_url") {
+        "the harvest CSV: cxg-download --dir h5ad FILE -o manifest.csv downloads its \
+         files and writes the manifest this tool reads"
+    } else if has("change") {
+        "cxg-diff's changes, not files"
+    } else if has("reason") {
+        "a failures file (the rows a stage could not do), not files"
+    } else if has("dataset_id") {
+        "datasets without H5AD links: cxg-h5ad adds them, then cxg-download"
+    } else {
+        "not a manifest"
+    };
+    let shown: Vec<&str> = header.iter().take(4).map(String::as_str).collect();
+    let more = if header.len() > 4 { ", ..." } else { "" };
+    Some(format!(
+        "a CSV with {} columns ({}{more}) and no 'path' column: {hint}",
+        header.len(),
+        shown.join(", ")
+    ))
 }
 
 /// Parse the input: a manifest CSV (a header with a `path` column) or
@@ -44,7 +104,7 @@ pub(crate) fn read_all(mut input: Input) -> Result<String> {
 /// paths are taken from `base` if given, else from the current folder —
 /// one place, never a search. Manifest rows of failed downloads are named
 /// on `diag` and skipped.
-pub(crate) fn parse(name: &str, text: &str, base: Option<&Path>, diag: &Diag) -> Result<Jobs> {
+pub fn parse(name: &str, text: &str, base: Option<&Path>, diag: &Diag) -> Result<Jobs> {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let header: Vec<String> = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -56,6 +116,8 @@ pub(crate) fn parse(name: &str, text: &str, base: Option<&Path>, diag: &Diag) ->
         .unwrap_or_default();
     if header.iter().any(|h| h == "path") {
         manifest(name, text, &header, base, diag)
+    } else if let Some(got) = other_stage(first, &header) {
+        Err(wrong_input(name, &got))
     } else {
         Ok(paths(text, base))
     }
@@ -149,7 +211,7 @@ fn resolve(path: &str, base: Option<&Path>) -> PathBuf {
 
 /// The file must be as long as the manifest says: cheap, and it catches a
 /// path that resolves to another file.
-pub(crate) fn check_bytes(job: &Job) -> std::result::Result<(), String> {
+pub fn check_bytes(job: &Job) -> std::result::Result<(), String> {
     let Some(want) = &job.bytes else {
         return Ok(());
     };
@@ -198,5 +260,34 @@ mod tests {
                 "m: row 4: dataset v4: no H5AD (no_asset); skipped"
             ]
         );
+    }
+
+    /// Another stage's file is one error that says what was expected and
+    /// what came; a list of paths with commas in them is still a list.
+    #[test]
+    fn another_stages_file_is_one_error() {
+        let diag = cxg_core::Ctx::memory(b"").diag;
+        #[rustfmt::skip]
+        let cases = [
+            ("dataset_id,collection_id,title,h5ad_url\nd1,c1,\"a, b\",u\n", Some("a CSV with 4 columns (dataset_id, collection_id, title, h5ad_url) and no 'path' column: the harvest CSV: cxg-download")),
+            ("change,kind,dataset_id\nadded,,d1\n", Some("cxg-diff's changes")),
+            ("dataset_id,collection_id,status,reason\nd,c,removed,410\n", Some("a failures file")),
+            ("dataset_id,title\nd1,x\n", Some("cxg-h5ad adds them")),
+            ("a,b,c,d,e\n1,2,3,4,5\n", Some("5 columns (a, b, c, d, ...) and no 'path' column: not a manifest")),
+            ("{\"dataset_version_id\":\"v\"}\n", Some("got JSON (cxg-obs's records are joined with cxg-obs --join CSV")),
+            ("a,b.h5ad\nc.h5ad\n", None),
+            ("/data/x 1,2.h5ad\n", None),
+        ];
+        for (text, want) in cases {
+            let got = parse("'in'", text, None, &diag);
+            match want {
+                None => assert!(got.is_ok(), "{text}"),
+                Some(w) => {
+                    let e = got.unwrap_err().to_string();
+                    assert!(e.starts_with("'in': expected H5AD paths, one per line, or cxg-download's manifest (a CSV with a 'path' column); got "), "{e}");
+                    assert!(e.contains(w), "{text}: {e}");
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# make bench (part 3): cxg-subset against anndata on the generated H5AD of
+# CELLS cells that scripts/bench_obs.sh writes (made here the same way when
+# absent; never committed), subset to about a tenth of its cells (FILTER;
+# PANDAS is the same choice as a pandas expression for the reference). The
+# reference is what a Python user runs (scripts/subset_reference.py):
+# anndata read_h5ad + mask + write_h5ad(gzip), and the same from
+# read_h5ad(backed="r"). RUNS runs each on a warm page cache: median wall
+# time, spread, median CPU time and peak RSS (/usr/bin/time). Prints a
+# markdown table, also written to $OUT/subset.md. Not part of make test.
+#
+# Settings (environment): BIN (target/release), OUT (bench-out), RUNS (3),
+# CELLS (1000000), PYTHON (python3.11), VENV (target/venv-h5ad), ONTOLOGY
+# ($CXG_ONTOLOGY, else ~/.cache/cxg/ontology), FILTER and PANDAS.
+set -euo pipefail
+BIN=${BIN:-target/release}
+OUT=${OUT:-bench-out}
+RUNS=${RUNS:-3}
+CELLS=${CELLS:-1000000}
+PYTHON=${PYTHON:-python3.11}
+VENV=${VENV:-target/venv-h5ad}
+ONTOLOGY=${ONTOLOGY:-${CXG_ONTOLOGY:-${XDG_CACHE_HOME:-$HOME/.cache}/cxg/ontology}}
+FILTER=${FILTER:---tissue UBERON:0002048 --sex PATO:0000383}
+PANDAS=${PANDAS:-tissue_ontology_term_id == 'UBERON:0002048' and sex_ontology_term_id == 'PATO:0000383'}
+BIN=$(cd "$BIN" && pwd)
+mkdir -p "$OUT/obs" "$OUT/subset"
+OUT=$(cd "$OUT" && pwd)
+
+if [ ! -x "$VENV/bin/python" ]; then
+  command -v "$PYTHON" >/dev/null || { echo "bench-subset: skipped: $PYTHON is not installed (set PYTHON=...)" >&2; exit 0; }
+  echo "bench-subset: creating $VENV from scripts/h5ad-fixtures-requirements.txt" >&2
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q -r scripts/h5ad-fixtures-requirements.txt
+fi
+PY="$VENV/bin/python"
+if ! ls "$ONTOLOGY"/PATO-ontology-*.json* >/dev/null 2>&1; then
+  echo "bench-subset: skipped: no ontology files in $ONTOLOGY (make ontologies)" >&2
+  exit 0
+fi
+
+file="$OUT/obs/cells-$CELLS.h5ad"
+if [ ! -s "$file" ]; then
+  echo "bench-subset: writing $file ($CELLS cells)" >&2
+  "$PY" scripts/make_h5ad_fixtures.py --bench "$CELLS" "$file.tmp"
+  mv "$file.tmp" "$file"
+fi
+
+have_time=1; [ -x /usr/bin/time ] || { have_time=0; echo "bench-subset: /usr/bin/time not installed, no peak RSS" >&2; }
+# measure CMD -> $med $spread $rss (KB) $cpu (median user+sys seconds);
+# each run starts from an empty output folder
+measure() {
+  local cmd=$1 t0 t1 ts=() rs=() cs=() tf
+  tf=$(mktemp)
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$OUT/subset/out" && mkdir -p "$OUT/subset/out"
+    t0=$(date +%s%N)
+    if [ "$have_time" = 1 ]; then
+      /usr/bin/time -f "%M %U %S" -o "$tf" bash -c "$cmd" >/dev/null 2>>"$OUT/subset/stderr.log"
+      rs+=("$(tail -n1 "$tf" | cut -d' ' -f1)")
+      cs+=("$(tail -n1 "$tf" | awk '{printf "%.2f", $2 + $3}')")
+    else
+      bash -c "$cmd" >/dev/null 2>>"$OUT/subset/stderr.log"
+    fi
+    t1=$(date +%s%N)
+    ts+=("$(( (t1 - t0) / 1000000 ))")
+  done
+  rm -f "$tf"
+  local sorted
+  sorted=$(printf '%s\n' "${ts[@]}" | sort -n)
+  med=$(echo "$sorted" | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]/1000}')
+  spread=$(echo "$sorted" | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f", (hi-lo)/1000}')
+  rss=""; [ "${#rs[@]}" -gt 0 ] && rss=$(printf '%s\n' "${rs[@]}" | sort -n | tail -n1)
+  cpu="n/a"; [ "${#cs[@]}" -gt 0 ] && cpu=$(printf '%s\n' "${cs[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  return 0
+}
+mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN {printf "%.0f MB", k/1024}' || echo "n/a"; }
+
+# the same cells first
+rm -rf "$OUT/subset/out" && mkdir -p "$OUT/subset/out"
+# shellcheck disable=SC2086 # FILTER is a list of options
+kept=$(echo "$file" | "$BIN/cxg-subset" -q --ontology "$ONTOLOGY" $FILTER --out-dir "$OUT/subset/out" | awk -F, 'NR==2 {print $4}')
+ref=$("$PY" scripts/subset_reference.py memory "$file" "$OUT/subset/reference.h5ad" "$PANDAS")
+if [ "$kept" != "$ref" ]; then
+  echo "bench-subset: cxg-subset kept $kept cells, anndata + pandas $ref ($FILTER / $PANDAS)" >&2
+  exit 1
+fi
+outsize=$(du -m "$OUT"/subset/out/*.h5ad | cut -f1)
+
+measure "echo '$file' | '$BIN/cxg-subset' -q --ontology '$ONTOLOGY' $FILTER --out-dir '$OUT/subset/out'"; s_med=$med; s_sp=$spread; s_rss=$rss; s_cpu=$cpu
+measure "'$PY' scripts/subset_reference.py memory '$file' '$OUT/subset/out/ref.h5ad' \"$PANDAS\""; m_med=$med; m_sp=$spread; m_rss=$rss; m_cpu=$cpu
+measure "'$PY' scripts/subset_reference.py backed '$file' '$OUT/subset/out/ref.h5ad' \"$PANDAS\""; b_med=$med; b_sp=$spread; b_rss=$rss; b_cpu=$cpu
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.1f×", b/a; else print "n/a" }'; }
+frac() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f%%", 100*a/b}' || echo "n/a"; }
+size=$(du -m "$file" | cut -f1)
+{
+  echo "Measured by \`make bench\` (scripts/bench_subset.sh) on $(date -u +%F), $(nproc) cores, $(uname -m);"
+  echo "$RUNS runs each, warm page cache (median wall time ± spread · median CPU time, user + sys · peak RSS); load average $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a) at the end."
+  echo "File: $CELLS cells, ${size} MB, gzip, written by anndata $("$PY" -c 'import importlib.metadata as m; print(m.version("anndata"))'); \`$FILTER\` keeps $kept cells (${outsize} MB written)."
+  echo
+  echo "| what | wall time | CPU time | peak RSS |"
+  echo "|---|---|---|---|"
+  echo "| \`cxg-subset\` | ${s_med} s ±${s_sp} | ${s_cpu} s | $(mb "$s_rss") |"
+  echo "| anndata \`read_h5ad\` + mask + \`write_h5ad\` (gzip) | ${m_med} s ±${m_sp} | ${m_cpu} s | $(mb "$m_rss") |"
+  echo "| anndata \`read_h5ad(backed=\"r\")\` + mask + \`write_h5ad\` (gzip) | ${b_med} s ±${b_sp} | ${b_cpu} s | $(mb "$b_rss") |"
+  echo "| cxg-subset vs anndata in memory | $(ratio "$s_med" "$m_med") faster | $(ratio "$s_cpu" "$m_cpu") less CPU | $(frac "$s_rss" "$m_rss") of the memory |"
+  echo "| cxg-subset vs anndata backed | $(ratio "$s_med" "$b_med") faster | $(ratio "$s_cpu" "$b_cpu") less CPU | $(frac "$s_rss" "$b_rss") of the memory |"
+} | tee "$OUT/subset.md"
