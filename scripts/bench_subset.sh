@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench (part 3): cxg-subset against anndata on the generated H5AD of
-# CELLS cells that scripts/bench_obs.sh writes (made here the same way when
-# absent; never committed), subset to about a tenth of its cells (FILTER;
+# make bench (part 3): cxg-subset against anndata on a generated H5AD of
+# CELLS cells with NNZ values of X per cell (1 M cells x 100 values: about
+# 0.8 GB; made once by scripts/make_h5ad_fixtures.py --bench, kept in
+# $OUT/subset/, never committed), subset to about a tenth of its cells (FILTER;
 # PANDAS is the same choice as a pandas expression for the reference). The
 # reference is what a Python user runs (scripts/subset_reference.py):
 # anndata read_h5ad + mask + write_h5ad(gzip), and the same from
@@ -10,20 +11,23 @@
 # markdown table, also written to $OUT/subset.md. Not part of make test.
 #
 # Settings (environment): BIN (target/release), OUT (bench-out), RUNS (3),
-# CELLS (1000000), PYTHON (python3.11), VENV (target/venv-h5ad), ONTOLOGY
+# CELLS (1000000), NNZ (100), PYTHON (python3.11), VENV (target/venv-h5ad), ONTOLOGY
 # ($CXG_ONTOLOGY, else ~/.cache/cxg/ontology), FILTER and PANDAS.
 set -euo pipefail
 BIN=${BIN:-target/release}
 OUT=${OUT:-bench-out}
 RUNS=${RUNS:-3}
 CELLS=${CELLS:-1000000}
+NNZ=${NNZ:-100}
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-target/venv-h5ad}
 ONTOLOGY=${ONTOLOGY:-${CXG_ONTOLOGY:-${XDG_CACHE_HOME:-$HOME/.cache}/cxg/ontology}}
 FILTER=${FILTER:---tissue UBERON:0002048 --sex PATO:0000383}
-PANDAS=${PANDAS:-tissue_ontology_term_id == 'UBERON:0002048' and sex_ontology_term_id == 'PATO:0000383'}
+# (a default with quotes in it is assigned apart: ${X:-word} removes them)
+same_cells="tissue_ontology_term_id == 'UBERON:0002048' and sex_ontology_term_id == 'PATO:0000383'"
+PANDAS=${PANDAS:-$same_cells}
 BIN=$(cd "$BIN" && pwd)
-mkdir -p "$OUT/obs" "$OUT/subset"
+mkdir -p "$OUT/subset"
 OUT=$(cd "$OUT" && pwd)
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -38,10 +42,10 @@ if ! ls "$ONTOLOGY"/PATO-ontology-*.json* >/dev/null 2>&1; then
   exit 0
 fi
 
-file="$OUT/obs/cells-$CELLS.h5ad"
+file="$OUT/subset/cells-$CELLS-x$NNZ.h5ad"
 if [ ! -s "$file" ]; then
-  echo "bench-subset: writing $file ($CELLS cells)" >&2
-  "$PY" scripts/make_h5ad_fixtures.py --bench "$CELLS" "$file.tmp"
+  echo "bench-subset: writing $file ($CELLS cells, $NNZ values each)" >&2
+  "$PY" scripts/make_h5ad_fixtures.py --bench "$CELLS" "$file.tmp" --nnz "$NNZ"
   mv "$file.tmp" "$file"
 fi
 
@@ -95,7 +99,7 @@ size=$(du -m "$file" | cut -f1)
 {
   echo "Measured by \`make bench\` (scripts/bench_subset.sh) on $(date -u +%F), $(nproc) cores, $(uname -m);"
   echo "$RUNS runs each, warm page cache (median wall time ± spread · median CPU time, user + sys · peak RSS); load average $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a) at the end."
-  echo "File: $CELLS cells, ${size} MB, gzip, written by anndata $("$PY" -c 'import importlib.metadata as m; print(m.version("anndata"))'); \`$FILTER\` keeps $kept cells (${outsize} MB written)."
+  echo "File: $CELLS cells, $NNZ values of X each, ${size} MB, gzip, written by anndata $("$PY" -c 'import importlib.metadata as m; print(m.version("anndata"))'); \`$FILTER\` keeps $kept cells (${outsize} MB written)."
   echo
   echo "| what | wall time | CPU time | peak RSS |"
   echo "|---|---|---|---|"

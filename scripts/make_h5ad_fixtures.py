@@ -586,15 +586,16 @@ def check_sample(path, rec):
         assert got == {t["ontology_term_id"] for t in rec[f]}, (path, f, got)
 
 
-def bench_file(n, path):
+def bench_file(n, path, nnz_per_cell=10):
     """A file of n cells shaped like a CELLxGENE one: gzip, ~1,000 donors,
-    600 cell types, a sparse X of 2,000 genes (that cxg-obs never reads)."""
+    600 cell types, a sparse X of 2,000 genes (that cxg-obs never reads;
+    cxg-subset's benchmark asks for more values per cell, --nnz)."""
     obs = make_obs(n, seed=42, n_cell_types=600, n_donors=1000, missing=0.001)
     rng = np.random.default_rng(43)
     # more columns, as real files carry (anndata reads them all)
     for i in range(10):
         obs[f"qc_metric_{i}"] = rng.random(n).astype(np.float32)
-    make_adata(obs, n_genes=2000, seed=42, nnz_per_cell=10).write_h5ad(path, compression="gzip")
+    make_adata(obs, n_genes=2000, seed=42, nnz_per_cell=nnz_per_cell).write_h5ad(path, compression="gzip")
 
 
 def count(path):
@@ -625,6 +626,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="tests/fixtures/h5ad")
     ap.add_argument("--bench", nargs=2, metavar=("CELLS", "PATH"))
+    ap.add_argument("--nnz", type=int, default=10, help="with --bench: values of X per cell")
     ap.add_argument("--count", metavar="PATH")
     ap.add_argument("--write-anndata08", metavar="PATH")
     ap.add_argument("--sample", metavar="DIR", help="make the snapshot cxg-gen wrote in DIR the sample catalogue")
@@ -634,7 +636,7 @@ def main():
     elif a.write_anndata08:
         write_anndata08(a.write_anndata08)
     elif a.bench:
-        bench_file(int(a.bench[0]), a.bench[1])
+        bench_file(int(a.bench[0]), a.bench[1], a.nnz)
     elif a.count:
         count(a.count)
     else:

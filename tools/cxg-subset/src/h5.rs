@@ -118,14 +118,18 @@ pub(crate) fn read_rows(d: &Dataset, start: u64, end: u64, place: &str) -> R<Vec
         });
     }
     let sel = SliceInfo { selections: sel };
+    // each value's bytes copied into a buffer sized once: a flat_map over
+    // to_ne_bytes was a fifth of the CPU time on a 600 MB file
     macro_rules! rd {
-        ($t:ty) => {
-            d.read_slice::<$t>(&sel)
-                .at(place)?
-                .iter()
-                .flat_map(|v| v.to_ne_bytes())
-                .collect()
-        };
+        ($t:ty) => {{
+            const SIZE: usize = std::mem::size_of::<$t>();
+            let values = d.read_slice::<$t>(&sel).at(place)?;
+            let mut out = vec![0u8; values.len() * SIZE];
+            for (dst, v) in out.chunks_exact_mut(SIZE).zip(values.iter()) {
+                dst.copy_from_slice(&v.to_ne_bytes());
+            }
+            out
+        }};
     }
     Ok(match d.dtype() {
         Datatype::FixedPoint {
