@@ -29,7 +29,7 @@ pub struct H5ad {
 impl H5ad {
     /// Open `path`: a regular HDF5 file, not truncated, with an `obs`.
     pub fn open(path: &Path) -> R<H5ad> {
-        let (file, len, budget) = open(path)?;
+        let (file, len, budget) = open_hdf5(path)?;
         let root = file
             .root_group()
             .at("not a readable HDF5 file (truncated?)")?;
@@ -101,10 +101,21 @@ fn open_obs(root: &Group) -> R<Option<Group>> {
     }
 }
 
-/// Open an HDF5 file for reading its obs table: the file, its length, and
-/// the most bytes one read may decode. Only a regular file is opened: a
-/// FIFO would block the run, a device never ends.
-fn open(path: &Path) -> R<(Hdf5File, u64, usize)> {
+/// The most bytes a file of `len` bytes can decode to: the bound of every
+/// read (deflate expands at most ~1,032 times), and of the cells it can
+/// claim.
+pub fn read_budget(len: u64) -> usize {
+    usize::try_from(len)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(MAX_EXPANSION)
+        .max(1 << 20)
+}
+
+/// Open an HDF5 file for reading (cxg-obs its obs table, cxg-subset every
+/// element): the file, its length, and the most bytes one read may decode.
+/// Only a regular file is opened: a FIFO would block the run, a device
+/// never ends.
+pub fn open_hdf5(path: &Path) -> R<(Hdf5File, u64, usize)> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot open: {e}"))?;
     if meta.is_dir() {
         return Err("is a folder, not a file".into());
@@ -113,13 +124,10 @@ fn open(path: &Path) -> R<(Hdf5File, u64, usize)> {
         return Err(not_a_file(&meta));
     }
     let len = meta.len();
-    // No read may allocate more than the file could decompress to (deflate
-    // expands at most ~1,032 times), so a hostile header cannot make a
-    // column ask for terabytes. Each column is read once: no chunk cache.
-    let budget = usize::try_from(len)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(MAX_EXPANSION)
-        .max(1 << 20);
+    // No read may allocate more than the file could decompress to, so a
+    // hostile header cannot make a column ask for terabytes. Each dataset
+    // is read once: no chunk cache.
+    let budget = read_budget(len);
     let opts = OpenOptions::default()
         .with_max_read_bytes(budget)
         .with_chunk_cache_bytes(0)

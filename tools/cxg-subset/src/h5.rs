@@ -3,9 +3,8 @@
 //! machine's order — whole, or a range of rows at a time.
 
 use cxg_h5write::DatatypeMessage;
-use hdf5_reader::error::Error as H5Error;
 use hdf5_reader::group::Group;
-use hdf5_reader::{Dataset, Datatype, Hdf5File, OpenOptions, SliceInfo, SliceInfoElem};
+use hdf5_reader::{Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoElem};
 use std::path::Path;
 
 /// A file's error: one line naming the element, which becomes its
@@ -29,43 +28,16 @@ impl<T> At<T> for cxg_h5write::Result<T> {
     }
 }
 
-/// The most a compressed byte can expand to (deflate's limit is ~1,032).
-const MAX_EXPANSION: usize = 1100;
-
-/// The most bytes a file of `len` bytes can decode to: the bound of every
-/// read, and of the cells it can claim.
+/// The most bytes a file of `len` bytes can decode to (as cxg-obs bounds
+/// its reads): the bound of every read, and of the cells it can claim.
 pub(crate) fn budget(len: u64) -> usize {
-    usize::try_from(len)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(MAX_EXPANSION)
-        .max(1 << 20)
+    cxg_cells::file::read_budget(len)
 }
 
-/// Open `path` for reading: a regular HDF5 file no shorter than its header
-/// says, reads bounded by what it could decompress to.
+/// Open `path` for reading as cxg-obs does: a regular HDF5 file no shorter
+/// than its header says, reads bounded by what it could decompress to.
 pub(crate) fn open(path: &Path) -> R<Hdf5File> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot open: {e}"))?;
-    if !meta.is_file() {
-        return Err("not a regular file; not read".into());
-    }
-    let len = meta.len();
-    let budget = budget(len);
-    let opts = OpenOptions::default()
-        .with_max_read_bytes(budget)
-        .with_chunk_cache_bytes(0)
-        .with_filter_registry(cxg_cells::lzf::registry());
-    let file = Hdf5File::open_with_options(path, opts).map_err(|e| match e {
-        H5Error::InvalidMagic => "not an HDF5 file (no HDF5 signature)".to_string(),
-        e => format!("not a readable HDF5 file: {e}"),
-    })?;
-    let sb = file.superblock();
-    let eof = sb.base_address.saturating_add(sb.eof_address);
-    if eof > len && sb.eof_address != u64::MAX {
-        return Err(format!(
-            "truncated: the file has {len} bytes, its HDF5 header says {eof}"
-        ));
-    }
-    Ok(file)
+    cxg_cells::file::open_hdf5(path).map(|(file, _, _)| file)
 }
 
 /// A string attribute of a group, if it has one.
