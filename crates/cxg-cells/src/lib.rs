@@ -8,11 +8,13 @@
 //!
 //! By concern: `input` (the list of files or the download manifest),
 //! `file` (opening a file), `obs` (its columns by name),
-//! `read` and `compound` (datasets, piece by piece), `lzf` (the LZF
+//! `read` and `compound` (datasets, piece by piece), `distinct` (counting
+//! distinct values), `lzf` (the LZF
 //! filter), `args` (the filter's options), `filter` (the cell mask).
 
 pub mod args;
 pub mod compound;
+pub mod distinct;
 pub mod file;
 pub mod filter;
 pub mod input;

@@ -7,7 +7,7 @@
 
 use crate::compound::{read_table, Table};
 use crate::read::{
-    attr_string, bools, for_each_scalar, intern, is_string, read_codes, read_values, At, Column,
+    attr_string, bools, intern, is_string, read_codes, read_values, scalar_keys, At, Column,
     Scalar, R,
 };
 use hdf5_reader::group::Group;
@@ -285,17 +285,11 @@ impl Obs<'_> {
                 return Ok(None);
             }
             if let Some(kind) = Scalar::of(ds.dtype()) {
-                let mut keys: Vec<u64> = Vec::new();
-                let n = for_each_scalar(&ds, &kind, &place, self.file_len, |v| {
-                    keys.extend(kind.key(v));
-                    Ok(())
-                })?;
+                let (n, mut keys) = scalar_keys(&ds, &kind, &place, self.file_len)?;
                 if n != n_cells {
                     return Err(format!("{place}: {n} values for {n_cells} cells"));
                 }
-                keys.sort_unstable();
-                keys.dedup();
-                return Ok(Some(keys.len() as u64));
+                return Ok(Some(crate::distinct::count(&mut keys)));
             }
             if !is_string(ds.dtype()) {
                 return Ok(None);

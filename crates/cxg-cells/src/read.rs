@@ -309,6 +309,22 @@ pub fn for_each_scalar(
     })
 }
 
+/// A key per element of a scalar dataset ([`Scalar::key`]; none for NaN),
+/// decoded piece by piece; and the number of elements.
+pub fn scalar_keys(ds: &Dataset, kind: &Scalar, place: &str, file_len: u64) -> R<(u64, Vec<u64>)> {
+    let size = kind.size();
+    if size == 0 || ds.raw_element_size().at(place)? != size {
+        return Err(format!("{place}: elements of an unexpected size"));
+    }
+    let mut keys = Vec::new();
+    let n = for_each_piece(ds, place, file_len, |raw| {
+        reserve(&mut keys, raw.len() / size, place)?;
+        keys.extend(raw.chunks_exact(size).filter_map(|v| kind.key(v)));
+        Ok(())
+    })?;
+    Ok((n, keys))
+}
+
 pub fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<i32>> {
     let ds = g.dataset(name).at(place)?;
     let kind = match Scalar::of(ds.dtype()) {
@@ -329,16 +345,59 @@ pub fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<i3
             return Err(format!("{place}: {} bytes is not whole values", raw.len()));
         }
         reserve(&mut codes, raw.len() / size, place)?;
-        for v in raw.chunks_exact(size) {
-            let x = Scalar::int(v, signed, big);
-            if !signed && size == 8 && x == i64::MAX {
-                return Err(format!("{place}: a code is out of range"));
+        if !push_small_codes(raw, size, signed, big, &mut codes) {
+            for v in raw.chunks_exact(size) {
+                let x = Scalar::int(v, signed, big);
+                if !signed && size == 8 && x == i64::MAX {
+                    return Err(format!("{place}: a code is out of range"));
+                }
+                codes.push(
+                    i32::try_from(x).map_err(|_| format!("{place}: code {x} is out of range"))?,
+                );
             }
-            codes.push(i32::try_from(x).map_err(|_| format!("{place}: code {x} is out of range"))?);
         }
         Ok(())
     })?;
     Ok(codes)
+}
+
+/// The codes anndata writes (int8, or int16 past 127 categories), and any
+/// other width that always fits an i32, widened in one pass; false for the
+/// rest, which are checked value by value.
+fn push_small_codes(
+    raw: &[u8],
+    size: usize,
+    signed: bool,
+    big: bool,
+    codes: &mut Vec<i32>,
+) -> bool {
+    let two = |v: &[u8]| [v[0], v[1]];
+    match (size, signed, big) {
+        (1, true, _) => codes.extend(raw.iter().map(|&b| i32::from(i8::from_ne_bytes([b])))),
+        (1, false, _) => codes.extend(raw.iter().map(|&b| i32::from(b))),
+        (2, true, false) => codes.extend(
+            raw.chunks_exact(2)
+                .map(|v| i32::from(i16::from_le_bytes(two(v)))),
+        ),
+        (2, true, true) => codes.extend(
+            raw.chunks_exact(2)
+                .map(|v| i32::from(i16::from_be_bytes(two(v)))),
+        ),
+        (2, false, false) => codes.extend(
+            raw.chunks_exact(2)
+                .map(|v| i32::from(u16::from_le_bytes(two(v)))),
+        ),
+        (2, false, true) => codes.extend(
+            raw.chunks_exact(2)
+                .map(|v| i32::from(u16::from_be_bytes(two(v)))),
+        ),
+        (4, true, false) => codes.extend(
+            raw.chunks_exact(4)
+                .map(|v| i32::from_le_bytes([v[0], v[1], v[2], v[3]])),
+        ),
+        _ => return false,
+    }
+    true
 }
 
 /// The values of a string dataset; of a scalar dataset (categories of
@@ -403,4 +462,34 @@ pub fn bools(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<bool>> 
         Ok(())
     })?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass widening gives what the value-by-value path gives.
+    #[test]
+    fn small_codes_widen_as_scalars_do() {
+        let raw: Vec<u8> = vec![0x00, 0x7f, 0x80, 0xff, 0x01, 0xfe, 0x12, 0x34];
+        for (size, signed, big) in [
+            (1, true, false),
+            (1, false, false),
+            (2, true, false),
+            (2, true, true),
+            (2, false, false),
+            (2, false, true),
+            (4, true, false),
+        ] {
+            let mut fast = Vec::new();
+            assert!(push_small_codes(&raw, size, signed, big, &mut fast));
+            let slow: Vec<i32> = raw
+                .chunks_exact(size)
+                .map(|v| i32::try_from(Scalar::int(v, signed, big)).expect("fits"))
+                .collect();
+            assert_eq!(fast, slow, "size {size} signed {signed} big {big}");
+        }
+        assert!(!push_small_codes(&raw, 4, false, false, &mut Vec::new()));
+        assert!(!push_small_codes(&raw, 8, true, false, &mut Vec::new()));
+    }
 }

@@ -7,6 +7,7 @@ use crate::facet::OBS_FACETS;
 use cxg_cells::obs::Obs;
 use hdf5_reader::group::Group;
 use hdf5_reader::Datatype;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What authors added to one file.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -43,25 +44,64 @@ fn is_schema_column(name: &str) -> bool {
             .any(|f| f.ids == name || f.labels == Some(name))
 }
 
-/// The authors' additions; what cannot be read is named in `warnings` and
-/// left out (or its count null), never fails the file.
+/// The obs columns beyond the schema's, in obs's order.
+pub(crate) fn extra_columns(obs: &Obs) -> Vec<String> {
+    obs.columns(&obs.index_name())
+        .into_iter()
+        .filter(|c| !is_schema_column(c))
+        .collect()
+}
+
+/// A column's number of distinct values, or why it has none.
+pub(crate) type Distinct = Result<Option<u64>, String>;
+
+/// The extra columns whose distinct values are counted, shared by the
+/// threads that count them: each takes the next column not yet taken.
+pub(crate) struct Counting<'a> {
+    columns: &'a [String],
+    next: AtomicUsize,
+}
+
+impl<'a> Counting<'a> {
+    pub(crate) fn new(columns: &'a [String]) -> Self {
+        Counting {
+            columns,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Count columns until none is left: (index, count) of each taken.
+    pub(crate) fn work(&self, obs: &Obs, n_cells: u64) -> Vec<(usize, Distinct)> {
+        let mut done = Vec::new();
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(c) = self.columns.get(i) else {
+                return done;
+            };
+            done.push((i, obs.distinct(c, n_cells)));
+        }
+    }
+}
+
+/// The authors' additions from the counts of every extra column (in any
+/// order); what cannot be read is named in `warnings` and left out (or its
+/// count null), never fails the file.
 pub(crate) fn authors(
     root: &Group,
     obs: &Obs,
-    n_cells: u64,
+    columns: Vec<String>,
+    mut counts: Vec<(usize, Distinct)>,
     warnings: &mut Vec<String>,
 ) -> Authors {
     let obsm = obsm_keys(root).unwrap_or_else(|e| {
         warnings.push(format!("obsm: {e}"));
         Vec::new()
     });
+    counts.sort_by_key(|(i, _)| *i);
     let mut extra_columns = Vec::new();
     let mut best: Option<(u8, String)> = None;
-    for c in obs.columns(&obs.index_name()) {
-        if is_schema_column(&c) {
-            continue;
-        }
-        let distinct = obs.distinct(&c, n_cells).unwrap_or_else(|e| {
+    for (c, (_, distinct)) in columns.into_iter().zip(counts) {
+        let distinct = distinct.unwrap_or_else(|e| {
             warnings.push(format!("{e}; its distinct values are not counted"));
             None
         });

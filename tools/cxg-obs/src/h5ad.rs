@@ -9,8 +9,9 @@
 //! (gzip, shuffle, ...) plus LZF (`lzf.rs`). Anything else is an error
 //! naming the column.
 
-use crate::extras::{self, Authors};
+use crate::extras::{self, Authors, Counting};
 use crate::facet::{count_facet, Facet, Labels, OBS_FACETS};
+use crate::panics;
 use cxg_catalog::facets;
 use cxg_cells::file::{h5_error, H5ad};
 use cxg_cells::obs::{used_values, Obs};
@@ -64,19 +65,41 @@ pub(crate) struct Uns {
 }
 
 /// Open `path` and summarise its obs table (and the cells `filter` keeps).
+/// The distinct values of every extra column (most of the work on a file
+/// with many numeric columns) are counted by two threads: a second one
+/// from the start, and this one once it has counted the schema's columns.
 pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> {
     let file = H5ad::open(path)?;
-    let root = &file.root;
     let obs = file.obs()?;
     let n_cells = obs.n_cells()?;
+    let columns = extras::extra_columns(&obs);
+    let counting = Counting::new(&columns);
+    let (summary, counts) = std::thread::scope(|s| {
+        let helper = s.spawn(|| panics::catch(|| Ok(counting.work(&obs, n_cells))));
+        let summary = schema_counts(&file, &obs, n_cells, filter);
+        let mine = panics::catch(|| Ok(counting.work(&obs, n_cells)));
+        let theirs = helper
+            .join()
+            .unwrap_or_else(|_| Err("the HDF5 reader failed on this file".into()));
+        (summary, mine.and_then(|m| Ok([m, theirs?].concat())))
+    });
+    let mut summary = summary?;
+    let counts = counts?;
+    summary.authors = extras::authors(&file.root, &obs, columns, counts, &mut summary.warnings);
+    Ok(summary)
+}
+
+/// Everything but what authors added: the facets, donors, primary cells,
+/// `uns` and the filter's counts.
+fn schema_counts(file: &H5ad, obs: &Obs, n_cells: u64, filter: Option<&CellFilter>) -> R<Summary> {
     let mut missing = Vec::new();
-    let outcome = filter.map(|f| f.mask(&file, &obs)).transpose()?;
+    let outcome = filter.map(|f| f.mask(file, obs)).transpose()?;
     let keep = match &outcome {
         Some(Outcome::Mask(m)) => Some(&m.keep[..]),
         _ => None,
     };
     let mut kept_facets = Vec::new();
-    let facets = read_facets(&obs, n_cells, &mut missing, keep, &mut kept_facets)?;
+    let facets = read_facets(obs, n_cells, &mut missing, keep, &mut kept_facets)?;
     let normal_cell_count = facets
         .iter()
         .find(|(name, _)| *name == DISEASE)
@@ -100,13 +123,12 @@ pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> 
             None
         }
     };
-    let uns = read_uns(root);
-    let mut warnings: Vec<String> = uns
+    let uns = read_uns(&file.root);
+    let warnings: Vec<String> = uns
         .error
         .iter()
         .map(|e| format!("uns is damaged: {e}; schema_version and title may be missing"))
         .collect();
-    let authors = extras::authors(root, &obs, n_cells, &mut warnings);
     let filtered = outcome.map(|o| filtered(o, donors.as_ref(), kept_facets, &mut missing));
     Ok(Summary {
         uns,
@@ -116,7 +138,7 @@ pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> 
         donor_count,
         facets,
         missing_columns: missing,
-        authors,
+        authors: Authors::default(),
         warnings,
         filtered,
     })

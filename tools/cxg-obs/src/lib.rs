@@ -21,6 +21,7 @@ mod extras;
 mod facet;
 mod h5ad;
 mod join;
+mod panics;
 mod summary;
 
 use clap::Parser;

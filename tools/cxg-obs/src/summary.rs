@@ -4,6 +4,7 @@
 
 use crate::facet::OBS_FACETS;
 use crate::h5ad::{self, Filtered, Summary};
+use crate::panics;
 use cxg_catalog::ids::is_uuid;
 use cxg_cells::input::{check_bytes, Job, Jobs};
 use cxg_cells::CellFilter;
@@ -11,7 +12,6 @@ use cxg_core::io::{csv_finish, csv_write_error, csv_writer};
 use cxg_core::{At, Ctx, Result};
 use cxg_terms::report::quote;
 use serde_json::{json, Map, Value};
-use std::cell::Cell;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -29,7 +29,7 @@ pub(crate) fn run(
     filter: Option<&CellFilter>,
     ctx: &mut Ctx,
 ) -> Result<()> {
-    install_panic_hook();
+    panics::install_hook();
     let started = Instant::now();
     let (mut failed, mut cells) = (0usize, 0u64);
     let mut note = |job: &Job, r: &FileResult| match r {
@@ -86,10 +86,6 @@ pub(crate) fn run(
     Ok(())
 }
 
-thread_local! {
-    static QUIET_PANICS: Cell<bool> = const { Cell::new(false) };
-}
-
 /// Summarise one file; a panic inside the HDF5 reader (a bug on a hostile
 /// file) becomes this file's error instead of ending the run.
 fn summarize_job(job: &Job, filter: Option<&CellFilter>) -> FileResult {
@@ -97,30 +93,7 @@ fn summarize_job(job: &Job, filter: Option<&CellFilter>) -> FileResult {
         return Err("the manifest row has no path".into());
     }
     check_bytes(job)?;
-    QUIET_PANICS.with(|q| q.set(true));
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        h5ad::summarize(&job.resolved, filter)
-    }));
-    QUIET_PANICS.with(|q| q.set(false));
-    r.unwrap_or_else(|p| {
-        let msg = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        Err(format!("the HDF5 reader failed on this file: {msg}"))
-    })
-}
-
-/// Panics are printed as usual, except those [`summarize_job`] turns into
-/// a file's error.
-fn install_panic_hook() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !QUIET_PANICS.with(Cell::get) {
-            default(info);
-        }
-    }));
+    panics::catch(|| h5ad::summarize(&job.resolved, filter))
 }
 
 /// The file's dataset_version_id: the manifest's, else a file name that is
