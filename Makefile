@@ -254,7 +254,10 @@ $(DATA)/h5ad/manifest.csv:
 $(DATA)/obs.jsonl: $(DATA)/h5ad/manifest.csv $(call choice,CELLS) $(if $(strip $(CELLS)),$(call choice,ONTOLOGY))
 	@echo "obs: cell-level summaries of the files in $< → $@$(if $(strip $(CELLS)), (cells kept: $$CELLS_ARGS))"
 	@$(call atomic,$(OBS) $(if $(strip $(CELLS)),$(if $(ONTOLOGY_FILES),--ontology "$(ONTOLOGY)") $(CELLS)) "$<")
+	@$(if $(wildcard $(DATA)/provenance.json),$(SNAP) choose --provenance "$(DATA)/provenance.json" "CELLS=$$CELLS_ARGS")
 
+# the filter is recorded at once in the working provenance.json (choices.CELLS;
+# none: removed), not only at the next snapshot; snapshot folders keep their own
 $(DATA)/obs.jsonl: export CELLS_ARGS := $(CELLS)
 
 # 7. the harvester CSV with normal_cell_count, primary_cell_count, donor_count

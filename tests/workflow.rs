@@ -428,6 +428,29 @@ fn a_cell_filter_matches_make_obs_cells() {
     assert_eq!(p["choices"]["CELLS"], cells, "{p}");
 }
 
+/// A cell filter given to a later `make obs` is recorded in the working
+/// provenance.json at once (everything else as the harvest wrote it), and
+/// an obs without one removes it again. Make alone, no Snakemake.
+#[test]
+fn a_later_make_obs_records_its_filter_in_provenance_at_once() {
+    let t = TempDir::new();
+    let snap = t.join("snap");
+    h5ad_snapshot(&snap, 2);
+    let s = Server::start(&snap, &["--local-assets"]);
+    let dir = t.join("make");
+    make_in(&dir, &["harvest", "download"], &s.url, &[]).ok();
+    let prov = || json(&read(&dir.join("data/provenance.json")));
+    let harvest = prov();
+    assert!(harvest.get("choices").is_none(), "{harvest}");
+    make_in(&dir, &["obs"], &s.url, &["CELLS=--primary --sex male"]).ok();
+    let mut p = prov();
+    assert_eq!(p["choices"]["CELLS"], "--primary --sex male", "{p}");
+    p.as_object_mut().unwrap().remove("choices");
+    assert_eq!(p, harvest);
+    make_in(&dir, &["obs"], &s.url, &["CELLS="]).ok();
+    assert_eq!(prov(), harvest);
+}
+
 /// A selection that keeps no dataset: no download or obs job, and the
 /// gathered files are what make writes for an empty CSV.
 #[test]

@@ -23,6 +23,10 @@ const EXAMPLES: &str = "\
   # re-hash every stored file; name the damaged ones and their snapshots
   cxg-snapshot verify data/snapshots
 
+  # a cell filter chosen after the harvest (make obs CELLS=...), recorded
+  # in the working provenance.json (an empty value removes it)
+  cxg-snapshot choose --provenance data/provenance.json 'CELLS=--normal --primary'
+
   # replay a past harvest offline
   cxg-serve --port 0 data/snapshots/20261101T060000Z";
 
@@ -59,7 +63,7 @@ impl cxg_core::cli::ToolArgs for Args {
     fn output(&self) -> Option<&Path> {
         match &self.command {
             Command::List(l) => l.out.output.as_deref(),
-            Command::Save(_) | Command::Verify(_) => None,
+            Command::Save(_) | Command::Verify(_) | Command::Choose(_) => None,
         }
     }
 
@@ -78,6 +82,9 @@ pub(crate) enum Command {
     List(List),
     /// Re-hash the stored files; name each damaged object and snapshot file
     Verify(Folder),
+    /// Record a choice made after the harvest (the cell filter of a later
+    /// make obs) in a working provenance.json, in place
+    Choose(Choose),
 }
 
 #[derive(clap::Args, Debug)]
@@ -129,6 +136,18 @@ pub(crate) struct Save {
     /// No summary line on stderr
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Choose {
+    /// The provenance.json to change (written atomically; the snapshot
+    /// folders keep theirs)
+    #[arg(long, value_name = "FILE")]
+    pub provenance: PathBuf,
+    /// A choice, `NAME=VALUE`, set under `choices`; an empty VALUE removes
+    /// NAME (repeat)
+    #[arg(required = true, value_name = "NAME=VALUE", value_parser = choice)]
+    pub choice: Vec<(String, String)>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -10,9 +10,11 @@
 //! `cxg-h5ad --keep-responses DIR` kept are stored too (under their
 //! `collections/<cid>/datasets/<did>.json` paths), so that `cxg-serve`
 //! replays the whole harvest. `list` shows the snapshots with their date, counts
-//! and size; `verify` re-hashes the store.
+//! and size; `verify` re-hashes the store; `choose` records a choice made
+//! after the harvest (a later cell filter) in a working provenance.json.
 
 mod args;
+mod choose;
 mod inputs;
 mod list;
 mod lock;
@@ -30,6 +32,7 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         Command::Save(a) => save::save(a, &ctx.diag),
         Command::List(a) => list::list(a, ctx),
         Command::Verify(a) => verify::verify(a, &ctx.diag),
+        Command::Choose(a) => choose::choose(a),
     }
 }
 

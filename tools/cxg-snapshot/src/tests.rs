@@ -272,3 +272,40 @@ fn a_save_that_fetched_nothing_adds_no_snapshot() {
     let listed = cxg_catalog::snapshots::list(&t.path().join("S")).unwrap();
     assert_eq!(listed.len(), 3);
 }
+
+/// `choose` sets or removes a choice in place and keeps everything else;
+/// a file that is not a provenance.json is refused, unchanged.
+#[test]
+fn choose_records_a_later_choice_in_place() {
+    const P: &str = "{\n  \"snapshot\": \"S\",\n  \"requests\": [],\n  \"outputs\": {\n    \"a.csv\": 1\n  }\n}\n";
+    const WITH: &str = "{\n  \"snapshot\": \"S\",\n  \"choices\": {\n    \"SELECT\": \"--tissue lung\",\n    \"CELLS\": \"--primary\"\n  },\n  \"n\": 2\n}\n";
+    #[rustfmt::skip]
+    let cases: [(&str, &[&str], i32, &str, &str); 7] = [
+        (P, &["CELLS=--normal --primary"], 0,
+         "{\n  \"snapshot\": \"S\",\n  \"requests\": [],\n  \"outputs\": {\n    \"a.csv\": 1\n  },\n  \"choices\": {\n    \"CELLS\": \"--normal --primary\"\n  }\n}\n", ""),
+        (WITH, &["CELLS=--normal"], 0,
+         "{\n  \"snapshot\": \"S\",\n  \"choices\": {\n    \"SELECT\": \"--tissue lung\",\n    \"CELLS\": \"--normal\"\n  },\n  \"n\": 2\n}\n", ""),
+        (WITH, &["CELLS=", "SELECT="], 0, "{\n  \"snapshot\": \"S\",\n  \"n\": 2\n}\n", ""),
+        (P, &["CELLS="], 0, P, ""),
+        ("{\"outputs\": {}}\n", &["CELLS=x"], 2, "{\"outputs\": {}}\n",
+         "'T/p.json': not a provenance.json (one object with a \"snapshot\" key, as cxg-snapshot save --provenance writes)"),
+        ("{\"snapshot\": \"S\"} {}\n", &["CELLS=x"], 2, "{\"snapshot\": \"S\"} {}\n",
+         "'T/p.json': more than one JSON value; a provenance.json holds one object"),
+        ("{\"snapshot\": \"S\"", &["CELLS=x"], 2, "{\"snapshot\": \"S\"", "'T/p.json'"),
+    ];
+    for (before, choices, code, after, warning) in cases {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("p.json"), before).unwrap();
+        let mut argv = vec!["choose", "--provenance", "T/p.json"];
+        argv.extend(choices);
+        let (c, out, w) = snapshot(t.path(), &argv);
+        assert_eq!((c, out.as_str()), (code, ""), "{choices:?} on {before}: {w}");
+        assert!(w.starts_with(warning), "{choices:?} on {before}: {w}");
+        let now = std::fs::read_to_string(t.path().join("p.json")).unwrap();
+        assert_eq!(now, after, "{choices:?} on {before}");
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (c, _, w) = snapshot(t.path(), &["choose", "--provenance", "T/none.json", "CELLS=x"]);
+    assert_eq!(c, 2, "{w}");
+    assert!(w.contains("T/none.json"), "{w}");
+}
