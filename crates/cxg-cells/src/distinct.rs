@@ -1,11 +1,31 @@
-//! Counting distinct 64-bit keys (one per cell of a numeric column) by an
-//! LSD radix sort: a byte a pass, skipping the bytes every key shares —
-//! a float32 widened to f64 has three zero low bytes, an int32 the same
-//! high bytes — then counting runs. Several times faster than a
+//! Counting distinct keys (one per cell of a numeric column) by an
+//! LSD radix sort: a byte a pass, skipping the bytes every key shares
+//! (an int32's high bytes are mostly the same) — then counting runs;
+//! 32-bit keys for values of up to four bytes. Several times faster than a
 //! comparison sort on a million keys, and the memory is two key vectors.
 
+/// A key the radix sort orders: its bytes, lowest first.
+pub trait Key: Copy + Ord + Default {
+    const BYTES: usize;
+    fn byte(self, i: usize) -> usize;
+}
+
+impl Key for u64 {
+    const BYTES: usize = 8;
+    fn byte(self, i: usize) -> usize {
+        ((self >> (8 * i)) & 0xff) as usize
+    }
+}
+
+impl Key for u32 {
+    const BYTES: usize = 4;
+    fn byte(self, i: usize) -> usize {
+        ((self >> (8 * i)) & 0xff) as usize
+    }
+}
+
 /// The number of distinct values among `keys` (which it reorders).
-pub fn count(keys: &mut Vec<u64>) -> u64 {
+pub fn count<K: Key>(keys: &mut Vec<K>) -> u64 {
     radix_sort(keys);
     let mut n = 0u64;
     let mut last = None;
@@ -19,14 +39,14 @@ pub fn count(keys: &mut Vec<u64>) -> u64 {
 }
 
 /// Sort `keys` ascending, byte by byte from the lowest.
-fn radix_sort(keys: &mut Vec<u64>) {
+fn radix_sort<K: Key>(keys: &mut Vec<K>) {
     if keys.len() < 512 {
         keys.sort_unstable();
         return;
     }
     let counts = histograms(keys);
-    let mut spare = vec![0u64; keys.len()];
-    for (byte, count) in counts.iter().enumerate() {
+    let mut spare = vec![K::default(); keys.len()];
+    for (byte, count) in counts.iter().enumerate().take(K::BYTES) {
         if count.contains(&keys.len()) {
             continue;
         }
@@ -36,9 +56,8 @@ fn radix_sort(keys: &mut Vec<u64>) {
             *s = sum;
             sum += c;
         }
-        let shift = 8 * byte as u32;
         for &k in keys.iter() {
-            let b = ((k >> shift) & 0xff) as usize;
+            let b = k.byte(byte);
             spare[start[b]] = k;
             start[b] += 1;
         }
@@ -47,11 +66,11 @@ fn radix_sort(keys: &mut Vec<u64>) {
 }
 
 /// How many keys have each value of each byte.
-fn histograms(keys: &[u64]) -> [[usize; 256]; 8] {
+fn histograms<K: Key>(keys: &[K]) -> [[usize; 256]; 8] {
     let mut counts = [[0usize; 256]; 8];
     for &k in keys {
-        for (byte, count) in counts.iter_mut().enumerate() {
-            count[((k >> (8 * byte)) & 0xff) as usize] += 1;
+        for (byte, count) in counts.iter_mut().enumerate().take(K::BYTES) {
+            count[k.byte(byte)] += 1;
         }
     }
     counts
@@ -96,6 +115,21 @@ mod tests {
                 "{n} keys, mask {mask:x}"
             );
             assert!(v.windows(2).all(|w| w[0] <= w[1]));
+        }
+    }
+
+    #[test]
+    fn counts_32_bit_keys_too() {
+        for (n, mask) in [(5_000, u64::MAX), (20_000, 0xff00_ff00)] {
+            let mut v: Vec<u32> = keys(n, 7, mask).into_iter().map(|k| k as u32).collect();
+            let mut sorted = v.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(
+                count(&mut v),
+                sorted.len() as u64,
+                "{n} keys, mask {mask:x}"
+            );
         }
     }
 

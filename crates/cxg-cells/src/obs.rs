@@ -285,11 +285,19 @@ impl Obs<'_> {
                 return Ok(None);
             }
             if let Some(kind) = Scalar::of(ds.dtype()) {
-                let (n, mut keys) = scalar_keys(&ds, &kind, &place, self.file_len)?;
+                let (n, distinct) = if kind.size() <= 4 {
+                    let (n, mut keys) =
+                        scalar_keys(&ds, &kind, &place, self.file_len, Scalar::key32)?;
+                    (n, crate::distinct::count(&mut keys))
+                } else {
+                    let (n, mut keys) =
+                        scalar_keys(&ds, &kind, &place, self.file_len, Scalar::key)?;
+                    (n, crate::distinct::count(&mut keys))
+                };
                 if n != n_cells {
                     return Err(format!("{place}: {n} values for {n_cells} cells"));
                 }
-                return Ok(Some(crate::distinct::count(&mut keys)));
+                return Ok(Some(distinct));
             }
             if !is_string(ds.dtype()) {
                 return Ok(None);

@@ -192,6 +192,24 @@ impl Scalar {
         }
     }
 
+    /// [`Scalar::key`] in 32 bits, for elements of up to four bytes (a
+    /// float32 by its own bits; an integer's sign extension cut back to 32
+    /// bits is still one key per value).
+    pub fn key32(&self, v: &[u8]) -> Option<u32> {
+        match self {
+            Scalar::Float { size: 4, big } => {
+                let b = [v[0], v[1], v[2], v[3]];
+                let x = if *big {
+                    f32::from_be_bytes(b)
+                } else {
+                    f32::from_le_bytes(b)
+                };
+                (!x.is_nan()).then(|| if x == 0.0 { 0 } else { x.to_bits() })
+            }
+            _ => self.key(v).map(|k| k as u32),
+        }
+    }
+
     /// An element as Python prints it (`True`, `3`, `0.5`, `2.0`).
     pub fn text(&self, v: &[u8]) -> String {
         match self {
@@ -309,9 +327,16 @@ pub fn for_each_scalar(
     })
 }
 
-/// A key per element of a scalar dataset ([`Scalar::key`]; none for NaN),
-/// decoded piece by piece; and the number of elements.
-pub fn scalar_keys(ds: &Dataset, kind: &Scalar, place: &str, file_len: u64) -> R<(u64, Vec<u64>)> {
+/// A key per element of a scalar dataset (`key`: [`Scalar::key`] or
+/// [`Scalar::key32`]; none for NaN), decoded piece by piece; and the
+/// number of elements.
+pub fn scalar_keys<K>(
+    ds: &Dataset,
+    kind: &Scalar,
+    place: &str,
+    file_len: u64,
+    key: impl Fn(&Scalar, &[u8]) -> Option<K>,
+) -> R<(u64, Vec<K>)> {
     let size = kind.size();
     if size == 0 || ds.raw_element_size().at(place)? != size {
         return Err(format!("{place}: elements of an unexpected size"));
@@ -319,7 +344,7 @@ pub fn scalar_keys(ds: &Dataset, kind: &Scalar, place: &str, file_len: u64) -> R
     let mut keys = Vec::new();
     let n = for_each_piece(ds, place, file_len, |raw| {
         reserve(&mut keys, raw.len() / size, place)?;
-        keys.extend(raw.chunks_exact(size).filter_map(|v| kind.key(v)));
+        keys.extend(raw.chunks_exact(size).filter_map(|v| key(kind, v)));
         Ok(())
     })?;
     Ok((n, keys))
@@ -467,6 +492,43 @@ pub fn bools(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<bool>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 32-bit keys tell the same values apart as 64-bit keys: -0.0 is 0.0,
+    /// NaN is no value, every other float32 and int32 its own.
+    #[test]
+    fn key32_counts_as_key_does() {
+        let floats = [0.0f32, -0.0, 1.5, -1.5, f32::NAN, f32::INFINITY, 1e-45, 1.5];
+        let f = Scalar::Float {
+            size: 4,
+            big: false,
+        };
+        let ints = [0i32, -1, 1, i32::MIN, i32::MAX, -1];
+        let i = Scalar::Int {
+            size: 4,
+            signed: true,
+            big: false,
+        };
+        let elems: Vec<(&Scalar, [u8; 4])> = floats
+            .iter()
+            .map(|x| (&f, x.to_le_bytes()))
+            .chain(ints.iter().map(|x| (&i, x.to_le_bytes())))
+            .collect();
+        for kind in [&f, &i] {
+            let of = |k: &dyn Fn(&[u8]) -> Option<u64>| {
+                let mut v: Vec<u64> = elems
+                    .iter()
+                    .filter(|(s, _)| std::ptr::eq(*s, kind))
+                    .filter_map(|(_, b)| k(b))
+                    .collect();
+                crate::distinct::count(&mut v)
+            };
+            let wide = of(&|b| kind.key(b));
+            let narrow = of(&|b| kind.key32(b).map(u64::from));
+            assert_eq!(wide, narrow);
+        }
+        assert_eq!(f.key32(&(-0.0f32).to_le_bytes()), Some(0));
+        assert_eq!(f.key32(&f32::NAN.to_le_bytes()), None);
+    }
 
     /// The one-pass widening gives what the value-by-value path gives.
     #[test]

@@ -299,13 +299,20 @@ fn choose_records_a_later_choice_in_place() {
         let mut argv = vec!["choose", "--provenance", "T/p.json"];
         argv.extend(choices);
         let (c, out, w) = snapshot(t.path(), &argv);
-        assert_eq!((c, out.as_str()), (code, ""), "{choices:?} on {before}: {w}");
+        assert_eq!(
+            (c, out.as_str()),
+            (code, ""),
+            "{choices:?} on {before}: {w}"
+        );
         assert!(w.starts_with(warning), "{choices:?} on {before}: {w}");
         let now = std::fs::read_to_string(t.path().join("p.json")).unwrap();
         assert_eq!(now, after, "{choices:?} on {before}");
     }
     let t = tempfile::tempdir().unwrap();
-    let (c, _, w) = snapshot(t.path(), &["choose", "--provenance", "T/none.json", "CELLS=x"]);
+    let (c, _, w) = snapshot(
+        t.path(),
+        &["choose", "--provenance", "T/none.json", "CELLS=x"],
+    );
     assert_eq!(c, 2, "{w}");
     assert!(w.contains("T/none.json"), "{w}");
 }
