@@ -60,6 +60,9 @@ fn cells_of(root: &Group, src: &Path) -> R<u64> {
 pub struct Limits {
     pub window_values: i64,
     pub block_bytes: usize,
+    /// Whether a sparse matrix whose kept values touch most of its chunks
+    /// is read chunk by chunk on threads of its own (off: in windows).
+    pub stream_chunks: bool,
 }
 
 impl Default for Limits {
@@ -67,6 +70,7 @@ impl Default for Limits {
         Limits {
             window_values: 1 << 20,
             block_bytes: 16 << 20,
+            stream_chunks: true,
         }
     }
 }
@@ -89,8 +93,13 @@ pub fn write_with(
     stamp: &Stamp,
     limits: Limits,
 ) -> Result<(), String> {
+    with_limits(limits, || write(src, mask, dst, stamp))
+}
+
+/// `f` run with `limits` on this thread.
+pub(crate) fn with_limits<T>(limits: Limits, f: impl FnOnce() -> T) -> T {
     let before = LIMITS.with(|l| l.replace(limits));
-    let r = write(src, mask, dst, stamp);
+    let r = f();
     LIMITS.with(|l| l.set(before));
     r
 }

@@ -159,34 +159,42 @@ pub(crate) fn read_ints(d: &Dataset, range: Option<(u64, u64)>, place: &str) -> 
 pub(crate) fn ints_of(bytes: &[u8], size: usize, signed: bool) -> Vec<i64> {
     bytes
         .chunks_exact(size.max(1))
-        .map(|c| {
-            let mut a = [0u8; 8];
-            let fill = if signed && c[size - 1] & 0x80 != 0 {
-                0xff
-            } else {
-                0
-            };
-            a.fill(fill);
-            #[cfg(target_endian = "little")]
-            a[..size].copy_from_slice(c);
-            #[cfg(target_endian = "big")]
-            a[8 - size..].copy_from_slice(c);
-            i64::from_ne_bytes(a)
-        })
+        .map(|c| int_at(c, size, signed))
         .collect()
+}
+
+/// One native-order integer of `size` (1 to 8) bytes as i64.
+pub(crate) fn int_at(c: &[u8], size: usize, signed: bool) -> i64 {
+    let mut a = [0u8; 8];
+    let fill = if signed && c[size - 1] & 0x80 != 0 {
+        0xff
+    } else {
+        0
+    };
+    a.fill(fill);
+    #[cfg(target_endian = "little")]
+    a[..size].copy_from_slice(&c[..size]);
+    #[cfg(target_endian = "big")]
+    a[8 - size..].copy_from_slice(&c[..size]);
+    i64::from_ne_bytes(a)
 }
 
 /// i64 values back to native-order integers of `size` bytes.
 pub(crate) fn bytes_of(values: &[i64], size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(values.len() * size);
     for v in values {
-        let b = v.to_ne_bytes();
-        #[cfg(target_endian = "little")]
-        out.extend_from_slice(&b[..size]);
-        #[cfg(target_endian = "big")]
-        out.extend_from_slice(&b[8 - size..]);
+        push_int(&mut out, *v, size);
     }
     out
+}
+
+/// Append `v` as a native-order integer of `size` bytes.
+pub(crate) fn push_int(out: &mut Vec<u8>, v: i64, size: usize) {
+    let b = v.to_ne_bytes();
+    #[cfg(target_endian = "little")]
+    out.extend_from_slice(&b[..size]);
+    #[cfg(target_endian = "big")]
+    out.extend_from_slice(&b[8 - size..]);
 }
 
 /// The integer width and signedness of a dataset.
