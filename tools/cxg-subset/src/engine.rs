@@ -106,6 +106,17 @@ pub(crate) fn with_limits<T>(limits: Limits, f: impl FnOnce() -> T) -> T {
 
 /// Write the cells of `src` that `mask` keeps to the new file `dst`.
 pub fn write(src: &Path, mask: &[bool], dst: &Path, stamp: &Stamp) -> Result<(), String> {
+    write_stamped(src, mask, dst, || Ok(stamp.clone()))
+}
+
+/// [`write`], the stamp asked for only when `uns` is written, last (the
+/// source's SHA-256 is computed meanwhile).
+pub(crate) fn write_stamped(
+    src: &Path,
+    mask: &[bool],
+    dst: &Path,
+    stamp: impl FnOnce() -> R<Stamp>,
+) -> Result<(), String> {
     let file = h5::open(src)?;
     let root = file.root_group().at("not a readable HDF5 file")?;
     let n = cells_of(&root, src)?;
@@ -153,7 +164,7 @@ pub fn write(src: &Path, mask: &[bool], dst: &Path, stamp: &Stamp) -> Result<(),
             _ => copy::dataset(&d, &oroot, name, name)?,
         }
     }
-    uns(root.group("uns").ok().as_ref(), &oroot, &colors, stamp)?;
+    uns(root.group("uns").ok().as_ref(), &oroot, &colors, &stamp()?)?;
     out.close().at(&dst.display().to_string())
 }
 
