@@ -30,8 +30,13 @@ pub(crate) fn rows(
         return Err(format!("{place}: is not cells × cells"));
     }
     let out = if h5::is_string(d.dtype()) {
-        let all = d.read_strings().at(place)?;
-        let kept: Vec<String> = rows.keep.iter().map(|r| all[*r as usize].clone()).collect();
+        let kept = match h5::kept_strings(d, &rows.keep, place)? {
+            Some(kept) => kept,
+            None => {
+                let all = d.read_strings().at(place)?;
+                rows.keep.iter().map(|r| all[*r as usize].clone()).collect()
+            }
+        };
         copy::strings(dst, name, d, &kept, place)?
     } else {
         let dt = h5::datatype(d, place)?;
@@ -40,14 +45,14 @@ pub(crate) fn rows(
         new_shape[0] = rows.kept();
         if both {
             new_shape[1] = rows.kept();
-            let bytes = d.read_native_bytes().at(place)?;
+            let bytes = h5::read_all(d, place)?;
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
             let cols = columns(&picked, rows, row_bytes / rows.n().max(1) as usize);
             w::write_array(dst, name, dt, &new_shape, &cols, storage_of(d, place)).at(place)?
         } else if (rows.n() as usize).saturating_mul(row_bytes)
             <= crate::engine::limits().block_bytes
         {
-            let bytes = d.read_native_bytes().at(place)?;
+            let bytes = h5::read_all(d, place)?;
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
             w::write_array(dst, name, dt, &new_shape, &picked, storage_of(d, place)).at(place)?
         } else {

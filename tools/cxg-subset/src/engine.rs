@@ -132,20 +132,7 @@ pub(crate) fn write_stamped(
     let out = H5File::create(dst).at(&dst.display().to_string())?;
     let oroot = out.root_group();
     copy::group_attrs(&root, &oroot, &[], "/")?;
-    let mut colors = Colors::new();
-    let obs = root.group("obs").at("obs")?;
-    let how = How {
-        rows: Some(&rows),
-        drop_unused: true,
-    };
-    frame::frame(&obs, &oroot, "obs", &how, &mut colors, "obs")?;
-    if let Ok(var) = root.group("var") {
-        let how = How {
-            rows: None,
-            drop_unused: true,
-        };
-        frame::frame(&var, &oroot, "var", &how, &mut colors, "var")?;
-    }
+    let colors = frames(src, &oroot, &rows)?;
     for name in &groups {
         let g = root.group(name).at(name)?;
         match name.as_str() {
@@ -166,6 +153,29 @@ pub(crate) fn write_stamped(
     }
     uns(root.group("uns").ok().as_ref(), &oroot, &colors, &stamp()?)?;
     out.close().at(&dst.display().to_string())
+}
+
+/// obs and var, read through a file of their own, closed once they are
+/// written: what the reader keeps of their columns (the obs names above
+/// all) is freed before X is read.
+fn frames(src: &Path, oroot: &H5Group, rows: &Rows) -> R<Colors> {
+    let file = h5::open(src)?;
+    let root = file.root_group().at("not a readable HDF5 file")?;
+    let mut colors = Colors::new();
+    let obs = root.group("obs").at("obs")?;
+    let how = How {
+        rows: Some(rows),
+        drop_unused: true,
+    };
+    frame::frame(&obs, oroot, "obs", &how, &mut colors, "obs")?;
+    if let Ok(var) = root.group("var") {
+        let how = How {
+            rows: None,
+            drop_unused: true,
+        };
+        frame::frame(&var, oroot, "var", &how, &mut colors, "var")?;
+    }
+    Ok(colors)
 }
 
 /// One element with cells on `cells`: a sparse matrix, a data frame, a

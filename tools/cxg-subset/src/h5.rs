@@ -4,7 +4,7 @@
 
 use cxg_h5write::DatatypeMessage;
 use hdf5_reader::group::Group;
-use hdf5_reader::{Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoElem};
+use hdf5_reader::{Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoElem, StringPadding};
 use std::path::Path;
 
 /// A file's error: one line naming the element, which becomes its
@@ -57,6 +57,62 @@ fn is_vlen_string(dt: &Datatype) -> bool {
             ..
         }
     )
+}
+
+/// The strings of rows `keep` (ascending) of a chunked 1-D dataset of
+/// variable-length strings, a chunk of references at a time, only the kept
+/// ones looked up: memory holds the kept strings, not a million of them
+/// and their references. `None`: not such a dataset (read it whole).
+pub(crate) fn kept_strings(d: &Dataset, keep: &[u64], place: &str) -> R<Option<Vec<String>>> {
+    let padding = match d.dtype() {
+        Datatype::String {
+            size: hdf5_reader::StringSize::Variable,
+            padding,
+            ..
+        }
+        | Datatype::VarLen {
+            kind: hdf5_reader::VarLenKind::String,
+            padding,
+            ..
+        } => *padding,
+        _ => return Ok(None),
+    };
+    let Some(per) = d.chunks().filter(|c| c.len() == 1).map(|c| c[0] as u64) else {
+        return Ok(None);
+    };
+    let rs = d.vlen_reference_size();
+    let mut out = Vec::with_capacity(keep.len());
+    let mut k = 0;
+    for c in d.iter_chunks().at(place)? {
+        let c = c.at(place)?;
+        let off = c.offsets().first().copied().unwrap_or(0);
+        while k < keep.len() && keep[k] < off + per.max(1) {
+            let at = keep[k].checked_sub(off).map(|i| i as usize * rs);
+            let r = at.and_then(|a| c.bytes().get(a..a + rs));
+            let r = r.ok_or_else(|| format!("{place}: row {} is not stored", keep[k]))?;
+            out.push(vlen_string(d, r, padding, place)?);
+            k += 1;
+        }
+    }
+    if k < keep.len() {
+        return Err(format!("{place}: row {} is not stored", keep[k]));
+    }
+    Ok(Some(out))
+}
+
+/// One variable-length string from its reference, as hdf5-reader's
+/// `read_strings` decodes it.
+fn vlen_string(d: &Dataset, r: &[u8], padding: StringPadding, place: &str) -> R<String> {
+    if r.get(..4).is_some_and(|n| n == [0; 4]) {
+        return Ok(String::new());
+    }
+    let bytes = d.resolve_vlen_reference_bytes(r, 1).at(place)?;
+    let end = match padding {
+        StringPadding::NullTerminate => bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()),
+        StringPadding::NullPad => bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1),
+        StringPadding::SpacePad => bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1),
+    };
+    String::from_utf8(bytes[..end].to_vec()).map_err(|e| format!("{place}: {e}"))
 }
 
 /// The dataset's datatype, for writing it unchanged.
@@ -142,6 +198,23 @@ pub(crate) fn read_rows(d: &Dataset, start: u64, end: u64, place: &str) -> R<Vec
     })
 }
 
+/// A whole dataset as native-order bytes. A numeric one is read as a
+/// slice of all its rows: hdf5-reader keeps a copy of every dataset of up
+/// to 32 MB read whole as raw bytes for as long as the file is open (tens
+/// of MB for the obs columns of a million cells).
+pub(crate) fn read_all(d: &Dataset, place: &str) -> R<Vec<u8>> {
+    let n = d.shape().first().copied().unwrap_or(0);
+    let numeric = matches!(
+        d.dtype(),
+        Datatype::FixedPoint { .. } | Datatype::FloatingPoint { .. }
+    );
+    if numeric && n > 0 && d.chunks().is_some() {
+        read_rows(d, 0, n, place)
+    } else {
+        d.read_native_bytes().at(place)
+    }
+}
+
 /// An integer dataset (codes, indices, indptr) as i64, whole or `start..end`.
 pub(crate) fn read_ints(d: &Dataset, range: Option<(u64, u64)>, place: &str) -> R<Vec<i64>> {
     let (signed, size) = match d.dtype() {
@@ -150,7 +223,7 @@ pub(crate) fn read_ints(d: &Dataset, range: Option<(u64, u64)>, place: &str) -> 
     };
     let bytes = match range {
         Some((a, b)) => read_rows(d, a, b, place)?,
-        None => d.read_native_bytes().at(place)?,
+        None => read_all(d, place)?,
     };
     Ok(ints_of(&bytes, size, signed))
 }
