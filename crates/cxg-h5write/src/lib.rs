@@ -12,6 +12,8 @@ pub use rust_hdf5::{DatatypeMessage, H5Dataset, H5File, H5Group, Hdf5Error};
 
 use rust_hdf5::VarLenUnicode;
 
+mod pack;
+
 pub type Result<T> = std::result::Result<T, Hdf5Error>;
 
 /// How a new dataset is stored: chunked along its first axis (`chunk_rows`
@@ -158,12 +160,16 @@ fn create<T: rust_hdf5::H5Type>(
 }
 
 /// A dataset written in blocks of rows, chunked along its first axis and
-/// unlimited there: memory holds one block, not the dataset.
+/// unlimited there: memory holds one block, not the dataset. Finish it with
+/// [`Appender::into_dataset`]: a gzip dataset's last, partial chunk is
+/// written then.
 pub struct Appender {
     ds: H5Dataset,
     size: usize,
     rows: usize,
     row_elems: usize,
+    /// A gzip dataset's chunks, compressed here (see `pack`).
+    pack: Option<pack::Packer>,
 }
 
 impl Appender {
@@ -213,11 +219,19 @@ impl Appender {
                 )))
             }
         };
+        let pack = match st.gzip {
+            Some(level) => {
+                let chunk_bytes = rows.max(1) * row_elems * size;
+                Some(pack::Packer::new(level, st.shuffle, size, chunk_bytes)?)
+            }
+            None => None,
+        };
         Ok(Appender {
             ds,
             size,
             rows: 0,
             row_elems,
+            pack,
         })
     }
 
@@ -234,6 +248,12 @@ impl Appender {
             )));
         }
         self.rows += bytes.len() / row_bytes;
+        if let Some(p) = &mut self.pack {
+            p.push(&self.ds, bytes)?;
+            let mut dims = self.ds.shape();
+            dims[0] = self.rows;
+            return self.ds.extend(&dims);
+        }
         match self.size {
             1 => self.ds.append(bytes),
             2 => self.ds.append(&words::<2, u16>(bytes, u16::from_ne_bytes)),
@@ -252,9 +272,12 @@ impl Appender {
         &self.ds
     }
 
-    /// The dataset, done with.
-    pub fn into_dataset(self) -> H5Dataset {
-        self.ds
+    /// The dataset, its last rows written.
+    pub fn into_dataset(mut self) -> Result<H5Dataset> {
+        if let Some(p) = &mut self.pack {
+            p.finish(&self.ds)?;
+        }
+        Ok(self.ds)
     }
 }
 
@@ -389,6 +412,7 @@ mod tests {
                 ap.push(&b).unwrap();
             }
             assert_eq!(ap.rows(), 5);
+            ap.into_dataset().unwrap();
             let mut rw = RowWriter::new(
                 &root,
                 "fixed",

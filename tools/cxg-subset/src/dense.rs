@@ -90,10 +90,10 @@ impl Sink {
         }
     }
 
-    fn into_dataset(self) -> cxg_h5write::H5Dataset {
+    fn into_dataset(self) -> cxg_h5write::Result<cxg_h5write::H5Dataset> {
         match self {
             Sink::Append(a) => a.into_dataset(),
-            Sink::Rows(r) => r.into_dataset(),
+            Sink::Rows(r) => Ok(r.into_dataset()),
         }
     }
 }
@@ -124,5 +124,5 @@ fn streamed(
         sink.push(&rows.select(&bytes, row_bytes, first, win))
             .at(place)?;
     }
-    Ok(sink.into_dataset())
+    sink.into_dataset().at(place)
 }

@@ -135,10 +135,11 @@ impl Parts {
         )
         .at(&ptr_place)?;
         copy::dataset_attrs(&self.indptr, &ptr, &ptr_place)?;
-        let (d, ix) = (
-            self.out_data.into_dataset(),
-            self.out_indices.into_dataset(),
-        );
+        let d = self.out_data.into_dataset().at(&format!("{place}/data"))?;
+        let ix = self
+            .out_indices
+            .into_dataset()
+            .at(&format!("{place}/indices"))?;
         copy::dataset_attrs(&self.data, &d, &format!("{place}/data"))?;
         copy::dataset_attrs(&self.indices, &ix, &format!("{place}/indices"))
     }
