@@ -413,6 +413,18 @@ mod tests {
             }
             assert_eq!(ap.rows(), 5);
             ap.into_dataset().unwrap();
+            // pushes across chunk edges: 1 row, 7 rows, 2 rows in chunks of 3
+            let three = Storage {
+                chunk_rows: Some(3),
+                ..gz
+            };
+            let mut ap =
+                Appender::new(&root, "edges", DatatypeMessage::u32_type(), &[], three).unwrap();
+            for (a, b) in [(0u32, 1u32), (1, 8), (8, 10)] {
+                let bytes: Vec<u8> = (a..b).flat_map(|v| v.to_ne_bytes()).collect();
+                ap.push(&bytes).unwrap();
+            }
+            ap.into_dataset().unwrap();
             let mut rw = RowWriter::new(
                 &root,
                 "fixed",
@@ -442,6 +454,11 @@ mod tests {
             .read_vlen_strings()
             .unwrap()
             .is_empty());
+        let edges = f.dataset("edges").unwrap();
+        assert_eq!(
+            edges.read_raw::<u32>().unwrap(),
+            (0..10).collect::<Vec<_>>()
+        );
         let rows = f.dataset("rows").unwrap();
         assert_eq!(rows.shape(), [5, 2]);
         assert_eq!(

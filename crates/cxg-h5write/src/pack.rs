@@ -44,15 +44,26 @@ impl Packer {
     }
 
     /// Take `bytes` (whole rows); write every chunk they complete.
-    pub(crate) fn push(&mut self, ds: &H5Dataset, bytes: &[u8]) -> Result<()> {
-        self.pending.extend_from_slice(bytes);
-        let whole = self.pending.len() / self.chunk_bytes * self.chunk_bytes;
-        let mut pending = std::mem::take(&mut self.pending);
-        for chunk in pending[..whole].chunks_exact(self.chunk_bytes) {
+    pub(crate) fn push(&mut self, ds: &H5Dataset, mut bytes: &[u8]) -> Result<()> {
+        // complete the pending chunk first, then whole chunks straight from
+        // `bytes`: only a chunk's worth is ever copied aside
+        if !self.pending.is_empty() {
+            let take = (self.chunk_bytes - self.pending.len()).min(bytes.len());
+            self.pending.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.pending.len() < self.chunk_bytes {
+                return Ok(());
+            }
+            let chunk = std::mem::take(&mut self.pending);
+            self.write(ds, &chunk)?;
+            self.pending = chunk;
+            self.pending.clear();
+        }
+        let whole = bytes.len() / self.chunk_bytes * self.chunk_bytes;
+        for chunk in bytes[..whole].chunks_exact(self.chunk_bytes) {
             self.write(ds, chunk)?;
         }
-        pending.drain(..whole);
-        self.pending = pending;
+        self.pending.extend_from_slice(&bytes[whole..]);
         Ok(())
     }
 
