@@ -19,19 +19,32 @@ const LIMIT: usize = hdf5_reader::DEFAULT_MAX_CHUNK_BYTES;
 thread_local! {
     static DECOMPRESSOR: RefCell<libdeflater::Decompressor> =
         RefCell::new(libdeflater::Decompressor::new());
+    /// The size the last chunk decoded to on this thread: the chunks of a
+    /// dataset all decode to the same size, so the buffer is exact.
+    static LAST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Decode one zlib stream; the output buffer starts at four times the input
-/// and doubles while too small, up to [`LIMIT`].
+/// Decode one zlib stream; the output buffer starts at the size of the
+/// last chunk (else four times the input) and doubles while too small, up
+/// to [`LIMIT`].
 pub(crate) fn inflate(input: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    let mut size = input.len().saturating_mul(4).clamp(4096, LIMIT);
+    let last = LAST.with(|l| l.get());
+    let guess = if last >= input.len() {
+        last
+    } else {
+        input.len().saturating_mul(4)
+    };
+    let mut size = guess.clamp(64, LIMIT);
     loop {
         let mut out = vec![0u8; size];
         let r = DECOMPRESSOR.with(|d| d.borrow_mut().zlib_decompress(input, &mut out));
         match r {
             Ok(n) => {
+                LAST.with(|l| l.set(n));
                 out.truncate(n);
-                out.shrink_to_fit();
+                if out.capacity() > n + n / 4 {
+                    out.shrink_to_fit();
+                }
                 return Ok(out);
             }
             Err(libdeflater::DecompressionError::InsufficientSpace) if size < LIMIT => {
