@@ -113,7 +113,8 @@ pub fn write_array(
     st: Storage,
 ) -> Result<H5Dataset> {
     let n: usize = shape.iter().product();
-    let d = match dt.element_size() {
+    let size = dt.element_size() as usize;
+    let d = match size {
         1 => create::<u8>(g, name, dt, shape, st)?,
         2 => create::<u16>(g, name, dt, shape, st)?,
         4 => create::<u32>(g, name, dt, shape, st)?,
@@ -121,8 +122,23 @@ pub fn write_array(
         // fixed strings, compounds: contiguous, as the raw bytes
         _ => create::<u8>(g, name, dt, shape, Storage::PLAIN)?,
     };
-    if n > 0 {
-        d.write_raw_bytes(bytes)?;
+    match (st.chunk_rows, st.gzip) {
+        // a gzip dataset's chunks compressed here (see `pack`)
+        (Some(rows), Some(level)) if n > 0 && matches!(size, 1 | 2 | 4 | 8) => {
+            if bytes.len() != n * size {
+                return Err(Hdf5Error::InvalidState(format!(
+                    "'{name}': {} bytes for {n} elements of {size}",
+                    bytes.len()
+                )));
+            }
+            let row_bytes = n / shape[0] * size;
+            let chunk_bytes = rows.clamp(1, shape[0]) * row_bytes;
+            let mut p = pack::Packer::new(level, st.shuffle, size, chunk_bytes)?;
+            p.push(&d, bytes)?;
+            p.finish(&d)?;
+        }
+        _ if n > 0 => d.write_raw_bytes(bytes)?,
+        _ => {}
     }
     Ok(d)
 }
@@ -413,18 +429,6 @@ mod tests {
             }
             assert_eq!(ap.rows(), 5);
             ap.into_dataset().unwrap();
-            // pushes across chunk edges: 1 row, 7 rows, 2 rows in chunks of 3
-            let three = Storage {
-                chunk_rows: Some(3),
-                ..gz
-            };
-            let mut ap =
-                Appender::new(&root, "edges", DatatypeMessage::u32_type(), &[], three).unwrap();
-            for (a, b) in [(0u32, 1u32), (1, 8), (8, 10)] {
-                let bytes: Vec<u8> = (a..b).flat_map(|v| v.to_ne_bytes()).collect();
-                ap.push(&bytes).unwrap();
-            }
-            ap.into_dataset().unwrap();
             let mut rw = RowWriter::new(
                 &root,
                 "fixed",
@@ -454,11 +458,6 @@ mod tests {
             .read_vlen_strings()
             .unwrap()
             .is_empty());
-        let edges = f.dataset("edges").unwrap();
-        assert_eq!(
-            edges.read_raw::<u32>().unwrap(),
-            (0..10).collect::<Vec<_>>()
-        );
         let rows = f.dataset("rows").unwrap();
         assert_eq!(rows.shape(), [5, 2]);
         assert_eq!(
@@ -466,5 +465,34 @@ mod tests {
             [0, 0, 1, -1, 2, -2, 3, -3, 4, -4]
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Pushes across chunk edges (1 row, 7 rows, 2 rows in chunks of 3),
+    /// compressed here, read back whole.
+    #[test]
+    fn appends_across_chunk_edges() {
+        let path =
+            std::env::temp_dir().join(format!("cxg-h5write-edges-{}.h5", std::process::id()));
+        let three = Storage {
+            chunk_rows: Some(3),
+            gzip: Some(4),
+            shuffle: true,
+        };
+        {
+            let f = H5File::create(&path).unwrap();
+            let root = f.root_group();
+            let mut ap =
+                Appender::new(&root, "edges", DatatypeMessage::u32_type(), &[], three).unwrap();
+            for (a, b) in [(0u32, 1u32), (1, 8), (8, 10)] {
+                let bytes: Vec<u8> = (a..b).flat_map(|v| v.to_ne_bytes()).collect();
+                ap.push(&bytes).unwrap();
+            }
+            ap.into_dataset().unwrap();
+            f.close().unwrap();
+        }
+        let f = H5File::open(&path).unwrap();
+        let edges = f.dataset("edges").unwrap().read_raw::<u32>().unwrap();
+        assert_eq!(edges, (0..10).collect::<Vec<_>>());
+        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -235,7 +235,8 @@ impl Parts {
     ) -> R<()> {
         let (isz, signed) = h5::int_kind(&self.indices, place)?;
         let esz = h5::elem_size(&self.data, place)?;
-        let flush = crate::engine::limits().window_values.max(1) as usize * esz;
+        // small blocks to compress: the readers run on meanwhile
+        let flush = crate::engine::limits().window_values.clamp(1, 1 << 16) as usize * esz;
         let (mut od, mut oi) = (Vec::new(), Vec::new());
         let (mut rd, mut ri) = (Vec::new(), Vec::new());
         let mut total = new_ptr.last().copied().unwrap_or(0);
