@@ -124,7 +124,9 @@ pub fn write_array(
     };
     match (st.chunk_rows, st.gzip) {
         // a gzip dataset's chunks compressed here (see `pack`)
-        (Some(rows), Some(level)) if n > 0 && matches!(size, 1 | 2 | 4 | 8) => {
+        (Some(rows), Some(level))
+            if n > 0 && !shape.is_empty() && matches!(size, 1 | 2 | 4 | 8) =>
+        {
             if bytes.len() != n * size {
                 return Err(Hdf5Error::InvalidState(format!(
                     "'{name}': {} bytes for {n} elements of {size}",
