@@ -277,3 +277,46 @@ pub(crate) fn int_kind(d: &Dataset, place: &str) -> R<(usize, bool)> {
         other => Err(format!("{place}: expected integers, found {other:?}")),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use cxg_h5write::{DatatypeMessage, H5File};
+
+    /// The kept strings of a column of many chunks, a chunk at a time: what
+    /// reading them all and picking gives.
+    #[test]
+    fn kept_strings_across_chunks() {
+        let path =
+            std::env::temp_dir().join(format!("cxg-subset-strings-{}.h5", std::process::id()));
+        let names: Vec<String> = (0..50)
+            .map(|i| format!("cell-{i}-{}", "x".repeat(i % 7)))
+            .collect();
+        {
+            let f = H5File::create(&path).unwrap();
+            let d = f
+                .root_group()
+                .new_dataset::<u8>()
+                .datatype(DatatypeMessage::vlen_string_utf8())
+                .shape([names.len()])
+                .chunk(&[7])
+                .deflate(4)
+                .create("names")
+                .unwrap();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            d.write_vlen_strings_slice(0, &refs).unwrap();
+            f.close().unwrap();
+        }
+        let f = super::open(&path).unwrap();
+        let d = f.dataset("names").unwrap();
+        assert_eq!(d.chunks(), Some(vec![7]));
+        let all = d.read_strings().unwrap();
+        assert_eq!(all, names);
+        for keep in [vec![0u64, 6, 7, 13, 49], (0..50).collect(), vec![48]] {
+            let want: Vec<String> = keep.iter().map(|i| names[*i as usize].clone()).collect();
+            let got = super::kept_strings(&d, &keep, "names").unwrap().unwrap();
+            assert_eq!(got, want);
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}
