@@ -113,8 +113,7 @@ pub fn write_array(
     st: Storage,
 ) -> Result<H5Dataset> {
     let n: usize = shape.iter().product();
-    let size = dt.element_size() as usize;
-    let d = match size {
+    let d = match dt.element_size() {
         1 => create::<u8>(g, name, dt, shape, st)?,
         2 => create::<u16>(g, name, dt, shape, st)?,
         4 => create::<u32>(g, name, dt, shape, st)?,
@@ -122,25 +121,8 @@ pub fn write_array(
         // fixed strings, compounds: contiguous, as the raw bytes
         _ => create::<u8>(g, name, dt, shape, Storage::PLAIN)?,
     };
-    match (st.chunk_rows, st.gzip) {
-        // a gzip dataset's chunks compressed here (see `pack`)
-        (Some(rows), Some(level))
-            if n > 0 && !shape.is_empty() && matches!(size, 1 | 2 | 4 | 8) =>
-        {
-            if bytes.len() != n * size {
-                return Err(Hdf5Error::InvalidState(format!(
-                    "'{name}': {} bytes for {n} elements of {size}",
-                    bytes.len()
-                )));
-            }
-            let row_bytes = n / shape[0] * size;
-            let chunk_bytes = rows.clamp(1, shape[0]) * row_bytes;
-            let mut p = pack::Packer::new(level, st.shuffle, size, chunk_bytes)?;
-            p.push(&d, bytes)?;
-            p.finish(&d)?;
-        }
-        _ if n > 0 => d.write_raw_bytes(bytes)?,
-        _ => {}
+    if n > 0 {
+        d.write_raw_bytes(bytes)?;
     }
     Ok(d)
 }
