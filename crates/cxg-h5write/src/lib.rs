@@ -127,6 +127,44 @@ pub fn write_array(
     Ok(d)
 }
 
+/// [`write_array`], a gzip dataset's chunks compressed with libdeflate (see
+/// `pack`): the same filters and level, other (standard) zlib streams, at
+/// about twice the speed. Not the default: cxg-gen pins the bytes it writes.
+pub fn write_array_fast(
+    g: &H5Group,
+    name: &str,
+    dt: DatatypeMessage,
+    shape: &[usize],
+    bytes: &[u8],
+    st: Storage,
+) -> Result<H5Dataset> {
+    let n: usize = shape.iter().product();
+    let size = dt.element_size() as usize;
+    let (Some(rows), Some(level)) = (st.chunk_rows, st.gzip) else {
+        return write_array(g, name, dt, shape, bytes, st);
+    };
+    if n == 0 || shape.is_empty() || !matches!(size, 1 | 2 | 4 | 8) {
+        return write_array(g, name, dt, shape, bytes, st);
+    }
+    if bytes.len() != n * size {
+        return Err(Hdf5Error::InvalidState(format!(
+            "'{name}': {} bytes for {n} elements of {size}",
+            bytes.len()
+        )));
+    }
+    let d = match size {
+        1 => create::<u8>(g, name, dt, shape, st)?,
+        2 => create::<u16>(g, name, dt, shape, st)?,
+        4 => create::<u32>(g, name, dt, shape, st)?,
+        _ => create::<u64>(g, name, dt, shape, st)?,
+    };
+    let chunk_bytes = rows.clamp(1, shape[0]) * (n / shape[0]) * size;
+    let mut p = pack::Packer::new(level, st.shuffle, size, chunk_bytes)?;
+    p.push(&d, bytes)?;
+    p.finish(&d)?;
+    Ok(d)
+}
+
 /// Create (not fill) a dataset; chunks are clamped to the extent, and an
 /// empty dataset is contiguous.
 fn create<T: rust_hdf5::H5Type>(
@@ -401,6 +439,16 @@ mod tests {
                 .collect();
             write_array(&root, "a", DatatypeMessage::f32_type(), &[3], &bytes, gz).unwrap();
             write_array(&root, "empty", DatatypeMessage::f32_type(), &[0], &[], gz).unwrap();
+            let two: Vec<u8> = (0..10i16).flat_map(|v| v.to_ne_bytes()).collect();
+            write_array_fast(
+                &root,
+                "fast",
+                DatatypeMessage::i16_type(),
+                &[5, 2],
+                &two,
+                gz,
+            )
+            .unwrap();
             let s = write_strings(&root, "s", &["x", "é"], gz).unwrap();
             write_strings(&root, "none", &[], gz).unwrap();
             dataset_encoding(&s, "string-array", "0.2.0").unwrap();
@@ -442,6 +490,8 @@ mod tests {
             .read_vlen_strings()
             .unwrap()
             .is_empty());
+        let fast = f.dataset("fast").unwrap();
+        assert_eq!(fast.read_raw::<i16>().unwrap(), (0..10).collect::<Vec<_>>());
         let rows = f.dataset("rows").unwrap();
         assert_eq!(rows.shape(), [5, 2]);
         assert_eq!(

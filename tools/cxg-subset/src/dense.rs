@@ -48,13 +48,14 @@ pub(crate) fn rows(
             let bytes = h5::read_all(d, place)?;
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
             let cols = columns(&picked, rows, row_bytes / rows.n().max(1) as usize);
-            w::write_array(dst, name, dt, &new_shape, &cols, storage_of(d, place)).at(place)?
+            w::write_array_fast(dst, name, dt, &new_shape, &cols, storage_of(d, place)).at(place)?
         } else if (rows.n() as usize).saturating_mul(row_bytes)
             <= crate::engine::limits().block_bytes
         {
             let bytes = h5::read_all(d, place)?;
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
-            w::write_array(dst, name, dt, &new_shape, &picked, storage_of(d, place)).at(place)?
+            w::write_array_fast(dst, name, dt, &new_shape, &picked, storage_of(d, place))
+                .at(place)?
         } else {
             streamed(d, dst, name, rows, row_bytes, place)?
         }

@@ -131,7 +131,7 @@ fn categorical(g: &Group, dst: &H5Group, name: &str, how: &How, place: &str) -> 
     copy::group_attrs(g, &out, &[], place)?;
     let dt = h5::datatype(&codes_ds, &cp)?;
     let bytes = h5::bytes_of(&new_codes, size);
-    let d = w::write_array(
+    let d = w::write_array_fast(
         &out,
         "codes",
         dt,
@@ -174,7 +174,8 @@ pub(crate) fn pick(
             );
         }
         let dt = h5::datatype(d, place)?;
-        w::write_array(dst, name, dt, &[positions.len()], &v, storage_of(d, place)).at(place)?
+        w::write_array_fast(dst, name, dt, &[positions.len()], &v, storage_of(d, place))
+            .at(place)?
     };
     copy::dataset_attrs(d, &out, place)
 }

@@ -125,7 +125,7 @@ impl Parts {
         let (psz, _) = h5::int_kind(&self.indptr, &ptr_place)?;
         let dt = h5::datatype(&self.indptr, &ptr_place)?;
         let bytes = h5::bytes_of(&new_ptr, psz);
-        let ptr = w::write_array(
+        let ptr = w::write_array_fast(
             out,
             "indptr",
             dt,

@@ -240,12 +240,13 @@ mod tests {
         let ib: Vec<u8> = idx.iter().flat_map(|v| v.to_ne_bytes()).collect();
         let pb: Vec<u8> = ptr.iter().flat_map(|v| v.to_ne_bytes()).collect();
         let n = [val.len()];
-        w::write_array(&g, "data", DatatypeMessage::f32_type(), &n, &le(&vb), st).unwrap();
-        let ix = w::write_array(&g, "indices", DatatypeMessage::i32_type(), &n, &ib, st).unwrap();
+        w::write_array_fast(&g, "data", DatatypeMessage::f32_type(), &n, &le(&vb), st).unwrap();
+        let ix =
+            w::write_array_fast(&g, "indices", DatatypeMessage::i32_type(), &n, &ib, st).unwrap();
         if damage {
             ix.write_chunk_raw(3, b"not deflate at all", 0).unwrap();
         }
-        w::write_array(&g, "indptr", DatatypeMessage::i64_type(), &[N + 1], &pb, st).unwrap();
+        w::write_array_fast(&g, "indptr", DatatypeMessage::i64_type(), &[N + 1], &pb, st).unwrap();
         f.close().unwrap();
         (ptr, idx, val)
     }
