@@ -46,12 +46,23 @@ fn anndata_reads_each_subset_as_its_own_subset() {
         ];
         for (label, mask) in masks {
             // as it is, and through the streamed paths (windows of 7
-            // values, dense arrays a few rows at a time)
+            // values, dense arrays a few rows at a time; sparse chunks
+            // read on threads, or in windows of values)
             let tiny = Limits {
                 window_values: 7,
                 block_bytes: 64,
+                stream_chunks: true,
             };
-            for (how, limits) in [("whole", Limits::default()), ("streamed", tiny)] {
+            let windows = Limits {
+                stream_chunks: false,
+                ..tiny
+            };
+            let all = [
+                ("whole", Limits::default()),
+                ("streamed", tiny),
+                ("windowed", windows),
+            ];
+            for (how, limits) in all {
                 let out = t.join(&format!("{name}.{label}.{how}.h5ad"));
                 engine::write_with(&src, &mask, &out, &stamp, limits)
                     .unwrap_or_else(|e| panic!("{name} {label} {how}: {e}"));

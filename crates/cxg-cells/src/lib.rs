@@ -9,14 +9,15 @@
 //! By concern: `input` (the list of files or the download manifest),
 //! `file` (opening a file), `obs` (its columns by name),
 //! `read` and `compound` (datasets, piece by piece), `distinct` (counting
-//! distinct values), `lzf` (the LZF
-//! filter), `args` (the filter's options), `filter` (the cell mask).
+//! distinct values), `lzf` (the LZF filter), `inflate` (gzip chunks, with
+//! libdeflate), `args` (the filter's options), `filter` (the cell mask).
 
 pub mod args;
 pub mod compound;
 pub mod distinct;
 pub mod file;
 pub mod filter;
+pub mod inflate;
 pub mod input;
 pub mod lzf;
 pub mod obs;

@@ -82,6 +82,10 @@ fn filter(desc: &FilterDescription, data: &[u8], _elem: usize) -> Result<Vec<u8>
 pub fn registry() -> FilterRegistry {
     let mut r = FilterRegistry::new();
     r.register(FILTER_LZF, Box::new(filter));
+    r.register(
+        crate::inflate::FILTER_DEFLATE,
+        Box::new(crate::inflate::filter),
+    );
     r
 }
 

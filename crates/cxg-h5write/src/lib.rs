@@ -12,6 +12,8 @@ pub use rust_hdf5::{DatatypeMessage, H5Dataset, H5File, H5Group, Hdf5Error};
 
 use rust_hdf5::VarLenUnicode;
 
+mod pack;
+
 pub type Result<T> = std::result::Result<T, Hdf5Error>;
 
 /// How a new dataset is stored: chunked along its first axis (`chunk_rows`
@@ -125,6 +127,44 @@ pub fn write_array(
     Ok(d)
 }
 
+/// [`write_array`], a gzip dataset's chunks compressed with libdeflate (see
+/// `pack`): the same filters and level, other (standard) zlib streams, at
+/// about twice the speed. Not the default: cxg-gen pins the bytes it writes.
+pub fn write_array_fast(
+    g: &H5Group,
+    name: &str,
+    dt: DatatypeMessage,
+    shape: &[usize],
+    bytes: &[u8],
+    st: Storage,
+) -> Result<H5Dataset> {
+    let n: usize = shape.iter().product();
+    let size = dt.element_size() as usize;
+    let (Some(rows), Some(level)) = (st.chunk_rows, st.gzip) else {
+        return write_array(g, name, dt, shape, bytes, st);
+    };
+    if n == 0 || shape.is_empty() || !matches!(size, 1 | 2 | 4 | 8) {
+        return write_array(g, name, dt, shape, bytes, st);
+    }
+    if bytes.len() != n * size {
+        return Err(Hdf5Error::InvalidState(format!(
+            "'{name}': {} bytes for {n} elements of {size}",
+            bytes.len()
+        )));
+    }
+    let d = match size {
+        1 => create::<u8>(g, name, dt, shape, st)?,
+        2 => create::<u16>(g, name, dt, shape, st)?,
+        4 => create::<u32>(g, name, dt, shape, st)?,
+        _ => create::<u64>(g, name, dt, shape, st)?,
+    };
+    let chunk_bytes = rows.clamp(1, shape[0]) * (n / shape[0]) * size;
+    let mut p = pack::Packer::new(level, st.shuffle, size, chunk_bytes)?;
+    p.push(&d, bytes)?;
+    p.finish(&d)?;
+    Ok(d)
+}
+
 /// Create (not fill) a dataset; chunks are clamped to the extent, and an
 /// empty dataset is contiguous.
 fn create<T: rust_hdf5::H5Type>(
@@ -158,12 +198,16 @@ fn create<T: rust_hdf5::H5Type>(
 }
 
 /// A dataset written in blocks of rows, chunked along its first axis and
-/// unlimited there: memory holds one block, not the dataset.
+/// unlimited there: memory holds one block, not the dataset. Finish it with
+/// [`Appender::into_dataset`]: a gzip dataset's last, partial chunk is
+/// written then.
 pub struct Appender {
     ds: H5Dataset,
     size: usize,
     rows: usize,
     row_elems: usize,
+    /// A gzip dataset's chunks, compressed here (see `pack`).
+    pack: Option<pack::Packer>,
 }
 
 impl Appender {
@@ -213,11 +257,19 @@ impl Appender {
                 )))
             }
         };
+        let pack = match st.gzip {
+            Some(level) => {
+                let chunk_bytes = rows.max(1) * row_elems * size;
+                Some(pack::Packer::new(level, st.shuffle, size, chunk_bytes)?)
+            }
+            None => None,
+        };
         Ok(Appender {
             ds,
             size,
             rows: 0,
             row_elems,
+            pack,
         })
     }
 
@@ -234,6 +286,12 @@ impl Appender {
             )));
         }
         self.rows += bytes.len() / row_bytes;
+        if let Some(p) = &mut self.pack {
+            p.push(&self.ds, bytes)?;
+            let mut dims = self.ds.shape();
+            dims[0] = self.rows;
+            return self.ds.extend(&dims);
+        }
         match self.size {
             1 => self.ds.append(bytes),
             2 => self.ds.append(&words::<2, u16>(bytes, u16::from_ne_bytes)),
@@ -252,9 +310,12 @@ impl Appender {
         &self.ds
     }
 
-    /// The dataset, done with.
-    pub fn into_dataset(self) -> H5Dataset {
-        self.ds
+    /// The dataset, its last rows written.
+    pub fn into_dataset(mut self) -> Result<H5Dataset> {
+        if let Some(p) = &mut self.pack {
+            p.finish(&self.ds)?;
+        }
+        Ok(self.ds)
     }
 }
 
@@ -378,6 +439,16 @@ mod tests {
                 .collect();
             write_array(&root, "a", DatatypeMessage::f32_type(), &[3], &bytes, gz).unwrap();
             write_array(&root, "empty", DatatypeMessage::f32_type(), &[0], &[], gz).unwrap();
+            let two: Vec<u8> = (0..10i16).flat_map(|v| v.to_ne_bytes()).collect();
+            write_array_fast(
+                &root,
+                "fast",
+                DatatypeMessage::i16_type(),
+                &[5, 2],
+                &two,
+                gz,
+            )
+            .unwrap();
             let s = write_strings(&root, "s", &["x", "é"], gz).unwrap();
             write_strings(&root, "none", &[], gz).unwrap();
             dataset_encoding(&s, "string-array", "0.2.0").unwrap();
@@ -389,6 +460,7 @@ mod tests {
                 ap.push(&b).unwrap();
             }
             assert_eq!(ap.rows(), 5);
+            ap.into_dataset().unwrap();
             let mut rw = RowWriter::new(
                 &root,
                 "fixed",
@@ -418,6 +490,8 @@ mod tests {
             .read_vlen_strings()
             .unwrap()
             .is_empty());
+        let fast = f.dataset("fast").unwrap();
+        assert_eq!(fast.read_raw::<i16>().unwrap(), (0..10).collect::<Vec<_>>());
         let rows = f.dataset("rows").unwrap();
         assert_eq!(rows.shape(), [5, 2]);
         assert_eq!(
@@ -425,5 +499,34 @@ mod tests {
             [0, 0, 1, -1, 2, -2, 3, -3, 4, -4]
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Pushes across chunk edges (1 row, 7 rows, 2 rows in chunks of 3),
+    /// compressed here, read back whole.
+    #[test]
+    fn appends_across_chunk_edges() {
+        let path =
+            std::env::temp_dir().join(format!("cxg-h5write-edges-{}.h5", std::process::id()));
+        let three = Storage {
+            chunk_rows: Some(3),
+            gzip: Some(4),
+            shuffle: true,
+        };
+        {
+            let f = H5File::create(&path).unwrap();
+            let root = f.root_group();
+            let mut ap =
+                Appender::new(&root, "edges", DatatypeMessage::u32_type(), &[], three).unwrap();
+            for (a, b) in [(0u32, 1u32), (1, 8), (8, 10)] {
+                let bytes: Vec<u8> = (a..b).flat_map(|v| v.to_ne_bytes()).collect();
+                ap.push(&bytes).unwrap();
+            }
+            ap.into_dataset().unwrap();
+            f.close().unwrap();
+        }
+        let f = H5File::open(&path).unwrap();
+        let edges = f.dataset("edges").unwrap().read_raw::<u32>().unwrap();
+        assert_eq!(edges, (0..10).collect::<Vec<_>>());
+        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -233,9 +233,9 @@ pub(crate) fn dataset(d: &Dataset, dst: &H5Group, name: &str, place: &str) -> R<
         strings(dst, name, d, &v, place)?
     } else {
         let dt = h5::datatype(d, place)?;
-        let bytes = d.read_native_bytes().at(place)?;
+        let bytes = h5::read_all(d, place)?;
         let shape: Vec<usize> = d.shape().iter().map(|n| *n as usize).collect();
-        w::write_array(dst, name, dt, &shape, &bytes, storage_of(d, place)).at(place)?
+        w::write_array_fast(dst, name, dt, &shape, &bytes, storage_of(d, place)).at(place)?
     };
     dataset_attrs(d, &out, place)
 }

@@ -30,8 +30,13 @@ pub(crate) fn rows(
         return Err(format!("{place}: is not cells × cells"));
     }
     let out = if h5::is_string(d.dtype()) {
-        let all = d.read_strings().at(place)?;
-        let kept: Vec<String> = rows.keep.iter().map(|r| all[*r as usize].clone()).collect();
+        let kept = match h5::kept_strings(d, &rows.keep, place)? {
+            Some(kept) => kept,
+            None => {
+                let all = d.read_strings().at(place)?;
+                rows.keep.iter().map(|r| all[*r as usize].clone()).collect()
+            }
+        };
         copy::strings(dst, name, d, &kept, place)?
     } else {
         let dt = h5::datatype(d, place)?;
@@ -40,16 +45,17 @@ pub(crate) fn rows(
         new_shape[0] = rows.kept();
         if both {
             new_shape[1] = rows.kept();
-            let bytes = d.read_native_bytes().at(place)?;
+            let bytes = h5::read_all(d, place)?;
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
             let cols = columns(&picked, rows, row_bytes / rows.n().max(1) as usize);
-            w::write_array(dst, name, dt, &new_shape, &cols, storage_of(d, place)).at(place)?
+            w::write_array_fast(dst, name, dt, &new_shape, &cols, storage_of(d, place)).at(place)?
         } else if (rows.n() as usize).saturating_mul(row_bytes)
             <= crate::engine::limits().block_bytes
         {
-            let bytes = d.read_native_bytes().at(place)?;
+            let bytes = h5::read_all(d, place)?;
             let picked = rows.select(&bytes, row_bytes, 0, &rows.keep);
-            w::write_array(dst, name, dt, &new_shape, &picked, storage_of(d, place)).at(place)?
+            w::write_array_fast(dst, name, dt, &new_shape, &picked, storage_of(d, place))
+                .at(place)?
         } else {
             streamed(d, dst, name, rows, row_bytes, place)?
         }
@@ -85,10 +91,10 @@ impl Sink {
         }
     }
 
-    fn into_dataset(self) -> cxg_h5write::H5Dataset {
+    fn into_dataset(self) -> cxg_h5write::Result<cxg_h5write::H5Dataset> {
         match self {
             Sink::Append(a) => a.into_dataset(),
-            Sink::Rows(r) => r.into_dataset(),
+            Sink::Rows(r) => Ok(r.into_dataset()),
         }
     }
 }
@@ -119,5 +125,5 @@ fn streamed(
         sink.push(&rows.select(&bytes, row_bytes, first, win))
             .at(place)?;
     }
-    Ok(sink.into_dataset())
+    sink.into_dataset().at(place)
 }

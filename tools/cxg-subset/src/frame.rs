@@ -94,17 +94,19 @@ fn categorical(g: &Group, dst: &H5Group, name: &str, how: &How, place: &str) -> 
     let (cp, kp) = (format!("{place}/codes"), format!("{place}/categories"));
     let codes_ds = g.dataset("codes").at(&cp)?;
     let cats_ds = g.dataset("categories").at(&kp)?;
-    let codes = h5::read_ints(&codes_ds, None, &cp)?;
+    // the kept codes picked as bytes, then widened: not a million of them
+    let (size, signed) = h5::int_kind(&codes_ds, &cp)?;
+    let bytes = h5::read_all(&codes_ds, &cp)?;
+    let n_codes = bytes.len() / size.max(1);
     let kept: Vec<i64> = match how.rows {
-        Some(r) if r.n() as usize != codes.len() => {
+        Some(r) if r.n() as usize != n_codes => {
             return Err(format!(
-                "{cp}: {} codes, the file has {} cells",
-                codes.len(),
+                "{cp}: {n_codes} codes, the file has {} cells",
                 r.n()
             ))
         }
-        Some(r) => r.keep.iter().map(|i| codes[*i as usize]).collect(),
-        None => codes,
+        Some(r) => h5::ints_of(&r.select(&bytes, size, 0, &r.keep), size, signed),
+        None => h5::ints_of(&bytes, size, signed),
     };
     let n_cat = cats_ds.shape().first().copied().unwrap_or(0) as usize;
     let mut used = vec![!how.drop_unused; n_cat];
@@ -127,10 +129,9 @@ fn categorical(g: &Group, dst: &H5Group, name: &str, how: &How, place: &str) -> 
         .collect();
     let out = dst.create_group(name).at(place)?;
     copy::group_attrs(g, &out, &[], place)?;
-    let (size, _) = h5::int_kind(&codes_ds, &cp)?;
     let dt = h5::datatype(&codes_ds, &cp)?;
     let bytes = h5::bytes_of(&new_codes, size);
-    let d = w::write_array(
+    let d = w::write_array_fast(
         &out,
         "codes",
         dt,
@@ -173,7 +174,8 @@ pub(crate) fn pick(
             );
         }
         let dt = h5::datatype(d, place)?;
-        w::write_array(dst, name, dt, &[positions.len()], &v, storage_of(d, place)).at(place)?
+        w::write_array_fast(dst, name, dt, &[positions.len()], &v, storage_of(d, place))
+            .at(place)?
     };
     copy::dataset_attrs(d, &out, place)
 }

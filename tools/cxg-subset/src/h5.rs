@@ -4,7 +4,7 @@
 
 use cxg_h5write::DatatypeMessage;
 use hdf5_reader::group::Group;
-use hdf5_reader::{Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoElem};
+use hdf5_reader::{Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoElem, StringPadding};
 use std::path::Path;
 
 /// A file's error: one line naming the element, which becomes its
@@ -57,6 +57,62 @@ fn is_vlen_string(dt: &Datatype) -> bool {
             ..
         }
     )
+}
+
+/// The strings of rows `keep` (ascending) of a chunked 1-D dataset of
+/// variable-length strings, a chunk of references at a time, only the kept
+/// ones looked up: memory holds the kept strings, not a million of them
+/// and their references. `None`: not such a dataset (read it whole).
+pub(crate) fn kept_strings(d: &Dataset, keep: &[u64], place: &str) -> R<Option<Vec<String>>> {
+    let padding = match d.dtype() {
+        Datatype::String {
+            size: hdf5_reader::StringSize::Variable,
+            padding,
+            ..
+        }
+        | Datatype::VarLen {
+            kind: hdf5_reader::VarLenKind::String,
+            padding,
+            ..
+        } => *padding,
+        _ => return Ok(None),
+    };
+    let Some(per) = d.chunks().filter(|c| c.len() == 1).map(|c| c[0] as u64) else {
+        return Ok(None);
+    };
+    let rs = d.vlen_reference_size();
+    let mut out = Vec::with_capacity(keep.len());
+    let mut k = 0;
+    for c in d.iter_chunks().at(place)? {
+        let c = c.at(place)?;
+        let off = c.offsets().first().copied().unwrap_or(0);
+        while k < keep.len() && keep[k] < off + per.max(1) {
+            let at = keep[k].checked_sub(off).map(|i| i as usize * rs);
+            let r = at.and_then(|a| c.bytes().get(a..a + rs));
+            let r = r.ok_or_else(|| format!("{place}: row {} is not stored", keep[k]))?;
+            out.push(vlen_string(d, r, padding, place)?);
+            k += 1;
+        }
+    }
+    if k < keep.len() {
+        return Err(format!("{place}: row {} is not stored", keep[k]));
+    }
+    Ok(Some(out))
+}
+
+/// One variable-length string from its reference, as hdf5-reader's
+/// `read_strings` decodes it.
+fn vlen_string(d: &Dataset, r: &[u8], padding: StringPadding, place: &str) -> R<String> {
+    if r.get(..4).is_some_and(|n| n == [0; 4]) {
+        return Ok(String::new());
+    }
+    let bytes = d.resolve_vlen_reference_bytes(r, 1).at(place)?;
+    let end = match padding {
+        StringPadding::NullTerminate => bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()),
+        StringPadding::NullPad => bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1),
+        StringPadding::SpacePad => bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1),
+    };
+    String::from_utf8(bytes[..end].to_vec()).map_err(|e| format!("{place}: {e}"))
 }
 
 /// The dataset's datatype, for writing it unchanged.
@@ -142,6 +198,23 @@ pub(crate) fn read_rows(d: &Dataset, start: u64, end: u64, place: &str) -> R<Vec
     })
 }
 
+/// A whole dataset as native-order bytes. A numeric one is read as a
+/// slice of all its rows: hdf5-reader keeps a copy of every dataset of up
+/// to 32 MB read whole as raw bytes for as long as the file is open (tens
+/// of MB for the obs columns of a million cells).
+pub(crate) fn read_all(d: &Dataset, place: &str) -> R<Vec<u8>> {
+    let n = d.shape().first().copied().unwrap_or(0);
+    let numeric = matches!(
+        d.dtype(),
+        Datatype::FixedPoint { .. } | Datatype::FloatingPoint { .. }
+    );
+    if numeric && n > 0 && d.chunks().is_some() {
+        read_rows(d, 0, n, place)
+    } else {
+        d.read_native_bytes().at(place)
+    }
+}
+
 /// An integer dataset (codes, indices, indptr) as i64, whole or `start..end`.
 pub(crate) fn read_ints(d: &Dataset, range: Option<(u64, u64)>, place: &str) -> R<Vec<i64>> {
     let (signed, size) = match d.dtype() {
@@ -150,7 +223,7 @@ pub(crate) fn read_ints(d: &Dataset, range: Option<(u64, u64)>, place: &str) -> 
     };
     let bytes = match range {
         Some((a, b)) => read_rows(d, a, b, place)?,
-        None => d.read_native_bytes().at(place)?,
+        None => read_all(d, place)?,
     };
     Ok(ints_of(&bytes, size, signed))
 }
@@ -159,34 +232,42 @@ pub(crate) fn read_ints(d: &Dataset, range: Option<(u64, u64)>, place: &str) -> 
 pub(crate) fn ints_of(bytes: &[u8], size: usize, signed: bool) -> Vec<i64> {
     bytes
         .chunks_exact(size.max(1))
-        .map(|c| {
-            let mut a = [0u8; 8];
-            let fill = if signed && c[size - 1] & 0x80 != 0 {
-                0xff
-            } else {
-                0
-            };
-            a.fill(fill);
-            #[cfg(target_endian = "little")]
-            a[..size].copy_from_slice(c);
-            #[cfg(target_endian = "big")]
-            a[8 - size..].copy_from_slice(c);
-            i64::from_ne_bytes(a)
-        })
+        .map(|c| int_at(c, size, signed))
         .collect()
+}
+
+/// One native-order integer of `size` (1 to 8) bytes as i64.
+pub(crate) fn int_at(c: &[u8], size: usize, signed: bool) -> i64 {
+    let mut a = [0u8; 8];
+    let fill = if signed && c[size - 1] & 0x80 != 0 {
+        0xff
+    } else {
+        0
+    };
+    a.fill(fill);
+    #[cfg(target_endian = "little")]
+    a[..size].copy_from_slice(&c[..size]);
+    #[cfg(target_endian = "big")]
+    a[8 - size..].copy_from_slice(&c[..size]);
+    i64::from_ne_bytes(a)
 }
 
 /// i64 values back to native-order integers of `size` bytes.
 pub(crate) fn bytes_of(values: &[i64], size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(values.len() * size);
     for v in values {
-        let b = v.to_ne_bytes();
-        #[cfg(target_endian = "little")]
-        out.extend_from_slice(&b[..size]);
-        #[cfg(target_endian = "big")]
-        out.extend_from_slice(&b[8 - size..]);
+        push_int(&mut out, *v, size);
     }
     out
+}
+
+/// Append `v` as a native-order integer of `size` bytes.
+pub(crate) fn push_int(out: &mut Vec<u8>, v: i64, size: usize) {
+    let b = v.to_ne_bytes();
+    #[cfg(target_endian = "little")]
+    out.extend_from_slice(&b[..size]);
+    #[cfg(target_endian = "big")]
+    out.extend_from_slice(&b[8 - size..]);
 }
 
 /// The integer width and signedness of a dataset.
@@ -194,5 +275,48 @@ pub(crate) fn int_kind(d: &Dataset, place: &str) -> R<(usize, bool)> {
     match d.dtype() {
         Datatype::FixedPoint { size, signed, .. } => Ok((*size as usize, *signed)),
         other => Err(format!("{place}: expected integers, found {other:?}")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use cxg_h5write::{DatatypeMessage, H5File};
+
+    /// The kept strings of a column of many chunks, a chunk at a time: what
+    /// reading them all and picking gives.
+    #[test]
+    fn kept_strings_across_chunks() {
+        let path =
+            std::env::temp_dir().join(format!("cxg-subset-strings-{}.h5", std::process::id()));
+        let names: Vec<String> = (0..50)
+            .map(|i| format!("cell-{i}-{}", "x".repeat(i % 7)))
+            .collect();
+        {
+            let f = H5File::create(&path).unwrap();
+            let d = f
+                .root_group()
+                .new_dataset::<u8>()
+                .datatype(DatatypeMessage::vlen_string_utf8())
+                .shape([names.len()])
+                .chunk(&[7])
+                .deflate(4)
+                .create("names")
+                .unwrap();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            d.write_vlen_strings_slice(0, &refs).unwrap();
+            f.close().unwrap();
+        }
+        let f = super::open(&path).unwrap();
+        let d = f.dataset("names").unwrap();
+        assert_eq!(d.chunks(), Some(vec![7]));
+        let all = d.read_strings().unwrap();
+        assert_eq!(all, names);
+        for keep in [vec![0u64, 6, 7, 13, 49], (0..50).collect(), vec![48]] {
+            let want: Vec<String> = keep.iter().map(|i| names[*i as usize].clone()).collect();
+            let got = super::kept_strings(&d, &keep, "names").unwrap().unwrap();
+            assert_eq!(got, want);
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 }

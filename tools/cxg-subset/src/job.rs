@@ -5,7 +5,9 @@
 
 use crate::engine::{self, Stamp};
 use cxg_cells::input::{check_bytes, Job};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What became of one file.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -86,15 +88,26 @@ fn subset(
         return Ok(());
     }
     check_space(&job.resolved, dir, kept, n)?;
-    let (_, sha) =
-        cxg_core::digest::sha256_file(&job.resolved).map_err(|e| format!("cannot read: {e}"))?;
-    let stamp = Stamp {
-        filter: filter.to_string(),
-        tool: format!("cxg-subset {}", env!("CARGO_PKG_VERSION")),
-        source_sha256: sha,
-    };
     let dest = dir.join(format!("{id}.h5ad"));
-    write_atomic(&job.resolved, &mask, &dest, &stamp)?;
+    // the source's SHA-256 on a thread of its own while the subset is
+    // written (it is needed last, in uns); stopped if the subset fails
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let sha = s.spawn(|| sha256_until(&job.resolved, &stop));
+        let stamp = || {
+            let sha = sha
+                .join()
+                .unwrap_or_else(|_| Err("the SHA-256 of the source failed".into()))?;
+            Ok(Stamp {
+                filter: filter.to_string(),
+                tool: format!("cxg-subset {}", env!("CARGO_PKG_VERSION")),
+                source_sha256: sha,
+            })
+        };
+        let r = write_atomic(&job.resolved, &mask, &dest, stamp);
+        stop.store(true, Ordering::Relaxed);
+        r
+    })?;
     let (bytes, sha) =
         cxg_core::digest::sha256_file(&dest).map_err(|e| format!("cannot read the output: {e}"))?;
     done.path = dest.display().to_string();
@@ -102,6 +115,23 @@ fn subset(
     done.sha256 = sha;
     done.status = "ok";
     Ok(())
+}
+
+/// The SHA-256 of `path`, unless `stop` is set first.
+fn sha256_until(path: &Path, stop: &AtomicBool) -> Result<String, String> {
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut h = cxg_core::digest::Hasher::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err("stopped".into());
+        }
+        let n = f.read(&mut buf).map_err(|e| format!("cannot read: {e}"))?;
+        if n == 0 {
+            return Ok(h.finish().1);
+        }
+        h.update(&buf[..n]);
+    }
 }
 
 /// The subset is about the kept share of the source (same compression):
@@ -122,7 +152,12 @@ fn check_space(src: &Path, dir: &Path, kept: u64, n: u64) -> Result<(), String> 
 
 /// Write into a temporary folder beside `dest` (removed on error, and on
 /// SIGINT/SIGTERM/SIGHUP by cxg-core), then rename into place.
-fn write_atomic(src: &Path, mask: &[bool], dest: &Path, stamp: &Stamp) -> Result<(), String> {
+fn write_atomic(
+    src: &Path,
+    mask: &[bool],
+    dest: &Path,
+    stamp: impl FnOnce() -> Result<Stamp, String>,
+) -> Result<(), String> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let name = dest
         .file_name()
@@ -133,7 +168,7 @@ fn write_atomic(src: &Path, mask: &[bool], dest: &Path, stamp: &Stamp) -> Result
     cxg_core::io::create_temp_dir(&tmp)
         .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
     let part = tmp.join(&name);
-    let r = catch(|| engine::write(src, mask, &part, stamp)).and_then(|()| {
+    let r = catch(|| engine::write_stamped(src, mask, &part, stamp)).and_then(|()| {
         std::fs::rename(&part, dest)
             .map_err(|e| format!("cannot rename into {}: {e}", dest.display()))
     });
@@ -190,6 +225,11 @@ mod tests {
             d.reason
         );
         assert!(d.path.ends_with("/v1.h5ad"));
+        // the source's SHA-256, computed beside the writing, is in uns
+        let out = crate::h5::open(Path::new(&d.path)).unwrap();
+        let sha = out.dataset("uns/cxg_subset/source_sha256").unwrap();
+        let want = cxg_core::digest::sha256_file(&src).unwrap().1;
+        assert_eq!(sha.read_string().unwrap(), want);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -14,6 +14,7 @@ mod job;
 mod manifest;
 mod rows;
 mod sparse;
+mod stream;
 
 use clap::Parser;
 use cxg_cells::{CellArgs, CellFilter, Outcome};

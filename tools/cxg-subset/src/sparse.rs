@@ -6,6 +6,7 @@
 use crate::copy::{self, storage_of};
 use crate::h5::{self, At, R};
 use crate::rows::Rows;
+use crate::stream;
 use cxg_h5write::{self as w, Appender, H5Group};
 use hdf5_reader::group::Group;
 
@@ -116,21 +117,15 @@ impl Parts {
         };
         let mut new_ptr = Vec::with_capacity(majors.len() + 1);
         new_ptr.push(0i64);
-        let window = crate::engine::limits().window_values;
-        let mut i = 0;
-        while i < majors.len() {
-            let a = indptr[majors[i] as usize];
-            let mut j = i + 1;
-            while j < majors.len() && indptr[majors[j] as usize + 1] - a <= window {
-                j += 1;
-            }
-            self.window(&indptr, &majors[i..j], minor, &mut new_ptr, place)?;
-            i = j;
+        if self.streams(&indptr, &majors) {
+            self.streamed(&indptr, &majors, minor, &mut new_ptr, place)?;
+        } else {
+            self.windows(&indptr, &majors, minor, &mut new_ptr, place)?;
         }
         let (psz, _) = h5::int_kind(&self.indptr, &ptr_place)?;
         let dt = h5::datatype(&self.indptr, &ptr_place)?;
         let bytes = h5::bytes_of(&new_ptr, psz);
-        let ptr = w::write_array(
+        let ptr = w::write_array_fast(
             out,
             "indptr",
             dt,
@@ -140,12 +135,143 @@ impl Parts {
         )
         .at(&ptr_place)?;
         copy::dataset_attrs(&self.indptr, &ptr, &ptr_place)?;
-        let (d, ix) = (
-            self.out_data.into_dataset(),
-            self.out_indices.into_dataset(),
-        );
+        let d = self.out_data.into_dataset().at(&format!("{place}/data"))?;
+        let ix = self
+            .out_indices
+            .into_dataset()
+            .at(&format!("{place}/indices"))?;
         copy::dataset_attrs(&self.data, &d, &format!("{place}/data"))?;
         copy::dataset_attrs(&self.indices, &ix, &format!("{place}/indices"))
+    }
+
+    /// Whether to read every chunk in order on threads of their own (see
+    /// [`stream`]) rather than windows of kept values: when the datasets
+    /// allow it and the kept values touch at least half the chunks.
+    fn streams(&self, indptr: &[i64], majors: &[u64]) -> bool {
+        if !crate::engine::limits().stream_chunks
+            || !stream::streamable(&self.data)
+            || !stream::streamable(&self.indices)
+        {
+            return false;
+        }
+        let per = self
+            .data
+            .chunks()
+            .and_then(|c| c.first().copied())
+            .unwrap_or(1) as u64;
+        let n = self.data.shape().first().copied().unwrap_or(0);
+        let chunks = n.div_ceil(per.max(1));
+        let (mut needed, mut last) = (0u64, None::<u64>);
+        for m in majors {
+            let (a, b) = (indptr[*m as usize] as u64, indptr[*m as usize + 1] as u64);
+            if b > a {
+                let (c0, c1) = (a / per, (b - 1) / per);
+                let c0 = last.map_or(c0, |l| c0.max(l + 1));
+                needed += (c1 + 1).saturating_sub(c0);
+                last = Some(last.map_or(c1, |l| l.max(c1)));
+            }
+        }
+        needed * 2 >= chunks
+    }
+
+    /// The kept majors read a window of values at a time.
+    fn windows(
+        &mut self,
+        indptr: &[i64],
+        majors: &[u64],
+        minor: Option<&Rows>,
+        new_ptr: &mut Vec<i64>,
+        place: &str,
+    ) -> R<()> {
+        let window = crate::engine::limits().window_values;
+        let mut i = 0;
+        while i < majors.len() {
+            let a = indptr[majors[i] as usize];
+            let mut j = i + 1;
+            while j < majors.len() && indptr[majors[j] as usize + 1] - a <= window {
+                j += 1;
+            }
+            self.window(indptr, &majors[i..j], minor, new_ptr, place)?;
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// The kept majors read from every chunk of `data` and `indices` in
+    /// order, each decoded on a thread of its own while this one selects
+    /// and writes.
+    fn streamed(
+        &mut self,
+        indptr: &[i64],
+        majors: &[u64],
+        minor: Option<&Rows>,
+        new_ptr: &mut Vec<i64>,
+        place: &str,
+    ) -> R<()> {
+        let (dp, ip) = (format!("{place}/data"), format!("{place}/indices"));
+        let (dtx, dc) = stream::channel(&self.data, &dp)?;
+        let (itx, ic) = stream::channel(&self.indices, &ip)?;
+        let (data, indices) = (self.data.clone(), self.indices.clone());
+        std::thread::scope(|s| {
+            s.spawn(move || stream::feed(&data, dtx, &dp));
+            s.spawn(move || stream::feed(&indices, itx, &ip));
+            // the cursors are dropped on return, which stops the readers
+            self.drain(dc, ic, indptr, majors, minor, new_ptr, place)
+        })
+    }
+
+    /// Copy the kept values from the cursors to the outputs, a window of
+    /// values at a time.
+    #[allow(clippy::too_many_arguments)]
+    fn drain(
+        &mut self,
+        mut dc: stream::Cursor,
+        mut ic: stream::Cursor,
+        indptr: &[i64],
+        majors: &[u64],
+        minor: Option<&Rows>,
+        new_ptr: &mut Vec<i64>,
+        place: &str,
+    ) -> R<()> {
+        let (isz, signed) = h5::int_kind(&self.indices, place)?;
+        let esz = h5::elem_size(&self.data, place)?;
+        // small blocks to compress: the readers run on meanwhile
+        let flush = crate::engine::limits().window_values.clamp(1, 1 << 16) as usize * esz;
+        let (mut od, mut oi) = (Vec::new(), Vec::new());
+        let (mut rd, mut ri) = (Vec::new(), Vec::new());
+        let mut total = new_ptr.last().copied().unwrap_or(0);
+        for m in majors {
+            let (a, b) = (indptr[*m as usize] as u64, indptr[*m as usize + 1] as u64);
+            match minor {
+                None => {
+                    dc.copy(a, b, &mut od)?;
+                    ic.copy(a, b, &mut oi)?;
+                    total += (b - a) as i64;
+                }
+                Some(r) => {
+                    rd.clear();
+                    ri.clear();
+                    dc.copy(a, b, &mut rd)?;
+                    ic.copy(a, b, &mut ri)?;
+                    let kinds = (isz, signed, esz);
+                    total += remap(&rd, &ri, r, kinds, &mut od, &mut oi, place)?;
+                }
+            }
+            new_ptr.push(total);
+            if od.len() >= flush {
+                self.push(&mut od, &mut oi, place)?;
+            }
+        }
+        self.push(&mut od, &mut oi, place)
+    }
+
+    /// Write and empty the selected values.
+    fn push(&mut self, od: &mut Vec<u8>, oi: &mut Vec<u8>, place: &str) -> R<()> {
+        self.out_data.push(od).at(&format!("{place}/data"))?;
+        self.out_indices.push(oi).at(&format!("{place}/indices"))?;
+        od.clear();
+        oi.clear();
+        Ok(())
     }
 
     /// One window: the kept majors `win`, read in one range.
@@ -205,6 +331,33 @@ impl Parts {
             .push(&h5::bytes_of(&oi, isz))
             .at(&format!("{place}/indices"))
     }
+}
+
+/// The values of one major whose minor index is kept, with that index
+/// renumbered: how many.
+fn remap(
+    data: &[u8],
+    idx: &[u8],
+    r: &Rows,
+    (isz, signed, esz): (usize, bool, usize),
+    od: &mut Vec<u8>,
+    oi: &mut Vec<u8>,
+    place: &str,
+) -> R<i64> {
+    let mut n = 0;
+    for (k, ib) in idx.chunks_exact(isz.max(1)).enumerate() {
+        let i = h5::int_at(ib, isz, signed);
+        let c = usize::try_from(i).ok().and_then(|c| r.new_of.get(c));
+        let Some(&c) = c else {
+            return Err(format!("{place}/indices: index {i} out of range"));
+        };
+        if c >= 0 {
+            h5::push_int(oi, c, isz);
+            od.extend_from_slice(&data[k * esz..(k + 1) * esz]);
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// indptr starts at 0, never decreases, and ends within the data.
