@@ -10,7 +10,8 @@
 //! `file` (opening a file), `obs` (its columns by name),
 //! `read` and `compound` (datasets, piece by piece), `distinct` (counting
 //! distinct values), `lzf` (the LZF filter), `inflate` (gzip chunks, with
-//! libdeflate), `args` (the filter's options), `filter` (the cell mask).
+//! libdeflate), `args` (the filter's options), `filter` (the cell mask), `panics` (a
+//! panic in an HDF5 crate as the file's error).
 
 pub mod args;
 pub mod compound;
@@ -21,6 +22,7 @@ pub mod inflate;
 pub mod input;
 pub mod lzf;
 pub mod obs;
+pub mod panics;
 pub mod read;
 
 pub use args::CellArgs;

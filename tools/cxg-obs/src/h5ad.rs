@@ -11,10 +11,10 @@
 
 use crate::extras::{self, Authors, Counting};
 use crate::facet::{count_facet, Facet, Labels, OBS_FACETS};
-use crate::panics;
 use cxg_catalog::facets;
 use cxg_cells::file::{h5_error, H5ad};
 use cxg_cells::obs::{used_values, Obs};
+use cxg_cells::panics;
 use cxg_cells::read::{Column, R};
 use cxg_cells::{CellFilter, Outcome};
 use hdf5_reader::error::Error as H5Error;
@@ -80,7 +80,7 @@ pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> 
         let mine = panics::catch(|| Ok(counting.work(&obs, n_cells)));
         let theirs = helper
             .join()
-            .unwrap_or_else(|_| Err("the HDF5 reader failed on this file".into()));
+            .unwrap_or_else(|_| Err("the HDF5 library failed on this file".into()));
         (summary, mine.and_then(|m| Ok([m, theirs?].concat())))
     });
     let mut summary = summary?;

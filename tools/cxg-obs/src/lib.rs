@@ -21,7 +21,6 @@ mod extras;
 mod facet;
 mod h5ad;
 mod join;
-mod panics;
 mod summary;
 
 use clap::Parser;

@@ -4,9 +4,9 @@
 
 use crate::facet::OBS_FACETS;
 use crate::h5ad::{self, Filtered, Summary};
-use crate::panics;
 use cxg_catalog::ids::is_uuid;
 use cxg_cells::input::{check_bytes, Job, Jobs};
+use cxg_cells::panics;
 use cxg_cells::CellFilter;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer};
 use cxg_core::{At, Ctx, Result};

@@ -5,6 +5,7 @@
 
 use crate::engine::{self, Stamp};
 use cxg_cells::input::{check_bytes, Job};
+use cxg_cells::panics::catch;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -175,19 +176,6 @@ fn write_atomic(
     let _ = std::fs::remove_dir_all(&tmp);
     cxg_core::io::forget_temp_dir(&tmp);
     r
-}
-
-/// A panic inside an HDF5 crate (a bug met on a hostile file) becomes this
-/// file's error instead of ending the run.
-fn catch<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        let msg = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        Err(format!("the HDF5 library failed on this file: {msg}"))
-    })
 }
 
 #[cfg(test)]

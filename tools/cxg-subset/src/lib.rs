@@ -86,6 +86,8 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     let text = cxg_cells::input::read_all(input)?;
     let jobs = cxg_cells::input::parse(&name, &text, args.base.as_deref(), &ctx.diag)?;
     let threads = args.jobs.map_or(1, usize::from);
+    // a panic in an HDF5 crate is its file's error, not printed
+    cxg_cells::panics::install_hook();
     let given = filter.given.join(" ");
     let choose = |j: &cxg_cells::input::Job| mask(&filter, &j.resolved);
     manifest::run(

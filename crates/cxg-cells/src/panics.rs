@@ -1,17 +1,18 @@
-//! A panic inside the HDF5 reader (a bug on a hostile file) becomes that
-//! file's error instead of ending the run, on whichever thread reads it;
-//! other panics are printed as usual.
+//! A panic inside an HDF5 crate (a bug met on a hostile file) becomes that
+//! file's error instead of ending the run, on whichever thread reads it,
+//! and is not printed; other panics are printed as usual. For cxg-obs and
+//! cxg-subset.
 
-use cxg_cells::read::R;
+use crate::read::R;
 use std::cell::Cell;
 
 thread_local! {
     static QUIET_PANICS: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Run `f`; a panic in it is its error ("the HDF5 reader failed on this
-/// file: ..."), printed by no one.
-pub(crate) fn catch<T>(f: impl FnOnce() -> R<T>) -> R<T> {
+/// Run `f`; a panic in it is its error ("the HDF5 library failed on this
+/// file: ..."), printed by no one once [`install_hook`] ran.
+pub fn catch<T>(f: impl FnOnce() -> R<T>) -> R<T> {
     let was = QUIET_PANICS.with(|q| q.replace(true));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     QUIET_PANICS.with(|q| q.set(was));
@@ -21,13 +22,13 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> R<T>) -> R<T> {
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        Err(format!("the HDF5 reader failed on this file: {msg}"))
+        Err(format!("the HDF5 library failed on this file: {msg}"))
     })
 }
 
 /// Panics are printed as usual, except those [`catch`] turns into a
 /// file's error.
-pub(crate) fn install_hook() {
+pub fn install_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if !QUIET_PANICS.with(Cell::get) {
@@ -46,7 +47,7 @@ mod tests {
         let r: R<()> = catch(|| panic!("index out of bounds"));
         assert_eq!(
             r,
-            Err("the HDF5 reader failed on this file: index out of bounds".into())
+            Err("the HDF5 library failed on this file: index out of bounds".into())
         );
         assert_eq!(catch(|| Ok(3)), Ok(3));
         assert!(!QUIET_PANICS.with(Cell::get));
