@@ -147,6 +147,30 @@ fn damaged_inputs_fail_alone_and_leave_nothing() {
     assert_eq!(left, ["csc.h5ad"]);
 }
 
+/// As cxg-obs does, cxg-subset says how many cells each filter value
+/// matched, and warns of a value that matched none (every file then
+/// `empty`, nothing written).
+#[test]
+fn a_value_that_matches_no_cell_is_named() {
+    let t = TempDir::new();
+    let out = t.join("out");
+    let file = root().join("tests/fixtures/h5ad/plain.h5ad");
+    let o = run(
+        "cxg-subset",
+        &["--out-dir", out.to_str().unwrap(), "--tissue", "nowhere"],
+        Some(file.display().to_string().as_bytes()),
+    );
+    o.ok()
+        .stderr_has("--tissue nowhere: 0 cells matched")
+        .stderr_has("warning: --tissue nowhere matches no cell");
+    assert!(
+        o.text().lines().nth(1).unwrap().contains(",empty,"),
+        "{}",
+        o.text()
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+}
+
 /// docs/subset.md's examples, as written, from a folder holding the
 /// fixtures.
 #[test]

@@ -77,6 +77,18 @@ pub enum Outcome {
 }
 
 impl CellFilter {
+    /// [`CellFilter::from_args`], and (unless `quiet`) how each value
+    /// resolved, on `diag`: what cxg-obs and cxg-subset say before reading.
+    pub fn announced(args: &CellArgs, diag: &Diag, quiet: bool) -> Result<CellFilter> {
+        let f = CellFilter::from_args(args, diag)?;
+        if !quiet {
+            for r in &f.resolved {
+                diag.warn(r);
+            }
+        }
+        Ok(f)
+    }
+
     /// Resolve the options: each facet value in the ontology folder's
     /// files (a value no file knows is matched as written, and said so),
     /// the ages of HsapDv and MmusDv when an age bound is given (an error

@@ -2,7 +2,7 @@
 //! kept cells): a list of paths, or the manifest CSV that cxg-download
 //! writes (its `path`, ids, `bytes` and `status` columns).
 
-use cxg_core::ctx::Diag;
+use cxg_core::ctx::{Ctx, Diag};
 use cxg_core::io::Input;
 use cxg_core::{At, Error, Result};
 use std::io::Read;
@@ -26,6 +26,15 @@ pub struct Job {
 pub struct Jobs {
     pub jobs: Vec<Job>,
     pub skipped: usize,
+}
+
+/// The files `file` (or stdin) names, read whole and parsed: what cxg-obs
+/// and cxg-subset both start from.
+pub fn jobs(ctx: &Ctx, file: Option<&Path>, base: Option<&Path>) -> Result<Jobs> {
+    let input = ctx.input(file)?;
+    let name = input.name.clone();
+    let text = read_all(input)?;
+    parse(&name, &text, base, &ctx.diag)
 }
 
 /// The whole input, as text.

@@ -114,20 +114,11 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     }
     // the filter is resolved (and a wrong value named) before any file is read
     let filter = if args.cells.filters() {
-        let f = CellFilter::from_args(&args.cells, &ctx.diag)?;
-        if !args.quiet {
-            for r in &f.resolved {
-                ctx.diag.warn(r);
-            }
-        }
-        Some(f)
+        Some(CellFilter::announced(&args.cells, &ctx.diag, args.quiet)?)
     } else {
         None
     };
-    let input = ctx.input(args.file.as_deref())?;
-    let name = input.name.clone();
-    let text = cxg_cells::input::read_all(input)?;
-    let jobs = cxg_cells::input::parse(&name, &text, args.base.as_deref(), &ctx.diag)?;
+    let jobs = cxg_cells::input::jobs(ctx, args.file.as_deref(), args.base.as_deref())?;
     let threads = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
         usize::from,

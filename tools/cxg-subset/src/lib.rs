@@ -73,18 +73,10 @@ impl cxg_core::cli::ToolArgs for Args {
 /// each on `ctx.out`; files that cannot be subset are failed rows.
 pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     // the filter is resolved (and a wrong value named) before any file is read
-    let filter = CellFilter::from_args(&args.cells, &ctx.diag)?;
-    if !args.quiet {
-        for r in &filter.resolved {
-            ctx.diag.warn(r);
-        }
-    }
+    let filter = CellFilter::announced(&args.cells, &ctx.diag, args.quiet)?;
     std::fs::create_dir_all(&args.out_dir)
         .at(format_args!("cannot create '{}'", args.out_dir.display()))?;
-    let input = ctx.input(args.file.as_deref())?;
-    let name = input.name.clone();
-    let text = cxg_cells::input::read_all(input)?;
-    let jobs = cxg_cells::input::parse(&name, &text, args.base.as_deref(), &ctx.diag)?;
+    let jobs = cxg_cells::input::jobs(ctx, args.file.as_deref(), args.base.as_deref())?;
     let threads = args.jobs.map_or(1, usize::from);
     // a panic in an HDF5 crate is its file's error, not printed
     cxg_cells::panics::install_hook();
@@ -98,7 +90,10 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         &given,
         args.quiet,
         ctx,
-    )
+    )?;
+    // as cxg-obs does: cells matched per value, and a value that matched none
+    filter.report(&ctx.diag, args.quiet);
+    Ok(())
 }
 
 /// The cells of one file the filter keeps; a file without a column the
