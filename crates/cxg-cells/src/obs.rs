@@ -6,6 +6,7 @@
 //! numbers or bools.
 
 use crate::compound::{read_table, Table};
+use crate::distinct::Scratch;
 use crate::read::{
     attr_string, bools, intern, is_string, read_codes, read_values, scalar_keys, At, Column,
     Scalar, R,
@@ -276,8 +277,9 @@ impl Obs<'_> {
 
     /// The number of distinct values among the cells (missing values are
     /// none), as pandas' `nunique` counts them; None for a column that is
-    /// not one value per cell (a 2-D or compound column).
-    pub fn distinct(&self, name: &str, n_cells: u64) -> R<Option<u64>> {
+    /// not one value per cell (a 2-D or compound column). `scratch`: the
+    /// calling thread's vectors, reused from column to column.
+    pub fn distinct(&self, name: &str, n_cells: u64, scratch: &mut Scratch) -> R<Option<u64>> {
         let place = format!("column 'obs/{name}'");
         if self.is_dataset(name) && self.legacy_categories(name).is_none() {
             let ds = self.obs.dataset(name).at(&place)?;
@@ -285,14 +287,15 @@ impl Obs<'_> {
                 return Ok(None);
             }
             if let Some(kind) = Scalar::of(ds.dtype()) {
+                let file_len = self.file_len;
                 let (n, distinct) = if kind.size() <= 4 {
-                    let (n, mut keys) =
-                        scalar_keys(&ds, &kind, &place, self.file_len, Scalar::key32)?;
-                    (n, crate::distinct::count(&mut keys))
+                    let keys = &mut scratch.keys32;
+                    let n = scalar_keys(&ds, &kind, &place, file_len, Scalar::extend_keys32, keys)?;
+                    (n, scratch.count32())
                 } else {
-                    let (n, mut keys) =
-                        scalar_keys(&ds, &kind, &place, self.file_len, Scalar::key)?;
-                    (n, crate::distinct::count(&mut keys))
+                    let keys = &mut scratch.keys64;
+                    let n = scalar_keys(&ds, &kind, &place, file_len, Scalar::extend_keys, keys)?;
+                    (n, scratch.count64())
                 };
                 if n != n_cells {
                     return Err(format!("{place}: {n} values for {n_cells} cells"));

@@ -4,6 +4,7 @@
 //! cell-type column among them.
 
 use crate::facet::OBS_FACETS;
+use cxg_cells::distinct::Scratch;
 use cxg_cells::obs::Obs;
 use hdf5_reader::group::Group;
 use hdf5_reader::Datatype;
@@ -73,12 +74,13 @@ impl<'a> Counting<'a> {
     /// Count columns until none is left: (index, count) of each taken.
     pub(crate) fn work(&self, obs: &Obs, n_cells: u64) -> Vec<(usize, Distinct)> {
         let mut done = Vec::new();
+        let mut scratch = Scratch::default();
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(c) = self.columns.get(i) else {
                 return done;
             };
-            done.push((i, obs.distinct(c, n_cells)));
+            done.push((i, obs.distinct(c, n_cells, &mut scratch)));
         }
     }
 }
