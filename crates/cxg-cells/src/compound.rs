@@ -76,7 +76,7 @@ pub fn read_table(root: &Group, file_len: u64) -> R<Table> {
                     read_values(u, &cats_name, &format!("'uns/{cats_name}'"), file_len)?;
                 table.categorical.push(f.name.clone());
                 Column {
-                    codes: cells.map(|v| code(k, v)).collect::<R<_>>()?,
+                    codes: cells.map(|v| code(k, v)).collect::<R<Vec<i32>>>()?.into(),
                     categories,
                 }
             }
@@ -108,10 +108,7 @@ fn text(v: &[u8]) -> String {
 fn values<'a>(k: &Scalar, cells: impl Iterator<Item = &'a [u8]>) -> Column {
     let mut col = intern(cells.map(|v| k.text(v)).collect());
     let nan: Vec<bool> = col.categories.iter().map(|c| c == "NaN").collect();
-    for c in &mut col.codes {
-        if usize::try_from(*c).is_ok_and(|i| nan[i]) {
-            *c = -1;
-        }
-    }
+    col.codes
+        .mark_missing(|_, c| usize::try_from(c).is_ok_and(|i| nan[i]));
     col
 }

@@ -23,6 +23,7 @@ use cxg_terms::report::quote;
 use cxg_terms::resolve::{self, How, Sel};
 use cxg_terms::suggest;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Columns of older CELLxGENE schemas that hold today's facet: (today's
 /// id column, the old id column, the old label column). Schema 2.0 named
@@ -199,7 +200,7 @@ impl CellFilter {
             let sels: Vec<&Sel> = idx.iter().map(|&i| &self.sels[i]).collect();
             match facet_columns(h5, obs, f, n)? {
                 Some((ids, labels)) => {
-                    let matched = apply(&sels, &ids, labels.as_ref(), &mut keep);
+                    let matched = apply(&sels, &ids, labels.as_deref(), &mut keep);
                     for (&i, m) in idx.iter().zip(matched) {
                         self.matched[i].fetch_add(m, Ordering::Relaxed);
                     }
@@ -256,7 +257,7 @@ impl CellFilter {
             .map(|id| self.bounds.judge(ages.span(id)))
             .collect();
         let mut unknown = 0;
-        for (k, &c) in keep.iter_mut().zip(&stage.codes) {
+        stage.codes.each_with(keep, |k, c| {
             let v = usize::try_from(c).map_or(Verdict::Unknown, |c| verdict[c]);
             match v {
                 Verdict::In => {}
@@ -268,7 +269,7 @@ impl CellFilter {
                     *k &= self.keep_unknown_age;
                 }
             }
-        }
+        });
         unknown
     }
 }
@@ -305,10 +306,13 @@ fn unknown_term(sel: &Sel, onts: &Ontologies) -> Result<()> {
     )))
 }
 
+/// A facet's ids and (when the file has them) labels.
+type FacetColumns = (Arc<Column>, Option<Arc<Column>>);
+
 /// A facet's column of ids (or values) and of labels: from obs, from an
 /// older schema's column, or one value for every cell from `uns` (schema
 /// 6 and later keep the organism there); none when the file has none.
-fn facet_columns(h5: &H5ad, obs: &Obs, f: usize, n: u64) -> R<Option<(Column, Option<Column>)>> {
+fn facet_columns(h5: &H5ad, obs: &Obs, f: usize, n: u64) -> R<Option<FacetColumns>> {
     let facet = &FACETS[f];
     let (ids, labels) = match LEGACY_COLUMNS.iter().find(|l| l.0 == facet.obs_column) {
         Some(&(_, old, old_labels)) if !obs.has(facet.obs_column) && obs.has(old) => {
@@ -327,9 +331,11 @@ fn facet_columns(h5: &H5ad, obs: &Obs, f: usize, n: u64) -> R<Option<(Column, Op
         return Ok(None);
     };
     let cells = usize::try_from(n).map_err(|_| format!("{n} cells: too many"))?;
-    let one = |v: String| Column {
-        codes: vec![0; cells],
-        categories: vec![v],
+    let one = |v: String| {
+        Arc::new(Column {
+            codes: vec![0; cells].into(),
+            categories: vec![v],
+        })
     };
     let labels = facet.obs_label.and_then(|l| h5.uns_string(l)).map(one);
     Ok(Some((one(v), labels)))
@@ -338,52 +344,79 @@ fn facet_columns(h5: &H5ad, obs: &Obs, f: usize, n: u64) -> R<Option<(Column, Op
 /// Keep only the cells whose category passes `pass`.
 fn retain_categories(c: &Column, keep: &mut [bool], pass: impl Fn(&str) -> bool) {
     let ok: Vec<bool> = c.categories.iter().map(|v| pass(v)).collect();
-    for (k, &code) in keep.iter_mut().zip(&c.codes) {
+    c.codes.each_with(keep, |k, code| {
         *k &= usize::try_from(code).is_ok_and(|i| ok[i]);
-    }
+    });
 }
 
 /// One facet's values: a cell stays when it matches one of the includes
 /// (if any) and none of the excludes. Returns the cells each value
 /// matched (kept or not).
 fn apply(sels: &[&Sel], ids: &Column, labels: Option<&Column>, keep: &mut [bool]) -> Vec<u64> {
-    // per value, whether each category matches it (decided once)
-    let hits = |col: Option<&Column>, s: &Sel, by_label: bool| -> Vec<bool> {
-        col.map(|c| {
-            c.categories
-                .iter()
-                .map(|v| value_matches(&s.how, v, by_label))
-                .collect()
-        })
-        .unwrap_or_default()
+    // per category, the values it matches (decided once)
+    let hits = |col: &Column, by_label: bool| -> Vec<Vec<usize>> {
+        col.categories
+            .iter()
+            .map(|v| {
+                (0..sels.len())
+                    .filter(|&j| value_matches(&sels[j].how, v, by_label))
+                    .collect()
+            })
+            .collect()
     };
-    let id_hits: Vec<Vec<bool>> = sels.iter().map(|s| hits(Some(ids), s, false)).collect();
-    let label_hits: Vec<Vec<bool>> = sels.iter().map(|s| hits(labels, s, true)).collect();
-    let hit = |hits: &[bool], code: Option<&i32>| {
-        code.and_then(|&c| usize::try_from(c).ok())
-            .is_some_and(|c| hits.get(c).copied().unwrap_or(false))
-    };
-    let label_codes = labels.map(|l| &l.codes[..]).unwrap_or_default();
+    let id_hits = hits(ids, false);
+    let label_hits = labels.map(|l| hits(l, true));
     let has_include = sels.iter().any(|s| !s.exclude);
     let mut matched = vec![0u64; sels.len()];
-    for (i, k) in keep.iter_mut().enumerate() {
-        let (c, l) = (ids.codes.get(i), label_codes.get(i));
+    let mut cell = 0;
+    // a cell's values: those its id matches, and those its label matches
+    let mut judge = |by_id: &[usize], by_label: &[usize]| {
+        if by_id.is_empty() && by_label.is_empty() {
+            // most cells: no value matches them
+            if let (true, Some(k)) = (has_include, keep.get_mut(cell)) {
+                *k = false;
+            }
+            cell += 1;
+            return;
+        }
         let (mut inc, mut exc) = (false, false);
-        for (j, s) in sels.iter().enumerate() {
-            if hit(&id_hits[j], c) || hit(&label_hits[j], l) {
-                matched[j] += 1;
-                if s.exclude {
-                    exc = true;
-                } else {
-                    inc = true;
-                }
+        for &j in by_id
+            .iter()
+            .chain(by_label.iter().filter(|j| !by_id.contains(j)))
+        {
+            matched[j] += 1;
+            if sels[j].exclude {
+                exc = true;
+            } else {
+                inc = true;
             }
         }
         if exc || (has_include && !inc) {
-            *k = false;
+            if let Some(k) = keep.get_mut(cell) {
+                *k = false;
+            }
         }
+        cell += 1;
+    };
+    match (labels, &label_hits) {
+        (Some(l), Some(lh)) => {
+            ids.codes.zip_while(&l.codes, |c, lc| {
+                judge(hits_of(&id_hits, c), hits_of(lh, lc));
+                true
+            });
+        }
+        _ => ids.codes.each(|c| judge(hits_of(&id_hits, c), &[])),
     }
     matched
+}
+
+/// The values the category of code `c` matches (none for a missing
+/// value).
+fn hits_of(hits: &[Vec<usize>], c: i32) -> &[usize] {
+    usize::try_from(c)
+        .ok()
+        .and_then(|c| hits.get(c))
+        .map_or(&[], |v| &v[..])
 }
 
 /// Whether one value (an id, or a label when `by_label`) matches a
@@ -414,7 +447,7 @@ mod tests {
 
     fn col(codes: &[i32], cats: &[&str]) -> Column {
         Column {
-            codes: codes.to_vec(),
+            codes: codes.to_vec().into(),
             categories: cats.iter().map(|s| s.to_string()).collect(),
         }
     }

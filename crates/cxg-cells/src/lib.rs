@@ -14,6 +14,7 @@
 //! panic in an HDF5 crate as the file's error).
 
 pub mod args;
+pub mod codes;
 pub mod compound;
 pub mod distinct;
 pub mod file;
@@ -23,8 +24,10 @@ pub mod input;
 pub mod lzf;
 pub mod obs;
 pub mod panics;
+pub mod pending;
 pub mod read;
 
 pub use args::CellArgs;
 pub use file::H5ad;
 pub use filter::{CellFilter, Mask, Outcome};
+pub use pending::Pending;

@@ -12,7 +12,9 @@ use crate::read::{
     Scalar, R,
 };
 use hdf5_reader::group::Group;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub struct Obs<'a> {
     pub obs: &'a Group,
@@ -26,6 +28,10 @@ pub struct Obs<'a> {
     pub file_len: u64,
     /// anndata < 0.7: obs as one compound table, read whole.
     pub table: Option<Table>,
+    /// Categorical columns read by [`Obs::keeping_columns`]'s work, kept
+    /// until read once more after it.
+    kept: Mutex<HashMap<String, Arc<Column>>>,
+    keeping: AtomicBool,
 }
 
 impl Obs<'_> {
@@ -44,6 +50,8 @@ impl Obs<'_> {
             budget,
             file_len,
             table: None,
+            kept: Mutex::default(),
+            keeping: AtomicBool::new(false),
         })
     }
 
@@ -58,6 +66,8 @@ impl Obs<'_> {
             budget,
             file_len,
             table: Some(table),
+            kept: Mutex::default(),
+            keeping: AtomicBool::new(false),
         })
     }
 
@@ -145,9 +155,43 @@ impl Obs<'_> {
         }
     }
 
+    /// Run `work` keeping every categorical column it reads, until the
+    /// column is read once more after it: a cell filter reads its columns
+    /// for the mask, and cxg-obs then counts the same columns; kept, each
+    /// is decoded once. Only the columns of `work` are kept (a few MB
+    /// each), and each only until its second reader takes it.
+    pub fn keeping_columns<T>(&self, work: impl FnOnce() -> T) -> T {
+        self.keeping.store(true, Ordering::SeqCst);
+        let out = work();
+        self.keeping.store(false, Ordering::SeqCst);
+        out
+    }
+
     /// A column as a categorical (plain values interned), checked to hold
     /// one valid code per cell; None when obs has no such column.
-    pub fn categorical(&self, name: &str, n_cells: u64) -> R<Option<Column>> {
+    pub fn categorical(&self, name: &str, n_cells: u64) -> R<Option<Arc<Column>>> {
+        let keeping = self.keeping.load(Ordering::SeqCst);
+        {
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            let hit = if keeping {
+                kept.get(name).cloned()
+            } else {
+                kept.remove(name)
+            };
+            if hit.is_some() {
+                return Ok(hit);
+            }
+        }
+        let col = self.read_categorical(name, n_cells)?.map(Arc::new);
+        if let (true, Some(c)) = (keeping, &col) {
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            kept.insert(name.to_string(), Arc::clone(c));
+        }
+        Ok(col)
+    }
+
+    /// [`Obs::categorical`], read from the file.
+    fn read_categorical(&self, name: &str, n_cells: u64) -> R<Option<Column>> {
         self.check_listed(name)?;
         let place = format!("column 'obs/{name}'");
         let col = if let Some(c) = self.table_column(name) {
@@ -166,12 +210,7 @@ impl Obs<'_> {
             ));
         }
         let n = col.categories.len() as i64;
-        if let Some((i, c)) = col
-            .codes
-            .iter()
-            .enumerate()
-            .find(|(_, &c)| c < -1 || i64::from(c) >= n)
-        {
+        if let Some((i, c)) = col.codes.first_outside(n) {
             return Err(format!(
                 "{place}: code {c} of cell {i} is outside its {n} categories"
             ));
@@ -197,11 +236,7 @@ impl Obs<'_> {
                     return Err(format!("{place}: a mask of another length than its values"));
                 }
                 let mut col = intern(values);
-                for (c, m) in col.codes.iter_mut().zip(&mask) {
-                    if *m {
-                        *c = -1;
-                    }
-                }
+                col.codes.mark_missing(|i, _| mask.get(i) == Some(&true));
                 Ok(col)
             }
             e => Err(format!(
@@ -261,10 +296,10 @@ impl Obs<'_> {
                         })
                     })
                     .collect::<R<_>>()?;
+                let mut values = Vec::with_capacity(col.codes.len());
                 col.codes
-                    .iter()
-                    .map(|&c| usize::try_from(c).ok().map(|c| truth[c]))
-                    .collect()
+                    .each(|c| values.push(usize::try_from(c).ok().map(|c| truth[c])));
+                values
             };
         if values.len() as u64 != n_cells {
             return Err(format!(
@@ -316,11 +351,11 @@ impl Obs<'_> {
 /// The distinct values the cells use (by value, not code).
 pub fn used_values(col: &Column) -> u64 {
     let mut used = vec![false; col.categories.len()];
-    for &c in &col.codes {
+    col.codes.each(|c| {
         if let Ok(c) = usize::try_from(c) {
             used[c] = true;
         }
-    }
+    });
     let names: HashSet<&str> = col
         .categories
         .iter()
@@ -342,8 +377,28 @@ fn bool_word(s: &str) -> Option<bool> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// A column read while keeping is decoded once: the same column
+    /// again meanwhile, and once after; then it is read afresh.
+    #[test]
+    fn kept_columns_are_read_once_more_then_dropped() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/h5ad/plain.h5ad");
+        let file = crate::H5ad::open(&path).unwrap();
+        let obs = file.obs().unwrap();
+        let n = obs.n_cells().unwrap();
+        let read = |name: &str| obs.categorical(name, n).unwrap().unwrap();
+        let (first, again) = obs.keeping_columns(|| (read("sex"), read("sex")));
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(Arc::ptr_eq(&first, &read("sex")), "taken once after");
+        let fresh = read("sex");
+        assert!(!Arc::ptr_eq(&first, &fresh), "then read afresh");
+        assert_eq!(*first, *fresh);
+        assert!(obs.kept.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn bool_words() {

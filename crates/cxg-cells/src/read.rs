@@ -3,6 +3,7 @@
 //! string (for categories of numbers or bools) or as a key (for counting
 //! distinct values of a numeric column without formatting each one).
 
+use crate::codes::{Code, Codes};
 use hdf5_reader::group::Group;
 use hdf5_reader::{ByteOrder, Dataset, Datatype, StringSize, VarLenKind};
 use std::collections::HashMap;
@@ -57,7 +58,7 @@ pub fn describe(dt: &Datatype) -> String {
 /// A categorical column: one code per cell (-1 = missing) and the values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
-    pub codes: Vec<i32>,
+    pub codes: Codes,
     pub categories: Vec<String>,
 }
 
@@ -74,7 +75,10 @@ pub fn intern(values: Vec<String>) -> Column {
         });
         codes.push(c);
     }
-    Column { codes, categories }
+    Column {
+        codes: codes.into(),
+        categories,
+    }
 }
 
 /// How one scalar element is stored.
@@ -236,6 +240,15 @@ impl Scalar {
                     out.extend(piece.into_iter().filter(|&b| !is_nan32(b)));
                 }
             }
+            // an int32's key is its own bits
+            Scalar::Int {
+                size: 4,
+                big: false,
+                ..
+            } => out.extend(
+                raw.chunks_exact(4)
+                    .map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]])),
+            ),
             _ => out.extend(raw.chunks_exact(self.size()).filter_map(|v| self.key32(v))),
         }
     }
@@ -393,79 +406,89 @@ pub fn scalar_keys<K>(
     })
 }
 
-pub fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Vec<i32>> {
+pub fn read_codes(g: &Group, name: &str, place: &str, file_len: u64) -> R<Codes> {
     let ds = g.dataset(name).at(place)?;
-    let kind = match Scalar::of(ds.dtype()) {
-        Some(k @ Scalar::Int { .. }) => k,
-        _ => {
-            return Err(format!(
-                "{place}: unsupported layout: codes of type {}, not integers",
-                describe(ds.dtype())
-            ))
-        }
+    let Some(Scalar::Int { size, signed, big }) = Scalar::of(ds.dtype()) else {
+        return Err(format!(
+            "{place}: unsupported layout: codes of type {}, not integers",
+            describe(ds.dtype())
+        ));
     };
-    let mut codes: Vec<i32> = Vec::new();
-    let Scalar::Int { size, signed, big } = kind else {
-        return Err(format!("{place}: codes are not integers"));
-    };
-    for_each_piece(&ds, place, file_len, |raw| {
+    let (ds, len) = (&ds, file_len);
+    match (size, signed) {
+        (1, true) => code_pieces(ds, place, len, 1, |raw, out: &mut Vec<i8>| {
+            out.extend(raw.iter().map(|&b| b as i8));
+            Ok(())
+        }),
+        (1, false) | (2, true) => code_pieces(ds, place, len, size, |raw, out: &mut Vec<i16>| {
+            push_codes16(raw, signed, big, out);
+            Ok(())
+        }),
+        _ => code_pieces(ds, place, len, size, |raw, out: &mut Vec<i32>| {
+            push_codes32(raw, size, signed, big, out)
+        }),
+    }
+}
+
+/// The codes of `ds`, piece by piece, each piece decoded onto the vector
+/// by `push` (whole values of `size` bytes).
+fn code_pieces<C: Code>(
+    ds: &Dataset,
+    place: &str,
+    file_len: u64,
+    size: usize,
+    push: impl Fn(&[u8], &mut Vec<C>) -> Result<(), String>,
+) -> R<Codes> {
+    let mut codes: Vec<C> = Vec::new();
+    for_each_piece(ds, place, file_len, |raw| {
         if raw.len() % size != 0 {
             return Err(format!("{place}: {} bytes is not whole values", raw.len()));
         }
         reserve(&mut codes, raw.len() / size, place)?;
-        if !push_small_codes(raw, size, signed, big, &mut codes) {
-            for v in raw.chunks_exact(size) {
-                let x = Scalar::int(v, signed, big);
-                if !signed && size == 8 && x == i64::MAX {
-                    return Err(format!("{place}: a code is out of range"));
-                }
-                codes.push(
-                    i32::try_from(x).map_err(|_| format!("{place}: code {x} is out of range"))?,
-                );
-            }
-        }
-        Ok(())
+        push(raw, &mut codes).map_err(|e| format!("{place}: {e}"))
     })?;
-    Ok(codes)
+    Ok(C::wrap(codes))
 }
 
-/// The codes anndata writes (int8, or int16 past 127 categories), and any
-/// other width that always fits an i32, widened in one pass; false for the
-/// rest, which are checked value by value.
-fn push_small_codes(
+/// uint8 or int16 codes as i16 (always fits).
+fn push_codes16(raw: &[u8], signed: bool, big: bool, out: &mut Vec<i16>) {
+    let two = |v: &[u8]| [v[0], v[1]];
+    match (signed, big) {
+        (false, _) => out.extend(raw.iter().map(|&b| i16::from(b))),
+        (true, false) => out.extend(raw.chunks_exact(2).map(|v| i16::from_le_bytes(two(v)))),
+        (true, true) => out.extend(raw.chunks_exact(2).map(|v| i16::from_be_bytes(two(v)))),
+    }
+}
+
+/// Codes of any other integer type as i32: uint16 and int32 in one pass,
+/// the rest value by value (a code that does not fit is an error).
+fn push_codes32(
     raw: &[u8],
     size: usize,
     signed: bool,
     big: bool,
-    codes: &mut Vec<i32>,
-) -> bool {
-    let two = |v: &[u8]| [v[0], v[1]];
+    out: &mut Vec<i32>,
+) -> Result<(), String> {
     match (size, signed, big) {
-        (1, true, _) => codes.extend(raw.iter().map(|&b| i32::from(i8::from_ne_bytes([b])))),
-        (1, false, _) => codes.extend(raw.iter().map(|&b| i32::from(b))),
-        (2, true, false) => codes.extend(
+        (2, false, false) => out.extend(
             raw.chunks_exact(2)
-                .map(|v| i32::from(i16::from_le_bytes(two(v)))),
+                .map(|v| i32::from(u16::from_le_bytes([v[0], v[1]]))),
         ),
-        (2, true, true) => codes.extend(
-            raw.chunks_exact(2)
-                .map(|v| i32::from(i16::from_be_bytes(two(v)))),
-        ),
-        (2, false, false) => codes.extend(
-            raw.chunks_exact(2)
-                .map(|v| i32::from(u16::from_le_bytes(two(v)))),
-        ),
-        (2, false, true) => codes.extend(
-            raw.chunks_exact(2)
-                .map(|v| i32::from(u16::from_be_bytes(two(v)))),
-        ),
-        (4, true, false) => codes.extend(
+        (4, true, false) => out.extend(
             raw.chunks_exact(4)
                 .map(|v| i32::from_le_bytes([v[0], v[1], v[2], v[3]])),
         ),
-        _ => return false,
+        _ => {
+            for v in raw.chunks_exact(size) {
+                let x = Scalar::int(v, signed, big);
+                if !signed && size == 8 && x == i64::MAX {
+                    return Err("a code is out of range".into());
+                }
+                out.push(i32::try_from(x).map_err(|_| format!("code {x} is out of range"))?);
+            }
+        }
     }
-    true
+    Ok(())
 }
 
 /// The values of a string dataset; of a scalar dataset (categories of
@@ -589,30 +612,58 @@ mod tests {
             f.extend_keys32(&raw, &mut at_once);
             assert_eq!(at_once, one_by_one, "big-endian {big}");
         }
+        for signed in [true, false] {
+            let int = Scalar::Int {
+                size: 4,
+                signed,
+                big: false,
+            };
+            let raw: Vec<u8> = ints.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let one_by_one: Vec<u32> = raw.chunks_exact(4).filter_map(|v| int.key32(v)).collect();
+            let mut at_once = Vec::new();
+            int.extend_keys32(&raw, &mut at_once);
+            assert_eq!(at_once, one_by_one, "int32, signed {signed}");
+        }
     }
 
-    /// The one-pass widening gives what the value-by-value path gives.
+    /// The one-pass paths give what the value-by-value path gives, in
+    /// the narrowest width that holds the type.
     #[test]
-    fn small_codes_widen_as_scalars_do() {
+    fn codes_decode_as_scalars_do() {
         let raw: Vec<u8> = vec![0x00, 0x7f, 0x80, 0xff, 0x01, 0xfe, 0x12, 0x34];
+        let slow = |size: usize, signed: bool, big: bool| -> Vec<i32> {
+            raw.chunks_exact(size)
+                .map(|v| i32::try_from(Scalar::int(v, signed, big)).expect("fits"))
+                .collect()
+        };
+        for (signed, big) in [(false, false), (true, false), (true, true)] {
+            let size = if signed { 2 } else { 1 };
+            let mut out = Vec::new();
+            push_codes16(&raw, signed, big, &mut out);
+            let wide: Vec<i32> = out.into_iter().map(i32::from).collect();
+            assert_eq!(
+                wide,
+                slow(size, signed, big),
+                "i16: size {size} signed {signed}"
+            );
+        }
         for (size, signed, big) in [
-            (1, true, false),
-            (1, false, false),
-            (2, true, false),
-            (2, true, true),
             (2, false, false),
             (2, false, true),
             (4, true, false),
+            (4, true, true),
         ] {
-            let mut fast = Vec::new();
-            assert!(push_small_codes(&raw, size, signed, big, &mut fast));
-            let slow: Vec<i32> = raw
-                .chunks_exact(size)
-                .map(|v| i32::try_from(Scalar::int(v, signed, big)).expect("fits"))
-                .collect();
-            assert_eq!(fast, slow, "size {size} signed {signed} big {big}");
+            let mut out = Vec::new();
+            push_codes32(&raw, size, signed, big, &mut out).expect("fits");
+            assert_eq!(
+                out,
+                slow(size, signed, big),
+                "i32: size {size} signed {signed} big {big}"
+            );
         }
-        assert!(!push_small_codes(&raw, 4, false, false, &mut Vec::new()));
-        assert!(!push_small_codes(&raw, 8, true, false, &mut Vec::new()));
+        let too_big = 0x8000_0000u32.to_le_bytes();
+        assert!(push_codes32(&too_big, 4, false, false, &mut Vec::new()).is_err());
+        let max = u64::MAX.to_le_bytes();
+        assert!(push_codes32(&max, 8, false, false, &mut Vec::new()).is_err());
     }
 }

@@ -4,7 +4,7 @@
 use cxg_catalog::facets;
 use cxg_cells::read::Column;
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use cxg_cells::filter::LEGACY_COLUMNS as LEGACY;
 
@@ -70,7 +70,7 @@ pub(crate) struct Facet {
 /// Where a facet's labels come from.
 pub(crate) enum Labels {
     /// Its label column.
-    Column(Column),
+    Column(Arc<Column>),
     /// The values are their own labels (suspension_type, tissue_type).
     Ids,
     /// The file has no label column: labels are empty.
@@ -82,13 +82,13 @@ pub(crate) enum Labels {
 pub(crate) fn count_facet(name: &'static str, ids: &Column, labels: &Labels) -> Facet {
     let mut counts = vec![0u64; ids.categories.len()];
     let mut missing = 0u64;
-    for &c in &ids.codes {
+    ids.codes.each(|c| {
         if c < 0 {
             missing += 1;
         } else {
             counts[c as usize] += 1;
         }
-    }
+    });
     let label_of: Vec<String> = match labels {
         Labels::Ids => ids.categories.clone(),
         Labels::None => vec![String::new(); ids.categories.len()],
@@ -120,16 +120,18 @@ pub(crate) fn count_facet(name: &'static str, ids: &Column, labels: &Labels) -> 
 /// case, in one pass); none when some term has several.
 fn only_labels(ids: &Column, l: &Column) -> Option<Vec<String>> {
     let mut first = vec![-2i32; ids.categories.len()];
-    for (&c, &lc) in ids.codes.iter().zip(&l.codes) {
+    let one_each = ids.codes.zip_while(&l.codes, |c, lc| {
         if c < 0 {
-            continue;
+            return true;
         }
         let f = &mut first[c as usize];
         if *f == -2 {
             *f = lc;
-        } else if *f != lc {
-            return None;
         }
+        *f == lc
+    });
+    if !one_each {
+        return None;
     }
     Some(
         first
@@ -147,11 +149,12 @@ fn only_labels(ids: &Column, l: &Column) -> Option<Vec<String>> {
 /// The label most of each term's cells carry; ties to the smaller label.
 fn majority_labels(ids: &Column, l: &Column) -> Vec<String> {
     let mut pairs: HashMap<(i32, i32), u64> = HashMap::new();
-    for (&c, &lc) in ids.codes.iter().zip(&l.codes) {
+    ids.codes.zip_while(&l.codes, |c, lc| {
         if c >= 0 && lc >= 0 {
             *pairs.entry((c, lc)).or_default() += 1;
         }
-    }
+        true
+    });
     let mut best: Vec<Option<(u64, &str)>> = vec![None; ids.categories.len()];
     for ((c, lc), n) in pairs {
         let s = l.categories[lc as usize].as_str();
@@ -177,7 +180,7 @@ mod tests {
 
     fn col(codes: &[i32], cats: &[&str]) -> Column {
         Column {
-            codes: codes.to_vec(),
+            codes: codes.to_vec().into(),
             categories: cats.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -196,7 +199,7 @@ mod tests {
     fn ties_break_by_id_and_labels_follow_the_majority() {
         let ids = col(&[1, 0, 1, 0, 2], &["X:2", "X:1", "X:3"]);
         let labels = col(&[0, 1, 0, 2, 1], &["one", "two", "deux"]);
-        let f = count_facet("cell_type", &ids, &Labels::Column(labels));
+        let f = count_facet("cell_type", &ids, &Labels::Column(Arc::new(labels)));
         let got: Vec<(&str, u64, &str)> = f
             .items
             .iter()

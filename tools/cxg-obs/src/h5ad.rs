@@ -16,10 +16,11 @@ use cxg_cells::file::{h5_error, H5ad};
 use cxg_cells::obs::{used_values, Obs};
 use cxg_cells::panics;
 use cxg_cells::read::{Column, R};
-use cxg_cells::{CellFilter, Outcome};
+use cxg_cells::{Outcome, Pending};
 use hdf5_reader::error::Error as H5Error;
 use hdf5_reader::group::Group;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The facet whose cells are counted as normal by [`facets::NORMAL`].
 const DISEASE: &str = "disease";
@@ -64,11 +65,12 @@ pub(crate) struct Uns {
     pub(crate) error: Option<String>,
 }
 
-/// Open `path` and summarise its obs table (and the cells `filter` keeps).
+/// Open `path` and summarise its obs table (and the cells `filter` keeps,
+/// once it is resolved).
 /// The distinct values of every extra column (most of the work on a file
 /// with many numeric columns) are counted by two threads: a second one
 /// from the start, and this one once it has counted the schema's columns.
-pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> {
+pub(crate) fn summarize(path: &Path, filter: Option<&Pending>) -> R<Summary> {
     let file = H5ad::open(path)?;
     let obs = file.obs()?;
     let n_cells = obs.n_cells()?;
@@ -91,15 +93,28 @@ pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> 
 
 /// Everything but what authors added: the facets, donors, primary cells,
 /// `uns` and the filter's counts.
-fn schema_counts(file: &H5ad, obs: &Obs, n_cells: u64, filter: Option<&CellFilter>) -> R<Summary> {
+fn schema_counts(file: &H5ad, obs: &Obs, n_cells: u64, filter: Option<&Pending>) -> R<Summary> {
     let mut missing = Vec::new();
-    let outcome = filter.map(|f| f.mask(file, obs)).transpose()?;
-    let keep = match &outcome {
-        Some(Outcome::Mask(m)) => Some(&m.keep[..]),
+    // waits here while the filter is still being resolved; the columns
+    // the mask reads are kept for the counts below
+    let outcome = filter
+        .map(|p| {
+            let f = p.get().map_err(|e| e.msg.clone())?;
+            obs.keeping_columns(|| f.mask(file, obs))
+        })
+        .transpose()?;
+    let keep: Option<Vec<usize>> = match &outcome {
+        Some(Outcome::Mask(m)) => Some(kept_cells(&m.keep)),
         _ => None,
     };
     let mut kept_facets = Vec::new();
-    let facets = read_facets(obs, n_cells, &mut missing, keep, &mut kept_facets)?;
+    let facets = read_facets(
+        obs,
+        n_cells,
+        &mut missing,
+        keep.as_deref(),
+        &mut kept_facets,
+    )?;
     let normal_cell_count = facets
         .iter()
         .find(|(name, _)| *name == DISEASE)
@@ -112,7 +127,7 @@ fn schema_counts(file: &H5ad, obs: &Obs, n_cells: u64, filter: Option<&CellFilte
                 .sum()
         });
     let donors = obs.categorical("donor_id", n_cells)?;
-    let donor_count = donors.as_ref().map(used_values);
+    let donor_count = donors.as_deref().map(used_values);
     if donors.is_none() {
         missing.push("donor_id".to_string());
     }
@@ -129,7 +144,10 @@ fn schema_counts(file: &H5ad, obs: &Obs, n_cells: u64, filter: Option<&CellFilte
         .iter()
         .map(|e| format!("uns is damaged: {e}; schema_version and title may be missing"))
         .collect();
-    let filtered = outcome.map(|o| filtered(o, donors.as_ref(), kept_facets, &mut missing));
+    let filtered = outcome.map(|o| {
+        let donors = donors.as_deref().zip(keep.as_deref());
+        filtered(o, donors, kept_facets, &mut missing)
+    });
     Ok(Summary {
         uns,
         n_cells,
@@ -148,14 +166,14 @@ fn schema_counts(file: &H5ad, obs: &Obs, n_cells: u64, filter: Option<&CellFilte
 /// filter needs, nulls and the columns named in `missing`.
 fn filtered(
     outcome: Outcome,
-    donors: Option<&Column>,
+    donors: Option<(&Column, &[usize])>,
     facets: Vec<(&'static str, Option<Facet>)>,
     missing: &mut Vec<String>,
 ) -> Filtered {
     match outcome {
         Outcome::Mask(m) => Filtered {
             cells: Some(m.kept),
-            donors: donors.map(|d| used_values(&kept(d, &m.keep))),
+            donors: donors.map(|(d, keep)| used_values(&kept(d, keep))),
             age_unknown: Some(m.age_unknown),
             facets,
         },
@@ -175,16 +193,20 @@ fn filtered(
     }
 }
 
-/// The column's values of the kept cells only.
-fn kept(c: &Column, keep: &[bool]) -> Column {
+/// The kept cells' positions, rising: a filter keeps few cells, and each
+/// column is then gathered at these instead of scanned whole.
+fn kept_cells(keep: &[bool]) -> Vec<usize> {
+    keep.iter()
+        .enumerate()
+        .filter(|(_, k)| **k)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The column's values of the kept cells only (`keep`: their positions).
+fn kept(c: &Column, keep: &[usize]) -> Column {
     Column {
-        codes: c
-            .codes
-            .iter()
-            .zip(keep)
-            .filter(|(_, k)| **k)
-            .map(|(c, _)| *c)
-            .collect(),
+        codes: c.codes.gather(keep),
         categories: c.categories.clone(),
     }
 }
@@ -199,7 +221,7 @@ fn read_facets(
     obs: &Obs,
     n_cells: u64,
     missing: &mut Vec<String>,
-    keep: Option<&[bool]>,
+    keep: Option<&[usize]>,
     kept_out: &mut Counted,
 ) -> R<Counted> {
     let mut out = Vec::with_capacity(OBS_FACETS.len());
@@ -225,7 +247,7 @@ fn read_facets(
         out.push((f.name, Some(count_facet(f.name, &id_col, &labels))));
         if let Some(k) = keep {
             let labels = match &labels {
-                Labels::Column(c) => Labels::Column(kept(c, k)),
+                Labels::Column(c) => Labels::Column(Arc::new(kept(c, k))),
                 Labels::Ids => Labels::Ids,
                 Labels::None => Labels::None,
             };

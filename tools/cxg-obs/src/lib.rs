@@ -24,7 +24,7 @@ mod join;
 mod summary;
 
 use clap::Parser;
-use cxg_cells::{CellArgs, CellFilter};
+use cxg_cells::{CellArgs, Pending};
 use cxg_core::{Ctx, Result};
 use std::path::PathBuf;
 
@@ -112,20 +112,30 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         }
         return join::run(args.file.as_deref(), csv, args.quiet, ctx);
     }
-    // the filter is resolved (and a wrong value named) before any file is read
-    let filter = if args.cells.filters() {
-        Some(CellFilter::announced(&args.cells, &ctx.diag, args.quiet)?)
-    } else {
-        None
-    };
-    let jobs = cxg_cells::input::jobs(ctx, args.file.as_deref(), args.base.as_deref())?;
     let threads = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
         usize::from,
     );
-    summary::run(&jobs, threads, args.csv, args.quiet, filter.as_ref(), ctx)?;
-    if let Some(f) = &filter {
-        f.report(&ctx.diag, args.quiet);
+    // The filter resolves (loading its ontologies) on a thread of its own
+    // while the input is read and the first file's other columns are
+    // counted; no record is written before it is resolved, and a wrong
+    // value is the run's error, before any input error.
+    let filter = args
+        .cells
+        .filters()
+        .then(|| Pending::new(&args.cells, &ctx.diag, args.quiet));
+    std::thread::scope(|s| {
+        if let Some(p) = &filter {
+            s.spawn(|| p.get().map(|_| ()));
+        }
+        let jobs = cxg_cells::input::jobs(ctx, args.file.as_deref(), args.base.as_deref());
+        if let (Err(_), Some(p)) = (&jobs, &filter) {
+            p.resolved()?;
+        }
+        summary::run(&jobs?, threads, args.csv, args.quiet, filter.as_ref(), ctx)
+    })?;
+    if let Some(p) = &filter {
+        p.resolved()?.report(&ctx.diag, args.quiet);
     }
     Ok(())
 }
@@ -285,6 +295,41 @@ mod tests {
             let got = format!("{},{},{}", fields[2], fields[1], fields[0]);
             assert_eq!(got, want, "{name} {flags:?}");
         }
+    }
+
+    /// The filter resolves while the files are read, yet its messages come
+    /// first, the skipped rows after them, and nothing is written when it
+    /// fails — not even the CSV header.
+    #[test]
+    fn the_filter_resolves_before_any_record() {
+        let base = fixtures();
+        let manifest = std::fs::read_to_string(base.join("manifest.csv")).unwrap();
+        let base = base.to_str().unwrap();
+        let (code, out, warnings) = obs(&["--csv", "--base", base, "--sex", "male"], &manifest);
+        assert_eq!(code, 0, "{warnings:?}");
+        assert_eq!(out.lines().count(), 5);
+        let at = |w: &str| warnings.iter().position(|g| g.contains(w)).unwrap();
+        assert!(at("--sex male: as it appears in the data") < at("row 3: dataset"));
+        assert!(at("row 3: dataset") < at("4 files: 4 summarised"));
+        assert!(at("4 files: 4 summarised") < at("--sex male: 3404 cells matched"));
+        for flags in [&["--csv"][..], &[]] {
+            let mut argv = vec!["--base", base, "--min-age", "30", "--max-age", "20"];
+            argv.extend_from_slice(flags);
+            let (code, out, warnings) = obs(&argv, &manifest);
+            assert_eq!((code, out.as_str()), (2, ""), "{flags:?}");
+            assert!(warnings.iter().any(|w| w.contains("no age is at least 30")));
+            assert!(
+                !warnings.iter().any(|w| w.contains("row 3")),
+                "{warnings:?}"
+            );
+        }
+        // the filter's error comes before the input's
+        let (code, _, warnings) = obs(&["--min-age", "30", "--max-age", "20"], "a,b\n1,2\n");
+        assert_eq!(code, 2);
+        assert!(
+            warnings.iter().any(|w| w.contains("no age is at least 30")),
+            "{warnings:?}"
+        );
     }
 
     #[test]
