@@ -234,3 +234,40 @@ fn the_docs_examples_run() {
         );
     }
 }
+
+/// A wrong filter value fails at once, before the list of files is read:
+/// behind a producer that has not finished (or a terminal), cxg-obs does
+/// not wait for the end of its input to say so. (Stdin is held open and
+/// never written; the run must end on its own.)
+#[test]
+fn a_wrong_value_fails_before_the_input_ends() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin("cxg-obs"))
+        .args(["--min-age", "30", "--max-age", "20"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let held = child.stdin.take();
+    let mut waited = 0;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if waited >= 600 {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    };
+    drop(held);
+    let Some(status) = status else {
+        child.kill().unwrap();
+        panic!("cxg-obs waited for its input to end before naming the wrong value");
+    };
+    assert_eq!(status.code(), Some(2));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no age is at least 30"));
+}

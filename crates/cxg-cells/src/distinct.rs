@@ -55,18 +55,32 @@ const LOW: u32 = 32 - BITS;
 /// The vectors one thread counts distinct values with, kept from column
 /// to column: a few MB each, which fresh allocations would fault in from
 /// the kernel again for every column.
+/// Only the vectors of the width being counted are kept: a thread that
+/// goes from a 32-bit column to a 64-bit one frees the former's first.
 #[derive(Default)]
 pub struct Scratch {
-    /// The keys of the column being counted (32-bit: values of up to
-    /// four bytes).
-    pub keys32: Vec<u32>,
-    /// The keys of a column of wider values.
-    pub keys64: Vec<u64>,
+    keys32: Vec<u32>,
+    keys64: Vec<u64>,
     spare: Vec<u32>,
     seen: Vec<u64>,
 }
 
 impl Scratch {
+    /// The vector to fill with a column's 32-bit keys (values of up to
+    /// four bytes), the 64-bit one freed.
+    pub fn keys32(&mut self) -> &mut Vec<u32> {
+        self.keys64 = Vec::new();
+        &mut self.keys32
+    }
+
+    /// The vector to fill with a column's 64-bit keys, the 32-bit ones
+    /// freed.
+    pub fn keys64(&mut self) -> &mut Vec<u64> {
+        self.keys32 = Vec::new();
+        self.spare = Vec::new();
+        &mut self.keys64
+    }
+
     /// The number of distinct values among `keys32` (which it reorders).
     pub fn count32(&mut self) -> u64 {
         let keys = &mut self.keys32;
@@ -221,7 +235,7 @@ mod tests {
             (100_000, 0x001f_ffff),
             (100_000, 0xff80_0fff),
         ] {
-            scratch.keys32 = keys(n, 11, mask).into_iter().map(|k| k as u32).collect();
+            *scratch.keys32() = keys(n, 11, mask).into_iter().map(|k| k as u32).collect();
             let mut sorted = scratch.keys32.clone();
             sorted.sort_unstable();
             sorted.dedup();
@@ -232,8 +246,11 @@ mod tests {
                 "the bitmap is left clear"
             );
         }
-        scratch.keys32 = vec![u32::MAX; 10_000];
+        *scratch.keys32() = vec![u32::MAX; 10_000];
         assert_eq!(scratch.count32(), 1);
+        *scratch.keys64() = vec![7, 7, 8];
+        assert_eq!(scratch.count64(), 2);
+        assert!(scratch.keys32.capacity() == 0 && scratch.spare.capacity() == 0);
     }
 
     #[test]

@@ -26,18 +26,6 @@ pub struct Job {
 pub struct Jobs {
     pub jobs: Vec<Job>,
     pub skipped: usize,
-    /// Why each skipped row was skipped, for [`Jobs::announce`].
-    pub notes: Vec<String>,
-}
-
-impl Jobs {
-    /// Name the skipped manifest rows on `diag` (the caller decides when:
-    /// cxg-obs after the messages of a filter resolved meanwhile).
-    pub fn announce(&self, diag: &Diag) {
-        for n in &self.notes {
-            diag.warn(n);
-        }
-    }
 }
 
 /// The files `file` (or stdin) names, read whole and parsed: what cxg-obs
@@ -46,7 +34,7 @@ pub fn jobs(ctx: &Ctx, file: Option<&Path>, base: Option<&Path>) -> Result<Jobs>
     let input = ctx.input(file)?;
     let name = input.name.clone();
     let text = read_all(input)?;
-    parse(&name, &text, base)
+    parse(&name, &text, base, &ctx.diag)
 }
 
 /// The whole input, as text.
@@ -123,9 +111,9 @@ fn other_stage(first: &str, header: &[String]) -> Option<String> {
 /// Parse the input: a manifest CSV (a header with a `path` column) or
 /// paths, one per line (blank lines and `#` comments ignored). Relative
 /// paths are taken from `base` if given, else from the current folder —
-/// one place, never a search. Manifest rows of failed downloads are
-/// skipped, each with a note.
-pub fn parse(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> {
+/// one place, never a search. Manifest rows of failed downloads are named
+/// on `diag` and skipped.
+pub fn parse(name: &str, text: &str, base: Option<&Path>, diag: &Diag) -> Result<Jobs> {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let header: Vec<String> = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -136,7 +124,7 @@ pub fn parse(name: &str, text: &str, base: Option<&Path>) -> Result<Jobs> {
         .map(|r| r.iter().map(|s| s.trim().to_string()).collect())
         .unwrap_or_default();
     if header.iter().any(|h| h == "path") {
-        manifest(name, text, &header, base)
+        manifest(name, text, &header, base, diag)
     } else if let Some(got) = other_stage(first, &header) {
         Err(wrong_input(name, &got))
     } else {
@@ -164,7 +152,13 @@ fn paths(text: &str, base: Option<&Path>) -> Jobs {
 }
 
 /// The rows of cxg-download's manifest.
-fn manifest(name: &str, text: &str, header: &[String], base: Option<&Path>) -> Result<Jobs> {
+fn manifest(
+    name: &str,
+    text: &str,
+    header: &[String],
+    base: Option<&Path>,
+    diag: &Diag,
+) -> Result<Jobs> {
     let mut out = Jobs::default();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -193,7 +187,7 @@ fn manifest(name: &str, text: &str, header: &[String], base: Option<&Path>) -> R
             Some("no_asset") => Some("no H5AD (no_asset)"),
             _ => None,
         } {
-            out.notes.push(format!(
+            diag.warn(format_args!(
                 "{name}: row {}: dataset {}: {why}; skipped",
                 k + 1,
                 dvid.as_deref()
@@ -256,19 +250,18 @@ mod tests {
 
     #[test]
     fn paths_or_manifest() {
-        let j = parse("x", "a.h5ad\n\n# note\nb c.h5ad\n", None).unwrap();
+        let diag = cxg_core::Ctx::memory(b"").diag;
+        let j = parse("x", "a.h5ad\n\n# note\nb c.h5ad\n", None, &diag).unwrap();
         let p: Vec<&str> = j.jobs.iter().map(|j| j.path.as_str()).collect();
         assert_eq!(p, ["a.h5ad", "b c.h5ad"]);
         let m = "dataset_id,dataset_version_id,url,path,bytes,sha256,status\n\
                  d1,v1,u,x/a.h5ad,1,s,ok\nd2,v2,u,,0,,failed\nd3,v3,u,,0,,ok\nd4,v4,,,,,no_asset\n";
-        let j = parse("m", m, Some(Path::new("/b"))).unwrap();
+        let j = parse("m", m, Some(Path::new("/b")), &diag).unwrap();
         assert_eq!(j.skipped, 2);
         assert_eq!(j.jobs.len(), 2);
         assert_eq!(j.jobs[0].dataset_version_id.as_deref(), Some("v1"));
         assert_eq!(j.jobs[0].dataset_id.as_deref(), Some("d1"));
         assert_eq!(j.jobs[0].resolved, Path::new("/b/x/a.h5ad"));
-        let diag = cxg_core::Ctx::memory(b"").diag;
-        j.announce(&diag);
         assert_eq!(
             diag.messages(),
             [
@@ -282,6 +275,7 @@ mod tests {
     /// what came; a list of paths with commas in them is still a list.
     #[test]
     fn another_stages_file_is_one_error() {
+        let diag = cxg_core::Ctx::memory(b"").diag;
         #[rustfmt::skip]
         let cases = [
             ("dataset_id,collection_id,title,h5ad_url\nd1,c1,\"a, b\",u\n", Some("a CSV with 4 columns (dataset_id, collection_id, title, h5ad_url) and no 'path' column: the harvest CSV: cxg-download")),
@@ -294,7 +288,7 @@ mod tests {
             ("/data/x 1,2.h5ad\n", None),
         ];
         for (text, want) in cases {
-            let got = parse("'in'", text, None);
+            let got = parse("'in'", text, None, &diag);
             match want {
                 None => assert!(got.is_ok(), "{text}"),
                 Some(w) => {

@@ -24,10 +24,8 @@ pub mod input;
 pub mod lzf;
 pub mod obs;
 pub mod panics;
-pub mod pending;
 pub mod read;
 
 pub use args::CellArgs;
 pub use file::H5ad;
 pub use filter::{CellFilter, Mask, Outcome};
-pub use pending::Pending;

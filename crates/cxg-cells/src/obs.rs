@@ -13,8 +13,8 @@ use crate::read::{
 };
 use hdf5_reader::group::Group;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
 pub struct Obs<'a> {
     pub obs: &'a Group,
@@ -30,8 +30,16 @@ pub struct Obs<'a> {
     pub table: Option<Table>,
     /// Categorical columns read by [`Obs::keeping_columns`]'s work, kept
     /// until read once more after it.
-    kept: Mutex<HashMap<String, Arc<Column>>>,
-    keeping: AtomicBool,
+    kept: Mutex<Kept>,
+}
+
+/// The columns [`Obs::keeping_columns`] keeps, and the thread whose reads
+/// are kept while it runs (another thread reading the same `Obs` meanwhile
+/// keeps nothing).
+#[derive(Default)]
+struct Kept {
+    by: Option<ThreadId>,
+    columns: HashMap<String, Arc<Column>>,
 }
 
 impl Obs<'_> {
@@ -51,7 +59,6 @@ impl Obs<'_> {
             file_len,
             table: None,
             kept: Mutex::default(),
-            keeping: AtomicBool::new(false),
         })
     }
 
@@ -67,7 +74,6 @@ impl Obs<'_> {
             file_len,
             table: Some(table),
             kept: Mutex::default(),
-            keeping: AtomicBool::new(false),
         })
     }
 
@@ -155,37 +161,48 @@ impl Obs<'_> {
         }
     }
 
-    /// Run `work` keeping every categorical column it reads, until the
-    /// column is read once more after it: a cell filter reads its columns
-    /// for the mask, and cxg-obs then counts the same columns; kept, each
-    /// is decoded once. Only the columns of `work` are kept (a few MB
-    /// each), and each only until its second reader takes it.
+    /// Run `work` keeping every categorical column it reads on this
+    /// thread, until the column is read once more after it: a cell filter
+    /// reads its columns for the mask, and cxg-obs then counts the same
+    /// columns; kept, each is decoded once. Each is kept only until its
+    /// second reader takes it, or [`Obs::drop_kept`].
     pub fn keeping_columns<T>(&self, work: impl FnOnce() -> T) -> T {
-        self.keeping.store(true, Ordering::SeqCst);
+        self.lock_kept().by = Some(std::thread::current().id());
         let out = work();
-        self.keeping.store(false, Ordering::SeqCst);
+        self.lock_kept().by = None;
         out
+    }
+
+    /// Drop the kept columns that nothing read again.
+    pub fn drop_kept(&self) {
+        self.lock_kept().columns.clear();
+    }
+
+    fn lock_kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A column as a categorical (plain values interned), checked to hold
     /// one valid code per cell; None when obs has no such column.
     pub fn categorical(&self, name: &str, n_cells: u64) -> R<Option<Arc<Column>>> {
-        let keeping = self.keeping.load(Ordering::SeqCst);
-        {
-            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let keeping = {
+            let mut kept = self.lock_kept();
+            let keeping = kept.by == Some(std::thread::current().id());
             let hit = if keeping {
-                kept.get(name).cloned()
+                kept.columns.get(name).cloned()
             } else {
-                kept.remove(name)
+                kept.columns.remove(name)
             };
             if hit.is_some() {
                 return Ok(hit);
             }
-        }
+            keeping
+        };
         let col = self.read_categorical(name, n_cells)?.map(Arc::new);
         if let (true, Some(c)) = (keeping, &col) {
-            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-            kept.insert(name.to_string(), Arc::clone(c));
+            self.lock_kept()
+                .columns
+                .insert(name.to_string(), Arc::clone(c));
         }
         Ok(col)
     }
@@ -324,11 +341,11 @@ impl Obs<'_> {
             if let Some(kind) = Scalar::of(ds.dtype()) {
                 let file_len = self.file_len;
                 let (n, distinct) = if kind.size() <= 4 {
-                    let keys = &mut scratch.keys32;
+                    let keys = scratch.keys32();
                     let n = scalar_keys(&ds, &kind, &place, file_len, Scalar::extend_keys32, keys)?;
                     (n, scratch.count32())
                 } else {
-                    let keys = &mut scratch.keys64;
+                    let keys = scratch.keys64();
                     let n = scalar_keys(&ds, &kind, &place, file_len, Scalar::extend_keys, keys)?;
                     (n, scratch.count64())
                 };
@@ -397,7 +414,18 @@ mod tests {
         let fresh = read("sex");
         assert!(!Arc::ptr_eq(&first, &fresh), "then read afresh");
         assert_eq!(*first, *fresh);
-        assert!(obs.kept.lock().unwrap().is_empty());
+        assert!(obs.kept.lock().unwrap().columns.is_empty());
+        // another thread's reads meanwhile are not kept; what nothing
+        // reads again is dropped
+        let other = obs.keeping_columns(|| {
+            std::thread::scope(|s| s.spawn(|| read("tissue")).join().unwrap());
+            read("disease")
+        });
+        assert_eq!(obs.kept.lock().unwrap().columns.len(), 1);
+        assert!(obs.kept.lock().unwrap().columns.contains_key("disease"));
+        obs.drop_kept();
+        assert!(obs.kept.lock().unwrap().columns.is_empty());
+        assert!(!Arc::ptr_eq(&other, &read("disease")));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use cxg_cells::file::{h5_error, H5ad};
 use cxg_cells::obs::{used_values, Obs};
 use cxg_cells::panics;
 use cxg_cells::read::{Column, R};
-use cxg_cells::{Outcome, Pending};
+use cxg_cells::{CellFilter, Outcome};
 use hdf5_reader::error::Error as H5Error;
 use hdf5_reader::group::Group;
 use std::path::Path;
@@ -65,12 +65,11 @@ pub(crate) struct Uns {
     pub(crate) error: Option<String>,
 }
 
-/// Open `path` and summarise its obs table (and the cells `filter` keeps,
-/// once it is resolved).
+/// Open `path` and summarise its obs table (and the cells `filter` keeps).
 /// The distinct values of every extra column (most of the work on a file
 /// with many numeric columns) are counted by two threads: a second one
 /// from the start, and this one once it has counted the schema's columns.
-pub(crate) fn summarize(path: &Path, filter: Option<&Pending>) -> R<Summary> {
+pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> {
     let file = H5ad::open(path)?;
     let obs = file.obs()?;
     let n_cells = obs.n_cells()?;
@@ -93,15 +92,11 @@ pub(crate) fn summarize(path: &Path, filter: Option<&Pending>) -> R<Summary> {
 
 /// Everything but what authors added: the facets, donors, primary cells,
 /// `uns` and the filter's counts.
-fn schema_counts(file: &H5ad, obs: &Obs, n_cells: u64, filter: Option<&Pending>) -> R<Summary> {
+fn schema_counts(file: &H5ad, obs: &Obs, n_cells: u64, filter: Option<&CellFilter>) -> R<Summary> {
     let mut missing = Vec::new();
-    // waits here while the filter is still being resolved; the columns
-    // the mask reads are kept for the counts below
+    // the columns the mask reads are kept for the counts below
     let outcome = filter
-        .map(|p| {
-            let f = p.get().map_err(|e| e.msg.clone())?;
-            obs.keeping_columns(|| f.mask(file, obs))
-        })
+        .map(|f| obs.keeping_columns(|| f.mask(file, obs)))
         .transpose()?;
     let keep: Option<Vec<usize>> = match &outcome {
         Some(Outcome::Mask(m)) => Some(kept_cells(&m.keep)),
@@ -138,6 +133,8 @@ fn schema_counts(file: &H5ad, obs: &Obs, n_cells: u64, filter: Option<&Pending>)
             None
         }
     };
+    // what the mask read and nothing read again (an older schema's organism)
+    obs.drop_kept();
     let uns = read_uns(&file.root);
     let warnings: Vec<String> = uns
         .error

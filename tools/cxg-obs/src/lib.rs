@@ -24,7 +24,7 @@ mod join;
 mod summary;
 
 use clap::Parser;
-use cxg_cells::{CellArgs, Pending};
+use cxg_cells::{CellArgs, CellFilter};
 use cxg_core::{Ctx, Result};
 use std::path::PathBuf;
 
@@ -112,30 +112,22 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
         }
         return join::run(args.file.as_deref(), csv, args.quiet, ctx);
     }
+    // the filter is resolved (and a wrong value named) before any file is
+    // read, and before the input: a typo fails at once, not when the
+    // producer of the list ends
+    let filter = if args.cells.filters() {
+        Some(CellFilter::announced(&args.cells, &ctx.diag, args.quiet)?)
+    } else {
+        None
+    };
+    let jobs = cxg_cells::input::jobs(ctx, args.file.as_deref(), args.base.as_deref())?;
     let threads = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
         usize::from,
     );
-    // The filter resolves (loading its ontologies) on a thread of its own
-    // while the input is read and the first file's other columns are
-    // counted; no record is written before it is resolved, and a wrong
-    // value is the run's error, before any input error.
-    let filter = args
-        .cells
-        .filters()
-        .then(|| Pending::new(&args.cells, &ctx.diag, args.quiet));
-    std::thread::scope(|s| {
-        if let Some(p) = &filter {
-            s.spawn(|| p.get().map(|_| ()));
-        }
-        let jobs = cxg_cells::input::jobs(ctx, args.file.as_deref(), args.base.as_deref());
-        if let (Err(_), Some(p)) = (&jobs, &filter) {
-            p.resolved()?;
-        }
-        summary::run(&jobs?, threads, args.csv, args.quiet, filter.as_ref(), ctx)
-    })?;
-    if let Some(p) = &filter {
-        p.resolved()?.report(&ctx.diag, args.quiet);
+    summary::run(&jobs, threads, args.csv, args.quiet, filter.as_ref(), ctx)?;
+    if let Some(f) = &filter {
+        f.report(&ctx.diag, args.quiet);
     }
     Ok(())
 }
@@ -297,9 +289,8 @@ mod tests {
         }
     }
 
-    /// The filter resolves while the files are read, yet its messages come
-    /// first, the skipped rows after them, and nothing is written when it
-    /// fails — not even the CSV header.
+    /// The filter's messages come first, the skipped rows after them, and
+    /// nothing is written when it fails — not even the CSV header.
     #[test]
     fn the_filter_resolves_before_any_record() {
         let base = fixtures();

@@ -7,7 +7,7 @@ use crate::h5ad::{self, Filtered, Summary};
 use cxg_catalog::ids::is_uuid;
 use cxg_cells::input::{check_bytes, Job, Jobs};
 use cxg_cells::panics;
-use cxg_cells::{CellFilter, Pending};
+use cxg_cells::CellFilter;
 use cxg_core::io::{csv_finish, csv_write_error, csv_writer};
 use cxg_core::{At, Ctx, Result};
 use cxg_terms::report::quote;
@@ -20,16 +20,13 @@ use std::time::Instant;
 type FileResult = std::result::Result<Summary, String>;
 
 /// Summarise every job into `ctx.out` with `threads` workers, as CSV rows
-/// or JSON Lines; then, unless `quiet`, one line of counts. The workers
-/// start while `filter` may still be resolving; before the first record
-/// it is resolved (its error is the run's) and the skipped manifest rows
-/// are named.
+/// or JSON Lines; then, unless `quiet`, one line of counts.
 pub(crate) fn run(
     jobs: &Jobs,
     threads: usize,
     csv: bool,
     quiet: bool,
-    filter: Option<&Pending>,
+    filter: Option<&CellFilter>,
     ctx: &mut Ctx,
 ) -> Result<()> {
     panics::install_hook();
@@ -47,50 +44,34 @@ pub(crate) fn run(
             ctx.diag.fail(format_args!("'{}': {e}", job.path));
         }
     };
-    let diag = ctx.diag.clone();
-    let mut announced = false;
-    let mut ready = || -> Result<Option<&CellFilter>> {
-        let f = filter.map(Pending::resolved).transpose()?;
-        if !announced {
-            jobs.announce(&diag);
-            announced = true;
-        }
-        Ok(f)
-    };
     let out = &mut ctx.out;
     let name = out.name();
     let work = |_: usize, j: &Job| summarize_job(j, filter);
+    let record = |job: &Job, r: &FileResult| record(job, r, filter);
     if csv {
         let mut w = csv_writer(&mut *out);
-        // the header too waits for the filter: nothing is written if it fails
-        let mut header = Some(csv_header(filter.is_some()));
-        let mut start = |w: &mut csv::Writer<_>| -> Result<Option<&CellFilter>> {
-            let f = ready()?;
-            if let Some(h) = header.take() {
-                w.write_record(&h).map_err(|e| csv_write_error(&name, e))?;
-            }
-            Ok(f)
-        };
+        let mut header: Vec<&str> = CSV_SCALARS.to_vec();
+        header.extend(OBS_FACETS.iter().map(|f| f.name));
+        if filter.is_some() {
+            header.extend(CSV_FILTERED);
+        }
+        w.write_record(&header)
+            .map_err(|e| csv_write_error(&name, e))?;
         cxg_core::par::ordered_map(&jobs.jobs, threads, work, |i, r| {
-            let f = start(&mut w)?;
             note(&jobs.jobs[i], &r);
-            w.write_record(csv_row(&record(&jobs.jobs[i], &r, f), filter.is_some()))
+            w.write_record(csv_row(&record(&jobs.jobs[i], &r), filter.is_some()))
                 .map_err(|e| csv_write_error(&name, e))
         })?;
-        start(&mut w)?;
         csv_finish(w, &name)?;
     } else {
         cxg_core::par::ordered_map(&jobs.jobs, threads, work, |i, r| {
-            let f = ready()?;
             note(&jobs.jobs[i], &r);
             let mut line =
-                serde_json::to_vec(&record(&jobs.jobs[i], &r, f)).at("cannot encode a record")?;
+                serde_json::to_vec(&record(&jobs.jobs[i], &r)).at("cannot encode a record")?;
             line.push(b'\n');
             out.write_all(&line).map_err(|e| out.error(e))
         })?;
     }
-    // no file at all: the filter still resolves (or fails) and is said
-    ready()?;
     if !quiet {
         let n = jobs.jobs.len();
         ctx.diag.warn(format_args!(
@@ -105,19 +86,9 @@ pub(crate) fn run(
     Ok(())
 }
 
-/// The CSV's header: the scalars, a column per facet, and the filter's.
-fn csv_header(filtered: bool) -> Vec<&'static str> {
-    let mut header: Vec<&str> = CSV_SCALARS.to_vec();
-    header.extend(OBS_FACETS.iter().map(|f| f.name));
-    if filtered {
-        header.extend(CSV_FILTERED);
-    }
-    header
-}
-
 /// Summarise one file; a panic inside the HDF5 reader (a bug on a hostile
 /// file) becomes this file's error instead of ending the run.
-fn summarize_job(job: &Job, filter: Option<&Pending>) -> FileResult {
+fn summarize_job(job: &Job, filter: Option<&CellFilter>) -> FileResult {
     if job.path.is_empty() {
         return Err("the manifest row has no path".into());
     }

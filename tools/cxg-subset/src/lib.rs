@@ -77,7 +77,6 @@ pub fn run(args: Args, ctx: &mut Ctx) -> Result<()> {
     std::fs::create_dir_all(&args.out_dir)
         .at(format_args!("cannot create '{}'", args.out_dir.display()))?;
     let jobs = cxg_cells::input::jobs(ctx, args.file.as_deref(), args.base.as_deref())?;
-    jobs.announce(&ctx.diag);
     let threads = args.jobs.map_or(1, usize::from);
     // a panic in an HDF5 crate is its file's error, not printed
     cxg_cells::panics::install_hook();
