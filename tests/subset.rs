@@ -410,3 +410,68 @@ fn the_cellxgene_validator_accepts_a_subset_of_a_valid_file() {
         );
     }
 }
+
+/// The source's SHA-256 in `uns` is the download manifest's when the file
+/// has not changed since the manifest was written (cxg-download checked it
+/// then), and computed when it has. (The hash is a scalar string, stored
+/// as its bytes in the output.)
+#[test]
+fn the_manifests_sha256_is_used_for_an_unchanged_file() {
+    let t = TempDir::new();
+    let src = t.join("plain.h5ad");
+    std::fs::copy(root().join("tests/fixtures/h5ad/plain.h5ad"), &src).unwrap();
+    let bytes = std::fs::metadata(&src).unwrap().len();
+    let real: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(read(&src))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let given = "ab".repeat(32);
+    let manifest = t.join("manifest.csv");
+    let write_manifest = || {
+        // the manifest is written after the file (strictly later)
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(
+            &manifest,
+            format!(
+                "dataset_id,dataset_version_id,url,path,bytes,sha256,status\nd1,v1,u,{},{bytes},{given},ok\n",
+                src.display()
+            ),
+        )
+        .unwrap();
+    };
+    let holds = |out: &Path, sha: &str| {
+        read(&out.join("v1.h5ad"))
+            .windows(64)
+            .any(|w| w == sha.as_bytes())
+    };
+    let subset = |out: &Path, stdin: Option<&[u8]>, file: bool| {
+        let mut args = vec!["-q", "--primary", "--out-dir", out.to_str().unwrap()];
+        if file {
+            args.push(manifest.to_str().unwrap());
+        }
+        run("cxg-subset", &args, stdin).ok();
+    };
+    write_manifest();
+    let out = t.join("unchanged");
+    subset(&out, None, true);
+    assert!(holds(&out, &given) && !holds(&out, &real));
+    // from stdin there is no time of writing: computed
+    let out = t.join("stdin");
+    subset(&out, Some(&read(&manifest)), false);
+    assert!(holds(&out, &real) && !holds(&out, &given));
+    // the file changed after the manifest (its inode change time is newer)
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    {
+        // the same bytes again, but written after the manifest
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&src).unwrap();
+        f.write_all(b"x").unwrap();
+        f.set_len(bytes).unwrap();
+    }
+    let out = t.join("changed");
+    subset(&out, None, true);
+    assert!(holds(&out, &real) && !holds(&out, &given));
+}

@@ -19,6 +19,8 @@ pub struct Job {
     pub dataset_version_id: Option<String>,
     /// The manifest's `bytes`: the file must have this size.
     pub bytes: Option<String>,
+    /// The manifest's `sha256` of the file (64 lowercase hex digits).
+    pub sha256: Option<String>,
 }
 
 /// The input: the files to read and the manifest rows skipped.
@@ -26,6 +28,21 @@ pub struct Job {
 pub struct Jobs {
     pub jobs: Vec<Job>,
     pub skipped: usize,
+    /// When the input file (not stdin) was last written: a manifest's
+    /// `sha256` stands for a file unchanged since
+    /// ([`cxg_core::digest::unchanged_since`]).
+    pub written: Option<std::time::SystemTime>,
+}
+
+impl Jobs {
+    /// The manifest's SHA-256 of `job`'s file, when the file has not
+    /// changed since the manifest was written (and the row gives its size,
+    /// which [`check_bytes`] holds it to); None: compute it.
+    pub fn known_sha256(&self, job: &Job) -> Option<String> {
+        job.bytes.as_ref()?;
+        let (sha, written) = (job.sha256.as_ref()?, self.written?);
+        cxg_core::digest::unchanged_since(&job.resolved, written).then(|| sha.clone())
+    }
 }
 
 /// The files `file` (or stdin) names, read whole and parsed: what cxg-obs
@@ -34,7 +51,12 @@ pub fn jobs(ctx: &Ctx, file: Option<&Path>, base: Option<&Path>) -> Result<Jobs>
     let input = ctx.input(file)?;
     let name = input.name.clone();
     let text = read_all(input)?;
-    parse(&name, &text, base, &ctx.diag)
+    let mut jobs = parse(&name, &text, base, &ctx.diag)?;
+    jobs.written = file
+        .and_then(|f| std::fs::metadata(f).ok())
+        .filter(std::fs::Metadata::is_file)
+        .and_then(|m| m.modified().ok());
+    Ok(jobs)
 }
 
 /// The whole input, as text.
@@ -146,6 +168,7 @@ fn paths(text: &str, base: Option<&Path>) -> Jobs {
             dataset_id: None,
             dataset_version_id: None,
             bytes: None,
+            sha256: None,
         });
     }
     out
@@ -164,6 +187,7 @@ fn manifest(
         .has_headers(true)
         .from_reader(text.as_bytes());
     let col = |n: &str| header.iter().position(|h| h == n);
+    let sha_col = col("sha256");
     let (pi, si, di, vi, bi) = (
         col("path"),
         col("status"),
@@ -204,6 +228,7 @@ fn manifest(
             dataset_id,
             dataset_version_id: dvid,
             bytes: cell(bi),
+            sha256: cell(sha_col).filter(|s| cxg_core::digest::is_sha256_hex(s)),
         });
     }
     Ok(out)

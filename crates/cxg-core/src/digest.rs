@@ -62,10 +62,57 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Whether the file at `path` is unchanged since `written` (when a list
+/// recorded its SHA-256): its inode change time, which every write, rename
+/// or `touch -d` sets to now and which cannot be set back, is strictly
+/// older. cxg-download trusts an earlier manifest's hash by this rule, and
+/// cxg-subset the manifest's hash of its source.
+pub fn unchanged_since(path: &Path, written: std::time::SystemTime) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(path) else {
+        return false;
+    };
+    let ctime = std::time::UNIX_EPOCH
+        + std::time::Duration::new(
+            u64::try_from(m.ctime()).unwrap_or(0),
+            u32::try_from(m.ctime_nsec()).unwrap_or(0),
+        );
+    ctime < written
+}
+
+/// Whether `s` is a SHA-256 as this project writes it: 64 lowercase hex
+/// digits.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_changed_after_the_list_is_not_unchanged() {
+        let p = std::env::temp_dir().join(format!("cxg-digest-unchanged-{}", std::process::id()));
+        std::fs::write(&p, b"x").unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        assert!(unchanged_since(&p, later));
+        assert!(!unchanged_since(&p, earlier));
+        assert!(!unchanged_since(&p.with_extension("absent"), later));
+        std::fs::remove_file(&p).unwrap();
+        assert!(is_sha256_hex(&"0f".repeat(32)));
+        for bad in [
+            "0F".repeat(32),
+            "0f".repeat(31),
+            "zz".repeat(32),
+            String::new(),
+        ] {
+            assert!(!is_sha256_hex(&bad), "{bad}");
+        }
+    }
 
     #[test]
     fn known_digests() {

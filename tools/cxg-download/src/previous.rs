@@ -6,7 +6,6 @@ use cxg_core::io::Input;
 use cxg_core::{At, Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 /// A hash found in a previous manifest for a path.
 #[derive(Debug, Clone)]
@@ -22,16 +21,8 @@ impl Known {
     /// inode change time (which every write, rename or `touch -d` sets to
     /// now, and which cannot be set back) is strictly older.
     pub fn unchanged(&self, p: &Path) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        let (Some(w), Ok(m)) = (self.written, std::fs::metadata(p)) else {
-            return false;
-        };
-        let ctime = std::time::UNIX_EPOCH
-            + Duration::new(
-                u64::try_from(m.ctime()).unwrap_or(0),
-                u32::try_from(m.ctime_nsec()).unwrap_or(0),
-            );
-        ctime < w
+        self.written
+            .is_some_and(|w| cxg_core::digest::unchanged_since(p, w))
     }
 }
 

@@ -332,6 +332,7 @@ mod tests {
             dataset_id: None,
             dataset_version_id: None,
             bytes: None,
+            sha256: None,
         }
     }
 

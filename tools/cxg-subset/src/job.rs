@@ -45,15 +45,22 @@ pub(crate) fn id_of(job: &Job) -> String {
 /// Which cells of a file to keep, given its number of cells.
 pub(crate) type Choose<'a> = dyn Fn(&Job) -> Result<Vec<bool>, String> + Sync + 'a;
 
-/// Subset one file into `dir`.
-pub(crate) fn run(job: &Job, dir: &Path, choose: &Choose, filter: &str) -> Done {
+/// Subset one file into `dir`; `known_sha`: the source's SHA-256 when the
+/// manifest gives it for a file unchanged since (else it is computed).
+pub(crate) fn run(
+    job: &Job,
+    known_sha: Option<String>,
+    dir: &Path,
+    choose: &Choose,
+    filter: &str,
+) -> Done {
     let id = id_of(job);
     let mut done = Done {
         id: id.clone(),
         status: "failed",
         ..Done::default()
     };
-    match catch(|| subset(job, dir, &id, choose, filter, &mut done)) {
+    match catch(|| subset(job, known_sha, dir, &id, choose, filter, &mut done)) {
         Ok(()) => done,
         Err(e) => Done {
             status: "failed",
@@ -65,6 +72,7 @@ pub(crate) fn run(job: &Job, dir: &Path, choose: &Choose, filter: &str) -> Done 
 
 fn subset(
     job: &Job,
+    known_sha: Option<String>,
     dir: &Path,
     id: &str,
     choose: &Choose,
@@ -90,11 +98,15 @@ fn subset(
     }
     check_space(&job.resolved, dir, kept, n)?;
     let dest = dir.join(format!("{id}.h5ad"));
-    // the source's SHA-256 on a thread of its own while the subset is
-    // written (it is needed last, in uns); stopped if the subset fails
+    // the source's SHA-256 (for uns): cxg-download's, or computed on a
+    // thread of its own while the subset is written (it is needed last);
+    // stopped if the subset fails
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        let sha = s.spawn(|| sha256_until(&job.resolved, &stop));
+        let sha = s.spawn(|| match known_sha {
+            Some(known) => Ok(known),
+            None => sha256_until(&job.resolved, &stop),
+        });
         let stamp = || {
             let sha = sha
                 .join()
@@ -190,6 +202,7 @@ mod tests {
             dataset_id: None,
             dataset_version_id: Some("v1".into()),
             bytes: None,
+            sha256: None,
         }
     }
 
@@ -201,11 +214,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cxg-subset-job-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let none = |_: &Job| Ok(vec![false; 30]);
-        let d = run(&job(&src), &dir, &none, "--none");
+        let d = run(&job(&src), None, &dir, &none, "--none");
         assert_eq!((d.status, d.kept, d.path.as_str()), ("empty", Some(0), ""));
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         let some = |_: &Job| Ok((0..30).map(|i| i < 2).collect());
-        let d = run(&job(&src), &dir, &some, "--two");
+        let d = run(&job(&src), None, &dir, &some, "--two");
         assert_eq!(
             (d.status, d.kept, d.n_cells),
             ("ok", Some(2), Some(30)),
@@ -219,6 +232,14 @@ mod tests {
         let want = cxg_core::digest::sha256_file(&src).unwrap().1;
         assert_eq!(sha.read_string().unwrap(), want);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        // a SHA-256 the manifest gives (for a file unchanged since) is
+        // taken as it is
+        let given = "ab".repeat(32);
+        let d = run(&job(&src), Some(given.clone()), &dir, &some, "--two");
+        assert_eq!(d.status, "ok", "{}", d.reason);
+        let out = crate::h5::open(Path::new(&d.path)).unwrap();
+        let sha = out.dataset("uns/cxg_subset/source_sha256").unwrap();
+        assert_eq!(sha.read_string().unwrap(), given);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

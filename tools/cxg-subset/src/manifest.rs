@@ -68,7 +68,7 @@ pub(crate) fn run(
                 ..Done::default()
             };
         }
-        job::run(j, dir, choose, filter)
+        job::run(j, jobs.known_sha256(j), dir, choose, filter)
     };
     cxg_core::par::ordered_map(&jobs.jobs, threads, work, |i, d| {
         cells += d.n_cells.unwrap_or(0);
