@@ -20,35 +20,24 @@ pub trait Code: Copy {
     fn wrap(v: Vec<Self>) -> Codes;
 }
 
-impl Code for i8 {
-    const MISSING: i8 = -1;
-    fn wide(self) -> i32 {
-        i32::from(self)
-    }
-    fn wrap(v: Vec<i8>) -> Codes {
-        Codes::I8(v)
-    }
+/// The one impl of [`Code`] for each stored width.
+macro_rules! code_width {
+    ($t:ty, $variant:ident) => {
+        impl Code for $t {
+            const MISSING: $t = -1;
+            fn wide(self) -> i32 {
+                i32::from(self)
+            }
+            fn wrap(v: Vec<$t>) -> Codes {
+                Codes::$variant(v)
+            }
+        }
+    };
 }
 
-impl Code for i16 {
-    const MISSING: i16 = -1;
-    fn wide(self) -> i32 {
-        i32::from(self)
-    }
-    fn wrap(v: Vec<i16>) -> Codes {
-        Codes::I16(v)
-    }
-}
-
-impl Code for i32 {
-    const MISSING: i32 = -1;
-    fn wide(self) -> i32 {
-        self
-    }
-    fn wrap(v: Vec<i32>) -> Codes {
-        Codes::I32(v)
-    }
-}
+code_width!(i8, I8);
+code_width!(i16, I16);
+code_width!(i32, I32);
 
 /// `$body` with `$v` bound to the vector of whichever width `$codes` has.
 macro_rules! each_width {

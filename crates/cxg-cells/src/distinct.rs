@@ -15,38 +15,28 @@
 const BITS: u32 = 11;
 const BUCKETS: usize = 1 << BITS;
 
-/// A key the radix sort orders: its digits of [`BITS`] bits, lowest first.
-pub trait Key: Copy + Ord + Default {
-    const DIGITS: usize;
-    fn digit(self, i: usize) -> usize;
+/// Digit `i` (of [`BITS`] bits, lowest first) of a 64-bit key.
+fn digit(k: u64, i: usize) -> usize {
+    ((k >> (BITS as usize * i)) as usize) & (BUCKETS - 1)
 }
 
-impl Key for u64 {
-    const DIGITS: usize = 64usize.div_ceil(BITS as usize);
-    fn digit(self, i: usize) -> usize {
-        ((self >> (BITS as usize * i)) as usize) & (BUCKETS - 1)
-    }
-}
+/// Digits of a 64-bit key.
+const DIGITS: usize = 64usize.div_ceil(BITS as usize);
 
-impl Key for u32 {
-    const DIGITS: usize = 32usize.div_ceil(BITS as usize);
-    fn digit(self, i: usize) -> usize {
-        ((self >> (BITS as usize * i)) as usize) & (BUCKETS - 1)
-    }
-}
-
-/// The number of distinct values among `keys` (which it reorders).
-pub fn count<K: Key>(keys: &mut Vec<K>) -> u64 {
+/// The number of distinct 64-bit `keys` (which it reorders).
+pub fn count(keys: &mut Vec<u64>) -> u64 {
     radix_sort(keys);
-    let mut n = 0u64;
-    let mut last = None;
-    for &k in keys.iter() {
-        if last != Some(k) {
-            n += 1;
-            last = Some(k);
-        }
+    runs(keys)
+}
+
+/// The number of runs of equal keys in sorted `keys`: its distinct keys.
+fn runs<K: PartialEq>(keys: &[K]) -> u64 {
+    let breaks = keys.windows(2).filter(|w| w[0] != w[1]).count();
+    if keys.is_empty() {
+        0
+    } else {
+        breaks as u64 + 1
     }
-    n
 }
 
 /// Low bits of a 32-bit key marked in the bitmap; the rest pick its bucket.
@@ -55,6 +45,7 @@ const LOW: u32 = 32 - BITS;
 /// The vectors one thread counts distinct values with, kept from column
 /// to column: a few MB each, which fresh allocations would fault in from
 /// the kernel again for every column.
+///
 /// Only the vectors of the width being counted are kept: a thread that
 /// goes from a 32-bit column to a 64-bit one frees the former's first.
 #[derive(Default)]
@@ -85,7 +76,8 @@ impl Scratch {
     pub fn count32(&mut self) -> u64 {
         let keys = &mut self.keys32;
         if keys.len() < 4 * BUCKETS {
-            return count(keys);
+            keys.sort_unstable();
+            return runs(keys);
         }
         let mut start = vec![0usize; BUCKETS + 1];
         for &k in keys.iter() {
@@ -127,14 +119,14 @@ impl Scratch {
 }
 
 /// Sort `keys` ascending, digit by digit from the lowest.
-fn radix_sort<K: Key>(keys: &mut Vec<K>) {
+fn radix_sort(keys: &mut Vec<u64>) {
     if keys.len() < 4 * BUCKETS {
         keys.sort_unstable();
         return;
     }
     let counts = histograms(keys);
-    let mut spare = vec![K::default(); keys.len()];
-    for (digit, count) in counts.iter().enumerate() {
+    let mut spare = vec![0u64; keys.len()];
+    for (d, count) in counts.iter().enumerate() {
         if count.contains(&keys.len()) {
             continue;
         }
@@ -145,20 +137,20 @@ fn radix_sort<K: Key>(keys: &mut Vec<K>) {
             sum += c;
         }
         for &k in keys.iter() {
-            let d = k.digit(digit);
-            spare[start[d]] = k;
-            start[d] += 1;
+            let b = digit(k, d);
+            spare[start[b]] = k;
+            start[b] += 1;
         }
         std::mem::swap(keys, &mut spare);
     }
 }
 
 /// How many keys have each value of each digit.
-fn histograms<K: Key>(keys: &[K]) -> Vec<Vec<usize>> {
-    let mut counts = vec![vec![0usize; BUCKETS]; K::DIGITS];
+fn histograms(keys: &[u64]) -> Vec<Vec<usize>> {
+    let mut counts = vec![vec![0usize; BUCKETS]; DIGITS];
     for &k in keys {
-        for (digit, count) in counts.iter_mut().enumerate() {
-            count[k.digit(digit)] += 1;
+        for (d, count) in counts.iter_mut().enumerate() {
+            count[digit(k, d)] += 1;
         }
     }
     counts
@@ -181,6 +173,14 @@ mod tests {
             .collect()
     }
 
+    /// The reference: sort, then count what is left after dedup.
+    fn by_sort<K: Ord + Clone>(v: &[K]) -> u64 {
+        let mut sorted = v.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        sorted.len() as u64
+    }
+
     #[test]
     fn counts_as_sort_and_dedup_do() {
         let f32_like = 0xffff_ffff_e000_0000;
@@ -194,30 +194,9 @@ mod tests {
             (20_000, 0xffff_0000_0000_00ff),
         ] {
             let mut v = keys(n, 0x9e37_79b9_7f4a_7c15, mask);
-            let mut sorted = v.clone();
-            sorted.sort_unstable();
-            sorted.dedup();
-            assert_eq!(
-                count(&mut v),
-                sorted.len() as u64,
-                "{n} keys, mask {mask:x}"
-            );
+            let want = by_sort(&v);
+            assert_eq!(count(&mut v), want, "{n} keys, mask {mask:x}");
             assert!(v.windows(2).all(|w| w[0] <= w[1]));
-        }
-    }
-
-    #[test]
-    fn counts_32_bit_keys_too() {
-        for (n, mask) in [(50_000, u64::MAX), (20_000, 0xff00_ff00)] {
-            let mut v: Vec<u32> = keys(n, 7, mask).into_iter().map(|k| k as u32).collect();
-            let mut sorted = v.clone();
-            sorted.sort_unstable();
-            sorted.dedup();
-            assert_eq!(
-                count(&mut v),
-                sorted.len() as u64,
-                "{n} keys, mask {mask:x}"
-            );
         }
     }
 
@@ -236,11 +215,8 @@ mod tests {
             (100_000, 0xff80_0fff),
         ] {
             *scratch.keys32() = keys(n, 11, mask).into_iter().map(|k| k as u32).collect();
-            let mut sorted = scratch.keys32.clone();
-            sorted.sort_unstable();
-            sorted.dedup();
-            let n_distinct = scratch.count32();
-            assert_eq!(n_distinct, sorted.len() as u64, "{n} keys, mask {mask:x}");
+            let want = by_sort(&scratch.keys32);
+            assert_eq!(scratch.count32(), want, "{n} keys, mask {mask:x}");
             assert!(
                 scratch.seen.iter().all(|w| *w == 0),
                 "the bitmap is left clear"

@@ -11,6 +11,7 @@
 //! category, then each cell looked up by its code.
 
 use crate::args::CellArgs;
+use crate::codes::Codes;
 use crate::file::H5ad;
 use crate::obs::Obs;
 use crate::read::{Column, R};
@@ -333,7 +334,7 @@ fn facet_columns(h5: &H5ad, obs: &Obs, f: usize, n: u64) -> R<Option<FacetColumn
     let cells = usize::try_from(n).map_err(|_| format!("{n} cells: too many"))?;
     let one = |v: String| {
         Arc::new(Column {
-            codes: vec![0; cells].into(),
+            codes: Codes::I8(vec![0; cells]),
             categories: vec![v],
         })
     };

@@ -113,14 +113,7 @@ pub fn write_array(
     st: Storage,
 ) -> Result<H5Dataset> {
     let n: usize = shape.iter().product();
-    let d = match dt.element_size() {
-        1 => create::<u8>(g, name, dt, shape, st)?,
-        2 => create::<u16>(g, name, dt, shape, st)?,
-        4 => create::<u32>(g, name, dt, shape, st)?,
-        8 => create::<u64>(g, name, dt, shape, st)?,
-        // fixed strings, compounds: contiguous, as the raw bytes
-        _ => create::<u8>(g, name, dt, shape, Storage::PLAIN)?,
-    };
+    let d = create_sized(g, name, dt, shape, st)?;
     if n > 0 {
         d.write_raw_bytes(bytes)?;
     }
@@ -152,17 +145,31 @@ pub fn write_array_fast(
             bytes.len()
         )));
     }
-    let d = match size {
-        1 => create::<u8>(g, name, dt, shape, st)?,
-        2 => create::<u16>(g, name, dt, shape, st)?,
-        4 => create::<u32>(g, name, dt, shape, st)?,
-        _ => create::<u64>(g, name, dt, shape, st)?,
-    };
+    let d = create_sized(g, name, dt, shape, st)?;
     let chunk_bytes = rows.clamp(1, shape[0]) * (n / shape[0]) * size;
     let mut p = pack::Packer::new(level, st.shuffle, size, chunk_bytes)?;
     p.push(&d, bytes)?;
     p.finish(&d)?;
     Ok(d)
+}
+
+/// Create (not fill) a dataset of `dt`'s element size: numbers of 1, 2, 4
+/// or 8 bytes as `st` says; fixed strings and compounds contiguous, as
+/// raw bytes.
+fn create_sized(
+    g: &H5Group,
+    name: &str,
+    dt: DatatypeMessage,
+    shape: &[usize],
+    st: Storage,
+) -> Result<H5Dataset> {
+    match dt.element_size() {
+        1 => create::<u8>(g, name, dt, shape, st),
+        2 => create::<u16>(g, name, dt, shape, st),
+        4 => create::<u32>(g, name, dt, shape, st),
+        8 => create::<u64>(g, name, dt, shape, st),
+        _ => create::<u8>(g, name, dt, shape, Storage::PLAIN),
+    }
 }
 
 /// Create (not fill) a dataset; chunks are clamped to the extent, and an

@@ -71,6 +71,12 @@ impl<'a> Counting<'a> {
         }
     }
 
+    /// Leave the columns not yet taken (the file failed already): each
+    /// thread ends after the column it is counting.
+    pub(crate) fn stop(&self) {
+        self.next.store(self.columns.len(), Ordering::Relaxed);
+    }
+
     /// Count columns until none is left: (index, count) of each taken.
     pub(crate) fn work(&self, obs: &Obs, n_cells: u64) -> Vec<(usize, Distinct)> {
         let mut done = Vec::new();
@@ -167,6 +173,24 @@ fn author_score(name: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stopped count takes no column more (a file that failed is not
+    /// read on for its extra columns).
+    #[test]
+    fn a_stopped_count_takes_no_column() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/h5ad/plain.h5ad");
+        let file = cxg_cells::H5ad::open(&path).expect("fixture");
+        let obs = file.obs().expect("obs");
+        let n = obs.n_cells().expect("cells");
+        let columns = extra_columns(&obs);
+        assert!(!columns.is_empty());
+        let counting = Counting::new(&columns);
+        assert_eq!(counting.work(&obs, n).len(), columns.len());
+        let counting = Counting::new(&columns);
+        counting.stop();
+        assert!(counting.work(&obs, n).is_empty());
+    }
 
     #[test]
     fn author_names() {

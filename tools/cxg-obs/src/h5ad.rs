@@ -78,6 +78,9 @@ pub(crate) fn summarize(path: &Path, filter: Option<&CellFilter>) -> R<Summary> 
     let (summary, counts) = std::thread::scope(|s| {
         let helper = s.spawn(|| panics::catch(|| Ok(counting.work(&obs, n_cells))));
         let summary = schema_counts(&file, &obs, n_cells, filter);
+        if summary.is_err() {
+            counting.stop();
+        }
         let mine = panics::catch(|| Ok(counting.work(&obs, n_cells)));
         let theirs = helper
             .join()

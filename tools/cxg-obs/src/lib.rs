@@ -292,7 +292,7 @@ mod tests {
     /// The filter's messages come first, the skipped rows after them, and
     /// nothing is written when it fails — not even the CSV header.
     #[test]
-    fn the_filter_resolves_before_any_record() {
+    fn the_filter_is_said_first_and_a_failing_one_writes_nothing() {
         let base = fixtures();
         let manifest = std::fs::read_to_string(base.join("manifest.csv")).unwrap();
         let base = base.to_str().unwrap();
