@@ -155,8 +155,10 @@ pub fn write_array_fast(
 
 /// Create (not fill) a dataset of `dt`'s element size: numbers of 1, 2, 4
 /// or 8 bytes as `st` says; fixed strings and compounds contiguous, as
-/// raw bytes.
-fn create_sized(
+/// raw bytes. Public for chunks compressed elsewhere: a gzip dataset's
+/// stored chunks copied from a file with the same filters, chunk `i` along
+/// the first axis written with `write_chunk_raw(i, ..)`.
+pub fn create_sized(
     g: &H5Group,
     name: &str,
     dt: DatatypeMessage,

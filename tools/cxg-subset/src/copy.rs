@@ -3,6 +3,7 @@
 //! datatype, shape and chunking unchanged.
 
 use crate::h5::{self, At, R};
+use crate::stored::Stored;
 use cxg_h5write::rust_hdf5;
 use cxg_h5write::{self as w, H5Dataset, H5Group, Storage};
 use hdf5_reader::group::Group;
@@ -210,18 +211,32 @@ pub(crate) fn storage_of(d: &Dataset, place: &str) -> Storage {
 
 /// A whole group, recursively, as it is.
 pub(crate) fn group(src: &Group, dst: &H5Group, place: &str) -> R<()> {
+    group_from(src, dst, place, None)
+}
+
+/// [`group`]; `stored`: the file of `src` opened for its stored chunks,
+/// which gzip datasets are then copied as (see [`Stored`]).
+pub(crate) fn group_from(
+    src: &Group,
+    dst: &H5Group,
+    place: &str,
+    stored: Option<&Stored>,
+) -> R<()> {
     group_attrs(src, dst, &[], place)?;
     let (groups, datasets) = src.member_names().at(place)?;
     for name in groups {
         let here = format!("{place}/{name}");
         let g = src.group(&name).at(&here)?;
         let out = dst.create_group(&name).at(&here)?;
-        group(&g, &out, &here)?;
+        group_from(&g, &out, &here, stored)?;
     }
     for name in datasets {
         let here = format!("{place}/{name}");
         let d = src.dataset(&name).at(&here)?;
-        dataset(&d, dst, &name, &here)?;
+        match stored.map(|s| s.copy(&d, dst, &name, &here)).transpose()? {
+            Some(Some(out)) => dataset_attrs(&d, &out, &here)?,
+            _ => dataset(&d, dst, &name, &here)?,
+        }
     }
     Ok(())
 }

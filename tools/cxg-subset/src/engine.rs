@@ -10,6 +10,7 @@ use crate::frame::{self, Colors, How};
 use crate::h5::{self, At, R};
 use crate::rows::Rows;
 use crate::sparse::{self, Cells};
+use crate::stored::Stored;
 use cxg_h5write::{self as w, H5File, H5Group};
 use hdf5_reader::group::Group;
 use std::path::Path;
@@ -161,13 +162,16 @@ impl Drop for Scratch {
     }
 }
 
-/// obs and var of the scratch file, copied into the output as they are.
+/// obs and var of the scratch file, copied into the output as they are
+/// stored (compressed chunks are not compressed again).
 fn copy_frames(scratch: &Path, oroot: &H5Group) -> R<()> {
     let file = h5::open(scratch)?;
     let root = file.root_group().at("obs")?;
+    let stored = Stored::open(scratch, "obs")?;
     for name in ["obs", "var"] {
         if let Ok(g) = root.group(name) {
-            copy::group(&g, &oroot.create_group(name).at(name)?, name)?;
+            let out = oroot.create_group(name).at(name)?;
+            copy::group_from(&g, &out, name, Some(&stored))?;
         }
     }
     Ok(())

@@ -14,6 +14,7 @@ mod job;
 mod manifest;
 mod rows;
 mod sparse;
+mod stored;
 mod stream;
 
 use clap::Parser;
