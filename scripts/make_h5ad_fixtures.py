@@ -245,6 +245,18 @@ def widen_codes(path, name, dtype):
             new.attrs[k] = v
 
 
+def with_user_block(src, dest, size=512):
+    """src copied (layout and filters as they are) into a new file whose
+    first `size` bytes are a user block of text."""
+    with h5py.File(src, "r") as s, h5py.File(dest, "w", userblock_size=size) as d:
+        for k, v in s.attrs.items():
+            d.attrs[k] = v
+        for k in s:
+            s.copy(s[k], d, name=k)
+    with open(dest, "r+b") as fh:
+        fh.write(b"a user block: not HDF5\n".ljust(size, b"\0"))
+
+
 def write_json(path, value):
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(value, fh, indent=1, ensure_ascii=False)
@@ -271,6 +283,12 @@ def fixtures(out):
     p = os.path.join(out, f"{dvid}.h5ad")
     make_adata(make_obs(2000, seed=1, missing=0.05), seed=1).write_h5ad(p, compression="gzip")
     made[p] = (dvid, check_layout(p, "gzip"))
+
+    # 1b. fixture 1 behind a user block of 512 bytes, which HDF5 skips:
+    #     every address in the file counts from the superblock after it
+    p = os.path.join(out, "user_block.h5ad")
+    with_user_block(os.path.join(out, f"{dvid}.h5ad"), p)
+    made[p] = ("user_block", check_layout(p, "gzip"))
 
     # 2. int16 codes (200 cell types; 400 donor categories, 25 used) and, as
     #    some writers store them, int32 codes (rewritten with h5py: pandas

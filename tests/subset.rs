@@ -203,6 +203,7 @@ fn filtered_subsets_are_what_pandas_selects() {
         "lzf",
         "wide_codes",
         "missing_column",
+        "user_block",
     ];
     let list: Vec<String> = names
         .iter()
@@ -289,7 +290,7 @@ fn every_obs_fixture_is_written_or_fails_alone() {
         .collect();
     left.sort();
     assert_eq!(left, written);
-    assert_eq!(written.len(), 9);
+    assert_eq!(written.len(), 10);
 }
 
 /// `make subset` from a download manifest: the cells of CELLS into

@@ -137,9 +137,11 @@ pub fn open_hdf5(path: &Path) -> R<(Hdf5File, u64, usize)> {
         e => format!("not a readable HDF5 file: {e}"),
     })?;
     // an interrupted download: shorter than the end the header records
+    // (counted from the file's first byte, user block included, as libhdf5
+    // checks it)
     let sb = file.superblock();
-    let eof = sb.base_address.saturating_add(sb.eof_address);
-    if eof > len && sb.eof_address != u64::MAX {
+    let eof = sb.eof_address;
+    if eof > len && eof != u64::MAX {
         return Err(format!(
             "truncated: the file has {len} bytes, its HDF5 header says {eof}"
         ));
