@@ -4,6 +4,7 @@
 
 use crate::copy::{self, storage_of};
 use crate::h5::{self, At, R};
+use crate::heap::Heap;
 use crate::rows::Rows;
 use cxg_h5write::{self as w, Appender, H5Group, RowWriter};
 use hdf5_reader::Dataset;
@@ -30,7 +31,8 @@ pub(crate) fn rows(
         return Err(format!("{place}: is not cells × cells"));
     }
     let out = if h5::is_string(d.dtype()) {
-        let kept = match h5::kept_strings(d, &rows.keep, place)? {
+        let mut heap = Heap::of_source(place)?;
+        let kept = match h5::kept_strings(d, &rows.keep, &mut heap, place)? {
             Some(kept) => kept,
             None => {
                 let all = d.read_strings().at(place)?;

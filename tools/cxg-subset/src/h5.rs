@@ -2,6 +2,7 @@
 //! cxg-obs checks it), attributes, and array values as bytes in the
 //! machine's order — whole, or a range of rows at a time.
 
+use crate::heap::Heap;
 use cxg_h5write::DatatypeMessage;
 use hdf5_reader::group::Group;
 use hdf5_reader::{Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoElem, StringPadding};
@@ -63,7 +64,12 @@ fn is_vlen_string(dt: &Datatype) -> bool {
 /// variable-length strings, a chunk of references at a time, only the kept
 /// ones looked up: memory holds the kept strings, not a million of them
 /// and their references. `None`: not such a dataset (read it whole).
-pub(crate) fn kept_strings(d: &Dataset, keep: &[u64], place: &str) -> R<Option<Vec<String>>> {
+pub(crate) fn kept_strings(
+    d: &Dataset,
+    keep: &[u64],
+    heap: &mut Heap,
+    place: &str,
+) -> R<Option<Vec<String>>> {
     let padding = match d.dtype() {
         Datatype::String {
             size: hdf5_reader::StringSize::Variable,
@@ -90,7 +96,7 @@ pub(crate) fn kept_strings(d: &Dataset, keep: &[u64], place: &str) -> R<Option<V
             let at = keep[k].checked_sub(off).map(|i| i as usize * rs);
             let r = at.and_then(|a| c.bytes().get(a..a + rs));
             let r = r.ok_or_else(|| format!("{place}: row {} is not stored", keep[k]))?;
-            out.push(vlen_string(d, r, padding, place)?);
+            out.push(vlen_string(heap, r, padding, place)?);
             k += 1;
         }
     }
@@ -102,11 +108,11 @@ pub(crate) fn kept_strings(d: &Dataset, keep: &[u64], place: &str) -> R<Option<V
 
 /// One variable-length string from its reference, as hdf5-reader's
 /// `read_strings` decodes it.
-fn vlen_string(d: &Dataset, r: &[u8], padding: StringPadding, place: &str) -> R<String> {
+fn vlen_string(heap: &mut Heap, r: &[u8], padding: StringPadding, place: &str) -> R<String> {
     if r.get(..4).is_some_and(|n| n == [0; 4]) {
         return Ok(String::new());
     }
-    let bytes = d.resolve_vlen_reference_bytes(r, 1).at(place)?;
+    let bytes = heap.resolve(r, place)?;
     let end = match padding {
         StringPadding::NullTerminate => bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()),
         StringPadding::NullPad => bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1),
@@ -314,7 +320,11 @@ mod tests {
         assert_eq!(all, names);
         for keep in [vec![0u64, 6, 7, 13, 49], (0..50).collect(), vec![48]] {
             let want: Vec<String> = keep.iter().map(|i| names[*i as usize].clone()).collect();
-            let got = super::kept_strings(&d, &keep, "names").unwrap().unwrap();
+            let _source = crate::heap::SourceHeap::set(&path, f.superblock());
+            let mut heap = crate::heap::Heap::of_source("names").unwrap();
+            let got = super::kept_strings(&d, &keep, &mut heap, "names")
+                .unwrap()
+                .unwrap();
             assert_eq!(got, want);
         }
         std::fs::remove_file(&path).unwrap();

@@ -10,6 +10,7 @@ mod dense;
 pub mod engine;
 mod frame;
 mod h5;
+mod heap;
 mod job;
 mod manifest;
 mod rows;
