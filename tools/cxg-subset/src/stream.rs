@@ -8,10 +8,17 @@ use crate::h5::{At, R};
 use hdf5_reader::{Dataset, Datatype};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-/// Chunks decoded ahead of the caller, per dataset: enough to keep the
-/// readers busy while the caller compresses a block (with 4 they waited
-/// a third of the time on the bench file).
-const AHEAD: usize = 32;
+/// Bytes of chunks decoded ahead of the caller, per dataset: enough to
+/// keep the readers busy while the caller compresses a block, and the
+/// other reader when one waits. On the bench file's chunks of 97 kB:
+/// 4 chunks ahead waited a third of the time; 32 took 1.43 s, 64 1.40 s,
+/// 128 1.38 s, 512 no less (15 interleaved runs; 512 took 131 MB).
+const AHEAD_BYTES: usize = 12 << 20;
+
+/// The chunks ahead, for chunks of `chunk_bytes`: at least four.
+fn ahead(chunk_bytes: usize) -> usize {
+    (AHEAD_BYTES / chunk_bytes.max(1)).max(4)
+}
 
 /// Whether [`Cursor`] can read `d`: 1-D, chunked, its values stored in the
 /// machine's byte order (the chunk bytes are used as they are).
@@ -58,8 +65,17 @@ pub(crate) fn channel(
     d: &Dataset,
     place: &str,
 ) -> R<(SyncSender<R<hdf5_reader::DatasetChunk>>, Cursor)> {
-    let (tx, rx) = sync_channel(AHEAD);
+    let chunk_bytes = chunk_len(d, place)? as usize * d.raw_element_size().at(place)?;
+    let (tx, rx) = sync_channel(ahead(chunk_bytes));
     Ok((tx, Cursor::new(d, rx, place)?))
+}
+
+/// The values in one chunk of a 1-D dataset.
+fn chunk_len(d: &Dataset, place: &str) -> R<u64> {
+    d.chunks()
+        .and_then(|c| c.first().copied())
+        .map(u64::from)
+        .ok_or_else(|| format!("{place}: not chunked"))
 }
 
 /// The values of a dataset read forwards, a range at a time.
@@ -84,10 +100,7 @@ pub(crate) struct Cursor {
 impl Cursor {
     fn new(d: &Dataset, rx: Receiver<R<hdf5_reader::DatasetChunk>>, place: &str) -> R<Cursor> {
         let esz = d.raw_element_size().at(place)?;
-        let per_chunk = d
-            .chunks()
-            .and_then(|c| c.first().copied())
-            .ok_or_else(|| format!("{place}: not chunked"))? as u64;
+        let per_chunk = chunk_len(d, place)?;
         let fill = d
             .fill_value()
             .and_then(|f| f.value.clone())
