@@ -6,7 +6,7 @@
 # PANDAS is the same choice as a pandas expression for the reference). The
 # reference is what a Python user runs (scripts/subset_reference.py):
 # anndata read_h5ad + mask + write_h5ad(gzip), and the same from
-# read_h5ad(backed="r"). RUNS runs each on a warm page cache: median wall
+# read_h5ad(backed="r"). RUNS rounds of the four in turn, warm page cache: median wall
 # time, spread, median CPU time and peak RSS (/usr/bin/time). Prints a
 # markdown table, also written to $OUT/subset.md. Not part of make test.
 #
@@ -66,7 +66,6 @@ if [ "$kept" != "$ref" ]; then
 fi
 outsize=$(du -m "$OUT"/subset/out/*.h5ad | cut -f1)
 
-measure "echo '$file' | '$BIN/cxg-subset' -q --ontology '$ONTOLOGY' $FILTER --out-dir '$OUT/subset/out'"; s_med=$med; s_sp=$spread; s_rss=$rss; s_cpu=$cpu
 # as `make subset` runs it: from cxg-download's manifest (a file written
 # after the H5AD), whose sha256 is then used for uns instead of hashing the
 # source again (hashed here once, not timed)
@@ -74,15 +73,22 @@ manifest="$OUT/subset/manifest.csv"
 sha=$(sha256sum "$file" | cut -d' ' -f1)
 printf 'dataset_id,dataset_version_id,url,path,bytes,sha256,status\nd,v,u,%s,%s,%s,ok\n' \
   "$file" "$(stat -c %s "$file")" "$sha" > "$manifest"
-measure "'$BIN/cxg-subset' -q --ontology '$ONTOLOGY' $FILTER --out-dir '$OUT/subset/out' '$manifest'"; f_med=$med; f_sp=$spread; f_rss=$rss; f_cpu=$cpu
-measure "'$PY' scripts/subset_reference.py memory '$file' '$OUT/subset/out/ref.h5ad' \"$PANDAS\""; m_med=$med; m_sp=$spread; m_rss=$rss; m_cpu=$cpu
-measure "'$PY' scripts/subset_reference.py backed '$file' '$OUT/subset/out/ref.h5ad' \"$PANDAS\""; b_med=$med; b_sp=$spread; b_rss=$rss; b_cpu=$cpu
+# the four in turn, RUNS rounds (see measure_rounds)
+measure_rounds \
+  "echo '$file' | '$BIN/cxg-subset' -q --ontology '$ONTOLOGY' $FILTER --out-dir '$OUT/subset/out'" \
+  "'$BIN/cxg-subset' -q --ontology '$ONTOLOGY' $FILTER --out-dir '$OUT/subset/out' '$manifest'" \
+  "'$PY' scripts/subset_reference.py memory '$file' '$OUT/subset/out/ref.h5ad' \"$PANDAS\"" \
+  "'$PY' scripts/subset_reference.py backed '$file' '$OUT/subset/out/ref.h5ad' \"$PANDAS\""
+s_med=${MEDS[0]}; s_sp=${SPREADS[0]}; s_rss=${RSSS[0]}; s_cpu=${CPUS[0]}
+f_med=${MEDS[1]}; f_sp=${SPREADS[1]}; f_rss=${RSSS[1]}; f_cpu=${CPUS[1]}
+m_med=${MEDS[2]}; m_sp=${SPREADS[2]}; m_rss=${RSSS[2]}; m_cpu=${CPUS[2]}
+b_med=${MEDS[3]}; b_sp=${SPREADS[3]}; b_rss=${RSSS[3]}; b_cpu=${CPUS[3]}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.1f×", b/a; else print "n/a" }'; }
 frac() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f%%", 100*a/b}' || echo "n/a"; }
 size=$(du -m "$file" | cut -f1)
 {
   echo "Measured by \`make bench\` (scripts/bench_subset.sh) on $(date -u +%F), $(nproc) cores, $(uname -m);"
-  echo "$RUNS runs each, warm page cache (median wall time ± spread · median CPU time, user + sys · peak RSS); load average $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a) at the end."
+  echo "$RUNS runs each, in turn, warm page cache (median wall time ± spread · median CPU time, user + sys · peak RSS); load average $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a) at the end."
   echo "File: $CELLS cells, $NNZ values of X each, ${size} MB, gzip, written by anndata $("$PY" -c 'import importlib.metadata as m; print(m.version("anndata"))'); \`$FILTER\` keeps $kept cells (${outsize} MB written)."
   echo
   echo "| what | wall time | CPU time | peak RSS |"
