@@ -233,9 +233,17 @@ pub(crate) fn group_from(
     for name in datasets {
         let here = format!("{place}/{name}");
         let d = src.dataset(&name).at(&here)?;
-        match stored.map(|s| s.copy(&d, dst, &name, &here)).transpose()? {
-            Some(Some(out)) => dataset_attrs(&d, &out, &here)?,
-            _ => dataset(&d, dst, &name, &here)?,
+        let Some(stored) = stored else {
+            dataset(&d, dst, &name, &here)?;
+            continue;
+        };
+        if let Some(out) = stored.copy(&d, dst, &name, &here)? {
+            dataset_attrs(&d, &out, &here)?;
+        } else if let Some(v) = stored.strings(&d, &here)? {
+            let out = strings(dst, &name, &d, &v, &here)?;
+            dataset_attrs(&d, &out, &here)?;
+        } else {
+            dataset(&d, dst, &name, &here)?;
         }
     }
     Ok(())

@@ -169,7 +169,7 @@ impl Drop for Scratch {
 fn copy_frames(scratch: &Path, oroot: &H5Group) -> R<()> {
     let file = h5::open(scratch)?;
     let root = file.root_group().at("obs")?;
-    let stored = Stored::open(scratch, "obs")?;
+    let stored = Stored::open(scratch, file.superblock(), "obs")?;
     for name in ["obs", "var"] {
         if let Ok(g) = root.group(name) {
             let out = oroot.create_group(name).at(name)?;

@@ -60,10 +60,11 @@ fn is_vlen_string(dt: &Datatype) -> bool {
     )
 }
 
-/// The strings of rows `keep` (ascending) of a chunked 1-D dataset of
-/// variable-length strings, a chunk of references at a time, only the kept
-/// ones looked up: memory holds the kept strings, not a million of them
-/// and their references. `None`: not such a dataset (read it whole).
+/// The strings of rows `keep` (ascending) of a 1-D dataset of
+/// variable-length strings, looked up in `heap` (its file's): a chunk of
+/// references at a time when chunked, only the kept ones looked up, so
+/// memory holds the kept strings, not a million of them and their
+/// references. `None`: not such a dataset (read it whole).
 pub(crate) fn kept_strings(
     d: &Dataset,
     keep: &[u64],
@@ -83,27 +84,60 @@ pub(crate) fn kept_strings(
         } => *padding,
         _ => return Ok(None),
     };
-    let Some(per) = d.chunks().filter(|c| c.len() == 1).map(|c| c[0] as u64) else {
+    if d.shape().len() != 1 {
         return Ok(None);
+    }
+    let mut picked = Picked {
+        keep,
+        next: 0,
+        out: Vec::with_capacity(keep.len()),
+        rs: d.vlen_reference_size(),
+        padding,
     };
-    let rs = d.vlen_reference_size();
-    let mut out = Vec::with_capacity(keep.len());
-    let mut k = 0;
-    for c in d.iter_chunks().at(place)? {
-        let c = c.at(place)?;
-        let off = c.offsets().first().copied().unwrap_or(0);
-        while k < keep.len() && keep[k] < off + per.max(1) {
-            let at = keep[k].checked_sub(off).map(|i| i as usize * rs);
-            let r = at.and_then(|a| c.bytes().get(a..a + rs));
-            let r = r.ok_or_else(|| format!("{place}: row {} is not stored", keep[k]))?;
-            out.push(vlen_string(heap, r, padding, place)?);
-            k += 1;
+    match d.chunks() {
+        Some(per) if per.len() == 1 => {
+            let per = u64::from(per[0].max(1));
+            for c in d.iter_chunks().at(place)? {
+                let c = c.at(place)?;
+                let off = c.offsets().first().copied().unwrap_or(0);
+                picked.take(c.bytes(), off, off + per, heap, place)?;
+            }
+        }
+        Some(_) => return Ok(None),
+        None => {
+            let refs = d.read_raw_bytes().at(place)?;
+            picked.take(&refs, 0, d.shape()[0], heap, place)?;
         }
     }
-    if k < keep.len() {
-        return Err(format!("{place}: row {} is not stored", keep[k]));
+    if let Some(row) = keep.get(picked.next) {
+        return Err(format!("{place}: row {row} is not stored"));
     }
-    Ok(Some(out))
+    Ok(Some(picked.out))
+}
+
+/// The kept strings of a dataset of references, taken a block at a time.
+struct Picked<'a> {
+    keep: &'a [u64],
+    /// The next row of `keep` to take.
+    next: usize,
+    out: Vec<String>,
+    /// Bytes of a reference.
+    rs: usize,
+    padding: StringPadding,
+}
+
+impl Picked<'_> {
+    /// The kept rows among `off..end`, whose references are `refs`.
+    fn take(&mut self, refs: &[u8], off: u64, end: u64, heap: &mut Heap, place: &str) -> R<()> {
+        while let Some(&row) = self.keep.get(self.next).filter(|r| **r < end) {
+            let at = row.checked_sub(off).map(|i| i as usize * self.rs);
+            let r = at.and_then(|a| refs.get(a..a + self.rs));
+            let r = r.ok_or_else(|| format!("{place}: row {row} is not stored"))?;
+            self.out.push(vlen_string(heap, r, self.padding, place)?);
+            self.next += 1;
+        }
+        Ok(())
+    }
 }
 
 /// One variable-length string from its reference, as hdf5-reader's
@@ -289,8 +323,8 @@ pub(crate) fn int_kind(d: &Dataset, place: &str) -> R<(usize, bool)> {
 mod tests {
     use cxg_h5write::{DatatypeMessage, H5File};
 
-    /// The kept strings of a column of many chunks, a chunk at a time: what
-    /// reading them all and picking gives.
+    /// The kept strings of a column of many chunks, a chunk at a time, and
+    /// of a contiguous one: what reading them all and picking gives.
     #[test]
     fn kept_strings_across_chunks() {
         let path =
@@ -311,6 +345,8 @@ mod tests {
                 .unwrap();
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             d.write_vlen_strings_slice(0, &refs).unwrap();
+            // and the same, contiguous
+            cxg_h5write::write_strings(&f.root_group(), "flat", &refs, Default::default()).unwrap();
             f.close().unwrap();
         }
         let f = super::open(&path).unwrap();
@@ -318,14 +354,18 @@ mod tests {
         assert_eq!(d.chunks(), Some(vec![7]));
         let all = d.read_strings().unwrap();
         assert_eq!(all, names);
+        let flat = f.dataset("flat").unwrap();
+        assert_eq!(flat.chunks(), None);
         for keep in [vec![0u64, 6, 7, 13, 49], (0..50).collect(), vec![48]] {
             let want: Vec<String> = keep.iter().map(|i| names[*i as usize].clone()).collect();
             let _source = crate::heap::SourceHeap::set(&path, f.superblock());
             let mut heap = crate::heap::Heap::of_source("names").unwrap();
-            let got = super::kept_strings(&d, &keep, &mut heap, "names")
-                .unwrap()
-                .unwrap();
-            assert_eq!(got, want);
+            for d in [&d, &flat] {
+                let got = super::kept_strings(d, &keep, &mut heap, "names")
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(got, want);
+            }
         }
         std::fs::remove_file(&path).unwrap();
     }

@@ -82,6 +82,11 @@ impl Heap {
         Heap::open(&s.path, s.base, s.offset_size, s.length_size, place)
     }
 
+    /// The heap of the file at `path`, whose superblock is `sb`.
+    pub(crate) fn of_file(path: &Path, sb: &Superblock, place: &str) -> R<Heap> {
+        Heap::open(path, sb.base_address, sb.offset_size, sb.length_size, place)
+    }
+
     fn open(path: &Path, base: u64, offset_size: u8, length_size: u8, place: &str) -> R<Heap> {
         let file = File::open(path).map_err(|e| format!("{place}: {e}"))?;
         let len = file.metadata().map_err(|e| format!("{place}: {e}"))?.len();

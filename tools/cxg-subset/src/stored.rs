@@ -5,8 +5,11 @@
 //! the bench file's run, on one core while the other waited.
 
 use crate::h5::{self, At, R};
+use crate::heap::Heap;
 use cxg_h5write::{self as w, rust_hdf5, H5Dataset, H5Group, Storage};
+use hdf5_reader::superblock::Superblock;
 use hdf5_reader::{Dataset, Datatype};
+use std::cell::RefCell;
 use std::path::Path;
 
 /// The most chunks a dataset may have to be copied as stored: rust-hdf5
@@ -15,16 +18,25 @@ use std::path::Path;
 /// milliseconds; obs columns of a million cells have 64 to 256).
 const MAX_CHUNKS: usize = 1024;
 
-/// A file opened for its stored chunks.
-pub(crate) struct Stored(rust_hdf5::H5File);
+/// A file opened for its stored chunks, and its strings.
+pub(crate) struct Stored(rust_hdf5::H5File, RefCell<Heap>);
 
 impl Stored {
-    pub(crate) fn open(path: &Path, place: &str) -> R<Stored> {
+    /// The file at `path`, whose superblock is `sb`.
+    pub(crate) fn open(path: &Path, sb: &Superblock, place: &str) -> R<Stored> {
         let f = rust_hdf5::H5File::options()
             .locking(rust_hdf5::FileLocking::Disabled)
             .open(path)
             .at(place)?;
-        Ok(Stored(f))
+        Ok(Stored(f, RefCell::new(Heap::of_file(path, sb, place)?)))
+    }
+
+    /// The strings of `d`, a dataset of this file, read from its heap one
+    /// collection at a time (see `heap`); `None`: not variable-length
+    /// strings in chunks.
+    pub(crate) fn strings(&self, d: &Dataset, place: &str) -> R<Option<Vec<String>>> {
+        let all: Vec<u64> = (0..d.shape().first().copied().unwrap_or(0)).collect();
+        h5::kept_strings(d, &all, &mut self.1.borrow_mut(), place)
     }
 
     /// Copy `d`, the dataset at `place` in this file, to `dst` as `name`
@@ -127,8 +139,8 @@ mod tests {
         w::write_array_fast(&g, "many", u32t(), &[1025], &[7; 4100], many).unwrap();
         f.close().unwrap();
 
-        let stored = Stored::open(&src, "src").unwrap();
         let r = crate::h5::open(&src).unwrap();
+        let stored = Stored::open(&src, r.superblock(), "src").unwrap();
         let out = H5File::create(&dst).unwrap();
         // not as stored: no gzip; more chunks than MAX_CHUNKS
         for name in ["gz", "sh", "m", "plain", "many"] {
