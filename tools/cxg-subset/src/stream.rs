@@ -15,9 +15,15 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 /// 128 1.38 s, 512 no less (15 interleaved runs; 512 took 131 MB).
 const AHEAD_BYTES: usize = 12 << 20;
 
-/// The chunks ahead, for chunks of `chunk_bytes`: at least four.
+/// The most chunks ahead: the channel allocates a slot for each at once,
+/// and tiny chunks (a few values each) would otherwise ask for millions.
+const AHEAD_MAX: usize = 1024;
+
+/// The chunks ahead, for chunks of `chunk_bytes`: at least two, so that
+/// chunks of many MB (rare, but HDF5 allows up to 4 GB) are held two at a
+/// time, not [`AHEAD_BYTES`] worth; at most [`AHEAD_MAX`].
 fn ahead(chunk_bytes: usize) -> usize {
-    (AHEAD_BYTES / chunk_bytes.max(1)).max(4)
+    (AHEAD_BYTES / chunk_bytes.max(1)).clamp(2, AHEAD_MAX)
 }
 
 /// Whether [`Cursor`] can read `d`: 1-D, chunked, its values stored in the
@@ -326,6 +332,15 @@ mod tests {
         let idx: Vec<i64> = idx.iter().map(|i| *i as i64).collect();
         assert_eq!(all, (ptr, idx, val));
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// The read-ahead is counted in bytes: 128 of the bench file's chunks,
+    /// two of 64 MB ones, and no more than AHEAD_MAX of tiny ones.
+    #[test]
+    fn read_ahead_is_bounded_by_bytes() {
+        assert_eq!(super::ahead(24_415 * 4), 128);
+        assert_eq!(super::ahead(64 << 20), 2);
+        assert_eq!(super::ahead(4), super::AHEAD_MAX);
     }
 
     /// A damaged chunk met by a reader thread is the matrix's error, named.
