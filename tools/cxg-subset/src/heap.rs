@@ -108,7 +108,8 @@ impl Heap {
         })
     }
 
-    /// The bytes a reference points to (none for a null reference).
+    /// The bytes a reference points to (none for a reference of length
+    /// 0): exactly one whole object, or an error where libhdf5 has one.
     pub(crate) fn resolve(&mut self, reference: &[u8], place: &str) -> R<&[u8]> {
         let short = || format!("{place}: a string reference of {} bytes", reference.len());
         let count = read_uint(reference, 0, 4).ok_or_else(short)? as usize;
@@ -116,8 +117,19 @@ impl Heap {
         let index = read_uint(reference, 4 + self.offset_size, 4).ok_or_else(short)?;
         let undefined = self.offset_size == 8 && address == u64::MAX
             || self.offset_size < 8 && address == (1u64 << (8 * self.offset_size)) - 1;
-        if undefined || index == 0 {
+        // an empty string; one of some bytes is an object, as libhdf5 reads it
+        if count == 0 {
             return Ok(&[]);
+        }
+        if undefined {
+            return Err(format!(
+                "{place}: a string of {count} bytes at an undefined address"
+            ));
+        }
+        if index == 0 {
+            return Err(format!(
+                "{place}: a string of {count} bytes in heap object 0 (free space) at {address:#x}"
+            ));
         }
         let index = u16::try_from(index)
             .map_err(|_| format!("{place}: string heap object index {index} out of range"))?;
@@ -131,9 +143,10 @@ impl Heap {
         let &(_, start, len) = found.ok_or_else(|| {
             format!("{place}: no string heap object {index} at address {address:#x}")
         })?;
-        if count > len {
+        if count != len {
             return Err(format!(
-                "{place}: string heap object {index} at {address:#x} is shorter than its reference"
+                "{place}: string heap object {index} at {address:#x} has {len} bytes, \
+                 not the {count} bytes of its reference"
             ));
         }
         Ok(&self.bytes[start..start + count])
@@ -244,10 +257,10 @@ mod tests {
         std::fs::write(&path, [vec![0u8; 8], collection()].concat()).unwrap();
         let mut h = Heap::open(&path, 0, 8, 8, "obs/_index").unwrap();
         assert_eq!(h.resolve(&reference(8, 8, 2), "p").unwrap(), b"cell-001");
-        assert_eq!(h.resolve(&reference(3, 8, 1), "p").unwrap(), b"hel");
+        assert_eq!(h.resolve(&reference(5, 8, 1), "p").unwrap(), b"hello");
         assert_eq!(h.resolve(&reference(0, u64::MAX, 0), "p").unwrap(), b"");
         for (r, want) in [
-            (reference(9, 8, 2), "shorter than its reference"),
+            (reference(9, 8, 2), "not the 9 bytes of its reference"),
             (reference(1, 8, 3), "no string heap object 3"),
             (reference(1, 0, 1), "no GCOL signature"),
             (reference(1, 1 << 40, 1), "string heap at"),
@@ -270,6 +283,32 @@ mod tests {
         let mut c = collection();
         c[16 + 8] = 250;
         assert!(objects(&c, 16, 8).unwrap_err().contains("runs past"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A reference of a non-zero length is to exactly one whole object, as
+    /// libhdf5 (h5py, anndata) requires: not the free space (index 0), not
+    /// an undefined address, not the start of a longer object — each read
+    /// as "" or a prefix before, a string silently lost.
+    #[test]
+    fn a_reference_libhdf5_refuses_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("cxg-subset-heap-ref-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("heap.bin");
+        std::fs::write(&path, collection()).unwrap();
+        let mut h = Heap::open(&path, 0, 8, 8, "obs/_index").unwrap();
+        assert_eq!(h.resolve(&reference(0, u64::MAX, 0), "p").unwrap(), b"");
+        assert_eq!(h.resolve(&reference(0, 0, 2), "p").unwrap(), b"");
+        for (r, want) in [
+            (reference(5, 0, 0), "object 0"),
+            (reference(5, u64::MAX, 1), "undefined address"),
+            (reference(5, u64::MAX, 0), "undefined address"),
+            (reference(3, 0, 1), "not the 3 bytes of its reference"),
+            (reference(9, 0, 2), "not the 9 bytes of its reference"),
+        ] {
+            let e = h.resolve(&r, "obs/_index").unwrap_err();
+            assert!(e.starts_with("obs/_index: ") && e.contains(want), "{e}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
