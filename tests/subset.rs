@@ -147,6 +147,30 @@ fn damaged_inputs_fail_alone_and_leave_nothing() {
     assert_eq!(left, ["csc.h5ad"]);
 }
 
+/// A file behind a user block is read, but one cut short is still
+/// refused as truncated, by cxg-subset and cxg-obs alike: the end of file
+/// its header records counts the user block in.
+#[test]
+fn a_truncated_file_behind_a_user_block_is_refused() {
+    let t = TempDir::new();
+    let whole = std::fs::read(root().join("tests/fixtures/h5ad/user_block.h5ad")).unwrap();
+    for cut in [1, 100, 600] {
+        let file = t.join(&format!("cut{cut}.h5ad"));
+        std::fs::write(&file, &whole[..whole.len() - cut]).unwrap();
+        let input = file.display().to_string();
+        let out = t.join(&format!("out{cut}"));
+        let o = run(
+            "cxg-subset",
+            &["--out-dir", out.to_str().unwrap()],
+            Some(input.as_bytes()),
+        );
+        o.code(1).stderr_has("truncated: the file has");
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+        let o = run("cxg-obs", &[], Some(input.as_bytes()));
+        o.code(1).stderr_has("truncated: the file has");
+    }
+}
+
 /// As cxg-obs does, cxg-subset says how many cells each filter value
 /// matched, and warns of a value that matched none (every file then
 /// `empty`, nothing written).
