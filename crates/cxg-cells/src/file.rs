@@ -137,16 +137,40 @@ pub fn open_hdf5(path: &Path) -> R<(Hdf5File, u64, usize)> {
         e => format!("not a readable HDF5 file: {e}"),
     })?;
     // an interrupted download: shorter than the end the header records
-    // (counted from the file's first byte, user block included, as libhdf5
-    // checks it)
-    let sb = file.superblock();
-    let eof = sb.eof_address;
+    let eof = recorded_eof(path, file.superblock())?;
     if eof > len && eof != u64::MAX {
         return Err(format!(
             "truncated: the file has {len} bytes, its HDF5 header says {eof}"
         ));
     }
     Ok((file, len, budget))
+}
+
+/// The end of file the superblock records, counted from the file's first
+/// byte as libhdf5 checks it: recorded so, user block included, unless the
+/// superblock is not at the base address it records (a block put in front
+/// with `cat`, not h5jam), when libhdf5 moves it by the difference.
+/// hdf5-reader gives the superblock's place as its base address, so the
+/// recorded one is read here.
+fn recorded_eof(path: &Path, sb: &hdf5_reader::superblock::Superblock) -> R<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let at = sb.base_address;
+    let size = usize::from(sb.offset_size);
+    let field = match sb.version {
+        0 => 24,
+        1 => 28,
+        _ => 12,
+    };
+    let mut b = vec![0u8; size];
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    f.seek(SeekFrom::Start(at.saturating_add(field)))
+        .and_then(|_| f.read_exact(&mut b))
+        .map_err(|e| format!("not a readable HDF5 file: its superblock: {e}"))?;
+    let base = b.iter().rev().fold(0u64, |v, x| (v << 8) | u64::from(*x));
+    if sb.eof_address == u64::MAX || base == at {
+        return Ok(sb.eof_address);
+    }
+    Ok(sb.eof_address.wrapping_add(at).wrapping_sub(base))
 }
 
 /// Why a path that is not a regular file is not read.
