@@ -5,7 +5,7 @@
 use crate::heap::Heap;
 use cxg_h5write::DatatypeMessage;
 use hdf5_reader::group::Group;
-use hdf5_reader::{Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoElem, StringPadding};
+use hdf5_reader::{Dataset, Datatype, Hdf5File, SliceInfo, SliceInfoElem};
 use std::path::Path;
 
 /// A file's error: one line naming the element, which becomes its
@@ -71,19 +71,19 @@ pub(crate) fn kept_strings(
     heap: &mut Heap,
     place: &str,
 ) -> R<Option<Vec<String>>> {
-    let padding = match d.dtype() {
+    let vlen = matches!(
+        d.dtype(),
         Datatype::String {
             size: hdf5_reader::StringSize::Variable,
-            padding,
+            ..
+        } | Datatype::VarLen {
+            kind: hdf5_reader::VarLenKind::String,
             ..
         }
-        | Datatype::VarLen {
-            kind: hdf5_reader::VarLenKind::String,
-            padding,
-            ..
-        } => *padding,
-        _ => return Ok(None),
-    };
+    );
+    if !vlen {
+        return Ok(None);
+    }
     if d.shape().len() != 1 {
         return Ok(None);
     }
@@ -92,7 +92,6 @@ pub(crate) fn kept_strings(
         next: 0,
         out: Vec::with_capacity(keep.len()),
         rs: d.vlen_reference_size(),
-        padding,
     };
     match d.chunks() {
         Some(per) if per.len() == 1 => {
@@ -123,7 +122,6 @@ struct Picked<'a> {
     out: Vec<String>,
     /// Bytes of a reference.
     rs: usize,
-    padding: StringPadding,
 }
 
 impl Picked<'_> {
@@ -133,25 +131,23 @@ impl Picked<'_> {
             let at = row.checked_sub(off).map(|i| i as usize * self.rs);
             let r = at.and_then(|a| refs.get(a..a + self.rs));
             let r = r.ok_or_else(|| format!("{place}: row {row} is not stored"))?;
-            self.out.push(vlen_string(heap, r, self.padding, place)?);
+            self.out.push(vlen_string(heap, r, place)?);
             self.next += 1;
         }
         Ok(())
     }
 }
 
-/// One variable-length string from its reference, as hdf5-reader's
-/// `read_strings` decodes it.
-fn vlen_string(heap: &mut Heap, r: &[u8], padding: StringPadding, place: &str) -> R<String> {
+/// One variable-length string from its reference, as libhdf5 gives it to
+/// h5py (and so to anndata): its bytes up to the first NUL, whatever
+/// padding its type names (hdf5-reader's `read_strings` strips the
+/// trailing spaces of a space-padded one; h5py keeps them).
+fn vlen_string(heap: &mut Heap, r: &[u8], place: &str) -> R<String> {
     if r.get(..4).is_some_and(|n| n == [0; 4]) {
         return Ok(String::new());
     }
     let bytes = heap.resolve(r, place)?;
-    let end = match padding {
-        StringPadding::NullTerminate => bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()),
-        StringPadding::NullPad => bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1),
-        StringPadding::SpacePad => bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1),
-    };
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8(bytes[..end].to_vec()).map_err(|e| format!("{place}: {e}"))
 }
 
@@ -322,6 +318,35 @@ pub(crate) fn int_kind(d: &Dataset, place: &str) -> R<(usize, bool)> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use cxg_h5write::{DatatypeMessage, H5File};
+
+    /// A variable-length string is read as libhdf5 gives it to h5py (and
+    /// so to anndata): its bytes up to the first NUL, whatever padding its
+    /// type names; the trailing spaces of a space-padded one are kept (an
+    /// obs column of them lost its trailing spaces before).
+    #[test]
+    fn vlen_strings_are_read_as_h5py_reads_them() {
+        let path = std::env::temp_dir().join(format!("cxg-subset-vpad-{}", std::process::id()));
+        let mut c = b"GCOL\x01\0\0\0".to_vec();
+        c.extend(64u64.to_le_bytes());
+        for (i, s) in [(1u16, &b"v1  "[..]), (2, b"a\0b\0")] {
+            c.extend(i.to_le_bytes());
+            c.extend([0; 6]);
+            c.extend((s.len() as u64).to_le_bytes());
+            c.extend(s);
+            c.resize(c.len().next_multiple_of(8), 0);
+        }
+        c.resize(64, 0);
+        std::fs::write(&path, &c).unwrap();
+        let mut heap = crate::heap::Heap::open(&path, 0, 8, 8, "x").unwrap();
+        let r =
+            |n: u32, i: u32| [&n.to_le_bytes()[..], &0u64.to_le_bytes(), &i.to_le_bytes()].concat();
+        assert_eq!(
+            super::vlen_string(&mut heap, &r(4, 1), "x").unwrap(),
+            "v1  "
+        );
+        assert_eq!(super::vlen_string(&mut heap, &r(4, 2), "x").unwrap(), "a");
+        std::fs::remove_file(&path).unwrap();
+    }
 
     /// The kept strings of a column of many chunks, a chunk at a time, and
     /// of a contiguous one: what reading them all and picking gives.

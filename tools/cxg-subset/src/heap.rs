@@ -103,7 +103,13 @@ impl Heap {
         Heap::open(path, sb.base_address, sb.offset_size, sb.length_size, place)
     }
 
-    fn open(path: &Path, base: u64, offset_size: u8, length_size: u8, place: &str) -> R<Heap> {
+    pub(crate) fn open(
+        path: &Path,
+        base: u64,
+        offset_size: u8,
+        length_size: u8,
+        place: &str,
+    ) -> R<Heap> {
         let file = File::open(path).map_err(|e| format!("{place}: {e}"))?;
         let len = file.metadata().map_err(|e| format!("{place}: {e}"))?.len();
         let sizes = [2, 4, 8];
