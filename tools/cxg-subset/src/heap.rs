@@ -21,10 +21,6 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// The most one collection may hold: writers make them of 4 kB to a few
-/// MB (one string larger than that gets a collection of its own).
-const MAX_COLLECTION: u64 = 1 << 30;
-
 /// Where the source's heap is, as the thread subsetting it set it.
 #[derive(Clone)]
 struct Source {
@@ -207,8 +203,11 @@ impl Heap {
         if head[4] != 1 {
             return Err(bad(&format!("version {}", head[4])));
         }
+        // as large as the file holds: libhdf5 makes collections of 4 to 64 kB
+        // (one string larger gets one of its own), rust-hdf5 puts up to
+        // 65,535 strings in one, whatever their size
         let size = read_uint(&head, 8, self.length_size).unwrap_or(0);
-        if size < head_len as u64 || size > MAX_COLLECTION || size > self.len.saturating_sub(at) {
+        if size < head_len as u64 || size > self.len.saturating_sub(at) {
             return Err(bad(&format!("a collection of {size} bytes")));
         }
         let mut bytes = vec![0u8; size as usize];
@@ -373,6 +372,29 @@ mod tests {
         let c = collection_of(&[(1, b"hello"), (1, b"cell-001")]);
         let e = objects(&c, 16, 8).unwrap_err();
         assert!(e.contains("object 1 twice"), "{e}");
+    }
+
+    /// A collection may be as large as the file holds: rust-hdf5 (the
+    /// writer of the scratch file and of the output) packs up to 65,535
+    /// strings into one collection, and 66,000 strings of 17 kB in obs made
+    /// one of 1.1 GB, refused at 1 GB: an h5py file that was not subset.
+    /// (A sparse file: its gigabyte of zeros takes no disk.)
+    #[test]
+    fn a_collection_over_a_gigabyte_is_read() {
+        use std::os::unix::fs::FileExt;
+        let dir = std::env::temp_dir().join(format!("cxg-subset-heap-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("heap.bin");
+        let size = (1u64 << 30) + 4096;
+        let mut c = collection_of(&[(1, b"hello")]);
+        c[8..16].copy_from_slice(&size.to_le_bytes());
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(size).unwrap();
+        f.write_all_at(&c, 0).unwrap();
+        let mut h = Heap::open(&path, 0, 8, 8, "obs/blob").unwrap();
+        assert_eq!(h.resolve(&reference(5, 0, 1), "p").unwrap(), b"hello");
+        drop(h);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A reference of a non-zero length is to exactly one whole object, as
