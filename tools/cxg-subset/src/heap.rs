@@ -61,9 +61,12 @@ impl Drop for SourceHeap {
 /// and a longer one in a new collection.
 const HELD: usize = 4;
 
-/// The most bytes of collections held beyond the one in use (what
-/// hdf5-reader held at most; collections are usually of 64 kB).
-const HELD_BYTES: usize = 64 << 20;
+/// The most bytes of collections held beyond the one in use: libhdf5's
+/// of 4 to 64 kB are held, rust-hdf5's of up to 65,535 strings (a few MB
+/// of names, read in order) are not, so memory stays what one collection
+/// takes. (References made to go back and forth between large collections
+/// still read them again at each switch.)
+const HELD_BYTES: usize = 1 << 20;
 
 /// A file's global heap, a few collections at a time.
 pub(crate) struct Heap {
@@ -168,27 +171,31 @@ impl Heap {
 
     /// The collection at `address`, held first (read if not held).
     fn collection(&mut self, address: u64, place: &str) -> R<&Collection> {
-        let c = match self.held.iter().position(|c| c.at == address) {
-            Some(i) => self.held.remove(i),
-            None => {
-                self.loads += 1;
-                self.load(address, place)?
+        if let Some(i) = self.held.iter().position(|c| c.at == address) {
+            if i > 0 {
+                let c = self.held.remove(i);
+                self.held.insert(0, c);
             }
-        };
-        self.held.insert(0, c);
-        self.held.truncate(HELD);
+            return Ok(&self.held[0]);
+        }
+        // those held beside the new one; the buffer of one let go is read
+        // into (a large collection read again is not allocated again)
         let mut bytes = 0;
-        let keep = self.held.iter().skip(1).take_while(|c| {
-            bytes += c.bytes.len();
-            bytes <= HELD_BYTES
-        });
-        let keep = 1 + keep.count();
-        self.held.truncate(keep);
+        let keep = (self.held.iter().take(HELD - 1))
+            .take_while(|c| {
+                bytes += c.bytes.len();
+                bytes <= HELD_BYTES
+            })
+            .count();
+        let spare = self.held.drain(keep..).next_back().map(|c| c.bytes);
+        self.loads += 1;
+        let c = self.load(address, spare.unwrap_or_default(), place)?;
+        self.held.insert(0, c);
         Ok(&self.held[0])
     }
 
-    /// Read the collection at `address` and list its objects.
-    fn load(&self, address: u64, place: &str) -> R<Collection> {
+    /// Read the collection at `address` (into `bytes`) and list its objects.
+    fn load(&self, address: u64, mut bytes: Vec<u8>, place: &str) -> R<Collection> {
         let bad = |what: &str| format!("{place}: string heap at {address:#x}: {what}");
         let at = self
             .base
@@ -210,7 +217,7 @@ impl Heap {
         if size < head_len as u64 || size > self.len.saturating_sub(at) {
             return Err(bad(&format!("a collection of {size} bytes")));
         }
-        let mut bytes = vec![0u8; size as usize];
+        bytes.resize(size as usize, 0);
         self.read(at, &mut bytes).map_err(|e| bad(&e))?;
         let objects = objects(&bytes, head_len, self.length_size).map_err(|e| bad(&e))?;
         Ok(Collection {
