@@ -64,9 +64,18 @@ const HELD: usize = 4;
 /// The most bytes of collections held beyond the one in use: libhdf5's
 /// of 4 to 64 kB are held, rust-hdf5's of up to 65,535 strings (a few MB
 /// of names, read in order) are not, so memory stays what one collection
-/// takes. (References made to go back and forth between large collections
-/// still read them again at each switch.)
+/// takes. (Large collections that references go back to are held within
+/// [`BACK_BYTES`].)
 const HELD_BYTES: usize = 1 << 20;
+
+/// The most bytes of collections held beside the one in use that
+/// references have gone back to after they were let go (hdf5-reader's
+/// bound): references that alternate between large collections read each
+/// twice, not at every switch. Reading in order holds none of these.
+const BACK_BYTES: usize = 64 << 20;
+
+/// Collections let go that are remembered, to tell one gone back to.
+const LET_GO: usize = 8;
 
 /// A file's global heap, a few collections at a time.
 pub(crate) struct Heap {
@@ -79,6 +88,8 @@ pub(crate) struct Heap {
     held: Vec<Collection>,
     /// Collections read from the file.
     loads: usize,
+    /// The addresses of the last collections let go.
+    let_go: Vec<u64>,
 }
 
 /// A collection: its address, bytes and objects (index, start and length
@@ -87,6 +98,8 @@ struct Collection {
     at: u64,
     bytes: Vec<u8>,
     objects: Vec<(u16, usize, usize)>,
+    /// References went back to it after it was let go.
+    back: bool,
 }
 
 impl Heap {
@@ -125,6 +138,7 @@ impl Heap {
             length_size: length_size as usize,
             held: Vec::new(),
             loads: 0,
+            let_go: Vec::new(),
         })
     }
 
@@ -178,20 +192,38 @@ impl Heap {
             }
             return Ok(&self.held[0]);
         }
-        // those held beside the new one; the buffer of one let go is read
-        // into (a large collection read again is not allocated again)
-        let mut bytes = 0;
-        let keep = (self.held.iter().take(HELD - 1))
-            .take_while(|c| {
-                bytes += c.bytes.len();
-                bytes <= HELD_BYTES
-            })
-            .count();
-        let spare = self.held.drain(keep..).next_back().map(|c| c.bytes);
+        let spare = self.make_room();
         self.loads += 1;
-        let c = self.load(address, spare.unwrap_or_default(), place)?;
+        let mut c = self.load(address, spare, place)?;
+        c.back = self.let_go.contains(&address);
         self.held.insert(0, c);
         Ok(&self.held[0])
+    }
+
+    /// Let go of the collections that do not fit beside a new one: at most
+    /// [`HELD`] - 1 stay, those gone back to within [`BACK_BYTES`], the
+    /// others within [`HELD_BYTES`]. The buffer of one let go is returned
+    /// to read into (a large collection read again is not allocated again).
+    fn make_room(&mut self) -> Vec<u8> {
+        let (mut back, mut other) = (0, 0);
+        let mut spare = Vec::new();
+        for c in std::mem::take(&mut self.held) {
+            let (used, limit) = match c.back {
+                true => (&mut back, BACK_BYTES),
+                false => (&mut other, HELD_BYTES),
+            };
+            if self.held.len() < HELD - 1 && *used + c.bytes.len() <= limit {
+                *used += c.bytes.len();
+                self.held.push(c);
+                continue;
+            }
+            if self.let_go.len() == LET_GO {
+                self.let_go.remove(0);
+            }
+            self.let_go.push(c.at);
+            spare = c.bytes;
+        }
+        spare
     }
 
     /// Read the collection at `address` (into `bytes`) and list its objects.
@@ -224,6 +256,7 @@ impl Heap {
             at: address,
             bytes,
             objects,
+            back: false,
         })
     }
 
@@ -357,6 +390,46 @@ mod tests {
             assert_eq!(h.resolve(&reference(8, 64, 2), "p").unwrap(), b"cell-001");
         }
         assert_eq!(h.loads, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// References that alternate between two collections of 2 MB (more
+    /// than HELD_BYTES) read each twice, not at every switch (20,000 names
+    /// between two 24 MB collections took 31 s).
+    #[test]
+    fn large_collections_gone_back_to_are_held() {
+        let dir =
+            std::env::temp_dir().join(format!("cxg-subset-heap-large-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("heap.bin");
+        let big = |fill: u8| {
+            let data = vec![fill; 2 << 20];
+            let mut c = b"GCOL\x01\0\0\0".to_vec();
+            c.extend((16u64 + 16 + data.len() as u64).to_le_bytes());
+            c.extend(1u16.to_le_bytes());
+            c.extend([1, 0, 0, 0, 0, 0]);
+            c.extend((data.len() as u64).to_le_bytes());
+            c.extend(&data);
+            c
+        };
+        let (a, b) = (big(b'a'), big(b'b'));
+        let at_b = a.len() as u64;
+        std::fs::write(&path, [a, b].concat()).unwrap();
+        let mut h = Heap::open(&path, 0, 8, 8, "obs/blob").unwrap();
+        let n = 2 << 20;
+        for _ in 0..10 {
+            assert!(h
+                .resolve(&reference(n, 0, 1), "p")
+                .unwrap()
+                .iter()
+                .all(|x| *x == b'a'));
+            assert!(h
+                .resolve(&reference(n, at_b, 1), "p")
+                .unwrap()
+                .iter()
+                .all(|x| *x == b'b'));
+        }
+        assert_eq!(h.loads, 4);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
