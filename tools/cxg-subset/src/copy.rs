@@ -3,10 +3,12 @@
 //! datatype, shape and chunking unchanged.
 
 use crate::h5::{self, At, R};
+use crate::heap::SourceHeap;
 use crate::stored::Stored;
 use cxg_h5write::rust_hdf5;
 use cxg_h5write::{self as w, H5Dataset, H5Group, Storage};
 use hdf5_reader::group::Group;
+use hdf5_reader::superblock::Superblock;
 use hdf5_reader::{Attribute, Dataset, Datatype, RawAttribute};
 use std::cell::RefCell;
 use std::path::Path;
@@ -144,13 +146,18 @@ thread_local! {
     static SOURCE: RefCell<Option<rust_hdf5::H5File>> = const { RefCell::new(None) };
 }
 
-/// While alive, [`storage_of`] asks the source for its filters.
-pub(crate) struct Source;
+/// While alive, the source of the subset being written on this thread:
+/// [`storage_of`] asks it for its filters, and
+/// [`crate::heap::Heap::of_source`] reads its strings.
+pub(crate) struct Source {
+    _heap: SourceHeap,
+}
 
 impl Source {
-    /// Open `path` for its filters; if rust-hdf5 cannot read it, chunked
-    /// datasets get gzip level 4 (h5py's default) instead.
-    pub(crate) fn open(path: &Path) -> Source {
+    /// Open `path`, whose superblock is `sb`, for its filters and strings;
+    /// if rust-hdf5 cannot read it, chunked datasets get gzip level 4
+    /// (h5py's default) instead.
+    pub(crate) fn open(path: &Path, sb: &Superblock) -> Source {
         let f = std::panic::catch_unwind(|| {
             rust_hdf5::H5File::options()
                 .locking(rust_hdf5::FileLocking::Disabled)
@@ -160,7 +167,9 @@ impl Source {
         .ok()
         .flatten();
         SOURCE.with(|s| *s.borrow_mut() = f);
-        Source
+        Source {
+            _heap: SourceHeap::set(path, sb),
+        }
     }
 }
 

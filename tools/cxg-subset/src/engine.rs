@@ -8,7 +8,6 @@ use crate::copy;
 use crate::dense;
 use crate::frame::{self, Colors, How};
 use crate::h5::{self, At, R};
-use crate::heap::SourceHeap;
 use crate::rows::Rows;
 use crate::sparse::{self, Cells};
 use crate::stored::Stored;
@@ -130,8 +129,7 @@ pub(crate) fn write_stamped(
         return Err("no 'X': not a complete AnnData file".into());
     }
     let rows = Rows::new(mask);
-    let _source = copy::Source::open(src);
-    let _heap = SourceHeap::set(src, file.superblock());
+    let _source = copy::Source::open(src, file.superblock());
     let out = H5File::create(dst).at(&dst.display().to_string())?;
     let oroot = out.root_group();
     copy::group_attrs(&root, &oroot, &[], "/")?;
@@ -214,8 +212,7 @@ fn cells(
 fn frames(src: &Path, scratch: &Path, rows: &Rows) -> R<Colors> {
     let file = h5::open(src)?;
     let root = file.root_group().at("not a readable HDF5 file")?;
-    let _source = copy::Source::open(src);
-    let _heap = SourceHeap::set(src, file.superblock());
+    let _source = copy::Source::open(src, file.superblock());
     let out = H5File::create(scratch).at("obs")?;
     let oroot = out.root_group();
     let mut colors = Colors::new();

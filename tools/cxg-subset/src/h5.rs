@@ -325,27 +325,12 @@ mod tests {
     /// obs column of them lost its trailing spaces before).
     #[test]
     fn vlen_strings_are_read_as_h5py_reads_them() {
-        let path = std::env::temp_dir().join(format!("cxg-subset-vpad-{}", std::process::id()));
-        let mut c = b"GCOL\x01\0\0\0".to_vec();
-        c.extend(64u64.to_le_bytes());
-        for (i, s) in [(1u16, &b"v1  "[..]), (2, b"a\0b\0")] {
-            c.extend(i.to_le_bytes());
-            c.extend([0; 6]);
-            c.extend((s.len() as u64).to_le_bytes());
-            c.extend(s);
-            c.resize(c.len().next_multiple_of(8), 0);
-        }
-        c.resize(64, 0);
-        std::fs::write(&path, &c).unwrap();
-        let mut heap = crate::heap::Heap::open(&path, 0, 8, 8, "x").unwrap();
-        let r =
-            |n: u32, i: u32| [&n.to_le_bytes()[..], &0u64.to_le_bytes(), &i.to_le_bytes()].concat();
-        assert_eq!(
-            super::vlen_string(&mut heap, &r(4, 1), "x").unwrap(),
-            "v1  "
-        );
-        assert_eq!(super::vlen_string(&mut heap, &r(4, 2), "x").unwrap(), "a");
-        std::fs::remove_file(&path).unwrap();
+        use crate::heap::tests::{collection_of, reference, HeapFile};
+        let f = HeapFile::new("vpad", &collection_of(&[(1, b"v1  "), (2, b"a\0b\0")]));
+        let mut heap = f.heap();
+        let mut string = |n, i| super::vlen_string(&mut heap, &reference(n, 0, i), "x").unwrap();
+        assert_eq!(string(4, 1), "v1  ");
+        assert_eq!(string(4, 2), "a");
     }
 
     /// The kept strings of a column of many chunks, a chunk at a time, and

@@ -304,8 +304,37 @@ fn read_uint(b: &[u8], at: usize, n: usize) -> Option<u64> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::{objects, Heap};
+    use std::path::PathBuf;
+
+    /// A file of heap bytes in a folder of its own, removed when dropped.
+    pub(crate) struct HeapFile(PathBuf);
+
+    impl HeapFile {
+        pub(crate) fn new(tag: &str, bytes: &[u8]) -> HeapFile {
+            let dir = std::env::temp_dir().join(format!("cxg-subset-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let f = HeapFile(dir);
+            std::fs::write(f.path(), bytes).unwrap();
+            f
+        }
+
+        fn path(&self) -> PathBuf {
+            self.0.join("heap.bin")
+        }
+
+        /// The file's heap, its superblock at 0, of 8-byte offsets and lengths.
+        pub(crate) fn heap(&self) -> Heap {
+            Heap::open(&self.path(), 0, 8, 8, "obs/_index").unwrap()
+        }
+    }
+
+    impl Drop for HeapFile {
+        fn drop(&mut self) {
+            std::fs::remove_dir_all(&self.0).ok();
+        }
+    }
 
     /// A collection of two objects (5 and 8 bytes, padded), then free space.
     fn collection() -> Vec<u8> {
@@ -313,7 +342,7 @@ mod tests {
     }
 
     /// A collection of 64 bytes of these objects, then free space.
-    fn collection_of(objects: &[(u16, &[u8])]) -> Vec<u8> {
+    pub(crate) fn collection_of(objects: &[(u16, &[u8])]) -> Vec<u8> {
         let mut c = b"GCOL\x01\0\0\0".to_vec();
         c.extend(64u64.to_le_bytes());
         for &(i, s) in objects {
@@ -327,7 +356,8 @@ mod tests {
         c
     }
 
-    fn reference(count: u32, address: u64, index: u32) -> Vec<u8> {
+    /// A reference as a dataset of variable-length strings stores it.
+    pub(crate) fn reference(count: u32, address: u64, index: u32) -> Vec<u8> {
         [
             &count.to_le_bytes()[..],
             &address.to_le_bytes(),
@@ -338,12 +368,9 @@ mod tests {
 
     #[test]
     fn objects_are_found_by_index_and_damage_is_named() {
-        let dir = std::env::temp_dir().join(format!("cxg-subset-heap-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("heap.bin");
         // eight bytes before the collection: at address 8
-        std::fs::write(&path, [vec![0u8; 8], collection()].concat()).unwrap();
-        let mut h = Heap::open(&path, 0, 8, 8, "obs/_index").unwrap();
+        let f = HeapFile::new("heap", &[vec![0u8; 8], collection()].concat());
+        let mut h = f.heap();
         assert_eq!(h.resolve(&reference(8, 8, 2), "p").unwrap(), b"cell-001");
         assert_eq!(h.resolve(&reference(5, 8, 1), "p").unwrap(), b"hello");
         assert_eq!(h.resolve(&reference(0, u64::MAX, 0), "p").unwrap(), b"");
@@ -364,14 +391,13 @@ mod tests {
         // a collection larger than the file, an object past its end
         let mut c = collection();
         c[8] = 200;
-        std::fs::write(&path, &c).unwrap();
-        let mut h = Heap::open(&path, 0, 8, 8, "x").unwrap();
+        let f = HeapFile::new("heap-size", &c);
+        let mut h = f.heap();
         let e = h.resolve(&reference(1, 0, 1), "x").unwrap_err();
         assert!(e.contains("a collection of 200 bytes"), "{e}");
         let mut c = collection();
         c[16 + 8] = 250;
         assert!(objects(&c, 16, 8).unwrap_err().contains("runs past"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// References that go back and forth between two collections (libhdf5
@@ -380,17 +406,13 @@ mod tests {
     /// at each switch took 19 s for 20,000 names in two 24 MB collections.
     #[test]
     fn collections_gone_back_to_are_not_read_again() {
-        let dir = std::env::temp_dir().join(format!("cxg-subset-heap-back-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("heap.bin");
-        std::fs::write(&path, [collection(), collection()].concat()).unwrap();
-        let mut h = Heap::open(&path, 0, 8, 8, "obs/_index").unwrap();
+        let f = HeapFile::new("heap-back", &[collection(), collection()].concat());
+        let mut h = f.heap();
         for _ in 0..10 {
             assert_eq!(h.resolve(&reference(5, 0, 1), "p").unwrap(), b"hello");
             assert_eq!(h.resolve(&reference(8, 64, 2), "p").unwrap(), b"cell-001");
         }
         assert_eq!(h.loads, 2);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// References that alternate between two collections of 2 MB (more
@@ -398,10 +420,6 @@ mod tests {
     /// between two 24 MB collections took 31 s).
     #[test]
     fn large_collections_gone_back_to_are_held() {
-        let dir =
-            std::env::temp_dir().join(format!("cxg-subset-heap-large-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("heap.bin");
         let big = |fill: u8| {
             let data = vec![fill; 2 << 20];
             let mut c = b"GCOL\x01\0\0\0".to_vec();
@@ -414,8 +432,8 @@ mod tests {
         };
         let (a, b) = (big(b'a'), big(b'b'));
         let at_b = a.len() as u64;
-        std::fs::write(&path, [a, b].concat()).unwrap();
-        let mut h = Heap::open(&path, 0, 8, 8, "obs/blob").unwrap();
+        let f = HeapFile::new("heap-large", &[a, b].concat());
+        let mut h = f.heap();
         let n = 2 << 20;
         for _ in 0..10 {
             assert!(h
@@ -430,7 +448,6 @@ mod tests {
                 .all(|x| *x == b'b'));
         }
         assert_eq!(h.loads, 4);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Objects are found by index wherever they are in the collection; an
@@ -440,15 +457,10 @@ mod tests {
     #[test]
     fn objects_are_found_in_any_order_and_an_index_twice_is_refused() {
         let c = collection_of(&[(2, b"cell-001"), (1, b"hello")]);
-        let dir =
-            std::env::temp_dir().join(format!("cxg-subset-heap-order-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("heap.bin");
-        std::fs::write(&path, &c).unwrap();
-        let mut h = Heap::open(&path, 0, 8, 8, "obs/_index").unwrap();
+        let f = HeapFile::new("heap-order", &c);
+        let mut h = f.heap();
         assert_eq!(h.resolve(&reference(5, 0, 1), "p").unwrap(), b"hello");
         assert_eq!(h.resolve(&reference(8, 0, 2), "p").unwrap(), b"cell-001");
-        std::fs::remove_dir_all(&dir).unwrap();
         let c = collection_of(&[(1, b"hello"), (1, b"cell-001")]);
         let e = objects(&c, 16, 8).unwrap_err();
         assert!(e.contains("object 1 twice"), "{e}");
@@ -461,20 +473,18 @@ mod tests {
     /// (A sparse file: its gigabyte of zeros takes no disk.)
     #[test]
     fn a_collection_over_a_gigabyte_is_read() {
-        use std::os::unix::fs::FileExt;
-        let dir = std::env::temp_dir().join(format!("cxg-subset-heap-big-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("heap.bin");
         let size = (1u64 << 30) + 4096;
         let mut c = collection_of(&[(1, b"hello")]);
         c[8..16].copy_from_slice(&size.to_le_bytes());
-        let f = std::fs::File::create(&path).unwrap();
-        f.set_len(size).unwrap();
-        f.write_all_at(&c, 0).unwrap();
-        let mut h = Heap::open(&path, 0, 8, 8, "obs/blob").unwrap();
+        let f = HeapFile::new("heap-big", &c);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(f.path())
+            .unwrap()
+            .set_len(size)
+            .unwrap();
+        let mut h = f.heap();
         assert_eq!(h.resolve(&reference(5, 0, 1), "p").unwrap(), b"hello");
-        drop(h);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A reference of a non-zero length is to exactly one whole object, as
@@ -483,11 +493,8 @@ mod tests {
     /// as "" or a prefix before, a string silently lost.
     #[test]
     fn a_reference_libhdf5_refuses_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("cxg-subset-heap-ref-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("heap.bin");
-        std::fs::write(&path, collection()).unwrap();
-        let mut h = Heap::open(&path, 0, 8, 8, "obs/_index").unwrap();
+        let f = HeapFile::new("heap-ref", &collection());
+        let mut h = f.heap();
         assert_eq!(h.resolve(&reference(0, u64::MAX, 0), "p").unwrap(), b"");
         assert_eq!(h.resolve(&reference(0, 0, 2), "p").unwrap(), b"");
         for (r, want) in [
@@ -500,6 +507,5 @@ mod tests {
             let e = h.resolve(&r, "obs/_index").unwrap_err();
             assert!(e.starts_with("obs/_index: ") && e.contains(want), "{e}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

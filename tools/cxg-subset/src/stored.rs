@@ -50,12 +50,11 @@ impl Stored {
         name: &str,
         place: &str,
     ) -> R<Option<H5Dataset>> {
-        let Some((st, n_chunks)) = self.layout(d, place) else {
+        let Some((src, st, n_chunks)) = self.layout(d, place) else {
             return Ok(None);
         };
         let shape: Vec<usize> = d.shape().iter().map(|n| *n as usize).collect();
         let out = w::create_sized(dst, name, h5::datatype(d, place)?, &shape, st).at(place)?;
-        let src = self.0.dataset(place).at(place)?;
         let mut at = vec![0usize; shape.len()];
         for i in 0..n_chunks {
             at[0] = i;
@@ -65,9 +64,10 @@ impl Stored {
         Ok(Some(out))
     }
 
-    /// How `d` is stored, as the [`Storage`] to create its copy with, and
-    /// its number of chunks — if its chunks can be copied as they are.
-    fn layout(&self, d: &Dataset, place: &str) -> Option<(Storage, usize)> {
+    /// `d` opened for its stored chunks, how it is stored (as the
+    /// [`Storage`] to create its copy with) and its number of chunks — if
+    /// its chunks can be copied as they are.
+    fn layout(&self, d: &Dataset, place: &str) -> Option<(rust_hdf5::H5Dataset, Storage, usize)> {
         let numbers = matches!(
             d.dtype(),
             Datatype::FixedPoint {
@@ -87,7 +87,8 @@ impl Stored {
         if !numbers || !whole_rows || rows == 0 || shape[0] == 0 || rows as u64 > shape[0] {
             return None;
         }
-        let filters = self.0.dataset(place).ok()?.filters().ok()?;
+        let src = self.0.dataset(place).ok()?;
+        let filters = src.filters().ok()?;
         let ids: Vec<u16> = filters.iter().map(|f| f.id).collect();
         let shuffle = match ids.as_slice() {
             [1] => false,
@@ -101,7 +102,7 @@ impl Stored {
             shuffle,
         };
         let n_chunks = (shape[0] as usize).div_ceil(rows);
-        (n_chunks <= MAX_CHUNKS).then_some((st, n_chunks))
+        (n_chunks <= MAX_CHUNKS).then_some((src, st, n_chunks))
     }
 }
 
